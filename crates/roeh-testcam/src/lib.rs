@@ -1,0 +1,1 @@
+//! Test camera server (under construction).

@@ -1,0 +1,3 @@
+//! The `roeh` command.
+mod config;
+fn main() {}
