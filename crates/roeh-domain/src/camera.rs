@@ -77,10 +77,8 @@ impl CameraUrl {
                 "must not contain credentials; pass username and password separately",
             ));
         }
-        match url.host() {
-            None => return Err(bad("has no host")),
-            Some(url::Host::Domain(d)) if d.is_empty() => return Err(bad("has no host")),
-            _ => {}
+        if matches!(url.host(), None | Some(url::Host::Domain(""))) {
+            return Err(bad("has no host"));
         }
         if url.fragment().is_some() {
             return Err(bad("must not contain a fragment"));
