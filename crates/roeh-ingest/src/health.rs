@@ -1,0 +1,146 @@
+//! Live health of one camera stream, shared between the camera task (writer) and whoever shows it
+//! (readers). A std mutex guards it; it is never held across an `.await`, and every critical
+//! section is a few field updates.
+//!
+//! `fps` and `bitrate_bps` are measured over the frames of the last [`RATE_WINDOW`] (by the
+//! injected clock's monotonic time) and read zero whenever the stream is not streaming.
+
+use roeh_domain::{AccessUnit, StreamHealth, StreamState};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Width of the sliding window for `fps` and `bitrate_bps`.
+pub const RATE_WINDOW: Duration = Duration::from_secs(5);
+
+/// Most frames remembered in the window (bounds memory for absurd frame rates).
+const MAX_WINDOW_FRAMES: usize = 4096;
+
+/// A cheap-to-clone handle on one stream's health.
+#[derive(Clone, Debug, Default)]
+pub struct HealthHandle {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    health: StreamHealth,
+    /// (monotonic arrival, bytes) of recent frames, oldest first.
+    window: VecDeque<(Duration, usize)>,
+}
+
+impl HealthHandle {
+    /// Health that reads `Idle` with zero counters.
+    pub fn new() -> Self {
+        HealthHandle::default()
+    }
+
+    /// The current health.
+    pub fn snapshot(&self) -> StreamHealth {
+        self.lock().health.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn set_state(&self, state: StreamState) {
+        let mut g = self.lock();
+        g.health.state = state;
+        if state != StreamState::Streaming {
+            g.window.clear();
+            g.health.fps = 0.0;
+            g.health.bitrate_bps = 0.0;
+        }
+    }
+
+    pub(crate) fn set_error(&self, redacted: String) {
+        self.lock().health.last_error = Some(redacted);
+    }
+
+    pub(crate) fn count_reconnect(&self) {
+        self.lock().health.reconnects += 1;
+    }
+
+    /// Records a frame delivered to the recorder; `now` is the clock's monotonic time.
+    pub(crate) fn frame(&self, au: &AccessUnit, now: Duration) {
+        let mut g = self.lock();
+        let len = au.data.len();
+        g.window.push_back((now, len));
+        while let Some(&(t, _)) = g.window.front() {
+            let too_old = now.saturating_sub(t) > RATE_WINDOW;
+            if too_old || g.window.len() > MAX_WINDOW_FRAMES {
+                g.window.pop_front();
+            } else {
+                break;
+            }
+        }
+        let (fps, bps) = rates(&g.window);
+        let h = &mut g.health;
+        h.state = StreamState::Streaming;
+        h.last_frame_at = Some(au.received_at);
+        h.frames += 1;
+        h.bytes += len as u64;
+        h.fps = fps;
+        h.bitrate_bps = bps;
+        h.codec = Some(au.params.codec);
+        h.width = Some(au.params.width);
+        h.height = Some(au.params.height);
+    }
+}
+
+/// Frame and bit rates over the window: intervals between the first and last frame, counting the
+/// frames (and bytes) that end each interval.
+fn rates(window: &VecDeque<(Duration, usize)>) -> (f64, f64) {
+    let (Some(first), Some(last)) = (window.front(), window.back()) else {
+        return (0.0, 0.0);
+    };
+    let span = last.0.saturating_sub(first.0).as_secs_f64();
+    if window.len() < 2 || span <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let frames = (window.len() - 1) as f64;
+    let bytes: usize = window.iter().skip(1).map(|&(_, b)| b).sum();
+    (frames / span, bytes as f64 * 8.0 / span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use roeh_domain::{CameraId, CodecParams, Pts90k, VideoCodec, WallTime};
+
+    #[test]
+    fn rates_over_the_window() {
+        let h = HealthHandle::new();
+        let params = Arc::new(CodecParams {
+            codec: VideoCodec::H264,
+            width: 768,
+            height: 576,
+            rfc6381: "avc1.4D401E".into(),
+            config_record: vec![1],
+        });
+        for i in 0..100u64 {
+            let au = AccessUnit {
+                camera: CameraId::new_random(),
+                pts: Pts90k(i as i64 * 9000),
+                received_at: WallTime(i as i64 * 100_000),
+                is_key: i == 0,
+                params: params.clone(),
+                data: Bytes::from(vec![0u8; 1000]),
+            };
+            h.frame(&au, Duration::from_millis(i * 100));
+        }
+        let s = h.snapshot();
+        assert_eq!(s.frames, 100);
+        assert_eq!(s.bytes, 100_000);
+        assert!((s.fps - 10.0).abs() < 1e-9, "{}", s.fps);
+        assert!((s.bitrate_bps - 80_000.0).abs() < 1e-6, "{}", s.bitrate_bps);
+        assert_eq!(s.state, StreamState::Streaming);
+        assert_eq!((s.width, s.height), (Some(768), Some(576)));
+        h.set_state(StreamState::Backoff);
+        let s = h.snapshot();
+        assert_eq!((s.fps, s.bitrate_bps), (0.0, 0.0));
+        assert_eq!(s.frames, 100);
+    }
+}
