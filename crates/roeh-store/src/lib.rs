@@ -1,1 +1,145 @@
-//! Placeholder.
+//! Persistence of roeh: repositories over SQLite through sqlx, migrations applied at open.
+//!
+//! Invariants:
+//! - all SQL of roeh lives in this crate, as runtime-checked queries with bound parameters only;
+//!   no user string is ever spliced into SQL text;
+//! - the database runs in WAL mode with `synchronous = FULL`: a row is durable (survives
+//!   `kill -9` and power loss) once the call that wrote it returns;
+//! - segment rows are never deleted, only marked `deleted` when retention removes the file, and
+//!   a segment row is only accepted if it extends its camera's hash chain (seq = last + 1 and
+//!   `prev_chain` = the last row's `chain`);
+//! - cameras that have footage are never deleted: removing one retires it (see
+//!   [`Store::delete_camera`]).
+//!
+//! The schema (`migrations/0001_init.sql`) keeps to types PostgreSQL mirrors one to one.
+
+mod cameras;
+pub mod frame_index;
+mod gaps;
+mod segments;
+
+pub use cameras::CameraRemoval;
+pub use gaps::TimeEvent;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+roeh_domain::define_error!();
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+use roeh_domain::ErrorKind;
+
+/// How long a connection waits for a lock held by another before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The database. Cheap to clone (a pool handle).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `url_or_path` — either a `sqlite:` URL such
+    /// as `sqlite:///var/lib/roeh/roeh.db?mode=rwc`, or a plain file path — and applies pending
+    /// migrations. `sqlite::memory:` gives a private in-memory database (one connection).
+    pub async fn open(url_or_path: &str) -> Result<Store> {
+        let memory = url_or_path.starts_with("sqlite::memory:");
+        let opts = if url_or_path.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url_or_path).map_err(|e| {
+                Error::with_source(ErrorKind::InvalidArgument, "bad database URL", e)
+            })?
+        } else {
+            SqliteConnectOptions::new().filename(url_or_path)
+        };
+        let opts = opts
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 4 })
+            .connect_with(opts)
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Unavailable, "opening database", e))?;
+        sqlx::migrate!("../../migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Internal, "applying migrations", e))?;
+        Ok(Store { pool })
+    }
+
+    /// Closes every connection, waiting for them to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check`; `Ok(())` when it answers `ok`.
+    pub async fn integrity_check(&self) -> Result<()> {
+        let rows: Vec<(String,)> = sqlx::query_as("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("integrity check"))?;
+        match rows.as_slice() {
+            [(ok,)] if ok == "ok" => Ok(()),
+            _ => Err(Error::new(
+                ErrorKind::DataLoss,
+                format!(
+                    "database integrity check failed: {}",
+                    rows.iter()
+                        .map(|r| r.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )),
+        }
+    }
+}
+
+/// Maps a sqlx error to this crate's error, with `what` as context.
+fn db(what: &'static str) -> impl Fn(sqlx::Error) -> Error {
+    move |e| {
+        let kind = match &e {
+            sqlx::Error::RowNotFound => ErrorKind::NotFound,
+            sqlx::Error::Database(d) if d.is_unique_violation() => ErrorKind::AlreadyExists,
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                ErrorKind::FailedPrecondition
+            }
+            sqlx::Error::Database(d) if d.is_check_violation() => ErrorKind::InvalidArgument,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                ErrorKind::Unavailable
+            }
+            _ => ErrorKind::Internal,
+        };
+        Error::with_source(kind, what, e)
+    }
+}
+
+/// A u64 as the i64 the database stores, refusing values above `i64::MAX`.
+fn to_i64(v: u64, what: &str) -> Result<i64> {
+    i64::try_from(v)
+        .map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("{what} too large")))
+}
+
+/// A stored i64 back to u64, refusing negatives (corrupt row).
+fn to_u64(v: i64, what: &str) -> Result<u64> {
+    u64::try_from(v)
+        .map_err(|_| Error::new(ErrorKind::DataLoss, format!("stored {what} is negative")))
+}
+
+/// A stored 32-byte hash.
+fn to_hash(v: Vec<u8>, what: &str) -> Result<[u8; 32]> {
+    <[u8; 32]>::try_from(v.as_slice()).map_err(|_| {
+        Error::new(
+            ErrorKind::DataLoss,
+            format!("stored {what} is not 32 bytes"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

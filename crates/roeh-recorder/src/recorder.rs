@@ -1,0 +1,521 @@
+//! One camera's recorder task: [`run_recorder`].
+//!
+//! Invariants (see also the crate docs):
+//! - at most one open segment per camera; its seq is the camera's last committed seq + 1;
+//! - a segment opens only on a key frame; frames that cannot be recorded are counted as dropped
+//!   and covered by an open gap;
+//! - the task ends when its input channel closes (the pipeline cancels ingest, which drops the
+//!   sender): the open segment is committed and a `shutdown` gap opened unless one is open;
+//! - an error is returned only where continuing could break the chain or durability (a
+//!   directory fsync failure, a segment row that cannot be inserted); the supervisor may restart
+//!   the task, which first runs [`crate::recover_camera`].
+
+use crate::writer::{FinishError, SegmentWriter, media_duration, wall_span};
+use crate::{DiskSpace, Error, Result, blocking, io_err, layout, recover_camera};
+use roeh_domain::media::MAX_ACCESS_UNIT_BYTES;
+use roeh_domain::{
+    AccessUnit, CameraId, Clock, ErrorKind, GapReason, IngestEvent, Pts90k, Segment, SegmentState,
+    WallTime,
+};
+use roeh_evidence::{SegmentLinkInput, ZERO_LINK, chain_link};
+use roeh_store::{Store, TimeEvent};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Recorder settings, shared by all cameras' recorders.
+#[derive(Clone, Debug)]
+pub struct RecorderConfig {
+    /// Root directory of footage.
+    pub root: PathBuf,
+    /// A segment is closed before the first key frame at or beyond this media duration.
+    pub target_duration: Duration,
+    /// Wall time moving this much differently from monotonic time between frames is a step.
+    pub clock_step_threshold: Duration,
+    /// Media time jumping forward more than this between frames (or not advancing) splits the
+    /// run with a `bad_stream` gap.
+    pub max_frame_interval: Duration,
+    /// How much to free when the disk is full.
+    pub disk_full_free_bytes: u64,
+    /// Who frees space when the disk is full.
+    pub space: Arc<dyn DiskSpace>,
+}
+
+impl RecorderConfig {
+    /// Defaults: 10 s segments, 1 s clock-step threshold, 10 s frame interval limit, 256 MiB
+    /// freed per disk-full event.
+    pub fn new(root: PathBuf, space: Arc<dyn DiskSpace>) -> Self {
+        RecorderConfig {
+            root,
+            target_duration: Duration::from_secs(10),
+            clock_step_threshold: Duration::from_secs(1),
+            max_frame_interval: Duration::from_secs(10),
+            disk_full_free_bytes: 256 << 20,
+            space,
+        }
+    }
+}
+
+/// What one recorder did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecorderStats {
+    /// Frames written to segment files.
+    pub frames_written: u64,
+    /// Bytes written to segment files.
+    pub bytes_written: u64,
+    /// Frames received but not recorded (waiting for a key frame, refused, write failed).
+    pub frames_dropped: u64,
+    /// Segments committed.
+    pub segments_committed: u64,
+    /// Gap rows opened.
+    pub gaps_opened: u64,
+    /// Disk-full events.
+    pub disk_full_events: u64,
+    /// Clock steps seen.
+    pub clock_steps: u64,
+    /// Segments recovered at start.
+    pub segments_recovered: u64,
+}
+
+/// Records one camera until `rx` closes. Run [`crate::recover`] (or let this call run
+/// [`crate::recover_camera`], which it does first) before frames flow.
+pub async fn run_recorder(
+    camera: CameraId,
+    mut rx: mpsc::Receiver<IngestEvent>,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    cfg: Arc<RecorderConfig>,
+) -> Result<RecorderStats> {
+    let report = recover_camera(&cfg.root, &store, camera, clock.as_ref()).await?;
+    let last = store.last_segment(camera).await?;
+    let mut rec = Rec {
+        camera,
+        store,
+        clock,
+        cfg,
+        open: None,
+        next_seq: last.as_ref().map_or(1, |s| s.seq + 1),
+        last_chain: last.as_ref().map_or(ZERO_LINK, |s| s.chain),
+        run: last.as_ref().map_or(0, |s| s.run),
+        new_run: true,
+        anchor: None,
+        own_gap: None,
+        stale_gaps: true,
+        last_frame: None,
+        last_clock: None,
+        stats: RecorderStats {
+            segments_recovered: report.recovered.len() as u64,
+            ..RecorderStats::default()
+        },
+    };
+    tracing::info!(%camera, next_seq = rec.next_seq, "Recorder started.");
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            IngestEvent::Frame(au) => rec.frame(au).await?,
+            IngestEvent::Connected { at, .. } => rec.connected(at).await?,
+            IngestEvent::Disconnected {
+                at, reason, detail, ..
+            } => rec.disconnected(at, reason, &detail).await?,
+            _ => {}
+        }
+    }
+    rec.shutdown().await?;
+    tracing::info!(%camera, stats = ?rec.stats, "Recorder stopped.");
+    Ok(rec.stats)
+}
+
+struct Rec {
+    camera: CameraId,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    cfg: Arc<RecorderConfig>,
+    open: Option<SegmentWriter>,
+    next_seq: u64,
+    last_chain: [u8; 32],
+    run: u64,
+    /// The next segment starts a new run.
+    new_run: bool,
+    /// End of the last committed segment of the current run.
+    anchor: Option<WallTime>,
+    /// A gap this task opened and has not closed.
+    own_gap: Option<i64>,
+    /// Gaps from before this task (shutdown, crash, offline) may be open: close them all at
+    /// the next recorded frame.
+    stale_gaps: bool,
+    /// pts and received_at of the last frame recorded into the open segment.
+    last_frame: Option<(Pts90k, WallTime)>,
+    /// Wall and monotonic readings at the previous frame.
+    last_clock: Option<(WallTime, Duration)>,
+    stats: RecorderStats,
+}
+
+impl Rec {
+    async fn frame(&mut self, au: AccessUnit) -> Result<()> {
+        self.check_clock(&au).await?;
+
+        if au.data.is_empty() || au.data.len() > MAX_ACCESS_UNIT_BYTES {
+            self.stats.frames_dropped += 1;
+            let end = self.close_segment(None, None).await?;
+            self.split(
+                end.unwrap_or(au.received_at),
+                GapReason::BadStream,
+                &format!("refused access unit of {} bytes", au.data.len()),
+            )
+            .await?;
+            return Ok(());
+        }
+
+        if let Some(w) = &self.open {
+            let (last_pts, _) = self.last_frame.unwrap_or((w.start_pts, au.received_at));
+            let step = au.pts.0.saturating_sub(last_pts.0);
+            let max = Pts90k::from_duration(self.cfg.max_frame_interval).0;
+            let params_changed = !Arc::ptr_eq(&w.params, &au.params) && *w.params != *au.params;
+            if step <= 0 || step > max {
+                let end = self.close_segment(None, None).await?;
+                self.split(
+                    end.unwrap_or(au.received_at),
+                    GapReason::BadStream,
+                    &format!("media time jumped by {step} (90 kHz units)"),
+                )
+                .await?;
+            } else if params_changed {
+                // The new segment continues the same run: media time is continuous.
+                self.close_segment(Some(au.received_at), Some(au.pts))
+                    .await?;
+            } else if au.is_key
+                && au.pts.since(w.start_pts) >= Pts90k::from_duration(self.cfg.target_duration)
+            {
+                self.close_segment(Some(au.received_at), Some(au.pts))
+                    .await?;
+            }
+        }
+
+        if self.open.is_none() {
+            if !au.is_key {
+                self.stats.frames_dropped += 1;
+                if self.own_gap.is_none() && !self.stale_gaps {
+                    self.open_gap(
+                        au.received_at,
+                        GapReason::BadStream,
+                        "waiting for a key frame",
+                    )
+                    .await?;
+                    self.new_run = true;
+                }
+                return Ok(());
+            }
+            if !self.start_segment(&au).await? {
+                return Ok(());
+            }
+        }
+        self.append(au).await
+    }
+
+    /// Notices wall-clock steps (wall time moving differently from monotonic time).
+    async fn check_clock(&mut self, au: &AccessUnit) -> Result<()> {
+        let wall = self.clock.wall();
+        let mono = self.clock.monotonic();
+        let prev = self.last_clock.replace((wall, mono));
+        let Some((pw, pm)) = prev else {
+            return Ok(());
+        };
+        let dm = i64::try_from(mono.saturating_sub(pm).as_micros()).unwrap_or(i64::MAX);
+        let expected = WallTime(pw.0.saturating_add(dm));
+        let delta = wall.0.saturating_sub(expected.0);
+        let threshold =
+            i64::try_from(self.cfg.clock_step_threshold.as_micros()).unwrap_or(i64::MAX);
+        if delta.abs() <= threshold {
+            return Ok(());
+        }
+        self.stats.clock_steps += 1;
+        let detail = format!("wall clock stepped by {delta} µs");
+        tracing::warn!(camera = %self.camera, delta_micros = delta, "Wall clock stepped.");
+        self.store
+            .insert_time_event(&TimeEvent {
+                id: 0,
+                camera: Some(self.camera),
+                monotonic: mono,
+                wall_before: expected,
+                wall_after: wall,
+                delta_micros: delta,
+                detail: detail.clone(),
+            })
+            .await?;
+        self.close_segment(None, None).await?;
+        // The gap starts on the new time line, where the step was seen.
+        self.split(au.received_at, GapReason::ClockStep, &detail)
+            .await
+    }
+
+    /// Ends the current run: closes this task's gap and opens a new one with `reason`.
+    async fn split(&mut self, at: WallTime, reason: GapReason, detail: &str) -> Result<()> {
+        self.new_run = true;
+        self.open_gap(at, reason, detail).await
+    }
+
+    async fn open_gap(&mut self, at: WallTime, reason: GapReason, detail: &str) -> Result<()> {
+        if let Some(id) = self.own_gap.take() {
+            self.store.close_gap(id, at).await?;
+        }
+        let id = self.store.open_gap(self.camera, at, reason, detail).await?;
+        self.own_gap = Some(id);
+        self.stats.gaps_opened += 1;
+        tracing::info!(camera = %self.camera, reason = reason.as_str(), detail, "Gap opened.");
+        Ok(())
+    }
+
+    /// Opens a segment starting with key frame `au`. Returns `false` if it could not be opened
+    /// (a gap is then open and the next key frame retries).
+    async fn start_segment(&mut self, au: &AccessUnit) -> Result<bool> {
+        if self.new_run {
+            self.run += 1;
+            self.anchor = None;
+        }
+        let root = self.cfg.root.clone();
+        let (camera, seq, run, params, pts) = (
+            self.camera,
+            self.next_seq,
+            self.run,
+            au.params.clone(),
+            au.pts,
+        );
+        let created =
+            blocking(move || SegmentWriter::create(&root, camera, seq, run, params, pts)).await?;
+        match created {
+            Ok(w) => {
+                self.open = Some(w);
+                self.new_run = false;
+                self.last_frame = None;
+                self.close_gaps(au.received_at).await?;
+                Ok(true)
+            }
+            Err(e) => {
+                self.stats.frames_dropped += 1;
+                if layout::is_storage_full(&e) {
+                    self.disk_full(au.received_at, &e).await?;
+                } else if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    // Debris of an earlier failure under this seq: recover it, then retry at
+                    // the next key frame.
+                    recover_camera(&self.cfg.root, &self.store, camera, self.clock.as_ref())
+                        .await?;
+                    self.reload_chain().await?;
+                    self.split(
+                        au.received_at,
+                        GapReason::Io,
+                        &format!("segment files existed: {e}"),
+                    )
+                    .await?;
+                } else {
+                    self.split(
+                        au.received_at,
+                        GapReason::Io,
+                        &format!("opening segment: {e}"),
+                    )
+                    .await?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    async fn reload_chain(&mut self) -> Result<()> {
+        let last = self.store.last_segment(self.camera).await?;
+        self.next_seq = last.as_ref().map_or(1, |s| s.seq + 1);
+        self.last_chain = last.as_ref().map_or(ZERO_LINK, |s| s.chain);
+        self.run = self.run.max(last.as_ref().map_or(0, |s| s.run));
+        self.new_run = true;
+        Ok(())
+    }
+
+    /// Closes every open gap of the camera (this task's and older ones) at `at`.
+    async fn close_gaps(&mut self, at: WallTime) -> Result<()> {
+        if self.own_gap.is_none() && !self.stale_gaps {
+            return Ok(());
+        }
+        self.own_gap = None;
+        self.stale_gaps = false;
+        for g in self.store.open_gaps(Some(self.camera)).await? {
+            self.store.close_gap(g.id, at).await?;
+        }
+        Ok(())
+    }
+
+    async fn append(&mut self, au: AccessUnit) -> Result<()> {
+        let Some(mut w) = self.open.take() else {
+            return Ok(());
+        };
+        let data = au.data.clone();
+        let (pts, at, key) = (au.pts, au.received_at, au.is_key);
+        let (w, res) = blocking(move || {
+            let r = w.append(&data, pts, at, key);
+            (w, r)
+        })
+        .await?;
+        self.open = Some(w);
+        match res {
+            Ok(()) => {
+                self.stats.frames_written += 1;
+                self.stats.bytes_written += au.data.len() as u64;
+                self.last_frame = Some((au.pts, au.received_at));
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.frames_dropped += 1;
+                // What is already written stays: commit it, then record the gap.
+                let end = self.close_segment(None, None).await?;
+                let at = end.unwrap_or(au.received_at);
+                if layout::is_storage_full(&e) {
+                    self.disk_full(at, &e).await
+                } else {
+                    self.split(at, GapReason::Io, &format!("writing frame: {e}"))
+                        .await
+                }
+            }
+        }
+    }
+
+    /// Frees the oldest footage and opens a `disk_full` gap; recording retries at the next key
+    /// frame.
+    async fn disk_full(&mut self, at: WallTime, e: &std::io::Error) -> Result<()> {
+        self.stats.disk_full_events += 1;
+        tracing::error!(camera = %self.camera, err = %e, "Disk full; freeing oldest footage.");
+        let freed = match self
+            .cfg
+            .space
+            .free_oldest(self.cfg.disk_full_free_bytes)
+            .await
+        {
+            Ok(n) => n,
+            Err(err) => {
+                tracing::error!(camera = %self.camera, err = %err.chain(),
+                    "Could not free disk space.");
+                0
+            }
+        };
+        let detail = if freed == 0 {
+            format!("{e}; nothing deletable remained")
+        } else {
+            format!("{e}; freed {freed} bytes of oldest footage")
+        };
+        self.split(at, GapReason::DiskFull, &detail).await
+    }
+
+    /// Commits the open segment, if any; returns its wall end. `observed_end` and `next_pts` are
+    /// the arrival and pts of the frame that follows when it continues the same run.
+    async fn close_segment(
+        &mut self,
+        observed_end: Option<WallTime>,
+        next_pts: Option<Pts90k>,
+    ) -> Result<Option<WallTime>> {
+        let Some(w) = self.open.take() else {
+            return Ok(None);
+        };
+        self.last_frame = None;
+        if w.index.is_empty() {
+            blocking(move || w.abandon()).await?;
+            return Ok(None);
+        }
+        let continues = next_pts.is_some();
+        let index = w.index.clone();
+        let (seq, run, params, start_pts) = (w.seq, w.run, w.params.clone(), w.start_pts);
+        let finished = blocking(move || w.finish()).await?;
+        let file = match finished {
+            Ok(f) => f,
+            Err(FinishError::Abandoned(e)) => {
+                let at = index.first().map_or(self.clock.wall(), |e| e.received_at);
+                tracing::error!(camera = %self.camera, seq, err = %e,
+                    "Segment abandoned: it could not be made durable.");
+                self.split(at, GapReason::Io, &format!("segment {seq} abandoned: {e}"))
+                    .await?;
+                return Ok(None);
+            }
+            Err(FinishError::DirSync(e)) => {
+                return Err(io_err(
+                    format!(
+                        "directory fsync after committing segment {seq} of {}",
+                        self.camera
+                    ),
+                    e,
+                ));
+            }
+        };
+        let duration = media_duration(&index, next_pts.map(|p| p.0 - start_pts.0));
+        let (start, end) = wall_span(self.anchor, &index, duration, observed_end);
+        let mut seg = Segment {
+            id: 0,
+            camera: self.camera,
+            seq,
+            run,
+            codec: params.codec,
+            start,
+            end,
+            start_pts,
+            duration: Pts90k(duration),
+            frames: u32::try_from(index.len()).unwrap_or(u32::MAX),
+            bytes: file.bytes,
+            sha256: file.sha256,
+            prev_chain: self.last_chain,
+            chain: ZERO_LINK,
+            config_record: params.config_record.clone(),
+            width: params.width,
+            height: params.height,
+            rfc6381: params.rfc6381.clone(),
+            recovered: false,
+            state: SegmentState::Committed,
+        };
+        seg.chain = chain_link(&seg.prev_chain, &SegmentLinkInput::from(&seg));
+        seg.id = self.store.insert_segment(&seg, &index).await.map_err(|e| {
+            Error::with_source(
+                ErrorKind::Unavailable,
+                format!(
+                    "committing segment {seq} of {} (left for recovery)",
+                    self.camera
+                ),
+                e,
+            )
+        })?;
+        let journal = file.journal;
+        blocking(move || {
+            if let Err(e) = std::fs::remove_file(&journal) {
+                tracing::warn!(path = %journal.display(), err = %e, "Could not remove journal.");
+            }
+        })
+        .await?;
+        self.next_seq = seq + 1;
+        self.last_chain = seg.chain;
+        self.anchor = if continues { Some(end) } else { None };
+        self.stats.segments_committed += 1;
+        tracing::debug!(camera = %self.camera, seq, frames = seg.frames, bytes = seg.bytes,
+            "Segment committed.");
+        Ok(Some(end))
+    }
+
+    async fn connected(&mut self, at: WallTime) -> Result<()> {
+        let end = self.close_segment(None, None).await?;
+        self.new_run = true;
+        if let Some(end) = end
+            && self.own_gap.is_none()
+        {
+            // A new stream without a Disconnected first: footage between is missing.
+            self.open_gap(end.min(at), GapReason::CameraOffline, "stream restarted")
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn disconnected(&mut self, at: WallTime, reason: GapReason, detail: &str) -> Result<()> {
+        let end = self.close_segment(None, None).await?;
+        self.split(end.unwrap_or(at), reason, detail).await
+    }
+
+    async fn shutdown(&mut self) -> Result<()> {
+        let end = self.close_segment(None, None).await?;
+        if self.own_gap.is_none() && !(self.stale_gaps && end.is_none()) {
+            let at = end.unwrap_or_else(|| self.clock.wall());
+            self.open_gap(at, GapReason::Shutdown, "recorder stopped")
+                .await?;
+        }
+        Ok(())
+    }
+}

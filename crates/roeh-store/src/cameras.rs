@@ -1,0 +1,214 @@
+//! Camera repository.
+//!
+//! Removal policy: a camera without any segment or gap row is deleted outright. A camera with
+//! footage or gaps is *retired*: `enabled` is cleared and `removed_at` set, it disappears from
+//! [`Store::list_cameras`] and is not recorded any more, while its segments and gaps stay as
+//! evidence (and keep their foreign key). [`Store::get_camera`] still finds a retired camera so
+//! its footage can be exported.
+
+use crate::{Error, Result, Store, db, to_i64};
+use roeh_domain::{
+    Camera, CameraId, CameraUrl, Credentials, ErrorKind, Retention, Secret, Transport, WallTime,
+};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use std::time::Duration;
+
+/// What [`Store::delete_camera`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CameraRemoval {
+    /// The camera had no footage or gaps; its row is gone.
+    Deleted,
+    /// The camera had footage or gaps; it was disabled and marked removed, its evidence kept.
+    Retired,
+}
+
+const INSERT_CAMERA_SQL: &str = "INSERT INTO cameras (id, name, url, username, password, \
+     transport, enabled, retention_max_age_secs, retention_max_bytes, created_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+const UPDATE_CAMERA_SQL: &str = "UPDATE cameras SET name = ?, url = ?, username = ?, \
+     password = ?, transport = ?, enabled = ?, retention_max_age_secs = ?, \
+     retention_max_bytes = ? WHERE id = ? AND removed_at IS NULL";
+
+const GET_CAMERA_SQL: &str = "SELECT id, name, url, username, password, transport, enabled, \
+     retention_max_age_secs, retention_max_bytes FROM cameras WHERE id = ?";
+
+const LIST_CAMERAS_SQL: &str = "SELECT id, name, url, username, password, transport, enabled, \
+     retention_max_age_secs, retention_max_bytes FROM cameras WHERE removed_at IS NULL \
+     ORDER BY created_at, id";
+
+const CAMERA_HAS_EVIDENCE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM segments WHERE camera_id = ?) \
+     OR EXISTS (SELECT 1 FROM gaps WHERE camera_id = ?) \
+     OR EXISTS (SELECT 1 FROM time_events WHERE camera_id = ?)";
+
+impl Store {
+    /// Adds a camera. `AlreadyExists` if the id is taken.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_camera(&self, cam: &Camera, now: WallTime) -> Result<()> {
+        let (user, pass) = creds_columns(cam);
+        let (age, bytes) = retention_columns(&cam.retention)?;
+        sqlx::query(INSERT_CAMERA_SQL)
+            .bind(cam.id.to_string())
+            .bind(&cam.name)
+            .bind(cam.url.as_str())
+            .bind(user)
+            .bind(pass)
+            .bind(cam.transport.as_str())
+            .bind(cam.enabled)
+            .bind(age)
+            .bind(bytes)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db("inserting camera"))?;
+        Ok(())
+    }
+
+    /// A camera by id, including a retired one.
+    #[tracing::instrument(skip_all)]
+    pub async fn get_camera(&self, id: CameraId) -> Result<Option<Camera>> {
+        let row = sqlx::query(GET_CAMERA_SQL)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading camera"))?;
+        row.as_ref().map(camera_from_row).transpose()
+    }
+
+    /// Cameras not removed, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_cameras(&self) -> Result<Vec<Camera>> {
+        let rows = sqlx::query(LIST_CAMERAS_SQL)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing cameras"))?;
+        rows.iter().map(camera_from_row).collect()
+    }
+
+    /// Replaces a camera's settings. `NotFound` if it does not exist or was removed.
+    #[tracing::instrument(skip_all)]
+    pub async fn update_camera(&self, cam: &Camera) -> Result<()> {
+        let (user, pass) = creds_columns(cam);
+        let (age, bytes) = retention_columns(&cam.retention)?;
+        let r = sqlx::query(UPDATE_CAMERA_SQL)
+            .bind(&cam.name)
+            .bind(cam.url.as_str())
+            .bind(user)
+            .bind(pass)
+            .bind(cam.transport.as_str())
+            .bind(cam.enabled)
+            .bind(age)
+            .bind(bytes)
+            .bind(cam.id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("updating camera"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::new(ErrorKind::NotFound, "camera not found"));
+        }
+        Ok(())
+    }
+
+    /// Removes a camera: deletes it when it has no footage, gaps or time events, else retires
+    /// it (see the module docs). `NotFound` if it does not exist or was already removed.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_camera(&self, id: CameraId, now: WallTime) -> Result<CameraRemoval> {
+        let key = id.to_string();
+        let mut tx = self.pool.begin().await.map_err(db("removing camera"))?;
+        let live: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM cameras WHERE id = ? AND removed_at IS NULL")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("removing camera"))?;
+        if live.is_none() {
+            return Err(Error::new(ErrorKind::NotFound, "camera not found"));
+        }
+        let (has,): (bool,) = sqlx::query_as(CAMERA_HAS_EVIDENCE_SQL)
+            .bind(&key)
+            .bind(&key)
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("removing camera"))?;
+        let outcome = if has {
+            sqlx::query("UPDATE cameras SET enabled = FALSE, removed_at = ? WHERE id = ?")
+                .bind(now.0)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("retiring camera"))?;
+            CameraRemoval::Retired
+        } else {
+            sqlx::query("DELETE FROM cameras WHERE id = ?")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("deleting camera"))?;
+            CameraRemoval::Deleted
+        };
+        tx.commit().await.map_err(db("removing camera"))?;
+        Ok(outcome)
+    }
+}
+
+fn creds_columns(cam: &Camera) -> (Option<&str>, Option<&str>) {
+    match &cam.credentials {
+        Some(c) => (Some(c.username.as_str()), Some(c.password.expose())),
+        None => (None, None),
+    }
+}
+
+fn retention_columns(r: &Retention) -> Result<(Option<i64>, Option<i64>)> {
+    let age = r
+        .max_age
+        .map(|d| crate::to_i64(d.as_secs(), "retention age"))
+        .transpose()?;
+    let bytes = r
+        .max_bytes
+        .map(|b| to_i64(b, "retention bytes"))
+        .transpose()?;
+    Ok((age, bytes))
+}
+
+fn camera_from_row(row: &SqliteRow) -> Result<Camera> {
+    let bad = |what: &str| Error::new(ErrorKind::DataLoss, format!("stored camera {what} invalid"));
+    let g = |e| db("decoding camera")(e);
+    let id: String = row.try_get("id").map_err(g)?;
+    let url: String = row.try_get("url").map_err(g)?;
+    let username: Option<String> = row.try_get("username").map_err(g)?;
+    let password: Option<String> = row.try_get("password").map_err(g)?;
+    let transport: String = row.try_get("transport").map_err(g)?;
+    let age: Option<i64> = row.try_get("retention_max_age_secs").map_err(g)?;
+    let bytes: Option<i64> = row.try_get("retention_max_bytes").map_err(g)?;
+    let credentials = match (username, password) {
+        (Some(username), Some(p)) => Some(Credentials {
+            username,
+            password: Secret::new(p),
+        }),
+        (Some(username), None) => Some(Credentials {
+            username,
+            password: Secret::new(""),
+        }),
+        _ => None,
+    };
+    Ok(Camera {
+        id: CameraId::parse(&id).map_err(|_| bad("id"))?,
+        name: row.try_get("name").map_err(g)?,
+        url: CameraUrl::parse(&url).map_err(|_| bad("url"))?,
+        credentials,
+        transport: Transport::parse(&transport).ok_or_else(|| bad("transport"))?,
+        enabled: row.try_get("enabled").map_err(g)?,
+        retention: Retention {
+            max_age: age
+                .map(|a| u64::try_from(a).map(Duration::from_secs))
+                .transpose()
+                .map_err(|_| bad("retention age"))?,
+            max_bytes: bytes
+                .map(u64::try_from)
+                .transpose()
+                .map_err(|_| bad("retention bytes"))?,
+        },
+    })
+}
