@@ -115,7 +115,11 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn delete_camera(&self, id: CameraId, now: WallTime) -> Result<CameraRemoval> {
         let key = id.to_string();
-        let mut tx = self.pool.begin().await.map_err(db("removing camera"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("removing camera"))?;
         let live: Option<(i64,)> =
             sqlx::query_as("SELECT 1 FROM cameras WHERE id = ? AND removed_at IS NULL")
                 .bind(&key)

@@ -69,7 +69,11 @@ impl Store {
         }
         let blob = frame_index::encode(index).map_err(bad)?;
         let cam = seg.camera.to_string();
-        let mut tx = self.pool.begin().await.map_err(db("inserting segment"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("inserting segment"))?;
         let last: Option<(i64, Vec<u8>)> = sqlx::query_as(
             "SELECT seq, chain FROM segments WHERE camera_id = ? ORDER BY seq DESC LIMIT 1",
         )

@@ -354,3 +354,32 @@ async fn foreign_keys_hold() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
 }
+
+/// Many cameras committing segments at once, with readers in between: no "database is locked"
+/// (a deferred transaction that reads then writes would fail at once under WAL contention).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_segment_commits_do_not_fail_with_busy() {
+    let (_dir, store) = open_tmp().await;
+    let mut tasks = Vec::new();
+    for c in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let cam = camera(&format!("cam {c}"));
+            store.insert_camera(&cam, WallTime(0)).await.unwrap();
+            let mut prev: Option<Segment> = None;
+            for i in 0..40 {
+                let (mut seg, idx) = next_segment(cam.id, prev.as_ref(), i * 500_000);
+                seg.id = store.insert_segment(&seg, &idx).await.unwrap();
+                store
+                    .segments_in_range(cam.id, WallTime(0), WallTime(i64::MAX))
+                    .await
+                    .unwrap();
+                prev = Some(seg);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(store.cameras_with_segments().await.unwrap().len(), 8);
+}
