@@ -144,7 +144,7 @@ pub struct CameraConfig {
 
 /// Seconds as a `Duration`, refusing negative, NaN and absurd values.
 pub fn secs(name: &str, v: f64) -> anyhow::Result<Duration> {
-    if !v.is_finite() || v < 0.0 || v > 10.0 * 365.0 * 86_400.0 {
+    if !v.is_finite() || !(0.0..=10.0 * 365.0 * 86_400.0).contains(&v) {
         bail!("{name} must be between 0 and ten years, got {v}");
     }
     Ok(Duration::from_secs_f64(v))
@@ -174,16 +174,28 @@ impl Config {
         if r.queue_frames == 0 || r.queue_frames > 100_000 {
             bail!("recording.queue_frames must be between 1 and 100000");
         }
-        secs("recording.retention_interval_secs", r.retention_interval_secs)?;
-        secs("recording.retention_max_age_days", r.retention_max_age_days * 86_400.0)?;
-        secs("server.shutdown_grace_secs", self.server.shutdown_grace_secs)?;
+        secs(
+            "recording.retention_interval_secs",
+            r.retention_interval_secs,
+        )?;
+        secs(
+            "recording.retention_max_age_days",
+            r.retention_max_age_days * 86_400.0,
+        )?;
+        secs(
+            "server.shutdown_grace_secs",
+            self.server.shutdown_grace_secs,
+        )?;
         let i = &self.ingest;
         for (n, v) in [
             ("ingest.connect_timeout_secs", i.connect_timeout_secs),
             ("ingest.stall_timeout_secs", i.stall_timeout_secs),
             ("ingest.backoff_initial_secs", i.backoff_initial_secs),
             ("ingest.backoff_max_secs", i.backoff_max_secs),
-            ("ingest.backpressure_timeout_secs", i.backpressure_timeout_secs),
+            (
+                "ingest.backpressure_timeout_secs",
+                i.backpressure_timeout_secs,
+            ),
             ("ingest.max_pts_jump_secs", i.max_pts_jump_secs),
         ] {
             secs(n, v)?;
@@ -196,7 +208,10 @@ impl Config {
             }
             CameraUrl::parse(&c.url).with_context(|| format!("camera {:?}", c.name))?;
             if c.password_env.is_some() && c.password_file.is_some() {
-                bail!("camera {:?}: give password_env or password_file, not both", c.name);
+                bail!(
+                    "camera {:?}: give password_env or password_file, not both",
+                    c.name
+                );
             }
         }
         Ok(())
@@ -211,24 +226,36 @@ impl CameraConfig {
         };
         let password = if let Some(var) = &self.password_env {
             std::env::var(var).with_context(|| {
-                format!("camera {:?}: environment variable {var} is not set", self.name)
+                format!(
+                    "camera {:?}: environment variable {var} is not set",
+                    self.name
+                )
             })?
         } else if let Some(file) = &self.password_file {
             let text = std::fs::read_to_string(file).with_context(|| {
-                format!("camera {:?}: reading password file {}", self.name, file.display())
+                format!(
+                    "camera {:?}: reading password file {}",
+                    self.name,
+                    file.display()
+                )
             })?;
             text.lines().next().unwrap_or_default().to_string()
         } else {
             String::new()
         };
-        Ok(Some(Credentials { username: username.clone(), password: Secret::new(password) }))
+        Ok(Some(Credentials {
+            username: username.clone(),
+            password: Secret::new(password),
+        }))
     }
 
     /// The retention policy, falling back to the defaults.
     pub fn retention(&self, defaults: &RecordingConfig) -> Retention {
         retention(
-            self.retention_max_age_days.unwrap_or(defaults.retention_max_age_days),
-            self.retention_max_bytes.unwrap_or(defaults.retention_max_bytes),
+            self.retention_max_age_days
+                .unwrap_or(defaults.retention_max_age_days),
+            self.retention_max_bytes
+                .unwrap_or(defaults.retention_max_bytes),
         )
     }
 }

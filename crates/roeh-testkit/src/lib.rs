@@ -1,0 +1,194 @@
+//! Test harnesses shared by roeh's integration and end-to-end tests (dev-only).
+//!
+//! - [`footage`]: the real test footage prepared by `scripts/setup.sh`;
+//! - [`probe`]: what `ffprobe` says about a file (codec, size, frame count, duration);
+//! - [`RoehProcess`]: the `roeh` binary as a child process that tests can stop gracefully or
+//!   `kill -9`;
+//! - [`wait_for`]: polls a condition with a deadline instead of sleeping a fixed time.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Directory of the test footage: `ROEH_FOOTAGE_DIR`, else `<workspace>/.cache/roeh/footage`.
+pub fn footage_dir() -> PathBuf {
+    std::env::var_os("ROEH_FOOTAGE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/roeh/footage"))
+}
+
+/// A footage file by name (e.g. `vtest_h264.mp4`); panics with the setup hint if missing.
+pub fn footage(name: &str) -> PathBuf {
+    let p = footage_dir().join(name);
+    assert!(
+        p.is_file(),
+        "test footage {} is missing: run `bash scripts/setup.sh`",
+        p.display()
+    );
+    p
+}
+
+/// What ffprobe reports about the first video stream of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    /// `h264`, `hevc`, ...
+    pub codec: String,
+    /// Width.
+    pub width: u64,
+    /// Height.
+    pub height: u64,
+    /// Frames ffprobe decoded (`-count_frames`).
+    pub frames: u64,
+    /// Container duration, seconds.
+    pub duration: f64,
+}
+
+/// Runs `ffprobe -count_frames` on a file (fixed argv, no shell).
+pub fn probe(file: &Path) -> anyhow::Result<Probe> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames:format=duration",
+        ])
+        .args(["-of", "json"])
+        .arg(file)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "ffprobe failed on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let s = &v["streams"][0];
+    let num = |x: &serde_json::Value| -> u64 {
+        x.as_u64()
+            .or_else(|| x.as_str().and_then(|t| t.parse().ok()))
+            .unwrap_or(0)
+    };
+    Ok(Probe {
+        codec: s["codec_name"].as_str().unwrap_or_default().to_string(),
+        width: num(&s["width"]),
+        height: num(&s["height"]),
+        frames: num(&s["nb_read_frames"]),
+        duration: v["format"]["duration"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0.0),
+    })
+}
+
+/// Decodes a whole file with ffmpeg; returns its stderr (empty when the file decodes cleanly).
+pub fn decode_errors(file: &Path) -> anyhow::Result<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "ffmpeg could not decode {}",
+        file.display()
+    );
+    Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, or fails after `timeout`.
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> anyhow::Result<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `roeh` process under test. Killed (SIGKILL) on drop if still running.
+#[derive(Debug)]
+pub struct RoehProcess {
+    child: Child,
+}
+
+impl RoehProcess {
+    /// Starts `bin` with `args`; its stderr goes to `log` (appended).
+    pub fn spawn(bin: &Path, args: &[&str], log: &Path) -> anyhow::Result<RoehProcess> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        Ok(RoehProcess { child })
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, sig: i32) -> anyhow::Result<()> {
+        let pid = libc::pid_t::try_from(self.child.id())?;
+        let r = nix_kill(pid, sig);
+        anyhow::ensure!(r == 0, "kill({pid}, {sig}) failed");
+        Ok(())
+    }
+
+    /// `kill -9` and reap.
+    pub fn kill9(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// SIGTERM, then waits up to `timeout` for the exit status.
+    pub fn terminate(mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        self.signal(libc::SIGTERM)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait()? {
+                return Ok(st);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                anyhow::bail!("roeh did not exit within {timeout:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for RoehProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn nix_kill(pid: libc::pid_t, sig: i32) -> i32 {
+    // SAFETY: kill(2) takes plain integers and has no memory-safety preconditions.
+    unsafe { libc::kill(pid, sig) }
+}

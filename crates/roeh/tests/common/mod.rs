@@ -1,0 +1,120 @@
+//! Helpers for the binary's tests: a temp site with a config file, the roeh process, the API.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use roeh_testkit::{RoehProcess, wait_for};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_roeh");
+
+/// A data directory, a config file and a log file in a temp dir.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Site {
+    pub fn new(segment_secs: f64, cameras: &[(String, String)]) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut toml = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nshutdown_grace_secs = 10.0\n\
+             [recording]\nsegment_secs = {segment_secs}\nmin_free_bytes = 0\n\
+             [ingest]\nstall_timeout_secs = 3.0\nbackoff_initial_secs = 0.2\nbackoff_max_secs = 1.0\n",
+            data.display()
+        );
+        for (name, url) in cameras {
+            toml.push_str(&format!("[[camera]]\nname = \"{name}\"\nurl = \"{url}\"\n"));
+        }
+        let config = dir.path().join("roeh.toml");
+        std::fs::write(&config, toml).unwrap();
+        let log = dir.path().join("roeh.log");
+        Site { dir, config, log }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}?mode=rw", self.data().join("roeh.db").display())
+    }
+
+    /// Starts `roeh serve` and waits for its API; returns the process and the API base URL.
+    pub fn serve(&self) -> (RoehProcess, String) {
+        let start_len = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
+        let p = RoehProcess::spawn(
+            Path::new(BIN),
+            &["serve", "--config", self.config.to_str().unwrap()],
+            &self.log,
+        )
+        .unwrap();
+        let base = wait_for(
+            "roeh API address in the log",
+            Duration::from_secs(30),
+            || {
+                let text = std::fs::read_to_string(&self.log).ok()?;
+                let text = text.get(start_len as usize..)?;
+                let line = text.lines().find(|l| l.contains("roeh: API at http://"))?;
+                let url = line.split("API at ").nth(1)?.trim();
+                Some(url.trim_end_matches("/api/health").to_string())
+            },
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\nlog:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            )
+        });
+        (p, base)
+    }
+}
+
+pub fn get_json(url: &str) -> serde_json::Value {
+    reqwest::blocking::get(url).unwrap().json().unwrap()
+}
+
+/// Opens the site's database with the store (for checks after the process stopped or while
+/// it runs: SQLite WAL allows a concurrent reader).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Everything committed in the database, checked against the files: every committed segment's
+/// file exists with the recorded length and SHA-256, and every camera's chain verifies.
+/// Returns (camera, seq) → sha256 of every committed segment.
+pub fn check_footage(site: &Site) -> std::collections::BTreeMap<(String, u64), [u8; 32]> {
+    let rt = runtime();
+    rt.block_on(async {
+        let store = roeh_store::Store::open(&site.db_url()).await.unwrap();
+        let mut all = std::collections::BTreeMap::new();
+        for cam in store.cameras_with_segments().await.unwrap() {
+            let segs = store.chain_segments(cam, 1, u32::MAX).await.unwrap();
+            roeh_evidence::verify_chain(&segs).unwrap_or_else(|e| panic!("chain of {cam}: {e:?}"));
+            for s in segs {
+                if s.state != roeh_domain::SegmentState::Committed {
+                    continue;
+                }
+                let path = roeh_recorder::segment_path(
+                    &site.data().join("footage"),
+                    s.camera,
+                    s.seq,
+                    s.codec,
+                );
+                let f = std::fs::File::open(&path).unwrap_or_else(|e| {
+                    panic!("committed segment {} missing: {e}", path.display())
+                });
+                let (sha, len) = roeh_evidence::sha256_reader(f).unwrap();
+                assert_eq!(len, s.bytes, "length of {}", path.display());
+                assert_eq!(sha, s.sha256, "hash of {}", path.display());
+                all.insert((cam.to_string(), s.seq), s.sha256);
+            }
+        }
+        store.close().await;
+        all
+    })
+}
