@@ -1,0 +1,323 @@
+//! The egress policy: which networks cameras may live on, and the size and time limits of a
+//! request.
+//!
+//! Invariants:
+//! - an address is allowed only if some [`Cidr`] in the list contains it; an empty list allows
+//!   nothing; IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are checked as the IPv4 address;
+//! - a host name is resolved exactly once per use and *every* address it resolves to must be
+//!   allowed; the caller then uses the pinned first address, never the name again;
+//! - IPv6 zone ids never reach this module (`url` refuses them), and decimal or octal IPv4 forms
+//!   are normalised by `url` for `http(s)` and by the resolver otherwise, so the check always sees
+//!   the real address.
+
+use crate::{Error, Result};
+use roeh_domain::ErrorKind;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// An IPv4 or IPv6 network in CIDR notation, e.g. `10.20.0.0/16` or `fd00::/8`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// A network from an address and prefix length. Host bits are cleared.
+    pub fn new(addr: IpAddr, prefix: u8) -> Result<Self> {
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("CIDR prefix /{prefix} is longer than /{max}"),
+            ));
+        }
+        let addr = match addr {
+            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask32(prefix))),
+            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask128(prefix))),
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Parses `ADDR/PREFIX`, or a bare address meaning a single host.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = || {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "not a CIDR network (ADDR/PREFIX)",
+            )
+        };
+        if s.len() > 64 {
+            return Err(bad());
+        }
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr = IpAddr::from_str(a).map_err(|_| bad())?;
+        let prefix = match p {
+            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().map_err(|_| bad())?
+            }
+            Some(_) => return Err(bad()),
+            None if addr.is_ipv4() => 32,
+            None => 128,
+        };
+        Cidr::new(addr, prefix)
+    }
+
+    /// Whether `ip` lies in this network (after unmapping IPv4-mapped IPv6).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, canonical(ip)) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                u32::from(ip) & mask32(self.prefix) == u32::from(net)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                u128::from(ip) & mask128(self.prefix) == u128::from(net)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Cidr::parse(s)
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl fmt::Debug for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cidr({self})")
+    }
+}
+
+fn mask32(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    }
+}
+
+fn mask128(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    }
+}
+
+/// IPv4-mapped IPv6 addresses become IPv4, so `::ffff:127.0.0.1` is checked as `127.0.0.1`.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// Where cameras may be, and how much a single request may cost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetPolicy {
+    /// Camera networks. Devices, XAddrs and returned URIs must resolve into these.
+    pub allowed: Vec<Cidr>,
+    /// Limit on establishing a TCP connection.
+    pub connect_timeout: Duration,
+    /// Limit on a whole request: connect, send, and reading the full reply.
+    pub timeout: Duration,
+    /// Largest reply body accepted, in bytes.
+    pub max_reply_bytes: usize,
+}
+
+impl NetPolicy {
+    /// Default largest reply: 1 MiB, far above any real ONVIF reply.
+    pub const DEFAULT_MAX_REPLY_BYTES: usize = 1024 * 1024;
+
+    /// A policy allowing `allowed`, with a 3 s connect timeout, a 10 s total timeout and a 1 MiB
+    /// reply cap.
+    pub fn new(allowed: Vec<Cidr>) -> Self {
+        NetPolicy {
+            allowed,
+            connect_timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(10),
+            max_reply_bytes: Self::DEFAULT_MAX_REPLY_BYTES,
+        }
+    }
+
+    /// Whether `ip` is inside the camera networks.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        if ip.is_unspecified() || ip.is_multicast() {
+            return false;
+        }
+        if let IpAddr::V4(v4) = ip
+            && v4.is_broadcast()
+        {
+            return false;
+        }
+        self.allowed.iter().any(|c| c.contains(ip))
+    }
+
+    /// Errors unless `ip` is allowed. `what` names the thing being checked (never a secret).
+    pub(crate) fn check_ip(&self, ip: IpAddr, what: &str) -> Result<()> {
+        if self.allows(ip) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{what} address {ip} is outside the allowed camera networks"),
+            ))
+        }
+    }
+
+    /// Resolves a URL's host once and returns the pinned address to use. IP literals are checked
+    /// directly; a name must resolve only to allowed addresses.
+    pub(crate) async fn resolve_pinned(&self, url: &url::Url, what: &str) -> Result<SocketAddr> {
+        let port = url.port_or_known_default().or(match url.scheme() {
+            "rtsp" => Some(554),
+            "rtsps" => Some(322),
+            _ => None,
+        });
+        let Some(port) = port else {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{what} URL has no port"),
+            ));
+        };
+        match url.host() {
+            Some(url::Host::Ipv4(a)) => {
+                self.check_ip(IpAddr::V4(a), what)?;
+                Ok(SocketAddr::new(IpAddr::V4(a), port))
+            }
+            Some(url::Host::Ipv6(a)) => {
+                self.check_ip(IpAddr::V6(a), what)?;
+                Ok(SocketAddr::new(canonical(IpAddr::V6(a)), port))
+            }
+            Some(url::Host::Domain(name)) => {
+                if name.is_empty() || name.len() > 253 {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("{what} URL has an invalid host name"),
+                    ));
+                }
+                let lookup = tokio::net::lookup_host((name, port));
+                let addrs: Vec<SocketAddr> = tokio::time::timeout(self.connect_timeout, lookup)
+                    .await
+                    .map_err(|_| {
+                        Error::new(
+                            ErrorKind::DeadlineExceeded,
+                            format!("resolving the {what} host timed out"),
+                        )
+                    })?
+                    .map_err(|e| {
+                        Error::with_source(
+                            ErrorKind::Unavailable,
+                            format!("resolving the {what} host failed"),
+                            e,
+                        )
+                    })?
+                    .take(16)
+                    .collect();
+                let Some(first) = addrs.first().copied() else {
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        format!("the {what} host resolved to no address"),
+                    ));
+                };
+                for a in &addrs {
+                    self.check_ip(a.ip(), what)?;
+                }
+                Ok(SocketAddr::new(canonical(first.ip()), first.port()))
+            }
+            None => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{what} URL has no host"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn cidr_contains() {
+        let c = Cidr::parse("10.20.0.0/16").unwrap();
+        assert!(c.contains(ip("10.20.3.4")));
+        assert!(!c.contains(ip("10.21.0.1")));
+        assert!(c.contains(ip("::ffff:10.20.0.9")));
+        let h = Cidr::parse("192.0.2.7").unwrap();
+        assert!(h.contains(ip("192.0.2.7")) && !h.contains(ip("192.0.2.8")));
+        let v6 = Cidr::parse("fd00::/8").unwrap();
+        assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
+        assert_eq!(Cidr::parse("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn cidr_rejects_garbage() {
+        for s in [
+            "",
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "10.0.0.0/+1",
+            "fe80::1%eth0/64",
+            "x/8",
+        ] {
+            assert!(Cidr::parse(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn policy_refuses_outside_and_special() {
+        let p = NetPolicy::new(vec![Cidr::parse("10.0.0.0/8").unwrap()]);
+        assert!(p.allows(ip("10.1.1.1")));
+        assert!(!p.allows(ip("169.254.169.254")));
+        assert!(!p.allows(ip("127.0.0.1")));
+        assert!(!p.allows(ip("::ffff:127.0.0.1")));
+        let all = NetPolicy::new(vec![Cidr::parse("0.0.0.0/0").unwrap()]);
+        assert!(!all.allows(ip("0.0.0.0")));
+        assert!(!all.allows(ip("239.255.255.250")));
+        assert!(!all.allows(ip("255.255.255.255")));
+        assert!(!NetPolicy::new(vec![]).allows(ip("10.0.0.1")));
+    }
+
+    #[tokio::test]
+    async fn resolve_checks_literal_and_decimal_forms() {
+        let p = NetPolicy::new(vec![Cidr::parse("10.0.0.0/8").unwrap()]);
+        for u in [
+            "http://127.0.0.1/x",
+            "http://2130706433/x",
+            "http://0x7f.1/x",
+            "http://[::ffff:127.0.0.1]/x",
+            "http://169.254.169.254/latest",
+            "http://[::1]:8080/",
+        ] {
+            let url = url::Url::parse(u).unwrap();
+            let e = p.resolve_pinned(&url, "device").await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{u}");
+        }
+        let ok = url::Url::parse("http://10.2.3.4/onvif/device_service").unwrap();
+        assert_eq!(
+            p.resolve_pinned(&ok, "device").await.unwrap(),
+            "10.2.3.4:80".parse().unwrap()
+        );
+    }
+}
