@@ -100,6 +100,7 @@ pub async fn run_recorder(
         run: last.as_ref().map_or(0, |s| s.run),
         new_run: true,
         anchor: None,
+        last_end: last.as_ref().map(|s| s.end),
         own_gap: None,
         stale_gaps: true,
         last_frame: None,
@@ -138,6 +139,8 @@ struct Rec {
     new_run: bool,
     /// End of the last committed segment of the current run.
     anchor: Option<WallTime>,
+    /// End of the camera's last committed segment: no new segment starts before it.
+    last_end: Option<WallTime>,
     /// A gap this task opened and has not closed.
     own_gap: Option<i64>,
     /// Gaps from before this task (shutdown, crash, offline) may be open: close them all at
@@ -323,6 +326,7 @@ impl Rec {
         let last = self.store.last_segment(self.camera).await?;
         self.next_seq = last.as_ref().map_or(1, |s| s.seq + 1);
         self.last_chain = last.as_ref().map_or(ZERO_LINK, |s| s.chain);
+        self.last_end = last.as_ref().map(|s| s.end);
         self.run = self.run.max(last.as_ref().map_or(0, |s| s.run));
         self.new_run = true;
         Ok(())
@@ -441,7 +445,7 @@ impl Rec {
             }
         };
         let duration = media_duration(&index, next_pts.map(|p| p.0 - start_pts.0));
-        let (start, end) = wall_span(self.anchor, &index, duration, observed_end);
+        let (start, end) = wall_span(self.anchor, self.last_end, &index, duration, observed_end);
         let mut seg = Segment {
             id: 0,
             camera: self.camera,
@@ -485,6 +489,7 @@ impl Rec {
         self.next_seq = seq + 1;
         self.last_chain = seg.chain;
         self.anchor = if continues { Some(end) } else { None };
+        self.last_end = Some(end);
         self.stats.segments_committed += 1;
         tracing::debug!(camera = %self.camera, seq, frames = seg.frames, bytes = seg.bytes,
             "Segment committed.");

@@ -434,7 +434,7 @@ async fn rebuild(
     let params = &s.header.params;
     let duration = media_duration(&s.index, None);
     let anchor = last.filter(|l| l.run == s.header.run).map(|l| l.end);
-    let (start, end) = wall_span(anchor, &s.index, duration, None);
+    let (start, end) = wall_span(anchor, last.map(|l| l.end), &s.index, duration, None);
     let mut seg = Segment {
         id: 0,
         camera,

@@ -221,16 +221,21 @@ pub(crate) fn media_duration(index: &[FrameIndexEntry], next_pts_offset: Option<
 pub const MAX_SLEW_PPM: i64 = 500;
 
 /// Wall span of a segment (see the crate docs, "Wall time"): starts at `anchor` (the previous
-/// segment's end within the same run) or at the first frame's arrival; lasts the media
-/// duration, corrected toward the observed end by at most [`MAX_SLEW_PPM`].
+/// segment's end within the same run) or at the first frame's arrival, but never before
+/// `floor` (the end of the camera's previous footage: a new run whose first frames arrive in a
+/// burst must not overlap what was recorded before); lasts the media duration, corrected
+/// toward the observed end by at most [`MAX_SLEW_PPM`].
 pub(crate) fn wall_span(
     anchor: Option<WallTime>,
+    floor: Option<WallTime>,
     index: &[FrameIndexEntry],
     duration_90k: i64,
     observed_end: Option<WallTime>,
 ) -> (WallTime, WallTime) {
     let first = index.first().map_or(WallTime(0), |e| e.received_at);
-    let start = anchor.unwrap_or(first);
+    let start = anchor
+        .unwrap_or(first)
+        .max(floor.unwrap_or(WallTime(i64::MIN)));
     let dur_us = duration_90k.saturating_mul(100) / 9;
     let observed = observed_end.unwrap_or_else(|| {
         let last = index.last().map_or(first, |e| e.received_at);
