@@ -4,6 +4,7 @@
 #   2. the ONNX Runtime shared library, taken from the PyPI wheel onnxruntime==1.31.1
 #   3. the bundled detection model, checked against its sha256
 #   4. the test footage (vtest from Debian's opencv-doc), encoded to H.264 and H.265 once
+#   5. the ONVIF camera simulator (ipycam from PyPI) in a virtual environment
 # Steps that are already done are skipped. Nothing is downloaded from outside the package
 # registries (Debian, PyPI, crates.io).
 set -euo pipefail
@@ -19,7 +20,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools libgstrtspserver-1.0-dev
   gstreamer1.0-rtsp libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev pkg-config ffmpeg
-  postgresql sqlite3 unzip ca-certificates python3-pip
+  postgresql sqlite3 unzip ca-certificates python3-pip python3-venv iproute2 util-linux
 )
 
 install_apt() {
@@ -108,7 +109,13 @@ prepare_footage() {
   log "footage: ready in $dir"
 }
 
+# The ONVIF camera simulator (ipycam, from PyPI) for roeh-onvif's acceptance test.
+install_onvif_simulator() {
+  bash "$ROOT/crates/roeh-onvif/tests/setup-ipycam.sh" >&2
+}
+
 install_apt
 install_onnxruntime
 check_model
 prepare_footage
+install_onvif_simulator

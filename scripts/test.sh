@@ -16,4 +16,4 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "[test] cargo test"
 # Integration tests run real RTSP servers, recorders and databases; two test threads keep a
 # 2-core machine responsive.
-cargo test --workspace --locked -- --test-threads="${ROEH_TEST_THREADS:-2}"
+cargo test --workspace --locked --no-fail-fast -- --test-threads="${ROEH_TEST_THREADS:-2}"

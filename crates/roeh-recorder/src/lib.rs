@@ -29,7 +29,9 @@
 //!   (when the segment was closed for length or a parameter change), else to the last frame plus
 //!   the previous frame interval;
 //! - `start` = the previous segment's `end` when both belong to the same run (so segments of a
-//!   run are contiguous and never overlap), else the first frame's `received_at`;
+//!   run are contiguous and never overlap), else the first frame's `received_at`, but never
+//!   before the end of the camera's last committed segment (frames arriving in a burst after a
+//!   reconnect must not overlap earlier footage);
 //! - `end` = `start` + `duration`, corrected toward the observed arrival of what follows by at
 //!   most 500 ppm of the duration (the slew bound of ARCHITECTURE decision 4).
 //!

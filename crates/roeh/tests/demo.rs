@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{BIN, get_json, runtime};
+use common::{BIN, get_json, runtime, wait_streaming};
 use roeh_testkit::{RoehProcess, decode_errors, probe, wait_for};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -48,27 +48,19 @@ fn demo_8_cameras_2_minutes() {
         )
     })
     .unwrap();
-    let cams = wait_for(
-        "all demo cameras streaming",
-        Duration::from_secs(60),
-        || {
-            let v = get_json(&format!("{base}/api/cameras"));
-            let a = v.as_array()?.clone();
-            (a.len() == cameras && a.iter().all(|c| c["health"]["state"] == "streaming"))
-                .then_some(a)
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
+    let cams = wait_streaming(&base, Some(cameras))
+        .unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
     assert!(started.elapsed() >= Duration::from_secs(secs));
 
-    // Export the 60 s that ended 5 s ago from the first camera.
+    // Export 60 s of committed footage from the first camera: the range ends 15 s ago, before
+    // the open segment (10 s segments), which an export covers only once it is committed.
     let id = cams[0]["id"].as_str().unwrap();
     let health = get_json(&format!("{base}/api/health"));
     let now = roeh_domain::WallTime::parse(health["time"].as_str().unwrap()).unwrap();
-    let end = now.minus(Duration::from_secs(5));
-    let start = end.minus(Duration::from_secs(60.min(secs - 10)));
+    let end = now.minus(Duration::from_secs(15));
+    let start = end.minus(Duration::from_secs(60.min(secs.saturating_sub(20).max(5))));
     let resp = reqwest::blocking::get(format!(
         "{base}/api/cameras/{id}/mp4?start={}&end={}",
         start.0, end.0

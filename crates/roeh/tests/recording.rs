@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{Site, check_footage, get_json, runtime};
+use common::{Site, check_footage, get_json, runtime, wait_streaming};
 use rand::Rng;
 use roeh_domain::{GapReason, WallTime};
 use roeh_testcam::{TestCamConfig, TestCamServer};
@@ -31,11 +31,7 @@ fn camera_server_restart_records_a_gap_and_resumes_within_5s() {
     let port = server.port();
     let site = Site::new(2.0, &cams(&server));
     let (proc_, base) = site.serve();
-    let list = wait_for("camera streaming", Duration::from_secs(30), || {
-        let v = get_json(&format!("{base}/api/cameras"));
-        (v[0]["health"]["state"] == "streaming").then_some(v)
-    })
-    .unwrap();
+    let list = wait_streaming(&base, Some(1)).unwrap();
     let id = list[0]["id"].as_str().unwrap().to_string();
     // Record a little, then take the camera server away for 3 s.
     wait_for("two segments", Duration::from_secs(30), || {
@@ -109,14 +105,7 @@ fn kill_9_at_random_moments_loses_nothing_committed() {
     for i in 0..iterations {
         let (p, base) = site.serve();
         // Wait until both cameras stream, then kill at a random moment.
-        wait_for("cameras streaming", Duration::from_secs(30), || {
-            let v = get_json(&format!("{base}/api/cameras"));
-            v.as_array()?
-                .iter()
-                .all(|c| c["health"]["state"] == "streaming")
-                .then_some(())
-        })
-        .unwrap_or_else(|e| panic!("iteration {i}: {e}"));
+        wait_streaming(&base, Some(2)).unwrap_or_else(|e| panic!("iteration {i}: {e}"));
         std::thread::sleep(Duration::from_millis(rng.random_range(100..3000)));
         let killed_at = now();
         p.kill9().unwrap();
@@ -134,14 +123,7 @@ fn kill_9_at_random_moments_loses_nothing_committed() {
     }
     // A last clean start recovers the final kill and is stopped gracefully.
     let (p, base) = site.serve();
-    wait_for("cameras streaming", Duration::from_secs(30), || {
-        let v = get_json(&format!("{base}/api/cameras"));
-        v.as_array()?
-            .iter()
-            .all(|c| c["health"]["state"] == "streaming")
-            .then_some(())
-    })
-    .unwrap();
+    wait_streaming(&base, Some(2)).unwrap();
     let st = p.terminate(Duration::from_secs(15)).unwrap();
     assert!(st.success(), "roeh exited with {st}");
     let all = check_footage(&site);

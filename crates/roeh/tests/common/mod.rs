@@ -118,3 +118,13 @@ pub fn check_footage(site: &Site) -> std::collections::BTreeMap<(String, u64), [
         all
     })
 }
+
+/// Waits until the API lists `count` cameras (any number if `None`) and all of them stream.
+pub fn wait_streaming(base: &str, count: Option<usize>) -> anyhow::Result<Vec<serde_json::Value>> {
+    roeh_testkit::wait_for("cameras streaming", Duration::from_secs(60), || {
+        let v = get_json(&format!("{base}/api/cameras"));
+        let cams = v.as_array()?.clone();
+        let all = !cams.is_empty() && cams.iter().all(|c| c["health"]["state"] == "streaming");
+        (all && count.is_none_or(|n| cams.len() == n)).then_some(cams)
+    })
+}
