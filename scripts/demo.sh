@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
-export ROEH_FOOTAGE_DIR="${ROEH_FOOTAGE_DIR:-$ROOT/.cache/roeh/footage}"
-export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$ROOT/.cache/roeh/onnxruntime/libonnxruntime.so.1.31.1}"
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"
 cargo build --release --locked -p roeh
 exec "$ROOT/target/release/roeh" demo --data-dir "$ROOT/data/demo" "$@"

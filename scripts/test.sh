@@ -6,8 +6,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
-export ROEH_FOOTAGE_DIR="${ROEH_FOOTAGE_DIR:-$ROOT/.cache/roeh/footage}"
-export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$ROOT/.cache/roeh/onnxruntime/libonnxruntime.so.1.31.1}"
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"
 export CARGO_TERM_COLOR=never
 echo "[test] cargo fmt --check"
 cargo fmt --all -- --check

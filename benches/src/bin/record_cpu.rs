@@ -111,17 +111,7 @@ fn measure_roeh(
         &["serve", "--config", cfg.to_str().context("path")?],
         &log,
     )?;
-    let base = wait_for("roeh API", Duration::from_secs(60), || {
-        let t = std::fs::read_to_string(&log).ok()?;
-        let l = t.lines().find(|l| l.contains("API at http://"))?;
-        Some(
-            l.split("API at ")
-                .nth(1)?
-                .trim()
-                .trim_end_matches("/api/health")
-                .to_string(),
-        )
-    })?;
+    let base = roeh_testkit::wait_api_base(&log, 0)?;
     let frames = |base: &str| -> Option<(usize, u64)> {
         let v: serde_json::Value = reqwest::blocking::get(format!("{base}/api/cameras"))
             .ok()?

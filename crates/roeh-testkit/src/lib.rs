@@ -192,3 +192,29 @@ fn nix_kill(pid: libc::pid_t, sig: i32) -> i32 {
     // SAFETY: kill(2) takes plain integers and has no memory-safety preconditions.
     unsafe { libc::kill(pid, sig) }
 }
+
+/// The API base URL (`http://HOST:PORT`) that `roeh serve` or `roeh demo` printed to `log`
+/// (its line `… API at http://HOST:PORT/…`), reading from byte `from` on; `None` until printed.
+pub fn api_base_in_log(log: &Path, from: u64) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let text = text.get(usize::try_from(from).ok()?..)?;
+    let line = text.lines().find(|l| l.contains("API at http://"))?;
+    let rest = line.split("API at http://").nth(1)?.trim();
+    let host = rest.split('/').next()?;
+    Some(format!("http://{host}"))
+}
+
+/// Waits up to a minute for [`api_base_in_log`]; the error carries the log.
+pub fn wait_api_base(log: &Path, from: u64) -> anyhow::Result<String> {
+    wait_for(
+        "the API address in the log",
+        Duration::from_secs(60),
+        || api_base_in_log(log, from),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{e}\nlog:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        )
+    })
+}

@@ -6,7 +6,7 @@
 
 mod common;
 use common::{BIN, get_json, runtime, wait_streaming};
-use roeh_testkit::{RoehProcess, decode_errors, probe, wait_for};
+use roeh_testkit::{RoehProcess, decode_errors, probe};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -36,18 +36,7 @@ fn demo_8_cameras_2_minutes() {
         &log,
     )
     .unwrap();
-    let base = wait_for("demo API address", Duration::from_secs(60), || {
-        let text = std::fs::read_to_string(&log).ok()?;
-        let line = text.lines().find(|l| l.contains("API at http://"))?;
-        Some(
-            line.split("API at ")
-                .nth(1)?
-                .trim()
-                .trim_end_matches("/api/cameras")
-                .to_string(),
-        )
-    })
-    .unwrap();
+    let base = roeh_testkit::wait_api_base(&log, 0).unwrap();
     let cams = wait_streaming(&base, Some(cameras))
         .unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
     let started = Instant::now();

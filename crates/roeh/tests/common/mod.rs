@@ -1,7 +1,7 @@
 //! Helpers for the binary's tests: a temp site with a config file, the roeh process, the API.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use roeh_testkit::{RoehProcess, wait_for};
+use roeh_testkit::RoehProcess;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,23 +50,7 @@ impl Site {
             &self.log,
         )
         .unwrap();
-        let base = wait_for(
-            "roeh API address in the log",
-            Duration::from_secs(30),
-            || {
-                let text = std::fs::read_to_string(&self.log).ok()?;
-                let text = text.get(start_len as usize..)?;
-                let line = text.lines().find(|l| l.contains("roeh: API at http://"))?;
-                let url = line.split("API at ").nth(1)?.trim();
-                Some(url.trim_end_matches("/api/health").to_string())
-            },
-        )
-        .unwrap_or_else(|e| {
-            panic!(
-                "{e}\nlog:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            )
-        });
+        let base = roeh_testkit::wait_api_base(&self.log, start_len).unwrap();
         (p, base)
     }
 }
