@@ -40,6 +40,8 @@ struct Measured {
     rss_per_stream_mb: f64,
     frames_sent: u64,
     frames_received: Option<u64>,
+    /// Gaps opened in the window, and reconnects since start, over all cameras.
+    gaps: Option<(usize, u64)>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,6 +79,9 @@ fn main() -> anyhow::Result<()> {
         r.frames_sent,
         r.frames_received.unwrap_or(0) as f64 / r.frames_sent.max(1) as f64
     );
+    if let Some((gaps, reconnects)) = r.gaps {
+        println!("roeh:   gaps opened in the window {gaps}, reconnects since start {reconnects}");
+    }
     if !args.no_ffmpeg {
         let f = measure_ffmpeg(&server, &args)?;
         println!(
@@ -138,6 +143,8 @@ fn measure_roeh(
     std::thread::sleep(Duration::from_secs(3));
     let sent0: u64 = (0..args.cameras).map(|i| server.frames_sent(i)).sum();
     let (_, recv0) = frames(&base).context("health")?;
+    let health: serde_json::Value = reqwest::blocking::get(format!("{base}/api/health"))?.json()?;
+    let window_start = health["time"].as_str().context("health time")?.to_string();
     let u0 = proc_usage(p.pid())?;
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(args.secs));
@@ -145,6 +152,17 @@ fn measure_roeh(
     let sent1: u64 = (0..args.cameras).map(|i| server.frames_sent(i)).sum();
     let (_, recv1) = frames(&base).context("health")?;
     let wall = t0.elapsed().as_secs_f64();
+    // Loss as the recorder itself reports it: gaps opened and reconnects during the window.
+    let cams: serde_json::Value = reqwest::blocking::get(format!("{base}/api/cameras"))?.json()?;
+    let (mut gaps, mut reconnects) = (0usize, 0u64);
+    for c in cams.as_array().context("cameras")? {
+        let id = c["id"].as_str().context("camera id")?;
+        let g: serde_json::Value =
+            reqwest::blocking::get(format!("{base}/api/cameras/{id}/gaps?start={window_start}"))?
+                .json()?;
+        gaps += g.as_array().map_or(0, |a| a.len());
+        reconnects += c["health"]["reconnects"].as_u64().unwrap_or(0);
+    }
     let _ = p.terminate(Duration::from_secs(20))?;
     let cpu = (u1.cpu - u0.cpu).as_secs_f64() * args.secs as f64 / wall;
     Ok(Measured {
@@ -152,6 +170,7 @@ fn measure_roeh(
         rss_per_stream_mb: u1.rss as f64 / args.cameras as f64 / 1e6,
         frames_sent: sent1 - sent0,
         frames_received: Some(recv1 - recv0),
+        gaps: Some((gaps, reconnects)),
     })
 }
 
@@ -212,5 +231,6 @@ fn measure_ffmpeg(server: &TestCamServer, args: &Args) -> anyhow::Result<Measure
         rss_per_stream_mb: rss as f64 / args.cameras as f64 / 1e6,
         frames_sent: 0,
         frames_received: None,
+        gaps: None,
     })
 }
