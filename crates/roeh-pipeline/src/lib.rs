@@ -31,6 +31,8 @@ pub struct PipelineConfig {
     pub footage_root: PathBuf,
     /// Target segment length.
     pub segment_duration: Duration,
+    /// Frames are written in batches spanning at most this (see `RecorderConfig`).
+    pub commit_interval: Duration,
     /// Capacity of each ingest → recorder channel, in access units.
     pub queue_frames: usize,
     /// Ingest settings.
@@ -52,6 +54,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             footage_root: PathBuf::from("footage"),
             segment_duration: Duration::from_secs(10),
+            commit_interval: Duration::from_millis(500),
             queue_frames: 256,
             ingest: IngestOptions::default(),
             retention_interval: Duration::from_secs(60),
@@ -119,6 +122,7 @@ impl Pipeline {
         ));
         let mut rc = RecorderConfig::new(cfg.footage_root.clone(), space.clone());
         rc.target_duration = cfg.segment_duration;
+        rc.commit_interval = cfg.commit_interval;
         let recorder_cfg = Arc::new(rc);
         let report = roeh_recorder::recover(&cfg.footage_root, &store, clock.as_ref())
             .await

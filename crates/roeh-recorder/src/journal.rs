@@ -1,12 +1,12 @@
 //! The open segment's journal: what recovery needs to turn a `.partial` data file back into a
 //! segment after a crash.
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //!
 //! Header, written once when the segment opens:
 //!
 //! ```text
-//! 8   magic  b"roehjnl1"
+//! 8   magic  b"roehjnl2"
 //! 4   u32 BE body length L (at most MAX_HEADER_BODY)
 //! L   body:  camera uuid (16) | seq u64 | run u64 | start_pts i64 | width u32 | height u32 |
 //!            codec name (u8 length + ASCII) | rfc6381 (u16 length + UTF-8) |
@@ -23,7 +23,7 @@
 //! 12  u8 flags (bit 0: key frame), then 3 zero bytes
 //! 16  i64 BE pts offset from the segment's first frame (90 kHz)
 //! 24  i64 BE received_at (UTC µs)
-//! 32  first 8 bytes of SHA-256 of the frame's bytes
+//! 32  frame check: CRC-32 (IEEE) of the frame's bytes, then the frame length (u32 BE each)
 //! 40  first 8 bytes of SHA-256 of bytes 0..40 of this record
 //! ```
 //!
@@ -36,7 +36,7 @@ use roeh_domain::{CameraId, CodecParams, FrameIndexEntry, Pts90k, VideoCodec, Wa
 use sha2::{Digest, Sha256};
 
 /// Journal magic, version 1.
-pub const MAGIC: &[u8; 8] = b"roehjnl1";
+pub const MAGIC: &[u8; 8] = b"roehjnl2";
 /// Size of one frame record.
 pub const RECORD_LEN: usize = 48;
 /// Largest header body accepted (the config record dominates).
@@ -64,9 +64,14 @@ fn check8(b: &[u8]) -> [u8; 8] {
     out
 }
 
-/// First 8 bytes of SHA-256 of a frame's bytes.
+/// Check of a frame's bytes: CRC-32 (IEEE) and the length, big-endian. It only has to catch
+/// bytes that never reached the disk or were torn by a crash; integrity against tampering comes
+/// from the segment's SHA-256 and the chain, computed over the recovered bytes.
 pub fn frame_digest(data: &[u8]) -> [u8; 8] {
-    check8(data)
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&crc32fast::hash(data).to_be_bytes());
+    out[4..].copy_from_slice(&(data.len() as u32).to_be_bytes());
+    out
 }
 
 /// Encodes a header. Fails if a field does not fit its length prefix.

@@ -9,7 +9,8 @@
 //!   index row inserted (with its hash-chain link) → journal removed. A segment is committed
 //!   only once its row is in; committed files are never modified, only deleted by retention or
 //!   disk-full handling after their row is marked `deleted`.
-//! - **Crash safety.** While a segment is open, each frame gets a checksummed journal record, so
+//! - **Crash safety.** While a segment is open, frames are written in batches spanning at most
+//!   the commit interval (default 500 ms), each frame with a checksummed journal record, so
 //!   [`recover`] can commit the verified prefix of a segment interrupted by `kill -9` or power
 //!   loss (marked `recovered`), and quarantines anything it cannot verify. Nothing unverified is
 //!   committed; nothing committed is touched by recovery.
@@ -29,7 +30,9 @@
 //!   (when the segment was closed for length or a parameter change), else to the last frame plus
 //!   the previous frame interval;
 //! - `start` = the previous segment's `end` when both belong to the same run (so segments of a
-//!   run are contiguous and never overlap), else the first frame's `received_at`, but never
+//!   run are contiguous and never overlap), else the earliest origin the segment's frames imply
+//!   (`received_at` minus media offset: frames that arrive in a burst after a connect are
+//!   older than their arrival), but never
 //!   before the end of the camera's last committed segment (frames arriving in a burst after a
 //!   reconnect must not overlap earlier footage);
 //! - `end` = `start` + `duration`, corrected toward the observed arrival of what follows by at

@@ -10,7 +10,7 @@
 //!   directory fsync failure, a segment row that cannot be inserted); the supervisor may restart
 //!   the task, which first runs [`crate::recover_camera`].
 
-use crate::writer::{FinishError, SegmentWriter, media_duration, wall_span};
+use crate::writer::{FinishError, FrameIn, SegmentWriter, media_duration, wall_span};
 use crate::{DiskSpace, Error, Result, blocking, io_err, layout, recover_camera};
 use roeh_domain::media::MAX_ACCESS_UNIT_BYTES;
 use roeh_domain::{
@@ -23,6 +23,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// Largest batch of queued frame bytes before it is written, whatever the commit interval.
+const MAX_PENDING_BYTES: usize = 1 << 20;
 
 /// Recorder settings, shared by all cameras' recorders.
 #[derive(Clone, Debug)]
@@ -38,6 +41,9 @@ pub struct RecorderConfig {
     pub max_frame_interval: Duration,
     /// How much to free when the disk is full.
     pub disk_full_free_bytes: u64,
+    /// Frames are written in batches spanning at most this much media time (the commit
+    /// interval C: a `kill -9` loses at most this much of the open segment).
+    pub commit_interval: Duration,
     /// Who frees space when the disk is full.
     pub space: Arc<dyn DiskSpace>,
 }
@@ -52,6 +58,7 @@ impl RecorderConfig {
             clock_step_threshold: Duration::from_secs(1),
             max_frame_interval: Duration::from_secs(10),
             disk_full_free_bytes: 256 << 20,
+            commit_interval: Duration::from_millis(500),
             space,
         }
     }
@@ -104,6 +111,9 @@ pub async fn run_recorder(
         own_gap: None,
         stale_gaps: true,
         last_frame: None,
+        pending: Vec::new(),
+        pending_bytes: 0,
+        closed_at_run_start: Vec::new(),
         last_clock: None,
         stats: RecorderStats {
             segments_recovered: report.recovered.len() as u64,
@@ -148,6 +158,12 @@ struct Rec {
     stale_gaps: bool,
     /// pts and received_at of the last frame recorded into the open segment.
     last_frame: Option<(Pts90k, WallTime)>,
+    /// Frames of the open segment not yet written (at most one commit interval).
+    pending: Vec<AccessUnit>,
+    /// Bytes in `pending`.
+    pending_bytes: usize,
+    /// Gaps closed by the current run's first frame, trimmed to its first segment's start.
+    closed_at_run_start: Vec<i64>,
     /// Wall and monotonic readings at the previous frame.
     last_clock: Option<(WallTime, Duration)>,
     stats: RecorderStats,
@@ -341,41 +357,76 @@ impl Rec {
         self.stale_gaps = false;
         for g in self.store.open_gaps(Some(self.camera)).await? {
             self.store.close_gap(g.id, at).await?;
+            self.closed_at_run_start.push(g.id);
         }
         Ok(())
     }
 
+    /// Queues a frame of the open segment; the queue is written in one blocking call once it
+    /// spans `commit_interval` of media time or `MAX_PENDING_BYTES`, and always before the
+    /// segment closes. One hand-off to the blocking pool per batch, not per frame.
     async fn append(&mut self, au: AccessUnit) -> Result<()> {
+        if self.open.is_none() {
+            return Ok(());
+        }
+        self.last_frame = Some((au.pts, au.received_at));
+        self.pending_bytes += au.data.len();
+        let first_pts = self.pending.first().map_or(au.pts, |f| f.pts);
+        let due = au.pts.since(first_pts) >= Pts90k::from_duration(self.cfg.commit_interval)
+            || self.pending_bytes >= MAX_PENDING_BYTES;
+        self.pending.push(au);
+        if due { self.flush().await } else { Ok(()) }
+    }
+
+    /// Writes the queued frames to the open segment (data, then journal record, per frame).
+    /// A write error stops the batch: what was written stays and is committed, the rest is
+    /// dropped and counted, and the error becomes a `disk_full` or `io` gap.
+    async fn flush(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         let Some(mut w) = self.open.take() else {
+            self.stats.frames_dropped += pending.len() as u64;
             return Ok(());
         };
-        let data = au.data.clone();
-        let (pts, at, key) = (au.pts, au.received_at, au.is_key);
-        let (w, res) = blocking(move || {
-            let r = w.append(&data, pts, at, key);
-            (w, r)
+        if pending.is_empty() {
+            self.open = Some(w);
+            return Ok(());
+        }
+        let (w, written, failed) = blocking(move || {
+            let frames: Vec<FrameIn<'_>> = pending
+                .iter()
+                .map(|au| FrameIn {
+                    data: &au.data,
+                    pts: au.pts,
+                    received_at: au.received_at,
+                    is_key: au.is_key,
+                })
+                .collect();
+            let bytes: u64 = pending.iter().map(|a| a.data.len() as u64).sum();
+            match w.append_batch(&frames) {
+                Ok(()) => (w, (pending.len(), bytes), None),
+                Err(e) => {
+                    let at = pending.first().map(|a| a.received_at);
+                    (w, (0, 0), Some((e, at.unwrap_or_default(), pending.len())))
+                }
+            }
         })
         .await?;
         self.open = Some(w);
-        match res {
-            Ok(()) => {
-                self.stats.frames_written += 1;
-                self.stats.bytes_written += au.data.len() as u64;
-                self.last_frame = Some((au.pts, au.received_at));
-                Ok(())
-            }
-            Err(e) => {
-                self.stats.frames_dropped += 1;
-                // What is already written stays: commit it, then record the gap.
-                let end = self.close_segment(None, None).await?;
-                let at = end.unwrap_or(au.received_at);
-                if layout::is_storage_full(&e) {
-                    self.disk_full(at, &e).await
-                } else {
-                    self.split(at, GapReason::Io, &format!("writing frame: {e}"))
-                        .await
-                }
-            }
+        self.stats.frames_written += written.0 as u64;
+        self.stats.bytes_written += written.1;
+        let Some((e, failed_at, dropped)) = failed else {
+            return Ok(());
+        };
+        self.stats.frames_dropped += dropped as u64;
+        // What is already written stays: commit it, then record the gap.
+        let end = self.close_segment(None, None).await?;
+        let at = end.unwrap_or(failed_at);
+        if layout::is_storage_full(&e) {
+            self.disk_full(at, &e).await
+        } else {
+            self.split(at, GapReason::Io, &format!("writing frame: {e}"))
+                .await
         }
     }
 
@@ -412,6 +463,9 @@ impl Rec {
         observed_end: Option<WallTime>,
         next_pts: Option<Pts90k>,
     ) -> Result<Option<WallTime>> {
+        if !self.pending.is_empty() {
+            Box::pin(self.flush()).await?;
+        }
         let Some(w) = self.open.take() else {
             return Ok(None);
         };
@@ -486,6 +540,11 @@ impl Rec {
             }
         })
         .await?;
+        // The gaps this run's first frame closed end where its footage begins, which may be
+        // before that frame arrived (see `wall_span`).
+        for id in std::mem::take(&mut self.closed_at_run_start) {
+            self.store.trim_gap_end(id, start).await?;
+        }
         self.next_seq = seq + 1;
         self.last_chain = seg.chain;
         self.anchor = if continues { Some(end) } else { None };

@@ -164,6 +164,13 @@ pub async fn recover_camera(
                 {
                     quarantine(root, camera, p, &mut report).await?;
                 }
+                // A gap closed by this run's first frame ends where the recovered footage
+                // begins (which may be before that frame arrived; see `wall_span`).
+                for g in store.gaps_in_range(camera, seg.start, seg.end).await? {
+                    if g.start <= seg.start && g.end.is_some_and(|e| e > seg.start) {
+                        store.trim_gap_end(g.id, seg.start).await?;
+                    }
+                }
                 report.recovered.push(seg.clone());
                 last = Some(seg);
             }

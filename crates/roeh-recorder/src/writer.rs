@@ -1,7 +1,8 @@
 //! The open segment on disk: a `.partial` data file holding the camera's bytes exactly as
 //! received, and a `.journal` of one checksummed record per frame (see [`crate::journal`]).
 //!
-//! Everything here is blocking file I/O; the recorder calls it through `spawn_blocking`.
+//! Everything here is blocking file I/O; the recorder calls it through `spawn_blocking`, once
+//! per batch of frames (at most one commit interval), not once per frame.
 //!
 //! Invariants:
 //! - the data file is the concatenation of the appended frames, byte for byte; a frame whose
@@ -37,6 +38,15 @@ pub(crate) struct SegmentWriter {
     journal: File,
     journal_len: u64,
     hasher: SegmentHasher,
+}
+
+/// One frame handed to [`SegmentWriter::append_batch`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameIn<'a> {
+    pub data: &'a [u8],
+    pub pts: Pts90k,
+    pub received_at: WallTime,
+    pub is_key: bool,
 }
 
 /// A segment file that is durable under its final name.
@@ -108,37 +118,42 @@ impl SegmentWriter {
         })
     }
 
-    /// Appends one frame. On failure the files are cut back to the previous frame, so the
-    /// segment stays consistent and can still be finished.
-    pub fn append(
-        &mut self,
-        data: &[u8],
-        pts: Pts90k,
-        received_at: WallTime,
-        is_key: bool,
-    ) -> io::Result<()> {
-        let size = u32::try_from(data.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    /// Appends frames with one write of their bytes and then one write of their journal
+    /// records. On failure both files are cut back to before the batch, so the segment stays
+    /// consistent (the whole batch is refused) and can still be finished.
+    pub fn append_batch(&mut self, frames: &[FrameIn<'_>]) -> io::Result<()> {
         let offset = self.hasher.len();
-        let entry = FrameIndexEntry {
-            offset,
-            size,
-            pts_offset: pts.0.saturating_sub(self.start_pts.0),
-            received_at,
-            is_key,
-        };
-        if let Err(e) = self.data.write_all(data) {
+        let mut data = Vec::with_capacity(frames.iter().map(|f| f.data.len()).sum());
+        let mut records = Vec::with_capacity(frames.len() * journal::RECORD_LEN);
+        let mut entries = Vec::with_capacity(frames.len());
+        for f in frames {
+            let size = u32::try_from(f.data.len())
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+            let entry = FrameIndexEntry {
+                offset: offset + data.len() as u64,
+                size,
+                pts_offset: f.pts.0.saturating_sub(self.start_pts.0),
+                received_at: f.received_at,
+                is_key: f.is_key,
+            };
+            records.extend_from_slice(&journal::encode_record(
+                &entry,
+                journal::frame_digest(f.data),
+            ));
+            data.extend_from_slice(f.data);
+            entries.push(entry);
+        }
+        if let Err(e) = self.data.write_all(&data) {
             self.cut_back(offset);
             return Err(e);
         }
-        let record = journal::encode_record(&entry, journal::frame_digest(data));
-        if let Err(e) = self.journal.write_all(&record) {
+        if let Err(e) = self.journal.write_all(&records) {
             self.cut_back(offset);
             return Err(e);
         }
-        self.journal_len += record.len() as u64;
-        self.hasher.update(data);
-        self.index.push(entry);
+        self.journal_len += records.len() as u64;
+        self.hasher.update(&data);
+        self.index.extend(entries);
         Ok(())
     }
 
@@ -221,7 +236,8 @@ pub(crate) fn media_duration(index: &[FrameIndexEntry], next_pts_offset: Option<
 pub const MAX_SLEW_PPM: i64 = 500;
 
 /// Wall span of a segment (see the crate docs, "Wall time"): starts at `anchor` (the previous
-/// segment's end within the same run) or at the first frame's arrival, but never before
+/// segment's end within the same run) or at the earliest origin its frames' arrivals imply,
+/// but never before
 /// `floor` (the end of the camera's previous footage: a new run whose first frames arrive in a
 /// burst must not overlap what was recorded before); lasts the media duration, corrected
 /// toward the observed end by at most [`MAX_SLEW_PPM`].
@@ -233,8 +249,22 @@ pub(crate) fn wall_span(
     observed_end: Option<WallTime>,
 ) -> (WallTime, WallTime) {
     let first = index.first().map_or(WallTime(0), |e| e.received_at);
+    // A run's first segment starts at the earliest origin its frames imply (arrival minus
+    // media offset): frames that arrive late or in a burst after a connect imply a later
+    // origin than frames that arrive on time, so the minimum is the on-time estimate.
+    let origin = index
+        .iter()
+        .map(|e| {
+            WallTime(
+                e.received_at
+                    .0
+                    .saturating_sub(e.pts_offset.saturating_mul(100) / 9),
+            )
+        })
+        .min()
+        .unwrap_or(first);
     let start = anchor
-        .unwrap_or(first)
+        .unwrap_or(origin)
         .max(floor.unwrap_or(WallTime(i64::MIN)));
     let dur_us = duration_90k.saturating_mul(100) / 9;
     let observed = observed_end.unwrap_or_else(|| {

@@ -161,7 +161,22 @@ async fn disconnects_open_gaps_and_runs_restart() {
 /// Starts a recorder, feeds `frames` frames, waits until the open segment's journal holds
 /// `expect_in_open` records, then aborts the task as a crash would.
 async fn crash_mid_segment(env: &Env, frames: usize, expect_in_open: u64) -> Vec<bytes::Bytes> {
-    let (tx, h) = env.start(env.config(Duration::from_secs(2)));
+    crash_mid_segment_with(
+        env,
+        env.config(Duration::from_secs(2)),
+        frames,
+        expect_in_open,
+    )
+    .await
+}
+
+async fn crash_mid_segment_with(
+    env: &Env,
+    cfg: std::sync::Arc<roeh_recorder::RecorderConfig>,
+    frames: usize,
+    expect_in_open: u64,
+) -> Vec<bytes::Bytes> {
+    let (tx, h) = env.start(cfg);
     env.connected(&tx).await;
     let sent = env.feed(&tx, 0..frames, 0).await;
     let seq = (frames / 20 + 1) as u64;
@@ -499,4 +514,91 @@ async fn refuses_absurd_frames_and_media_time_jumps() {
             GapReason::Shutdown
         ]
     );
+}
+
+/// With the default batching (frames written once they span the commit interval), a crash
+/// loses at most the frames of one commit interval: 10 fps, 500 ms interval, 27 frames fed.
+/// The third segment's frames 20..=25 span 500 ms and are written together; frame 26 waits in
+/// memory and is lost with the crash.
+#[tokio::test]
+async fn batched_writes_lose_at_most_one_commit_interval_on_a_crash() {
+    let env = Env::new().await;
+    let cfg = env.config_batched(Duration::from_secs(2), Duration::from_millis(500));
+    let sent = crash_mid_segment_with(&env, cfg, 27, 6).await;
+    env.clock.advance(Duration::from_secs(60));
+    let report = recover(&env.root, &env.store, env.clock.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(report.recovered.len(), 1);
+    let rec = &report.recovered[0];
+    assert_eq!(
+        rec.frames, 6,
+        "the frames of the written batch are recovered"
+    );
+    let file = std::fs::read(segment_path(&env.root, env.camera, rec.seq, rec.codec)).unwrap();
+    assert_eq!(file, concat(&sent[20..26]));
+    let lost = sent.len() - 26;
+    assert!(
+        lost <= 5,
+        "lost {lost} frames, more than one 500 ms commit interval at 10 fps"
+    );
+}
+
+/// After a reconnect, servers send buffered frames in a burst: they are older than their
+/// arrival. The run's first segment starts at the origin the frames imply (arrival minus media
+/// offset, minimised), and the gap that the run's first frame closed ends exactly there.
+#[tokio::test]
+async fn a_burst_after_reconnect_moves_the_run_start_back_and_trims_the_gap() {
+    let env = Env::new().await;
+    let (tx, h) = env.start(env.config(Duration::from_secs(2)));
+    env.connected(&tx).await;
+    env.feed(&tx, 0..30, 0).await;
+    tx.send(IngestEvent::Disconnected {
+        camera: env.camera,
+        at: env.clock.wall(),
+        reason: GapReason::CameraOffline,
+        detail: "connection reset".into(),
+    })
+    .await
+    .unwrap();
+    env.clock.advance(Duration::from_secs(30));
+    env.connected(&tx).await;
+    let back_at = env.clock.wall();
+    // Ten frames (1 s of media) arrive at the same instant, then the stream runs in real time.
+    let f = common::footage();
+    for (k, i) in (40..50).enumerate() {
+        let au = &f.aus[i];
+        tx.send(IngestEvent::Frame(roeh_domain::AccessUnit {
+            camera: env.camera,
+            pts: Pts90k(k as i64 * 9000),
+            received_at: back_at,
+            is_key: au.is_key,
+            params: f.params.clone(),
+            data: au.data.clone(),
+        }))
+        .await
+        .unwrap();
+    }
+    env.feed(&tx, 50..80, 10 * 9000).await;
+    drop(tx);
+    h.await.unwrap().unwrap();
+
+    let segs = all_segments(&env).await;
+    verify_chain(&segs).unwrap();
+    let first_of_run2 = segs.iter().find(|s| s.run == 2).unwrap();
+    // Frame 10 arrived at back_at with 1 s of media before it: the origin is back_at - 1 s.
+    assert_eq!(first_of_run2.start, back_at.minus(Duration::from_secs(1)));
+    let gaps = env
+        .store
+        .gaps_in_range(env.camera, WallTime(0), WallTime(i64::MAX))
+        .await
+        .unwrap();
+    let offline = gaps
+        .iter()
+        .find(|g| g.reason == GapReason::CameraOffline)
+        .unwrap();
+    assert_eq!(offline.end, Some(first_of_run2.start), "{gaps:?}");
+    for w in segs.windows(2) {
+        assert!(w[1].start >= w[0].end, "overlap: {:?} {:?}", w[0], w[1]);
+    }
 }

@@ -35,6 +35,9 @@ const OPEN_GAP_SQL: &str =
 const CLOSE_GAP_SQL: &str = "UPDATE gaps SET end_wall = MAX(start_wall, ?) \
      WHERE id = ? AND end_wall IS NULL";
 
+const TRIM_GAP_END_SQL: &str = "UPDATE gaps SET end_wall = MAX(start_wall, ?) \
+     WHERE id = ? AND end_wall IS NOT NULL AND end_wall > ?";
+
 const OPEN_GAPS_SQL: &str = "SELECT id, camera_id, start_wall, end_wall, reason, detail \
      FROM gaps WHERE camera_id = ? AND end_wall IS NULL ORDER BY id";
 
@@ -82,6 +85,21 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(db("closing gap"))?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Moves a closed gap's end earlier to `end` (clamped to its start), when the footage that
+    /// closed it turns out to begin before the moment it was closed. Never moves an end later
+    /// and never touches an open gap. Returns whether the gap changed.
+    #[tracing::instrument(skip_all)]
+    pub async fn trim_gap_end(&self, id: i64, end: WallTime) -> Result<bool> {
+        let r = sqlx::query(TRIM_GAP_END_SQL)
+            .bind(end.0)
+            .bind(id)
+            .bind(end.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db("trimming gap"))?;
         Ok(r.rows_affected() == 1)
     }
 

@@ -58,6 +58,8 @@ impl Default for ServerConfig {
 pub struct RecordingConfig {
     /// Target segment length, seconds.
     pub segment_secs: f64,
+    /// Commit interval, seconds: frames are written in batches spanning at most this.
+    pub commit_interval_secs: f64,
     /// Recorder queue capacity per camera, in access units.
     pub queue_frames: usize,
     /// Retention pass interval, seconds.
@@ -74,6 +76,7 @@ impl Default for RecordingConfig {
     fn default() -> Self {
         RecordingConfig {
             segment_secs: 10.0,
+            commit_interval_secs: 0.5,
             queue_frames: 256,
             retention_interval_secs: 60.0,
             retention_max_age_days: 30.0,
@@ -170,6 +173,9 @@ impl Config {
         let segment = secs("recording.segment_secs", r.segment_secs)?;
         if segment < Duration::from_millis(500) || segment > Duration::from_secs(3600) {
             bail!("recording.segment_secs must be between 0.5 and 3600");
+        }
+        if secs("recording.commit_interval_secs", r.commit_interval_secs)? > segment {
+            bail!("recording.commit_interval_secs must not exceed recording.segment_secs");
         }
         if r.queue_frames == 0 || r.queue_frames > 100_000 {
             bail!("recording.queue_frames must be between 1 and 100000");
@@ -281,6 +287,10 @@ mod tests {
         assert_eq!(cfg.server.listen, d.server.listen);
         assert_eq!(cfg.recording.segment_secs, d.recording.segment_secs);
         assert_eq!(cfg.recording.queue_frames, d.recording.queue_frames);
+        assert_eq!(
+            cfg.recording.commit_interval_secs,
+            d.recording.commit_interval_secs
+        );
         assert_eq!(cfg.recording.min_free_bytes, d.recording.min_free_bytes);
         assert_eq!(cfg.ingest.stall_timeout_secs, d.ingest.stall_timeout_secs);
         assert_eq!(cfg.ingest.backoff_max_secs, d.ingest.backoff_max_secs);

@@ -55,6 +55,7 @@ fn pipeline_config(cfg: &Config) -> anyhow::Result<PipelineConfig> {
     Ok(PipelineConfig {
         footage_root: cfg.server.data_dir.join("footage"),
         segment_duration: secs("segment_secs", r.segment_secs)?,
+        commit_interval: secs("commit_interval_secs", r.commit_interval_secs)?,
         queue_frames: r.queue_frames,
         ingest,
         retention_interval: secs("retention_interval_secs", r.retention_interval_secs)?,

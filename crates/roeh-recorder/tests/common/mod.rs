@@ -191,6 +191,16 @@ impl Env {
         ));
         let mut cfg = RecorderConfig::new(self.root.clone(), space);
         cfg.target_duration = target;
+        // Frame by frame, so tests can crash the recorder after an exact frame; batching is
+        // tested with `config_batched`.
+        cfg.commit_interval = Duration::ZERO;
+        Arc::new(cfg)
+    }
+
+    /// Like [`Env::config`] with the given commit interval.
+    pub fn config_batched(&self, target: Duration, commit: Duration) -> Arc<RecorderConfig> {
+        let mut cfg = (*self.config(target)).clone();
+        cfg.commit_interval = commit;
         Arc::new(cfg)
     }
 
