@@ -1,6 +1,7 @@
 //! Cameras and their stream addresses.
 //!
-//! A [`CameraUrl`] is parsed strictly: `rtsp` or `rtsps` only, a host, no credentials, no control
+//! A [`CameraUrl`] is parsed strictly: `rtsp` or `rtsps` only (the site configuration file may also
+//! name `file` and `http(s)` sources), a host, no credentials, no control
 //! characters or whitespace, at most [`MAX_URL_LEN`] bytes. Credentials travel separately as
 //! [`Credentials`], whose password never prints.
 
@@ -45,9 +46,34 @@ impl fmt::Display for CameraId {
 #[serde(try_from = "String", into = "String")]
 pub struct CameraUrl(url::Url);
 
+/// Where a camera's stream comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// An RTSP(S) camera (retina).
+    Rtsp,
+    /// A local H.264/H.265 video file, looped (GStreamer); configuration file only.
+    File,
+    /// An HTTP(S) H.264/H.265 stream or file (GStreamer); configuration file only.
+    Http,
+}
+
 impl CameraUrl {
-    /// Parses and validates a camera URL. See the module docs for what is refused.
+    /// Parses and validates a camera URL: `rtsp` or `rtsps` only. This is the parser for
+    /// everything that reaches roeh from outside (API, CLI, ONVIF). See the module docs.
     pub fn parse(s: &str) -> Result<Self, Error> {
+        Self::parse_with(s, false)
+    }
+
+    /// Like [`CameraUrl::parse`], but also accepts the sources only the site's own
+    /// configuration file may declare (TRUST S1/S14): `file:///absolute/path` and
+    /// `http(s)://host/...` without credentials. Also used for URLs read back from the store,
+    /// which only validated paths wrote.
+    pub fn parse_local_source(s: &str) -> Result<Self, Error> {
+        Self::parse_with(s, true)
+    }
+
+    fn parse_with(s: &str, local: bool) -> Result<Self, Error> {
         let bad = |why: &str| Error::new(ErrorKind::InvalidArgument, format!("camera URL {why}"));
         if s.len() > MAX_URL_LEN {
             return Err(bad(&format!("is longer than {MAX_URL_LEN} bytes")));
@@ -70,6 +96,10 @@ impl CameraUrl {
         let url = url::Url::parse(s).map_err(|_| bad("is not a valid URL"))?;
         match url.scheme() {
             "rtsp" | "rtsps" => {}
+            "file" | "http" | "https" if local => {}
+            _ if local => {
+                return Err(bad("must use the rtsp, rtsps, file, http or https scheme"));
+            }
             _ => return Err(bad("must use the rtsp or rtsps scheme")),
         }
         if !url.username().is_empty() || url.password().is_some() {
@@ -77,13 +107,37 @@ impl CameraUrl {
                 "must not contain credentials; pass username and password separately",
             ));
         }
-        if matches!(url.host(), None | Some(url::Host::Domain(""))) {
-            return Err(bad("has no host"));
-        }
         if url.fragment().is_some() {
             return Err(bad("must not contain a fragment"));
         }
+        if url.scheme() == "file" {
+            if url
+                .host_str()
+                .is_some_and(|h| !h.is_empty() && h != "localhost")
+            {
+                return Err(bad("must name a local file"));
+            }
+            let written_absolute =
+                lower.starts_with("file:///") || lower.starts_with("file://localhost/");
+            if !written_absolute || url.query().is_some() || url.to_file_path().is_err() {
+                return Err(bad("must be an absolute file path"));
+            }
+        } else if matches!(url.host(), None | Some(url::Host::Domain("")))
+            || s.split_once("://")
+                .is_none_or(|(_, rest)| rest.starts_with('/'))
+        {
+            return Err(bad("has no host"));
+        }
         Ok(CameraUrl(url))
+    }
+
+    /// What kind of source this is.
+    pub fn kind(&self) -> SourceKind {
+        match self.0.scheme() {
+            "file" => SourceKind::File,
+            "http" | "https" => SourceKind::Http,
+            _ => SourceKind::Rtsp,
+        }
     }
 
     /// The URL as text (never contains credentials).
@@ -280,6 +334,37 @@ mod tests {
         for c in cases {
             let e = CameraUrl::parse(c).expect_err(c);
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{c}");
+        }
+    }
+
+    #[test]
+    fn local_sources_only_through_the_configuration_parser() {
+        for u in [
+            "file:///var/lib/roeh/clip.mp4",
+            "http://10.0.0.5/live.ts",
+            "https://h/x.mkv",
+        ] {
+            assert!(
+                CameraUrl::parse(u).is_err(),
+                "{u} accepted by the strict parser"
+            );
+            let url = CameraUrl::parse_local_source(u).unwrap();
+            assert_ne!(url.kind(), SourceKind::Rtsp);
+        }
+        assert_eq!(
+            CameraUrl::parse_local_source("rtsp://h/x").unwrap().kind(),
+            SourceKind::Rtsp
+        );
+        for u in [
+            "file://otherhost/etc/passwd",
+            "file:relative/clip.mp4",
+            "http://user:pw@h/x.ts",
+            "http:///x.ts",
+            "ftp://h/x.mp4",
+            "file:///tmp/$(id).mp4",
+            "concat:a|b",
+        ] {
+            assert!(CameraUrl::parse_local_source(u).is_err(), "{u}");
         }
     }
 

@@ -13,7 +13,9 @@ pub mod media;
 pub mod recording;
 pub mod time;
 
-pub use camera::{Camera, CameraId, CameraUrl, Credentials, Retention, Secret, Transport};
+pub use camera::{
+    Camera, CameraId, CameraUrl, Credentials, Retention, Secret, SourceKind, Transport,
+};
 pub use clock::{Clock, SimClock, SystemClock};
 pub use error::{Error, ErrorKind};
 pub use media::{AccessUnit, CodecParams, IngestEvent, StreamHealth, StreamState, VideoCodec};

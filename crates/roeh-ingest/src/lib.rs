@@ -26,6 +26,7 @@
 
 roeh_domain::define_error!();
 
+mod any_source;
 mod camera_task;
 #[cfg(feature = "gstreamer")]
 mod gst_source;
@@ -36,6 +37,7 @@ mod retina_source;
 mod source;
 mod validate;
 
+pub use any_source::CameraOpener;
 pub use camera_task::{Backoff, run_camera};
 #[cfg(feature = "gstreamer")]
 pub use gst_source::{GstOpener, GstSource};

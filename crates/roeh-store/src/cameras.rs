@@ -200,7 +200,7 @@ fn camera_from_row(row: &SqliteRow) -> Result<Camera> {
     Ok(Camera {
         id: CameraId::parse(&id).map_err(|_| bad("id"))?,
         name: row.try_get("name").map_err(g)?,
-        url: CameraUrl::parse(&url).map_err(|_| bad("url"))?,
+        url: CameraUrl::parse_local_source(&url).map_err(|_| bad("url"))?,
         credentials,
         transport: Transport::parse(&transport).ok_or_else(|| bad("transport"))?,
         enabled: row.try_get("enabled").map_err(g)?,

@@ -212,7 +212,8 @@ impl Config {
             if !names.insert(c.name.as_str()) {
                 bail!("camera name {:?} appears twice", c.name);
             }
-            CameraUrl::parse(&c.url).with_context(|| format!("camera {:?}", c.name))?;
+            CameraUrl::parse_local_source(&c.url)
+                .with_context(|| format!("camera {:?}", c.name))?;
             if c.password_env.is_some() && c.password_file.is_some() {
                 bail!(
                     "camera {:?}: give password_env or password_file, not both",

@@ -70,7 +70,7 @@ fn pipeline_config(cfg: &Config) -> anyhow::Result<PipelineConfig> {
 async fn sync_config_cameras(store: &Store, cfg: &Config, clock: &dyn Clock) -> anyhow::Result<()> {
     let existing = store.list_cameras().await?;
     for cc in &cfg.cameras {
-        let url = CameraUrl::parse(&cc.url)?;
+        let url = CameraUrl::parse_local_source(&cc.url)?;
         let credentials = cc.credentials()?;
         let retention = cc.retention(&cfg.recording);
         match existing.iter().find(|c| c.name == cc.name) {
@@ -154,7 +154,7 @@ async fn run_until(
 ) -> anyhow::Result<()> {
     let pcfg = pipeline_config(cfg)?;
     let footage_root = pcfg.footage_root.clone();
-    let opener = Arc::new(roeh_ingest::RetinaOpener::new());
+    let opener = Arc::new(roeh_ingest::CameraOpener::new());
     let pipeline = Pipeline::start(store.clone(), clock.clone(), opener, pcfg).await?;
     let api_stop = CancellationToken::new();
     let state = roeh_api::AppState {

@@ -173,3 +173,79 @@ fn kill_9_at_random_moments_loses_nothing_committed() {
     });
     server.stop();
 }
+
+/// Sources retina does not speak, declared in the configuration file: a local MP4 file and an
+/// MPEG-TS stream over HTTP (served by Python's http.server on loopback). Both are read through
+/// GStreamer without decoding and recorded like cameras: byte-exact segments whose chain
+/// verifies. The API still refuses such URLs (see roeh-api's tests).
+#[test]
+fn file_and_http_sources_from_the_config_are_recorded() {
+    let footage = footage("vtest_h264.mp4");
+    let dir = tempfile::tempdir().unwrap();
+    let ts = dir.path().join("live.ts");
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-i"])
+        .arg(&footage)
+        .args(["-c", "copy", "-t", "30", "-f", "mpegts"])
+        .arg(&ts)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut http = std::process::Command::new("python3")
+        .args([
+            "-u",
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(dir.path())
+        .arg("0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(http.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+    let port: u16 = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let site = Site::new(
+        2.0,
+        &[
+            ("File".to_string(), format!("file://{}", footage.display())),
+            (
+                "HTTP".to_string(),
+                format!("http://127.0.0.1:{port}/live.ts"),
+            ),
+        ],
+    );
+    let (p, base) = site.serve();
+    let cams = wait_streaming(&base, Some(2)).unwrap();
+    for c in &cams {
+        let id = c["id"].as_str().unwrap();
+        wait_for("two segments", Duration::from_secs(30), || {
+            let v = get_json(&format!("{base}/api/cameras/{id}/segments"));
+            (v.as_array()?.len() >= 2).then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{}: {e}", c["name"]));
+        assert_eq!(c["health"]["codec"], "h264");
+        assert_eq!(c["health"]["width"], 768);
+    }
+    let st = p.terminate(Duration::from_secs(15)).unwrap();
+    assert!(st.success());
+    let _ = http.kill();
+    let _ = http.wait();
+    let all = check_footage(&site);
+    assert!(all.len() >= 4, "{all:?}");
+}
