@@ -314,11 +314,26 @@ impl TestCamServer {
                         source.destroy();
                     }
                 }
-                server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
                 if let Some(pool) = server.session_pool() {
                     pool.filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
                 }
-                main_loop.quit();
+                server.client_filter(Some(&mut |_, client| {
+                    client.close();
+                    rtsp::RTSPFilterResult::Remove
+                }));
+                // Let the closed clients' watches detach inside the loop before it stops;
+                // quitting at once leaves them polling a closed stream.
+                let main_loop = main_loop.clone();
+                glib::timeout_source_new(
+                    std::time::Duration::from_millis(50),
+                    Some("roeh-testcam-quit"),
+                    glib::Priority::DEFAULT,
+                    move || {
+                        main_loop.quit();
+                        glib::ControlFlow::Break
+                    },
+                )
+                .attach(Some(&ctx));
                 glib::ControlFlow::Break
             },
         )
