@@ -249,3 +249,149 @@ fn file_and_http_sources_from_the_config_are_recorded() {
     let all = check_footage(&site);
     assert!(all.len() >= 4, "{all:?}");
 }
+
+/// Hostile cameras next to a good one: one accepts the connection and never answers, one
+/// answers every request with random bytes, one answers DESCRIBE with an SDP whose H.264 SPS
+/// has its size fields set to all ones (an absurd picture size) and then refuses SETUP. Each is
+/// reconnected and gapped with a reason; the good camera records without a single gap; the
+/// process stays up.
+#[test]
+fn hostile_cameras_are_gapped_and_do_not_disturb_a_good_one() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    fn serve_forever(behaviour: fn(std::net::TcpStream)) -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten() {
+                std::thread::spawn(move || behaviour(s));
+            }
+        });
+        port
+    }
+    fn silent(s: std::net::TcpStream) {
+        std::thread::sleep(Duration::from_secs(120));
+        drop(s);
+    }
+    fn garbage(mut s: std::net::TcpStream) {
+        let mut buf = [0u8; 4096];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let junk: Vec<u8> = (0..8192)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            if s.write_all(&junk).is_err() {
+                break;
+            }
+        }
+    }
+    fn absurd_sps(mut s: std::net::TcpStream) {
+        // SPS, profile 100, whose size fields are all ones.
+        let sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\n\
+                   a=rtpmap:96 H264/90000\r\n\
+                   a=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z2QAKqzoB//////8,aO48gA==\r\n\
+                   a=control:trackID=0\r\n";
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let cseq = req
+                .lines()
+                .find_map(|l| l.strip_prefix("CSeq: "))
+                .unwrap_or("1")
+                .trim()
+                .to_string();
+            let resp = if req.starts_with("DESCRIBE") {
+                format!(
+                    "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nContent-Type: application/sdp\r\n\
+                     Content-Base: rtsp://127.0.0.1/x/\r\nContent-Length: {}\r\n\r\n{sdp}",
+                    sdp.len()
+                )
+            } else {
+                format!("RTSP/1.0 454 Session Not Found\r\nCSeq: {cseq}\r\n\r\n")
+            };
+            if s.write_all(resp.as_bytes()).is_err() {
+                break;
+            }
+        }
+    }
+
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
+    let cams = vec![
+        ("Good".to_string(), server.url(0)),
+        (
+            "Silent".to_string(),
+            format!("rtsp://127.0.0.1:{}/x", serve_forever(silent)),
+        ),
+        (
+            "Garbage".to_string(),
+            format!("rtsp://127.0.0.1:{}/x", serve_forever(garbage)),
+        ),
+        (
+            "Absurd SPS".to_string(),
+            format!("rtsp://127.0.0.1:{}/x", serve_forever(absurd_sps)),
+        ),
+    ];
+    let site = Site::new(2.0, &cams);
+    let (mut p, base) = site.serve();
+    let started = now();
+    // Let the hostile cameras fail, back off and fail again for a while.
+    std::thread::sleep(Duration::from_secs(15));
+    assert!(p.is_running(), "roeh died");
+    let list = get_json(&format!("{base}/api/cameras"));
+    let list = list.as_array().unwrap();
+    let by_name = |n: &str| list.iter().find(|c| c["name"] == n).unwrap().clone();
+    let good = by_name("Good");
+    assert_eq!(good["health"]["state"], "streaming");
+    assert_eq!(good["health"]["reconnects"], 0);
+    let id = good["id"].as_str().unwrap();
+    let gaps = get_json(&format!("{base}/api/cameras/{id}/gaps?start={}", started.0));
+    assert_eq!(
+        gaps.as_array().unwrap().len(),
+        0,
+        "good camera gapped: {gaps}"
+    );
+    let segs = get_json(&format!(
+        "{base}/api/cameras/{id}/segments?start={}",
+        started.0
+    ));
+    assert!(segs.as_array().unwrap().len() >= 5, "{segs}");
+    for name in ["Silent", "Garbage", "Absurd SPS"] {
+        let c = by_name(name);
+        assert_ne!(c["health"]["state"], "streaming", "{name}: {c}");
+        assert!(c["health"]["last_error"].is_string(), "{name}: {c}");
+        let id = c["id"].as_str().unwrap();
+        let gaps = get_json(&format!("{base}/api/cameras/{id}/gaps?start={}", started.0));
+        let gaps = gaps.as_array().unwrap();
+        assert!(!gaps.is_empty(), "{name}: no gap recorded");
+        assert!(
+            gaps.iter().all(|g| g["reason"] == "camera_offline"
+                || g["reason"] == "stall"
+                || g["reason"] == "bad_stream"),
+            "{name}: {gaps:?}"
+        );
+        let segs = get_json(&format!(
+            "{base}/api/cameras/{id}/segments?start={}",
+            started.0 - 60_000_000
+        ));
+        assert!(
+            segs.as_array().unwrap().is_empty(),
+            "{name} recorded something: {segs}"
+        );
+    }
+    let st = p.terminate(Duration::from_secs(15)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    check_footage(&site);
+    server.stop();
+}
