@@ -1,0 +1,589 @@
+//! When a hotspot is armed: weekly windows, date ranges and exceptions, in the site's time zone.
+//!
+//! A [`Schedule`] is evaluated for an instant ([`WallTime`], UTC) by converting it to the local
+//! wall-clock time of the schedule's IANA time zone ([`chrono_tz::Tz`], data compiled in). The
+//! rules, in order:
+//!
+//! 1. A *window occurrence* starts on a local date `d` whose weekday is in the window's `days`, at
+//!    `d + from`, and ends at `d + to`, or at `d + 1 day + to` when `to <= from` (an overnight
+//!    window that crosses midnight belongs to the day it starts on; `from == to` is a full 24 h).
+//!    The instant is inside the occurrence when its local wall-clock time is in `[start, end)`.
+//! 2. An occurrence counts only if its start date `d` is inside one of `dates` (when `dates` is not
+//!    empty; ranges include both ends) and inside none of `except`.
+//! 3. With `always`, the schedule is armed at every instant whose local date passes the same
+//!    `dates`/`except` test; windows then add nothing.
+//!
+//! Daylight-saving changes follow from comparing local wall-clock times: in a spring-forward gap
+//! the missing local times never occur, so a window covers only the local times that exist (a
+//! window wholly inside the gap is not armed that day); on a fall-back day the repeated hour is
+//! covered on both passes if the window covers that local time. Nothing depends on resolving an
+//! ambiguous or non-existent local time, so the result is deterministic. An instant too far from
+//! the epoch for the calendar is never armed.
+//!
+//! The JSON form (`Schedule::parse_json`, and serde) is:
+//! `{"tz": "Asia/Jerusalem", "always": false, "windows": [{"days": ["mon", "tue"], "from": "22:00",
+//! "to": "05:00"}], "dates": [{"from": "2026-07-01", "to": "2026-08-31", "label": "summer"}],
+//! "except": [...]}`. Only `tz` is required; days are English names or their three-letter forms,
+//! any case; times are `HH:MM` or `HH:MM:SS`; dates are `YYYY-MM-DD`. Every refusal names the field,
+//! e.g. `schedule.windows[0].from: "25:00" is not a time of day (HH:MM or HH:MM:SS)`.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Weekday};
+use chrono_tz::Tz;
+use roeh_domain::{ErrorKind, WallTime};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::Error;
+
+/// A set of weekdays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Weekdays(u8);
+
+const DAY_NAMES: [(&str, &str, Weekday); 7] = [
+    ("mon", "monday", Weekday::Mon),
+    ("tue", "tuesday", Weekday::Tue),
+    ("wed", "wednesday", Weekday::Wed),
+    ("thu", "thursday", Weekday::Thu),
+    ("fri", "friday", Weekday::Fri),
+    ("sat", "saturday", Weekday::Sat),
+    ("sun", "sunday", Weekday::Sun),
+];
+
+impl Weekdays {
+    /// No day.
+    pub const NONE: Weekdays = Weekdays(0);
+    /// Every day.
+    pub const ALL: Weekdays = Weekdays(0x7f);
+
+    /// The set of the given days.
+    pub fn of(days: &[Weekday]) -> Weekdays {
+        let mut w = Weekdays::NONE;
+        for &d in days {
+            w.insert(d);
+        }
+        w
+    }
+
+    /// Adds a day.
+    pub fn insert(&mut self, d: Weekday) {
+        self.0 |= 1 << d.num_days_from_monday();
+    }
+
+    /// Whether `d` is in the set.
+    pub fn contains(self, d: Weekday) -> bool {
+        self.0 & (1 << d.num_days_from_monday()) != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The three-letter names of the days in the set, Monday first.
+    pub fn names(self) -> Vec<&'static str> {
+        DAY_NAMES
+            .iter()
+            .filter(|(_, _, d)| self.contains(*d))
+            .map(|(n, _, _)| *n)
+            .collect()
+    }
+}
+
+/// A window repeated on some weekdays, in local time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeeklyWindow {
+    /// The days an occurrence may start on.
+    pub days: Weekdays,
+    /// Local start time (included).
+    pub from: NaiveTime,
+    /// Local end time (excluded); `to <= from` ends on the next day.
+    pub to: NaiveTime,
+}
+
+impl WeeklyWindow {
+    /// Whether an occurrence ends on the day after it starts.
+    pub fn crosses_midnight(&self) -> bool {
+        self.to <= self.from
+    }
+}
+
+/// An inclusive range of local dates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DateRange {
+    /// First date.
+    pub from: NaiveDate,
+    /// Last date (included).
+    pub to: NaiveDate,
+    /// What the range is, e.g. "summer holidays".
+    pub label: Option<String>,
+}
+
+impl DateRange {
+    /// Whether `d` is within the range, ends included.
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        self.from <= d && d <= self.to
+    }
+}
+
+/// When a hotspot is armed; see the module docs for the exact rules.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Value", into = "Value")]
+pub struct Schedule {
+    /// The site's time zone.
+    pub tz: Tz,
+    /// Armed at all times (subject to `dates` and `except`).
+    pub always: bool,
+    /// Weekly windows.
+    pub windows: Vec<WeeklyWindow>,
+    /// If not empty, only occurrences starting on these dates count.
+    pub dates: Vec<DateRange>,
+    /// Occurrences starting on these dates never count.
+    pub except: Vec<DateRange>,
+}
+
+impl Schedule {
+    /// A schedule armed at all times.
+    pub fn always(tz: Tz) -> Schedule {
+        Schedule {
+            tz,
+            always: true,
+            windows: Vec::new(),
+            dates: Vec::new(),
+            except: Vec::new(),
+        }
+    }
+
+    /// Parses the JSON form (see the module docs); the error names the offending field.
+    pub fn parse_json(s: &str) -> Result<Schedule, Error> {
+        let v: Value = serde_json::from_str(s).map_err(|e| {
+            Error::with_source(
+                ErrorKind::InvalidArgument,
+                format!("schedule: not valid JSON: {e}"),
+                e,
+            )
+        })?;
+        Schedule::from_value(&v)
+    }
+
+    /// Parses the JSON form from an already parsed value.
+    pub fn from_value(v: &Value) -> Result<Schedule, Error> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("schedule", "must be a JSON object"))?;
+        check_keys(
+            obj,
+            "schedule",
+            &["tz", "always", "windows", "dates", "except"],
+        )?;
+        let tz = match obj.get("tz") {
+            None => return Err(bad("schedule.tz", "is missing (an IANA time zone name)")),
+            Some(Value::String(s)) => s.parse::<Tz>().map_err(|_| {
+                bad(
+                    "schedule.tz",
+                    format!("{s:?} is not a known IANA time zone (e.g. Europe/Stockholm)"),
+                )
+            })?,
+            Some(_) => return Err(bad("schedule.tz", "must be a string")),
+        };
+        let always = match obj.get("always") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(bad("schedule.always", "must be true or false")),
+        };
+        let mut windows = Vec::new();
+        for (i, w) in array(obj, "windows")?.iter().enumerate() {
+            windows.push(parse_window(w, &format!("schedule.windows[{i}]"))?);
+        }
+        let mut dates = Vec::new();
+        for (i, d) in array(obj, "dates")?.iter().enumerate() {
+            dates.push(parse_range(d, &format!("schedule.dates[{i}]"))?);
+        }
+        let mut except = Vec::new();
+        for (i, d) in array(obj, "except")?.iter().enumerate() {
+            except.push(parse_range(d, &format!("schedule.except[{i}]"))?);
+        }
+        let s = Schedule {
+            tz,
+            always,
+            windows,
+            dates,
+            except,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// The JSON form.
+    pub fn to_json_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("tz".into(), Value::String(self.tz.name().to_owned()));
+        m.insert("always".into(), Value::Bool(self.always));
+        let windows = self
+            .windows
+            .iter()
+            .map(|w| {
+                let mut o = Map::new();
+                o.insert(
+                    "days".into(),
+                    Value::Array(
+                        w.days
+                            .names()
+                            .into_iter()
+                            .map(|n| Value::String(n.to_owned()))
+                            .collect(),
+                    ),
+                );
+                o.insert("from".into(), Value::String(fmt_time(w.from)));
+                o.insert("to".into(), Value::String(fmt_time(w.to)));
+                Value::Object(o)
+            })
+            .collect();
+        m.insert("windows".into(), Value::Array(windows));
+        let ranges = |rs: &[DateRange]| {
+            Value::Array(
+                rs.iter()
+                    .map(|r| {
+                        let mut o = Map::new();
+                        o.insert("from".into(), Value::String(r.from.to_string()));
+                        o.insert("to".into(), Value::String(r.to.to_string()));
+                        if let Some(l) = &r.label {
+                            o.insert("label".into(), Value::String(l.clone()));
+                        }
+                        Value::Object(o)
+                    })
+                    .collect(),
+            )
+        };
+        m.insert("dates".into(), ranges(&self.dates));
+        m.insert("except".into(), ranges(&self.except));
+        Value::Object(m)
+    }
+
+    /// Checks what the public fields could break: non-empty weekday sets, ordered date ranges.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (i, w) in self.windows.iter().enumerate() {
+            if w.days.is_empty() {
+                return Err(bad(
+                    &format!("schedule.windows[{i}].days"),
+                    "is empty; name at least one day",
+                ));
+            }
+        }
+        for (name, rs) in [("dates", &self.dates), ("except", &self.except)] {
+            for (i, r) in rs.iter().enumerate() {
+                if r.from > r.to {
+                    return Err(bad(
+                        &format!("schedule.{name}[{i}]"),
+                        format!("from {} is after to {}", r.from, r.to),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The local wall-clock time of `at` in this schedule's time zone; `None` if out of range.
+    pub fn local_time(&self, at: WallTime) -> Option<NaiveDateTime> {
+        let utc = chrono::DateTime::from_timestamp_micros(at.as_micros())?;
+        Some(self.tz.from_utc_datetime(&utc.naive_utc()).naive_local())
+    }
+
+    /// Whether the schedule is armed at `at` (see the module docs).
+    pub fn is_armed(&self, at: WallTime) -> bool {
+        let Some(local) = self.local_time(at) else {
+            return false;
+        };
+        let today = local.date();
+        if self.always && self.date_counts(today) {
+            return true;
+        }
+        let Some(yesterday) = today.pred_opt() else {
+            return false;
+        };
+        for w in &self.windows {
+            for d in [yesterday, today] {
+                if !w.days.contains(d.weekday()) || !self.date_counts(d) {
+                    continue;
+                }
+                let start = d.and_time(w.from);
+                let end = if w.crosses_midnight() {
+                    match d.succ_opt() {
+                        Some(next) => next.and_time(w.to),
+                        None => continue,
+                    }
+                } else {
+                    d.and_time(w.to)
+                };
+                if start <= local && local < end {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn date_counts(&self, d: NaiveDate) -> bool {
+        (self.dates.is_empty() || self.dates.iter().any(|r| r.contains(d)))
+            && !self.except.iter().any(|r| r.contains(d))
+    }
+}
+
+impl TryFrom<Value> for Schedule {
+    type Error = Error;
+    fn try_from(v: Value) -> Result<Schedule, Error> {
+        Schedule::from_value(&v)
+    }
+}
+
+impl From<Schedule> for Value {
+    fn from(s: Schedule) -> Value {
+        s.to_json_value()
+    }
+}
+
+fn bad(field: &str, why: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::InvalidArgument, format!("{field}: {why}"))
+}
+
+fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), Error> {
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(bad(
+                &format!("{path}.{k}"),
+                format!("unknown field (expected one of: {})", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn array<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a [Value], Error> {
+    match obj.get(key) {
+        None => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(bad(&format!("schedule.{key}"), "must be an array")),
+    }
+}
+
+fn string<'a>(obj: &'a Map<String, Value>, path: &str, key: &str) -> Result<&'a str, Error> {
+    match obj.get(key) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(bad(&format!("{path}.{key}"), "must be a string")),
+        None => Err(bad(&format!("{path}.{key}"), "is missing")),
+    }
+}
+
+fn parse_window(v: &Value, path: &str) -> Result<WeeklyWindow, Error> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad(path, "must be an object with days, from and to"))?;
+    check_keys(obj, path, &["days", "from", "to"])?;
+    let days_v = match obj.get("days") {
+        Some(Value::Array(a)) => a,
+        Some(_) => {
+            return Err(bad(
+                &format!("{path}.days"),
+                "must be an array of day names",
+            ));
+        }
+        None => return Err(bad(&format!("{path}.days"), "is missing")),
+    };
+    let mut days = Weekdays::NONE;
+    for (i, d) in days_v.iter().enumerate() {
+        let p = format!("{path}.days[{i}]");
+        let s = d.as_str().ok_or_else(|| bad(&p, "must be a string"))?;
+        let l = s.to_ascii_lowercase();
+        let day = DAY_NAMES
+            .iter()
+            .find(|(short, long, _)| l == *short || l == *long)
+            .map(|(_, _, d)| *d)
+            .ok_or_else(|| bad(&p, format!("{s:?} is not a day (mon, tue, ... sun)")))?;
+        days.insert(day);
+    }
+    if days.is_empty() {
+        return Err(bad(
+            &format!("{path}.days"),
+            "is empty; name at least one day",
+        ));
+    }
+    let from = parse_time(string(obj, path, "from")?, &format!("{path}.from"))?;
+    let to = parse_time(string(obj, path, "to")?, &format!("{path}.to"))?;
+    Ok(WeeklyWindow { days, from, to })
+}
+
+fn parse_time(s: &str, path: &str) -> Result<NaiveTime, Error> {
+    let err = || {
+        bad(
+            path,
+            format!("{s:?} is not a time of day (HH:MM or HH:MM:SS)"),
+        )
+    };
+    let parts: Vec<&str> = s.split(':').collect();
+    if !(2..=3).contains(&parts.len())
+        || parts
+            .iter()
+            .any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(err());
+    }
+    let num = |p: &str| p.parse::<u32>().map_err(|_| err());
+    let h = num(parts[0])?;
+    let m = num(parts[1])?;
+    let sec = match parts.get(2) {
+        Some(p) => num(p)?,
+        None => 0,
+    };
+    NaiveTime::from_hms_opt(h, m, sec)
+        .filter(|_| sec < 60)
+        .ok_or_else(err)
+}
+
+fn fmt_time(t: NaiveTime) -> String {
+    if t.second() == 0 {
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    } else {
+        format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+    }
+}
+
+fn parse_range(v: &Value, path: &str) -> Result<DateRange, Error> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad(path, "must be an object with from and to"))?;
+    check_keys(obj, path, &["from", "to", "label"])?;
+    let date = |key: &str| -> Result<NaiveDate, Error> {
+        let s = string(obj, path, key)?;
+        let ok_shape = s.len() == 10
+            && s.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if !ok_shape {
+            return Err(bad(
+                &format!("{path}.{key}"),
+                format!("{s:?} is not a date (YYYY-MM-DD)"),
+            ));
+        }
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            bad(
+                &format!("{path}.{key}"),
+                format!("{s:?} is not a calendar date"),
+            )
+        })
+    };
+    let from = date("from")?;
+    let to = date("to")?;
+    if from > to {
+        return Err(bad(path, format!("from {from} is after to {to}")));
+    }
+    let label = match obj.get("label") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(bad(&format!("{path}.label"), "must be a string")),
+    };
+    Ok(DateRange { from, to, label })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> WallTime {
+        WallTime::parse(s).unwrap()
+    }
+
+    fn err(json: &str) -> String {
+        Schedule::parse_json(json)
+            .err()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let cases = [
+            (r#"{}"#, "schedule.tz: is missing"),
+            (
+                r#"{"tz":"Mars/Olympus"}"#,
+                "schedule.tz: \"Mars/Olympus\" is not a known IANA",
+            ),
+            (
+                r#"{"tz":"UTC","always":"yes"}"#,
+                "schedule.always: must be true or false",
+            ),
+            (
+                r#"{"tz":"UTC","windws":[]}"#,
+                "schedule.windws: unknown field",
+            ),
+            (
+                r#"{"tz":"UTC","windows":[{"days":["mon"],"from":"25:00","to":"05:00"}]}"#,
+                "schedule.windows[0].from: \"25:00\" is not a time of day",
+            ),
+            (
+                r#"{"tz":"UTC","windows":[{"days":["mon"],"from":"22:00","to":"5"}]}"#,
+                "schedule.windows[0].to: \"5\" is not a time of day",
+            ),
+            (
+                r#"{"tz":"UTC","windows":[{"days":["mon","fryday"],"from":"22:00","to":"05:00"}]}"#,
+                "schedule.windows[0].days[1]: \"fryday\" is not a day",
+            ),
+            (
+                r#"{"tz":"UTC","windows":[{"days":[],"from":"22:00","to":"05:00"}]}"#,
+                "schedule.windows[0].days: is empty",
+            ),
+            (
+                r#"{"tz":"UTC","windows":[{"days":["sun"],"to":"05:00"}]}"#,
+                "schedule.windows[0].from: is missing",
+            ),
+            (
+                r#"{"tz":"UTC","dates":[{"from":"2026-02-30","to":"2026-03-01"}]}"#,
+                "schedule.dates[0].from: \"2026-02-30\" is not a calendar date",
+            ),
+            (
+                r#"{"tz":"UTC","except":[{"from":"2026-09-01","to":"2026-07-01"}]}"#,
+                "schedule.except[0]: from 2026-09-01 is after to 2026-07-01",
+            ),
+            (
+                r#"{"tz":"UTC","dates":[{"from":"1/7/2026","to":"2026-08-31"}]}"#,
+                "schedule.dates[0].from: \"1/7/2026\" is not a date (YYYY-MM-DD)",
+            ),
+            (r#"[1]"#, "schedule: must be a JSON object"),
+            (r#"{"tz":"#, "schedule: not valid JSON"),
+        ];
+        for (json, want) in cases {
+            let got = err(json);
+            assert!(got.starts_with(want), "{json}: got {got:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let json = r#"{"tz":"Asia/Jerusalem","windows":[{"days":["Sunday","thu"],"from":"22:00","to":"05:00:30"}],
+            "dates":[{"from":"2026-07-01","to":"2026-08-31","label":"summer holidays"}],
+            "except":[{"from":"2026-07-15","to":"2026-07-15"}]}"#;
+        let s = Schedule::parse_json(json).unwrap();
+        assert_eq!(s.tz, chrono_tz::Asia::Jerusalem);
+        assert!(s.windows[0].days.contains(Weekday::Sun));
+        assert!(s.windows[0].days.contains(Weekday::Thu));
+        assert!(!s.windows[0].days.contains(Weekday::Mon));
+        assert!(s.windows[0].crosses_midnight());
+        let text = serde_json::to_string(&s).unwrap();
+        let back: Schedule = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s);
+        assert!(text.contains(r#""days":["thu","sun"]"#), "{text}");
+        assert!(text.contains(r#""to":"05:00:30""#), "{text}");
+    }
+
+    #[test]
+    fn always_and_empty() {
+        let s = Schedule::always(chrono_tz::UTC);
+        assert!(s.is_armed(at("2026-01-01T00:00:00Z")));
+        let never = Schedule::parse_json(r#"{"tz":"UTC"}"#).unwrap();
+        assert!(!never.is_armed(at("2026-01-01T12:00:00Z")));
+        assert!(!s.is_armed(WallTime(i64::MAX)));
+    }
+}
