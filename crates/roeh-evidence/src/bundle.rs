@@ -57,6 +57,9 @@ pub const MANIFEST: &str = "manifest.json";
 pub const CHECKPOINT_TXT: &str = "checkpoint.txt";
 /// Name of the checkpoint signature entry.
 pub const CHECKPOINT_SIG: &str = "checkpoint.sig";
+/// Name of the optional RFC 3161 timestamp entry: the TSA's whole DER `TimeStampResp` for the
+/// SHA-256 of `checkpoint.txt` (see [`crate::tsa`]).
+pub const CHECKPOINT_TSR: &str = "checkpoint.tsr";
 /// Name of the public key entry.
 pub const SITE_KEY: &str = "site-key.pem";
 /// Name of the custody event entry.
@@ -114,6 +117,9 @@ pub struct BundleInput {
     pub requester: String,
     /// The checkpoint the proofs refer to.
     pub checkpoint: SignedCheckpoint,
+    /// The TSA's DER `TimeStampResp` for the SHA-256 of the checkpoint's text, if one was
+    /// obtained; written as `checkpoint.tsr`.
+    pub checkpoint_tsr: Option<Vec<u8>>,
     /// The key that signed it.
     pub public_key: PublicKey,
     /// The `export_created` event, byte for byte as logged.
@@ -499,6 +505,18 @@ pub fn readme(m: &Manifest) -> String {
     )
 }
 
+/// The part of `README.txt` about `checkpoint.tsr`, for bundles that have one.
+const TSR_README: &str = concat!(
+    "\nTimestamp\n",
+    "- checkpoint.tsr  an RFC 3161 time-stamp response of a time-stamping authority (TSA) over\n",
+    "                  the SHA-256 of checkpoint.txt: the TSA attests that the checkpoint existed\n",
+    "                  at the time it states. roeh-verify checks that it stamps checkpoint.txt;\n",
+    "                  the TSA's signature and certificate are checked with OpenSSL and the\n",
+    "                  TSA's CA certificate (tsa-ca.pem, obtained from the TSA):\n",
+    "\n",
+    "      openssl ts -verify -in checkpoint.tsr -data checkpoint.txt -CAfile tsa-ca.pem\n",
+);
+
 /// Where the entries go.
 enum Sink {
     Dir(PathBuf),
@@ -606,10 +624,17 @@ fn write_entries(
     mut sink: Sink,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), BundleError> {
-    sink.put(README, readme(manifest).as_bytes())?;
+    let mut text = readme(manifest);
+    if input.checkpoint_tsr.is_some() {
+        text.push_str(TSR_README);
+    }
+    sink.put(README, text.as_bytes())?;
     sink.put(MANIFEST, &manifest.to_json())?;
     sink.put(CHECKPOINT_TXT, input.checkpoint.text.as_bytes())?;
     sink.put(CHECKPOINT_SIG, &input.checkpoint.signature)?;
+    if let Some(tsr) = &input.checkpoint_tsr {
+        sink.put(CHECKPOINT_TSR, tsr)?;
+    }
     sink.put(SITE_KEY, input.public_key.to_pem().as_bytes())?;
     sink.put(CUSTODY, &input.custody_json)?;
     match sink {
@@ -1010,6 +1035,7 @@ pub mod testkit {
             case: "CASE-2026-0042".into(),
             requester: "operator-7".into(),
             checkpoint: signed,
+            checkpoint_tsr: None,
             public_key: key.public(),
             custody_json,
             custody_leaf_index: custody_idx,

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod leaf;
 pub mod manifest;
 pub mod merkle;
+pub mod tsa;
 pub mod verify;
 
 pub use bundle::{BundleError, BundleForm, BundleInput, write_bundle};

@@ -27,10 +27,17 @@
 //!
 //! - Each frame's sample entry must carry the decoder configuration record (`avcC`/`hvcC`)
 //!   whose SHA-256 the segment's leaf commits to, so an edited SPS/PPS is caught.
+//!
+//! # Timestamps
+//! An optional `checkpoint.tsr` (an RFC 3161 `TimeStampResp`, see [`crate::tsa`]) is checked
+//! right after the checkpoint: it must be well-formed DER, granted, and stamp SHA-256 of exactly
+//! the bytes of `checkpoint.txt`, or the verdict is `FAILED` at `timestamp`. The TSA's signature
+//! and certificate chain are not checked here; the verdict names the `openssl ts -verify`
+//! command that does.
 
 use crate::bundle::{
-    BundleError, CHECKPOINT_SIG, CHECKPOINT_TXT, CLIP, CUSTODY, IO_BLOCK, MANIFEST, SITE_KEY,
-    clip_header, frame_durations, read_full,
+    BundleError, CHECKPOINT_SIG, CHECKPOINT_TSR, CHECKPOINT_TXT, CLIP, CUSTODY, IO_BLOCK, MANIFEST,
+    SITE_KEY, clip_header, frame_durations, read_full,
 };
 use crate::chain::chain_link;
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
@@ -124,7 +131,26 @@ pub struct Summary {
     pub key_id: String,
     /// Case reference.
     pub case: String,
+    /// The RFC 3161 timestamp of the checkpoint, when the bundle has `checkpoint.tsr`.
+    pub timestamp: Option<Timestamp>,
 }
+
+/// What a bundle's `checkpoint.tsr` says, once it is known to stamp `checkpoint.txt`. Its
+/// signature is not checked by this crate (see [`TSR_VERIFY_COMMAND`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timestamp {
+    /// When the TSA stamped the checkpoint.
+    pub gen_time: WallTime,
+    /// The token's serial number, hexadecimal.
+    pub serial: String,
+    /// The TSA's policy, dotted OID.
+    pub policy: String,
+}
+
+/// The command that checks the TSA's signature and certificate chain over a bundle's
+/// `checkpoint.tsr`, given the TSA's CA certificate.
+pub const TSR_VERIFY_COMMAND: &str =
+    "openssl ts -verify -in checkpoint.tsr -data checkpoint.txt -CAfile tsa-ca.pem";
 
 /// The outcome of verifying a bundle.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,6 +212,14 @@ fn write_summary(f: &mut fmt::Formatter<'_>, s: &Summary, pinned: bool) -> fmt::
         s.key_id,
         if pinned { " (pinned)" } else { "" }
     )?;
+    if let Some(t) = &s.timestamp {
+        write!(
+            f,
+            "\ntimestamp:  checkpoint.txt timestamped by a TSA at {} (serial {}, policy {}); \
+             verify the TSA's signature with: {TSR_VERIFY_COMMAND}",
+            t.gen_time, t.serial, t.policy
+        )?;
+    }
     if !pinned {
         write!(f, "\n{UNPINNED_NOTE}")?;
     }
@@ -308,6 +342,7 @@ struct Entries {
     manifest: Vec<u8>,
     checkpoint_txt: Vec<u8>,
     checkpoint_sig: Vec<u8>,
+    checkpoint_tsr: Option<Vec<u8>>,
     site_key: Vec<u8>,
     custody: Vec<u8>,
     clip: Range,
@@ -362,6 +397,10 @@ fn read_dir_bundle(dir: &Path) -> Result<Entries, BundleError> {
         File::open(&p).map_err(io_unusable(format!("opening {name}")))
     };
     let small = |name: &str| -> Result<Vec<u8>, BundleError> { read_capped(open(name)?, name) };
+    let tsr = match std::fs::symlink_metadata(dir.join(CHECKPOINT_TSR)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        _ => Some(small(CHECKPOINT_TSR)?),
+    };
     let clip = open(CLIP)?;
     let len = clip
         .metadata()
@@ -371,6 +410,7 @@ fn read_dir_bundle(dir: &Path) -> Result<Entries, BundleError> {
         manifest: small(MANIFEST)?,
         checkpoint_txt: small(CHECKPOINT_TXT)?,
         checkpoint_sig: small(CHECKPOINT_SIG)?,
+        checkpoint_tsr: tsr,
         site_key: small(SITE_KEY)?,
         custody: small(CUSTODY)?,
         clip: Range::new(clip, 0, len).map_err(io_unusable(format!("reading {CLIP}")))?,
@@ -480,6 +520,7 @@ fn read_zip_bundle(path: &Path, mut file: File) -> Result<Entries, BundleError> 
             BundleError::with_source(ErrorKind::InvalidArgument, format!("reading {name}"), e)
         }
     };
+    let has_tsr = za.index_for_name(CHECKPOINT_TSR).is_some();
     let mut small = |name: &str| -> Result<Vec<u8>, BundleError> {
         let i = za
             .index_for_name(name)
@@ -499,6 +540,11 @@ fn read_zip_bundle(path: &Path, mut file: File) -> Result<Entries, BundleError> 
     let manifest = small(MANIFEST)?;
     let checkpoint_txt = small(CHECKPOINT_TXT)?;
     let checkpoint_sig = small(CHECKPOINT_SIG)?;
+    let checkpoint_tsr = if has_tsr {
+        Some(small(CHECKPOINT_TSR)?)
+    } else {
+        None
+    };
     let site_key = small(SITE_KEY)?;
     let custody = small(CUSTODY)?;
     let i = za
@@ -531,6 +577,7 @@ fn read_zip_bundle(path: &Path, mut file: File) -> Result<Entries, BundleError> 
         manifest,
         checkpoint_txt,
         checkpoint_sig,
+        checkpoint_tsr,
         site_key,
         custody,
         clip: Range::new(file, start, len).map_err(io_unusable(format!("reading {CLIP}")))?,
@@ -667,6 +714,10 @@ fn check(
         );
     }
     check_manifest_checkpoint(m, &cp)?;
+    let timestamp = match &e.checkpoint_tsr {
+        Some(tsr) => Some(check_timestamp(tsr, &e.checkpoint_txt)?),
+        None => None,
+    };
 
     // 3. Each segment's chain link and its inclusion.
     let camera = m.requested.camera;
@@ -745,6 +796,7 @@ fn check(
         tree_size: cp.size,
         key_id: cp.key_id.to_string(),
         case: m.case.clone(),
+        timestamp,
     };
     Ok(if gaps.is_empty() {
         Verdict::Ok {
@@ -758,6 +810,22 @@ fn check(
             summary,
         }
     })
+}
+
+/// The optional `checkpoint.tsr`: granted, and stamping SHA-256 of exactly `checkpoint.txt`.
+fn check_timestamp(tsr: &[u8], checkpoint_txt: &[u8]) -> Check<Timestamp> {
+    let digest: Hash = Sha256::digest(checkpoint_txt).into();
+    match crate::tsa::check_response(tsr, &digest, None) {
+        Ok(info) => Ok(Timestamp {
+            gen_time: info.gen_time,
+            serial: info.serial_hex(),
+            policy: info.policy,
+        }),
+        Err(err) => fail(
+            "timestamp (checkpoint.tsr)",
+            format!("does not stamp checkpoint.txt: {err}"),
+        ),
+    }
 }
 
 fn check_manifest_checkpoint(m: &Manifest, cp: &Checkpoint) -> Check<()> {

@@ -5,6 +5,9 @@
 //! [`Store::list_cameras`] and is not recorded any more, while its segments and gaps stay as
 //! evidence (and keep their foreign key). [`Store::get_camera`] still finds a retired camera so
 //! its footage can be exported.
+//!
+//! Passwords are encrypted at rest ([`crate::secrets`]): writing a non-empty password needs the
+//! credential key; reading decrypts it, and a plain value from before encryption still reads.
 
 use crate::{Error, Result, Store, db, to_i64};
 use roeh_domain::{
@@ -46,7 +49,19 @@ impl Store {
     /// Adds a camera. `AlreadyExists` if the id is taken.
     #[tracing::instrument(skip_all)]
     pub async fn insert_camera(&self, cam: &Camera, now: WallTime) -> Result<()> {
-        let (user, pass) = creds_columns(cam);
+        let mut conn = self.pool.acquire().await.map_err(db("inserting camera"))?;
+        self.insert_camera_on(&mut conn, cam, now).await
+    }
+
+    /// Inserts a camera on `conn` (a plain connection or a transaction). The password is
+    /// encrypted (see [`crate::secrets`]).
+    pub(crate) async fn insert_camera_on(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        cam: &Camera,
+        now: WallTime,
+    ) -> Result<()> {
+        let (user, pass) = self.creds_columns(cam)?;
         let (age, bytes) = retention_columns(&cam.retention)?;
         sqlx::query(INSERT_CAMERA_SQL)
             .bind(cam.id.to_string())
@@ -59,7 +74,7 @@ impl Store {
             .bind(age)
             .bind(bytes)
             .bind(now.0)
-            .execute(&self.pool)
+            .execute(conn)
             .await
             .map_err(db("inserting camera"))?;
         Ok(())
@@ -73,7 +88,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(db("reading camera"))?;
-        row.as_ref().map(camera_from_row).transpose()
+        row.as_ref().map(|r| self.camera_from_row(r)).transpose()
     }
 
     /// Cameras not removed, oldest first.
@@ -83,13 +98,13 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(db("listing cameras"))?;
-        rows.iter().map(camera_from_row).collect()
+        rows.iter().map(|r| self.camera_from_row(r)).collect()
     }
 
     /// Replaces a camera's settings. `NotFound` if it does not exist or was removed.
     #[tracing::instrument(skip_all)]
     pub async fn update_camera(&self, cam: &Camera) -> Result<()> {
-        let (user, pass) = creds_columns(cam);
+        let (user, pass) = self.creds_columns(cam)?;
         let (age, bytes) = retention_columns(&cam.retention)?;
         let r = sqlx::query(UPDATE_CAMERA_SQL)
             .bind(&cam.name)
@@ -136,6 +151,14 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(db("removing camera"))?;
+        // A discovered device whose camera is removed can be approved again.
+        sqlx::query(
+            "UPDATE onvif_discovered SET state = 'pending', camera_id = NULL WHERE camera_id = ?",
+        )
+        .bind(&key)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("removing camera"))?;
         let outcome = if has {
             sqlx::query("UPDATE cameras SET enabled = FALSE, removed_at = ? WHERE id = ?")
                 .bind(now.0)
@@ -145,6 +168,12 @@ impl Store {
                 .map_err(db("retiring camera"))?;
             CameraRemoval::Retired
         } else {
+            // The ONVIF description goes with the camera; see crate::onvif.
+            sqlx::query("DELETE FROM onvif_devices WHERE camera_id = ?")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("deleting camera"))?;
             sqlx::query("DELETE FROM cameras WHERE id = ?")
                 .bind(&key)
                 .execute(&mut *tx)
@@ -157,10 +186,27 @@ impl Store {
     }
 }
 
-fn creds_columns(cam: &Camera) -> (Option<&str>, Option<&str>) {
-    match &cam.credentials {
-        Some(c) => (Some(c.username.as_str()), Some(c.password.expose())),
-        None => (None, None),
+impl Store {
+    /// The username and stored password columns: the password encrypted, or NULL when empty.
+    fn creds_columns<'a>(&self, cam: &'a Camera) -> Result<(Option<&'a str>, Option<String>)> {
+        match &cam.credentials {
+            Some(c) => Ok((
+                Some(c.username.as_str()),
+                self.seal_password(cam.id, c.password.expose())?,
+            )),
+            None => Ok((None, None)),
+        }
+    }
+
+    fn camera_from_row(&self, row: &SqliteRow) -> Result<Camera> {
+        let mut cam = camera_from_row(row)?;
+        if let Some(c) = &mut cam.credentials {
+            let stored = c.password.expose();
+            if !stored.is_empty() {
+                c.password = Secret::new(self.open_password(cam.id, stored)?);
+            }
+        }
+        Ok(cam)
     }
 }
 
@@ -176,6 +222,7 @@ fn retention_columns(r: &Retention) -> Result<(Option<i64>, Option<i64>)> {
     Ok((age, bytes))
 }
 
+/// The camera of a row, with the password column as stored (see [`Store::camera_from_row`]).
 fn camera_from_row(row: &SqliteRow) -> Result<Camera> {
     let bad = |what: &str| Error::new(ErrorKind::DataLoss, format!("stored camera {what} invalid"));
     let g = |e| db("decoding camera")(e);

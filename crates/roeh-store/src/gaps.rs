@@ -36,7 +36,7 @@ const CLOSE_GAP_SQL: &str = "UPDATE gaps SET end_wall = MAX(start_wall, ?) \
      WHERE id = ? AND end_wall IS NULL";
 
 const TRIM_GAP_END_SQL: &str = "UPDATE gaps SET end_wall = MAX(start_wall, ?) \
-     WHERE id = ? AND end_wall IS NOT NULL AND end_wall > ?";
+     WHERE id = ? AND end_wall IS NOT NULL AND end_wall > ? AND log_index IS NULL";
 
 const OPEN_GAPS_SQL: &str = "SELECT id, camera_id, start_wall, end_wall, reason, detail \
      FROM gaps WHERE camera_id = ? AND end_wall IS NULL ORDER BY id";
@@ -64,14 +64,22 @@ impl Store {
         reason: GapReason,
         detail: &str,
     ) -> Result<i64> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("opening gap"))?;
         let r = sqlx::query(OPEN_GAP_SQL)
             .bind(camera.to_string())
             .bind(start.0)
             .bind(reason.as_str())
             .bind(detail)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db("opening gap"))?;
+        // Gaps that ended before this one began can no longer change: log them.
+        crate::log::settle_gaps(&mut tx, camera, start, start).await?;
+        tx.commit().await.map_err(db("opening gap"))?;
         Ok(r.last_insert_rowid())
     }
 

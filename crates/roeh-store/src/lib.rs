@@ -14,12 +14,31 @@
 //! The schema (`migrations/0001_init.sql`) keeps to types PostgreSQL mirrors one to one.
 
 mod cameras;
+mod detection;
 pub mod frame_index;
 mod gaps;
+mod holds;
+mod log;
+mod onvif;
+mod secrets;
 mod segments;
+mod tsa;
+mod users;
 
 pub use cameras::CameraRemoval;
+pub use detection::{
+    AnalysisSetting, HotspotRow, IncidentFilter, IncidentRow, IncidentState, MAX_INCIDENT_LIST,
+    NewIncident, RuleRow, is_plain_file_name,
+};
 pub use gaps::TimeEvent;
+pub use holds::{ExportRow, ExportState, HoldRow, NewHold};
+pub use log::{CheckpointRow, EventRow, KeyRow, LogLeaf};
+pub use onvif::{DiscoveredRow, DiscoveredState, NewDiscovered, OnvifDeviceRow, OnvifProfileRow};
+pub use secrets::{CREDENTIAL_KEY_LEN, CredentialKey, ENCRYPTED_PREFIX};
+pub use users::{
+    AuditFilter, AuditRow, LAST_USED_GRANULARITY, MAX_AUDIT_LIST, NewAudit, NewToken, NewUser,
+    TokenKind, TokenRow, UserRow,
+};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -40,6 +59,8 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// The credential key for camera passwords, shared by every clone (see [`secrets`]).
+    credential_key: std::sync::Arc<std::sync::OnceLock<CredentialKey>>,
 }
 
 impl Store {
@@ -70,7 +91,10 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| Error::with_source(ErrorKind::Internal, "applying migrations", e))?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            credential_key: Default::default(),
+        })
     }
 
     /// Closes every connection, waiting for them to finish.

@@ -8,7 +8,7 @@
 //! - Range queries return rows in both states, so a caller can tell "deleted by retention" from
 //!   "never recorded"; they filter on [`SegmentState`] where only files matter.
 
-use crate::{Error, Result, Store, db, frame_index, to_hash, to_i64, to_u64};
+use crate::{Error, Result, Store, db, frame_index, log, to_hash, to_i64, to_u64};
 use roeh_domain::{
     CameraId, ErrorKind, FrameIndexEntry, Pts90k, Segment, SegmentState, VideoCodec, WallTime,
 };
@@ -117,8 +117,32 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db("inserting segment"))?;
+        let id = r.last_insert_rowid();
+        // The segment's log leaf, in the same transaction as its row.
+        let at = seg.end;
+        let idx = log::append_leaf(&mut tx, &segment_leaf(seg, index), at).await?;
+        sqlx::query("UPDATE segments SET log_index = ? WHERE id = ?")
+            .bind(to_i64(idx, "log index")?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("inserting segment"))?;
+        // A gap closed by this run's first frame ends where the footage begins (which may be
+        // before that frame arrived); then every gap that ended by then is settled and logged.
+        sqlx::query(
+            "UPDATE gaps SET end_wall = MAX(start_wall, ?) WHERE camera_id = ? \
+             AND log_index IS NULL AND end_wall IS NOT NULL AND start_wall <= ? AND end_wall > ?",
+        )
+        .bind(seg.start.0)
+        .bind(&cam)
+        .bind(seg.start.0)
+        .bind(seg.start.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("inserting segment"))?;
+        log::settle_gaps(&mut tx, seg.camera, seg.start, at).await?;
         tx.commit().await.map_err(db("committing segment"))?;
-        Ok(r.last_insert_rowid())
+        Ok(id)
     }
 
     /// The camera's segment with the highest seq (any state), to continue its chain.
@@ -239,18 +263,45 @@ impl Store {
     /// `false` if it was already deleted; `NotFound` if there is no such segment.
     #[tracing::instrument(skip_all)]
     pub async fn mark_segment_deleted(&self, id: i64, at: WallTime) -> Result<bool> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("marking segment deleted"))?;
         let r = sqlx::query(
             "UPDATE segments SET state = 'deleted', deleted_at = ? \
              WHERE id = ? AND state = 'committed'",
         )
         .bind(at.0)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db("marking segment deleted"))?;
         if r.rows_affected() == 1 {
+            // The deletion is a custody event; the segment's own leaf stays in the log.
+            let row = sqlx::query("SELECT camera_id, seq, log_index FROM segments WHERE id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("marking segment deleted"))?;
+            let cam: String = row.get(0);
+            let seq: i64 = row.get(1);
+            let leaf: Option<i64> = row.get(2);
+            let camera = CameraId::parse(&cam)
+                .map_err(|_| Error::new(ErrorKind::DataLoss, "bad camera id in segments"))?;
+            let json = serde_json::to_vec(&serde_json::json!({
+                "type": "retention_deleted",
+                "time": at.to_rfc3339(),
+                "camera": cam,
+                "seq": seq,
+                "segment_leaf": leaf,
+            }))
+            .map_err(|e| Error::with_source(ErrorKind::Internal, "encoding event", e))?;
+            log::append_event(&mut tx, at, "retention_deleted", Some(camera), &json).await?;
+            tx.commit().await.map_err(db("marking segment deleted"))?;
             return Ok(true);
         }
+        drop(tx);
         match self.segment(id).await? {
             Some(_) => Ok(false),
             None => Err(Error::new(ErrorKind::NotFound, "segment not found")),
@@ -327,4 +378,15 @@ fn segment_from_row(row: &SqliteRow) -> Result<Segment> {
             _ => return Err(bad("state")),
         },
     })
+}
+
+/// The log leaf of a committed segment (docs/design/0005-evidence-format.md §1).
+pub(crate) fn segment_leaf(seg: &Segment, index: &[FrameIndexEntry]) -> Vec<u8> {
+    let frames: Vec<roeh_evidence::leaf::IndexedFrame> = index.iter().map(Into::into).collect();
+    roeh_evidence::leaf::segment_leaf(
+        &seg.prev_chain,
+        &roeh_evidence::SegmentLinkInput::from(seg),
+        &roeh_evidence::leaf::frame_index_hash(&frames),
+        &roeh_evidence::leaf::config_hash(&seg.config_record),
+    )
 }

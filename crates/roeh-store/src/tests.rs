@@ -10,6 +10,9 @@ async fn open_tmp() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
     let store = Store::open(&url).await.unwrap();
+    store
+        .set_credential_key(CredentialKey::generate().unwrap())
+        .unwrap();
     (dir, store)
 }
 
@@ -81,6 +84,8 @@ async fn opens_with_wal_and_full_sync_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.db");
     let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let key = CredentialKey::generate().unwrap();
+    store.set_credential_key(key.clone()).unwrap();
     let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
         .fetch_one(&store.pool)
         .await
@@ -101,6 +106,7 @@ async fn opens_with_wal_and_full_sync_and_survives_reopen() {
     store.close().await;
     // Reopening applies no migration twice and keeps the rows.
     let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    store.set_credential_key(key).unwrap();
     assert_eq!(store.get_camera(cam.id).await.unwrap(), Some(cam));
     store.integrity_check().await.unwrap();
 }
@@ -382,4 +388,1207 @@ async fn concurrent_segment_commits_do_not_fail_with_busy() {
         t.await.unwrap();
     }
     assert_eq!(store.cameras_with_segments().await.unwrap().len(), 8);
+}
+
+#[tokio::test]
+async fn the_evidence_log_follows_commits_gaps_and_custody_events() {
+    let (_d, store) = open_tmp().await;
+    let cam = camera("A");
+    store.insert_camera(&cam, WallTime(0)).await.unwrap();
+
+    // A segment's leaf is appended with its row.
+    let (mut s1, i1) = next_segment(cam.id, None, 1_000_000);
+    s1.id = store.insert_segment(&s1, &i1).await.unwrap();
+    assert_eq!(store.log_size().await.unwrap(), 1);
+    assert_eq!(store.segment_log_index(s1.id).await.unwrap(), Some(0));
+    let leaf0 = store.log_leaf(0).await.unwrap().unwrap();
+    assert_eq!(leaf0.data, segments::segment_leaf(&s1, &i1));
+    assert_eq!(leaf0.kind, 1);
+
+    // A gap closed by the next run's first frame is trimmed to where that run's footage starts
+    // and logged with the segment, not before.
+    let g1 = store
+        .open_gap(
+            cam.id,
+            WallTime(1_500_000),
+            GapReason::CameraOffline,
+            "refused",
+        )
+        .await
+        .unwrap();
+    assert!(store.close_gap(g1, WallTime(3_000_000)).await.unwrap());
+    assert_eq!(store.gap_log_index(g1).await.unwrap(), None);
+    let (mut s2, i2) = next_segment(cam.id, Some(&s1), 2_800_000);
+    s2.id = store.insert_segment(&s2, &i2).await.unwrap();
+    assert_eq!(store.segment_log_index(s2.id).await.unwrap(), Some(1));
+    assert_eq!(store.gap_log_index(g1).await.unwrap(), Some(2));
+    let g = &store
+        .gaps_in_range(cam.id, WallTime(0), WallTime(10_000_000))
+        .await
+        .unwrap()[0];
+    assert_eq!(g.end, Some(WallTime(2_800_000)));
+    let want = roeh_evidence::leaf::gap_leaf(
+        cam.id,
+        g1 as u64,
+        WallTime(1_500_000),
+        WallTime(2_800_000),
+        "camera_offline",
+        "refused",
+    )
+    .unwrap();
+    assert_eq!(store.log_leaf(2).await.unwrap().unwrap().data, want);
+    // Once logged, a gap never changes.
+    assert!(!store.trim_gap_end(g1, WallTime(2_000_000)).await.unwrap());
+
+    // A gap that closes without footage after it is settled when the next gap opens.
+    let g2 = store
+        .open_gap(cam.id, WallTime(3_300_000), GapReason::Stall, "")
+        .await
+        .unwrap();
+    store.close_gap(g2, WallTime(4_000_000)).await.unwrap();
+    let g3 = store
+        .open_gap(cam.id, WallTime(4_500_000), GapReason::CameraOffline, "")
+        .await
+        .unwrap();
+    assert_eq!(store.gap_log_index(g2).await.unwrap(), Some(3));
+    assert_eq!(
+        store.gap_log_index(g3).await.unwrap(),
+        None,
+        "open gaps are not logged"
+    );
+
+    // Retention deletes the file, never the leaf; the deletion is an event leaf.
+    assert!(
+        store
+            .mark_segment_deleted(s1.id, WallTime(9_000_000))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.log_leaf(0).await.unwrap().unwrap(), leaf0);
+    let evs = store.events(Some(cam.id), 10).await.unwrap();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0].kind, "retention_deleted");
+    assert_eq!(evs[0].log_index, 4);
+    let v: serde_json::Value = serde_json::from_slice(&evs[0].json).unwrap();
+    assert_eq!(v["seq"], 1);
+    assert_eq!(v["segment_leaf"], 0);
+
+    // Holds: placing and lifting are logged; lifting twice changes nothing.
+    let hold = NewHold {
+        case_ref: "PD-1".into(),
+        camera: cam.id,
+        start: WallTime(1_000_000),
+        end: WallTime(2_000_000),
+        reason: "fight".into(),
+        created_by: "sgt".into(),
+    };
+    let (hid, hidx) = store.place_hold(&hold, WallTime(9_100_000)).await.unwrap();
+    assert_eq!(hidx, 5);
+    assert_eq!(store.holds(true).await.unwrap().len(), 1);
+    assert!(
+        store
+            .clear_hold(hid, "sgt", "closed", WallTime(9_200_000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .clear_hold(hid, "sgt", "again", WallTime(9_300_000))
+            .await
+            .unwrap()
+    );
+    assert!(store.holds(true).await.unwrap().is_empty());
+    let all = store.holds(false).await.unwrap();
+    assert_eq!(all[0].cleared.as_ref().unwrap().1, "sgt");
+    let bad = NewHold {
+        end: WallTime(1_000_000),
+        ..hold
+    };
+    assert!(store.place_hold(&bad, WallTime(9_400_000)).await.is_err());
+
+    // Keys register once.
+    assert!(
+        store
+            .register_key("00112233445566ff", &[7; 32], WallTime(1), b"{}")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .register_key("00112233445566ff", &[7; 32], WallTime(2), b"{}")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.keys().await.unwrap().len(), 1);
+
+    // The log is dense and every stored hash is the leaf hash of its bytes.
+    let size = store.log_size().await.unwrap();
+    assert_eq!(size, 8);
+    let hashes = store.leaf_hashes_from(0, 100).await.unwrap();
+    assert_eq!(hashes.len() as u64, size);
+    for (i, h) in hashes.iter().enumerate() {
+        let leaf = store.log_leaf(i as u64).await.unwrap().unwrap();
+        assert_eq!(*h, roeh_evidence::merkle::leaf_hash(&leaf.data));
+    }
+    assert_eq!(store.leaf_hashes_from(6, 100).await.unwrap().len(), 2);
+}
+
+/// The raw `cameras.password` column of `id`.
+async fn raw_password(store: &Store, id: CameraId) -> Option<String> {
+    let (p,): (Option<String>,) = sqlx::query_as("SELECT password FROM cameras WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    p
+}
+
+#[tokio::test]
+async fn passwords_are_encrypted_at_rest_and_bound_to_their_camera() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roeh.db");
+    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let a = camera("Gate");
+    let b = camera("Yard");
+
+    // Without a key a password is refused and nothing is stored; a camera without one is fine.
+    let e = store.insert_camera(&a, WallTime(1)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
+    assert!(e.to_string().contains("credential key"), "{e}");
+    assert!(!e.chain().contains("s3cret"));
+    assert_eq!(store.get_camera(a.id).await.unwrap(), None);
+    let mut open = camera("Open");
+    open.credentials = Some(Credentials {
+        username: "viewer".into(),
+        password: Secret::new(""),
+    });
+    store.insert_camera(&open, WallTime(1)).await.unwrap();
+    assert_eq!(raw_password(&store, open.id).await, None);
+    assert_eq!(store.get_camera(open.id).await.unwrap(), Some(open.clone()));
+
+    let key = CredentialKey::generate().unwrap();
+    store.set_credential_key(key.clone()).unwrap();
+    store.set_credential_key(key.clone()).unwrap();
+    assert_eq!(
+        store
+            .set_credential_key(CredentialKey::generate().unwrap())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::FailedPrecondition
+    );
+    assert!(store.clone().has_credential_key(), "clones share the key");
+    store.insert_camera(&a, WallTime(2)).await.unwrap();
+    store.insert_camera(&b, WallTime(3)).await.unwrap();
+    let ra = raw_password(&store, a.id).await.unwrap();
+    let rb = raw_password(&store, b.id).await.unwrap();
+    assert!(ra.starts_with(ENCRYPTED_PREFIX) && rb.starts_with(ENCRYPTED_PREFIX));
+    assert!(!ra.contains("s3cret"));
+    assert_ne!(ra, rb, "same password, fresh nonce per write");
+    assert_eq!(store.get_camera(a.id).await.unwrap(), Some(a.clone()));
+
+    // An update re-encrypts.
+    let mut a2 = a.clone();
+    a2.credentials = Some(Credentials {
+        username: "viewer".into(),
+        password: Secret::new("n3w-pass"),
+    });
+    store.update_camera(&a2).await.unwrap();
+    let ra2 = raw_password(&store, a.id).await.unwrap();
+    assert!(ra2.starts_with(ENCRYPTED_PREFIX) && ra2 != ra);
+    assert_eq!(store.get_camera(a.id).await.unwrap(), Some(a2.clone()));
+
+    // A ciphertext copied to another row does not decrypt: DataLoss naming that camera only.
+    sqlx::query("UPDATE cameras SET password = ? WHERE id = ?")
+        .bind(&ra2)
+        .bind(b.id.to_string())
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let e = store.get_camera(b.id).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DataLoss);
+    assert!(e.to_string().contains(&b.id.to_string()), "{e}");
+    assert!(!e.chain().contains(&ra2) && !e.chain().contains("n3w-pass"));
+    assert_eq!(
+        store.list_cameras().await.unwrap_err().kind(),
+        ErrorKind::DataLoss
+    );
+    store.update_camera(&b).await.unwrap();
+
+    // Plain values from before encryption still read, and are re-encrypted on request.
+    sqlx::query("UPDATE cameras SET password = 'legacy-pw' WHERE id = ?")
+        .bind(b.id.to_string())
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE cameras SET password = '' WHERE id = ?")
+        .bind(open.id.to_string())
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let legacy = store.get_camera(b.id).await.unwrap().unwrap();
+    assert_eq!(legacy.credentials.unwrap().password.expose(), "legacy-pw");
+    assert_eq!(store.encrypt_legacy_passwords().await.unwrap(), 2);
+    assert_eq!(store.encrypt_legacy_passwords().await.unwrap(), 0);
+    let rb = raw_password(&store, b.id).await.unwrap();
+    assert!(rb.starts_with(ENCRYPTED_PREFIX) && !rb.contains("legacy"));
+    assert_eq!(raw_password(&store, open.id).await, None);
+    let legacy = store.get_camera(b.id).await.unwrap().unwrap();
+    assert_eq!(legacy.credentials.unwrap().password.expose(), "legacy-pw");
+    store.close().await;
+
+    // Reopened without the key: encrypted values cannot be read, and say why.
+    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let e = store.get_camera(a.id).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
+    assert_eq!(
+        store.encrypt_legacy_passwords().await.unwrap_err().kind(),
+        ErrorKind::FailedPrecondition
+    );
+    // Under another key: DataLoss.
+    store
+        .set_credential_key(CredentialKey::generate().unwrap())
+        .unwrap();
+    assert_eq!(
+        store.get_camera(a.id).await.unwrap_err().kind(),
+        ErrorKind::DataLoss
+    );
+    // The key never prints.
+    assert!(format!("{store:?}").contains("CredentialKey(***)"));
+}
+
+fn onvif_row(cam: CameraId, device_url: &str, sub: bool) -> OnvifDeviceRow {
+    let profile = |token: &str, w: u32, h: u32, path: &str| OnvifProfileRow {
+        token: token.into(),
+        name: token.into(),
+        encoding: "H264".into(),
+        width: Some(w),
+        height: Some(h),
+        fps: Some(10.0),
+        stream_url: format!("rtsp://127.0.0.1:8554/{path}"),
+    };
+    OnvifDeviceRow {
+        camera: cam,
+        device_url: device_url.into(),
+        endpoint_ref: Some("urn:uuid:dev-1".into()),
+        manufacturer: "PythonCam".into(),
+        model: "VirtualCam-1".into(),
+        firmware_version: "1.3.0".into(),
+        serial_number: "PY-000001".into(),
+        hardware_id: "PY-HW-01".into(),
+        main: profile("Profile_Main", 768, 576, "video_main"),
+        sub: sub.then(|| profile("Profile_Sub", 640, 360, "video_sub")),
+        snapshot_url: Some("http://127.0.0.1:8080/snapshot.jpg".into()),
+        added_at: WallTime(100),
+    }
+}
+
+fn discovered(endpoint: &str, xaddr: &str) -> NewDiscovered {
+    NewDiscovered {
+        endpoint_ref: endpoint.into(),
+        xaddrs: vec![xaddr.into()],
+        scopes: vec!["onvif://www.onvif.org/name/Cam".into()],
+        name: Some("Cam".into()),
+        hardware: None,
+        location: None,
+        from_addr: "127.0.0.1:3702".into(),
+    }
+}
+
+#[tokio::test]
+async fn onvif_discovery_approval_and_devices() {
+    let (_d, store) = open_tmp().await;
+    let url1 = "http://127.0.0.1:8080/onvif/device_service";
+    let d1 = store
+        .record_discovered(&discovered("urn:uuid:dev-1", url1), WallTime(10))
+        .await
+        .unwrap();
+    assert_eq!(d1.state, DiscoveredState::Pending);
+    assert_eq!(d1.device.xaddrs, vec![url1.to_string()]);
+    let d2 = store
+        .record_discovered(
+            &discovered("urn:uuid:dev-2", "http://127.0.0.2/onvif"),
+            WallTime(11),
+        )
+        .await
+        .unwrap();
+    // Seen again: same entry, refreshed.
+    let mut moved = discovered("urn:uuid:dev-1", "http://127.0.0.3/onvif");
+    moved.name = Some("Renamed".into());
+    let again = store.record_discovered(&moved, WallTime(20)).await.unwrap();
+    assert_eq!(again.id, d1.id);
+    assert_eq!(
+        (again.first_seen, again.last_seen),
+        (WallTime(10), WallTime(20))
+    );
+    assert_eq!(again.device.name.as_deref(), Some("Renamed"));
+    store
+        .record_discovered(&discovered("urn:uuid:dev-1", url1), WallTime(21))
+        .await
+        .unwrap();
+    assert_eq!(store.list_discovered(false).await.unwrap().len(), 2);
+
+    // Dismissed: stays dismissed when seen again, leaves the pending list, cannot be added.
+    let dis = store.dismiss_discovered(d2.id).await.unwrap();
+    assert_eq!(dis.state, DiscoveredState::Dismissed);
+    store.dismiss_discovered(d2.id).await.unwrap();
+    let mut seen = discovered("urn:uuid:dev-2", "http://127.0.0.9/x");
+    seen.name = Some("Other".into());
+    let s2 = store.record_discovered(&seen, WallTime(30)).await.unwrap();
+    assert_eq!(s2.state, DiscoveredState::Dismissed);
+    assert_eq!(s2.device.xaddrs, vec!["http://127.0.0.2/onvif".to_string()]);
+    assert_eq!(s2.last_seen, WallTime(30));
+    assert_eq!(store.list_discovered(false).await.unwrap().len(), 1);
+    assert_eq!(store.list_discovered(true).await.unwrap().len(), 2);
+    let c2 = camera("Dismissed one");
+    let e = store
+        .add_onvif_camera(
+            &c2,
+            &onvif_row(c2.id, "http://127.0.0.2/onvif", true),
+            Some(d2.id),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
+    assert!(e.to_string().contains("dismissed"), "{e}");
+    assert_eq!(
+        store.get_camera(c2.id).await.unwrap(),
+        None,
+        "nothing stored"
+    );
+    assert_eq!(
+        store.dismiss_discovered(999).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+
+    // Approved: camera, description and approval in one go.
+    let c1 = camera("ONVIF gate");
+    let row = onvif_row(c1.id, url1, true);
+    store
+        .add_onvif_camera(&c1, &row, Some(d1.id))
+        .await
+        .unwrap();
+    assert_eq!(store.get_camera(c1.id).await.unwrap(), Some(c1.clone()));
+    assert_eq!(store.onvif_device(c1.id).await.unwrap(), Some(row.clone()));
+    let d1 = store.discovered(d1.id).await.unwrap().unwrap();
+    assert_eq!(
+        (d1.state, d1.camera),
+        (DiscoveredState::Approved, Some(c1.id))
+    );
+    assert_eq!(store.list_onvif_devices().await.unwrap(), vec![row.clone()]);
+    assert_eq!(
+        store.dismiss_discovered(d1.id).await.unwrap_err().kind(),
+        ErrorKind::FailedPrecondition
+    );
+    // Not twice: neither the same entry nor the same device URL.
+    let c3 = camera("Twice");
+    for disc in [Some(d1.id), None] {
+        let e = store
+            .add_onvif_camera(&c3, &onvif_row(c3.id, url1, false), disc)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+        assert_eq!(store.get_camera(c3.id).await.unwrap(), None);
+    }
+    // A failing camera insert (duplicate id) leaves the entry pending and stores no row.
+    let d4 = store
+        .record_discovered(
+            &discovered("urn:uuid:dev-4", "http://127.0.0.4/o"),
+            WallTime(40),
+        )
+        .await
+        .unwrap();
+    let e = store
+        .add_onvif_camera(
+            &c1,
+            &onvif_row(c1.id, "http://127.0.0.4/o", false),
+            Some(d4.id),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(
+        store.discovered(d4.id).await.unwrap().unwrap().state,
+        DiscoveredState::Pending
+    );
+    // Without a sub profile.
+    let c4 = camera("Single");
+    let single = onvif_row(c4.id, "http://127.0.0.4/o", false);
+    store
+        .add_onvif_camera(&c4, &single, Some(d4.id))
+        .await
+        .unwrap();
+    assert_eq!(store.onvif_device(c4.id).await.unwrap().unwrap().sub, None);
+
+    // Removing the camera (no footage) removes its description and frees the entry.
+    assert_eq!(
+        store.delete_camera(c1.id, WallTime(50)).await.unwrap(),
+        CameraRemoval::Deleted
+    );
+    assert_eq!(store.onvif_device(c1.id).await.unwrap(), None);
+    let d1 = store.discovered(d1.id).await.unwrap().unwrap();
+    assert_eq!((d1.state, d1.camera), (DiscoveredState::Pending, None));
+    // Retiring keeps the description but the device may be added again.
+    store
+        .open_gap(c4.id, WallTime(60), GapReason::CameraOffline, "x")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_camera(c4.id, WallTime(70)).await.unwrap(),
+        CameraRemoval::Retired
+    );
+    assert!(store.onvif_device(c4.id).await.unwrap().is_some());
+    assert!(store.list_onvif_devices().await.unwrap().is_empty());
+    let c5 = camera("Single again");
+    store
+        .add_onvif_camera(
+            &c5,
+            &onvif_row(c5.id, "http://127.0.0.4/o", false),
+            Some(d4.id),
+        )
+        .await
+        .unwrap();
+}
+
+fn incident(cam: CameraId, hotspot: uuid::Uuid, opened: i64) -> NewIncident {
+    NewIncident {
+        id: uuid::Uuid::new_v4(),
+        rule_id: uuid::Uuid::new_v4(),
+        camera: cam,
+        hotspot_id: hotspot,
+        seq: 1,
+        kind: "intrusion".into(),
+        severity: "high".into(),
+        priority: 3,
+        alerting: true,
+        reason: "person in zone walkway".into(),
+        opened_at: WallTime(opened),
+        peak_score: 0.61,
+        track_ids: vec![4, 2],
+        model_id: "ssdlite".into(),
+        evidence_start: WallTime(opened - 10_000_000),
+    }
+}
+
+#[tokio::test]
+async fn hotspots_rules_analysis_and_incidents() {
+    let (_dir, store) = open_tmp().await;
+    let cam = camera("Walkway");
+    store.insert_camera(&cam, WallTime(1)).await.unwrap();
+
+    // Hotspots: insert, duplicate refused, update, list.
+    let h1 = uuid::Uuid::new_v4();
+    let h2 = uuid::Uuid::new_v4();
+    store
+        .insert_hotspot(h1, "Square", "{\"a\":1}", WallTime(10))
+        .await
+        .unwrap();
+    store
+        .insert_hotspot(h2, "Gate", "{\"b\":2}", WallTime(11))
+        .await
+        .unwrap();
+    let dup = store
+        .insert_hotspot(h1, "Again", "{}", WallTime(12))
+        .await
+        .unwrap_err();
+    assert_eq!(dup.kind(), ErrorKind::AlreadyExists);
+    store
+        .update_hotspot(h1, "Square 2", "{\"a\":2}", WallTime(20))
+        .await
+        .unwrap();
+    let missing = uuid::Uuid::new_v4();
+    let e = store
+        .update_hotspot(missing, "x", "{}", WallTime(20))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let got = store.get_hotspot(h1).await.unwrap().unwrap();
+    assert_eq!(
+        (got.name.as_str(), got.document.as_str()),
+        ("Square 2", "{\"a\":2}")
+    );
+    assert_eq!(
+        (got.created_at, got.updated_at),
+        (WallTime(10), WallTime(20))
+    );
+    let all = store.list_hotspots().await.unwrap();
+    assert_eq!(all.iter().map(|h| h.id).collect::<Vec<_>>(), vec![h1, h2]);
+
+    // Rules: need their hotspot; list by hotspot; update; cascade on hotspot delete.
+    let rule = |id, hotspot, enabled| RuleRow {
+        id,
+        hotspot_id: hotspot,
+        document: format!("{{\"id\":\"{id}\"}}"),
+        enabled,
+        created_at: WallTime(30),
+        updated_at: WallTime(30),
+    };
+    let (r1, r2, r3) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    store.insert_rule(&rule(r1, h1, true)).await.unwrap();
+    store.insert_rule(&rule(r2, h1, false)).await.unwrap();
+    store.insert_rule(&rule(r3, h2, true)).await.unwrap();
+    let orphan = store
+        .insert_rule(&rule(uuid::Uuid::new_v4(), missing, true))
+        .await;
+    assert_eq!(orphan.unwrap_err().kind(), ErrorKind::FailedPrecondition);
+    assert_eq!(store.list_rules(Some(h1)).await.unwrap().len(), 2);
+    assert_eq!(store.list_rules(None).await.unwrap().len(), 3);
+    let mut changed = rule(r2, h1, true);
+    changed.updated_at = WallTime(40);
+    store.update_rule(&changed).await.unwrap();
+    let got = store.get_rule(r2).await.unwrap().unwrap();
+    assert!(got.enabled);
+    assert_eq!(
+        (got.created_at, got.updated_at),
+        (WallTime(30), WallTime(40))
+    );
+    assert!(store.delete_rule(r2).await.unwrap());
+    assert!(!store.delete_rule(r2).await.unwrap());
+    assert!(store.delete_hotspot(h1).await.unwrap());
+    assert!(
+        store.get_rule(r1).await.unwrap().is_none(),
+        "rules go with their hotspot"
+    );
+    assert_eq!(store.list_rules(None).await.unwrap().len(), 1);
+
+    // Analysis settings: upsert, bad fps refused, unknown camera refused.
+    assert!(store.camera_analysis(cam.id).await.unwrap().is_none());
+    store
+        .set_camera_analysis(cam.id, false, 2.5, WallTime(50))
+        .await
+        .unwrap();
+    store
+        .set_camera_analysis(cam.id, true, 4.0, WallTime(60))
+        .await
+        .unwrap();
+    let a = store.camera_analysis(cam.id).await.unwrap().unwrap();
+    assert!(a.enabled && a.fps == 4.0 && a.updated_at == WallTime(60));
+    assert_eq!(store.list_camera_analysis().await.unwrap(), vec![a]);
+    for fps in [0.0, -1.0, f64::NAN] {
+        let e = store
+            .set_camera_analysis(cam.id, true, fps, WallTime(70))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    }
+    let e = store
+        .set_camera_analysis(CameraId::new_random(), true, 5.0, WallTime(70))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
+
+    // Incidents: open, update, snapshot, close once, list with filters.
+    let other_cam = CameraId::new_random();
+    let a1 = incident(cam.id, h2, 100_000_000);
+    let a2 = incident(cam.id, h1, 200_000_000);
+    let a3 = incident(other_cam, h2, 300_000_000);
+    for i in [&a1, &a2, &a3] {
+        store.insert_incident(i).await.unwrap();
+    }
+    store
+        .update_incident(a1.id, 0.9, &[2, 4, 7], WallTime(150_000_000))
+        .await
+        .unwrap();
+    store.set_incident_snapshot(a1.id, "a1.jpg").await.unwrap();
+    for bad in ["../x.jpg", "a/b.jpg", "", ".jpg", "a.b.jpg"] {
+        let e = store.set_incident_snapshot(a1.id, bad).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
+    }
+    assert!(
+        store
+            .close_incident(a1.id, 0.95, WallTime(160_000_000), WallTime(170_000_000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .close_incident(a1.id, 0.99, WallTime(165_000_000), WallTime(175_000_000))
+            .await
+            .unwrap()
+    );
+    let got = store.get_incident(a1.id).await.unwrap().unwrap();
+    assert_eq!(got.state, IncidentState::Closed);
+    assert_eq!(got.incident.peak_score, 0.95);
+    assert_eq!(got.incident.track_ids, vec![2, 4, 7]);
+    assert_eq!(got.closed_at, Some(WallTime(160_000_000)));
+    assert_eq!(got.evidence_end, Some(WallTime(170_000_000)));
+    assert_eq!(got.snapshot.as_deref(), Some("a1.jpg"));
+    assert_eq!(got.incident.evidence_start, WallTime(90_000_000));
+    let open = store.get_incident(a2.id).await.unwrap().unwrap();
+    assert_eq!(open.state, IncidentState::Open);
+    assert_eq!(open.incident, a2);
+    assert!(open.closed_at.is_none() && open.evidence_end.is_none());
+
+    let list = |f: IncidentFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list_incidents(&f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.incident.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(IncidentFilter::default()).await,
+        vec![a3.id, a2.id, a1.id]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            camera: Some(cam.id),
+            ..Default::default()
+        })
+        .await,
+        vec![a2.id, a1.id]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            hotspot: Some(h2),
+            ..Default::default()
+        })
+        .await,
+        vec![a3.id, a1.id]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            state: Some(IncidentState::Closed),
+            ..Default::default()
+        })
+        .await,
+        vec![a1.id]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await,
+        vec![a3.id]
+    );
+    // Time: a1 spans 100..160 s, the others are open from 200 s and 300 s.
+    let t = |s: i64| Some(WallTime(s * 1_000_000));
+    assert_eq!(
+        list(IncidentFilter {
+            start: t(170),
+            ..Default::default()
+        })
+        .await,
+        vec![a3.id, a2.id]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            end: t(200),
+            ..Default::default()
+        })
+        .await,
+        vec![a1.id]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            start: t(150),
+            end: t(250),
+            ..Default::default()
+        })
+        .await,
+        vec![a2.id, a1.id]
+    );
+
+    // Left open by a stop: closed at their last update, evidence extended by the post-roll.
+    assert_eq!(
+        store
+            .close_stale_incidents(std::time::Duration::from_secs(10))
+            .await
+            .unwrap(),
+        2
+    );
+    let got = store.get_incident(a3.id).await.unwrap().unwrap();
+    assert_eq!(got.state, IncidentState::Closed);
+    assert_eq!(got.closed_at, Some(WallTime(300_000_000)));
+    assert_eq!(got.evidence_end, Some(WallTime(310_000_000)));
+    assert_eq!(
+        store
+            .close_stale_incidents(std::time::Duration::from_secs(10))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+fn new_user(name: &str, role: &str) -> NewUser {
+    NewUser {
+        username: name.into(),
+        password_hash: format!("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$hash-of-{name}"),
+        role: role.into(),
+        scope: "{}".into(),
+    }
+}
+
+fn token(hash_byte: u8, user_id: i64, kind: TokenKind, created: i64, expires: i64) -> NewToken {
+    NewToken {
+        hash: [hash_byte; 32],
+        user_id,
+        kind,
+        label: format!("token {hash_byte}"),
+        created_at: WallTime::from_secs(created),
+        expires_at: WallTime::from_secs(expires),
+    }
+}
+
+#[tokio::test]
+async fn users_tokens_and_the_setup_token() {
+    let (_dir, store) = open_tmp().await;
+    let t = WallTime::from_secs;
+
+    // First start: no users, a setup token is stored; a later start replaces it.
+    assert!(!store.has_users().await.unwrap());
+    assert!(!store.setup_pending().await.unwrap());
+    assert!(store.ensure_setup_token(&[1; 32], t(10)).await.unwrap());
+    assert!(store.setup_pending().await.unwrap());
+    assert!(store.ensure_setup_token(&[2; 32], t(20)).await.unwrap());
+    let admin = new_user("root-admin", "admin");
+    // The replaced token and a wrong one do nothing; a non-admin cannot be created with it.
+    assert_eq!(
+        store
+            .consume_setup_token(&[1; 32], &admin, t(30))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .consume_setup_token(&[9; 32], &admin, t(30))
+            .await
+            .unwrap(),
+        None
+    );
+    let e = store
+        .consume_setup_token(&[2; 32], &new_user("x", "operator"), t(30))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(!store.has_users().await.unwrap());
+    // The right one creates the first admin, once.
+    let admin_id = store
+        .consume_setup_token(&[2; 32], &admin, t(40))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .consume_setup_token(&[2; 32], &new_user("second", "admin"), t(41))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!store.setup_pending().await.unwrap());
+    assert!(!store.ensure_setup_token(&[3; 32], t(50)).await.unwrap());
+    assert_eq!(
+        store
+            .consume_setup_token(&[3; 32], &new_user("third", "admin"), t(51))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+    assert!(store.has_admin().await.unwrap());
+
+    // Users.
+    let got = store.user_by_id(admin_id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.username.as_str(), got.role.as_str(), got.created_at),
+        ("root-admin", "admin", t(40))
+    );
+    assert_eq!(got.password_hash, admin.password_hash);
+    assert!(
+        !format!("{got:?}").contains("hash-of"),
+        "Debug leaks the hash"
+    );
+    let olga = store
+        .create_user(&new_user("olga", "operator"), t(60))
+        .await
+        .unwrap();
+    let e = store
+        .create_user(&new_user("olga", "investigator"), t(61))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+    let e = store
+        .create_user(&new_user("mallory", "root"), t(61))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(store.user_by_name("olga").await.unwrap().unwrap().id, olga);
+    assert!(store.user_by_name("OLGA").await.unwrap().is_none());
+    assert!(store.user_by_id(9999).await.unwrap().is_none());
+    let names: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, vec!["root-admin", "olga"]);
+    store.set_password(olga, "$argon2id$new").await.unwrap();
+    assert_eq!(
+        store.user_by_id(olga).await.unwrap().unwrap().password_hash,
+        "$argon2id$new"
+    );
+    assert_eq!(
+        store.set_password(9999, "x").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    let scope = r#"{"cameras":["00000000-0000-0000-0000-000000000001"]}"#;
+    store
+        .set_user_access(olga, "investigator", scope)
+        .await
+        .unwrap();
+    let u = store.user_by_id(olga).await.unwrap().unwrap();
+    assert_eq!((u.role.as_str(), u.scope.as_str()), ("investigator", scope));
+    assert_eq!(
+        store
+            .set_user_access(olga, "god", "{}")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+
+    // Tokens: only for live users, authenticate until expiry, record their use coarsely.
+    let e = store
+        .create_token(&token(7, olga, TokenKind::Session, 100, 100))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    let e = store
+        .create_token(&token(7, 9999, TokenKind::Session, 100, 200))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    store
+        .create_token(&token(7, olga, TokenKind::Session, 100, 200))
+        .await
+        .unwrap();
+    let e = store
+        .create_token(&token(7, olga, TokenKind::Api, 100, 200))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+    let (u, kind) = store
+        .user_for_token(&[7; 32], t(110))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((u.id, kind), (olga, TokenKind::Session));
+    store
+        .user_for_token(&[7; 32], t(120))
+        .await
+        .unwrap()
+        .unwrap();
+    let last_used =
+        |store: Store, user| async move { store.list_tokens(user).await.unwrap()[0].last_used_at };
+    assert_eq!(
+        last_used(store.clone(), olga).await,
+        Some(t(110)),
+        "written at most once a minute"
+    );
+    store
+        .user_for_token(&[7; 32], t(170))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last_used(store.clone(), olga).await, Some(t(170)));
+    assert!(
+        store
+            .user_for_token(&[7; 32], t(199))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .user_for_token(&[7; 32], t(200))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired at expires_at"
+    );
+    assert!(
+        store
+            .user_for_token(&[8; 32], t(110))
+            .await
+            .unwrap()
+            .is_none(),
+        "unknown"
+    );
+
+    // Revocation.
+    store
+        .create_token(&token(8, olga, TokenKind::Api, 100, 10_000))
+        .await
+        .unwrap();
+    store
+        .create_token(&token(9, olga, TokenKind::Api, 100, 10_000))
+        .await
+        .unwrap();
+    store
+        .create_token(&token(10, admin_id, TokenKind::Api, 100, 10_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .user_for_token(&[8; 32], t(300))
+            .await
+            .unwrap()
+            .unwrap()
+            .1,
+        TokenKind::Api
+    );
+    assert!(store.revoke_token(&[8; 32], t(301)).await.unwrap());
+    assert!(!store.revoke_token(&[8; 32], t(302)).await.unwrap());
+    assert!(!store.revoke_token(&[99; 32], t(302)).await.unwrap());
+    assert!(
+        store
+            .user_for_token(&[8; 32], t(303))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.revoke_user_tokens(olga, t(304)).await.unwrap(),
+        2,
+        "the expired one and token 9"
+    );
+    assert!(
+        store
+            .user_for_token(&[9; 32], t(305))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .user_for_token(&[10; 32], t(305))
+            .await
+            .unwrap()
+            .is_some(),
+        "other users keep theirs"
+    );
+    let rows = store.list_tokens(olga).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows.iter()
+            .find(|r| r.token.hash == [8; 32])
+            .unwrap()
+            .revoked_at,
+        Some(t(301))
+    );
+
+    // Disabling revokes at once and keeps the user's row.
+    let piet = store
+        .create_user(&new_user("piet", "unit"), t(400))
+        .await
+        .unwrap();
+    store
+        .create_token(&token(11, piet, TokenKind::Api, 400, 10_000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .user_for_token(&[11; 32], t(401))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.disable_user(piet, t(402)).await.unwrap());
+    assert!(!store.disable_user(piet, t(403)).await.unwrap());
+    assert!(
+        store
+            .user_for_token(&[11; 32], t(404))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.list_tokens(piet).await.unwrap()[0].revoked_at,
+        Some(t(402))
+    );
+    let e = store
+        .create_token(&token(12, piet, TokenKind::Api, 405, 10_000))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
+    assert_eq!(
+        store.user_by_id(piet).await.unwrap().unwrap().disabled_at,
+        Some(t(402))
+    );
+    assert_eq!(
+        store.disable_user(9999, t(405)).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+
+    // The last enabled admin stays.
+    let e = store.disable_user(admin_id, t(500)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
+    let e = store
+        .set_user_access(admin_id, "operator", "{}")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
+    store
+        .set_user_access(admin_id, "admin", "{}")
+        .await
+        .unwrap();
+    let second = store
+        .create_user(&new_user("second-admin", "admin"), t(501))
+        .await
+        .unwrap();
+    assert!(store.disable_user(admin_id, t(502)).await.unwrap());
+    assert!(
+        store
+            .user_for_token(&[10; 32], t(503))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.has_admin().await.unwrap());
+    assert!(store.disable_user(second, t(504)).await.is_err());
+
+    // Dead tokens can be cleaned out; live ones stay.
+    store
+        .create_token(&token(13, second, TokenKind::Session, 600, 10_000))
+        .await
+        .unwrap();
+    let removed = store.delete_dead_tokens(t(1_000)).await.unwrap();
+    assert_eq!(removed, 5, "expired 7; revoked 8, 9, 10 and 11");
+    assert!(
+        store
+            .user_for_token(&[13; 32], t(700))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_is_append_only_and_filters() {
+    let (_dir, store) = open_tmp().await;
+    let t = WallTime::from_secs;
+    let entry = |time: i64, actor: &str, action: &str, outcome: &str| NewAudit {
+        time: t(time),
+        actor: actor.into(),
+        role: (actor != "anonymous").then(|| "operator".to_string()),
+        action: action.into(),
+        target: Some("camera:00000000-0000-0000-0000-000000000001".into()),
+        outcome: outcome.into(),
+        status: Some(if outcome == "ok" { 200 } else { 401 }),
+        reason: (action == "footage.view").then(|| "case 2026/17".to_string()),
+        source_ip: Some("192.0.2.1".into()),
+    };
+    let a = store
+        .append_audit(&entry(10, "anonymous", "login_failed", "denied"))
+        .await
+        .unwrap();
+    let b = store
+        .append_audit(&entry(20, "olga", "login", "ok"))
+        .await
+        .unwrap();
+    let c = store
+        .append_audit(&entry(30, "olga", "footage.view", "ok"))
+        .await
+        .unwrap();
+    let d = store
+        .append_audit(&entry(40, "piet", "login", "ok"))
+        .await
+        .unwrap();
+    assert!(a < b && b < c && c < d);
+    let e = store
+        .append_audit(&entry(50, "olga", "login", "maybe"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+
+    let ids = |f: AuditFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .audit(&f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids(AuditFilter::default()).await, vec![d, c, b, a]);
+    assert_eq!(
+        ids(AuditFilter {
+            actor: Some("olga".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![c, b]
+    );
+    assert_eq!(
+        ids(AuditFilter {
+            action: Some("login".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![d, b]
+    );
+    assert_eq!(
+        ids(AuditFilter {
+            since: Some(t(20)),
+            until: Some(t(40)),
+            ..Default::default()
+        })
+        .await,
+        vec![c, b]
+    );
+    assert_eq!(
+        ids(AuditFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await,
+        vec![d, c]
+    );
+    assert_eq!(
+        ids(AuditFilter {
+            before_id: Some(c),
+            limit: 2,
+            ..Default::default()
+        })
+        .await,
+        vec![b, a]
+    );
+    // A filter value is data, never SQL.
+    assert!(
+        ids(AuditFilter {
+            actor: Some("x' OR '1'='1".into()),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    let all = store.audit(&AuditFilter::default()).await.unwrap();
+    assert_eq!(all[1].entry, entry(30, "olga", "footage.view", "ok"));
+    assert_eq!(all[3].entry.role, None);
+
+    // Neither UPDATE nor DELETE gets through, not even from inside the store.
+    for sql in [
+        "UPDATE audit_log SET actor = 'nobody' WHERE id = 1",
+        "UPDATE audit_log SET reason = NULL",
+        "DELETE FROM audit_log WHERE id = 1",
+        "DELETE FROM audit_log",
+    ] {
+        let err = sqlx::query(sql).execute(&store.pool).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(store.audit(&AuditFilter::default()).await.unwrap(), all);
 }

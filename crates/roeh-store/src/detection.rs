@@ -1,0 +1,678 @@
+//! Detection: hotspots, rules, per-camera analysis settings and incidents
+//! (`migrations/0005_detection.sql`).
+//!
+//! Invariants:
+//! - hotspot and rule documents are stored as the JSON text they were given; this crate does not
+//!   parse them (the API validates them with roeh-rules first). The key columns beside them are
+//!   written from the caller's arguments in the same statement, so they never disagree with the
+//!   document the caller validated;
+//! - deleting a hotspot deletes its rules (foreign key, `ON DELETE CASCADE`); incidents stay;
+//! - an incident moves `open` → `closed` once: [`Store::close_incident`] only touches an open
+//!   row, and closing sets `closed_at` and `evidence_end` together;
+//! - a snapshot is named by a file name only (no directory part), checked here.
+
+use crate::{Error, Result, Store, db, to_i64, to_u64};
+use roeh_domain::{CameraId, ErrorKind, WallTime};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+/// A stored hotspot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HotspotRow {
+    /// Id (the document's `id`).
+    pub id: Uuid,
+    /// Name (the document's `name`).
+    pub name: String,
+    /// The hotspot as JSON (roeh-rules `Hotspot`).
+    pub document: String,
+    /// When it was created.
+    pub created_at: WallTime,
+    /// When it was last changed.
+    pub updated_at: WallTime,
+}
+
+/// A stored rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleRow {
+    /// Id (the document's `id`).
+    pub id: Uuid,
+    /// Its hotspot (the document's `hotspot`).
+    pub hotspot_id: Uuid,
+    /// The rule as JSON (roeh-rules `Rule`).
+    pub document: String,
+    /// The document's `enabled`.
+    pub enabled: bool,
+    /// When it was created.
+    pub created_at: WallTime,
+    /// When it was last changed.
+    pub updated_at: WallTime,
+}
+
+/// Analysis settings of one camera.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnalysisSetting {
+    /// The camera.
+    pub camera: CameraId,
+    /// Whether its pictures are analysed.
+    pub enabled: bool,
+    /// Analysed frames per second (> 0).
+    pub fps: f64,
+    /// When it was last changed.
+    pub updated_at: WallTime,
+}
+
+/// Whether an incident is still open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IncidentState {
+    /// The condition holds (or held within the rule engine's hold time).
+    Open,
+    /// The condition ended.
+    Closed,
+}
+
+impl IncidentState {
+    /// Stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentState::Open => "open",
+            IncidentState::Closed => "closed",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(s: &str) -> Option<IncidentState> {
+        match s {
+            "open" => Some(IncidentState::Open),
+            "closed" => Some(IncidentState::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// An incident as first written, when it opens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewIncident {
+    /// Id.
+    pub id: Uuid,
+    /// The rule that opened it.
+    pub rule_id: Uuid,
+    /// The camera it was seen on.
+    pub camera: CameraId,
+    /// The rule's hotspot.
+    pub hotspot_id: Uuid,
+    /// The rule engine's sequence number for (rule, camera).
+    pub seq: u64,
+    /// The rule's kind, e.g. `intrusion`.
+    pub kind: String,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: String,
+    /// The hotspot's priority.
+    pub priority: u8,
+    /// Whether it should alert operators.
+    pub alerting: bool,
+    /// A short explanation for people.
+    pub reason: String,
+    /// When it opened.
+    pub opened_at: WallTime,
+    /// Highest detection score so far.
+    pub peak_score: f64,
+    /// Tracks involved, ascending.
+    pub track_ids: Vec<u64>,
+    /// The detection model's id.
+    pub model_id: String,
+    /// Start of the evidence window (opened − pre-roll).
+    pub evidence_start: WallTime,
+}
+
+/// A stored incident.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentRow {
+    /// What was written at open (`peak_score` and `track_ids` as of the last update).
+    pub incident: NewIncident,
+    /// Open or closed.
+    pub state: IncidentState,
+    /// Last change.
+    pub updated_at: WallTime,
+    /// When it closed.
+    pub closed_at: Option<WallTime>,
+    /// File name of the snapshot under the snapshot directory.
+    pub snapshot: Option<String>,
+    /// End of the evidence window (closed + post-roll); `None` while open.
+    pub evidence_end: Option<WallTime>,
+}
+
+/// Which incidents [`Store::list_incidents`] returns. Every field narrows the list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IncidentFilter {
+    /// Of this hotspot.
+    pub hotspot: Option<Uuid>,
+    /// Of this camera.
+    pub camera: Option<CameraId>,
+    /// Still open at or after this time (or not closed).
+    pub start: Option<WallTime>,
+    /// Opened before this time.
+    pub end: Option<WallTime>,
+    /// In this state.
+    pub state: Option<IncidentState>,
+    /// At most this many (newest first); 0 means the default of 100.
+    pub limit: u32,
+}
+
+/// Most incidents one listing returns.
+pub const MAX_INCIDENT_LIST: u32 = 1000;
+
+const INSERT_HOTSPOT_SQL: &str = "INSERT INTO hotspots (id, name, document, created_at, \
+     updated_at) VALUES (?, ?, ?, ?, ?)";
+const UPDATE_HOTSPOT_SQL: &str =
+    "UPDATE hotspots SET name = ?, document = ?, updated_at = ? WHERE id = ?";
+const GET_HOTSPOT_SQL: &str =
+    "SELECT id, name, document, created_at, updated_at FROM hotspots WHERE id = ?";
+const LIST_HOTSPOTS_SQL: &str =
+    "SELECT id, name, document, created_at, updated_at FROM hotspots ORDER BY created_at, id";
+
+const INSERT_RULE_SQL: &str = "INSERT INTO rules (id, hotspot_id, document, enabled, created_at, \
+     updated_at) VALUES (?, ?, ?, ?, ?, ?)";
+const UPDATE_RULE_SQL: &str = "UPDATE rules SET hotspot_id = ?, document = ?, enabled = ?, \
+     updated_at = ? WHERE id = ?";
+const GET_RULE_SQL: &str =
+    "SELECT id, hotspot_id, document, enabled, created_at, updated_at FROM rules WHERE id = ?";
+const LIST_RULES_SQL: &str = "SELECT id, hotspot_id, document, enabled, created_at, updated_at FROM rules \
+     WHERE (? IS NULL OR hotspot_id = ?) ORDER BY created_at, id";
+
+const UPSERT_ANALYSIS_SQL: &str = "INSERT INTO camera_analysis (camera_id, enabled, fps, \
+     updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (camera_id) DO UPDATE SET \
+     enabled = excluded.enabled, fps = excluded.fps, updated_at = excluded.updated_at";
+const GET_ANALYSIS_SQL: &str =
+    "SELECT camera_id, enabled, fps, updated_at FROM camera_analysis WHERE camera_id = ?";
+const LIST_ANALYSIS_SQL: &str =
+    "SELECT camera_id, enabled, fps, updated_at FROM camera_analysis ORDER BY camera_id";
+
+const INSERT_INCIDENT_SQL: &str = "INSERT INTO incidents (id, rule_id, camera_id, hotspot_id, \
+     seq, kind, severity, priority, alerting, reason, state, opened_at, updated_at, closed_at, \
+     peak_score, track_ids, model_id, snapshot, evidence_start, evidence_end) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, NULL, ?, ?, ?, NULL, ?, NULL)";
+const UPDATE_INCIDENT_SQL: &str = "UPDATE incidents SET peak_score = ?, track_ids = ?, \
+     updated_at = ? WHERE id = ?";
+const SET_SNAPSHOT_SQL: &str = "UPDATE incidents SET snapshot = ? WHERE id = ?";
+const CLOSE_INCIDENT_SQL: &str = "UPDATE incidents SET state = 'closed', peak_score = ?, \
+     updated_at = ?, closed_at = ?, evidence_end = ? WHERE id = ? AND state = 'open'";
+const CLOSE_STALE_SQL: &str = "UPDATE incidents SET state = 'closed', closed_at = updated_at, \
+     evidence_end = updated_at + ? WHERE state = 'open'";
+const GET_INCIDENT_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq, kind, severity, \
+     priority, alerting, reason, state, opened_at, updated_at, closed_at, peak_score, track_ids, \
+     model_id, snapshot, evidence_start, evidence_end FROM incidents WHERE id = ?";
+// Each filter is either disabled (its first parameter NULL) or applied.
+const LIST_INCIDENTS_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq, kind, \
+     severity, priority, alerting, reason, state, opened_at, updated_at, closed_at, peak_score, \
+     track_ids, model_id, snapshot, evidence_start, evidence_end FROM incidents \
+     WHERE (? IS NULL OR hotspot_id = ?) AND (? IS NULL OR camera_id = ?) \
+     AND (? IS NULL OR closed_at IS NULL OR closed_at >= ?) AND (? IS NULL OR opened_at < ?) \
+     AND (? IS NULL OR state = ?) ORDER BY opened_at DESC, id LIMIT ?";
+
+fn parse_uuid(s: &str, what: &str) -> Result<Uuid> {
+    Uuid::parse_str(s)
+        .map_err(|_| Error::new(ErrorKind::DataLoss, format!("stored {what} is not a UUID")))
+}
+
+fn hotspot_from_row(r: &SqliteRow) -> Result<HotspotRow> {
+    let id: String = r.try_get("id").map_err(db("reading hotspot"))?;
+    Ok(HotspotRow {
+        id: parse_uuid(&id, "hotspot id")?,
+        name: r.try_get("name").map_err(db("reading hotspot"))?,
+        document: r.try_get("document").map_err(db("reading hotspot"))?,
+        created_at: WallTime(r.try_get("created_at").map_err(db("reading hotspot"))?),
+        updated_at: WallTime(r.try_get("updated_at").map_err(db("reading hotspot"))?),
+    })
+}
+
+fn rule_from_row(r: &SqliteRow) -> Result<RuleRow> {
+    let id: String = r.try_get("id").map_err(db("reading rule"))?;
+    let hotspot: String = r.try_get("hotspot_id").map_err(db("reading rule"))?;
+    Ok(RuleRow {
+        id: parse_uuid(&id, "rule id")?,
+        hotspot_id: parse_uuid(&hotspot, "rule hotspot id")?,
+        document: r.try_get("document").map_err(db("reading rule"))?,
+        enabled: r.try_get("enabled").map_err(db("reading rule"))?,
+        created_at: WallTime(r.try_get("created_at").map_err(db("reading rule"))?),
+        updated_at: WallTime(r.try_get("updated_at").map_err(db("reading rule"))?),
+    })
+}
+
+fn analysis_from_row(r: &SqliteRow) -> Result<AnalysisSetting> {
+    let cam: String = r.try_get("camera_id").map_err(db("reading analysis"))?;
+    Ok(AnalysisSetting {
+        camera: CameraId::parse(&cam).map_err(|_| {
+            Error::new(
+                ErrorKind::DataLoss,
+                "stored analysis camera id is not a UUID",
+            )
+        })?,
+        enabled: r.try_get("enabled").map_err(db("reading analysis"))?,
+        fps: r.try_get("fps").map_err(db("reading analysis"))?,
+        updated_at: WallTime(r.try_get("updated_at").map_err(db("reading analysis"))?),
+    })
+}
+
+fn incident_from_row(r: &SqliteRow) -> Result<IncidentRow> {
+    let e = || db("reading incident");
+    let get_s = |c: &str| -> Result<String> { r.try_get::<String, _>(c).map_err(e()) };
+    let cam = get_s("camera_id")?;
+    let tracks = get_s("track_ids")?;
+    let track_ids: Vec<u64> = serde_json::from_str(&tracks).map_err(|err| {
+        Error::with_source(
+            ErrorKind::DataLoss,
+            "stored incident track ids are not a JSON list",
+            err,
+        )
+    })?;
+    let state = get_s("state")?;
+    let priority: i64 = r.try_get("priority").map_err(e())?;
+    let opt_time = |c: &str| -> Result<Option<WallTime>> {
+        Ok(r.try_get::<Option<i64>, _>(c).map_err(e())?.map(WallTime))
+    };
+    Ok(IncidentRow {
+        incident: NewIncident {
+            id: parse_uuid(&get_s("id")?, "incident id")?,
+            rule_id: parse_uuid(&get_s("rule_id")?, "incident rule id")?,
+            camera: CameraId::parse(&cam).map_err(|_| {
+                Error::new(
+                    ErrorKind::DataLoss,
+                    "stored incident camera id is not a UUID",
+                )
+            })?,
+            hotspot_id: parse_uuid(&get_s("hotspot_id")?, "incident hotspot id")?,
+            seq: to_u64(r.try_get("seq").map_err(e())?, "incident seq")?,
+            kind: get_s("kind")?,
+            severity: get_s("severity")?,
+            priority: u8::try_from(priority).map_err(|_| {
+                Error::new(
+                    ErrorKind::DataLoss,
+                    "stored incident priority is out of range",
+                )
+            })?,
+            alerting: r.try_get("alerting").map_err(e())?,
+            reason: get_s("reason")?,
+            opened_at: WallTime(r.try_get("opened_at").map_err(e())?),
+            peak_score: r.try_get("peak_score").map_err(e())?,
+            track_ids,
+            model_id: get_s("model_id")?,
+            evidence_start: WallTime(r.try_get("evidence_start").map_err(e())?),
+        },
+        state: IncidentState::parse(&state).ok_or_else(|| {
+            Error::new(
+                ErrorKind::DataLoss,
+                format!("stored incident state {state:?} is unknown"),
+            )
+        })?,
+        updated_at: WallTime(r.try_get("updated_at").map_err(e())?),
+        closed_at: opt_time("closed_at")?,
+        snapshot: r.try_get("snapshot").map_err(e())?,
+        evidence_end: opt_time("evidence_end")?,
+    })
+}
+
+fn tracks_json(ids: &[u64]) -> String {
+    serde_json::Value::from(ids.to_vec()).to_string()
+}
+
+/// Whether `name` is a plain file name: ASCII letters, digits, `-`, `_` and one `.` extension,
+/// at most 100 bytes, never `.` or `..`.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name.matches('.').count() <= 1
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+impl Store {
+    /// Adds a hotspot. `AlreadyExists` if the id is taken.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_hotspot(
+        &self,
+        id: Uuid,
+        name: &str,
+        document: &str,
+        now: WallTime,
+    ) -> Result<()> {
+        sqlx::query(INSERT_HOTSPOT_SQL)
+            .bind(id.to_string())
+            .bind(name)
+            .bind(document)
+            .bind(now.0)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db("inserting hotspot"))?;
+        Ok(())
+    }
+
+    /// Replaces a hotspot's document. `NotFound` if it does not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn update_hotspot(
+        &self,
+        id: Uuid,
+        name: &str,
+        document: &str,
+        now: WallTime,
+    ) -> Result<()> {
+        let r = sqlx::query(UPDATE_HOTSPOT_SQL)
+            .bind(name)
+            .bind(document)
+            .bind(now.0)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("updating hotspot"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::new(ErrorKind::NotFound, "hotspot not found"));
+        }
+        Ok(())
+    }
+
+    /// A hotspot by id.
+    #[tracing::instrument(skip_all)]
+    pub async fn get_hotspot(&self, id: Uuid) -> Result<Option<HotspotRow>> {
+        let row = sqlx::query(GET_HOTSPOT_SQL)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading hotspot"))?;
+        row.as_ref().map(hotspot_from_row).transpose()
+    }
+
+    /// Every hotspot, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_hotspots(&self) -> Result<Vec<HotspotRow>> {
+        let rows = sqlx::query(LIST_HOTSPOTS_SQL)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing hotspots"))?;
+        rows.iter().map(hotspot_from_row).collect()
+    }
+
+    /// Deletes a hotspot and its rules; `false` if it did not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_hotspot(&self, id: Uuid) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM hotspots WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("deleting hotspot"))?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Adds a rule. `AlreadyExists` if the id is taken, `FailedPrecondition` if the hotspot does
+    /// not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_rule(&self, rule: &RuleRow) -> Result<()> {
+        sqlx::query(INSERT_RULE_SQL)
+            .bind(rule.id.to_string())
+            .bind(rule.hotspot_id.to_string())
+            .bind(&rule.document)
+            .bind(rule.enabled)
+            .bind(rule.created_at.0)
+            .bind(rule.updated_at.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db("inserting rule"))?;
+        Ok(())
+    }
+
+    /// Replaces a rule's hotspot, document and `enabled` (its `created_at` is kept). `NotFound`
+    /// if it does not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn update_rule(&self, rule: &RuleRow) -> Result<()> {
+        let r = sqlx::query(UPDATE_RULE_SQL)
+            .bind(rule.hotspot_id.to_string())
+            .bind(&rule.document)
+            .bind(rule.enabled)
+            .bind(rule.updated_at.0)
+            .bind(rule.id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("updating rule"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::new(ErrorKind::NotFound, "rule not found"));
+        }
+        Ok(())
+    }
+
+    /// A rule by id.
+    #[tracing::instrument(skip_all)]
+    pub async fn get_rule(&self, id: Uuid) -> Result<Option<RuleRow>> {
+        let row = sqlx::query(GET_RULE_SQL)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading rule"))?;
+        row.as_ref().map(rule_from_row).transpose()
+    }
+
+    /// Rules, of one hotspot or all, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_rules(&self, hotspot: Option<Uuid>) -> Result<Vec<RuleRow>> {
+        let rows = sqlx::query(LIST_RULES_SQL)
+            .bind(hotspot.map(|h| h.to_string()))
+            .bind(hotspot.map(|h| h.to_string()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing rules"))?;
+        rows.iter().map(rule_from_row).collect()
+    }
+
+    /// Deletes a rule; `false` if it did not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_rule(&self, id: Uuid) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM rules WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("deleting rule"))?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Sets a camera's analysis settings. `InvalidArgument` unless `fps` is finite and positive;
+    /// `FailedPrecondition` if the camera does not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_camera_analysis(
+        &self,
+        camera: CameraId,
+        enabled: bool,
+        fps: f64,
+        now: WallTime,
+    ) -> Result<()> {
+        if !(fps.is_finite() && fps > 0.0) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("analysis fps must be positive, got {fps}"),
+            ));
+        }
+        sqlx::query(UPSERT_ANALYSIS_SQL)
+            .bind(camera.to_string())
+            .bind(enabled)
+            .bind(fps)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db("storing analysis settings"))?;
+        Ok(())
+    }
+
+    /// A camera's analysis settings, `None` if never set.
+    #[tracing::instrument(skip_all)]
+    pub async fn camera_analysis(&self, camera: CameraId) -> Result<Option<AnalysisSetting>> {
+        let row = sqlx::query(GET_ANALYSIS_SQL)
+            .bind(camera.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading analysis settings"))?;
+        row.as_ref().map(analysis_from_row).transpose()
+    }
+
+    /// Every camera's analysis settings that were ever set.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_camera_analysis(&self) -> Result<Vec<AnalysisSetting>> {
+        let rows = sqlx::query(LIST_ANALYSIS_SQL)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing analysis settings"))?;
+        rows.iter().map(analysis_from_row).collect()
+    }
+
+    /// Records a newly opened incident. `AlreadyExists` if the id is taken.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_incident(&self, inc: &NewIncident) -> Result<()> {
+        if !(inc.peak_score.is_finite()) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "incident peak score is not finite",
+            ));
+        }
+        sqlx::query(INSERT_INCIDENT_SQL)
+            .bind(inc.id.to_string())
+            .bind(inc.rule_id.to_string())
+            .bind(inc.camera.to_string())
+            .bind(inc.hotspot_id.to_string())
+            .bind(to_i64(inc.seq, "incident seq")?)
+            .bind(&inc.kind)
+            .bind(&inc.severity)
+            .bind(i64::from(inc.priority))
+            .bind(inc.alerting)
+            .bind(&inc.reason)
+            .bind(inc.opened_at.0)
+            .bind(inc.opened_at.0)
+            .bind(inc.peak_score)
+            .bind(tracks_json(&inc.track_ids))
+            .bind(&inc.model_id)
+            .bind(inc.evidence_start.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db("inserting incident"))?;
+        Ok(())
+    }
+
+    /// Records an update of an incident: its peak score and tracks so far. `NotFound` if it does
+    /// not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn update_incident(
+        &self,
+        id: Uuid,
+        peak_score: f64,
+        track_ids: &[u64],
+        at: WallTime,
+    ) -> Result<()> {
+        let r = sqlx::query(UPDATE_INCIDENT_SQL)
+            .bind(peak_score)
+            .bind(tracks_json(track_ids))
+            .bind(at.0)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("updating incident"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::new(ErrorKind::NotFound, "incident not found"));
+        }
+        Ok(())
+    }
+
+    /// Names an incident's snapshot file (a plain file name, see [`is_plain_file_name`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn set_incident_snapshot(&self, id: Uuid, file_name: &str) -> Result<()> {
+        if !is_plain_file_name(file_name) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("snapshot name {file_name:?} is not a plain file name"),
+            ));
+        }
+        let r = sqlx::query(SET_SNAPSHOT_SQL)
+            .bind(file_name)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("naming incident snapshot"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::new(ErrorKind::NotFound, "incident not found"));
+        }
+        Ok(())
+    }
+
+    /// Closes an open incident at `at` with its final peak score and the end of its evidence
+    /// window. `false` if it was not open (already closed or unknown).
+    #[tracing::instrument(skip_all)]
+    pub async fn close_incident(
+        &self,
+        id: Uuid,
+        peak_score: f64,
+        at: WallTime,
+        evidence_end: WallTime,
+    ) -> Result<bool> {
+        let r = sqlx::query(CLOSE_INCIDENT_SQL)
+            .bind(peak_score)
+            .bind(at.0)
+            .bind(at.0)
+            .bind(evidence_end.0)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("closing incident"))?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Closes every incident still open (left by a stop or crash) at its last update, with the
+    /// evidence window ending `post` after it. Returns how many were closed.
+    #[tracing::instrument(skip_all)]
+    pub async fn close_stale_incidents(&self, post: std::time::Duration) -> Result<u64> {
+        let post = i64::try_from(post.as_micros()).unwrap_or(i64::MAX);
+        let r = sqlx::query(CLOSE_STALE_SQL)
+            .bind(post)
+            .execute(&self.pool)
+            .await
+            .map_err(db("closing stale incidents"))?;
+        Ok(r.rows_affected())
+    }
+
+    /// An incident by id.
+    #[tracing::instrument(skip_all)]
+    pub async fn get_incident(&self, id: Uuid) -> Result<Option<IncidentRow>> {
+        let row = sqlx::query(GET_INCIDENT_SQL)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading incident"))?;
+        row.as_ref().map(incident_from_row).transpose()
+    }
+
+    /// Incidents matching `filter`, newest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
+        let limit = match filter.limit {
+            0 => 100,
+            n => n.min(MAX_INCIDENT_LIST),
+        };
+        let hotspot = filter.hotspot.map(|h| h.to_string());
+        let camera = filter.camera.map(|c| c.to_string());
+        let start = filter.start.map(|t| t.0);
+        let end = filter.end.map(|t| t.0);
+        let state = filter.state.map(IncidentState::as_str);
+        let rows = sqlx::query(LIST_INCIDENTS_SQL)
+            .bind(hotspot.clone())
+            .bind(hotspot)
+            .bind(camera.clone())
+            .bind(camera)
+            .bind(start)
+            .bind(start)
+            .bind(end)
+            .bind(end)
+            .bind(state)
+            .bind(state)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing incidents"))?;
+        rows.iter().map(incident_from_row).collect()
+    }
+}

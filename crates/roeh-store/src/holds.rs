@@ -1,0 +1,378 @@
+//! Legal holds and export jobs.
+//!
+//! Invariants: placing and lifting a hold each append a custody event to the log in the same
+//! transaction; a hold is lifted at most once and never deleted; an export row moves
+//! queued → running → done | failed and never back.
+
+use crate::{Error, Result, Store, db, log, to_i64, to_u64};
+use roeh_domain::{CameraId, ErrorKind, WallTime};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+/// A hold to place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewHold {
+    /// The case the footage is held for.
+    pub case_ref: String,
+    /// Camera.
+    pub camera: CameraId,
+    /// Start of the held range.
+    pub start: WallTime,
+    /// End of the held range (exclusive).
+    pub end: WallTime,
+    /// Why.
+    pub reason: String,
+    /// Who placed it.
+    pub created_by: String,
+}
+
+/// A hold as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HoldRow {
+    /// Id.
+    pub id: i64,
+    /// What was asked.
+    pub hold: NewHold,
+    /// When it was placed.
+    pub created_at: WallTime,
+    /// When it was lifted, by whom and why.
+    pub cleared: Option<(WallTime, String, String)>,
+}
+
+/// State of an export job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportState {
+    /// Accepted, not started.
+    Queued,
+    /// Writing the bundle.
+    Running,
+    /// The bundle is ready.
+    Done,
+    /// It failed; see the error.
+    Failed,
+}
+
+impl ExportState {
+    /// Stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportState::Queued => "queued",
+            ExportState::Running => "running",
+            ExportState::Done => "done",
+            ExportState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<ExportState> {
+        Ok(match s {
+            "queued" => ExportState::Queued,
+            "running" => ExportState::Running,
+            "done" => ExportState::Done,
+            "failed" => ExportState::Failed,
+            _ => return Err(Error::new(ErrorKind::DataLoss, "bad export state")),
+        })
+    }
+}
+
+/// An export job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportRow {
+    /// Job id (UUID text).
+    pub id: String,
+    /// Camera.
+    pub camera: CameraId,
+    /// Requested start.
+    pub start: WallTime,
+    /// Requested end.
+    pub end: WallTime,
+    /// Why it was requested.
+    pub reason: String,
+    /// Case number.
+    pub case_ref: String,
+    /// Who requested it.
+    pub requester: String,
+    /// State.
+    pub state: ExportState,
+    /// Bytes written so far.
+    pub bytes_done: u64,
+    /// Bytes to write.
+    pub bytes_total: u64,
+    /// Where the bundle is, once done.
+    pub path: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it was requested.
+    pub created_at: WallTime,
+    /// When it finished.
+    pub finished_at: Option<WallTime>,
+}
+
+fn camera_of(s: String) -> Result<CameraId> {
+    CameraId::parse(&s).map_err(|_| Error::new(ErrorKind::DataLoss, "bad camera id in database"))
+}
+
+fn hold_row(r: &SqliteRow) -> Result<HoldRow> {
+    let cleared_at: Option<i64> = r.get(8);
+    Ok(HoldRow {
+        id: r.get(0),
+        hold: NewHold {
+            case_ref: r.get(1),
+            camera: camera_of(r.get(2))?,
+            start: WallTime(r.get(3)),
+            end: WallTime(r.get(4)),
+            reason: r.get(5),
+            created_by: r.get(6),
+        },
+        created_at: WallTime(r.get(7)),
+        cleared: cleared_at.map(|t| {
+            (
+                WallTime(t),
+                r.get::<Option<String>, _>(9).unwrap_or_default(),
+                r.get::<Option<String>, _>(10).unwrap_or_default(),
+            )
+        }),
+    })
+}
+
+fn export_row(r: &SqliteRow) -> Result<ExportRow> {
+    let state: String = r.get(7);
+    Ok(ExportRow {
+        id: r.get(0),
+        camera: camera_of(r.get(1))?,
+        start: WallTime(r.get(2)),
+        end: WallTime(r.get(3)),
+        reason: r.get(4),
+        case_ref: r.get(5),
+        requester: r.get(6),
+        state: ExportState::parse(&state)?,
+        bytes_done: to_u64(r.get(8), "bytes")?,
+        bytes_total: to_u64(r.get(9), "bytes")?,
+        path: r.get(10),
+        error: r.get(11),
+        created_at: WallTime(r.get(12)),
+        finished_at: r.get::<Option<i64>, _>(13).map(WallTime),
+    })
+}
+
+macro_rules! hold_cols {
+    () => {
+        "id, case_ref, camera_id, start_wall, end_wall, reason, created_by, \
+     created_at, cleared_at, cleared_by, clear_reason"
+    };
+}
+macro_rules! export_cols {
+    () => {
+        "id, camera_id, start_wall, end_wall, reason, case_ref, requester, \
+     state, bytes_done, bytes_total, path, error, created_at, finished_at"
+    };
+}
+
+impl Store {
+    /// Places a hold and logs a `hold_set` event, in one transaction. Returns (id, log index).
+    #[tracing::instrument(skip_all)]
+    pub async fn place_hold(&self, h: &NewHold, at: WallTime) -> Result<(i64, u64)> {
+        if h.end <= h.start {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a hold's end must be after its start",
+            ));
+        }
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("placing hold"))?;
+        let r = sqlx::query(
+            "INSERT INTO holds (case_ref, camera_id, start_wall, end_wall, reason, created_by, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&h.case_ref)
+        .bind(h.camera.to_string())
+        .bind(h.start.0)
+        .bind(h.end.0)
+        .bind(&h.reason)
+        .bind(&h.created_by)
+        .bind(at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("placing hold"))?;
+        let id = r.last_insert_rowid();
+        let json = event_json(&serde_json::json!({
+            "type": "hold_set",
+            "time": at.to_rfc3339(),
+            "hold": id,
+            "case": h.case_ref,
+            "camera": h.camera.to_string(),
+            "start": h.start.to_rfc3339(),
+            "end": h.end.to_rfc3339(),
+            "reason": h.reason,
+            "actor": h.created_by,
+        }))?;
+        let (_, idx) = log::append_event(&mut tx, at, "hold_set", Some(h.camera), &json).await?;
+        tx.commit().await.map_err(db("placing hold"))?;
+        Ok((id, idx))
+    }
+
+    /// Lifts a hold and logs a `hold_cleared` event. `Ok(false)` if it was already lifted;
+    /// `NotFound` if there is no such hold.
+    #[tracing::instrument(skip_all)]
+    pub async fn clear_hold(&self, id: i64, by: &str, reason: &str, at: WallTime) -> Result<bool> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("lifting hold"))?;
+        let row = sqlx::query(concat!("SELECT ", hold_cols!(), " FROM holds WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("lifting hold"))?;
+        let Some(row) = row else {
+            return Err(Error::new(ErrorKind::NotFound, "no such hold"));
+        };
+        let hold = hold_row(&row)?;
+        if hold.cleared.is_some() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE holds SET cleared_at = ?, cleared_by = ?, clear_reason = ? \
+             WHERE id = ? AND cleared_at IS NULL",
+        )
+        .bind(at.0)
+        .bind(by)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("lifting hold"))?;
+        let json = event_json(&serde_json::json!({
+            "type": "hold_cleared",
+            "time": at.to_rfc3339(),
+            "hold": id,
+            "case": hold.hold.case_ref,
+            "camera": hold.hold.camera.to_string(),
+            "reason": reason,
+            "actor": by,
+        }))?;
+        log::append_event(&mut tx, at, "hold_cleared", Some(hold.hold.camera), &json).await?;
+        tx.commit().await.map_err(db("lifting hold"))?;
+        Ok(true)
+    }
+
+    /// Holds, newest first; only those not lifted with `active_only`.
+    #[tracing::instrument(skip_all)]
+    pub async fn holds(&self, active_only: bool) -> Result<Vec<HoldRow>> {
+        let sql = if active_only {
+            concat!(
+                "SELECT ",
+                hold_cols!(),
+                " FROM holds WHERE cleared_at IS NULL ORDER BY id DESC"
+            )
+        } else {
+            concat!("SELECT ", hold_cols!(), " FROM holds ORDER BY id DESC")
+        };
+        let rows = sqlx::query(sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing holds"))?;
+        rows.iter().map(hold_row).collect()
+    }
+
+    /// Records a new export job.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_export(&self, e: &ExportRow) -> Result<()> {
+        sqlx::query(concat!(
+            "INSERT INTO exports (",
+            export_cols!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&e.id)
+        .bind(e.camera.to_string())
+        .bind(e.start.0)
+        .bind(e.end.0)
+        .bind(&e.reason)
+        .bind(&e.case_ref)
+        .bind(&e.requester)
+        .bind(e.state.as_str())
+        .bind(to_i64(e.bytes_done, "bytes")?)
+        .bind(to_i64(e.bytes_total, "bytes")?)
+        .bind(&e.path)
+        .bind(&e.error)
+        .bind(e.created_at.0)
+        .bind(e.finished_at.map(|t| t.0))
+        .execute(&self.pool)
+        .await
+        .map_err(db("recording export"))?;
+        Ok(())
+    }
+
+    /// Updates a job's state, progress, path and error (finished jobs get `finished_at`).
+    #[tracing::instrument(skip_all)]
+    pub async fn update_export(&self, e: &ExportRow) -> Result<()> {
+        sqlx::query(
+            "UPDATE exports SET state = ?, bytes_done = ?, bytes_total = ?, path = ?, error = ?, \
+             finished_at = ? WHERE id = ? AND state IN ('queued', 'running')",
+        )
+        .bind(e.state.as_str())
+        .bind(to_i64(e.bytes_done, "bytes")?)
+        .bind(to_i64(e.bytes_total, "bytes")?)
+        .bind(&e.path)
+        .bind(&e.error)
+        .bind(e.finished_at.map(|t| t.0))
+        .bind(&e.id)
+        .execute(&self.pool)
+        .await
+        .map_err(db("updating export"))?;
+        Ok(())
+    }
+
+    /// One export job.
+    #[tracing::instrument(skip_all)]
+    pub async fn export(&self, id: &str) -> Result<Option<ExportRow>> {
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            export_cols!(),
+            " FROM exports WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading export"))?;
+        r.as_ref().map(export_row).transpose()
+    }
+
+    /// Export jobs, newest first, at most `limit`.
+    #[tracing::instrument(skip_all)]
+    pub async fn exports(&self, limit: u32) -> Result<Vec<ExportRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            export_cols!(),
+            " FROM exports ORDER BY created_at DESC, id LIMIT ?"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing exports"))?;
+        rows.iter().map(export_row).collect()
+    }
+
+    /// Marks jobs left queued or running by a previous process as failed (at start-up).
+    #[tracing::instrument(skip_all)]
+    pub async fn fail_interrupted_exports(&self, at: WallTime) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE exports SET state = 'failed', error = 'interrupted by a restart', \
+             finished_at = ? WHERE state IN ('queued', 'running')",
+        )
+        .bind(at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db("failing interrupted exports"))?;
+        Ok(r.rows_affected())
+    }
+}
+
+/// Serialises an event. serde_json writes object keys in insertion order with no whitespace;
+/// the bytes are stored and logged as they are, never re-serialised.
+pub(crate) fn event_json(v: &serde_json::Value) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::with_source(ErrorKind::Internal, "encoding event", e))
+}

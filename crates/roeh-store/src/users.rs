@@ -1,0 +1,731 @@
+//! Users, their session and API tokens, the audit log, and the one-time setup token.
+//!
+//! Invariants:
+//! - users are never deleted, only disabled; disabling a user revokes all of their tokens in the
+//!   same transaction, and a disabled user's tokens authenticate nobody;
+//! - the last enabled admin can be neither disabled nor given another role;
+//! - only SHA-256 hashes of tokens are stored; [`Store::user_for_token`] finds a user only for a
+//!   token that is unrevoked, unexpired (`now < expires_at`) and whose user is enabled;
+//! - `audit_log` is append-only: the schema's triggers refuse every UPDATE and DELETE;
+//! - the setup token exists only while no user exists, is replaced at each
+//!   [`Store::ensure_setup_token`], and [`Store::consume_setup_token`] creates exactly one first
+//!   admin, once, in one transaction;
+//! - roles, scopes and outcomes are stored as text; their meaning lives in `roeh-auth`. The schema
+//!   checks roles and outcomes against the known names.
+
+use crate::{Error, Result, Store, db};
+use roeh_domain::{ErrorKind, WallTime};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use std::fmt;
+use std::time::Duration;
+
+/// Most audit rows one [`Store::audit`] call returns.
+pub const MAX_AUDIT_LIST: u32 = 1000;
+
+/// `last_used_at` is written at most this often per token, so authenticating a request does not
+/// cost a durable write each time.
+pub const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
+
+/// What a stored token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// Console session (cookie).
+    Session,
+    /// API bearer token.
+    Api,
+}
+
+impl TokenKind {
+    /// Stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Session => "session",
+            TokenKind::Api => "api",
+        }
+    }
+
+    fn parse(s: &str) -> Result<TokenKind> {
+        match s {
+            "session" => Ok(TokenKind::Session),
+            "api" => Ok(TokenKind::Api),
+            _ => Err(Error::new(
+                ErrorKind::DataLoss,
+                "bad token kind in database",
+            )),
+        }
+    }
+}
+
+/// A user to create.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Login name, validated by the caller.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Role name (`admin`, `supervisor`, `operator`, `investigator`, `integrator`, `unit`).
+    pub role: String,
+    /// Scope as JSON (`{}` is unrestricted).
+    pub scope: String,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Role name.
+    pub role: String,
+    /// Scope JSON.
+    pub scope: String,
+    /// When created.
+    pub created_at: WallTime,
+    /// When disabled.
+    pub disabled_at: Option<WallTime>,
+}
+
+impl fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("scope", &self.scope)
+            .field("created_at", &self.created_at)
+            .field("disabled_at", &self.disabled_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token to store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewToken {
+    /// SHA-256 of the token text.
+    pub hash: [u8; 32],
+    /// Owner.
+    pub user_id: i64,
+    /// Session or API.
+    pub kind: TokenKind,
+    /// For people ("console", "unit 17 tablet").
+    pub label: String,
+    /// When issued.
+    pub created_at: WallTime,
+    /// When it stops working.
+    pub expires_at: WallTime,
+}
+
+/// A stored token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRow {
+    /// What was stored.
+    pub token: NewToken,
+    /// When revoked.
+    pub revoked_at: Option<WallTime>,
+    /// When last used (to [`LAST_USED_GRANULARITY`]).
+    pub last_used_at: Option<WallTime>,
+}
+
+/// An audit record to append.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAudit {
+    /// When.
+    pub time: WallTime,
+    /// Who (username or `anonymous`).
+    pub actor: String,
+    /// The actor's role name.
+    pub role: Option<String>,
+    /// What (`login`, `export.request`, …).
+    pub action: String,
+    /// To what.
+    pub target: Option<String>,
+    /// `ok`, `denied` or `error`.
+    pub outcome: String,
+    /// HTTP status answered.
+    pub status: Option<u16>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Client address.
+    pub source_ip: Option<String>,
+}
+
+/// A stored audit record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Id; increases with every append.
+    pub id: i64,
+    /// The record.
+    pub entry: NewAudit,
+}
+
+/// Which audit records to read. Newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only at or after this time.
+    pub since: Option<WallTime>,
+    /// Only before this time.
+    pub until: Option<WallTime>,
+    /// Only this actor.
+    pub actor: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only ids below this one (paging: the last id of the previous page).
+    pub before_id: Option<i64>,
+    /// At most this many (capped at [`MAX_AUDIT_LIST`]; 0 means the cap).
+    pub limit: u32,
+}
+
+macro_rules! user_cols {
+    () => {
+        "id, username, password_hash, role, scope, created_at, disabled_at"
+    };
+}
+
+fn user_row(r: &SqliteRow, off: usize) -> UserRow {
+    UserRow {
+        id: r.get(off),
+        username: r.get(off + 1),
+        password_hash: r.get(off + 2),
+        role: r.get(off + 3),
+        scope: r.get(off + 4),
+        created_at: WallTime(r.get(off + 5)),
+        disabled_at: r.get::<Option<i64>, _>(off + 6).map(WallTime),
+    }
+}
+
+fn hash_of(v: Vec<u8>) -> Result<[u8; 32]> {
+    crate::to_hash(v, "token hash")
+}
+
+fn token_row(r: &SqliteRow) -> Result<TokenRow> {
+    Ok(TokenRow {
+        token: NewToken {
+            hash: hash_of(r.get(0))?,
+            user_id: r.get(1),
+            kind: TokenKind::parse(&r.get::<String, _>(2))?,
+            label: r.get(3),
+            created_at: WallTime(r.get(4)),
+            expires_at: WallTime(r.get(5)),
+        },
+        revoked_at: r.get::<Option<i64>, _>(6).map(WallTime),
+        last_used_at: r.get::<Option<i64>, _>(7).map(WallTime),
+    })
+}
+
+fn audit_row(r: &SqliteRow) -> Result<AuditRow> {
+    let status = r
+        .get::<Option<i64>, _>(7)
+        .map(|s| {
+            u16::try_from(s)
+                .map_err(|_| Error::new(ErrorKind::DataLoss, "bad audit status in database"))
+        })
+        .transpose()?;
+    Ok(AuditRow {
+        id: r.get(0),
+        entry: NewAudit {
+            time: WallTime(r.get(1)),
+            actor: r.get(2),
+            role: r.get(3),
+            action: r.get(4),
+            target: r.get(5),
+            outcome: r.get(6),
+            status,
+            reason: r.get(8),
+            source_ip: r.get(9),
+        },
+    })
+}
+
+/// Constant-time equality of two byte strings of equal length.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses a change that would leave no enabled admin. `role`/`disabled` describe the user
+/// before the change; `stays_admin` whether it is an enabled admin after.
+async fn guard_last_admin(
+    conn: &mut sqlx::SqliteConnection,
+    role: &str,
+    disabled: bool,
+    stays_admin: bool,
+) -> Result<()> {
+    if role != "admin" || disabled || stays_admin {
+        return Ok(());
+    }
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db("counting admins"))?;
+    if n <= 1 {
+        return Err(Error::new(
+            ErrorKind::FailedPrecondition,
+            "this would leave no enabled admin",
+        ));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates a user. `AlreadyExists` if the name is taken; `InvalidArgument` for an unknown
+    /// role.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_user(&self, u: &NewUser, now: WallTime) -> Result<i64> {
+        let r = sqlx::query(
+            "INSERT INTO users (username, password_hash, role, scope, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&u.username)
+        .bind(&u.password_hash)
+        .bind(&u.role)
+        .bind(&u.scope)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db("creating user"))?;
+        Ok(r.last_insert_rowid())
+    }
+
+    /// The user with this name (disabled ones included).
+    #[tracing::instrument(skip_all)]
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users WHERE username = ?"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading user"))?;
+        Ok(row.map(|r| user_row(&r, 0)))
+    }
+
+    /// The user with this id (disabled ones included).
+    #[tracing::instrument(skip_all)]
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>> {
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading user"))?;
+        Ok(row.map(|r| user_row(&r, 0)))
+    }
+
+    /// Every user, disabled ones included, by id.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_users(&self) -> Result<Vec<UserRow>> {
+        let rows = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing users"))?;
+        Ok(rows.iter().map(|r| user_row(r, 0)).collect())
+    }
+
+    /// Whether any user exists (disabled ones included).
+    #[tracing::instrument(skip_all)]
+    pub async fn has_users(&self) -> Result<bool> {
+        let (b,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("counting users"))?;
+        Ok(b)
+    }
+
+    /// Whether an enabled admin exists.
+    #[tracing::instrument(skip_all)]
+    pub async fn has_admin(&self) -> Result<bool> {
+        let (b,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND disabled_at IS NULL)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting admins"))?;
+        Ok(b)
+    }
+
+    /// Replaces a user's password hash. `NotFound` if there is no such user. Sessions are not
+    /// revoked here; call [`Store::revoke_user_tokens`] as the caller's policy says.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<()> {
+        let r = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db("setting password"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::new(ErrorKind::NotFound, "no such user"));
+        }
+        Ok(())
+    }
+
+    /// Changes a user's role and scope. `NotFound` if there is no such user;
+    /// `FailedPrecondition` if it would leave no enabled admin; `InvalidArgument` for an
+    /// unknown role.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_user_access(&self, id: i64, role: &str, scope: &str) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("changing user access"))?;
+        let row: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("changing user access"))?;
+        let Some((old_role, disabled_at)) = row else {
+            return Err(Error::new(ErrorKind::NotFound, "no such user"));
+        };
+        guard_last_admin(&mut tx, &old_role, disabled_at.is_some(), role == "admin").await?;
+        sqlx::query("UPDATE users SET role = ?, scope = ? WHERE id = ?")
+            .bind(role)
+            .bind(scope)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("changing user access"))?;
+        tx.commit().await.map_err(db("changing user access"))?;
+        Ok(())
+    }
+
+    /// Disables a user and revokes all of their tokens, in one transaction. `Ok(false)` if the
+    /// user was already disabled; `NotFound` if there is no such user; `FailedPrecondition` if
+    /// it is the last enabled admin.
+    #[tracing::instrument(skip_all)]
+    pub async fn disable_user(&self, id: i64, now: WallTime) -> Result<bool> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("disabling user"))?;
+        let row: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("disabling user"))?;
+        let Some((role, disabled_at)) = row else {
+            return Err(Error::new(ErrorKind::NotFound, "no such user"));
+        };
+        if disabled_at.is_some() {
+            return Ok(false);
+        }
+        guard_last_admin(&mut tx, &role, false, false).await?;
+        sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
+            .bind(now.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("disabling user"))?;
+        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+            .bind(now.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("disabling user"))?;
+        tx.commit().await.map_err(db("disabling user"))?;
+        Ok(true)
+    }
+
+    /// Stores a token's hash. `NotFound` if the user does not exist, `FailedPrecondition` if it
+    /// is disabled, `InvalidArgument` if it would expire before it is issued, `AlreadyExists`
+    /// if the hash is taken.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_token(&self, t: &NewToken) -> Result<()> {
+        if t.expires_at <= t.created_at {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a token must expire after it is issued",
+            ));
+        }
+        let r = sqlx::query(
+            "INSERT INTO tokens (hash, user_id, kind, label, created_at, expires_at) \
+             SELECT ?, id, ?, ?, ?, ? FROM users WHERE id = ? AND disabled_at IS NULL",
+        )
+        .bind(t.hash.as_slice())
+        .bind(t.kind.as_str())
+        .bind(&t.label)
+        .bind(t.created_at.0)
+        .bind(t.expires_at.0)
+        .bind(t.user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db("storing token"))?;
+        if r.rows_affected() == 1 {
+            return Ok(());
+        }
+        match self.user_by_id(t.user_id).await? {
+            None => Err(Error::new(ErrorKind::NotFound, "no such user")),
+            Some(_) => Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                "the user is disabled",
+            )),
+        }
+    }
+
+    /// The user a token hash authenticates at `now`, and the token's kind; `None` if the token
+    /// is unknown, revoked, expired, or its user disabled. Records the use (at most once per
+    /// [`LAST_USED_GRANULARITY`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn user_for_token(
+        &self,
+        hash: &[u8; 32],
+        now: WallTime,
+    ) -> Result<Option<(UserRow, TokenKind)>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.password_hash, u.role, u.scope, u.created_at, \
+             u.disabled_at, t.kind, t.last_used_at FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ? \
+             AND u.disabled_at IS NULL",
+        )
+        .bind(hash.as_slice())
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("authenticating token"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let user = user_row(&row, 0);
+        let kind = TokenKind::parse(&row.get::<String, _>(7))?;
+        let last_used: Option<i64> = row.get(8);
+        if last_used.is_none_or(|t| WallTime(t).plus(LAST_USED_GRANULARITY) <= now) {
+            sqlx::query("UPDATE tokens SET last_used_at = ? WHERE hash = ?")
+                .bind(now.0)
+                .bind(hash.as_slice())
+                .execute(&self.pool)
+                .await
+                .map_err(db("recording token use"))?;
+        }
+        Ok(Some((user, kind)))
+    }
+
+    /// Revokes one token. `Ok(false)` if it was unknown or already revoked.
+    #[tracing::instrument(skip_all)]
+    pub async fn revoke_token(&self, hash: &[u8; 32], now: WallTime) -> Result<bool> {
+        let r =
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL")
+                .bind(now.0)
+                .bind(hash.as_slice())
+                .execute(&self.pool)
+                .await
+                .map_err(db("revoking token"))?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Revokes every token of a user; returns how many were live.
+    #[tracing::instrument(skip_all)]
+    pub async fn revoke_user_tokens(&self, user_id: i64, now: WallTime) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db("revoking tokens"))?;
+        Ok(r.rows_affected())
+    }
+
+    /// A user's tokens, revoked and expired ones included, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenRow>> {
+        let rows = sqlx::query(
+            "SELECT hash, user_id, kind, label, created_at, expires_at, revoked_at, \
+             last_used_at FROM tokens WHERE user_id = ? ORDER BY created_at, hash",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing tokens"))?;
+        rows.iter().map(token_row).collect()
+    }
+
+    /// Deletes token rows that expired or were revoked before `before` (they authenticate
+    /// nobody; the audit log keeps the history). Returns how many.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_dead_tokens(&self, before: WallTime) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM tokens WHERE expires_at < ? OR revoked_at < ?")
+            .bind(before.0)
+            .bind(before.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db("deleting dead tokens"))?;
+        Ok(r.rows_affected())
+    }
+
+    /// Appends an audit record; returns its id. `InvalidArgument` for an unknown outcome.
+    #[tracing::instrument(skip_all)]
+    pub async fn append_audit(&self, e: &NewAudit) -> Result<i64> {
+        let r = sqlx::query(
+            "INSERT INTO audit_log (time, actor, role, action, target, outcome, status, reason, \
+             source_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.time.0)
+        .bind(&e.actor)
+        .bind(&e.role)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.outcome)
+        .bind(e.status.map(i64::from))
+        .bind(&e.reason)
+        .bind(&e.source_ip)
+        .execute(&self.pool)
+        .await
+        .map_err(db("appending audit record"))?;
+        Ok(r.last_insert_rowid())
+    }
+
+    /// Audit records matching `f`, newest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
+        let limit = if f.limit == 0 || f.limit > MAX_AUDIT_LIST {
+            MAX_AUDIT_LIST
+        } else {
+            f.limit
+        };
+        let since = f.since.map(|t| t.0);
+        let until = f.until.map(|t| t.0);
+        let rows = sqlx::query(
+            "SELECT id, time, actor, role, action, target, outcome, status, reason, source_ip \
+             FROM audit_log \
+             WHERE (? IS NULL OR time >= ?) AND (? IS NULL OR time < ?) \
+             AND (? IS NULL OR actor = ?) AND (? IS NULL OR action = ?) \
+             AND (? IS NULL OR id < ?) \
+             ORDER BY id DESC LIMIT ?",
+        )
+        .bind(since)
+        .bind(since)
+        .bind(until)
+        .bind(until)
+        .bind(&f.actor)
+        .bind(&f.actor)
+        .bind(&f.action)
+        .bind(&f.action)
+        .bind(f.before_id)
+        .bind(f.before_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading audit log"))?;
+        rows.iter().map(audit_row).collect()
+    }
+
+    /// Stores the hash of a fresh setup token if no user exists, replacing any earlier one (whose
+    /// text was printed by an earlier start and may be lost). `Ok(true)`: print the token;
+    /// `Ok(false)`: users exist, there is no setup.
+    #[tracing::instrument(skip_all)]
+    pub async fn ensure_setup_token(&self, hash: &[u8; 32], now: WallTime) -> Result<bool> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("storing setup token"))?;
+        let (users,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users)")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("storing setup token"))?;
+        if users {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO setup_token (id, hash, created_at) VALUES (1, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, \
+             created_at = excluded.created_at, used_at = NULL, used_by = NULL",
+        )
+        .bind(hash.as_slice())
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("storing setup token"))?;
+        tx.commit().await.map_err(db("storing setup token"))?;
+        Ok(true)
+    }
+
+    /// Whether a setup token is waiting to be used.
+    #[tracing::instrument(skip_all)]
+    pub async fn setup_pending(&self) -> Result<bool> {
+        let (b,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM setup_token WHERE used_at IS NULL) \
+             AND NOT EXISTS (SELECT 1 FROM users)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("reading setup token"))?;
+        Ok(b)
+    }
+
+    /// Uses the setup token whose hash is `hash` to create the first admin, in one transaction:
+    /// only if that token is pending and no user exists yet. `Ok(Some(id))` with the new admin's
+    /// id; `Ok(None)` if the token is wrong or used, or a user exists. `InvalidArgument` if
+    /// `admin.role` is not `admin`.
+    #[tracing::instrument(skip_all)]
+    pub async fn consume_setup_token(
+        &self,
+        hash: &[u8; 32],
+        admin: &NewUser,
+        now: WallTime,
+    ) -> Result<Option<i64>> {
+        if admin.role != "admin" {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "the setup token creates an admin",
+            ));
+        }
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("using setup token"))?;
+        let row: Option<(Vec<u8>,)> = sqlx::query_as(
+            "SELECT hash FROM setup_token WHERE id = 1 AND used_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM users)",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("using setup token"))?;
+        let Some((stored,)) = row else {
+            return Ok(None);
+        };
+        if !same_bytes(&stored, hash) {
+            return Ok(None);
+        }
+        let r = sqlx::query(
+            "INSERT INTO users (username, password_hash, role, scope, created_at) \
+             VALUES (?, ?, 'admin', ?, ?)",
+        )
+        .bind(&admin.username)
+        .bind(&admin.password_hash)
+        .bind(&admin.scope)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("using setup token"))?;
+        let id = r.last_insert_rowid();
+        sqlx::query("UPDATE setup_token SET used_at = ?, used_by = ? WHERE id = 1")
+            .bind(now.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("using setup token"))?;
+        tx.commit().await.map_err(db("using setup token"))?;
+        Ok(Some(id))
+    }
+}
