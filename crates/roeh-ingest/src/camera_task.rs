@@ -18,6 +18,8 @@
 //!   `Disconnected { reason: Shutdown }` (itself bounded by `backpressure_timeout`), health turns
 //!   `Stopped`, and the task returns. If the recorder's receiver is gone, the task returns too.
 //! - Detail text in events, health and logs is passed through [`redact`] first.
+//! - The optional [`crate::FrameTap`] sees a frame only after the recorder's queue accepted it;
+//!   the tap never blocks, so the recording path behaves the same with or without it.
 
 use crate::health::HealthHandle;
 use crate::options::{IngestOptions, WhenFull};
@@ -368,6 +370,8 @@ async fn connection(
         }
         let received_at = au.received_at;
         health.frame(&au, clock.monotonic());
+        // A copy for the analytics tap, handed over only once the recorder took the original.
+        let tapped = opts.tap.as_ref().map(|_| au.clone());
         let sent = match opts.when_full {
             WhenFull::Block => tokio::select! {
                 biased;
@@ -376,7 +380,12 @@ async fn connection(
             },
         };
         match sent {
-            Ok(()) => last_frame_at = Some(received_at),
+            Ok(()) => {
+                last_frame_at = Some(received_at);
+                if let (Some(tap), Some(au)) = (&opts.tap, &tapped) {
+                    tap.offer(au);
+                }
+            }
             Err(SendTimeoutError::Timeout(_)) => {
                 return End::Failed {
                     reason: GapReason::Backpressure,

@@ -35,6 +35,7 @@ mod options;
 mod redact;
 mod retina_source;
 mod source;
+mod tap;
 mod validate;
 
 pub use any_source::CameraOpener;
@@ -46,4 +47,5 @@ pub use options::{IngestOptions, WhenFull};
 pub use redact::redact;
 pub use retina_source::RetinaOpener;
 pub use source::{BoxFuture, MediaStream, Opener, rfc6381_from_config_record};
+pub use tap::FrameTap;
 pub use validate::{FrameCheck, MAX_DIMENSION, MIN_DIMENSION};

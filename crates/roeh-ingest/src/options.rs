@@ -2,8 +2,10 @@
 //! Durations are written in the configuration as seconds (a number, fractions allowed):
 //! `stall_timeout = 2.5`. Every duration must be finite, positive and at most one day.
 
+use crate::FrameTap;
 use roeh_domain::Transport;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What to do when the recorder's queue is full. The recording path never drops silently.
@@ -19,7 +21,9 @@ pub enum WhenFull {
 }
 
 /// Settings for [`crate::run_camera`] and the openers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Equality compares the settings and whether both name the same tap (by pointer).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestOptions {
     /// Default RTP transport for cameras configured without one. The camera task itself always
@@ -50,6 +54,30 @@ pub struct IngestOptions {
     /// Largest accepted forward jump of media time between consecutive frames (seconds).
     #[serde(with = "secs")]
     pub max_pts_jump: Duration,
+    /// Where access units go besides the recorder (analytics), if anywhere. Not part of the
+    /// configuration file: the process wires it.
+    #[serde(skip)]
+    pub tap: Option<Arc<dyn FrameTap>>,
+}
+
+impl PartialEq for IngestOptions {
+    fn eq(&self, other: &Self) -> bool {
+        let same_tap = match (&self.tap, &other.tap) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        same_tap
+            && self.transport == other.transport
+            && self.connect_timeout == other.connect_timeout
+            && self.stall_timeout == other.stall_timeout
+            && self.backoff_initial == other.backoff_initial
+            && self.backoff_max == other.backoff_max
+            && self.backoff_reset_after == other.backoff_reset_after
+            && self.when_full == other.when_full
+            && self.backpressure_timeout == other.backpressure_timeout
+            && self.max_pts_jump == other.max_pts_jump
+    }
 }
 
 impl Default for IngestOptions {
@@ -64,6 +92,7 @@ impl Default for IngestOptions {
             when_full: WhenFull::Block,
             backpressure_timeout: Duration::from_secs(5),
             max_pts_jump: Duration::from_secs(10),
+            tap: None,
         }
     }
 }

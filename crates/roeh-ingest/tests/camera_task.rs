@@ -693,3 +693,57 @@ async fn passwords_never_reach_events_or_health() {
     }
     h.stop().await;
 }
+
+/// A tap that remembers what it was offered, summarised like [`short`].
+#[derive(Debug, Default)]
+struct SeenTap(Mutex<Vec<String>>);
+
+impl roeh_ingest::FrameTap for SeenTap {
+    fn offer(&self, au: &AccessUnit) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(short(&IngestEvent::Frame(au.clone())));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_tap_sees_exactly_the_frames_the_recorder_took() {
+    let tap = Arc::new(SeenTap::default());
+    let o = IngestOptions {
+        backpressure_timeout: Duration::from_secs(5),
+        tap: Some(tap.clone()),
+        ..opts()
+    };
+    // As in the full-queue test: the recorder takes three frames, the fourth is lost.
+    let scripts = vec![Script::Endless, Script::Stream(frames(0..2, 10))];
+    let mut h = start(scripts, o, 4);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let mut frames_recorded = Vec::new();
+    for _ in 0..9 {
+        let ev = h.next_short().await;
+        if ev.starts_with('F') {
+            frames_recorded.push(ev);
+        }
+    }
+    assert_eq!(frames_recorded, ["F0k", "F9000", "F18000", "F0k", "F9000"]);
+    assert_eq!(*tap.0.lock().unwrap(), frames_recorded);
+    h.stop().await;
+}
+
+#[test]
+fn options_compare_taps_by_identity() {
+    let tap: Arc<dyn roeh_ingest::FrameTap> = Arc::new(SeenTap::default());
+    let with = IngestOptions {
+        tap: Some(tap.clone()),
+        ..IngestOptions::default()
+    };
+    assert_eq!(with, with.clone());
+    assert_ne!(with, IngestOptions::default());
+    let other = IngestOptions {
+        tap: Some(Arc::new(SeenTap::default())),
+        ..IngestOptions::default()
+    };
+    assert_ne!(with, other);
+    assert_eq!(IngestOptions::default(), IngestOptions::default());
+}

@@ -1,0 +1,541 @@
+//! Detection routes over a real SQLite store: hotspots and rules are validated with messages
+//! that name the problem and nothing bad is stored; camera analysis settings; incidents listed
+//! by filter, with evidence and snapshots; analytics figures. Analytics is a stand-in that
+//! counts reloads.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use roeh_api::detection::AnalyticsControl;
+use roeh_api::{AppState, CameraControl, router};
+use roeh_domain::{Camera, CameraId, CameraUrl, Retention, StreamHealth, SystemClock, WallTime};
+use roeh_store::{IncidentState, NewIncident, Store};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tower::ServiceExt;
+
+struct NoCameras;
+
+impl CameraControl for NoCameras {
+    fn health(&self, _id: CameraId) -> Option<StreamHealth> {
+        None
+    }
+    fn start_camera(&self, _camera: Camera) {}
+    fn stop_camera(&self, _id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async {})
+    }
+}
+
+struct FakeAnalytics {
+    reloads: AtomicUsize,
+    dir: PathBuf,
+}
+
+impl AnalyticsControl for FakeAnalytics {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        self.reloads.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Ok(()) })
+    }
+    fn stats(&self) -> serde_json::Value {
+        serde_json::json!({ "model_id": "fake", "frames_analysed": 7 })
+    }
+    fn snapshot_dir(&self) -> PathBuf {
+        self.dir.clone()
+    }
+    fn default_fps(&self) -> f64 {
+        4.0
+    }
+}
+
+struct Env {
+    app: axum::Router,
+    bare: axum::Router,
+    store: Store,
+    analytics: Arc<FakeAnalytics>,
+    camera: CameraId,
+    _dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("roeh.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let clock = Arc::new(SystemClock::new());
+    let custody = roeh_custody::Custody::open(
+        store.clone(),
+        clock.clone(),
+        roeh_custody::CustodyConfig {
+            keys_dir: dir.path().join("keys"),
+            exports_dir: dir.path().join("exports"),
+            footage_root: dir.path().join("footage"),
+            origin: "roeh:test".into(),
+            checkpoint_every: std::time::Duration::from_secs(60),
+        },
+    )
+    .await
+    .unwrap();
+    let cam = Camera {
+        id: CameraId::new_random(),
+        name: "Walkway".into(),
+        url: CameraUrl::parse("rtsp://127.0.0.1:8554/cam0").unwrap(),
+        credentials: None,
+        transport: Default::default(),
+        enabled: true,
+        retention: Retention::default(),
+    };
+    store.insert_camera(&cam, WallTime(1)).await.unwrap();
+    let analytics = Arc::new(FakeAnalytics {
+        reloads: AtomicUsize::new(0),
+        dir: dir.path().join("snapshots"),
+    });
+    let state = AppState {
+        store: store.clone(),
+        control: Arc::new(NoCameras),
+        footage_root: dir.path().join("footage"),
+        clock,
+        custody,
+        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
+        analytics: Some(analytics.clone()),
+        auth: support::auth_state(),
+    };
+    let token = support::admin_token(&store).await;
+    let bare = support::with_token(
+        router(AppState {
+            analytics: None,
+            ..state.clone()
+        }),
+        token.clone(),
+    );
+    Env {
+        app: support::with_token(router(state), token),
+        bare,
+        store,
+        analytics,
+        camera: cam.id,
+        _dir: dir,
+    }
+}
+
+async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn send(method: &str, uri: &str, body: &serde_json::Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+fn hotspot(
+    cam: CameraId,
+    polygon: serde_json::Value,
+    schedule: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "name": "Square", "lat": 59.33, "lon": 18.06, "priority": 2,
+        "cameras": [cam.to_string()],
+        "zones": [{"id": "walkway", "camera": cam.to_string(), "name": "Walkway", "polygon": polygon}],
+        "schedule": schedule,
+    })
+}
+
+fn always() -> serde_json::Value {
+    serde_json::json!({"tz": "Europe/Stockholm", "always": true})
+}
+
+fn square() -> serde_json::Value {
+    serde_json::json!([[0.1, 0.5], [0.9, 0.5], [0.9, 1.0], [0.1, 1.0]])
+}
+
+fn message(v: &serde_json::Value) -> String {
+    v["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn bad_hotspots_are_refused_with_the_problem_named_and_nothing_is_stored() {
+    let e = env().await;
+    let cases = [
+        (
+            hotspot(
+                e.camera,
+                serde_json::json!([[0, 0], [1, 1], [1, 0], [0, 1]]),
+                always(),
+            ),
+            "polygon is self-intersecting",
+        ),
+        (
+            hotspot(
+                e.camera,
+                serde_json::json!([[0, 0], [1.2, 1], [1, 0]]),
+                always(),
+            ),
+            "point 1 (1.2, 1) is outside 0..1",
+        ),
+        (
+            hotspot(e.camera, serde_json::json!([[0, 0], [1, 1]]), always()),
+            "polygon has 2 points; at least 3 are needed",
+        ),
+        (
+            hotspot(
+                e.camera,
+                square(),
+                serde_json::json!({"tz": "UTC", "windows": [{"days": ["mon"], "from": "22h", "to": "05:00"}]}),
+            ),
+            "schedule.windows[0].from",
+        ),
+        (
+            hotspot(
+                e.camera,
+                square(),
+                serde_json::json!({"tz": "Mars/Olympus"}),
+            ),
+            "schedule.tz",
+        ),
+        (
+            hotspot(CameraId::new_random(), square(), always()),
+            "is not a known camera",
+        ),
+        (serde_json::json!([1, 2]), "must be a JSON object"),
+        (
+            {
+                let mut h = hotspot(e.camera, square(), always());
+                h["id"] = "not-a-uuid".into();
+                h
+            },
+            "is not a UUID",
+        ),
+    ];
+    for (body, want) in cases {
+        let (status, v) = call(&e.app, send("POST", "/api/hotspots", &body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{want}: {v}");
+        assert_eq!(v["error"]["kind"], "invalid_argument");
+        assert!(message(&v).contains(want), "want {want:?} in {v}");
+    }
+    assert!(e.store.list_hotspots().await.unwrap().is_empty());
+    assert_eq!(e.analytics.reloads.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn hotspots_and_rules_are_managed_and_reload_analytics() {
+    let e = env().await;
+    let (status, v) = call(
+        &e.app,
+        send(
+            "POST",
+            "/api/hotspots",
+            &hotspot(e.camera, square(), always()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let hid = v["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["hotspot"]["id"], hid.as_str());
+    assert_eq!(v["hotspot"]["zones"][0]["id"], "walkway");
+    assert_eq!(e.analytics.reloads.load(Ordering::SeqCst), 1);
+
+    // Rules: refused when the zone or hotspot is unknown or the document is bad.
+    let rule = |zone: &str, hotspot: &str| {
+        serde_json::json!({"hotspot": hotspot, "name": "Intrusion", "kind": "intrusion",
+            "zone": zone, "severity": "high"})
+    };
+    let bad = [
+        (rule("lawn", &hid), "\"lawn\" is not a zone of hotspot"),
+        (
+            rule("walkway", &uuid::Uuid::new_v4().to_string()),
+            "is not a known hotspot",
+        ),
+        (
+            serde_json::json!({"hotspot": hid, "name": "L", "kind": "loitering", "zone": "walkway",
+                "severity": "high", "dwell_secs": 0}),
+            "dwell_secs: must be at least 1",
+        ),
+        (
+            serde_json::json!({"hotspot": hid, "name": "L", "kind": "teleport", "severity": "high"}),
+            "unknown variant `teleport`",
+        ),
+    ];
+    for (body, want) in bad {
+        let (status, v) = call(&e.app, send("POST", "/api/rules", &body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{want}: {v}");
+        assert!(message(&v).contains(want), "want {want:?} in {v}");
+    }
+    assert!(e.store.list_rules(None).await.unwrap().is_empty());
+    let (status, v) = call(&e.app, send("POST", "/api/rules", &rule("walkway", &hid))).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let rid = v["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["enabled"], true);
+    assert_eq!(v["rule"]["cooldown_secs"], 60, "defaults are filled in");
+    let (status, v) = call(&e.app, get(&format!("/api/rules?hotspot={hid}"))).await;
+    assert_eq!((status, v.as_array().unwrap().len()), (StatusCode::OK, 1));
+
+    // A rule update: disabled.
+    let mut changed = rule("walkway", &hid);
+    changed["enabled"] = false.into();
+    let (status, v) = call(&e.app, send("PUT", &format!("/api/rules/{rid}"), &changed)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["enabled"], false);
+    let mut other_id = changed.clone();
+    other_id["id"] = uuid::Uuid::new_v4().to_string().into();
+    let (status, v) = call(&e.app, send("PUT", &format!("/api/rules/{rid}"), &other_id)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("does not match the path"), "{v}");
+
+    // A hotspot change that drops the rule's zone is refused; one that keeps it is stored.
+    let mut no_zone = hotspot(e.camera, square(), always());
+    no_zone["zones"][0]["id"] = "lawn".into();
+    let (status, v) = call(
+        &e.app,
+        send("PUT", &format!("/api/hotspots/{hid}"), &no_zone),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert!(message(&v).contains("\"walkway\" is not a zone"), "{v}");
+    let mut renamed = hotspot(e.camera, square(), always());
+    renamed["name"] = "Main square".into();
+    let (status, v) = call(
+        &e.app,
+        send("PUT", &format!("/api/hotspots/{hid}"), &renamed),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["name"], "Main square");
+    let (status, v) = call(&e.app, get("/api/hotspots")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v[0]["hotspot"]["name"], "Main square");
+
+    // Deleting the hotspot deletes its rules.
+    let del = Request::delete(format!("/api/hotspots/{hid}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _) = call(&e.app, del).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(&e.app, get(&format!("/api/rules/{rid}"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(&e.app, get(&format!("/api/hotspots/{hid}"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // hotspot, rule, rule update, hotspot update, delete.
+    assert_eq!(e.analytics.reloads.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn camera_analysis_settings() {
+    let e = env().await;
+    let uri = format!("/api/cameras/{}/analysis", e.camera);
+    let (status, v) = call(&e.app, get(&uri)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (v["enabled"].as_bool(), v["fps"].as_f64()),
+        (Some(true), Some(4.0))
+    );
+    assert_eq!(v["configured"], false);
+    for fps in [0.0, -1.0, 31.0] {
+        let (status, v) = call(
+            &e.app,
+            send(
+                "PUT",
+                &uri,
+                &serde_json::json!({"enabled": true, "fps": fps}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{fps}");
+        assert!(message(&v).contains("fps"), "{v}");
+    }
+    let (status, v) = call(
+        &e.app,
+        send(
+            "PUT",
+            &uri,
+            &serde_json::json!({"enabled": false, "fps": 2.5}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, _) = call(
+        &e.app,
+        send("PUT", &uri, &serde_json::json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let s = e.store.camera_analysis(e.camera).await.unwrap().unwrap();
+    assert!(s.enabled && s.fps == 2.5, "fps kept: {s:?}");
+    assert_eq!(e.analytics.reloads.load(Ordering::SeqCst), 2);
+    let (status, _) = call(
+        &e.app,
+        send(
+            "PUT",
+            &format!("/api/cameras/{}/analysis", CameraId::new_random()),
+            &serde_json::json!({"enabled": true}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+fn incident(cam: CameraId, hotspot: uuid::Uuid, opened_s: i64) -> NewIncident {
+    NewIncident {
+        id: uuid::Uuid::new_v4(),
+        rule_id: uuid::Uuid::new_v4(),
+        camera: cam,
+        hotspot_id: hotspot,
+        seq: 1,
+        kind: "intrusion".into(),
+        severity: "high".into(),
+        priority: 2,
+        alerting: true,
+        reason: "1 in zone \"Walkway\"".into(),
+        opened_at: WallTime::from_secs(opened_s),
+        peak_score: 0.8,
+        track_ids: vec![3],
+        model_id: "m".into(),
+        evidence_start: WallTime::from_secs(opened_s - 10),
+    }
+}
+
+#[tokio::test]
+async fn incidents_are_listed_by_filter_with_snapshot_and_evidence() {
+    let e = env().await;
+    let h1 = uuid::Uuid::new_v4();
+    let a = incident(e.camera, h1, 1_700_000_000);
+    let b = incident(e.camera, uuid::Uuid::new_v4(), 1_700_000_100);
+    e.store.insert_incident(&a).await.unwrap();
+    e.store.insert_incident(&b).await.unwrap();
+    e.store
+        .close_incident(
+            a.id,
+            0.9,
+            WallTime::from_secs(1_700_000_020),
+            WallTime::from_secs(1_700_000_030),
+        )
+        .await
+        .unwrap();
+    std::fs::create_dir_all(&e.analytics.dir).unwrap();
+    std::fs::write(
+        e.analytics.dir.join(format!("{}.jpg", a.id)),
+        b"\xff\xd8jpeg\xff\xd9",
+    )
+    .unwrap();
+    e.store
+        .set_incident_snapshot(a.id, &format!("{}.jpg", a.id))
+        .await
+        .unwrap();
+
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, v) = call(&e.app, get("/api/incidents")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&v), vec![b.id.to_string(), a.id.to_string()]);
+    let (_, v) = call(&e.app, get(&format!("/api/incidents?hotspot={h1}"))).await;
+    assert_eq!(ids(&v), vec![a.id.to_string()]);
+    assert_eq!(v[0]["state"], "closed");
+    assert_eq!(v[0]["peak_score"], 0.9);
+    assert_eq!(v[0]["evidence"]["start_us"], 1_699_999_990_000_000i64);
+    assert_eq!(v[0]["evidence"]["end_us"], 1_700_000_030_000_000i64);
+    assert_eq!(
+        v[0]["snapshot_url"],
+        format!("/api/incidents/{}/snapshot", a.id)
+    );
+    let (_, v) = call(
+        &e.app,
+        get(&format!("/api/incidents?camera={}&state=open", e.camera)),
+    )
+    .await;
+    assert_eq!(ids(&v), vec![b.id.to_string()]);
+    assert!(v[0]["snapshot_url"].is_null() && v[0]["evidence"]["end"].is_null());
+    let (_, v) = call(
+        &e.app,
+        get("/api/incidents?start=2023-11-14T22:13:30Z&end=2023-11-14T22:15:00Z"),
+    )
+    .await;
+    assert_eq!(ids(&v), vec![a.id.to_string()]);
+    let (_, v) = call(&e.app, get("/api/incidents?limit=1")).await;
+    assert_eq!(ids(&v), vec![b.id.to_string()]);
+    for bad in [
+        "state=lost",
+        "limit=0",
+        "limit=5000",
+        "start=yesterday",
+        "camera=x",
+        "hotspot=y",
+        "start=2023-11-15T00:00:00Z&end=2023-11-14T00:00:00Z",
+        "colour=red",
+    ] {
+        let (status, _) = call(&e.app, get(&format!("/api/incidents?{bad}"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+
+    let (status, v) = call(&e.app, get(&format!("/api/incidents/{}", a.id))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["evidence"]["segments"], serde_json::json!([]));
+    assert!(
+        v["evidence"]["mp4_url"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "/api/cameras/{}/mp4?start=1699999990000000&end=1700000030000000",
+                e.camera
+            ))
+    );
+
+    let resp = e
+        .app
+        .clone()
+        .oneshot(get(&format!("/api/incidents/{}/snapshot", a.id)))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "image/jpeg");
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"\xff\xd8jpeg\xff\xd9");
+    let (status, _) = call(&e.app, get(&format!("/api/incidents/{}/snapshot", b.id))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &e.app,
+        get(&format!("/api/incidents/{}", uuid::Uuid::new_v4())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        e.store.get_incident(b.id).await.unwrap().unwrap().state,
+        IncidentState::Open
+    );
+
+    let (status, v) = call(&e.app, get("/api/analytics/stats")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["frames_analysed"], 7);
+    let (status, v) = call(&e.bare, get("/api/analytics/stats")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(message(&v).contains("analytics is not running"), "{v}");
+}
