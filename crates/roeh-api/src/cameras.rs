@@ -57,9 +57,17 @@ pub(crate) async fn load(st: &AppState, id: &str) -> Result<Camera, ApiError> {
         .ok_or_else(|| ApiError::not_found("no such camera"))
 }
 
-pub(crate) async fn list(State(st): State<AppState>) -> Result<Json<Vec<CameraView>>, ApiError> {
+pub(crate) async fn list(
+    State(st): State<AppState>,
+    axum::Extension(p): axum::Extension<roeh_auth::Principal>,
+) -> Result<Json<Vec<CameraView>>, ApiError> {
     let cams = st.store.list_cameras().await?;
-    Ok(Json(cams.into_iter().map(|c| view(&st, c)).collect()))
+    Ok(Json(
+        cams.into_iter()
+            .filter(|c| p.scope.allows_camera(c.id, std::iter::empty()))
+            .map(|c| view(&st, c))
+            .collect(),
+    ))
 }
 
 pub(crate) async fn get(
@@ -143,7 +151,7 @@ pub(crate) async fn add(
     State(st): State<AppState>,
     body: Result<Json<NewCamera>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<CameraView>), ApiError> {
-    let Json(req) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let Json(req) = body.map_err(ApiError::body)?;
     let cam = camera_from_request(req)?;
     st.store.insert_camera(&cam, st.clock.wall()).await?;
     if cam.enabled {

@@ -31,12 +31,22 @@ impl ApiError {
         ApiError::new(ErrorKind::NotFound, message)
     }
 
+    /// A refused JSON body: 413 when over the size limit, else 400 with the parser's message.
+    pub fn body(e: axum::extract::rejection::JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorKind::ResourceExhausted, "request body too large")
+        } else {
+            ApiError::invalid(e.body_text())
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self.kind {
             ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::AlreadyExists | ErrorKind::FailedPrecondition => StatusCode::CONFLICT,
             ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorKind::ResourceExhausted => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
@@ -52,6 +62,8 @@ impl IntoResponse for ApiError {
         let message = if status.is_server_error() {
             tracing::warn!(kind = %self.kind, error = %self.message, "Request failed.");
             match self.kind {
+                // A peer that did not answer in time: the message names the peer and the limit.
+                ErrorKind::DeadlineExceeded => self.message,
                 ErrorKind::Unavailable => "temporarily unavailable".to_string(),
                 _ => "internal error".to_string(),
             }
@@ -60,7 +72,14 @@ impl IntoResponse for ApiError {
         };
         let body =
             serde_json::json!({ "error": { "kind": self.kind.as_str(), "message": message } });
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"roeh\""),
+            );
+        }
+        resp
     }
 }
 

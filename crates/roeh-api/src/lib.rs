@@ -6,13 +6,18 @@
 //!   writes `{"error": {"kind", "message"}}`;
 //! - camera passwords are write-only: no route returns them;
 //! - footage is addressed only by camera id and time range, never by a path;
-//! - request bodies are capped ([`MAX_BODY_BYTES`]).
-//!
-//! Authentication arrives in a later slice; until then the server binds to loopback by default.
+//! - request bodies are capped ([`MAX_BODY_BYTES`]);
+//! - every route has an access policy ([`auth::route_policy`]) enforced by one route layer
+//!   ([`auth::authenticate`]), which also writes the audit log; a route without a policy is
+//!   refused.
 
+pub mod auth;
 mod cameras;
+pub mod detection;
 mod error;
+mod evidence;
 mod export;
+pub mod onvif;
 mod recordings;
 
 pub use error::ApiError;
@@ -20,7 +25,7 @@ pub use export::{ExportPlan, MAX_EXPORT_RANGE, plan_export};
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use roeh_domain::{Camera, CameraId, Clock, StreamHealth};
 use roeh_store::Store;
 use std::future::Future;
@@ -53,6 +58,14 @@ pub struct AppState {
     pub footage_root: PathBuf,
     /// The injected clock.
     pub clock: Arc<dyn Clock>,
+    /// Evidence custody: keys, checkpoints, holds, exports.
+    pub custody: Arc<roeh_custody::Custody>,
+    /// ONVIF onboarding: camera networks, discovery targets and limits.
+    pub onvif: Arc<onvif::OnvifSettings>,
+    /// The running analytics; `None` when disabled in the configuration.
+    pub analytics: Option<Arc<dyn detection::AnalyticsControl>>,
+    /// Authentication: password hashing, login limits, CSRF and cookie settings.
+    pub auth: Arc<auth::AuthState>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -63,10 +76,72 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// Every route of [`router`], by method and template: the access-policy matrix and its tests are
+/// generated from this list, and a test checks that the router answers each of them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/health"),
+    ("POST", "/api/auth/setup"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/logout"),
+    ("GET", "/api/auth/me"),
+    ("GET", "/api/users"),
+    ("POST", "/api/users"),
+    ("POST", "/api/users/{id}/disable"),
+    ("POST", "/api/users/{id}/tokens"),
+    ("GET", "/api/audit"),
+    ("GET", "/api/cameras"),
+    ("POST", "/api/cameras"),
+    ("GET", "/api/cameras/{id}"),
+    ("DELETE", "/api/cameras/{id}"),
+    ("GET", "/api/cameras/{id}/segments"),
+    ("GET", "/api/cameras/{id}/gaps"),
+    ("GET", "/api/cameras/{id}/mp4"),
+    ("GET", "/api/cameras/{id}/analysis"),
+    ("PUT", "/api/cameras/{id}/analysis"),
+    ("GET", "/api/hotspots"),
+    ("POST", "/api/hotspots"),
+    ("GET", "/api/hotspots/{id}"),
+    ("PUT", "/api/hotspots/{id}"),
+    ("DELETE", "/api/hotspots/{id}"),
+    ("GET", "/api/rules"),
+    ("POST", "/api/rules"),
+    ("GET", "/api/rules/{id}"),
+    ("PUT", "/api/rules/{id}"),
+    ("DELETE", "/api/rules/{id}"),
+    ("GET", "/api/incidents"),
+    ("GET", "/api/incidents/{id}"),
+    ("GET", "/api/incidents/{id}/snapshot"),
+    ("GET", "/api/analytics/stats"),
+    ("GET", "/api/cameras/{id}/onvif"),
+    ("POST", "/api/onvif/discover"),
+    ("GET", "/api/onvif/discovered"),
+    ("POST", "/api/onvif/discovered/{id}/dismiss"),
+    ("POST", "/api/onvif/add"),
+    ("GET", "/api/keys"),
+    ("GET", "/api/log/checkpoint"),
+    ("POST", "/api/log/checkpoint"),
+    ("GET", "/api/log/consistency"),
+    ("GET", "/api/holds"),
+    ("POST", "/api/holds"),
+    ("POST", "/api/holds/{id}/clear"),
+    ("GET", "/api/exports"),
+    ("POST", "/api/exports"),
+    ("GET", "/api/exports/{id}"),
+    ("GET", "/api/exports/{id}/download"),
+];
+
 /// The API's router.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/health", get(health))
+        .route("/api/auth/setup", post(auth::setup))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/auth/me", get(auth::me))
+        .route("/api/users", get(auth::list_users).post(auth::create_user))
+        .route("/api/users/{id}/disable", post(auth::disable_user))
+        .route("/api/users/{id}/tokens", post(auth::create_token))
+        .route("/api/audit", get(auth::audit))
         .route("/api/cameras", get(cameras::list).post(cameras::add))
         .route(
             "/api/cameras/{id}",
@@ -75,6 +150,60 @@ pub fn router(state: AppState) -> Router {
         .route("/api/cameras/{id}/segments", get(recordings::segments))
         .route("/api/cameras/{id}/gaps", get(recordings::gaps))
         .route("/api/cameras/{id}/mp4", get(export::mp4))
+        .route(
+            "/api/cameras/{id}/analysis",
+            get(detection::get_analysis).put(detection::put_analysis),
+        )
+        .route(
+            "/api/hotspots",
+            get(detection::list_hotspots).post(detection::add_hotspot),
+        )
+        .route(
+            "/api/hotspots/{id}",
+            get(detection::get_hotspot)
+                .put(detection::put_hotspot)
+                .delete(detection::delete_hotspot),
+        )
+        .route(
+            "/api/rules",
+            get(detection::list_rules).post(detection::add_rule),
+        )
+        .route(
+            "/api/rules/{id}",
+            get(detection::get_rule)
+                .put(detection::put_rule)
+                .delete(detection::delete_rule),
+        )
+        .route("/api/incidents", get(detection::list_incidents))
+        .route("/api/incidents/{id}", get(detection::get_incident))
+        .route("/api/incidents/{id}/snapshot", get(detection::snapshot))
+        .route("/api/analytics/stats", get(detection::stats))
+        .route("/api/cameras/{id}/onvif", get(onvif::camera_onvif))
+        .route("/api/onvif/discover", post(onvif::discover))
+        .route("/api/onvif/discovered", get(onvif::discovered))
+        .route("/api/onvif/discovered/{id}/dismiss", post(onvif::dismiss))
+        .route("/api/onvif/add", post(onvif::add))
+        .route("/api/keys", get(evidence::keys))
+        .route(
+            "/api/log/checkpoint",
+            get(evidence::latest_checkpoint).post(evidence::sign_checkpoint),
+        )
+        .route("/api/log/consistency", get(evidence::consistency))
+        .route(
+            "/api/holds",
+            get(evidence::holds).post(evidence::place_hold),
+        )
+        .route("/api/holds/{id}/clear", post(evidence::clear_hold))
+        .route(
+            "/api/exports",
+            get(evidence::exports).post(evidence::start_export),
+        )
+        .route("/api/exports/{id}", get(evidence::export))
+        .route("/api/exports/{id}/download", get(evidence::download))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
@@ -89,9 +218,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 #[derive(serde::Serialize)]

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use roeh_api::{AppState, CameraControl, router};
@@ -39,14 +41,41 @@ async fn app() -> (
     let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
         .await
         .unwrap();
+    store
+        .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
+        .unwrap();
     let started = Arc::new(Started::default());
+    let clock = Arc::new(SystemClock::new());
+    let custody = roeh_custody::Custody::open(
+        store.clone(),
+        clock.clone(),
+        roeh_custody::CustodyConfig {
+            keys_dir: dir.path().join("keys"),
+            exports_dir: dir.path().join("exports"),
+            footage_root: dir.path().join("footage"),
+            origin: "roeh:test".into(),
+            checkpoint_every: std::time::Duration::from_secs(60),
+        },
+    )
+    .await
+    .unwrap();
     let state = AppState {
         store: store.clone(),
         control: started.clone(),
         footage_root: dir.path().join("footage"),
-        clock: Arc::new(SystemClock::new()),
+        clock,
+        custody,
+        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
+        analytics: None,
+        auth: support::auth_state(),
     };
-    (router(state), started, store, dir)
+    let token = support::admin_token(&store).await;
+    (
+        support::with_token(router(state), token),
+        started,
+        store,
+        dir,
+    )
 }
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
@@ -234,4 +263,242 @@ async fn ranges_and_ids_are_validated() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["cameras"], 1);
+}
+
+#[tokio::test]
+async fn evidence_routes_refuse_bad_requests_and_serve_keys_and_checkpoints() {
+    let (app, _started, store, _dir) = app().await;
+    // The site key exists from the first start and is served as PEM.
+    let (s, keys) = call(&app, Request::get("/api/keys").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::OK);
+    let pem = keys[0]["pem"].as_str().unwrap();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{pem}");
+    assert_eq!(keys[0]["key_id"].as_str().unwrap().len(), 16);
+    let (s, cp) = call(
+        &app,
+        Request::get("/api/log/checkpoint")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(cp["size"].as_u64().unwrap() >= 1, "key creation is logged");
+    assert!(
+        cp["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("roeh-checkpoint/v1\nroeh:test\n")
+    );
+    assert_eq!(cp["signature"].as_str().unwrap().len(), 128);
+
+    let (s, cam) = call(
+        &app,
+        post(
+            "/api/cameras",
+            r#"{"name":"gate","url":"rtsp://127.0.0.1:9/x"}"#.into(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{cam}");
+    let id = cam["id"].as_str().unwrap();
+    let size_before = store.log_size().await.unwrap();
+
+    let export = |body: serde_json::Value| post("/api/exports", body.to_string());
+    let base = serde_json::json!({"camera": id, "start": "2026-11-22T10:00:00Z",
+        "end": "2026-11-22T10:01:00Z", "reason": "fight", "case": "PD-1"});
+    for (field, value, status) in [
+        ("reason", serde_json::json!(""), StatusCode::BAD_REQUEST),
+        ("case", serde_json::json!("   "), StatusCode::BAD_REQUEST),
+        ("case", serde_json::json!(7), StatusCode::BAD_REQUEST),
+        (
+            "reason",
+            serde_json::json!("a\u{0007}b"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "end",
+            serde_json::json!("2026-11-22T09:00:00Z"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "end",
+            serde_json::json!("2026-12-22T09:00:00Z"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "start",
+            serde_json::json!("yesterday"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "camera",
+            serde_json::json!(CameraId::new_random().to_string()),
+            StatusCode::NOT_FOUND,
+        ),
+        ("form", serde_json::json!("tar"), StatusCode::BAD_REQUEST),
+        ("extra", serde_json::json!(1), StatusCode::BAD_REQUEST),
+    ] {
+        let mut b = base.clone();
+        b[field] = value.clone();
+        let (s, body) = call(&app, export(b)).await;
+        assert_eq!(s, status, "{field}={value}: {body}");
+    }
+    // No footage in range: refused, not an empty bundle.
+    let (s, _) = call(&app, export(base.clone())).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(store.exports(10).await.unwrap().len(), 0);
+
+    for (uri, status) in [
+        ("/api/exports/not-a-uuid", StatusCode::BAD_REQUEST),
+        ("/api/exports/../../etc/passwd", StatusCode::NOT_FOUND),
+        (
+            "/api/exports/6f1c1b0e-1111-4222-8333-944445555666",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/exports/6f1c1b0e-1111-4222-8333-944445555666/download",
+            StatusCode::NOT_FOUND,
+        ),
+        ("/api/log/consistency?from=5&to=2", StatusCode::BAD_REQUEST),
+        (
+            "/api/log/consistency?from=0&to=999999",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/api/log/consistency?from=x", StatusCode::BAD_REQUEST),
+    ] {
+        let (s, body) = call(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(s, status, "{uri}: {body}");
+    }
+
+    // Holds.
+    let hold = serde_json::json!({"camera": id, "start": "2026-11-22T10:00:00Z",
+        "end": "2026-11-22T10:01:00Z", "case": "PD-1", "reason": "fight"});
+    for (field, value) in [
+        ("end", serde_json::json!("2026-11-22T09:00:00Z")),
+        ("case", serde_json::json!("")),
+        ("reason", serde_json::json!("   ")),
+        ("camera", serde_json::json!("../x")),
+    ] {
+        let mut b = hold.clone();
+        b[field] = value.clone();
+        let (s, body) = call(&app, post("/api/holds", b.to_string())).await;
+        assert!(s.is_client_error(), "{field}={value}: {s} {body}");
+    }
+    assert_eq!(
+        store.log_size().await.unwrap(),
+        size_before,
+        "refusals log nothing"
+    );
+    let (s, h) = call(&app, post("/api/holds", hold.to_string())).await;
+    assert_eq!(s, StatusCode::CREATED, "{h}");
+    let hid = h["id"].as_i64().unwrap();
+    let (s, list) = call(
+        &app,
+        Request::get("/api/holds").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let clear = format!("/api/holds/{hid}/clear");
+    let (s, _) = call(&app, post(&clear, r#"{"reason":""}"#.into())).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = call(&app, post(&clear, r#"{"reason":"closed"}"#.into())).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(&app, post(&clear, r#"{"reason":"closed"}"#.into())).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) = call(
+        &app,
+        post("/api/holds/999/clear", r#"{"reason":"x"}"#.into()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        store.log_size().await.unwrap(),
+        size_before + 2,
+        "set and clear are logged"
+    );
+}
+
+#[tokio::test]
+async fn holds_and_exports_can_name_an_incident_instead_of_a_range() {
+    let (app, _started, store, _dir) = app().await;
+    let (s, cam) = call(
+        &app,
+        post(
+            "/api/cameras",
+            r#"{"name":"kiosk","url":"rtsp://127.0.0.1:9/k"}"#.into(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{cam}");
+    let camera = CameraId::parse(cam["id"].as_str().unwrap()).unwrap();
+    let inc = roeh_store::NewIncident {
+        id: uuid::Uuid::new_v4(),
+        rule_id: uuid::Uuid::new_v4(),
+        camera,
+        hotspot_id: uuid::Uuid::new_v4(),
+        seq: 1,
+        kind: "intrusion".into(),
+        severity: "high".into(),
+        priority: 1,
+        alerting: true,
+        reason: "person in zone".into(),
+        opened_at: roeh_domain::WallTime::from_secs(1_800_000_010),
+        peak_score: 0.9,
+        track_ids: vec![3],
+        model_id: "m".into(),
+        evidence_start: roeh_domain::WallTime::from_secs(1_800_000_000),
+    };
+    store.insert_incident(&inc).await.unwrap();
+    store
+        .close_incident(
+            inc.id,
+            0.9,
+            roeh_domain::WallTime::from_secs(1_800_000_030),
+            roeh_domain::WallTime::from_secs(1_800_000_040),
+        )
+        .await
+        .unwrap();
+    let body = format!(
+        r#"{{"incident":"{}","case":"PD-9","reason":"fight"}}"#,
+        inc.id
+    );
+    let (s, h) = call(&app, post("/api/holds", body.clone())).await;
+    assert_eq!(s, StatusCode::CREATED, "{h}");
+    assert_eq!(h["camera"], camera.to_string());
+    assert_eq!(h["start"], "2027-01-15T08:00:00.000000Z");
+    assert_eq!(h["end"], "2027-01-15T08:00:40.000000Z");
+    assert_eq!(h["created_by"], "admin");
+    // The export resolves the same window; with no footage recorded it is refused, not empty.
+    let (s, v) = call(&app, post("/api/exports", body)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no recorded footage")
+    );
+    for bad in [
+        format!(
+            r#"{{"incident":"{}","camera":"{camera}","case":"c","reason":"r"}}"#,
+            inc.id
+        ),
+        r#"{"incident":"not-a-uuid","case":"c","reason":"r"}"#.to_string(),
+        r#"{"case":"c","reason":"r"}"#.to_string(),
+    ] {
+        let (s, v) = call(&app, post("/api/holds", bad.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");
+    }
+    let (s, _) = call(
+        &app,
+        post(
+            "/api/holds",
+            format!(
+                r#"{{"incident":"{}","case":"c","reason":"r"}}"#,
+                uuid::Uuid::new_v4()
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

@@ -26,8 +26,10 @@ pub enum ErrorKind {
     DataLoss,
     /// A deadline passed.
     DeadlineExceeded,
-    /// The request was not authenticated or not allowed.
+    /// The caller is authenticated but not allowed to do this.
     PermissionDenied,
+    /// The caller is not authenticated (no, unknown, expired or revoked credentials).
+    Unauthenticated,
     /// A bug or an unexpected condition.
     Internal,
 }
@@ -45,6 +47,7 @@ impl ErrorKind {
             ErrorKind::DataLoss => "data_loss",
             ErrorKind::DeadlineExceeded => "deadline_exceeded",
             ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::Internal => "internal",
         }
     }

@@ -204,17 +204,116 @@ pub fn api_base_in_log(log: &Path, from: u64) -> Option<String> {
     Some(format!("http://{host}"))
 }
 
-/// Waits up to a minute for [`api_base_in_log`]; the error carries the log.
+/// Waits up to a minute for [`api_base_in_log`], then signs in as the test admin
+/// ([`sign_in`]); the error carries the log.
 pub fn wait_api_base(log: &Path, from: u64) -> anyhow::Result<String> {
-    wait_for(
-        "the API address in the log",
-        Duration::from_secs(60),
-        || api_base_in_log(log, from),
-    )
-    .map_err(|e| {
+    let with_log = |e: anyhow::Error| {
         anyhow::anyhow!(
             "{e}\nlog:\n{}",
             std::fs::read_to_string(log).unwrap_or_default()
         )
-    })
+    };
+    let base = wait_for(
+        "the API address in the log",
+        Duration::from_secs(60),
+        || api_base_in_log(log, from),
+    )
+    .map_err(with_log)?;
+    sign_in(&base, log, from).map_err(with_log)?;
+    Ok(base)
+}
+
+/// The test admin every test site creates with its setup token.
+pub const TEST_ADMIN: &str = "admin";
+/// The test admin's password.
+pub const TEST_ADMIN_PASSWORD: &str = "test-admin-Passw0rd";
+
+fn tokens() -> &'static std::sync::Mutex<Vec<(String, String)>> {
+    static T: std::sync::OnceLock<std::sync::Mutex<Vec<(String, String)>>> =
+        std::sync::OnceLock::new();
+    T.get_or_init(Default::default)
+}
+
+/// The setup token a server printed in `log` after byte `from`, if any.
+pub fn setup_token_in_log(log: &Path, from: u64) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let text = text.get(usize::try_from(from).ok()?..)?;
+    let at = text.rfind("roeh_setup_")?;
+    let tok: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    Some(tok)
+}
+
+/// Signs in to the server at `base` as [`TEST_ADMIN`], first creating that admin with the
+/// setup token the server printed in `log` (after byte `from`) if there is one; remembers the
+/// bearer token for [`get`], [`post`], [`request`]. Retries for 30 s (the server may still be
+/// starting, or its setup line not yet written).
+pub fn sign_in(base: &str, log: &Path, from: u64) -> anyhow::Result<String> {
+    let client = reqwest::blocking::Client::new();
+    let token = wait_for("signing in", Duration::from_secs(30), || {
+        if let Some(setup) = setup_token_in_log(log, from) {
+            let _ = client
+                .post(format!("{base}/api/auth/setup"))
+                .json(&serde_json::json!({"token": setup, "username": TEST_ADMIN,
+                    "password": TEST_ADMIN_PASSWORD}))
+                .send();
+        }
+        let r = client
+            .post(format!("{base}/api/auth/login"))
+            .json(&serde_json::json!({"username": TEST_ADMIN,
+                "password": TEST_ADMIN_PASSWORD, "kind": "api"}))
+            .send()
+            .ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        let v: serde_json::Value = r.json().ok()?;
+        v["token"].as_str().map(str::to_string)
+    })?;
+    register_token(base, &token);
+    Ok(token)
+}
+
+/// Remembers `token` for requests to URLs starting with `base`.
+pub fn register_token(base: &str, token: &str) {
+    if let Ok(mut t) = tokens().lock() {
+        t.retain(|(b, _)| b != base);
+        t.push((base.to_string(), token.to_string()));
+    }
+}
+
+/// The bearer token registered for `url`'s server, if any.
+pub fn token_for(url: &str) -> Option<String> {
+    let t = tokens().lock().ok()?;
+    t.iter()
+        .find(|(b, _)| url.starts_with(b.as_str()))
+        .map(|(_, tok)| tok.clone())
+}
+
+/// A request to `url` carrying the registered bearer token (if any).
+pub fn request(method: reqwest::Method, url: &str) -> reqwest::blocking::RequestBuilder {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap_or_else(|_| reqwest::blocking::Client::new());
+    let rb = client.request(method, url);
+    match token_for(url) {
+        Some(t) => rb.bearer_auth(t),
+        None => rb,
+    }
+}
+
+/// GET with the registered token.
+pub fn get(url: &str) -> reqwest::Result<reqwest::blocking::Response> {
+    request(reqwest::Method::GET, url).send()
+}
+
+/// POST of a JSON body with the registered token; returns the status and the JSON answer
+/// (`Null` when the answer is not JSON).
+pub fn post(url: &str, body: &serde_json::Value) -> anyhow::Result<(u16, serde_json::Value)> {
+    let r = request(reqwest::Method::POST, url).json(body).send()?;
+    let status = r.status().as_u16();
+    Ok((status, r.json().unwrap_or(serde_json::Value::Null)))
 }

@@ -1,0 +1,790 @@
+//! Authentication, authorisation and the audit trail of the HTTP API.
+//!
+//! Invariants:
+//! - every routed request passes [`authenticate`] (a route layer, so it knows the matched route
+//!   template): the route's policy comes from [`route_policy`]; a route without a policy is
+//!   refused (fail closed), so a new route cannot be reachable by accident;
+//! - credentials come only from an `Authorization: Bearer` header or the session cookie; a token
+//!   in the query string is refused; a cookie-authenticated state change needs the CSRF header;
+//! - a camera id in the path is checked against the caller's scope: out of scope answers exactly
+//!   like a camera that does not exist (404, same message);
+//! - every state change, every refused request, every login and every view of footage is
+//!   appended to the audit log (who, role, what, target, outcome, status, why — the `why` from an
+//!   optional `X-Roeh-Reason` header), after the handler ran, so the status is the real one;
+//! - no default credentials: the first admin is created with the one-time setup token printed at
+//!   the first start ([`setup`]).
+
+use crate::{ApiError, AppState};
+use axum::Json;
+use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use roeh_auth::{
+    CSRF_HEADER, CookieConfig, CsrfKey, HashParams, LimiterConfig, LoginLimiter, PasswordHasher,
+    Permission, Principal, Role, Scope,
+};
+use roeh_domain::{CameraId, ErrorKind, WallTime};
+use roeh_store::{AuditFilter, NewAudit, NewToken, NewUser, TokenKind, UserRow};
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Header carrying the caller's reason for a state change or a view of footage (audited).
+pub const REASON_HEADER: &str = "x-roeh-reason";
+
+/// State of authentication, shared by all requests.
+#[derive(Debug)]
+pub struct AuthState {
+    hasher: PasswordHasher,
+    limiter: LoginLimiter,
+    csrf: CsrfKey,
+    cookie: CookieConfig,
+}
+
+impl AuthState {
+    /// Argon2id with `params`; session cookies marked `Secure` when `secure_cookie` (turn it off
+    /// only for a console served over plain HTTP on loopback).
+    pub fn new(params: HashParams, secure_cookie: bool) -> Result<AuthState, roeh_auth::Error> {
+        Ok(AuthState {
+            hasher: PasswordHasher::new(params)?,
+            limiter: LoginLimiter::new(LimiterConfig::default()),
+            csrf: CsrfKey::generate(),
+            cookie: CookieConfig {
+                secure: secure_cookie,
+            },
+        })
+    }
+
+    /// Hashes a password (for the CLI and tests that create users).
+    pub fn hash_password(&self, password: &str) -> Result<String, roeh_auth::Error> {
+        self.hasher.hash(password)
+    }
+}
+
+impl From<roeh_auth::Error> for ApiError {
+    fn from(e: roeh_auth::Error) -> Self {
+        ApiError::new(e.kind(), e.message())
+    }
+}
+
+/// What a route needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Anyone (health, login, first-admin setup).
+    Public,
+    /// Any signed-in user.
+    SignedIn,
+    /// A signed-in user whose role holds the permission.
+    Needs(Permission),
+}
+
+/// The policy of every route of [`crate::router`], by method and route template. `None`: the
+/// route has no policy and is refused.
+pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
+    use Permission as P;
+    use Policy::{Needs, Public, SignedIn};
+    let get = method == Method::GET;
+    Some(match (method.as_str(), path) {
+        ("GET", "/api/health") => Public,
+        ("POST", "/api/auth/setup" | "/api/auth/login") => Public,
+        ("POST", "/api/auth/logout") | ("GET", "/api/auth/me") => SignedIn,
+        (_, "/api/users" | "/api/users/{id}/disable" | "/api/users/{id}/tokens") => {
+            Needs(P::ManageUsers)
+        }
+        ("GET", "/api/audit") => Needs(P::ViewAudit),
+        ("GET", "/api/cameras" | "/api/cameras/{id}" | "/api/cameras/{id}/onvif") => {
+            Needs(P::ViewCameras)
+        }
+        ("POST", "/api/cameras") | ("DELETE", "/api/cameras/{id}") => Needs(P::ManageCameras),
+        (
+            "GET",
+            "/api/cameras/{id}/segments" | "/api/cameras/{id}/gaps" | "/api/cameras/{id}/mp4",
+        ) => Needs(P::ViewFootage),
+        ("GET", "/api/keys" | "/api/log/checkpoint" | "/api/log/consistency") => {
+            Needs(P::ViewEvidenceLog)
+        }
+        ("POST", "/api/log/checkpoint") => Needs(P::ExportEvidence),
+        (_, "/api/holds" | "/api/holds/{id}/clear") => Needs(P::ManageHolds),
+        (_, "/api/exports" | "/api/exports/{id}" | "/api/exports/{id}/download") => {
+            Needs(P::ExportEvidence)
+        }
+        (_, p) if p.starts_with("/api/onvif/") => Needs(P::OnvifOnboard),
+        (_, p) if p.starts_with("/api/hotspots") || p.starts_with("/api/rules") => {
+            if get {
+                Needs(P::ViewIncidents)
+            } else {
+                Needs(P::ManageHotspotsRules)
+            }
+        }
+        ("PUT", "/api/cameras/{id}/analysis") => Needs(P::ManageHotspotsRules),
+        ("GET", "/api/cameras/{id}/analysis") => Needs(P::ViewIncidents),
+        ("GET", p) if p.starts_with("/api/incidents") => Needs(P::ViewIncidents),
+        ("GET", "/api/analytics/stats") => Needs(P::ViewStatus),
+        _ => return None,
+    })
+}
+
+/// Whether a request is audited even when it changes nothing: footage views and downloads.
+fn is_view_of_footage(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/cameras/{id}/mp4" | "/api/exports/{id}/download" | "/api/incidents/{id}/snapshot"
+    )
+}
+
+/// The client's address, put in every request's extensions by [`authenticate`]
+/// (unspecified when the server runs without connection info, as in-process tests do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+fn client_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+fn principal_of(user: &UserRow) -> Result<Principal, ApiError> {
+    let role = Role::parse(&user.role)
+        .ok_or_else(|| ApiError::new(ErrorKind::DataLoss, "a stored user has an unknown role"))?;
+    let scope = Scope::from_json(&user.scope)?;
+    Ok(Principal {
+        user_id: user.id,
+        username: user.username.clone(),
+        role,
+        scope,
+    })
+}
+
+/// Who is calling, from the bearer header or the session cookie (with its CSRF check for state
+/// changes). `Ok(None)`: no credentials at all.
+async fn identify(
+    st: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, ApiError> {
+    let now = st.clock.wall();
+    let unauth = || ApiError::new(ErrorKind::Unauthenticated, "invalid or expired credentials");
+    if let Some(h) = headers.get(header::AUTHORIZATION) {
+        let text = h.to_str().map_err(|_| unauth())?;
+        let token = roeh_auth::parse_bearer(text).ok_or_else(unauth)?;
+        let hash = roeh_auth::hash_token(token);
+        let (user, _) = st
+            .store
+            .user_for_token(&hash, now)
+            .await?
+            .ok_or_else(unauth)?;
+        return principal_of(&user).map(Some);
+    }
+    let cookies = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let Some(token) = st.auth.cookie.session_from_cookie_headers(cookies) else {
+        return Ok(None);
+    };
+    let hash = roeh_auth::hash_token(token);
+    let (user, kind) = st
+        .store
+        .user_for_token(&hash, now)
+        .await?
+        .ok_or_else(unauth)?;
+    if kind != TokenKind::Session {
+        return Err(unauth());
+    }
+    if roeh_auth::needs_csrf(method.as_str()) {
+        let presented = headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !st.auth.csrf.check_csrf(&hash, presented) {
+            return Err(ApiError::new(
+                ErrorKind::PermissionDenied,
+                "missing or wrong CSRF token",
+            ));
+        }
+    }
+    principal_of(&user).map(Some)
+}
+
+/// The camera a route's `{id}` names, for `/api/cameras/{id}…` routes.
+fn path_camera(template: &str, uri_path: &str) -> Option<Result<CameraId, ApiError>> {
+    if !template.starts_with("/api/cameras/{id}") {
+        return None;
+    }
+    let id = uri_path.strip_prefix("/api/cameras/")?.split('/').next()?;
+    Some(CameraId::parse(id).map_err(|_| ApiError::not_found(roeh_auth::NO_SUCH_CAMERA)))
+}
+
+/// The route layer: identify, authorise, run, audit.
+pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    let uri_path = req.uri().path().to_string();
+    let ip = client_ip(&req);
+    req.extensions_mut().insert(ClientIp(ip));
+    let reason = req
+        .headers()
+        .get(REASON_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut who: Option<Principal> = None;
+    let outcome: Result<Response, ApiError> = async {
+        if req
+            .uri()
+            .query()
+            .is_some_and(roeh_auth::reject_token_in_query)
+        {
+            return Err(ApiError::invalid(
+                "credentials are never accepted in the URL; use the Authorization header",
+            ));
+        }
+        let policy = route_policy(&method, &template).ok_or_else(|| {
+            tracing::error!(%method, route = %template, "Route without an access policy refused.");
+            ApiError::new(ErrorKind::PermissionDenied, "route has no access policy")
+        })?;
+        if policy == Policy::Public {
+            return Ok(next.run(req).await);
+        }
+        let headers = req.headers().clone();
+        let p = identify(&st, &method, &headers)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorKind::Unauthenticated, "sign in first"))?;
+        who = Some(p.clone());
+        if let Policy::Needs(perm) = policy {
+            p.check(perm)?;
+            if let Some(cam) = path_camera(&template, &uri_path) {
+                let cam = cam?;
+                if !p.scope.allows_camera(cam, std::iter::empty()) {
+                    return Err(ApiError::not_found(roeh_auth::NO_SUCH_CAMERA));
+                }
+            }
+        }
+        req.extensions_mut().insert(p);
+        Ok(next.run(req).await)
+    }
+    .await;
+    let resp = match outcome {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    let status = resp.status();
+    let audit = method != Method::GET
+        || is_view_of_footage(&template)
+        || status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::FORBIDDEN;
+    // Login and setup audit themselves (they know the username tried).
+    if audit && !matches!(template.as_str(), "/api/auth/login" | "/api/auth/setup") {
+        let entry = NewAudit {
+            time: st.clock.wall(),
+            actor: who
+                .as_ref()
+                .map_or(roeh_auth::ANONYMOUS.to_string(), |p| p.username.clone()),
+            role: who.as_ref().map(|p| p.role.as_str().to_string()),
+            action: format!(
+                "{method} {}",
+                if template.is_empty() { "?" } else { &template }
+            ),
+            target: Some(roeh_auth::audit::clean(&uri_path, 256)),
+            outcome: outcome_of(status).to_string(),
+            status: Some(status.as_u16()),
+            reason: reason.map(|r| roeh_auth::audit::clean(&r, 2048)),
+            source_ip: Some(ip.to_string()),
+        };
+        if let Err(e) = st.store.append_audit(&entry).await {
+            tracing::error!(error = %e.chain(), "Could not append to the audit log.");
+        }
+    }
+    resp
+}
+
+fn outcome_of(status: StatusCode) -> &'static str {
+    if status.is_success() || status.is_redirection() {
+        "ok"
+    } else if status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::FORBIDDEN
+        || status == StatusCode::TOO_MANY_REQUESTS
+    {
+        "denied"
+    } else {
+        "error"
+    }
+}
+
+async fn audit_login(
+    st: &AppState,
+    user: &str,
+    role: Option<Role>,
+    ok: bool,
+    status: u16,
+    ip: IpAddr,
+    action: &str,
+) {
+    let entry = NewAudit {
+        time: st.clock.wall(),
+        actor: roeh_auth::audit::clean(user, 64),
+        role: role.map(|r| r.as_str().to_string()),
+        action: action.to_string(),
+        target: None,
+        outcome: if ok { "ok" } else { "denied" }.to_string(),
+        status: Some(status),
+        reason: None,
+        source_ip: Some(ip.to_string()),
+    };
+    if let Err(e) = st.store.append_audit(&entry).await {
+        tracing::error!(error = %e.chain(), "Could not append to the audit log.");
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetupBody {
+    token: String,
+    username: String,
+    password: String,
+}
+
+/// `POST /api/auth/setup`: the one-time setup token creates the first admin.
+pub(crate) async fn setup(
+    State(st): State<AppState>,
+    axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
+    body: Result<Json<SetupBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(ApiError::body)?;
+    let now = st.clock.wall();
+    if let Err(wait) = st.auth.limiter.attempt("(setup)", ip, now) {
+        return Ok(too_many(wait));
+    }
+    roeh_auth::validate_username(&b.username)?;
+    roeh_auth::check_password_policy(&b.password, &b.username)?;
+    let hash = st.auth.hasher.hash(&b.password)?;
+    let user = NewUser {
+        username: b.username.clone(),
+        password_hash: hash,
+        role: Role::Admin.as_str().to_string(),
+        scope: Scope::unrestricted().to_json()?,
+    };
+    let created = st
+        .store
+        .consume_setup_token(&roeh_auth::hash_token(&b.token), &user, now)
+        .await?;
+    let Some(id) = created else {
+        audit_login(&st, &b.username, None, false, 403, ip, "setup").await;
+        return Err(ApiError::new(
+            ErrorKind::PermissionDenied,
+            "setup token is wrong or already used",
+        ));
+    };
+    st.auth.limiter.record_success("(setup)", ip, now);
+    audit_login(&st, &b.username, Some(Role::Admin), true, 201, ip, "setup").await;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": id, "username": b.username, "role": "admin" })),
+    )
+        .into_response())
+}
+
+fn too_many(wait: roeh_auth::RetryAfter) -> Response {
+    let mut r = ApiError::new(
+        ErrorKind::ResourceExhausted,
+        format!("too many attempts; retry in {} s", wait.secs()),
+    )
+    .into_response();
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Ok(v) = HeaderValue::from_str(&wait.secs().to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBody {
+    username: String,
+    password: String,
+    /// `session` (cookie, for the console; default) or `api` (bearer token in the body).
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct LoginView {
+    username: String,
+    role: &'static str,
+    expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf: Option<String>,
+}
+
+/// `POST /api/auth/login`.
+pub(crate) async fn login(
+    State(st): State<AppState>,
+    axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
+    body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(ApiError::body)?;
+    let kind = match b.kind.as_deref() {
+        None | Some("session") => TokenKind::Session,
+        Some("api") => TokenKind::Api,
+        Some(_) => return Err(ApiError::invalid("kind must be \"session\" or \"api\"")),
+    };
+    let now = st.clock.wall();
+    let name = b.username.trim().to_string();
+    if name.is_empty() || name.len() > 64 || b.password.len() > 1024 {
+        return Err(ApiError::invalid("username and password are required"));
+    }
+    if let Err(wait) = st.auth.limiter.attempt(&name, ip, now) {
+        audit_login(
+            &st,
+            &name,
+            None,
+            false,
+            429,
+            ip,
+            roeh_auth::action::LOGIN_FAILED,
+        )
+        .await;
+        return Ok(too_many(wait));
+    }
+    let user = st.store.user_by_name(&name).await?;
+    let active = user.as_ref().filter(|u| u.disabled_at.is_none());
+    let ok = st
+        .auth
+        .hasher
+        .verify_or_dummy(active.map(|u| u.password_hash.as_str()), &b.password);
+    let Some(user) = active.filter(|_| ok) else {
+        audit_login(
+            &st,
+            &name,
+            None,
+            false,
+            401,
+            ip,
+            roeh_auth::action::LOGIN_FAILED,
+        )
+        .await;
+        return Err(ApiError::new(
+            ErrorKind::Unauthenticated,
+            "wrong username or password",
+        ));
+    };
+    st.auth.limiter.record_success(&name, ip, now);
+    let p = principal_of(user)?;
+    let ttl = match kind {
+        TokenKind::Session => Duration::from_secs(12 * 3600),
+        TokenKind::Api => Duration::from_secs(90 * 86_400),
+    };
+    let (text, hash) = roeh_auth::new_token();
+    let expires = now.plus(ttl);
+    st.store
+        .create_token(&NewToken {
+            hash,
+            user_id: user.id,
+            kind,
+            label: "login".into(),
+            created_at: now,
+            expires_at: expires,
+        })
+        .await?;
+    audit_login(
+        &st,
+        &name,
+        Some(p.role),
+        true,
+        200,
+        ip,
+        roeh_auth::action::LOGIN,
+    )
+    .await;
+    let mut view = LoginView {
+        username: p.username.clone(),
+        role: p.role.as_str(),
+        expires_at: expires.to_rfc3339(),
+        token: None,
+        csrf: None,
+    };
+    let mut headers = HeaderMap::new();
+    match kind {
+        TokenKind::Api => view.token = Some(text.expose().to_string()),
+        TokenKind::Session => {
+            view.csrf = Some(st.auth.csrf.csrf_token_for(&hash));
+            let cookie = st.auth.cookie.session_cookie(text.expose(), ttl);
+            let v = HeaderValue::from_str(&cookie)
+                .map_err(|_| ApiError::new(ErrorKind::Internal, "cookie"))?;
+            headers.insert(header::SET_COOKIE, v);
+        }
+    }
+    Ok((headers, Json(view)).into_response())
+}
+
+/// `POST /api/auth/logout`: revokes the presented token (bearer or cookie).
+pub(crate) async fn logout(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+    {
+        Some(h) => roeh_auth::parse_bearer(h).map(str::to_string),
+        None => st
+            .auth
+            .cookie
+            .session_from_cookie_headers(
+                headers
+                    .get_all(header::COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            )
+            .map(str::to_string),
+    };
+    if let Some(t) = token {
+        st.store
+            .revoke_token(&roeh_auth::hash_token(&t), st.clock.wall())
+            .await?;
+    }
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&st.auth.cookie.clear_cookie()) {
+        h.insert(header::SET_COOKIE, v);
+    }
+    Ok((h, StatusCode::NO_CONTENT).into_response())
+}
+
+/// `GET /api/auth/me`.
+pub(crate) async fn me(axum::Extension(p): axum::Extension<Principal>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "id": p.user_id,
+        "username": p.username,
+        "role": p.role.as_str(),
+        "scope": serde_json::from_str::<serde_json::Value>(&p.scope.to_json().unwrap_or_default())
+            .unwrap_or(serde_json::Value::Null),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUserBody {
+    username: String,
+    password: String,
+    role: String,
+    /// `{"cameras": [...], "hotspots": [...]}`; absent = unrestricted.
+    #[serde(default)]
+    scope: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct UserView {
+    id: i64,
+    username: String,
+    role: String,
+    scope: serde_json::Value,
+    created_at: String,
+    disabled_at: Option<String>,
+}
+
+impl From<UserRow> for UserView {
+    fn from(u: UserRow) -> Self {
+        UserView {
+            id: u.id,
+            scope: serde_json::from_str(&u.scope).unwrap_or(serde_json::Value::Null),
+            username: u.username,
+            role: u.role,
+            created_at: u.created_at.to_rfc3339(),
+            disabled_at: u.disabled_at.map(WallTime::to_rfc3339),
+        }
+    }
+}
+
+/// `POST /api/users` (admin).
+pub(crate) async fn create_user(
+    State(st): State<AppState>,
+    body: Result<Json<NewUserBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(ApiError::body)?;
+    roeh_auth::validate_username(&b.username)?;
+    let role = Role::parse(&b.role).ok_or_else(|| {
+        ApiError::invalid(
+            "role must be one of admin, supervisor, operator, investigator, integrator, unit",
+        )
+    })?;
+    let scope = match &b.scope {
+        None => Scope::unrestricted(),
+        Some(v) => Scope::from_json(&v.to_string())?,
+    };
+    roeh_auth::check_password_policy(&b.password, &b.username)?;
+    let hash = st.auth.hasher.hash(&b.password)?;
+    let id = st
+        .store
+        .create_user(
+            &NewUser {
+                username: b.username,
+                password_hash: hash,
+                role: role.as_str().to_string(),
+                scope: scope.to_json()?,
+            },
+            st.clock.wall(),
+        )
+        .await?;
+    let u = st
+        .store
+        .user_by_id(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user vanished"))?;
+    Ok((StatusCode::CREATED, Json(UserView::from(u))).into_response())
+}
+
+/// `GET /api/users` (admin).
+pub(crate) async fn list_users(
+    State(st): State<AppState>,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    Ok(Json(
+        st.store
+            .list_users()
+            .await?
+            .into_iter()
+            .map(UserView::from)
+            .collect(),
+    ))
+}
+
+fn user_id(id: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::invalid("user id must be an integer"))
+}
+
+/// `POST /api/users/{id}/disable` (admin): disables the user and revokes their tokens.
+pub(crate) async fn disable_user(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = user_id(&id)?;
+    if st.store.user_by_id(id).await?.is_none() {
+        return Err(ApiError::not_found("no such user"));
+    }
+    let changed = st.store.disable_user(id, st.clock.wall()).await?;
+    let status = if changed {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    Ok((
+        status,
+        Json(serde_json::json!({ "id": id, "disabled": changed })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenBody {
+    label: String,
+    #[serde(default)]
+    days: Option<u32>,
+}
+
+/// `POST /api/users/{id}/tokens` (admin): an API bearer token for a user (API clients, patrol
+/// units). The token is shown once.
+pub(crate) async fn create_token(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<TokenBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let id = user_id(&id)?;
+    let Json(b) = body.map_err(ApiError::body)?;
+    let label = b.label.trim();
+    if label.is_empty() || label.len() > 100 || label.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "label is required (1–100 printable characters)",
+        ));
+    }
+    let days = b.days.unwrap_or(90);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::invalid("days must be 1 to 366"));
+    }
+    if st.store.user_by_id(id).await?.is_none() {
+        return Err(ApiError::not_found("no such user"));
+    }
+    let now = st.clock.wall();
+    let (text, hash) = roeh_auth::new_token();
+    let expires = now.plus(Duration::from_secs(u64::from(days) * 86_400));
+    st.store
+        .create_token(&NewToken {
+            hash,
+            user_id: id,
+            kind: TokenKind::Api,
+            label: label.to_string(),
+            created_at: now,
+            expires_at: expires,
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "token": text.expose(), "expires_at": expires.to_rfc3339() })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    before_id: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/audit` (admin, supervisor): newest first, paged by `before_id`.
+pub(crate) async fn audit(
+    State(st): State<AppState>,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let rows = st
+        .store
+        .audit(&AuditFilter {
+            actor: q.actor,
+            action: q.action,
+            before_id: q.before_id,
+            limit: q.limit.unwrap_or(100).min(1000),
+            ..AuditFilter::default()
+        })
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id,
+                    "time": r.entry.time.to_rfc3339(),
+                    "actor": r.entry.actor,
+                    "role": r.entry.role,
+                    "action": r.entry.action,
+                    "target": r.entry.target,
+                    "outcome": r.entry.outcome,
+                    "status": r.entry.status,
+                    "reason": r.entry.reason,
+                    "source_ip": r.entry.source_ip,
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// At start-up without users: stores a fresh one-time setup token and returns its text to
+/// print; `None` when users exist.
+pub async fn prepare_setup(
+    store: &roeh_store::Store,
+    now: WallTime,
+) -> Result<Option<String>, ApiError> {
+    let t = roeh_auth::SetupToken::generate();
+    if store.ensure_setup_token(&t.hash, now).await? {
+        Ok(Some(t.text.expose().to_string()))
+    } else {
+        Ok(None)
+    }
+}

@@ -1,0 +1,502 @@
+//! Evidence routes: site keys, checkpoints, consistency proofs, legal holds and clip-bundle
+//! exports (docs/design/0005-evidence-format.md).
+//!
+//! The actor of every custody event is the signed-in user ([`roeh_auth::Principal`], put in
+//! the request by the auth layer, which also checked the role: only investigators, supervisors
+//! and admins export and manage holds). A camera outside the caller's scope answers like a
+//! camera that does not exist.
+
+use crate::{ApiError, AppState, cameras};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use roeh_auth::Principal;
+use roeh_custody::{ExportForm, ExportRequest, PublicKeyInfo, SignedCheckpointOut};
+use roeh_domain::WallTime;
+use roeh_store::{ExportRow, HoldRow, NewHold};
+use serde::{Deserialize, Serialize};
+
+impl From<roeh_custody::Error> for ApiError {
+    fn from(e: roeh_custody::Error) -> Self {
+        ApiError::new(e.kind(), e.chain())
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct KeyView {
+    key_id: String,
+    pem: String,
+    created_at: String,
+    retired_at: Option<String>,
+}
+
+impl From<PublicKeyInfo> for KeyView {
+    fn from(k: PublicKeyInfo) -> Self {
+        KeyView {
+            key_id: k.key_id,
+            pem: k.pem,
+            created_at: k.created_at.to_rfc3339(),
+            retired_at: k.retired_at.map(WallTime::to_rfc3339),
+        }
+    }
+}
+
+pub(crate) async fn keys(State(st): State<AppState>) -> Result<Json<Vec<KeyView>>, ApiError> {
+    let keys = st.custody.public_keys().await?;
+    Ok(Json(keys.into_iter().map(KeyView::from).collect()))
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CheckpointView {
+    text: String,
+    signature: String,
+    size: u64,
+    root: String,
+    key_id: String,
+}
+
+impl From<SignedCheckpointOut> for CheckpointView {
+    fn from(c: SignedCheckpointOut) -> Self {
+        CheckpointView {
+            text: c.text,
+            signature: hex::encode(&c.signature),
+            size: c.size,
+            root: hex::encode(c.root),
+            key_id: c.key_id,
+        }
+    }
+}
+
+pub(crate) async fn latest_checkpoint(
+    State(st): State<AppState>,
+) -> Result<Json<CheckpointView>, ApiError> {
+    Ok(Json(st.custody.latest_checkpoint().await?.into()))
+}
+
+pub(crate) async fn sign_checkpoint(
+    State(st): State<AppState>,
+) -> Result<Json<CheckpointView>, ApiError> {
+    Ok(Json(st.custody.checkpoint().await?.into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ConsistencyView {
+    from: u64,
+    to: u64,
+    proof: Vec<String>,
+}
+
+pub(crate) async fn consistency(
+    State(st): State<AppState>,
+    q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ConsistencyView>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let proof = st.custody.consistency_proof(q.from, q.to).await?;
+    Ok(Json(ConsistencyView {
+        from: q.from,
+        to: q.to,
+        proof: proof.iter().map(hex::encode).collect(),
+    }))
+}
+
+fn parse_time(name: &str, s: &str) -> Result<WallTime, ApiError> {
+    WallTime::parse(s).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "{name} must be RFC 3339 (e.g. 2026-11-22T20:00:00Z) or microseconds"
+        ))
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HoldBody {
+    #[serde(default)]
+    incident: Option<String>,
+    #[serde(default)]
+    camera: Option<String>,
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    end: Option<String>,
+    case: String,
+    reason: String,
+}
+
+/// What footage a hold or an export covers: an incident (its camera and evidence window), or a
+/// camera and a time range.
+#[derive(Debug)]
+pub(crate) struct Target {
+    incident: Option<String>,
+    camera: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+}
+
+/// Resolves a [`Target`] to (camera, start, end), checking the caller's scope.
+async fn resolve(
+    st: &AppState,
+    p: &Principal,
+    t: &Target,
+) -> Result<(roeh_domain::CameraId, WallTime, WallTime), ApiError> {
+    match (&t.incident, &t.camera, &t.start, &t.end) {
+        (Some(inc), None, None, None) => {
+            let id = uuid::Uuid::parse_str(inc)
+                .map_err(|_| ApiError::invalid("incident must be an incident id (UUID)"))?;
+            let row = st
+                .store
+                .get_incident(id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("no such incident"))?;
+            let i = &row.incident;
+            if !p
+                .scope
+                .allows_camera(i.camera, std::iter::once(i.hotspot_id))
+            {
+                return Err(ApiError::not_found("no such incident"));
+            }
+            let end = row.evidence_end.unwrap_or_else(|| st.clock.wall());
+            if end <= i.evidence_start {
+                return Err(ApiError::invalid("the incident's evidence window is empty"));
+            }
+            Ok((i.camera, i.evidence_start, end))
+        }
+        (None, Some(cam), Some(start), Some(end)) => {
+            let cam = cameras::load(st, cam).await?;
+            in_scope(p, cam.id)?;
+            Ok((cam.id, parse_time("start", start)?, parse_time("end", end)?))
+        }
+        _ => Err(ApiError::invalid(
+            "give either incident, or camera with start and end",
+        )),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct HoldView {
+    id: i64,
+    camera: String,
+    start: String,
+    end: String,
+    case: String,
+    reason: String,
+    created_by: String,
+    created_at: String,
+    cleared_at: Option<String>,
+    cleared_by: Option<String>,
+    clear_reason: Option<String>,
+}
+
+impl From<HoldRow> for HoldView {
+    fn from(h: HoldRow) -> Self {
+        let (cleared_at, cleared_by, clear_reason) = match h.cleared {
+            Some((t, by, why)) => (Some(t.to_rfc3339()), Some(by), Some(why)),
+            None => (None, None, None),
+        };
+        HoldView {
+            id: h.id,
+            camera: h.hold.camera.to_string(),
+            start: h.hold.start.to_rfc3339(),
+            end: h.hold.end.to_rfc3339(),
+            case: h.hold.case_ref,
+            reason: h.hold.reason,
+            created_by: h.hold.created_by,
+            created_at: h.created_at.to_rfc3339(),
+            cleared_at,
+            cleared_by,
+            clear_reason,
+        }
+    }
+}
+
+fn in_scope(p: &Principal, cam: roeh_domain::CameraId) -> Result<(), ApiError> {
+    if p.scope.allows_camera(cam, std::iter::empty()) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(roeh_auth::NO_SUCH_CAMERA))
+    }
+}
+
+pub(crate) async fn place_hold(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: Result<Json<HoldBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(ApiError::body)?;
+    let target = Target {
+        incident: b.incident.clone(),
+        camera: b.camera.clone(),
+        start: b.start.clone(),
+        end: b.end.clone(),
+    };
+    let (camera, start, end) = resolve(&st, &p, &target).await?;
+    if end <= start {
+        return Err(ApiError::invalid("end must be after start"));
+    }
+    let hold = NewHold {
+        case_ref: b.case.trim().to_string(),
+        camera,
+        start,
+        end,
+        reason: b.reason.trim().to_string(),
+        created_by: p.username.clone(),
+    };
+    let id = st.custody.place_hold(&hold).await?;
+    let row = st
+        .store
+        .holds(false)
+        .await?
+        .into_iter()
+        .find(|h| h.id == id)
+        .ok_or_else(|| ApiError::not_found("hold vanished"))?;
+    Ok((StatusCode::CREATED, Json(HoldView::from(row))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HoldsQuery {
+    all: Option<bool>,
+}
+
+pub(crate) async fn holds(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    q: Result<Query<HoldsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<HoldView>>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let rows = st.store.holds(!q.all.unwrap_or(false)).await?;
+    Ok(Json(
+        rows.into_iter()
+            .filter(|h| in_scope(&p, h.hold.camera).is_ok())
+            .map(HoldView::from)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClearBody {
+    reason: String,
+}
+
+pub(crate) async fn clear_hold(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Json<ClearBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::invalid("hold id must be an integer"))?;
+    let Json(b) = body.map_err(ApiError::body)?;
+    let hold = st
+        .store
+        .holds(false)
+        .await?
+        .into_iter()
+        .find(|h| h.id == id)
+        .ok_or_else(|| ApiError::not_found("no such hold"))?;
+    in_scope(&p, hold.hold.camera).map_err(|_| ApiError::not_found("no such hold"))?;
+    let changed = st.custody.clear_hold(id, &p.username, &b.reason).await?;
+    let status = if changed {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    Ok((
+        status,
+        Json(serde_json::json!({ "id": id, "cleared": changed })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportBody {
+    #[serde(default)]
+    incident: Option<String>,
+    #[serde(default)]
+    camera: Option<String>,
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    end: Option<String>,
+    reason: String,
+    case: String,
+    #[serde(default)]
+    form: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ExportView {
+    id: String,
+    camera: String,
+    start: String,
+    end: String,
+    reason: String,
+    case: String,
+    requester: String,
+    state: &'static str,
+    bytes_done: u64,
+    bytes_total: u64,
+    download: Option<String>,
+    error: Option<String>,
+    created_at: String,
+    finished_at: Option<String>,
+}
+
+impl From<ExportRow> for ExportView {
+    fn from(e: ExportRow) -> Self {
+        let download = (e.state == roeh_store::ExportState::Done
+            && e.path.as_deref().is_some_and(|p| p.ends_with(".zip")))
+        .then(|| format!("/api/exports/{}/download", e.id));
+        ExportView {
+            camera: e.camera.to_string(),
+            start: e.start.to_rfc3339(),
+            end: e.end.to_rfc3339(),
+            reason: e.reason,
+            case: e.case_ref,
+            requester: e.requester,
+            state: e.state.as_str(),
+            bytes_done: e.bytes_done,
+            bytes_total: e.bytes_total,
+            download,
+            error: e.error,
+            created_at: e.created_at.to_rfc3339(),
+            finished_at: e.finished_at.map(WallTime::to_rfc3339),
+            id: e.id,
+        }
+    }
+}
+
+pub(crate) async fn start_export(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: Result<Json<ExportBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(ApiError::body)?;
+    let target = Target {
+        incident: b.incident.clone(),
+        camera: b.camera.clone(),
+        start: b.start.clone(),
+        end: b.end.clone(),
+    };
+    let (camera, start, end) = resolve(&st, &p, &target).await?;
+    let form = match b.form.as_deref() {
+        None | Some("zip") => ExportForm::Zip,
+        Some("directory") => ExportForm::Directory,
+        Some(_) => return Err(ApiError::invalid("form must be \"zip\" or \"directory\"")),
+    };
+    let req = ExportRequest {
+        camera,
+        start,
+        end,
+        reason: b.reason,
+        case_ref: b.case,
+        requester: p.username.clone(),
+        form,
+    };
+    let row = st.custody.start_export(req).await?;
+    Ok((StatusCode::ACCEPTED, Json(ExportView::from(row))).into_response())
+}
+
+pub(crate) async fn exports(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Vec<ExportView>>, ApiError> {
+    let rows = st.store.exports(200).await?;
+    Ok(Json(
+        rows.into_iter()
+            .filter(|e| in_scope(&p, e.camera).is_ok())
+            .map(ExportView::from)
+            .collect(),
+    ))
+}
+
+fn job_id(id: &str) -> Result<String, ApiError> {
+    uuid_text(id).ok_or_else(|| ApiError::invalid("export id must be a UUID"))
+}
+
+fn uuid_text(id: &str) -> Option<String> {
+    let ok = id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| {
+            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+        });
+    ok.then(|| id.to_ascii_lowercase())
+}
+
+pub(crate) async fn export(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<ExportView>, ApiError> {
+    let id = job_id(&id)?;
+    let row = st
+        .custody
+        .export_status(&id)
+        .await?
+        .filter(|r| in_scope(&p, r.camera).is_ok())
+        .ok_or_else(|| ApiError::not_found("no such export"))?;
+    Ok(Json(row.into()))
+}
+
+pub(crate) async fn download(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = job_id(&id)?;
+    let row = st
+        .custody
+        .export_status(&id)
+        .await?
+        .filter(|r| in_scope(&p, r.camera).is_ok())
+        .ok_or_else(|| ApiError::not_found("no such export"))?;
+    let path = match (row.state, &row.path) {
+        (roeh_store::ExportState::Done, Some(p)) if p.ends_with(".zip") => p.clone(),
+        _ => {
+            return Err(ApiError::new(
+                roeh_domain::ErrorKind::FailedPrecondition,
+                "the export is not a finished zip bundle",
+            ));
+        }
+    };
+    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+        ApiError::new(
+            roeh_domain::ErrorKind::Unavailable,
+            format!("opening bundle: {e}"),
+        )
+    })?;
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::new(roeh_domain::ErrorKind::Unavailable, e.to_string()))?
+        .len();
+    st.custody
+        .record_access(
+            "export_downloaded",
+            &p.username,
+            Some(row.camera),
+            serde_json::json!({ "export": row.id, "case": row.case_ref }),
+        )
+        .await?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/zip")
+        .header(header::CONTENT_LENGTH, len)
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"roeh-evidence-{}.zip\"", row.id),
+        )
+        .header("x-content-type-options", "nosniff")
+        .body(Body::from_stream(stream))
+        .map_err(|e| ApiError::new(roeh_domain::ErrorKind::Internal, e.to_string()))
+}
