@@ -76,16 +76,60 @@ async fn h265_camera_is_recorded_and_exported() {
     )
     .await
     .unwrap();
+    let custody = roeh_custody::Custody::open(
+        store.clone(),
+        clock.clone(),
+        roeh_custody::CustodyConfig {
+            keys_dir: dir.path().join("keys"),
+            exports_dir: dir.path().join("exports"),
+            footage_root: dir.path().join("footage"),
+            origin: "roeh:h265".into(),
+            checkpoint_every: Duration::from_secs(60),
+        },
+    )
+    .await
+    .unwrap();
+    let setup = roeh_api::auth::prepare_setup(&store, clock.wall())
+        .await
+        .unwrap()
+        .unwrap();
     let state = AppState {
         store: store.clone(),
         control: Arc::new(Control(pipeline.clone())),
         footage_root: dir.path().join("footage"),
         clock: clock.clone(),
+        custody,
+        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
+        analytics: None,
+        auth: Arc::new(
+            roeh_api::auth::AuthState::new(roeh_auth::HashParams::INSECURE_FAST, false).unwrap(),
+        ),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let stop = tokio_util_stop();
     let api = tokio::spawn(roeh_api::serve(listener, state, stop.1));
+    // The first admin, made with the setup token, signs in for a bearer token.
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/api/auth/setup"))
+        .json(&serde_json::json!({"token": setup, "username": "chief",
+            "password": "a-long-test-passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"username": "chief",
+            "password": "a-long-test-passphrase", "kind": "api"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
 
     wait("streaming", 30, async || {
         (pipeline.health(cam.id)?.state == StreamState::Streaming).then_some(())
@@ -111,7 +155,17 @@ async fn h265_camera_is_recorded_and_exported() {
         "{base}/api/cameras/{}/mp4?start={}&end={}",
         cam.id, t0.0, end.0
     );
-    let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    let anonymous = reqwest::get(&url).await.unwrap();
+    assert_eq!(anonymous.status(), 401, "footage needs a signed-in user");
+    let bytes = http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let mp4 = dir.path().join("clip.mp4");
     std::fs::write(&mp4, &bytes).unwrap();
     let p = roeh_testkit::probe(&mp4).unwrap();

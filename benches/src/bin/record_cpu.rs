@@ -118,7 +118,7 @@ fn measure_roeh(
     )?;
     let base = roeh_testkit::wait_api_base(&log, 0)?;
     let frames = |base: &str| -> Option<(usize, u64)> {
-        let v: serde_json::Value = reqwest::blocking::get(format!("{base}/api/cameras"))
+        let v: serde_json::Value = roeh_testkit::get(&format!("{base}/api/cameras"))
             .ok()?
             .json()
             .ok()?;
@@ -143,7 +143,7 @@ fn measure_roeh(
     std::thread::sleep(Duration::from_secs(3));
     let sent0: u64 = (0..args.cameras).map(|i| server.frames_sent(i)).sum();
     let (_, recv0) = frames(&base).context("health")?;
-    let health: serde_json::Value = reqwest::blocking::get(format!("{base}/api/health"))?.json()?;
+    let health: serde_json::Value = roeh_testkit::get(&format!("{base}/api/health"))?.json()?;
     let window_start = health["time"].as_str().context("health time")?.to_string();
     let u0 = proc_usage(p.pid())?;
     let t0 = Instant::now();
@@ -153,13 +153,14 @@ fn measure_roeh(
     let (_, recv1) = frames(&base).context("health")?;
     let wall = t0.elapsed().as_secs_f64();
     // Loss as the recorder itself reports it: gaps opened and reconnects during the window.
-    let cams: serde_json::Value = reqwest::blocking::get(format!("{base}/api/cameras"))?.json()?;
+    let cams: serde_json::Value = roeh_testkit::get(&format!("{base}/api/cameras"))?.json()?;
     let (mut gaps, mut reconnects) = (0usize, 0u64);
     for c in cams.as_array().context("cameras")? {
         let id = c["id"].as_str().context("camera id")?;
-        let g: serde_json::Value =
-            reqwest::blocking::get(format!("{base}/api/cameras/{id}/gaps?start={window_start}"))?
-                .json()?;
+        let g: serde_json::Value = roeh_testkit::get(&format!(
+            "{base}/api/cameras/{id}/gaps?start={window_start}"
+        ))?
+        .json()?;
         gaps += g.as_array().map_or(0, |a| a.len());
         reconnects += c["health"]["reconnects"].as_u64().unwrap_or(0);
     }

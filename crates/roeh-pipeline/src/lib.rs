@@ -11,7 +11,7 @@
 
 use roeh_domain::{Camera, CameraId, Clock, IngestEvent, Retention, StreamHealth};
 use roeh_ingest::{HealthHandle, IngestOptions, Opener};
-use roeh_recorder::{DiskSpace, NoHolds, OldestFirst, RecorderConfig};
+use roeh_recorder::{DiskSpace, LegalHolds, NoHolds, OldestFirst, RecorderConfig};
 use roeh_store::Store;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -47,6 +47,8 @@ pub struct PipelineConfig {
     pub reconcile_interval: Duration,
     /// Delay before a failed camera is restarted.
     pub restart_delay: Duration,
+    /// Legal holds: footage they cover is never deleted, by retention or on a full disk.
+    pub holds: Arc<dyn LegalHolds>,
 }
 
 impl Default for PipelineConfig {
@@ -62,6 +64,7 @@ impl Default for PipelineConfig {
             default_retention: Retention::default(),
             reconcile_interval: Duration::from_secs(5),
             restart_delay: Duration::from_secs(1),
+            holds: Arc::new(NoHolds),
         }
     }
 }
@@ -117,7 +120,7 @@ impl Pipeline {
         let space = Arc::new(OldestFirst::new(
             store.clone(),
             cfg.footage_root.clone(),
-            Arc::new(NoHolds),
+            cfg.holds.clone(),
             clock.clone(),
         ));
         let mut rc = RecorderConfig::new(cfg.footage_root.clone(), space.clone());
@@ -285,7 +288,7 @@ impl Pipeline {
                 cam.id,
                 &policy,
                 inner.clock.wall(),
-                &NoHolds,
+                inner.cfg.holds.as_ref(),
             )
             .await
             {

@@ -22,6 +22,15 @@ pub struct Config {
     /// RTSP ingest settings.
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// Evidence log and exports.
+    #[serde(default)]
+    pub evidence: EvidenceConfig,
+    /// ONVIF onboarding.
+    #[serde(default)]
+    pub onvif: OnvifConfig,
+    /// Detection and incidents.
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
     /// Cameras known at start.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
@@ -39,6 +48,8 @@ pub struct ServerConfig {
     pub database_url: String,
     /// Graceful shutdown deadline, seconds.
     pub shutdown_grace_secs: f64,
+    /// Mark console session cookies `Secure` (needs HTTPS in front of roeh).
+    pub secure_cookie: bool,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +59,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("/var/lib/roeh"),
             database_url: String::new(),
             shutdown_grace_secs: 10.0,
+            secure_cookie: true,
         }
     }
 }
@@ -86,6 +98,32 @@ impl Default for RecordingConfig {
     }
 }
 
+/// `[evidence]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceConfig {
+    /// The log's name in signed checkpoints (printable ASCII, no spaces).
+    pub origin: String,
+    /// A checkpoint is signed this often (seconds) while the log grows.
+    pub checkpoint_secs: f64,
+    /// URL (`http://…`) of an RFC 3161 time-stamping authority that timestamps every new
+    /// checkpoint; none by default.
+    pub tsa_url: Option<String>,
+    /// Limit of one request to the time-stamping authority, seconds.
+    pub tsa_timeout_secs: f64,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        EvidenceConfig {
+            origin: "roeh".to_string(),
+            checkpoint_secs: 60.0,
+            tsa_url: None,
+            tsa_timeout_secs: 10.0,
+        }
+    }
+}
+
 /// `[ingest]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -114,6 +152,259 @@ impl Default for IngestConfig {
             backpressure_timeout_secs: 5.0,
             max_pts_jump_secs: 10.0,
         }
+    }
+}
+
+/// `[onvif]`: ONVIF discovery and onboarding. Checked when the file is read.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "RawOnvifConfig")]
+pub struct OnvifConfig {
+    /// Camera networks: devices and every address they return must lie inside.
+    pub allowed_networks: Vec<roeh_onvif::Cidr>,
+    /// IPv4 address of the interface for the multicast discovery probe.
+    pub discovery_interface: Option<std::net::Ipv4Addr>,
+    /// Addresses probed by unicast.
+    pub probe_addresses: Vec<SocketAddr>,
+    /// How long discovery collects replies.
+    pub discovery_timeout: Duration,
+    /// Connect timeout of one device request.
+    pub connect_timeout: Duration,
+    /// Total timeout of one device request.
+    pub request_timeout: Duration,
+    /// Largest device reply accepted, bytes.
+    pub max_reply_bytes: usize,
+}
+
+/// `[onvif]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawOnvifConfig {
+    allowed_networks: Vec<String>,
+    discovery_interface: String,
+    probe_addresses: Vec<String>,
+    discovery_timeout_secs: f64,
+    connect_timeout_secs: f64,
+    request_timeout_secs: f64,
+    max_reply_bytes: usize,
+}
+
+/// Loopback and the RFC 1918 private ranges.
+const DEFAULT_CAMERA_NETWORKS: [&str; 5] = [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+];
+
+impl Default for RawOnvifConfig {
+    fn default() -> Self {
+        RawOnvifConfig {
+            allowed_networks: DEFAULT_CAMERA_NETWORKS.map(String::from).to_vec(),
+            discovery_interface: String::new(),
+            probe_addresses: Vec::new(),
+            discovery_timeout_secs: 3.0,
+            connect_timeout_secs: 3.0,
+            request_timeout_secs: 10.0,
+            max_reply_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for OnvifConfig {
+    fn default() -> Self {
+        OnvifConfig {
+            allowed_networks: DEFAULT_CAMERA_NETWORKS
+                .iter()
+                .filter_map(|c| roeh_onvif::Cidr::parse(c).ok())
+                .collect(),
+            discovery_interface: None,
+            probe_addresses: Vec::new(),
+            discovery_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(10),
+            max_reply_bytes: 1 << 20,
+        }
+    }
+}
+
+impl TryFrom<RawOnvifConfig> for OnvifConfig {
+    type Error = String;
+
+    fn try_from(r: RawOnvifConfig) -> Result<Self, String> {
+        let mut allowed = Vec::with_capacity(r.allowed_networks.len());
+        for c in &r.allowed_networks {
+            allowed.push(
+                roeh_onvif::Cidr::parse(c)
+                    .map_err(|_| format!("onvif.allowed_networks: {c:?} is not ADDR/PREFIX"))?,
+            );
+        }
+        let discovery_interface =
+            match r.discovery_interface.trim() {
+                "" => None,
+                s => Some(s.parse().map_err(|_| {
+                    format!("onvif.discovery_interface: {s:?} is not an IPv4 address")
+                })?),
+            };
+        let mut probes = Vec::with_capacity(r.probe_addresses.len());
+        for a in &r.probe_addresses {
+            let p = parse_probe_address(a).map_err(|e| format!("onvif.probe_addresses: {e}"))?;
+            probes.push(p);
+        }
+        let t = |name: &str, v: f64| -> Result<Duration, String> {
+            if v.is_finite() && v > 0.0 && v <= 300.0 {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(format!(
+                    "onvif.{name} must be above 0 and at most 300, got {v}"
+                ))
+            }
+        };
+        if !(1024..=(16 << 20)).contains(&r.max_reply_bytes) {
+            return Err("onvif.max_reply_bytes must be between 1024 and 16777216".into());
+        }
+        Ok(OnvifConfig {
+            allowed_networks: allowed,
+            discovery_interface,
+            probe_addresses: probes,
+            discovery_timeout: t("discovery_timeout_secs", r.discovery_timeout_secs)?,
+            connect_timeout: t("connect_timeout_secs", r.connect_timeout_secs)?,
+            request_timeout: t("request_timeout_secs", r.request_timeout_secs)?,
+            max_reply_bytes: r.max_reply_bytes,
+        })
+    }
+}
+
+/// A unicast discovery target: `IP` (port 3702) or `IP:PORT`.
+pub fn parse_probe_address(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 3702))
+        .map_err(|_| format!("{s:?} is not IP or IP:PORT"))
+}
+
+impl OnvifConfig {
+    /// The API's ONVIF settings.
+    pub fn settings(&self) -> roeh_api::onvif::OnvifSettings {
+        let mut policy = roeh_onvif::NetPolicy::new(self.allowed_networks.clone());
+        policy.connect_timeout = self.connect_timeout;
+        policy.timeout = self.request_timeout;
+        policy.max_reply_bytes = self.max_reply_bytes;
+        let mut s = roeh_api::onvif::OnvifSettings::new(policy);
+        s.multicast_interface = self.discovery_interface;
+        s.unicast_targets = self.probe_addresses.clone();
+        s.discovery_timeout = self.discovery_timeout;
+        s
+    }
+}
+
+/// Where inference runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Execution {
+    /// On the CPU.
+    #[default]
+    Cpu,
+    /// ONNX Runtime's CUDA execution provider (GPU 0) when the build and the machine have it;
+    /// otherwise the CPU, with a warning.
+    Cuda,
+}
+
+/// `[analytics]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// Whether detection runs at all. When off, ONNX Runtime is never loaded.
+    pub enabled: bool,
+    /// The model manifest: absolute, or relative to the current directory (then to the source
+    /// tree the binary was built from).
+    pub models: PathBuf,
+    /// Id of the model in the manifest.
+    pub model: String,
+    /// Inference threads (ONNX Runtime intra-op threads).
+    pub threads: usize,
+    /// Most frames per inference call, across cameras.
+    pub max_batch: usize,
+    /// How long the first frame of a batch waits for more, milliseconds.
+    pub max_wait_ms: u64,
+    /// Analysed frames per second of cameras without their own setting.
+    pub default_fps: f64,
+    /// Evidence kept before an incident opens, seconds.
+    pub pre_secs: f64,
+    /// Evidence kept after an incident closes, seconds.
+    pub post_secs: f64,
+    /// `cpu` or `cuda`.
+    pub execution: Execution,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        AnalyticsConfig {
+            enabled: true,
+            models: PathBuf::from("models/models.toml"),
+            model: "ssdlite-mobilenet-v2-ped".to_string(),
+            threads: 2,
+            max_batch: 4,
+            max_wait_ms: 40,
+            default_fps: 5.0,
+            pre_secs: 10.0,
+            post_secs: 10.0,
+            execution: Execution::Cpu,
+        }
+    }
+}
+
+impl AnalyticsConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.model.trim().is_empty() {
+            bail!("analytics.model must name a model of the manifest");
+        }
+        if !(1..=64).contains(&self.threads) {
+            bail!("analytics.threads must be between 1 and 64");
+        }
+        if !(1..=64).contains(&self.max_batch) {
+            bail!("analytics.max_batch must be between 1 and 64");
+        }
+        if self.max_wait_ms > 1000 {
+            bail!("analytics.max_wait_ms must be at most 1000");
+        }
+        if !(self.default_fps.is_finite() && self.default_fps > 0.0 && self.default_fps <= 30.0) {
+            bail!("analytics.default_fps must be above 0 and at most 30");
+        }
+        for (n, v) in [
+            ("analytics.pre_secs", self.pre_secs),
+            ("analytics.post_secs", self.post_secs),
+        ] {
+            if !(v.is_finite() && (0.0..=600.0).contains(&v)) {
+                bail!("{n} must be between 0 and 600, got {v}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The manifest file: `models` if absolute or found from the current directory, else the
+    /// same relative path in the source tree this binary was built from.
+    pub fn manifest_path(&self) -> anyhow::Result<PathBuf> {
+        if self.models.is_absolute() || self.models.is_file() {
+            return Ok(self.models.clone());
+        }
+        let built = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(&self.models);
+        if built.is_file() {
+            return Ok(built);
+        }
+        bail!(
+            "analytics model manifest {} not found in {} (set analytics.models to its path, or \
+             analytics.enabled = false)",
+            self.models.display(),
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "the current directory".into())
+        )
     }
 }
 
@@ -206,6 +497,7 @@ impl Config {
         ] {
             secs(n, v)?;
         }
+        self.analytics.validate()?;
         let mut names = std::collections::HashSet::new();
         for c in &self.cameras {
             roeh_domain::camera::validate_name(&c.name)?;
@@ -296,6 +588,59 @@ mod tests {
         assert_eq!(cfg.ingest.stall_timeout_secs, d.ingest.stall_timeout_secs);
         assert_eq!(cfg.ingest.backoff_max_secs, d.ingest.backoff_max_secs);
         assert!(cfg.cameras.is_empty());
+        let (a, da) = (&cfg.analytics, &d.analytics);
+        assert_eq!(
+            (a.enabled, &a.models, &a.model),
+            (da.enabled, &da.models, &da.model)
+        );
+        assert_eq!(
+            (a.threads, a.max_batch, a.max_wait_ms),
+            (da.threads, da.max_batch, da.max_wait_ms)
+        );
+        assert_eq!(
+            (a.default_fps, a.pre_secs, a.post_secs),
+            (da.default_fps, da.pre_secs, da.post_secs)
+        );
+        assert_eq!(a.execution, da.execution);
+    }
+
+    #[test]
+    fn analytics_settings_are_checked() {
+        let cfg = Config::parse("[analytics]\nenabled = false\nexecution = \"cuda\"").unwrap();
+        assert!(!cfg.analytics.enabled);
+        assert_eq!(cfg.analytics.execution, Execution::Cuda);
+        for bad in [
+            "execution = \"tpu\"",
+            "default_fps = 0.0",
+            "default_fps = 31.0",
+            "max_batch = 0",
+            "threads = 0",
+            "pre_secs = -1.0",
+            "post_secs = 601.0",
+            "max_wait_ms = 5000",
+            "model = \"\"",
+            "modle = \"x\"",
+        ] {
+            assert!(
+                Config::parse(&format!("[analytics]\n{bad}")).is_err(),
+                "{bad}"
+            );
+        }
+        let missing = AnalyticsConfig {
+            models: PathBuf::from("no/such/models.toml"),
+            ..AnalyticsConfig::default()
+        };
+        let e = missing.manifest_path().unwrap_err().to_string();
+        assert!(
+            e.contains("no/such/models.toml") && e.contains("analytics.models"),
+            "{e}"
+        );
+        assert!(
+            AnalyticsConfig::default()
+                .manifest_path()
+                .unwrap()
+                .is_file()
+        );
     }
 
     #[test]

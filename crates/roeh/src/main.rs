@@ -1,9 +1,11 @@
-//! The `roeh` command: `serve`, `demo`, `camera add|list|remove`.
+//! The `roeh` command: `serve`, `demo`, `camera add|list|remove`, `keys show|rotate`, `export`,
+//! `hold place|list|clear` and `verify`.
 //!
 //! Secrets never come in on the command line in clear: camera passwords are read from an
 //! environment variable or a file named by an option.
 
 mod config;
+mod onvif_cmd;
 mod run;
 
 use anyhow::Context;
@@ -62,6 +64,127 @@ enum Cmd {
         /// Data directory, when no configuration file is given.
         #[arg(long, global = true)]
         data_dir: Option<PathBuf>,
+    },
+    /// The site's signing keys.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+        /// Configuration file, for the data directory.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// Data directory, when no configuration file is given.
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Legal holds.
+    Hold {
+        #[command(subcommand)]
+        cmd: HoldCmd,
+        /// Configuration file, for the data directory.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// Data directory, when no configuration file is given.
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Exports a signed evidence bundle of a camera's range and waits for it.
+    Export {
+        /// Camera id.
+        #[arg(long)]
+        camera: String,
+        /// Start (RFC 3339).
+        #[arg(long)]
+        start: String,
+        /// End (RFC 3339).
+        #[arg(long)]
+        end: String,
+        /// Why the footage is exported.
+        #[arg(long)]
+        reason: String,
+        /// Case number.
+        #[arg(long)]
+        case: String,
+        /// Who asks.
+        #[arg(long)]
+        requester: String,
+        /// Write a directory instead of a ZIP.
+        #[arg(long)]
+        directory: bool,
+        /// Configuration file, for the data directory.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory, when no configuration file is given.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Verifies an evidence bundle offline (as the standalone `roeh-verify` does).
+    Verify {
+        /// Bundle: a directory or a ZIP.
+        bundle: PathBuf,
+        /// The site's public key (PEM) to trust; without it the bundle's own key is used.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// ONVIF devices: discover, list, add as cameras (after approval), dismiss.
+    Onvif {
+        #[command(subcommand)]
+        cmd: onvif_cmd::OnvifCmd,
+        /// Configuration file, for the data directory and the `[onvif]` section.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// Data directory, when no configuration file is given.
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCmd {
+    /// Prints the site's public keys (PEM) with their ids; the newest signs.
+    Show,
+    /// Makes a new key the signing key; old keys stay valid for what they signed.
+    Rotate,
+}
+
+#[derive(Subcommand, Debug)]
+enum HoldCmd {
+    /// Places a legal hold: retention never deletes the range while it is in force.
+    Place {
+        /// Camera id.
+        #[arg(long)]
+        camera: String,
+        /// Start (RFC 3339).
+        #[arg(long)]
+        start: String,
+        /// End (RFC 3339).
+        #[arg(long)]
+        end: String,
+        /// Case number.
+        #[arg(long)]
+        case: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Who places it.
+        #[arg(long)]
+        actor: String,
+    },
+    /// Lists holds in force (all with --all).
+    List {
+        /// Include lifted holds.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Lifts a hold.
+    Clear {
+        /// Hold id.
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Who lifts it.
+        #[arg(long)]
+        actor: String,
     },
 }
 
@@ -160,7 +283,183 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let store = run::open_store(&cfg).await?;
             camera_cmd(&store, &cfg, cmd).await
         }
+        Cmd::Keys {
+            cmd,
+            config,
+            data_dir,
+        } => {
+            let cfg = load_config(config, data_dir)?;
+            let store = run::open_store(&cfg).await?;
+            let custody = open_custody(&cfg, &store).await?;
+            match cmd {
+                KeysCmd::Show => {
+                    for k in custody.public_keys().await? {
+                        let state = match k.retired_at {
+                            None => "signing".to_string(),
+                            Some(t) => format!("retired {}", t.to_rfc3339()),
+                        };
+                        println!(
+                            "key {} (created {}, {state})",
+                            k.key_id,
+                            k.created_at.to_rfc3339()
+                        );
+                        print!("{}", k.pem);
+                    }
+                }
+                KeysCmd::Rotate => {
+                    let k = custody.rotate_key().await?;
+                    println!("key {} now signs", k.key_id);
+                    print!("{}", k.pem);
+                }
+            }
+            Ok(())
+        }
+        Cmd::Hold {
+            cmd,
+            config,
+            data_dir,
+        } => {
+            let cfg = load_config(config, data_dir)?;
+            let store = run::open_store(&cfg).await?;
+            let custody = open_custody(&cfg, &store).await?;
+            hold_cmd(&custody, cmd).await
+        }
+        Cmd::Export {
+            camera,
+            start,
+            end,
+            reason,
+            case,
+            requester,
+            directory,
+            config,
+            data_dir,
+        } => {
+            let cfg = load_config(config, data_dir)?;
+            let store = run::open_store(&cfg).await?;
+            let custody = open_custody(&cfg, &store).await?;
+            let req = roeh_custody::ExportRequest {
+                camera: CameraId::parse(&camera)?,
+                start: parse_time("start", &start)?,
+                end: parse_time("end", &end)?,
+                reason,
+                case_ref: case,
+                requester,
+                form: if directory {
+                    roeh_custody::ExportForm::Directory
+                } else {
+                    roeh_custody::ExportForm::Zip
+                },
+            };
+            let job = custody.start_export(req).await?;
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let Some(j) = custody.export_status(&job.id).await? else {
+                    anyhow::bail!("export job {} vanished", job.id);
+                };
+                match j.state {
+                    roeh_store::ExportState::Done => {
+                        println!("{}", j.path.unwrap_or_default());
+                        return Ok(());
+                    }
+                    roeh_store::ExportState::Failed => {
+                        anyhow::bail!("export failed: {}", j.error.unwrap_or_default())
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Cmd::Verify { bundle, key } => verify_cmd(&bundle, key.as_deref()),
+        Cmd::Onvif {
+            cmd,
+            config,
+            data_dir,
+        } => onvif_cmd::run(cmd, config, data_dir).await,
     }
+}
+
+fn load_config(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+    match (config, data_dir) {
+        (Some(p), _) => Config::load(&p),
+        (None, Some(d)) => {
+            let mut c = Config::default();
+            c.server.data_dir = d;
+            Ok(c)
+        }
+        (None, None) => anyhow::bail!("give --config FILE or --data-dir DIR"),
+    }
+}
+
+async fn open_custody(
+    cfg: &Config,
+    store: &roeh_store::Store,
+) -> anyhow::Result<std::sync::Arc<roeh_custody::Custody>> {
+    run::open_custody(
+        cfg,
+        store,
+        std::sync::Arc::new(roeh_domain::SystemClock::new()),
+    )
+    .await
+}
+
+fn parse_time(name: &str, s: &str) -> anyhow::Result<roeh_domain::WallTime> {
+    roeh_domain::WallTime::parse(s)
+        .with_context(|| format!("{name} must be RFC 3339, e.g. 2026-11-22T20:00:00Z"))
+}
+
+async fn hold_cmd(custody: &roeh_custody::Custody, cmd: HoldCmd) -> anyhow::Result<()> {
+    match cmd {
+        HoldCmd::Place {
+            camera,
+            start,
+            end,
+            case,
+            reason,
+            actor,
+        } => {
+            let h = roeh_store::NewHold {
+                case_ref: case,
+                camera: CameraId::parse(&camera)?,
+                start: parse_time("start", &start)?,
+                end: parse_time("end", &end)?,
+                reason,
+                created_by: actor,
+            };
+            roeh_custody::validate_text("actor", &h.created_by)?;
+            println!("{}", custody.place_hold(&h).await?);
+        }
+        HoldCmd::List { all } => {
+            for h in custody.store().holds(!all).await? {
+                println!(
+                    "{}\tcase={}\t{}\t{}..{}\tby={}\t{}",
+                    h.id,
+                    h.hold.case_ref,
+                    h.hold.camera,
+                    h.hold.start.to_rfc3339(),
+                    h.hold.end.to_rfc3339(),
+                    h.hold.created_by,
+                    match &h.cleared {
+                        None => "in force".to_string(),
+                        Some((t, by, _)) => format!("lifted {} by {by}", t.to_rfc3339()),
+                    }
+                );
+            }
+        }
+        HoldCmd::Clear { id, reason, actor } => {
+            if custody.clear_hold(id, &actor, &reason).await? {
+                println!("lifted {id}");
+            } else {
+                println!("hold {id} was already lifted");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Exit codes as `roeh-verify`: 0 OK (with or without declared gaps), 1 FAILED, 2 unusable input.
+fn verify_cmd(bundle: &std::path::Path, key: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let code = roeh_verify::run_bundle(bundle, key, false);
+    std::process::exit(i32::from(code));
 }
 
 async fn camera_cmd(store: &roeh_store::Store, cfg: &Config, cmd: CameraCmd) -> anyhow::Result<()> {

@@ -27,7 +27,9 @@ pub fn init_logging() {
     }
 }
 
-/// Opens the database named by the configuration (SQLite in the data directory by default).
+/// Opens the database named by the configuration (SQLite in the data directory by default),
+/// installs the credential key (`<data_dir>/keys/credentials.key`, created on first use) and
+/// encrypts any camera password still stored in plain text.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&cfg.server.data_dir)
         .with_context(|| format!("creating data directory {}", cfg.server.data_dir.display()))?;
@@ -37,7 +39,14 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     } else {
         cfg.server.database_url.clone()
     };
-    Ok(Store::open(&url).await?)
+    let store = Store::open(&url).await?;
+    // Camera passwords are encrypted at rest under the site's credential key.
+    let key_path = cfg.server.data_dir.join("keys").join("credentials.key");
+    let key = roeh_store::CredentialKey::load_or_create(&key_path)
+        .with_context(|| format!("loading the credential key {}", key_path.display()))?;
+    store.set_credential_key(key)?;
+    store.encrypt_legacy_passwords().await?;
+    Ok(store)
 }
 
 fn pipeline_config(cfg: &Config) -> anyhow::Result<PipelineConfig> {
@@ -144,6 +153,121 @@ async fn wait_signal() {
     }
 }
 
+/// Opens the evidence custody service of the configured data directory (creating the site key on
+/// first start).
+pub async fn open_custody(
+    cfg: &Config,
+    store: &Store,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<roeh_custody::Custody>> {
+    let d = &cfg.server.data_dir;
+    let ccfg = roeh_custody::CustodyConfig {
+        keys_dir: d.join("keys"),
+        exports_dir: d.join("exports"),
+        footage_root: d.join("footage"),
+        origin: cfg.evidence.origin.clone(),
+        checkpoint_every: secs("checkpoint_secs", cfg.evidence.checkpoint_secs)?,
+    };
+    let tsa = match &cfg.evidence.tsa_url {
+        Some(url) => Some(roeh_custody::TsaConfig {
+            url: url.clone(),
+            timeout: secs("evidence.tsa_timeout_secs", cfg.evidence.tsa_timeout_secs)?,
+        }),
+        None => None,
+    };
+    Ok(roeh_custody::Custody::open_with_tsa(store.clone(), clock, ccfg, tsa).await?)
+}
+
+/// Loads the detection model and starts analytics, unless `[analytics]` disables it (then ONNX
+/// Runtime is never loaded).
+///
+/// A missing ONNX Runtime library stops start-up with an error naming the setup command. A
+/// model that cannot be used (manifest missing or invalid, file missing, sha256 mismatch,
+/// unexpected inputs or outputs) is refused with an error in the log naming the problem, and
+/// roeh runs on without analytics: recording and the API are not held hostage by a bad model.
+pub async fn start_analytics(
+    cfg: &Config,
+    store: &Store,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<Arc<roeh_analytics::Analytics>>> {
+    let a = &cfg.analytics;
+    if !a.enabled {
+        tracing::info!("Analytics is disabled in the configuration.");
+        return Ok(None);
+    }
+    let runtime = roeh_detect::OrtRuntime::from_env().map_err(|e| {
+        anyhow::anyhow!(
+            "analytics: {} (or set analytics.enabled = false in the configuration)",
+            e.chain()
+        )
+    })?;
+    let detector = match load_detector(a, runtime).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "Analytics is off: the detection model was refused. Recording continues.");
+            return Ok(None);
+        }
+    };
+    let mut acfg = roeh_analytics::AnalyticsConfig::new(cfg.server.data_dir.join("snapshots"));
+    acfg.max_batch = a.max_batch;
+    acfg.max_wait = Duration::from_millis(a.max_wait_ms);
+    acfg.default_fps = a.default_fps;
+    acfg.pre_roll = secs("analytics.pre_secs", a.pre_secs)?;
+    acfg.post_roll = secs("analytics.post_secs", a.post_secs)?;
+    let analytics =
+        roeh_analytics::Analytics::start(store.clone(), clock, Arc::new(detector), acfg)
+            .await
+            .map_err(|e| anyhow::anyhow!("analytics: {}", e.chain()))?;
+    tracing::info!(model = %analytics.model_id(), "Analytics started.");
+    Ok(Some(analytics))
+}
+
+/// The configured model, checked (sha256, inputs and outputs) and loaded.
+async fn load_detector(
+    a: &config::AnalyticsConfig,
+    runtime: roeh_detect::OrtRuntime,
+) -> anyhow::Result<roeh_detect::OrtDetector> {
+    let manifest_path = a.manifest_path()?;
+    let manifest = roeh_detect::ModelManifest::load(&manifest_path)
+        .map_err(|e| anyhow::anyhow!("analytics: {}", e.chain()))?;
+    let options = roeh_detect::OrtDetectorOptions {
+        intra_threads: a.threads,
+        max_batch: a.max_batch,
+        execution: match a.execution {
+            config::Execution::Cpu => roeh_detect::Execution::Cpu,
+            config::Execution::Cuda => roeh_detect::Execution::Cuda { device_id: 0 },
+        },
+        ..roeh_detect::OrtDetectorOptions::default()
+    };
+    let model = a.model.clone();
+    tokio::task::spawn_blocking(move || {
+        roeh_detect::OrtDetector::load(&runtime, &manifest, &model, &options)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("analytics: {}", e.chain()))
+}
+
+/// The API's view of analytics.
+struct AnalyticsApi(Arc<roeh_analytics::Analytics>);
+
+impl roeh_api::detection::AnalyticsControl for AnalyticsApi {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move { self.0.reload().await.map_err(|e| e.chain()) })
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        serde_json::to_value(self.0.stats()).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn snapshot_dir(&self) -> PathBuf {
+        self.0.snapshot_dir().to_path_buf()
+    }
+
+    fn default_fps(&self) -> f64 {
+        self.0.default_fps()
+    }
+}
+
 /// Runs the recorder and the API until `stop` resolves, then shuts down in order.
 async fn run_until(
     cfg: &Config,
@@ -152,16 +276,42 @@ async fn run_until(
     listener: tokio::net::TcpListener,
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let pcfg = pipeline_config(cfg)?;
+    let mut pcfg = pipeline_config(cfg)?;
     let footage_root = pcfg.footage_root.clone();
+    let custody = open_custody(cfg, &store, clock.clone()).await?;
+    pcfg.holds = custody.holds();
+    let analytics = start_analytics(cfg, &store, clock.clone()).await?;
+    if let Some(a) = &analytics {
+        pcfg.ingest.tap = Some(a.clone());
+    }
     let opener = Arc::new(roeh_ingest::CameraOpener::new());
     let pipeline = Pipeline::start(store.clone(), clock.clone(), opener, pcfg).await?;
     let api_stop = CancellationToken::new();
+    let checkpointer = custody.spawn_checkpointer(api_stop.clone());
+    // No default credentials: without users, a one-time setup token creates the first admin.
+    if let Some(token) = roeh_api::auth::prepare_setup(&store, clock.wall())
+        .await
+        .map_err(|e| anyhow::anyhow!("preparing the first-admin setup: {e:?}"))?
+    {
+        eprintln!(
+            "roeh: no users yet. Create the first admin with the one-time setup token {token} \
+             (POST /api/auth/setup with {{\"token\", \"username\", \"password\"}}); it is \
+             replaced at every start until used."
+        );
+    }
+    let auth =
+        roeh_api::auth::AuthState::new(roeh_auth::HashParams::default(), cfg.server.secure_cookie)?;
     let state = roeh_api::AppState {
         store: store.clone(),
         control: Arc::new(Control(pipeline.clone())),
         footage_root,
         clock,
+        custody: custody.clone(),
+        onvif: Arc::new(cfg.onvif.settings()),
+        analytics: analytics
+            .clone()
+            .map(|a| Arc::new(AnalyticsApi(a)) as Arc<dyn roeh_api::detection::AnalyticsControl>),
+        auth: Arc::new(auth),
     };
     let api = tokio::spawn(roeh_api::serve(
         listener,
@@ -172,7 +322,16 @@ async fn run_until(
     tracing::info!("Shutting down: sealing segments.");
     let grace = secs("shutdown_grace_secs", cfg.server.shutdown_grace_secs)?;
     let clean = pipeline.shutdown(grace).await;
+    if let Some(a) = &analytics {
+        // Ingest has stopped: nothing more is offered; open incidents are closed.
+        a.shutdown(grace).await;
+    }
     api_stop.cancel();
+    let _ = checkpointer.await;
+    // The last segments sealed by the shutdown get a checkpoint before the store closes.
+    if let Err(e) = custody.checkpoint().await {
+        tracing::warn!(error = %e.chain(), "Could not sign the final checkpoint.");
+    }
     match tokio::time::timeout(Duration::from_secs(5), api).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server ended with an error."),
@@ -192,8 +351,16 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let store = open_store(&cfg).await?;
     sync_config_cameras(&store, &cfg, clock.as_ref()).await?;
-    if !cfg.server.listen.ip().is_loopback() {
-        tracing::warn!(listen = %cfg.server.listen, "The API has no authentication yet and listens beyond loopback.");
+    if !cfg.server.listen.ip().is_loopback() && !store.has_admin().await? {
+        anyhow::bail!(
+            "no admin exists yet: start once with [server] listen on a loopback address \
+             (e.g. 127.0.0.1:8080), create the first admin with the printed setup token, then \
+             listen on {}",
+            cfg.server.listen
+        );
+    }
+    if !cfg.server.listen.ip().is_loopback() && !cfg.server.secure_cookie {
+        tracing::warn!(listen = %cfg.server.listen, "Session cookies are not marked Secure while the API listens beyond loopback; put it behind TLS and set secure_cookie = true.");
     }
     let listener = tokio::net::TcpListener::bind(cfg.server.listen)
         .await
@@ -233,6 +400,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let mut cfg = Config::default();
     cfg.server.data_dir = args.data_dir.clone();
     cfg.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    // The demo console is plain HTTP on loopback.
+    cfg.server.secure_cookie = false;
     cfg.recording.segment_secs = args.segment_secs;
     cfg.recording.min_free_bytes = 256 << 20;
     // Demo footage is kept for a day.

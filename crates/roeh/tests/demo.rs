@@ -50,7 +50,7 @@ fn demo_8_cameras_2_minutes() {
     let now = roeh_domain::WallTime::parse(health["time"].as_str().unwrap()).unwrap();
     let end = now.minus(Duration::from_secs(15));
     let start = end.minus(Duration::from_secs(60.min(secs.saturating_sub(20).max(5))));
-    let resp = reqwest::blocking::get(format!(
+    let resp = roeh_testkit::get(&format!(
         "{base}/api/cameras/{id}/mp4?start={}&end={}",
         start.0, end.0
     ))

@@ -16,11 +16,16 @@ pub struct Site {
 
 impl Site {
     pub fn new(segment_secs: f64, cameras: &[(String, String)]) -> Site {
+        Site::with_recording(segment_secs, cameras, "")
+    }
+
+    /// A site whose `[recording]` section gets `extra` lines too.
+    pub fn with_recording(segment_secs: f64, cameras: &[(String, String)], extra: &str) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let mut toml = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nshutdown_grace_secs = 10.0\n\
-             [recording]\nsegment_secs = {segment_secs}\nmin_free_bytes = 0\n\
+             [recording]\nsegment_secs = {segment_secs}\nmin_free_bytes = 0\n{extra}\
              [ingest]\nstall_timeout_secs = 3.0\nbackoff_initial_secs = 0.2\nbackoff_max_secs = 1.0\n",
             data.display()
         );
@@ -56,7 +61,7 @@ impl Site {
 }
 
 pub fn get_json(url: &str) -> serde_json::Value {
-    reqwest::blocking::get(url).unwrap().json().unwrap()
+    roeh_testkit::get(url).unwrap().json().unwrap()
 }
 
 /// Opens the site's database with the store (for checks after the process stopped or while
@@ -97,7 +102,38 @@ pub fn check_footage(site: &Site) -> std::collections::BTreeMap<(String, u64), [
                 assert_eq!(sha, s.sha256, "hash of {}", path.display());
                 all.insert((cam.to_string(), s.seq), s.sha256);
             }
+            // Every segment, deleted or not, has its leaf in the evidence log, byte for byte.
+            for s in store.chain_segments(cam, 1, u32::MAX).await.unwrap() {
+                let idx = store
+                    .segment_log_index(s.id)
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("segment {} of {cam} is not in the log", s.seq));
+                let frames: Vec<roeh_evidence::leaf::IndexedFrame> = store
+                    .frame_index(s.id)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(Into::into)
+                    .collect();
+                let want = roeh_evidence::leaf::segment_leaf(
+                    &s.prev_chain,
+                    &roeh_evidence::SegmentLinkInput::from(&s),
+                    &roeh_evidence::leaf::frame_index_hash(&frames),
+                    &roeh_evidence::leaf::config_hash(&s.config_record),
+                );
+                let leaf = store.log_leaf(idx).await.unwrap().unwrap();
+                assert_eq!(
+                    leaf.data, want,
+                    "log leaf {idx} of segment {} of {cam}",
+                    s.seq
+                );
+            }
         }
+        // The log has no holes: indices 0..size.
+        let size = store.log_size().await.unwrap();
+        let hashes = store.leaf_hashes_from(0, u32::MAX).await.unwrap();
+        assert_eq!(hashes.len() as u64, size, "log indices are dense");
         store.close().await;
         all
     })
