@@ -112,6 +112,7 @@ prepare_footage() {
 # The ONVIF camera simulator (ipycam, from PyPI) for roeh-onvif's acceptance test.
 install_onvif_simulator() {
   bash "$ROOT/crates/roeh-onvif/tests/setup-ipycam.sh" >&2
+  bash "$ROOT/crates/roeh-onvif/tests/setup-zeep.sh" >&2
 }
 
 install_apt
