@@ -95,6 +95,11 @@ async fn h265_camera_is_recorded_and_exported() {
         .unwrap();
     let state = AppState {
         store: store.clone(),
+        alerts: roeh_api::alerts::AlertsService::new(
+            store.clone(),
+            clock.clone(),
+            Default::default(),
+        ),
         control: Arc::new(Control(pipeline.clone())),
         footage_root: dir.path().join("footage"),
         clock: clock.clone(),

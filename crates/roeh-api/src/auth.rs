@@ -121,6 +121,23 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
         ("GET", "/api/cameras/{id}/analysis") => Needs(P::ViewIncidents),
         ("GET", p) if p.starts_with("/api/incidents") => Needs(P::ViewIncidents),
         ("GET", "/api/analytics/stats") => Needs(P::ViewStatus),
+        ("GET", "/api/alerts/precision") => Needs(P::ViewIncidents),
+        ("GET", "/api/alerts" | "/api/alerts/{id}") => Needs(P::HandleAlerts),
+        (
+            "POST",
+            "/api/alerts/{id}/claim"
+            | "/api/alerts/{id}/acknowledge"
+            | "/api/alerts/{id}/note"
+            | "/api/alerts/{id}/resolve"
+            | "/api/alerts/{id}/false-alarm"
+            | "/api/alerts/{id}/escalate",
+        ) => Needs(P::HandleAlerts),
+        ("POST", "/api/alerts/{id}/dispatch") | (_, "/api/units") => Needs(P::DispatchUnits),
+        ("POST", "/api/units/me/position" | "/api/units/me/status" | "/api/units/me/receipts") => {
+            Needs(P::UnitReceipts)
+        }
+        // Operators and units alike; the handler picks what each may see.
+        ("GET", "/api/push/ws" | "/api/push/sse") => SignedIn,
         _ => return None,
     })
 }

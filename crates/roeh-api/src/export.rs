@@ -162,6 +162,7 @@ pub fn plan_export(
 
 pub(crate) async fn mp4(
     State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<roeh_auth::Principal>,
     Path(id): Path<String>,
     q: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -188,6 +189,19 @@ pub(crate) async fn mp4(
         title: Some(format!("{} {}", cam.name, plan.first_frame.to_rfc3339())),
     };
     let header = roeh_mp4::build_header(&refs, &plan.samples, &opts)?;
+    // Viewing footage is a custody event in the evidence log (besides the audit row).
+    st.custody
+        .record_access(
+            "footage_viewed",
+            &who.username,
+            Some(cam.id),
+            serde_json::json!({
+                "start": start.to_rfc3339(),
+                "end": end.to_rfc3339(),
+                "route": "mp4",
+            }),
+        )
+        .await?;
     let total_len = header.total_len;
     let root = st.footage_root.clone();
     let files: Vec<(PathBuf, u64, u64)> = plan

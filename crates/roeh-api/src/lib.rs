@@ -11,6 +11,7 @@
 //!   ([`auth::authenticate`]), which also writes the audit log; a route without a policy is
 //!   refused.
 
+pub mod alerts;
 pub mod auth;
 mod cameras;
 pub mod detection;
@@ -18,6 +19,7 @@ mod error;
 mod evidence;
 mod export;
 pub mod onvif;
+pub mod push;
 mod recordings;
 
 pub use error::ApiError;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub analytics: Option<Arc<dyn detection::AnalyticsControl>>,
     /// Authentication: password hashing, login limits, CSRF and cookie settings.
     pub auth: Arc<auth::AuthState>,
+    /// Alerts, patrol units and the push of their events.
+    pub alerts: Arc<alerts::AlertsService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -128,6 +132,23 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/exports"),
     ("GET", "/api/exports/{id}"),
     ("GET", "/api/exports/{id}/download"),
+    ("GET", "/api/alerts"),
+    ("GET", "/api/alerts/precision"),
+    ("GET", "/api/alerts/{id}"),
+    ("POST", "/api/alerts/{id}/claim"),
+    ("POST", "/api/alerts/{id}/acknowledge"),
+    ("POST", "/api/alerts/{id}/dispatch"),
+    ("POST", "/api/alerts/{id}/note"),
+    ("POST", "/api/alerts/{id}/resolve"),
+    ("POST", "/api/alerts/{id}/false-alarm"),
+    ("POST", "/api/alerts/{id}/escalate"),
+    ("GET", "/api/units"),
+    ("POST", "/api/units"),
+    ("POST", "/api/units/me/position"),
+    ("POST", "/api/units/me/status"),
+    ("POST", "/api/units/me/receipts"),
+    ("GET", "/api/push/ws"),
+    ("GET", "/api/push/sse"),
 ];
 
 /// The API's router.
@@ -200,6 +221,25 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/exports/{id}", get(evidence::export))
         .route("/api/exports/{id}/download", get(evidence::download))
+        .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts/precision", get(alerts::precision))
+        .route("/api/alerts/{id}", get(alerts::get))
+        .route("/api/alerts/{id}/claim", post(alerts::claim))
+        .route("/api/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/api/alerts/{id}/dispatch", post(alerts::dispatch))
+        .route("/api/alerts/{id}/note", post(alerts::note))
+        .route("/api/alerts/{id}/resolve", post(alerts::resolve))
+        .route("/api/alerts/{id}/false-alarm", post(alerts::false_alarm))
+        .route("/api/alerts/{id}/escalate", post(alerts::escalate))
+        .route(
+            "/api/units",
+            get(alerts::list_units).post(alerts::register_unit),
+        )
+        .route("/api/units/me/position", post(alerts::my_position))
+        .route("/api/units/me/status", post(alerts::my_status))
+        .route("/api/units/me/receipts", post(alerts::my_receipt))
+        .route("/api/push/ws", get(push::ws))
+        .route("/api/push/sse", get(push::sse))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

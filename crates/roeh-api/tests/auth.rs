@@ -49,21 +49,14 @@ async fn env() -> Env {
         .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
         .unwrap();
     let clock = Arc::new(SystemClock::new());
-    let custody = roeh_custody::Custody::open(
-        store.clone(),
-        clock.clone(),
-        roeh_custody::CustodyConfig {
-            keys_dir: dir.path().join("keys"),
-            exports_dir: dir.path().join("exports"),
-            footage_root: dir.path().join("footage"),
-            origin: "roeh:test".into(),
-            checkpoint_every: std::time::Duration::from_secs(60),
-        },
-    )
-    .await
-    .unwrap();
+    let custody = support::custody(&store, clock.clone(), dir.path()).await;
     let state = AppState {
         store: store.clone(),
+        alerts: roeh_api::alerts::AlertsService::new(
+            store.clone(),
+            clock.clone(),
+            Default::default(),
+        ),
         control: Arc::new(NoCameras),
         footage_root: dir.path().join("footage"),
         clock,
@@ -375,21 +368,14 @@ async fn setup_token_creates_the_first_admin_once_and_logins_are_rate_limited() 
         .await
         .unwrap();
     let clock = Arc::new(SystemClock::new());
-    let custody = roeh_custody::Custody::open(
-        store.clone(),
-        clock.clone(),
-        roeh_custody::CustodyConfig {
-            keys_dir: dir.path().join("keys"),
-            exports_dir: dir.path().join("exports"),
-            footage_root: dir.path().join("footage"),
-            origin: "roeh:test".into(),
-            checkpoint_every: std::time::Duration::from_secs(60),
-        },
-    )
-    .await
-    .unwrap();
+    let custody = support::custody(&store, clock.clone(), dir.path()).await;
     let app = router(AppState {
         store: store.clone(),
+        alerts: roeh_api::alerts::AlertsService::new(
+            store.clone(),
+            clock.clone(),
+            Default::default(),
+        ),
         control: Arc::new(NoCameras),
         footage_root: dir.path().join("footage"),
         clock: clock.clone(),

@@ -68,19 +68,7 @@ async fn env() -> Env {
         .await
         .unwrap();
     let clock = Arc::new(SystemClock::new());
-    let custody = roeh_custody::Custody::open(
-        store.clone(),
-        clock.clone(),
-        roeh_custody::CustodyConfig {
-            keys_dir: dir.path().join("keys"),
-            exports_dir: dir.path().join("exports"),
-            footage_root: dir.path().join("footage"),
-            origin: "roeh:test".into(),
-            checkpoint_every: std::time::Duration::from_secs(60),
-        },
-    )
-    .await
-    .unwrap();
+    let custody = support::custody(&store, clock.clone(), dir.path()).await;
     let cam = Camera {
         id: CameraId::new_random(),
         name: "Walkway".into(),
@@ -97,6 +85,11 @@ async fn env() -> Env {
     });
     let state = AppState {
         store: store.clone(),
+        alerts: roeh_api::alerts::AlertsService::new(
+            store.clone(),
+            clock.clone(),
+            Default::default(),
+        ),
         control: Arc::new(NoCameras),
         footage_root: dir.path().join("footage"),
         clock,

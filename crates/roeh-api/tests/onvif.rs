@@ -65,21 +65,14 @@ async fn env_with(settings: OnvifSettings) -> Env {
         .unwrap();
     let started = Arc::new(Started::default());
     let clock = Arc::new(SystemClock::new());
-    let custody = roeh_custody::Custody::open(
-        store.clone(),
-        clock.clone(),
-        roeh_custody::CustodyConfig {
-            keys_dir: dir.path().join("keys"),
-            exports_dir: dir.path().join("exports"),
-            footage_root: dir.path().join("footage"),
-            origin: "roeh:test".into(),
-            checkpoint_every: Duration::from_secs(60),
-        },
-    )
-    .await
-    .unwrap();
+    let custody = support::custody(&store, clock.clone(), dir.path()).await;
     let state = AppState {
         store: store.clone(),
+        alerts: roeh_api::alerts::AlertsService::new(
+            store.clone(),
+            clock.clone(),
+            Default::default(),
+        ),
         control: started.clone(),
         footage_root: dir.path().join("footage"),
         clock,

@@ -13,6 +13,7 @@
 //!
 //! The schema (`migrations/0001_init.sql`) keeps to types PostgreSQL mirrors one to one.
 
+mod alerts;
 mod cameras;
 mod detection;
 pub mod frame_index;
@@ -25,6 +26,11 @@ mod segments;
 mod tsa;
 mod users;
 
+pub use alerts::{
+    AlertChange, AlertEventRow, AlertFilter, AlertIncident, AlertRow, DispatchRow, MAX_ALERT_LIST,
+    MergeUpdate, NewAlert, NewAlertEvent, NewReceipt, PrecisionRow, ReceiptStored,
+    TERMINAL_ALERT_STATES, UnitRow,
+};
 pub use cameras::CameraRemoval;
 pub use detection::{
     AnalysisSetting, HotspotRow, IncidentFilter, IncidentRow, IncidentState, MAX_INCIDENT_LIST,

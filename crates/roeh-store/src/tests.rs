@@ -1592,3 +1592,379 @@ async fn the_audit_log_is_append_only_and_filters() {
     }
     assert_eq!(store.audit(&AuditFilter::default()).await.unwrap(), all);
 }
+
+fn alerting_incident(hotspot: uuid::Uuid, camera: CameraId, at: WallTime) -> NewIncident {
+    NewIncident {
+        id: uuid::Uuid::new_v4(),
+        rule_id: uuid::Uuid::from_u128(77),
+        camera,
+        hotspot_id: hotspot,
+        seq: 1,
+        kind: "crowding".into(),
+        severity: "high".into(),
+        priority: 3,
+        alerting: true,
+        reason: "r".into(),
+        opened_at: at,
+        peak_score: 0.9,
+        track_ids: vec![1],
+        model_id: "m".into(),
+        evidence_start: at,
+    }
+}
+
+fn link(inc: &NewIncident) -> AlertIncident {
+    AlertIncident {
+        incident_id: inc.id,
+        rule_id: inc.rule_id,
+        camera: inc.camera,
+        opened_at: inc.opened_at,
+    }
+}
+
+fn new_alert(hotspot: uuid::Uuid, at: WallTime) -> NewAlert {
+    NewAlert {
+        id: uuid::Uuid::new_v4(),
+        hotspot_id: hotspot,
+        severity: "high".into(),
+        priority: 3,
+        lat: Some(59.33),
+        lon: Some(18.06),
+        created_at: at,
+    }
+}
+
+#[tokio::test]
+async fn alerts_merge_change_state_by_compare_and_set_and_log_every_event() {
+    let (_d, store) = open_tmp().await;
+    let hotspot = uuid::Uuid::new_v4();
+    let (c1, c2) = (CameraId::new_random(), CameraId::new_random());
+    let t0 = WallTime::from_secs(1_800_000_000);
+    let i1 = alerting_incident(hotspot, c1, t0);
+    let i2 = alerting_incident(hotspot, c2, t0.plus(std::time::Duration::from_secs(5)));
+    let mut quiet = alerting_incident(hotspot, c1, t0);
+    quiet.alerting = false;
+    for i in [&i1, &i2, &quiet] {
+        store.insert_incident(i).await.unwrap();
+    }
+    let pending = store.unalerted_incidents(WallTime(0), 10).await.unwrap();
+    assert_eq!(pending, vec![(i1.id, i1.opened_at), (i2.id, i2.opened_at)]);
+
+    let a = new_alert(hotspot, t0);
+    let (alert, ev1, merged) = store
+        .raise_or_merge_alert(&link(&i1), &a, "system", |_| panic!("no alert to join yet"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!merged);
+    assert_eq!((alert.state.as_str(), ev1.kind.as_str()), ("new", "raised"));
+    // The second camera's incident joins it.
+    let (joined, ev2, merged) = store
+        .raise_or_merge_alert(&link(&i2), &new_alert(hotspot, t0), "system", |cand| {
+            assert_eq!(cand.id, a.id);
+            Some(MergeUpdate {
+                severity: "critical".into(),
+                priority: 5,
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(merged);
+    assert_eq!(joined.id, a.id);
+    assert_eq!(joined.incidents.len(), 2);
+    assert_eq!(joined.severity, "critical");
+    assert_eq!(ev2.seq, ev1.seq + 1);
+    // An incident joins at most once.
+    assert!(
+        store
+            .raise_or_merge_alert(&link(&i2), &new_alert(hotspot, t0), "system", |_| None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .unalerted_incidents(WallTime(0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Claim by compare-and-set; a decision made on stale state is refused.
+    let claim = AlertChange {
+        from_state: "new".into(),
+        from_claimed_by: None,
+        to_state: "claimed".into(),
+        claimed_by: Some(7),
+        at: t0.plus(std::time::Duration::from_secs(10)),
+    };
+    let ev = |kind: &str| NewAlertEvent {
+        kind: kind.into(),
+        actor: "op".into(),
+        unit_id: None,
+        detail: "{}".into(),
+    };
+    let (claimed, ev3) = store
+        .alert_transition(a.id, &claim, &ev("claim"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (claimed.state.as_str(), claimed.claimed_by),
+        ("claimed", Some(7))
+    );
+    assert_eq!(claimed.claimed_at, Some(claim.at));
+    let e = store
+        .alert_transition(a.id, &claim, &ev("claim"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
+    let ack = AlertChange {
+        from_state: "claimed".into(),
+        from_claimed_by: Some(7),
+        to_state: "acknowledged".into(),
+        claimed_by: Some(7),
+        at: claim.at,
+    };
+    store
+        .alert_transition(a.id, &ack, &ev("acknowledge"))
+        .await
+        .unwrap();
+
+    // Dispatch to a unit; receipts, a replay, a second receipt id of a kind already recorded.
+    let user = store
+        .create_user(
+            &NewUser {
+                username: "car-1".into(),
+                password_hash: "x".into(),
+                role: "unit".into(),
+                scope: "{}".into(),
+            },
+            t0,
+        )
+        .await
+        .unwrap();
+    let unit = uuid::Uuid::new_v4();
+    store.create_unit(unit, "car-1", user, t0).await.unwrap();
+    store.set_unit_position(unit, 59.3, 18.0, t0).await.unwrap();
+    store.set_unit_status(unit, "available", t0).await.unwrap();
+    assert_eq!(store.unit_of_user(user).await.unwrap().unwrap().id, unit);
+    let dispatch = AlertChange {
+        from_state: "acknowledged".into(),
+        from_claimed_by: Some(7),
+        to_state: "dispatched".into(),
+        claimed_by: Some(7),
+        at: claim.at,
+    };
+    let (_, devs) = store
+        .dispatch_alert(a.id, &dispatch, &[unit], "op")
+        .await
+        .unwrap();
+    assert_eq!(devs.len(), 1);
+    assert_eq!(devs[0].unit_id, Some(unit));
+    assert_eq!(store.get_unit(unit).await.unwrap().unwrap().status, "busy");
+    let at = claim.at.plus(std::time::Duration::from_secs(60));
+    let r = store
+        .record_receipt(
+            &NewReceipt {
+                unit,
+                receipt_id: "r-1",
+                alert: a.id,
+                kind: "arrived",
+                at,
+                actor: "car-1",
+            },
+            |s| {
+                assert_eq!(s, "dispatched");
+                Some("on_scene".into())
+            },
+        )
+        .await
+        .unwrap();
+    let ReceiptStored::Recorded {
+        dispatch: d,
+        event: Some(rev),
+    } = r
+    else {
+        panic!("first receipt records")
+    };
+    assert_eq!(d.arrived_at, Some(at));
+    assert_eq!(rev.state, "on_scene");
+    let before = store.last_alert_seq().await.unwrap();
+    let replay = store
+        .record_receipt(
+            &NewReceipt {
+                unit,
+                receipt_id: "r-1",
+                alert: a.id,
+                kind: "arrived",
+                at,
+                actor: "car-1",
+            },
+            |_| panic!("replay"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        replay,
+        ReceiptStored::Replayed {
+            alert_id: a.id,
+            kind: "arrived".into()
+        }
+    );
+    let again = store
+        .record_receipt(
+            &NewReceipt {
+                unit,
+                receipt_id: "r-2",
+                alert: a.id,
+                kind: "arrived",
+                at,
+                actor: "car-1",
+            },
+            |_| panic!("no change"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(again, ReceiptStored::Recorded { event: None, .. }));
+    assert_eq!(
+        store.last_alert_seq().await.unwrap(),
+        before,
+        "nothing appended"
+    );
+    // A unit not dispatched to the alert cannot post receipts for it.
+    let e = store
+        .record_receipt(
+            &NewReceipt {
+                unit: uuid::Uuid::new_v4(),
+                receipt_id: "r-3",
+                alert: a.id,
+                kind: "arrived",
+                at,
+                actor: "x",
+            },
+            |_| None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+
+    // False alarm: precision counts it for both (rule, camera) pairs.
+    let fa = AlertChange {
+        from_state: "on_scene".into(),
+        from_claimed_by: Some(7),
+        to_state: "false_alarm".into(),
+        claimed_by: Some(7),
+        at,
+    };
+    let (closed, _) = store
+        .alert_transition(a.id, &fa, &ev("false_alarm"))
+        .await
+        .unwrap();
+    assert_eq!(closed.closed_at, Some(at));
+    let p = store.alert_precision().await.unwrap();
+    assert_eq!(p.len(), 2);
+    assert!(p.iter().all(|r| r.closed == 1 && r.false_alarms == 1));
+
+    // The event log: every change, in seq order, readable from any point, append-only.
+    let all = store.alert_events_after(0, 100).await.unwrap();
+    let kinds: Vec<&str> = all.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "raised",
+            "merged",
+            "claim",
+            "acknowledge",
+            "dispatch",
+            "receipt",
+            "false_alarm"
+        ]
+    );
+    assert!(all.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+    assert_eq!(all[0].seq, ev1.seq);
+    assert_eq!(all[2].seq, ev3.seq);
+    let tail = store.alert_events_after(ev3.seq, 100).await.unwrap();
+    assert_eq!(tail.len(), 4);
+    assert_eq!(store.alert_events_of(a.id).await.unwrap(), all);
+    assert!(
+        sqlx::query("DELETE FROM alert_events")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("UPDATE alert_events SET kind = 'x'")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+    // After the false alarm, a new incident of the hotspot is a new alert.
+    let i3 = alerting_incident(hotspot, c1, at);
+    store.insert_incident(&i3).await.unwrap();
+    let (fresh, _, merged) = store
+        .raise_or_merge_alert(&link(&i3), &new_alert(hotspot, at), "system", |_| {
+            panic!("closed alerts are not offered")
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!merged);
+    assert_ne!(fresh.id, a.id);
+    let listed = store.list_alerts(&AlertFilter::default()).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![fresh.id, a.id]
+    );
+    let newest = store
+        .list_alerts(&AlertFilter {
+            state: Some("new".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(
+        store.alerts_awaiting_acknowledgement().await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn alert_pages_follow_the_id_cursor_even_for_alerts_raised_at_the_same_time() {
+    let (_d, store) = open_tmp().await;
+    let t = WallTime::from_secs(1_800_000_000);
+    let mut raised = Vec::new();
+    for _ in 0..5 {
+        let h = uuid::Uuid::new_v4();
+        let inc = alerting_incident(h, CameraId::new_random(), t);
+        store.insert_incident(&inc).await.unwrap();
+        let (a, _, _) = store
+            .raise_or_merge_alert(&link(&inc), &new_alert(h, t), "system", |_| None)
+            .await
+            .unwrap()
+            .unwrap();
+        raised.push(a.id);
+    }
+    let mut seen = Vec::new();
+    let mut filter = AlertFilter {
+        limit: 2,
+        ..Default::default()
+    };
+    loop {
+        let page = store.list_alerts(&filter).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(page.iter().map(|a| a.id));
+        filter.before_id = page.last().map(|a| a.id);
+    }
+    raised.sort();
+    raised.reverse();
+    assert_eq!(
+        seen, raised,
+        "every alert once, newest (then largest id) first"
+    );
+    filter.before_id = Some(uuid::Uuid::new_v4());
+    assert!(store.list_alerts(&filter).await.unwrap().is_empty());
+}

@@ -301,8 +301,15 @@ async fn run_until(
     }
     let auth =
         roeh_api::auth::AuthState::new(roeh_auth::HashParams::default(), cfg.server.secure_cookie)?;
+    let alerts = roeh_api::alerts::AlertsService::new(
+        store.clone(),
+        clock.clone(),
+        roeh_api::alerts::AlertsSettings::default(),
+    );
+    let alerts_task = alerts.clone().spawn(api_stop.clone().cancelled_owned());
     let state = roeh_api::AppState {
         store: store.clone(),
+        alerts,
         control: Arc::new(Control(pipeline.clone())),
         footage_root,
         clock,
@@ -328,6 +335,7 @@ async fn run_until(
     }
     api_stop.cancel();
     let _ = checkpointer.await;
+    let _ = alerts_task.await;
     // The last segments sealed by the shutdown get a checkpoint before the store closes.
     if let Err(e) = custody.checkpoint().await {
         tracing::warn!(error = %e.chain(), "Could not sign the final checkpoint.");
@@ -444,6 +452,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("roeh demo: recording into {}", args.data_dir.display());
     println!("roeh demo: API at http://{addr}/api/cameras");
+    println!(
+        "roeh demo: at the first start, create an admin with the setup token printed below: \
+         curl -X POST http://{addr}/api/auth/setup -H 'content-type: application/json' \
+         -d '{{\"token\":\"<token>\",\"username\":\"admin\",\"password\":\"<12+ characters>\"}}'; \
+         then sign in with POST /api/auth/login (\"kind\":\"api\" returns a bearer token)"
+    );
     let duration = args.duration_secs;
     let stop = async move {
         if duration > 0.0 {

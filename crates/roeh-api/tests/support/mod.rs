@@ -72,3 +72,24 @@ pub fn with_token(router: Router, token: String) -> Router {
         }
     }))
 }
+
+/// The custody service of a test site in `dir` (keys, exports and footage below it).
+pub async fn custody(
+    store: &Store,
+    clock: Arc<dyn roeh_domain::Clock>,
+    dir: &std::path::Path,
+) -> Arc<roeh_custody::Custody> {
+    roeh_custody::Custody::open(
+        store.clone(),
+        clock,
+        roeh_custody::CustodyConfig {
+            keys_dir: dir.join("keys"),
+            exports_dir: dir.join("exports"),
+            footage_root: dir.join("footage"),
+            origin: "roeh:test".into(),
+            checkpoint_every: std::time::Duration::from_secs(60),
+        },
+    )
+    .await
+    .unwrap()
+}

@@ -1,0 +1,32 @@
+//! Alerts of roeh, as pure functions: the alert lifecycle, merging incidents into alerts,
+//! escalation deadlines, patrol units and the nearest of them, unit receipts, response times
+//! and rule precision.
+//!
+//! Invariants:
+//! - no I/O and no clock reads: every time is an argument, so callers decide (and tests use a
+//!   simulated clock);
+//! - [`transition`] is the only way an alert changes state; an illegal move, a move by a role
+//!   that may not make it, or a move on an alert claimed by someone else is a typed
+//!   [`TransitionError`], never a silent no-op;
+//! - `resolved` and `false_alarm` are terminal: nothing leaves them;
+//! - an alert escalates by its deadline at most once ([`escalation_due`] is false once
+//!   escalated);
+//! - a receipt is applied at most once per kind and dispatch; a replayed receipt (same id, same
+//!   content) changes nothing, and the same id with other content is refused ([`replay`]).
+
+mod lifecycle;
+mod units;
+
+pub use lifecycle::{
+    Action, Actor, ActorRole, AlertState, AlertsConfig, EscalationLimits, MergeCandidate, Severity,
+    Transition, TransitionError, escalation_deadline, escalation_due, joins, transition,
+};
+pub use units::{
+    DispatchTimes, LatLon, ReceiptKind, ReceiptOutcome, Replay, ResponseTimes, Suggestion,
+    UnitCandidate, UnitStatus, apply_receipt, haversine_m, nearest_available, precision, replay,
+};
+
+roeh_domain::define_error!();
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

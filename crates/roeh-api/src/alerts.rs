@@ -1,0 +1,1058 @@
+//! Alerts and patrol units: the alert service (incidents → alerts, escalation timer, push) and
+//! the routes under `/api/alerts` and `/api/units`.
+//!
+//! Invariants:
+//! - every alerting incident becomes part of exactly one alert: a new one, or the open alert of
+//!   its hotspot when they are within the merge window (roeh-alerts decides);
+//! - every change is decided by roeh-alerts' lifecycle from the stored state and written by the
+//!   store as compare-and-set together with its event row; only then is it pushed;
+//! - operators with a scope see and act on only the alerts of their cameras and hotspots; an
+//!   alert out of scope answers exactly like one that does not exist;
+//! - a unit acts only as itself (`/api/units/me/…`) and only on alerts dispatched to it; a
+//!   replayed receipt id changes nothing, the same id with other content is refused (409).
+
+use crate::push::{Hub, PushMessage};
+use crate::{ApiError, AppState};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use roeh_alerts::{
+    Action, Actor, ActorRole, AlertState, AlertsConfig, DispatchTimes, LatLon, MergeCandidate,
+    ReceiptKind, Replay, ResponseTimes, Severity, UnitCandidate, UnitStatus,
+};
+use roeh_auth::{Permission, Principal, Role, Scope};
+use roeh_domain::{CameraId, Clock, ErrorKind, WallTime};
+use roeh_store::{
+    AlertChange, AlertEventRow, AlertFilter, AlertIncident, AlertRow, DispatchRow, MergeUpdate,
+    NewAlert, NewAlertEvent, NewReceipt, NewToken, NewUser, ReceiptStored, Store, TokenKind,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Settings of the alert service.
+#[derive(Clone, Copy, Debug)]
+pub struct AlertsSettings {
+    /// Lifecycle settings: merge window, escalation limits.
+    pub alerts: AlertsConfig,
+    /// How far a push subscriber may fall behind the live stream before it resyncs from the
+    /// store.
+    pub broadcast_capacity: usize,
+    /// How often new alerting incidents are gathered.
+    pub poll_every: Duration,
+    /// How old an incident may be and still raise an alert when first seen (at start-up).
+    pub lookback: Duration,
+    /// How many units to suggest for an alert.
+    pub suggestions: usize,
+    /// How long a unit's device token lasts.
+    pub unit_token_ttl: Duration,
+}
+
+impl Default for AlertsSettings {
+    fn default() -> Self {
+        AlertsSettings {
+            alerts: AlertsConfig::default(),
+            broadcast_capacity: 1024,
+            poll_every: Duration::from_millis(500),
+            lookback: Duration::from_secs(600),
+            suggestions: 5,
+            unit_token_ttl: Duration::from_secs(365 * 86_400),
+        }
+    }
+}
+
+/// Who is listening: an operator (with a scope) or a unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Viewer {
+    /// Control room: alerts of the scope.
+    Operator(Scope),
+    /// A patrol unit: alerts dispatched to it.
+    Unit(Uuid),
+}
+
+/// An incident of an alert, as shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct IncidentRef {
+    /// The incident.
+    pub id: Uuid,
+    /// Its rule.
+    pub rule: Uuid,
+    /// Its camera.
+    pub camera: CameraId,
+    /// When it opened.
+    pub opened_at: String,
+}
+
+/// An alert as clients see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertSummary {
+    /// Id.
+    pub id: Uuid,
+    /// The hotspot.
+    pub hotspot: Uuid,
+    /// Severity.
+    pub severity: String,
+    /// Priority.
+    pub priority: u8,
+    /// State.
+    pub state: String,
+    /// The claiming user's id.
+    pub claimed_by: Option<i64>,
+    /// The hotspot's position.
+    pub location: Option<LatLon>,
+    /// When raised.
+    pub created_at: String,
+    /// When escalation is due if nobody acknowledges it.
+    pub escalates_at: String,
+    /// Its incidents, oldest first.
+    pub incidents: Vec<IncidentRef>,
+    /// The cameras of its incidents.
+    pub cameras: Vec<CameraId>,
+    /// The first incident's snapshot.
+    pub snapshot: Option<String>,
+    /// The recorded footage of the first incident's evidence window.
+    pub clip: Option<String>,
+}
+
+impl AlertSummary {
+    /// Whether an operator limited to `scope` sees this alert.
+    pub fn in_scope(&self, scope: &Scope) -> bool {
+        scope.allows_hotspot(self.hotspot)
+            || self
+                .cameras
+                .iter()
+                .any(|c| scope.allows_camera(*c, [self.hotspot]))
+    }
+}
+
+/// The alert service: gathers incidents into alerts, escalates, writes changes and pushes them.
+pub struct AlertsService {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    settings: AlertsSettings,
+    hub: Hub,
+}
+
+impl std::fmt::Debug for AlertsService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertsService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn severity_of(s: &str) -> Severity {
+    Severity::parse(s).unwrap_or(Severity::Medium)
+}
+
+fn actor_of(p: &Principal) -> Actor {
+    let role = match p.role {
+        Role::Admin | Role::Supervisor => ActorRole::Supervisor,
+        Role::Unit => ActorRole::Unit,
+        _ => ActorRole::Operator,
+    };
+    Actor {
+        user_id: Some(p.user_id),
+        role,
+    }
+}
+
+fn alerts_err(e: roeh_alerts::Error) -> ApiError {
+    ApiError::new(e.kind(), e.message())
+}
+
+fn parse_id(s: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(s).map_err(|_| ApiError::not_found(format!("no such {what}")))
+}
+
+impl AlertsService {
+    /// A service over `store`, reading time from `clock`.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: AlertsSettings) -> Arc<Self> {
+        Arc::new(AlertsService {
+            store,
+            clock,
+            hub: Hub::new(settings.broadcast_capacity),
+            settings,
+        })
+    }
+
+    /// The live broadcast.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Who `who` is as a push subscriber: operators (and supervisors, admins) by scope; units
+    /// by their unit. Other roles are refused.
+    pub async fn viewer(&self, who: &Principal) -> Result<Viewer, ApiError> {
+        if who.may(Permission::HandleAlerts) {
+            return Ok(Viewer::Operator(who.scope.clone()));
+        }
+        if who.may(Permission::UnitReceipts) {
+            let unit = self.unit_of(who).await?;
+            return Ok(Viewer::Unit(unit));
+        }
+        Err(ApiError::new(
+            ErrorKind::PermissionDenied,
+            format!("the {} role receives no alerts", who.role),
+        ))
+    }
+
+    async fn unit_of(&self, who: &Principal) -> Result<Uuid, ApiError> {
+        Ok(self
+            .store
+            .unit_of_user(who.user_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("this user is not a registered unit"))?
+            .id)
+    }
+
+    /// Gathers alerting incidents not yet in an alert; returns how many were gathered.
+    pub async fn ingest_once(&self) -> Result<usize, ApiError> {
+        let now = self.clock.wall();
+        let pending = self
+            .store
+            .unalerted_incidents(now.minus(self.settings.lookback), 100)
+            .await?;
+        let mut n = 0;
+        for (id, _) in pending {
+            let Some(inc) = self.store.get_incident(id).await? else {
+                continue;
+            };
+            let i = &inc.incident;
+            let location = match self.store.get_hotspot(i.hotspot_id).await? {
+                Some(h) => serde_json::from_str::<roeh_rules::Hotspot>(&h.document)
+                    .ok()
+                    .and_then(|h| LatLon::new(h.lat, h.lon).ok()),
+                None => None,
+            };
+            let severity = severity_of(&i.severity);
+            let link = AlertIncident {
+                incident_id: i.id,
+                rule_id: i.rule_id,
+                camera: i.camera,
+                opened_at: i.opened_at,
+            };
+            let new = NewAlert {
+                id: Uuid::new_v4(),
+                hotspot_id: i.hotspot_id,
+                severity: severity.as_str().into(),
+                priority: i.priority,
+                lat: location.map(|l| l.lat),
+                lon: location.map(|l| l.lon),
+                created_at: now,
+            };
+            let window = self.settings.alerts.merge_window;
+            let (hotspot, opened, priority) = (i.hotspot_id, i.opened_at, i.priority);
+            let done = self
+                .store
+                .raise_or_merge_alert(&link, &new, "system", |a| {
+                    let cand = MergeCandidate {
+                        hotspot: a.hotspot_id,
+                        state: AlertState::parse(&a.state).ok()?,
+                        last_incident_at: a.last_incident_at,
+                    };
+                    roeh_alerts::joins(&cand, hotspot, opened, window).then(|| MergeUpdate {
+                        severity: severity_of(&a.severity).max(severity).as_str().into(),
+                        priority: a.priority.max(priority),
+                    })
+                })
+                .await?;
+            if let Some((_, ev, _)) = done {
+                n += 1;
+                self.publish(&[ev]).await;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Escalates every alert past its deadline; returns how many.
+    pub async fn escalate_once(&self) -> Result<usize, ApiError> {
+        let now = self.clock.wall();
+        let mut n = 0;
+        for a in self.store.alerts_awaiting_acknowledgement().await? {
+            let Ok(state) = AlertState::parse(&a.state) else {
+                continue;
+            };
+            if !roeh_alerts::escalation_due(
+                &self.settings.alerts.escalation,
+                state,
+                severity_of(&a.severity),
+                a.created_at,
+                a.escalated_at.is_some(),
+                now,
+            ) {
+                continue;
+            }
+            let detail = serde_json::json!({ "reason": "deadline" });
+            match self
+                .change(&a, Action::Escalate, &Actor::SYSTEM, "system", detail)
+                .await
+            {
+                Ok(_) => n += 1,
+                // Most likely someone acted on it meanwhile: the next tick decides again.
+                Err(e) => tracing::debug!(alert = %a.id, error = ?e, "Escalation skipped."),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Runs the incident poll and the escalation timer until `shutdown` resolves.
+    pub fn spawn(
+        self: Arc<Self>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut poll = tokio::time::interval(self.settings.poll_every);
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    _ = poll.tick() => {
+                        if let Err(e) = self.ingest_once().await {
+                            tracing::warn!(error = ?e, "Gathering incidents into alerts failed.");
+                        }
+                    }
+                    _ = tick.tick() => {
+                        if let Err(e) = self.escalate_once().await {
+                            tracing::warn!(error = ?e, "Escalating alerts failed.");
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Applies `action` by `actor` to `alert` (as loaded), stores it with its event, pushes it.
+    async fn change(
+        &self,
+        alert: &AlertRow,
+        action: Action,
+        actor: &Actor,
+        actor_name: &str,
+        detail: serde_json::Value,
+    ) -> Result<AlertRow, ApiError> {
+        let from = AlertState::parse(&alert.state).map_err(alerts_err)?;
+        let t = roeh_alerts::transition(from, alert.claimed_by, action, actor)
+            .map_err(|e| alerts_err(e.into()))?;
+        let change = AlertChange {
+            from_state: alert.state.clone(),
+            from_claimed_by: alert.claimed_by,
+            to_state: t.to.as_str().into(),
+            claimed_by: t.claimed_by,
+            at: self.clock.wall(),
+        };
+        let (row, ev) = self
+            .store
+            .alert_transition(
+                alert.id,
+                &change,
+                &NewAlertEvent {
+                    kind: action.as_str().into(),
+                    actor: actor_name.into(),
+                    unit_id: None,
+                    detail: detail.to_string(),
+                },
+            )
+            .await?;
+        self.publish(&[ev]).await;
+        Ok(row)
+    }
+
+    async fn summary(&self, a: &AlertRow) -> Result<AlertSummary, ApiError> {
+        let now = self.clock.wall();
+        let first = match a.incidents.first() {
+            Some(i) => self.store.get_incident(i.incident_id).await?,
+            None => None,
+        };
+        let snapshot = first.as_ref().and_then(|r| {
+            r.snapshot
+                .as_ref()
+                .map(|_| format!("/api/incidents/{}/snapshot", r.incident.id))
+        });
+        let clip = first.as_ref().map(|r| {
+            let end = r.evidence_end.unwrap_or(now).max(r.incident.evidence_start);
+            format!(
+                "/api/cameras/{}/mp4?start={}&end={}",
+                r.incident.camera,
+                r.incident.evidence_start.to_rfc3339(),
+                end.to_rfc3339()
+            )
+        });
+        let mut cameras: Vec<CameraId> = a.incidents.iter().map(|i| i.camera).collect();
+        cameras.sort();
+        cameras.dedup();
+        Ok(AlertSummary {
+            id: a.id,
+            hotspot: a.hotspot_id,
+            severity: a.severity.clone(),
+            priority: a.priority,
+            state: a.state.clone(),
+            claimed_by: a.claimed_by,
+            location: match (a.lat, a.lon) {
+                (Some(lat), Some(lon)) => Some(LatLon { lat, lon }),
+                _ => None,
+            },
+            created_at: a.created_at.to_rfc3339(),
+            escalates_at: roeh_alerts::escalation_deadline(
+                &self.settings.alerts.escalation,
+                severity_of(&a.severity),
+                a.created_at,
+            )
+            .to_rfc3339(),
+            incidents: a
+                .incidents
+                .iter()
+                .map(|i| IncidentRef {
+                    id: i.incident_id,
+                    rule: i.rule_id,
+                    camera: i.camera,
+                    opened_at: i.opened_at.to_rfc3339(),
+                })
+                .collect(),
+            cameras,
+            snapshot,
+            clip,
+        })
+    }
+
+    async fn messages_for(
+        &self,
+        events: &[AlertEventRow],
+    ) -> Result<Vec<Arc<PushMessage>>, ApiError> {
+        type Ctx = (Arc<AlertSummary>, Arc<Vec<(Uuid, u64)>>);
+        let mut ctx: HashMap<Uuid, Ctx> = HashMap::new();
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            if !ctx.contains_key(&e.alert_id) {
+                let Some(a) = self.store.get_alert(e.alert_id).await? else {
+                    continue;
+                };
+                let summary = Arc::new(self.summary(&a).await?);
+                let units = self
+                    .store
+                    .dispatches_of_alert(a.id)
+                    .await?
+                    .into_iter()
+                    .map(|d| (d.unit_id, d.seq))
+                    .collect();
+                ctx.insert(a.id, (summary, Arc::new(units)));
+            }
+            let Some((summary, dispatched)) = ctx.get(&e.alert_id) else {
+                continue;
+            };
+            out.push(Arc::new(PushMessage {
+                seq: e.seq,
+                alert: e.alert_id,
+                kind: e.kind.clone(),
+                time: e.time.to_rfc3339(),
+                actor: e.actor.clone(),
+                state: e.state.clone(),
+                unit: e.unit_id,
+                detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+                summary: summary.clone(),
+                dispatched: dispatched.clone(),
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Stored events after `after` as push messages, oldest first.
+    pub(crate) async fn messages_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Arc<PushMessage>>, ApiError> {
+        let events = self.store.alert_events_after(after, limit).await?;
+        self.messages_for(&events).await
+    }
+
+    /// Pushes committed events. A failure to build a message is logged, not fatal: subscribers
+    /// notice the gap and read the event from the store.
+    async fn publish(&self, events: &[AlertEventRow]) {
+        match self.messages_for(events).await {
+            Ok(msgs) => msgs.into_iter().for_each(|m| self.hub.publish(m)),
+            Err(e) => tracing::warn!(error = ?e, "Could not build push messages."),
+        }
+    }
+}
+
+// ----- handlers -----
+
+async fn load_visible(st: &AppState, who: &Principal, id: &str) -> Result<AlertRow, ApiError> {
+    let id = parse_id(id, "alert")?;
+    let a = st
+        .store
+        .get_alert(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such alert"))?;
+    let s = st.alerts.summary(&a).await?;
+    if !s.in_scope(&who.scope) {
+        return Err(ApiError::not_found("no such alert"));
+    }
+    Ok(a)
+}
+
+/// `GET /api/alerts` filters and cursor.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    state: Option<String>,
+    hotspot: Option<Uuid>,
+    /// The last alert of the previous page: the next page starts after it.
+    before: Option<Uuid>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/alerts`: newest first, filtered by state, hotspot and the caller's scope.
+pub(crate) async fn list(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<AlertSummary>>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    if let Some(s) = &q.state {
+        AlertState::parse(s).map_err(alerts_err)?;
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, roeh_store::MAX_ALERT_LIST) as usize;
+    let mut filter = AlertFilter {
+        state: q.state,
+        hotspot: q.hotspot,
+        before_id: q.before,
+        since: None,
+        limit: limit as u32,
+    };
+    // Pages are filled up to `limit` with alerts of the caller's scope.
+    let mut out = Vec::new();
+    loop {
+        let rows = st.store.list_alerts(&filter).await?;
+        for a in &rows {
+            let s = st.alerts.summary(a).await?;
+            if s.in_scope(&who.scope) {
+                out.push(s);
+                if out.len() == limit {
+                    return Ok(Json(out));
+                }
+            }
+        }
+        match rows.last() {
+            Some(last) if rows.len() == limit => filter.before_id = Some(last.id),
+            _ => break,
+        }
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Serialize)]
+struct DispatchView {
+    unit: Uuid,
+    dispatched_at: String,
+    dispatched_by: String,
+    delivered_at: Option<String>,
+    accepted_at: Option<String>,
+    arrived_at: Option<String>,
+    closed_at: Option<String>,
+    response: ResponseTimes,
+}
+
+fn dispatch_view(d: &DispatchRow) -> DispatchView {
+    let t = |w: Option<WallTime>| w.map(WallTime::to_rfc3339);
+    DispatchView {
+        unit: d.unit_id,
+        dispatched_at: d.dispatched_at.to_rfc3339(),
+        dispatched_by: d.dispatched_by.clone(),
+        delivered_at: t(d.delivered_at),
+        accepted_at: t(d.accepted_at),
+        arrived_at: t(d.arrived_at),
+        closed_at: t(d.closed_at),
+        response: ResponseTimes::of(&DispatchTimes {
+            dispatched_at: d.dispatched_at,
+            delivered_at: d.delivered_at,
+            accepted_at: d.accepted_at,
+            arrived_at: d.arrived_at,
+            closed_at: d.closed_at,
+        }),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct EventView {
+    seq: u64,
+    time: String,
+    kind: String,
+    actor: String,
+    state: String,
+    unit: Option<Uuid>,
+    detail: serde_json::Value,
+}
+
+/// `GET /api/alerts/{id}`: the alert, its dispatches with response times, and its events.
+pub(crate) async fn get(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let a = load_visible(&st, &who, &id).await?;
+    let summary = st.alerts.summary(&a).await?;
+    let dispatches: Vec<DispatchView> = st
+        .store
+        .dispatches_of_alert(a.id)
+        .await?
+        .iter()
+        .map(dispatch_view)
+        .collect();
+    let events: Vec<EventView> = st
+        .store
+        .alert_events_of(a.id)
+        .await?
+        .into_iter()
+        .map(|e| EventView {
+            seq: e.seq,
+            time: e.time.to_rfc3339(),
+            kind: e.kind,
+            actor: e.actor,
+            state: e.state,
+            unit: e.unit_id,
+            detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "alert": summary,
+        "dispatches": dispatches,
+        "events": events,
+    })))
+}
+
+/// An optional note with a state change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ActionBody {
+    #[serde(default)]
+    note: Option<String>,
+}
+
+fn clean_note(n: &str) -> Result<String, ApiError> {
+    let n = n.trim();
+    if n.is_empty() || n.chars().count() > 2000 {
+        return Err(ApiError::invalid("a note is 1 to 2000 characters"));
+    }
+    Ok(roeh_auth::audit::clean(n, 8000))
+}
+
+async fn act(
+    st: AppState,
+    who: Principal,
+    id: String,
+    body: axum::body::Bytes,
+    action: Action,
+) -> Result<Json<AlertSummary>, ApiError> {
+    let b: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid(format!("bad JSON body: {e}")))?
+    };
+    let a = load_visible(&st, &who, &id).await?;
+    let detail = match &b.note {
+        Some(n) => serde_json::json!({ "note": clean_note(n)? }),
+        None => serde_json::json!({}),
+    };
+    let row = st
+        .alerts
+        .change(&a, action, &actor_of(&who), &who.username, detail)
+        .await?;
+    Ok(Json(st.alerts.summary(&row).await?))
+}
+
+macro_rules! action_handler {
+    ($name:ident, $action:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub(crate) async fn $name(
+            State(st): State<AppState>,
+            axum::Extension(who): axum::Extension<Principal>,
+            Path(id): Path<String>,
+            body: axum::body::Bytes,
+        ) -> Result<Json<AlertSummary>, ApiError> {
+            act(st, who, id, body, $action).await
+        }
+    };
+}
+
+action_handler!(claim, Action::Claim, "`POST /api/alerts/{id}/claim`.");
+action_handler!(
+    acknowledge,
+    Action::Acknowledge,
+    "`POST /api/alerts/{id}/acknowledge`."
+);
+action_handler!(resolve, Action::Resolve, "`POST /api/alerts/{id}/resolve`.");
+action_handler!(
+    false_alarm,
+    Action::FalseAlarm,
+    "`POST /api/alerts/{id}/false-alarm`: counts against the precision of its rules."
+);
+action_handler!(
+    escalate,
+    Action::Escalate,
+    "`POST /api/alerts/{id}/escalate`: passes the alert to supervisors."
+);
+
+/// `POST /api/alerts/{id}/note` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoteBody {
+    text: String,
+}
+
+/// `POST /api/alerts/{id}/note`: appends a note (in any state).
+pub(crate) async fn note(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Json<NoteBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(ApiError::body)?;
+    let text = clean_note(&b.text)?;
+    let a = load_visible(&st, &who, &id).await?;
+    let ev = st
+        .store
+        .alert_note(
+            a.id,
+            st.clock.wall(),
+            &NewAlertEvent {
+                kind: "note".into(),
+                actor: who.username.clone(),
+                unit_id: None,
+                detail: serde_json::json!({ "text": text }).to_string(),
+            },
+        )
+        .await?;
+    let seq = ev.seq;
+    st.alerts.publish(&[ev]).await;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "seq": seq }))).into_response())
+}
+
+/// `POST /api/alerts/{id}/dispatch` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DispatchBody {
+    units: Vec<Uuid>,
+}
+
+/// `POST /api/alerts/{id}/dispatch`: sends the alert to units.
+pub(crate) async fn dispatch(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Json<DispatchBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(b) = body.map_err(ApiError::body)?;
+    if b.units.is_empty() || b.units.len() > 20 {
+        return Err(ApiError::invalid("name 1 to 20 units"));
+    }
+    let a = load_visible(&st, &who, &id).await?;
+    let from = AlertState::parse(&a.state).map_err(alerts_err)?;
+    let t = roeh_alerts::transition(from, a.claimed_by, Action::Dispatch, &actor_of(&who))
+        .map_err(|e| alerts_err(e.into()))?;
+    let change = AlertChange {
+        from_state: a.state.clone(),
+        from_claimed_by: a.claimed_by,
+        to_state: t.to.as_str().into(),
+        claimed_by: t.claimed_by,
+        at: st.clock.wall(),
+    };
+    let (row, events) = st
+        .store
+        .dispatch_alert(a.id, &change, &b.units, &who.username)
+        .await?;
+    st.alerts.publish(&events).await;
+    Ok(Json(serde_json::json!({
+        "alert": st.alerts.summary(&row).await?,
+        "dispatched": events.iter().filter_map(|e| e.unit_id).collect::<Vec<_>>(),
+    })))
+}
+
+/// `GET /api/alerts/precision`: per (rule, camera), 1 − false alarms / closed alerts, for the
+/// caller's scope.
+pub(crate) async fn precision(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let rows = st.store.alert_precision().await?;
+    Ok(Json(
+        rows.into_iter()
+            .filter(|r| who.scope.allows_camera(r.camera, std::iter::empty()))
+            .map(|r| {
+                serde_json::json!({
+                    "rule": r.rule_id,
+                    "camera": r.camera,
+                    "closed": r.closed,
+                    "false_alarms": r.false_alarms,
+                    "precision": roeh_alerts::precision(r.false_alarms, r.closed),
+                })
+            })
+            .collect(),
+    ))
+}
+
+// ----- units -----
+
+/// `POST /api/units` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterBody {
+    name: String,
+}
+
+/// `POST /api/units` (admins and supervisors): registers a unit, creating its user (role
+/// `unit`), and returns its device token once.
+pub(crate) async fn register_unit(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    body: Result<Json<RegisterBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    if !matches!(who.role, Role::Admin | Role::Supervisor) {
+        return Err(ApiError::new(
+            ErrorKind::PermissionDenied,
+            "only supervisors and admins register units",
+        ));
+    }
+    let Json(b) = body.map_err(ApiError::body)?;
+    roeh_auth::validate_username(&b.name)?;
+    let now = st.clock.wall();
+    // Units sign in with their device token only: the password is random and never shown.
+    let (unusable, _) = roeh_auth::new_token();
+    let user = st
+        .store
+        .create_user(
+            &NewUser {
+                username: b.name.clone(),
+                password_hash: st.auth.hash_password(unusable.expose())?,
+                role: Role::Unit.as_str().into(),
+                scope: Scope::unrestricted().to_json()?,
+            },
+            now,
+        )
+        .await?;
+    let id = Uuid::new_v4();
+    st.store.create_unit(id, &b.name, user, now).await?;
+    let (text, hash) = roeh_auth::new_token();
+    let expires = now.plus(st.alerts.settings.unit_token_ttl);
+    st.store
+        .create_token(&NewToken {
+            hash,
+            user_id: user,
+            kind: TokenKind::Api,
+            label: "unit device".into(),
+            created_at: now,
+            expires_at: expires,
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "id": id,
+            "name": b.name,
+            "token": text.expose(),
+            "expires_at": expires.to_rfc3339(),
+        })),
+    )
+        .into_response())
+}
+
+/// `GET /api/units` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UnitsQuery {
+    alert: Option<String>,
+}
+
+/// `GET /api/units[?alert=ID]`: every unit; with `alert`, also the nearest available ones to
+/// its hotspot.
+pub(crate) async fn list_units(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    q: Result<Query<UnitsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let units = st.store.list_units().await?;
+    let view: Vec<serde_json::Value> = units
+        .iter()
+        .map(|u| {
+            serde_json::json!({
+                "id": u.id, "name": u.name, "status": u.status,
+                "position": match (u.lat, u.lon) {
+                    (Some(lat), Some(lon)) => Some(LatLon { lat, lon }),
+                    _ => None,
+                },
+                "updated_at": u.updated_at.to_rfc3339(),
+            })
+        })
+        .collect();
+    let mut out = serde_json::json!({ "units": view });
+    if let Some(alert) = q.alert {
+        let a = load_visible(&st, &who, &alert).await?;
+        let suggested = match (a.lat, a.lon) {
+            (Some(lat), Some(lon)) => {
+                let cands: Vec<UnitCandidate> = units
+                    .iter()
+                    .map(|u| UnitCandidate {
+                        id: u.id,
+                        status: UnitStatus::parse(&u.status).unwrap_or(UnitStatus::OffDuty),
+                        position: match (u.lat, u.lon) {
+                            (Some(a), Some(b)) => LatLon::new(a, b).ok(),
+                            _ => None,
+                        },
+                    })
+                    .collect();
+                roeh_alerts::nearest_available(
+                    &cands,
+                    LatLon { lat, lon },
+                    st.alerts.settings.suggestions,
+                )
+            }
+            _ => Vec::new(),
+        };
+        out["suggested"] = serde_json::to_value(suggested)
+            .map_err(|e| ApiError::new(ErrorKind::Internal, e.to_string()))?;
+    }
+    Ok(Json(out))
+}
+
+/// `POST /api/units/me/position` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PositionBody {
+    lat: f64,
+    lon: f64,
+}
+
+/// `POST /api/units/me/position`: the calling unit reports where it is.
+pub(crate) async fn my_position(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    body: Result<Json<PositionBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(b) = body.map_err(ApiError::body)?;
+    let p = LatLon::new(b.lat, b.lon).map_err(alerts_err)?;
+    let unit = st.alerts.unit_of(&who).await?;
+    st.store
+        .set_unit_position(unit, p.lat, p.lon, st.clock.wall())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/units/me/status` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusBody {
+    status: UnitStatus,
+}
+
+/// `POST /api/units/me/status`: available, busy or off duty.
+pub(crate) async fn my_status(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    body: Result<Json<StatusBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(b) = body.map_err(ApiError::body)?;
+    let unit = st.alerts.unit_of(&who).await?;
+    st.store
+        .set_unit_status(unit, b.status.as_str(), st.clock.wall())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/units/me/receipts` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReceiptBody {
+    /// Chosen by the client, unique per unit: a replay with the same id changes nothing.
+    receipt_id: String,
+    alert: Uuid,
+    kind: ReceiptKind,
+}
+
+/// `POST /api/units/me/receipts`: delivered, accepted, arrived or closed, time-stamped on
+/// receipt. 201 when recorded; 200 with `"replayed": true` for a replay; 409 when the id was
+/// used for another alert or kind.
+pub(crate) async fn my_receipt(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    body: Result<Json<ReceiptBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(ApiError::body)?;
+    let rid = b.receipt_id.trim();
+    if rid.is_empty() || rid.len() > 100 || rid.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "receipt_id is 1 to 100 printable characters",
+        ));
+    }
+    let unit = st.alerts.unit_of(&who).await?;
+    let actor = actor_of(&who);
+    let kind = b.kind;
+    let stored = st
+        .store
+        .record_receipt(
+            &NewReceipt {
+                unit,
+                receipt_id: rid,
+                alert: b.alert,
+                kind: kind.as_str(),
+                at: st.clock.wall(),
+                actor: &who.username,
+            },
+            |state| {
+                if kind != ReceiptKind::Arrived {
+                    return None;
+                }
+                let from = AlertState::parse(state).ok()?;
+                roeh_alerts::transition(from, None, Action::Arrive, &actor)
+                    .ok()
+                    .map(|t| t.to.as_str().to_string())
+            },
+        )
+        .await
+        .map_err(|e| {
+            if e.kind() == ErrorKind::NotFound {
+                ApiError::not_found("no such dispatch")
+            } else {
+                e.into()
+            }
+        })?;
+    match stored {
+        ReceiptStored::Replayed { alert_id, kind: k } => {
+            let seen = ReceiptKind::parse(&k).map_err(alerts_err)?;
+            match roeh_alerts::replay(Some((alert_id, seen)), b.alert, kind) {
+                Replay::Conflict => Err(ApiError::new(
+                    ErrorKind::AlreadyExists,
+                    "this receipt id was used for another receipt",
+                )),
+                Replay::Same | Replay::New => Ok((
+                    StatusCode::OK,
+                    Json(serde_json::json!({ "replayed": true })),
+                )
+                    .into_response()),
+            }
+        }
+        ReceiptStored::Recorded { dispatch, event } => {
+            if let Some(ev) = event {
+                st.alerts.publish(&[*ev]).await;
+            }
+            Ok((
+                StatusCode::CREATED,
+                Json(serde_json::json!({
+                    "replayed": false,
+                    "dispatch": dispatch_view(&dispatch),
+                })),
+            )
+                .into_response())
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Push of alert events to operators and patrol units: `GET /api/push/ws?since=SEQ`
+//! (WebSocket) and `GET /api/push/sse?since=SEQ` (server-sent events; `Last-Event-ID` honoured).
+//!
+//! Invariants:
+//! - an event is pushed only after its row is committed ([`Hub::publish`] is called after the
+//!   store returned), and every message carries the event's global `seq`;
+//! - a subscriber first replays from the store every event after its `since`, then follows the
+//!   live broadcast; it delivers each seq at most once and in order. A gap in the live stream
+//!   (a lagging receiver, or two publishers racing) is filled from the store before going on,
+//!   so nothing is ever skipped silently;
+//! - operators see only alerts of their scope; units see only events of alerts dispatched to
+//!   them, from their dispatch on. Events hidden from a subscriber still advance its position.
+
+use crate::alerts::{AlertsService, Viewer};
+use crate::{ApiError, AppState};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use roeh_auth::Principal;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc};
+
+/// One pushed event: the stored event and what a client needs to act on it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PushMessage {
+    /// Global, monotonic sequence number (the `alert_events` row).
+    pub seq: u64,
+    /// The alert.
+    pub alert: uuid::Uuid,
+    /// Event kind: `raised`, `merged`, `claim`, `dispatch`, `receipt`, `note`, …
+    pub kind: String,
+    /// When (RFC 3339).
+    pub time: String,
+    /// Who.
+    pub actor: String,
+    /// The alert's state after the event.
+    pub state: String,
+    /// The unit a dispatch or receipt concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<uuid::Uuid>,
+    /// Event details.
+    pub detail: serde_json::Value,
+    /// The alert as it is now (hotspot, location, severity, incidents, links).
+    pub summary: Arc<crate::alerts::AlertSummary>,
+    /// Units dispatched to the alert and the seq of each dispatch (for filtering).
+    #[serde(skip)]
+    pub dispatched: Arc<Vec<(uuid::Uuid, u64)>>,
+}
+
+impl PushMessage {
+    /// Whether `viewer` may see this message.
+    pub fn visible_to(&self, viewer: &Viewer) -> bool {
+        match viewer {
+            Viewer::Operator(scope) => self.summary.in_scope(scope),
+            Viewer::Unit(unit) => self
+                .dispatched
+                .iter()
+                .any(|(u, seq)| u == unit && self.seq >= *seq),
+        }
+    }
+}
+
+/// The live broadcast of committed events.
+#[derive(Debug)]
+pub struct Hub {
+    tx: broadcast::Sender<Arc<PushMessage>>,
+    resyncs: std::sync::atomic::AtomicU64,
+}
+
+impl Hub {
+    /// A hub whose receivers may fall `capacity` messages behind before they lag.
+    pub fn new(capacity: usize) -> Hub {
+        let (tx, _) = broadcast::channel(capacity.max(1));
+        Hub {
+            tx,
+            resyncs: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// How many times a subscriber fell behind the live stream (lagged, or saw a gap) and read
+    /// the missing events from the store.
+    pub fn resyncs(&self) -> u64 {
+        self.resyncs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_resync(&self) {
+        self.resyncs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sends a committed event to every live subscriber (none listening is fine).
+    pub fn publish(&self, msg: Arc<PushMessage>) {
+        let _ = self.tx.send(msg);
+    }
+
+    /// A receiver of live events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<PushMessage>> {
+        self.tx.subscribe()
+    }
+}
+
+/// Replays stored events after `*last` (visible ones to `out`), advancing `*last`. `false` when
+/// the client has gone.
+async fn catch_up(
+    svc: &AlertsService,
+    viewer: &Viewer,
+    last: &mut u64,
+    out: &mpsc::Sender<Arc<PushMessage>>,
+) -> Result<bool, ApiError> {
+    loop {
+        let batch = svc.messages_after(*last, 200).await?;
+        if batch.is_empty() {
+            return Ok(true);
+        }
+        for m in batch {
+            *last = m.seq;
+            if m.visible_to(viewer) && out.send(m).await.is_err() {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// Feeds `out` with every event after `since` visible to `viewer`: the stored ones first, then
+/// live ones, in seq order, each once.
+pub async fn feed(
+    svc: Arc<AlertsService>,
+    viewer: Viewer,
+    since: u64,
+    out: mpsc::Sender<Arc<PushMessage>>,
+) {
+    // Subscribe before replaying, so nothing committed meanwhile falls between the two.
+    let mut rx = svc.hub().subscribe();
+    let mut last = since;
+    let run = async {
+        if !catch_up(&svc, &viewer, &mut last, &out).await? {
+            return Ok(());
+        }
+        loop {
+            match rx.recv().await {
+                Ok(m) if m.seq <= last => {}
+                Ok(m) if m.seq == last + 1 => {
+                    last = m.seq;
+                    if m.visible_to(&viewer) && out.send(m).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(m) => {
+                    svc.hub().count_resync();
+                    // A gap: the missing events are committed (this one was published after
+                    // its commit, and seqs commit in order); read them from the store.
+                    if !catch_up(&svc, &viewer, &mut last, &out).await? {
+                        return Ok(());
+                    }
+                    if m.seq > last {
+                        last = m.seq;
+                        if m.visible_to(&viewer) && out.send(m).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::debug!(
+                        missed = n,
+                        "Push subscriber lagged; resyncing from the store."
+                    );
+                    svc.hub().count_resync();
+                    if !catch_up(&svc, &viewer, &mut last, &out).await? {
+                        return Ok(());
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            }
+        }
+    };
+    let r: Result<(), ApiError> = run.await;
+    if let Err(e) = r {
+        tracing::warn!(error = ?e, "Push feed stopped; the client resumes from its last seq.");
+    }
+}
+
+/// `?since=SEQ`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SinceQuery {
+    since: Option<u64>,
+}
+
+async fn start(
+    st: &AppState,
+    who: &Principal,
+    since: Option<u64>,
+) -> Result<mpsc::Receiver<Arc<PushMessage>>, ApiError> {
+    let viewer = st.alerts.viewer(who).await?;
+    let since = match since {
+        Some(s) => s,
+        None => st.store.last_alert_seq().await?,
+    };
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(feed(st.alerts.clone(), viewer, since, tx));
+    Ok(rx)
+}
+
+/// `GET /api/push/ws?since=SEQ`: a WebSocket of JSON [`PushMessage`]s.
+pub(crate) async fn ws(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    q: Result<Query<SinceQuery>, axum::extract::rejection::QueryRejection>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let upgrade = upgrade.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let rx = start(&st, &who, q.since).await?;
+    Ok(upgrade.on_upgrade(move |socket| pump(socket, rx)))
+}
+
+async fn pump(mut socket: WebSocket, mut rx: mpsc::Receiver<Arc<PushMessage>>) {
+    loop {
+        tokio::select! {
+            m = rx.recv() => {
+                let Some(m) = m else { break };
+                let Ok(text) = serde_json::to_string(&*m) else { break };
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => {
+                match incoming {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// `GET /api/push/sse?since=SEQ`: server-sent events, `id:` = seq; a `Last-Event-ID` header
+/// (sent by browsers when they reconnect) wins over `since`.
+pub(crate) async fn sse(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    headers: HeaderMap,
+    q: Result<Query<SinceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let last_id = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::invalid("Last-Event-ID must be a sequence number"))?,
+        ),
+        None => None,
+    };
+    let rx = start(&st, &who, last_id.or(q.since)).await?;
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let m = rx.recv().await?;
+        let data = serde_json::to_string(&*m).unwrap_or_else(|_| "{}".into());
+        let ev = Event::default()
+            .id(m.seq.to_string())
+            .event("alert")
+            .data(data);
+        Some((Ok::<_, std::convert::Infallible>(ev), rx))
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}

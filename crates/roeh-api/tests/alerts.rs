@@ -1,0 +1,761 @@
+//! Alerts over real HTTP on a bound port: an alerting incident becomes an alert pushed over
+//! WebSocket and SSE; operators claim, acknowledge and dispatch the nearest unit; the unit gets
+//! only its own dispatch and answers with receipts (a replay changes nothing); scopes hide
+//! alerts; a reconnect or a lagging subscriber resyncs from the store and misses nothing.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use futures::{SinkExt, StreamExt};
+use roeh_api::alerts::{AlertsService, AlertsSettings, Viewer};
+use roeh_api::{AppState, CameraControl};
+use roeh_auth::{Role, Scope};
+use roeh_domain::{Camera, CameraId, Clock, SimClock, StreamHealth, SystemClock, WallTime};
+use serde_json::{Value, json};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+struct NoCameras;
+
+impl CameraControl for NoCameras {
+    fn health(&self, _id: CameraId) -> Option<StreamHealth> {
+        None
+    }
+    fn start_camera(&self, _camera: Camera) {}
+    fn stop_camera(&self, _id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async {})
+    }
+}
+
+/// A guard against a hung test, not a timing assertion.
+const GUARD: Duration = Duration::from_secs(30);
+
+struct Env {
+    addr: std::net::SocketAddr,
+    store: roeh_store::Store,
+    svc: Arc<AlertsService>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    admin: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn call(&self, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let url = format!("http://{}{path}", self.addr);
+        let req = match method {
+            "GET" => self.http.get(url),
+            _ if body.is_null() => self.http.post(url),
+            _ => self.http.post(url).json(&body),
+        };
+        let resp = req.bearer_auth(token).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+async fn env(capacity: usize) -> Env {
+    env_with(capacity, Arc::new(SystemClock::new())).await
+}
+
+async fn env_with(capacity: usize, clock: Arc<dyn Clock>) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
+        .await
+        .unwrap();
+    store
+        .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
+        .unwrap();
+    let custody = support::custody(&store, clock.clone(), dir.path()).await;
+    let svc = AlertsService::new(
+        store.clone(),
+        clock.clone(),
+        AlertsSettings {
+            broadcast_capacity: capacity,
+            ..Default::default()
+        },
+    );
+    let state = AppState {
+        store: store.clone(),
+        alerts: svc.clone(),
+        control: Arc::new(NoCameras),
+        footage_root: dir.path().join("footage"),
+        clock: clock.clone(),
+        custody,
+        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
+        analytics: None,
+        auth: support::auth_state(),
+    };
+    let admin = support::admin_token(&store).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(roeh_api::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    Env {
+        addr,
+        store,
+        svc,
+        clock,
+        http: reqwest::Client::new(),
+        admin,
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws(e: &Env, token: &str, since: Option<u64>) -> Ws {
+    let q = since.map(|s| format!("?since={s}")).unwrap_or_default();
+    let mut req = format!("ws://{}/api/push/ws{q}", e.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (s, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    s
+}
+
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let m = tokio::time::timeout(GUARD, ws.next())
+            .await
+            .expect("a pushed message")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = m {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+async fn camera(e: &Env, name: &str) -> CameraId {
+    let (s, v) = e
+        .call(
+            &e.admin,
+            "POST",
+            "/api/cameras",
+            json!({"name": name, "url": format!("rtsp://127.0.0.1:9/{name}")}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    CameraId::parse(v["id"].as_str().unwrap()).unwrap()
+}
+
+async fn hotspot(e: &Env, name: &str, cam: CameraId, lat: f64, lon: f64) -> uuid::Uuid {
+    let (s, v) = e
+        .call(
+            &e.admin,
+            "POST",
+            "/api/hotspots",
+            json!({
+                "name": name, "lat": lat, "lon": lon, "priority": 2,
+                "cameras": [cam.to_string()],
+                "zones": [{"id": "z", "camera": cam.to_string(), "polygon":
+                    [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}],
+                "schedule": {"tz": "Europe/Stockholm", "always": true},
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    uuid::Uuid::parse_str(v["id"].as_str().unwrap()).unwrap()
+}
+
+async fn incident(e: &Env, hotspot: uuid::Uuid, cam: CameraId, severity: &str) -> uuid::Uuid {
+    let now = e.clock.wall();
+    let id = uuid::Uuid::new_v4();
+    e.store
+        .insert_incident(&roeh_store::NewIncident {
+            id,
+            rule_id: uuid::Uuid::from_u128(42),
+            camera: cam,
+            hotspot_id: hotspot,
+            seq: 1,
+            kind: "fight".into(),
+            severity: severity.into(),
+            priority: 4,
+            alerting: true,
+            reason: "test".into(),
+            opened_at: now,
+            peak_score: 0.9,
+            track_ids: vec![1, 2],
+            model_id: "m".into(),
+            evidence_start: now.minus(Duration::from_secs(10)),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+async fn unit(e: &Env, name: &str, lat: f64, lon: f64) -> (uuid::Uuid, String) {
+    let (s, v) = e
+        .call(&e.admin, "POST", "/api/units", json!({"name": name}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    let (s, _) = e
+        .call(
+            &token,
+            "POST",
+            "/api/units/me/position",
+            json!({"lat": lat, "lon": lon}),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = e
+        .call(
+            &token,
+            "POST",
+            "/api/units/me/status",
+            json!({"status": "available"}),
+        )
+        .await;
+    assert_eq!(s, 204);
+    (
+        uuid::Uuid::parse_str(v["id"].as_str().unwrap()).unwrap(),
+        token,
+    )
+}
+
+/// Reads server-sent events until `n` ids were seen; returns them.
+async fn sse_ids(e: &Env, token: &str, last_event_id: u64, n: usize) -> Vec<u64> {
+    let mut s = tokio::net::TcpStream::connect(e.addr).await.unwrap();
+    let req = format!(
+        "GET /api/push/sse HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+         Last-Event-ID: {last_event_id}\r\nAccept: text/event-stream\r\n\r\n",
+        e.addr
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let ids: Vec<u64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: ").or_else(|| l.strip_prefix("id:")))
+            .map(|v| v.trim().parse().unwrap())
+            .collect();
+        if ids.len() >= n {
+            assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+            assert!(text.to_ascii_lowercase().contains("text/event-stream"));
+            return ids;
+        }
+        let k = tokio::time::timeout(GUARD, s.read(&mut buf))
+            .await
+            .expect("SSE data")
+            .unwrap();
+        assert!(k > 0, "SSE stream ended: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..k]));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_becomes_an_alert_that_is_handled_dispatched_and_pushed_to_the_right_clients() {
+    let e = env(1024).await;
+    let (cam_a, cam_b) = (camera(&e, "gate-a").await, camera(&e, "gate-b").await);
+    let square = hotspot(&e, "Square", cam_a, 59.3300, 18.0600).await;
+    let station = hotspot(&e, "Station", cam_b, 59.3310, 18.0590).await;
+    let op = support::user_token(&e.store, "op-a", Role::Operator, Scope::cameras([cam_a])).await;
+    let op_b = support::user_token(&e.store, "op-b", Role::Operator, Scope::cameras([cam_b])).await;
+    let (car1, car1_token) = unit(&e, "car-1", 59.3310, 18.0610).await;
+    let (car2, car2_token) = unit(&e, "car-2", 59.4000, 18.2000).await;
+    // Only units and alert handlers subscribe; units cannot act on alerts.
+    let inv = support::user_token(&e.store, "inv", Role::Investigator, Scope::unrestricted()).await;
+    let (s, _) = e.call(&inv, "GET", "/api/push/sse", Value::Null).await;
+    assert_eq!(s, 403);
+
+    let mut op_ws = ws(&e, &op, Some(0)).await;
+    let mut op_b_ws = ws(&e, &op_b, None).await;
+    let mut car1_ws = ws(&e, &car1_token, None).await;
+    let mut car2_ws = ws(&e, &car2_token, None).await;
+
+    // An alerting incident, and a second camera's incident of the same hotspot: one alert.
+    incident(&e, square, cam_a, "high").await;
+    assert_eq!(e.svc.ingest_once().await.unwrap(), 1);
+    let raised = next(&mut op_ws).await;
+    assert_eq!(raised["kind"], "raised");
+    let alert = raised["alert"].as_str().unwrap().to_string();
+    let n = raised["seq"].as_u64().unwrap();
+    assert_eq!(raised["summary"]["location"]["lat"], 59.33);
+    incident(&e, square, cam_a, "critical").await;
+    assert_eq!(e.svc.ingest_once().await.unwrap(), 1);
+    let merged = next(&mut op_ws).await;
+    assert_eq!(
+        (merged["kind"].as_str(), merged["alert"].as_str()),
+        (Some("merged"), Some(alert.as_str()))
+    );
+    assert_eq!(merged["seq"].as_u64(), Some(n + 1));
+    assert_eq!(merged["summary"]["severity"], "critical");
+    assert_eq!(e.svc.ingest_once().await.unwrap(), 0, "each incident once");
+
+    // The out-of-scope operator sees nothing of it.
+    let (s, v) = e.call(&op_b, "GET", "/api/alerts", Value::Null).await;
+    assert_eq!((s, v), (200, json!([])));
+    let (s, _) = e
+        .call(&op_b, "GET", &format!("/api/alerts/{alert}"), Value::Null)
+        .await;
+    assert_eq!(s, 404);
+    let (s, v) = e
+        .call(
+            &op_b,
+            "POST",
+            &format!("/api/alerts/{alert}/claim"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 404, "{v}");
+    let (s, v) = e
+        .call(&op, "GET", "/api/alerts?state=new", Value::Null)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(v.as_array().unwrap().len(), 1);
+
+    // Claim, acknowledge; illegal moves are refused.
+    let (s, _) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/resolve"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 409, "resolving a new alert is illegal");
+    let (s, v) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/claim"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("claimed")), "{v}");
+    let claim_seq = next(&mut op_ws).await["seq"].as_u64().unwrap();
+    let (s, v) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/acknowledge"),
+            json!({"note": "looks real"}),
+        )
+        .await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("acknowledged")), "{v}");
+    assert_eq!(next(&mut op_ws).await["kind"], "acknowledge");
+    let (s, _) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/note"),
+            json!({"text": "two people"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(next(&mut op_ws).await["kind"], "note");
+
+    // The nearest available unit is suggested and dispatched.
+    let (s, v) = e
+        .call(
+            &op,
+            "GET",
+            &format!("/api/units?alert={alert}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["suggested"][0]["unit"], json!(car1));
+    assert_eq!(v["suggested"][1]["unit"], json!(car2));
+    let (s, v) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/dispatch"),
+            json!({"units": [car1]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let d = next(&mut op_ws).await;
+    assert_eq!(
+        (d["kind"].as_str(), d["unit"].clone()),
+        (Some("dispatch"), json!(car1))
+    );
+    let got = next(&mut car1_ws).await;
+    assert_eq!(
+        got["seq"], d["seq"],
+        "the unit's first message is its dispatch"
+    );
+    assert_eq!(got["summary"]["location"]["lon"], 18.06);
+    assert!(
+        got["summary"]["clip"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("/api/cameras/{cam_a}/mp4?start="))
+    );
+
+    // Receipts; a replayed receipt id changes nothing; a reused id for another kind conflicts.
+    for (i, kind) in ["delivered", "accepted", "arrived", "closed"]
+        .into_iter()
+        .enumerate()
+    {
+        let (s, v) = e
+            .call(
+                &car1_token,
+                "POST",
+                "/api/units/me/receipts",
+                json!({"receipt_id": format!("r{i}"), "alert": alert, "kind": kind}),
+            )
+            .await;
+        assert_eq!(s, 201, "{kind}: {v}");
+        let m = next(&mut car1_ws).await;
+        assert_eq!(
+            (m["kind"].as_str(), m["detail"]["kind"].as_str()),
+            (Some("receipt"), Some(kind))
+        );
+        assert_eq!(next(&mut op_ws).await["seq"], m["seq"]);
+        if kind == "arrived" {
+            assert_eq!(m["state"], "on_scene");
+        }
+    }
+    let last_before = e.store.last_alert_seq().await.unwrap();
+    let (s, v) = e
+        .call(
+            &car1_token,
+            "POST",
+            "/api/units/me/receipts",
+            json!({"receipt_id": "r2", "alert": alert, "kind": "arrived"}),
+        )
+        .await;
+    assert_eq!((s, v["replayed"].as_bool()), (200, Some(true)));
+    let (s, _) = e
+        .call(
+            &car1_token,
+            "POST",
+            "/api/units/me/receipts",
+            json!({"receipt_id": "r2", "alert": alert, "kind": "closed"}),
+        )
+        .await;
+    assert_eq!(s, 409);
+    assert_eq!(
+        e.store.last_alert_seq().await.unwrap(),
+        last_before,
+        "nothing appended"
+    );
+    // The other unit cannot post receipts for an alert not dispatched to it.
+    let (s, _) = e
+        .call(
+            &car2_token,
+            "POST",
+            "/api/units/me/receipts",
+            json!({"receipt_id": "x", "alert": alert, "kind": "delivered"}),
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    let (s, v) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/resolve"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("resolved")));
+    let resolved = next(&mut op_ws).await;
+    assert_eq!(resolved["kind"], "resolve");
+    let end_seq = resolved["seq"].as_u64().unwrap();
+    assert_eq!(next(&mut car1_ws).await["seq"].as_u64(), Some(end_seq));
+
+    // Response times are recorded.
+    let (s, v) = e
+        .call(&op, "GET", &format!("/api/alerts/{alert}"), Value::Null)
+        .await;
+    assert_eq!(s, 200);
+    let r = &v["dispatches"][0];
+    assert_eq!(r["unit"], json!(car1));
+    assert!(r["response"]["arrived_s"].as_f64().unwrap() >= 0.0);
+    assert!(r["closed_at"].is_string());
+    assert_eq!(
+        v["events"].as_array().unwrap().len() as u64,
+        end_seq - n + 1
+    );
+
+    // Every change was audited.
+    let audit = e
+        .store
+        .audit(&roeh_store::AuditFilter::default())
+        .await
+        .unwrap();
+    for action in [
+        "POST /api/alerts/{id}/claim",
+        "POST /api/alerts/{id}/acknowledge",
+        "POST /api/alerts/{id}/dispatch",
+        "POST /api/alerts/{id}/resolve",
+        "POST /api/units/me/receipts",
+    ] {
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.entry.action == action && a.entry.actor != "anonymous"),
+            "{action} audited"
+        );
+    }
+
+    // A reconnect from the claim's seq replays exactly what came after it, in order.
+    let mut again = ws(&e, &op, Some(claim_seq)).await;
+    let mut seqs = Vec::new();
+    for _ in claim_seq..end_seq {
+        seqs.push(next(&mut again).await["seq"].as_u64().unwrap());
+    }
+    assert_eq!(seqs, (claim_seq + 1..=end_seq).collect::<Vec<_>>());
+    // SSE resumes from Last-Event-ID alike.
+    let ids = sse_ids(&e, &op, claim_seq, (end_seq - claim_seq) as usize).await;
+    assert_eq!(ids, seqs);
+
+    // Second alerts: one at the station (op-b's scope) dispatched to car 2. The first message
+    // op-b and car 2 ever receive is about it: nothing of the first alert reached them.
+    incident(&e, station, cam_b, "low").await;
+    assert_eq!(e.svc.ingest_once().await.unwrap(), 1);
+    let first_b = next(&mut op_b_ws).await;
+    let alert2 = first_b["alert"].as_str().unwrap().to_string();
+    assert_ne!(alert2, alert);
+    assert_eq!(first_b["kind"], "raised");
+    for step in ["claim", "acknowledge"] {
+        let (s, _) = e
+            .call(
+                &op_b,
+                "POST",
+                &format!("/api/alerts/{alert2}/{step}"),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    let (s, _) = e
+        .call(
+            &op_b,
+            "POST",
+            &format!("/api/alerts/{alert2}/dispatch"),
+            json!({"units": [car2]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let first_car2 = next(&mut car2_ws).await;
+    assert_eq!(
+        (first_car2["alert"].as_str(), first_car2["kind"].as_str()),
+        (Some(alert2.as_str()), Some("dispatch"))
+    );
+    // Precision per rule and camera: the first alert was resolved, not a false alarm.
+    let (s, v) = e
+        .call(&op, "GET", "/api/alerts/precision", Value::Null)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v.as_array().unwrap().len(),
+        1,
+        "op-a sees camera A only: {v}"
+    );
+    assert_eq!(v[0]["precision"], 1.0);
+    let _ = op_ws.close(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_subscriber_resyncs_from_the_store_and_misses_no_seq() {
+    // A broadcast of two messages: a subscriber that does not read falls behind at once.
+    let e = env(2).await;
+    let cam = camera(&e, "gate").await;
+    let h = hotspot(&e, "Square", cam, 59.33, 18.06).await;
+    incident(&e, h, cam, "medium").await;
+    assert_eq!(e.svc.ingest_once().await.unwrap(), 1);
+    let first = e.store.last_alert_seq().await.unwrap();
+    let alert = e.store.alert_events_after(0, 10).await.unwrap()[0].alert_id;
+    // A subscriber whose outlet holds one message, not read while 30 events are written.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let feed = tokio::spawn(roeh_api::push::feed(
+        e.svc.clone(),
+        Viewer::Operator(Scope::unrestricted()),
+        first,
+        tx,
+    ));
+    // Also a real WebSocket client from the same point, read only at the end.
+    let mut slow = ws(&e, &e.admin, Some(first)).await;
+    for i in 0..30 {
+        let (s, _) = e
+            .call(
+                &e.admin,
+                "POST",
+                &format!("/api/alerts/{alert}/note"),
+                json!({"text": format!("n{i}")}),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let last = e.store.last_alert_seq().await.unwrap();
+    assert_eq!(last, first + 30);
+    let mut got = Vec::new();
+    while got.len() < 30 {
+        let m = tokio::time::timeout(GUARD, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        got.push(m.seq);
+    }
+    assert_eq!(got, (first + 1..=last).collect::<Vec<_>>());
+    let mut got_ws = Vec::new();
+    while got_ws.len() < 30 {
+        got_ws.push(next(&mut slow).await["seq"].as_u64().unwrap());
+    }
+    assert_eq!(got_ws, got);
+    assert!(e.svc.hub().resyncs() > 0, "the subscribers did lag");
+    drop(rx);
+    feed.abort();
+    let _ = slow.send(Message::Close(None)).await;
+    // The stored event times are real wall times.
+    assert!(e.store.alert_events_after(0, 1).await.unwrap()[0].time > WallTime(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unacknowledged_alerts_escalate_to_supervisors_by_their_severity_deadline() {
+    let clock = Arc::new(SimClock::new(WallTime::from_secs(1_790_000_000)));
+    let e = env_with(16, clock.clone()).await;
+    let (cam, cam2) = (camera(&e, "gate").await, camera(&e, "gate-2").await);
+    let square = hotspot(&e, "Square", cam, 59.33, 18.06).await;
+    let park = hotspot(&e, "Park", cam2, 59.34, 18.07).await;
+    let op = support::user_token(&e.store, "op", Role::Operator, Scope::unrestricted()).await;
+    let sup = support::user_token(&e.store, "sup", Role::Supervisor, Scope::unrestricted()).await;
+    let alert_of = |v: &Value| v[0]["id"].as_str().unwrap().to_string();
+
+    // A critical alert, claimed but not acknowledged: escalates after 60 s, once.
+    incident(&e, square, cam, "critical").await;
+    assert_eq!(e.svc.ingest_once().await.unwrap(), 1);
+    let (_, v) = e
+        .call(
+            &op,
+            "GET",
+            &format!("/api/alerts?hotspot={square}"),
+            Value::Null,
+        )
+        .await;
+    let critical = alert_of(&v);
+    let (s, _) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{critical}/claim"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 200);
+    clock.advance(Duration::from_secs(59));
+    assert_eq!(e.svc.escalate_once().await.unwrap(), 0);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(e.svc.escalate_once().await.unwrap(), 1);
+    assert_eq!(e.svc.escalate_once().await.unwrap(), 0, "never twice");
+    let (_, v) = e
+        .call(&op, "GET", &format!("/api/alerts/{critical}"), Value::Null)
+        .await;
+    assert_eq!(v["alert"]["state"], "escalated");
+    let last = v["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["kind"].as_str(), last["actor"].as_str()),
+        (Some("escalate"), Some("system"))
+    );
+    // Its claimer may still acknowledge it.
+    let (s, v) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{critical}/acknowledge"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("acknowledged")), "{v}");
+
+    // A low alert nobody claimed: 900 s, then only a supervisor takes it over.
+    incident(&e, park, cam2, "low").await;
+    assert_eq!(e.svc.ingest_once().await.unwrap(), 1);
+    let (_, v) = e
+        .call(
+            &op,
+            "GET",
+            &format!("/api/alerts?hotspot={park}"),
+            Value::Null,
+        )
+        .await;
+    let low = alert_of(&v);
+    // Pages: newest first, the cursor is the last alert of the page before.
+    let (_, p1) = e.call(&op, "GET", "/api/alerts?limit=1", Value::Null).await;
+    assert_eq!(alert_of(&p1), low);
+    let (_, p2) = e
+        .call(
+            &op,
+            "GET",
+            &format!("/api/alerts?limit=1&before={low}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(alert_of(&p2), critical);
+    let (_, p3) = e
+        .call(
+            &op,
+            "GET",
+            &format!("/api/alerts?limit=1&before={critical}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(p3, json!([]));
+    clock.advance(Duration::from_secs(899));
+    assert_eq!(e.svc.escalate_once().await.unwrap(), 0);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(e.svc.escalate_once().await.unwrap(), 1);
+    let (s, _) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{low}/claim"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, v) = e
+        .call(
+            &sup,
+            "POST",
+            &format!("/api/alerts/{low}/claim"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("claimed")), "{v}");
+    // A false alarm counts against the rule's precision on that camera.
+    let (s, _) = e
+        .call(
+            &sup,
+            "POST",
+            &format!("/api/alerts/{low}/false-alarm"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, v) = e
+        .call(&sup, "GET", "/api/alerts/precision", Value::Null)
+        .await;
+    let row = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["camera"] == json!(cam2))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["closed"].as_u64(), row["false_alarms"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(row["precision"], 0.0);
+}

@@ -1,0 +1,1184 @@
+//! Alerts, patrol units, dispatches and receipts (`migrations/0007_alerts.sql`).
+//!
+//! Invariants:
+//! - every change of an alert appends its event row to `alert_events` in the same transaction
+//!   as the change (persisted before it is pushed); the event's `seq` is the push sequence
+//!   number and only grows (the table refuses UPDATE and DELETE);
+//! - state changes are compare-and-set on the state and claimer the caller decided from
+//!   ([`Store::alert_transition`]): a change decided on stale data is refused
+//!   (`FailedPrecondition`), never applied over another;
+//! - the lifecycle rules live in roeh-alerts; this module takes their decisions as arguments and
+//!   closures and stores them, so it does not depend on that crate;
+//! - an incident joins at most one alert (unique `incident_id`);
+//! - a receipt id is stored once per unit; a replay returns what was stored and changes nothing.
+
+use crate::{Error, Result, Store, db, to_i64, to_u64};
+use roeh_domain::{CameraId, ErrorKind, WallTime};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+/// Most alerts or events one listing returns.
+pub const MAX_ALERT_LIST: u32 = 1000;
+
+/// The terminal states: an alert in one of them takes no incidents and no changes.
+pub const TERMINAL_ALERT_STATES: [&str; 2] = ["resolved", "false_alarm"];
+
+/// One incident gathered by an alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertIncident {
+    /// The incident.
+    pub incident_id: Uuid,
+    /// The rule that opened it.
+    pub rule_id: Uuid,
+    /// The camera that saw it.
+    pub camera: CameraId,
+    /// When it opened.
+    pub opened_at: WallTime,
+}
+
+/// A stored alert with its incidents (oldest first).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertRow {
+    /// Id.
+    pub id: Uuid,
+    /// The hotspot.
+    pub hotspot_id: Uuid,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: String,
+    /// Larger is more urgent.
+    pub priority: u8,
+    /// Lifecycle state name (roeh-alerts `AlertState`).
+    pub state: String,
+    /// The claiming user.
+    pub claimed_by: Option<i64>,
+    /// The hotspot's latitude when raised.
+    pub lat: Option<f64>,
+    /// The hotspot's longitude when raised.
+    pub lon: Option<f64>,
+    /// When raised.
+    pub created_at: WallTime,
+    /// Last change.
+    pub updated_at: WallTime,
+    /// When its latest incident opened.
+    pub last_incident_at: WallTime,
+    /// First claim.
+    pub claimed_at: Option<WallTime>,
+    /// First acknowledgement.
+    pub acknowledged_at: Option<WallTime>,
+    /// Escalation.
+    pub escalated_at: Option<WallTime>,
+    /// Resolution or false-alarm mark.
+    pub closed_at: Option<WallTime>,
+    /// Its incidents, oldest first.
+    pub incidents: Vec<AlertIncident>,
+}
+
+/// A new alert, raised by its first incident.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewAlert {
+    /// Id.
+    pub id: Uuid,
+    /// The hotspot.
+    pub hotspot_id: Uuid,
+    /// Severity name.
+    pub severity: String,
+    /// Priority.
+    pub priority: u8,
+    /// The hotspot's position.
+    pub lat: Option<f64>,
+    /// The hotspot's position.
+    pub lon: Option<f64>,
+    /// When raised.
+    pub created_at: WallTime,
+}
+
+/// How an existing alert changes when an incident joins it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeUpdate {
+    /// The alert's severity afterwards.
+    pub severity: String,
+    /// Its priority afterwards.
+    pub priority: u8,
+}
+
+/// One row of the alert event log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertEventRow {
+    /// The push sequence number.
+    pub seq: u64,
+    /// The alert.
+    pub alert_id: Uuid,
+    /// When.
+    pub time: WallTime,
+    /// `raised`, `merged`, an action name (`claim`, `dispatch`, …), `note` or `receipt`.
+    pub kind: String,
+    /// Who (username, or `system`).
+    pub actor: String,
+    /// The alert's state after the event.
+    pub state: String,
+    /// The unit a dispatch or receipt concerns.
+    pub unit_id: Option<Uuid>,
+    /// JSON object with the event's details.
+    pub detail: String,
+}
+
+/// An event to append with a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAlertEvent {
+    /// Event kind.
+    pub kind: String,
+    /// Who.
+    pub actor: String,
+    /// The unit concerned.
+    pub unit_id: Option<Uuid>,
+    /// JSON object.
+    pub detail: String,
+}
+
+/// A state change decided by the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertChange {
+    /// The state the decision was made from.
+    pub from_state: String,
+    /// The claimer the decision was made with.
+    pub from_claimed_by: Option<i64>,
+    /// The new state.
+    pub to_state: String,
+    /// The new claimer.
+    pub claimed_by: Option<i64>,
+    /// When.
+    pub at: WallTime,
+}
+
+/// A patrol unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitRow {
+    /// Id.
+    pub id: Uuid,
+    /// Name (also its user's name).
+    pub name: String,
+    /// The unit's user.
+    pub user_id: i64,
+    /// Last reported latitude.
+    pub lat: Option<f64>,
+    /// Last reported longitude.
+    pub lon: Option<f64>,
+    /// `available`, `busy` or `off_duty`.
+    pub status: String,
+    /// When registered.
+    pub created_at: WallTime,
+    /// Last report.
+    pub updated_at: WallTime,
+}
+
+/// An alert sent to a unit, with the unit's receipts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DispatchRow {
+    /// The alert.
+    pub alert_id: Uuid,
+    /// The unit.
+    pub unit_id: Uuid,
+    /// The dispatch event's seq.
+    pub seq: u64,
+    /// When dispatched.
+    pub dispatched_at: WallTime,
+    /// By whom.
+    pub dispatched_by: String,
+    /// `delivered` receipt.
+    pub delivered_at: Option<WallTime>,
+    /// `accepted` receipt.
+    pub accepted_at: Option<WallTime>,
+    /// `arrived` receipt.
+    pub arrived_at: Option<WallTime>,
+    /// `closed` receipt.
+    pub closed_at: Option<WallTime>,
+}
+
+/// What storing a receipt did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReceiptStored {
+    /// The id was stored before, for this alert and kind; nothing changed.
+    Replayed {
+        /// The stored alert.
+        alert_id: Uuid,
+        /// The stored kind.
+        kind: String,
+    },
+    /// Stored now. `event` is `None` when this kind was recorded before under another id.
+    Recorded {
+        /// The dispatch afterwards.
+        dispatch: Box<DispatchRow>,
+        /// The event appended.
+        event: Option<Box<AlertEventRow>>,
+    },
+}
+
+/// A receipt from a unit's client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewReceipt<'a> {
+    /// The unit.
+    pub unit: Uuid,
+    /// Chosen by the client, unique per unit.
+    pub receipt_id: &'a str,
+    /// The alert.
+    pub alert: Uuid,
+    /// `delivered`, `accepted`, `arrived` or `closed`.
+    pub kind: &'a str,
+    /// When received.
+    pub at: WallTime,
+    /// The unit's username (the event's actor).
+    pub actor: &'a str,
+}
+
+/// Filter for [`Store::list_alerts`]: each `None` matches everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    /// Only this state.
+    pub state: Option<String>,
+    /// Only this hotspot.
+    pub hotspot: Option<Uuid>,
+    /// Only alerts listed after this one (older, or raised at the same time with a smaller
+    /// id): the pagination cursor. An unknown id matches nothing.
+    pub before_id: Option<Uuid>,
+    /// Only alerts raised at or after this.
+    pub since: Option<WallTime>,
+    /// At most this many (0: 100; capped at [`MAX_ALERT_LIST`]).
+    pub limit: u32,
+}
+
+/// Closed alerts and false alarms of one (rule, camera).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrecisionRow {
+    /// The rule.
+    pub rule_id: Uuid,
+    /// The camera.
+    pub camera: CameraId,
+    /// Alerts resolved or marked false.
+    pub closed: u64,
+    /// Alerts marked false.
+    pub false_alarms: u64,
+}
+
+macro_rules! alert_cols {
+    () => {
+        "id, hotspot_id, severity, priority, state, claimed_by, lat, lon, \
+     created_at, updated_at, last_incident_at, claimed_at, acknowledged_at, escalated_at, \
+     closed_at"
+    };
+}
+macro_rules! event_cols {
+    () => {
+        "seq, alert_id, time, kind, actor, state, unit_id, detail"
+    };
+}
+macro_rules! unit_cols {
+    () => {
+        "id, name, user_id, lat, lon, status, created_at, updated_at"
+    };
+}
+macro_rules! dispatch_cols {
+    () => {
+        "alert_id, unit_id, seq, dispatched_at, dispatched_by, \
+     delivered_at, accepted_at, arrived_at, closed_at"
+    };
+}
+
+fn uuid_of(s: &str, what: &str) -> Result<Uuid> {
+    Uuid::parse_str(s)
+        .map_err(|_| Error::new(ErrorKind::DataLoss, format!("stored {what} is not a UUID")))
+}
+
+fn opt_time(r: &SqliteRow, c: &str) -> Result<Option<WallTime>> {
+    Ok(r.try_get::<Option<i64>, _>(c)
+        .map_err(db("reading alert row"))?
+        .map(WallTime))
+}
+
+fn alert_from_row(r: &SqliteRow) -> Result<AlertRow> {
+    let e = || db("reading alert");
+    let priority: i64 = r.try_get("priority").map_err(e())?;
+    Ok(AlertRow {
+        id: uuid_of(&r.try_get::<String, _>("id").map_err(e())?, "alert id")?,
+        hotspot_id: uuid_of(
+            &r.try_get::<String, _>("hotspot_id").map_err(e())?,
+            "alert hotspot",
+        )?,
+        severity: r.try_get("severity").map_err(e())?,
+        priority: u8::try_from(priority)
+            .map_err(|_| Error::new(ErrorKind::DataLoss, "stored alert priority out of range"))?,
+        state: r.try_get("state").map_err(e())?,
+        claimed_by: r.try_get("claimed_by").map_err(e())?,
+        lat: r.try_get("lat").map_err(e())?,
+        lon: r.try_get("lon").map_err(e())?,
+        created_at: WallTime(r.try_get("created_at").map_err(e())?),
+        updated_at: WallTime(r.try_get("updated_at").map_err(e())?),
+        last_incident_at: WallTime(r.try_get("last_incident_at").map_err(e())?),
+        claimed_at: opt_time(r, "claimed_at")?,
+        acknowledged_at: opt_time(r, "acknowledged_at")?,
+        escalated_at: opt_time(r, "escalated_at")?,
+        closed_at: opt_time(r, "closed_at")?,
+        incidents: Vec::new(),
+    })
+}
+
+fn event_from_row(r: &SqliteRow) -> Result<AlertEventRow> {
+    let e = || db("reading alert event");
+    let unit: Option<String> = r.try_get("unit_id").map_err(e())?;
+    Ok(AlertEventRow {
+        seq: to_u64(r.try_get("seq").map_err(e())?, "event seq")?,
+        alert_id: uuid_of(
+            &r.try_get::<String, _>("alert_id").map_err(e())?,
+            "event alert",
+        )?,
+        time: WallTime(r.try_get("time").map_err(e())?),
+        kind: r.try_get("kind").map_err(e())?,
+        actor: r.try_get("actor").map_err(e())?,
+        state: r.try_get("state").map_err(e())?,
+        unit_id: unit.map(|u| uuid_of(&u, "event unit")).transpose()?,
+        detail: r.try_get("detail").map_err(e())?,
+    })
+}
+
+fn unit_from_row(r: &SqliteRow) -> Result<UnitRow> {
+    let e = || db("reading unit");
+    Ok(UnitRow {
+        id: uuid_of(&r.try_get::<String, _>("id").map_err(e())?, "unit id")?,
+        name: r.try_get("name").map_err(e())?,
+        user_id: r.try_get("user_id").map_err(e())?,
+        lat: r.try_get("lat").map_err(e())?,
+        lon: r.try_get("lon").map_err(e())?,
+        status: r.try_get("status").map_err(e())?,
+        created_at: WallTime(r.try_get("created_at").map_err(e())?),
+        updated_at: WallTime(r.try_get("updated_at").map_err(e())?),
+    })
+}
+
+fn dispatch_from_row(r: &SqliteRow) -> Result<DispatchRow> {
+    let e = || db("reading dispatch");
+    Ok(DispatchRow {
+        alert_id: uuid_of(
+            &r.try_get::<String, _>("alert_id").map_err(e())?,
+            "dispatch alert",
+        )?,
+        unit_id: uuid_of(
+            &r.try_get::<String, _>("unit_id").map_err(e())?,
+            "dispatch unit",
+        )?,
+        seq: to_u64(r.try_get("seq").map_err(e())?, "dispatch seq")?,
+        dispatched_at: WallTime(r.try_get("dispatched_at").map_err(e())?),
+        dispatched_by: r.try_get("dispatched_by").map_err(e())?,
+        delivered_at: opt_time(r, "delivered_at")?,
+        accepted_at: opt_time(r, "accepted_at")?,
+        arrived_at: opt_time(r, "arrived_at")?,
+        closed_at: opt_time(r, "closed_at")?,
+    })
+}
+
+async fn incidents_of(tx: &mut sqlx::SqliteConnection, alert: &mut AlertRow) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT incident_id, rule_id, camera_id, opened_at FROM alert_incidents \
+         WHERE alert_id = ? ORDER BY opened_at, incident_id",
+    )
+    .bind(alert.id.to_string())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db("reading alert incidents"))?;
+    alert.incidents = rows
+        .iter()
+        .map(|r| {
+            let e = || db("reading alert incident");
+            let cam: String = r.try_get("camera_id").map_err(e())?;
+            Ok(AlertIncident {
+                incident_id: uuid_of(
+                    &r.try_get::<String, _>("incident_id").map_err(e())?,
+                    "incident id",
+                )?,
+                rule_id: uuid_of(&r.try_get::<String, _>("rule_id").map_err(e())?, "rule id")?,
+                camera: CameraId::parse(&cam).map_err(|_| {
+                    Error::new(ErrorKind::DataLoss, "stored camera id is not a UUID")
+                })?,
+                opened_at: WallTime(r.try_get("opened_at").map_err(e())?),
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(())
+}
+
+async fn load_alert(tx: &mut sqlx::SqliteConnection, id: Uuid) -> Result<Option<AlertRow>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        alert_cols!(),
+        " FROM alerts WHERE id = ?"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db("reading alert"))?;
+    let Some(row) = row else { return Ok(None) };
+    let mut a = alert_from_row(&row)?;
+    incidents_of(tx, &mut a).await?;
+    Ok(Some(a))
+}
+
+async fn append_event(
+    tx: &mut sqlx::SqliteConnection,
+    alert: Uuid,
+    time: WallTime,
+    state: &str,
+    ev: &NewAlertEvent,
+) -> Result<AlertEventRow> {
+    let r = sqlx::query(
+        "INSERT INTO alert_events (alert_id, time, kind, actor, state, unit_id, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(alert.to_string())
+    .bind(time.0)
+    .bind(&ev.kind)
+    .bind(&ev.actor)
+    .bind(state)
+    .bind(ev.unit_id.map(|u| u.to_string()))
+    .bind(&ev.detail)
+    .execute(&mut *tx)
+    .await
+    .map_err(db("appending alert event"))?;
+    Ok(AlertEventRow {
+        seq: to_u64(r.last_insert_rowid(), "event seq")?,
+        alert_id: alert,
+        time,
+        kind: ev.kind.clone(),
+        actor: ev.actor.clone(),
+        state: state.to_string(),
+        unit_id: ev.unit_id,
+        detail: ev.detail.clone(),
+    })
+}
+
+async fn begin(store: &Store) -> Result<Transaction<'static, Sqlite>> {
+    store
+        .pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(db("starting alert transaction"))
+}
+
+async fn commit(tx: Transaction<'static, Sqlite>) -> Result<()> {
+    tx.commit().await.map_err(db("committing alert change"))
+}
+
+/// Sets the state, claimer and the first-time stamps a state implies; compare-and-set.
+async fn set_state(tx: &mut sqlx::SqliteConnection, id: Uuid, c: &AlertChange) -> Result<()> {
+    let r = sqlx::query(
+        "UPDATE alerts SET state = ?, claimed_by = ?, updated_at = ?, \
+         claimed_at = CASE WHEN ? = 'claimed' THEN COALESCE(claimed_at, ?) ELSE claimed_at END, \
+         acknowledged_at = CASE WHEN ? = 'acknowledged' THEN COALESCE(acknowledged_at, ?) \
+             ELSE acknowledged_at END, \
+         escalated_at = CASE WHEN ? = 'escalated' THEN COALESCE(escalated_at, ?) \
+             ELSE escalated_at END, \
+         closed_at = CASE WHEN ? IN ('resolved', 'false_alarm') THEN ? ELSE closed_at END \
+         WHERE id = ? AND state = ? AND claimed_by IS ?",
+    )
+    .bind(&c.to_state)
+    .bind(c.claimed_by)
+    .bind(c.at.0)
+    .bind(&c.to_state)
+    .bind(c.at.0)
+    .bind(&c.to_state)
+    .bind(c.at.0)
+    .bind(&c.to_state)
+    .bind(c.at.0)
+    .bind(&c.to_state)
+    .bind(c.at.0)
+    .bind(id.to_string())
+    .bind(&c.from_state)
+    .bind(c.from_claimed_by)
+    .execute(&mut *tx)
+    .await
+    .map_err(db("changing alert state"))?;
+    if r.rows_affected() == 0 {
+        return Err(Error::new(
+            ErrorKind::FailedPrecondition,
+            "the alert changed meanwhile; reload and retry",
+        ));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Alerting incidents opened at or after `since` that no alert has gathered yet, oldest
+    /// first: `(incident id, opened_at)`.
+    #[tracing::instrument(skip_all)]
+    pub async fn unalerted_incidents(
+        &self,
+        since: WallTime,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, WallTime)>> {
+        let rows = sqlx::query(
+            "SELECT id, opened_at FROM incidents WHERE alerting AND opened_at >= ? \
+             AND id NOT IN (SELECT incident_id FROM alert_incidents) \
+             ORDER BY opened_at, id LIMIT ?",
+        )
+        .bind(since.0)
+        .bind(i64::from(limit.min(MAX_ALERT_LIST)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing incidents without alert"))?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id").map_err(db("reading incident"))?;
+                Ok((
+                    uuid_of(&id, "incident id")?,
+                    WallTime(r.try_get("opened_at").map_err(db("reading incident"))?),
+                ))
+            })
+            .collect()
+    }
+
+    /// Gathers an incident into an alert, in one transaction: the newest open alert of the
+    /// hotspot is offered to `join`; if it answers `Some`, the incident joins that alert (a
+    /// `merged` event); otherwise `new` is raised with it (a `raised` event). `Ok(None)` if the
+    /// incident already belongs to an alert.
+    #[tracing::instrument(skip_all)]
+    pub async fn raise_or_merge_alert(
+        &self,
+        incident: &AlertIncident,
+        new: &NewAlert,
+        actor: &str,
+        join: impl FnOnce(&AlertRow) -> Option<MergeUpdate>,
+    ) -> Result<Option<(AlertRow, AlertEventRow, bool)>> {
+        let mut tx = begin(self).await?;
+        let taken: Option<(String,)> =
+            sqlx::query_as("SELECT alert_id FROM alert_incidents WHERE incident_id = ?")
+                .bind(incident.incident_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("checking incident"))?;
+        if taken.is_some() {
+            return Ok(None);
+        }
+        let open = sqlx::query(concat!(
+            "SELECT ",
+            alert_cols!(),
+            " FROM alerts WHERE hotspot_id = ? \
+             AND state NOT IN ('resolved', 'false_alarm') \
+             ORDER BY last_incident_at DESC, created_at DESC LIMIT 1"
+        ))
+        .bind(new.hotspot_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("finding open alert"))?;
+        let candidate = match open {
+            Some(r) => {
+                let mut a = alert_from_row(&r)?;
+                incidents_of(&mut tx, &mut a).await?;
+                Some(a)
+            }
+            None => None,
+        };
+        let merge = candidate.as_ref().and_then(|a| join(a).map(|m| (a, m)));
+        let detail = serde_json::json!({
+            "incident": incident.incident_id,
+            "rule": incident.rule_id,
+            "camera": incident.camera.to_string(),
+        })
+        .to_string();
+        let (alert_id, state, kind, merged) = match merge {
+            Some((a, m)) => {
+                sqlx::query(
+                    "UPDATE alerts SET severity = ?, priority = ?, updated_at = ?, \
+                     last_incident_at = MAX(last_incident_at, ?) WHERE id = ?",
+                )
+                .bind(&m.severity)
+                .bind(i64::from(m.priority))
+                .bind(new.created_at.0)
+                .bind(incident.opened_at.0)
+                .bind(a.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("merging into alert"))?;
+                (a.id, a.state.clone(), "merged", true)
+            }
+            None => {
+                sqlx::query(concat!(
+                    "INSERT INTO alerts (",
+                    alert_cols!(),
+                    ") VALUES (?, ?, ?, ?, 'new', NULL, ?, ?, \
+                     ?, ?, ?, NULL, NULL, NULL, NULL)"
+                ))
+                .bind(new.id.to_string())
+                .bind(new.hotspot_id.to_string())
+                .bind(&new.severity)
+                .bind(i64::from(new.priority))
+                .bind(new.lat)
+                .bind(new.lon)
+                .bind(new.created_at.0)
+                .bind(new.created_at.0)
+                .bind(incident.opened_at.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("raising alert"))?;
+                (new.id, "new".to_string(), "raised", false)
+            }
+        };
+        sqlx::query(
+            "INSERT INTO alert_incidents (alert_id, incident_id, rule_id, camera_id, opened_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(alert_id.to_string())
+        .bind(incident.incident_id.to_string())
+        .bind(incident.rule_id.to_string())
+        .bind(incident.camera.to_string())
+        .bind(incident.opened_at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("linking incident"))?;
+        let ev = append_event(
+            &mut tx,
+            alert_id,
+            new.created_at,
+            &state,
+            &NewAlertEvent {
+                kind: kind.into(),
+                actor: actor.into(),
+                unit_id: None,
+                detail,
+            },
+        )
+        .await?;
+        let alert = load_alert(&mut tx, alert_id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "alert vanished"))?;
+        commit(tx).await?;
+        Ok(Some((alert, ev, merged)))
+    }
+
+    /// An alert by id, with its incidents.
+    #[tracing::instrument(skip_all)]
+    pub async fn get_alert(&self, id: Uuid) -> Result<Option<AlertRow>> {
+        let mut conn = self.pool.acquire().await.map_err(db("reading alert"))?;
+        load_alert(&mut conn, id).await
+    }
+
+    /// Alerts matching `filter`, newest first, with their incidents.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>> {
+        let limit = match f.limit {
+            0 => 100,
+            n => n.min(MAX_ALERT_LIST),
+        };
+        let hotspot = f.hotspot.map(|h| h.to_string());
+        let mut conn = self.pool.acquire().await.map_err(db("listing alerts"))?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            alert_cols!(),
+            " FROM alerts WHERE (? IS NULL OR state = ?) \
+             AND (? IS NULL OR hotspot_id = ?) \
+             AND (? IS NULL OR (created_at, id) < (SELECT created_at, id FROM alerts WHERE id = ?)) \
+             AND (? IS NULL OR created_at >= ?) ORDER BY created_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(f.state.clone())
+        .bind(f.state.clone())
+        .bind(hotspot.clone())
+        .bind(hotspot)
+        .bind(f.before_id.map(|t| t.to_string()))
+        .bind(f.before_id.map(|t| t.to_string()))
+        .bind(f.since.map(|t| t.0))
+        .bind(f.since.map(|t| t.0))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("listing alerts"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut a = alert_from_row(r)?;
+            incidents_of(&mut conn, &mut a).await?;
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    /// Alerts still `new` or `claimed` that never escalated, oldest first (the escalation
+    /// timer's candidates).
+    #[tracing::instrument(skip_all)]
+    pub async fn alerts_awaiting_acknowledgement(&self) -> Result<Vec<AlertRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            alert_cols!(),
+            " FROM alerts WHERE state IN ('new', 'claimed') \
+             AND escalated_at IS NULL ORDER BY created_at LIMIT ?"
+        ))
+        .bind(i64::from(MAX_ALERT_LIST))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing alerts awaiting acknowledgement"))?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    /// Changes an alert's state as decided by the caller from `change.from_*`, appending
+    /// `event` in the same transaction. `FailedPrecondition` if the alert is no longer in that
+    /// state or held by that claimer; `NotFound` if it does not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn alert_transition(
+        &self,
+        id: Uuid,
+        change: &AlertChange,
+        event: &NewAlertEvent,
+    ) -> Result<(AlertRow, AlertEventRow)> {
+        let mut tx = begin(self).await?;
+        if load_alert(&mut tx, id).await?.is_none() {
+            return Err(Error::new(ErrorKind::NotFound, "no such alert"));
+        }
+        set_state(&mut tx, id, change).await?;
+        let ev = append_event(&mut tx, id, change.at, &change.to_state, event).await?;
+        let alert = load_alert(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "alert vanished"))?;
+        commit(tx).await?;
+        Ok((alert, ev))
+    }
+
+    /// Dispatches an alert to `units` (state change as in [`Store::alert_transition`]): one
+    /// `dispatch` event and one dispatch row per unit not dispatched to it before; each unit is
+    /// marked busy. `NotFound` if a unit does not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn dispatch_alert(
+        &self,
+        id: Uuid,
+        change: &AlertChange,
+        units: &[Uuid],
+        actor: &str,
+    ) -> Result<(AlertRow, Vec<AlertEventRow>)> {
+        let mut tx = begin(self).await?;
+        if load_alert(&mut tx, id).await?.is_none() {
+            return Err(Error::new(ErrorKind::NotFound, "no such alert"));
+        }
+        set_state(&mut tx, id, change).await?;
+        let mut events = Vec::new();
+        for unit in units {
+            let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM units WHERE id = ?")
+                .bind(unit.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("checking unit"))?;
+            if exists.is_none() {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("no such unit {unit}"),
+                ));
+            }
+            let already: Option<(i64,)> =
+                sqlx::query_as("SELECT seq FROM dispatches WHERE alert_id = ? AND unit_id = ?")
+                    .bind(id.to_string())
+                    .bind(unit.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("checking dispatch"))?;
+            if already.is_some() {
+                continue;
+            }
+            let ev = append_event(
+                &mut tx,
+                id,
+                change.at,
+                &change.to_state,
+                &NewAlertEvent {
+                    kind: "dispatch".into(),
+                    actor: actor.into(),
+                    unit_id: Some(*unit),
+                    detail: serde_json::json!({ "unit": unit }).to_string(),
+                },
+            )
+            .await?;
+            sqlx::query(
+                "INSERT INTO dispatches (alert_id, unit_id, seq, dispatched_at, dispatched_by) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(id.to_string())
+            .bind(unit.to_string())
+            .bind(to_i64(ev.seq, "seq")?)
+            .bind(change.at.0)
+            .bind(actor)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("recording dispatch"))?;
+            sqlx::query("UPDATE units SET status = 'busy', updated_at = ? WHERE id = ?")
+                .bind(change.at.0)
+                .bind(unit.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("marking unit busy"))?;
+            events.push(ev);
+        }
+        if events.is_empty() {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                "every unit named was dispatched to this alert before",
+            ));
+        }
+        let alert = load_alert(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "alert vanished"))?;
+        commit(tx).await?;
+        Ok((alert, events))
+    }
+
+    /// Appends a note (or any event that changes no state) to an alert. `NotFound` if the
+    /// alert does not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn alert_note(
+        &self,
+        id: Uuid,
+        at: WallTime,
+        event: &NewAlertEvent,
+    ) -> Result<AlertEventRow> {
+        let mut tx = begin(self).await?;
+        let alert = load_alert(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, "no such alert"))?;
+        let ev = append_event(&mut tx, id, at, &alert.state, event).await?;
+        commit(tx).await?;
+        Ok(ev)
+    }
+
+    /// Stores a unit's receipt, in one transaction. A replayed `receipt_id` returns what was
+    /// stored and changes nothing. Otherwise the dispatch's time for `kind` is set if it was
+    /// not, and a `receipt` event appended; `on_record(state)` may then change the alert's
+    /// state (an arrival puts it on scene): it gets the current state and answers the new one.
+    /// `NotFound` if the alert was not dispatched to this unit.
+    #[tracing::instrument(skip_all)]
+    pub async fn record_receipt(
+        &self,
+        r: &NewReceipt<'_>,
+        on_record: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<ReceiptStored> {
+        let NewReceipt {
+            unit,
+            receipt_id,
+            alert,
+            kind,
+            at,
+            actor,
+        } = *r;
+        let set_sql = match kind {
+            "delivered" => {
+                "UPDATE dispatches SET delivered_at = ? WHERE alert_id = ? AND unit_id = ? \
+                 AND delivered_at IS NULL"
+            }
+            "accepted" => {
+                "UPDATE dispatches SET accepted_at = ? WHERE alert_id = ? AND unit_id = ? \
+                 AND accepted_at IS NULL"
+            }
+            "arrived" => {
+                "UPDATE dispatches SET arrived_at = ? WHERE alert_id = ? AND unit_id = ? \
+                 AND arrived_at IS NULL"
+            }
+            "closed" => {
+                "UPDATE dispatches SET closed_at = ? WHERE alert_id = ? AND unit_id = ? \
+                 AND closed_at IS NULL"
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("unknown receipt kind {kind:?}"),
+                ));
+            }
+        };
+        let mut tx = begin(self).await?;
+        let seen: Option<(String, String)> = sqlx::query_as(
+            "SELECT alert_id, kind FROM receipts WHERE unit_id = ? AND receipt_id = ?",
+        )
+        .bind(unit.to_string())
+        .bind(receipt_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("checking receipt"))?;
+        if let Some((a, k)) = seen {
+            return Ok(ReceiptStored::Replayed {
+                alert_id: uuid_of(&a, "receipt alert")?,
+                kind: k,
+            });
+        }
+        let get_dispatch = concat!(
+            "SELECT ",
+            dispatch_cols!(),
+            " FROM dispatches WHERE alert_id = ? AND unit_id = ?"
+        );
+        let d = sqlx::query(get_dispatch)
+            .bind(alert.to_string())
+            .bind(unit.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("reading dispatch"))?
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, "no such dispatch"))?;
+        let before = dispatch_from_row(&d)?;
+        sqlx::query(
+            "INSERT INTO receipts (unit_id, receipt_id, alert_id, kind, received_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(unit.to_string())
+        .bind(receipt_id)
+        .bind(alert.to_string())
+        .bind(kind)
+        .bind(at.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("storing receipt"))?;
+        let set = sqlx::query(set_sql)
+            .bind(at.0)
+            .bind(alert.to_string())
+            .bind(unit.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db("recording receipt"))?;
+        let mut event = None;
+        if set.rows_affected() > 0 {
+            let current = load_alert(&mut tx, alert)
+                .await?
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, "no such alert"))?;
+            let state = match on_record(&current.state) {
+                Some(to) if to != current.state => {
+                    set_state(
+                        &mut tx,
+                        alert,
+                        &AlertChange {
+                            from_state: current.state.clone(),
+                            from_claimed_by: current.claimed_by,
+                            to_state: to.clone(),
+                            claimed_by: current.claimed_by,
+                            at,
+                        },
+                    )
+                    .await?;
+                    to
+                }
+                _ => current.state.clone(),
+            };
+            event = Some(
+                append_event(
+                    &mut tx,
+                    alert,
+                    at,
+                    &state,
+                    &NewAlertEvent {
+                        kind: "receipt".into(),
+                        actor: actor.into(),
+                        unit_id: Some(unit),
+                        detail: serde_json::json!({ "kind": kind, "receipt_id": receipt_id })
+                            .to_string(),
+                    },
+                )
+                .await?,
+            );
+        }
+        let d = sqlx::query(get_dispatch)
+            .bind(alert.to_string())
+            .bind(unit.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("reading dispatch"))?;
+        let dispatch = dispatch_from_row(&d)?;
+        debug_assert_eq!(before.seq, dispatch.seq);
+        commit(tx).await?;
+        Ok(ReceiptStored::Recorded {
+            dispatch: Box::new(dispatch),
+            event: event.map(Box::new),
+        })
+    }
+
+    /// Events with `seq > after`, oldest first, at most `limit` (capped at
+    /// [`MAX_ALERT_LIST`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn alert_events_after(&self, after: u64, limit: u32) -> Result<Vec<AlertEventRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_cols!(),
+            " FROM alert_events WHERE seq > ? ORDER BY seq LIMIT ?"
+        ))
+        .bind(to_i64(after, "seq")?)
+        .bind(i64::from(limit.clamp(1, MAX_ALERT_LIST)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading alert events"))?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// The events of one alert, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn alert_events_of(&self, alert: Uuid) -> Result<Vec<AlertEventRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_cols!(),
+            " FROM alert_events WHERE alert_id = ? ORDER BY seq"
+        ))
+        .bind(alert.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading alert events"))?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// The highest event seq so far (0 when there is none).
+    #[tracing::instrument(skip_all)]
+    pub async fn last_alert_seq(&self) -> Result<u64> {
+        let (v,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM alert_events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("reading last seq"))?;
+        to_u64(v.unwrap_or(0), "seq")
+    }
+
+    /// Registers a unit for an existing user. `AlreadyExists` if the name or user is taken.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_unit(
+        &self,
+        id: Uuid,
+        name: &str,
+        user_id: i64,
+        now: WallTime,
+    ) -> Result<()> {
+        sqlx::query(concat!(
+            "INSERT INTO units (",
+            unit_cols!(),
+            ") VALUES (?, ?, ?, NULL, NULL, 'off_duty', ?, ?)"
+        ))
+        .bind(id.to_string())
+        .bind(name)
+        .bind(user_id)
+        .bind(now.0)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db("registering unit"))?;
+        Ok(())
+    }
+
+    /// A unit by id.
+    #[tracing::instrument(skip_all)]
+    pub async fn get_unit(&self, id: Uuid) -> Result<Option<UnitRow>> {
+        let r = sqlx::query(concat!("SELECT ", unit_cols!(), " FROM units WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading unit"))?;
+        r.as_ref().map(unit_from_row).transpose()
+    }
+
+    /// The unit a user signs in as.
+    #[tracing::instrument(skip_all)]
+    pub async fn unit_of_user(&self, user_id: i64) -> Result<Option<UnitRow>> {
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            unit_cols!(),
+            " FROM units WHERE user_id = ?"
+        ))
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading unit"))?;
+        r.as_ref().map(unit_from_row).transpose()
+    }
+
+    /// Every unit, by name.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_units(&self) -> Result<Vec<UnitRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            unit_cols!(),
+            " FROM units ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing units"))?;
+        rows.iter().map(unit_from_row).collect()
+    }
+
+    /// Records a unit's position. `NotFound` if it does not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_unit_position(
+        &self,
+        id: Uuid,
+        lat: f64,
+        lon: f64,
+        now: WallTime,
+    ) -> Result<()> {
+        if !(lat.is_finite() && lon.is_finite()) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "position is not finite",
+            ));
+        }
+        let r = sqlx::query("UPDATE units SET lat = ?, lon = ?, updated_at = ? WHERE id = ?")
+            .bind(lat)
+            .bind(lon)
+            .bind(now.0)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("recording unit position"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::new(ErrorKind::NotFound, "no such unit"));
+        }
+        Ok(())
+    }
+
+    /// Records a unit's status (`available`, `busy`, `off_duty`). `NotFound` if it does not
+    /// exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_unit_status(&self, id: Uuid, status: &str, now: WallTime) -> Result<()> {
+        let r = sqlx::query("UPDATE units SET status = ?, updated_at = ? WHERE id = ?")
+            .bind(status)
+            .bind(now.0)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("recording unit status"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::new(ErrorKind::NotFound, "no such unit"));
+        }
+        Ok(())
+    }
+
+    /// The dispatches of an alert, in dispatch order.
+    #[tracing::instrument(skip_all)]
+    pub async fn dispatches_of_alert(&self, alert: Uuid) -> Result<Vec<DispatchRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            dispatch_cols!(),
+            " FROM dispatches WHERE alert_id = ? ORDER BY seq"
+        ))
+        .bind(alert.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing dispatches"))?;
+        rows.iter().map(dispatch_from_row).collect()
+    }
+
+    /// Closed alerts and false alarms per (rule, camera) of the incidents they gathered.
+    #[tracing::instrument(skip_all)]
+    pub async fn alert_precision(&self) -> Result<Vec<PrecisionRow>> {
+        let rows = sqlx::query(
+            "SELECT ai.rule_id, ai.camera_id, COUNT(DISTINCT a.id) AS closed, \
+             COUNT(DISTINCT CASE WHEN a.state = 'false_alarm' THEN a.id END) AS false_alarms \
+             FROM alert_incidents ai JOIN alerts a ON a.id = ai.alert_id \
+             WHERE a.state IN ('resolved', 'false_alarm') \
+             GROUP BY ai.rule_id, ai.camera_id ORDER BY ai.rule_id, ai.camera_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("computing precision"))?;
+        rows.iter()
+            .map(|r| {
+                let e = || db("reading precision");
+                let cam: String = r.try_get("camera_id").map_err(e())?;
+                Ok(PrecisionRow {
+                    rule_id: uuid_of(&r.try_get::<String, _>("rule_id").map_err(e())?, "rule")?,
+                    camera: CameraId::parse(&cam).map_err(|_| {
+                        Error::new(ErrorKind::DataLoss, "stored camera id is not a UUID")
+                    })?,
+                    closed: to_u64(r.try_get("closed").map_err(e())?, "count")?,
+                    false_alarms: to_u64(r.try_get("false_alarms").map_err(e())?, "count")?,
+                })
+            })
+            .collect()
+    }
+}
