@@ -4,7 +4,7 @@
 #   2. the ONNX Runtime shared library, taken from the PyPI wheel onnxruntime==1.31.1
 #   3. the bundled detection model, checked against its sha256
 #   4. the test footage (vtest from Debian's opencv-doc), encoded to H.264 and H.265 once
-#   5. the ONVIF camera simulator (ipycam from PyPI) in a virtual environment
+#   5. the ONVIF camera simulator (ipycam) and the onvif-zeep-async cross-check client, from PyPI, in virtual environments
 # Steps that are already done are skipped. Nothing is downloaded from outside the package
 # registries (Debian, PyPI, crates.io).
 set -euo pipefail

@@ -225,6 +225,39 @@ fn a_60s_clip_exports_plays_and_verifies_offline() {
     )
     .unwrap();
 
+    // Key rotation (TRUST I6): a new key signs from now on; bundles signed by the old key still
+    // verify with the old key, and a new bundle verifies with the new key only.
+    let out = Command::new(BIN)
+        .args(["keys", "rotate", "--config"])
+        .arg(&site.config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (s, job) = post(
+        &format!("{base}/api/exports"),
+        serde_json::json!({"camera": cam, "start": start, "end": end,
+            "reason": "after rotation", "case": "PD-2026-4711", "form": "directory"}),
+    );
+    assert_eq!(s, 202, "{job}");
+    let rid = job["id"].as_str().unwrap();
+    wait_export(&base, rid);
+    let rotated = site.data().join("exports").join(rid);
+    let keys = get_json(&format!("{base}/api/keys"));
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    assert!(keys[0]["retired_at"].is_string(), "{keys}");
+    let new_key = site.dir.path().join("site-key-2.pem");
+    std::fs::write(&new_key, keys[1]["pem"].as_str().unwrap()).unwrap();
+    let (code, text) = roeh_verify(&zip_path, &key_path);
+    assert_eq!(code, 0, "old bundle, old key: {text}");
+    let (code, text) = roeh_verify(&rotated, &new_key);
+    assert_eq!(code, 0, "new bundle, new key: {text}");
+    let (code, text) = roeh_verify(&rotated, &key_path);
+    assert_eq!(code, 1, "new bundle, old key: {text}");
+
     proc_.terminate(Duration::from_secs(20)).unwrap();
     common::check_footage(&site);
 }
