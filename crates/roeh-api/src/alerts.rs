@@ -135,6 +135,16 @@ pub struct AlertsService {
     clock: Arc<dyn Clock>,
     settings: AlertsSettings,
     hub: Hub,
+    /// Signs the short-lived clip links of alerts (per process: a restart voids open links).
+    link_key: roeh_auth::CsrfKey,
+}
+
+/// How long a signed clip link stays valid.
+pub const CLIP_LINK_TTL: Duration = Duration::from_secs(600);
+
+fn clip_link_digest(alert: Uuid, exp: i64) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(format!("roeh/clip-link/v1|{alert}|{exp}").as_bytes()).into()
 }
 
 impl std::fmt::Debug for AlertsService {
@@ -177,7 +187,24 @@ impl AlertsService {
             clock,
             hub: Hub::new(settings.broadcast_capacity),
             settings,
+            link_key: roeh_auth::CsrfKey::generate(),
         })
+    }
+
+    /// A link to the footage of `alert`'s first incident, valid for [`CLIP_LINK_TTL`], that
+    /// needs no credentials: a unit's client can hand it to a stock player. It names only that
+    /// alert's evidence window.
+    pub fn clip_link(&self, alert: Uuid) -> String {
+        let exp = self.clock.wall().plus(CLIP_LINK_TTL).0 / 1_000_000;
+        let sig = self.link_key.csrf_token_for(&clip_link_digest(alert, exp));
+        format!("/api/alerts/{alert}/clip?exp={exp}&sig={sig}")
+    }
+
+    /// Whether a clip link's expiry and signature hold now.
+    pub fn check_clip_link(&self, alert: Uuid, exp: i64, sig: &str) -> bool {
+        let now = self.clock.wall().0 / 1_000_000;
+        let max = now + CLIP_LINK_TTL.as_secs() as i64 + 1;
+        exp >= now && exp <= max && self.link_key.check_csrf(&clip_link_digest(alert, exp), sig)
     }
 
     /// The live broadcast.
@@ -367,7 +394,6 @@ impl AlertsService {
     }
 
     async fn summary(&self, a: &AlertRow) -> Result<AlertSummary, ApiError> {
-        let now = self.clock.wall();
         let first = match a.incidents.first() {
             Some(i) => self.store.get_incident(i.incident_id).await?,
             None => None,
@@ -377,15 +403,7 @@ impl AlertsService {
                 .as_ref()
                 .map(|_| format!("/api/incidents/{}/snapshot", r.incident.id))
         });
-        let clip = first.as_ref().map(|r| {
-            let end = r.evidence_end.unwrap_or(now).max(r.incident.evidence_start);
-            format!(
-                "/api/cameras/{}/mp4?start={}&end={}",
-                r.incident.camera,
-                r.incident.evidence_start.to_rfc3339(),
-                end.to_rfc3339()
-            )
-        });
+        let clip = first.as_ref().map(|_| self.clip_link(a.id));
         let mut cameras: Vec<CameraId> = a.incidents.iter().map(|i| i.camera).collect();
         cameras.sort();
         cameras.dedup();
@@ -1055,4 +1073,48 @@ pub(crate) async fn my_receipt(
                 .into_response())
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClipQuery {
+    exp: i64,
+    sig: String,
+}
+
+/// `GET /api/alerts/{id}/clip?exp=&sig=`: the MP4 of the alert's first incident's evidence
+/// window, for a signed link ([`AlertsService::clip_link`]) instead of credentials. A bad or
+/// expired signature is refused (403); the view is a custody event and audited.
+pub(crate) async fn clip(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<ClipQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let denied = || ApiError::new(ErrorKind::PermissionDenied, "invalid or expired clip link");
+    let id = Uuid::parse_str(&id).map_err(|_| denied())?;
+    if !st.alerts.check_clip_link(id, q.exp, &q.sig) {
+        return Err(denied());
+    }
+    let alert = st
+        .store
+        .get_alert(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such alert"))?;
+    let first = match alert.incidents.first() {
+        Some(i) => st.store.get_incident(i.incident_id).await?,
+        None => None,
+    }
+    .ok_or_else(|| ApiError::not_found("the alert has no incident"))?;
+    let cam = st
+        .store
+        .get_camera(first.incident.camera)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such camera"))?;
+    let start = first.incident.evidence_start;
+    let end = first
+        .evidence_end
+        .unwrap_or_else(|| st.clock.wall())
+        .max(start);
+    crate::export::mp4_range(&st, &cam, start, end, &format!("clip-link:{id}")).await
 }

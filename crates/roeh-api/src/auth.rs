@@ -88,6 +88,8 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
     Some(match (method.as_str(), path) {
         ("GET", "/api/health") => Public,
         ("POST", "/api/auth/setup" | "/api/auth/login") => Public,
+        // A signed, short-lived link checked by the handler (alerts::clip), for units' players.
+        ("GET", "/api/alerts/{id}/clip") => Public,
         ("POST", "/api/auth/logout") | ("GET", "/api/auth/me") => SignedIn,
         (_, "/api/users" | "/api/users/{id}/disable" | "/api/users/{id}/tokens") => {
             Needs(P::ManageUsers)
@@ -146,7 +148,10 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
 fn is_view_of_footage(path: &str) -> bool {
     matches!(
         path,
-        "/api/cameras/{id}/mp4" | "/api/exports/{id}/download" | "/api/incidents/{id}/snapshot"
+        "/api/cameras/{id}/mp4"
+            | "/api/exports/{id}/download"
+            | "/api/incidents/{id}/snapshot"
+            | "/api/alerts/{id}/clip"
     )
 }
 

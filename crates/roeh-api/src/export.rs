@@ -169,6 +169,18 @@ pub(crate) async fn mp4(
     let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let cam = cameras::load(&st, &id).await?;
     let (start, end) = q.range(st.clock.wall())?;
+    mp4_range(&st, &cam, start, end, &who.username).await
+}
+
+/// The MP4 of `cam`'s committed footage in `[start, end)`, streamed from the segment files; the
+/// view is a custody event of `actor`.
+pub(crate) async fn mp4_range(
+    st: &AppState,
+    cam: &roeh_domain::Camera,
+    start: roeh_domain::WallTime,
+    end: roeh_domain::WallTime,
+    actor: &str,
+) -> Result<Response, ApiError> {
     if end.duration_since(start) > MAX_EXPORT_RANGE {
         return Err(ApiError::invalid(
             "an MP4 range must be at most 6 hours; use an evidence export",
@@ -193,7 +205,7 @@ pub(crate) async fn mp4(
     st.custody
         .record_access(
             "footage_viewed",
-            &who.username,
+            actor,
             Some(cam.id),
             serde_json::json!({
                 "start": start.to_rfc3339(),

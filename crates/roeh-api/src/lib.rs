@@ -135,6 +135,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/alerts"),
     ("GET", "/api/alerts/precision"),
     ("GET", "/api/alerts/{id}"),
+    ("GET", "/api/alerts/{id}/clip"),
     ("POST", "/api/alerts/{id}/claim"),
     ("POST", "/api/alerts/{id}/acknowledge"),
     ("POST", "/api/alerts/{id}/dispatch"),
@@ -224,6 +225,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/alerts", get(alerts::list))
         .route("/api/alerts/precision", get(alerts::precision))
         .route("/api/alerts/{id}", get(alerts::get))
+        .route("/api/alerts/{id}/clip", get(alerts::clip))
         .route("/api/alerts/{id}/claim", post(alerts::claim))
         .route("/api/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/api/alerts/{id}/dispatch", post(alerts::dispatch))

@@ -393,11 +393,42 @@ async fn an_incident_becomes_an_alert_that_is_handled_dispatched_and_pushed_to_t
         "the unit's first message is its dispatch"
     );
     assert_eq!(got["summary"]["location"]["lon"], 18.06);
+    // The clip link is signed and short-lived: it needs no credentials (a unit hands it to a
+    // player), but a changed signature, another alert or an old expiry is refused.
+    let clip = got["summary"]["clip"].as_str().unwrap().to_string();
+    let alert_id = got["summary"]["id"].as_str().unwrap().to_string();
     assert!(
-        got["summary"]["clip"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("/api/cameras/{cam_a}/mp4?start="))
+        clip.starts_with(&format!("/api/alerts/{alert_id}/clip?exp=")),
+        "{clip}"
+    );
+    let status = |path: String| {
+        let http = e.http.clone();
+        let url = format!("http://{}{path}", e.addr);
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    let ok = status(clip.clone()).await;
+    assert!(ok != 401 && ok != 403, "a valid link is accepted: {ok}");
+    let (path, query) = clip.split_once('?').unwrap();
+    let mut parts: Vec<String> = query.split('&').map(str::to_string).collect();
+    let sig = parts[1].clone();
+    let last = if sig.ends_with('0') { '1' } else { '0' };
+    parts[1] = format!("{}{last}", &sig[..sig.len() - 1]);
+    assert_eq!(
+        status(format!("{path}?{}", parts.join("&"))).await,
+        403,
+        "forged signature"
+    );
+    let other = uuid::Uuid::new_v4();
+    assert_eq!(
+        status(format!("/api/alerts/{other}/clip?{query}")).await,
+        403,
+        "the link names one alert"
+    );
+    let exp: i64 = query.split('&').next().unwrap()[4..].parse().unwrap();
+    assert_eq!(
+        status(format!("{path}?exp={}&{sig}", exp - 3600)).await,
+        403,
+        "an old expiry"
     );
 
     // Receipts; a replayed receipt id changes nothing; a reused id for another kind conflicts.

@@ -194,7 +194,8 @@ fn the_route_list_is_the_routers() {
         vec![
             "GET /api/health",
             "POST /api/auth/setup",
-            "POST /api/auth/login"
+            "POST /api/auth/login",
+            "GET /api/alerts/{id}/clip",
         ]
     );
 }
