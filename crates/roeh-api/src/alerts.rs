@@ -444,6 +444,7 @@ impl AlertsService {
     async fn messages_for(
         &self,
         events: &[AlertEventRow],
+        committed: Option<std::time::Instant>,
     ) -> Result<Vec<Arc<PushMessage>>, ApiError> {
         type Ctx = (Arc<AlertSummary>, Arc<Vec<(Uuid, u64)>>);
         let mut ctx: HashMap<Uuid, Ctx> = HashMap::new();
@@ -477,6 +478,7 @@ impl AlertsService {
                 detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
                 summary: summary.clone(),
                 dispatched: dispatched.clone(),
+                committed,
             }));
         }
         Ok(out)
@@ -489,13 +491,15 @@ impl AlertsService {
         limit: u32,
     ) -> Result<Vec<Arc<PushMessage>>, ApiError> {
         let events = self.store.alert_events_after(after, limit).await?;
-        self.messages_for(&events).await
+        self.messages_for(&events, None).await
     }
 
     /// Pushes committed events. A failure to build a message is logged, not fatal: subscribers
     /// notice the gap and read the event from the store.
     async fn publish(&self, events: &[AlertEventRow]) {
-        match self.messages_for(events).await {
+        // Called right after the store returned: the events are committed now.
+        let committed = Some(std::time::Instant::now());
+        match self.messages_for(events, committed).await {
             Ok(msgs) => msgs.into_iter().for_each(|m| self.hub.publish(m)),
             Err(e) => tracing::warn!(error = ?e, "Could not build push messages."),
         }

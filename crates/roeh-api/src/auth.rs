@@ -140,6 +140,14 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
         }
         // Operators and units alike; the handler picks what each may see.
         ("GET", "/api/push/ws" | "/api/push/sse") => SignedIn,
+        // Webhooks send every alert of the site out of the building: admins only.
+        (_, "/api/webhooks" | "/api/webhooks/{id}" | "/api/webhooks/{id}/deliveries") => {
+            Needs(P::ManageUsers)
+        }
+        // The API's description: no data, but not part of the public surface (0006, 0009).
+        ("GET", "/api/openapi.json") => SignedIn,
+        // Prometheus scrapers present an API token of a role holding `ViewStatus`.
+        ("GET", "/metrics") => Needs(P::ViewStatus),
         _ => return None,
     })
 }
@@ -295,6 +303,10 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
         Err(e) => e.into_response(),
     };
     let status = resp.status();
+    st.alerts
+        .hub()
+        .metrics()
+        .count_request(&template, &method, status.as_u16());
     let audit = method != Method::GET
         || is_view_of_footage(&template)
         || status == StatusCode::UNAUTHORIZED

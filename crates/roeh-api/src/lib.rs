@@ -18,16 +18,19 @@ pub mod detection;
 mod error;
 mod evidence;
 mod export;
+pub mod metrics;
 pub mod onvif;
+pub mod openapi;
 pub mod push;
 mod recordings;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use export::{ExportPlan, MAX_EXPORT_RANGE, plan_export};
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use roeh_domain::{Camera, CameraId, Clock, StreamHealth};
 use roeh_store::Store;
 use std::future::Future;
@@ -150,6 +153,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/units/me/receipts"),
     ("GET", "/api/push/ws"),
     ("GET", "/api/push/sse"),
+    ("GET", "/api/webhooks"),
+    ("POST", "/api/webhooks"),
+    ("DELETE", "/api/webhooks/{id}"),
+    ("GET", "/api/webhooks/{id}/deliveries"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/metrics"),
 ];
 
 /// The API's router.
@@ -242,6 +251,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/units/me/receipts", post(alerts::my_receipt))
         .route("/api/push/ws", get(push::ws))
         .route("/api/push/sse", get(push::sse))
+        .route("/api/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/api/webhooks/{id}", delete(webhooks::remove))
+        .route("/api/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/api/openapi.json", get(openapi::serve))
+        .route("/metrics", get(metrics::scrape))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

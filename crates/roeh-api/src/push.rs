@@ -12,6 +12,7 @@
 //!   them, from their dispatch on. Events hidden from a subscriber still advance its position.
 
 use crate::alerts::{AlertsService, Viewer};
+use crate::metrics::{ClientGuard, ClientKind, Metrics, Transport};
 use crate::{ApiError, AppState};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -48,6 +49,10 @@ pub struct PushMessage {
     /// Units dispatched to the alert and the seq of each dispatch (for filtering).
     #[serde(skip)]
     pub dispatched: Arc<Vec<(uuid::Uuid, u64)>>,
+    /// When the event's commit returned in this process (live messages); `None` for messages
+    /// replayed from the store. Push latency is measured from it.
+    #[serde(skip)]
+    pub committed: Option<std::time::Instant>,
 }
 
 impl PushMessage {
@@ -68,6 +73,7 @@ impl PushMessage {
 pub struct Hub {
     tx: broadcast::Sender<Arc<PushMessage>>,
     resyncs: std::sync::atomic::AtomicU64,
+    metrics: Arc<Metrics>,
 }
 
 impl Hub {
@@ -77,7 +83,13 @@ impl Hub {
         Hub {
             tx,
             resyncs: std::sync::atomic::AtomicU64::new(0),
+            metrics: Metrics::new(),
         }
+    }
+
+    /// The API's metrics: connected clients and push latency are kept here.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// How many times a subscriber fell behind the live stream (lagged, or saw a gap) and read
@@ -193,15 +205,21 @@ async fn start(
     st: &AppState,
     who: &Principal,
     since: Option<u64>,
-) -> Result<mpsc::Receiver<Arc<PushMessage>>, ApiError> {
+    transport: Transport,
+) -> Result<(mpsc::Receiver<Arc<PushMessage>>, ClientGuard), ApiError> {
     let viewer = st.alerts.viewer(who).await?;
+    let kind = match viewer {
+        Viewer::Operator(_) => ClientKind::Operator,
+        Viewer::Unit(_) => ClientKind::Unit,
+    };
+    let guard = st.alerts.hub().metrics().client_connected(kind, transport);
     let since = match since {
         Some(s) => s,
         None => st.store.last_alert_seq().await?,
     };
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(feed(st.alerts.clone(), viewer, since, tx));
-    Ok(rx)
+    Ok((rx, guard))
 }
 
 /// `GET /api/push/ws?since=SEQ`: a WebSocket of JSON [`PushMessage`]s.
@@ -213,11 +231,17 @@ pub(crate) async fn ws(
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let upgrade = upgrade.map_err(|e| ApiError::invalid(e.body_text()))?;
-    let rx = start(&st, &who, q.since).await?;
-    Ok(upgrade.on_upgrade(move |socket| pump(socket, rx)))
+    let (rx, guard) = start(&st, &who, q.since, Transport::Ws).await?;
+    let metrics = st.alerts.hub().metrics().clone();
+    Ok(upgrade.on_upgrade(move |socket| pump(socket, rx, metrics, guard)))
 }
 
-async fn pump(mut socket: WebSocket, mut rx: mpsc::Receiver<Arc<PushMessage>>) {
+async fn pump(
+    mut socket: WebSocket,
+    mut rx: mpsc::Receiver<Arc<PushMessage>>,
+    metrics: Arc<Metrics>,
+    _connected: ClientGuard,
+) {
     loop {
         tokio::select! {
             m = rx.recv() => {
@@ -225,6 +249,9 @@ async fn pump(mut socket: WebSocket, mut rx: mpsc::Receiver<Arc<PushMessage>>) {
                 let Ok(text) = serde_json::to_string(&*m) else { break };
                 if socket.send(Message::Text(text.into())).await.is_err() {
                     break;
+                }
+                if let Some(t) = m.committed {
+                    metrics.observe_push_latency(t.elapsed());
                 }
             }
             incoming = socket.recv() => {
@@ -255,15 +282,24 @@ pub(crate) async fn sse(
         ),
         None => None,
     };
-    let rx = start(&st, &who, last_id.or(q.since)).await?;
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        let m = rx.recv().await?;
-        let data = serde_json::to_string(&*m).unwrap_or_else(|_| "{}".into());
-        let ev = Event::default()
-            .id(m.seq.to_string())
-            .event("alert")
-            .data(data);
-        Some((Ok::<_, std::convert::Infallible>(ev), rx))
+    let (rx, guard) = start(&st, &who, last_id.or(q.since), Transport::Sse).await?;
+    let metrics = st.alerts.hub().metrics().clone();
+    // The guard lives in the stream's state: the client is counted until the body is dropped.
+    let stream = futures::stream::unfold((rx, guard), move |(mut rx, guard)| {
+        let metrics = metrics.clone();
+        async move {
+            let m = rx.recv().await?;
+            // Measured when the event is handed to the response body, just before it is written.
+            if let Some(t) = m.committed {
+                metrics.observe_push_latency(t.elapsed());
+            }
+            let data = serde_json::to_string(&*m).unwrap_or_else(|_| "{}".into());
+            let ev = Event::default()
+                .id(m.seq.to_string())
+                .event("alert")
+                .data(data);
+            Some((Ok::<_, std::convert::Infallible>(ev), (rx, guard)))
+        }
     });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())

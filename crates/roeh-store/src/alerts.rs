@@ -659,6 +659,19 @@ impl Store {
         load_alert(&mut conn, id).await
     }
 
+    /// How many alerts are in each state (states with none are absent).
+    #[tracing::instrument(skip_all)]
+    pub async fn count_alerts_by_state(&self) -> Result<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM alerts GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("counting alerts"))?;
+        rows.into_iter()
+            .map(|(s, n)| Ok((s, to_u64(n, "alert count")?)))
+            .collect()
+    }
+
     /// Alerts matching `filter`, newest first, with their incidents.
     #[tracing::instrument(skip_all)]
     pub async fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>> {

@@ -25,6 +25,7 @@ mod secrets;
 mod segments;
 mod tsa;
 mod users;
+mod webhooks;
 
 pub use alerts::{
     AlertChange, AlertEventRow, AlertFilter, AlertIncident, AlertRow, DispatchRow, MAX_ALERT_LIST,
@@ -44,6 +45,11 @@ pub use secrets::{CREDENTIAL_KEY_LEN, CredentialKey, ENCRYPTED_PREFIX};
 pub use users::{
     AuditFilter, AuditRow, LAST_USED_GRANULARITY, MAX_AUDIT_LIST, NewAudit, NewToken, NewUser,
     TokenKind, TokenRow, UserRow,
+};
+
+pub use webhooks::{
+    AttemptOutcome, DeliveryRow, DeliveryState, MAX_DELIVERY_LIST, NewDelivery, NewWebhook,
+    WebhookRow, idempotency_key,
 };
 
 use sqlx::SqlitePool;

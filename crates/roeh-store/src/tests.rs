@@ -1968,3 +1968,192 @@ async fn alert_pages_follow_the_id_cursor_even_for_alerts_raised_at_the_same_tim
     filter.before_id = Some(uuid::Uuid::new_v4());
     assert!(store.list_alerts(&filter).await.unwrap().is_empty());
 }
+
+fn webhook(name: &str, kinds: &[&str], hotspots: Vec<uuid::Uuid>) -> NewWebhook {
+    NewWebhook {
+        id: uuid::Uuid::new_v4(),
+        name: name.into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "whsec-very-secret-value".into(),
+        kinds: kinds.iter().map(|k| (*k).to_string()).collect(),
+        hotspots,
+        enabled: true,
+        created_at: WallTime::from_secs(1_800_000_000),
+    }
+}
+
+#[tokio::test]
+async fn webhooks_keep_secrets_encrypted_and_deliveries_once_per_event() {
+    let (_d, store) = open_tmp().await;
+    let t = WallTime::from_secs(1_800_000_000);
+    // An event before the subscription exists is not for it.
+    let h = uuid::Uuid::new_v4();
+    let inc = alerting_incident(h, CameraId::new_random(), t);
+    store.insert_incident(&inc).await.unwrap();
+    let (_, ev0, _) = store
+        .raise_or_merge_alert(&link(&inc), &new_alert(h, t), "system", |_| None)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let new = webhook("ops", &["raised"], vec![h]);
+    let row = store.insert_webhook(&new).await.unwrap();
+    assert_eq!(row.after_seq, ev0.seq);
+    assert!(!row.wants(ev0.seq, "raised", h), "history is not sent");
+    assert!(row.wants(ev0.seq + 1, "raised", h));
+    assert!(!row.wants(ev0.seq + 1, "claim", h));
+    assert!(!row.wants(ev0.seq + 1, "raised", uuid::Uuid::new_v4()));
+    assert!(!format!("{new:?}").contains("very-secret"));
+    assert_eq!(
+        store.insert_webhook(&new).await.unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+
+    // Encrypted at rest, bound to the subscription, readable through the key.
+    let (raw,): (String,) = sqlx::query_as("SELECT secret FROM webhooks WHERE id = ?")
+        .bind(new.id.to_string())
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert!(raw.starts_with(ENCRYPTED_PREFIX));
+    assert!(!raw.contains("very-secret"));
+    assert_eq!(
+        store.webhook_secret(new.id).await.unwrap(),
+        "whsec-very-secret-value"
+    );
+    let other = store
+        .insert_webhook(&webhook("b", &[], vec![]))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE webhooks SET secret = ? WHERE id = ?")
+        .bind(&raw)
+        .bind(other.id.to_string())
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let e = store.webhook_secret(other.id).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DataLoss);
+    assert!(!e.to_string().contains(&raw));
+    assert_eq!(
+        store
+            .webhook_secret(uuid::Uuid::new_v4())
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(store.list_webhooks().await.unwrap().len(), 2);
+
+    // Enqueue with the cursor, once per subscription and seq.
+    assert_eq!(store.webhook_cursor().await.unwrap(), 0);
+    let d = |seq| NewDelivery {
+        webhook_id: new.id,
+        seq,
+        event_kind: "raised".into(),
+        body: format!("{{\"seq\":{seq}}}"),
+    };
+    assert_eq!(
+        store
+            .enqueue_webhook_deliveries(12, &[d(11), d(12)], t)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .enqueue_webhook_deliveries(12, &[d(12)], t)
+            .await
+            .unwrap(),
+        0
+    );
+    // The cursor never goes back; a delivery for a deleted subscription is not enqueued.
+    let gone = NewDelivery {
+        webhook_id: uuid::Uuid::new_v4(),
+        ..d(13)
+    };
+    assert_eq!(
+        store
+            .enqueue_webhook_deliveries(5, &[gone], t)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.webhook_cursor().await.unwrap(), 12);
+
+    let due = store.due_webhook_deliveries(t, 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.seq).collect::<Vec<_>>(), vec![11, 12]);
+    assert_eq!(due[0].idempotency_key, format!("{}-11", new.id));
+    assert_eq!(due[0].state, DeliveryState::Pending);
+
+    // A retry moves it out of the due set until its time; delivered and dead are final.
+    let later = t.plus(std::time::Duration::from_secs(2));
+    let retry = AttemptOutcome::Retry {
+        status: Some(500),
+        error: "HTTP 500".into(),
+        next: later,
+    };
+    assert!(
+        store
+            .record_webhook_attempt(due[0].id, &retry, t)
+            .await
+            .unwrap()
+    );
+    let ok = AttemptOutcome::Delivered { status: 200 };
+    assert!(
+        store
+            .record_webhook_attempt(due[1].id, &ok, t)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .due_webhook_deliveries(t, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.due_webhook_deliveries(later, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].attempts, again[0].last_status), (1, Some(500)));
+    let dead = AttemptOutcome::Dead {
+        status: None,
+        error: "connection refused".into(),
+    };
+    assert!(
+        store
+            .record_webhook_attempt(again[0].id, &dead, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_webhook_attempt(again[0].id, &ok, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_webhook_attempt(due[1].id, &retry, later)
+            .await
+            .unwrap()
+    );
+    let all = store.webhook_deliveries(new.id, 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0].seq, all[0].state), (12, DeliveryState::Delivered));
+    assert_eq!(all[0].delivered_at, Some(t));
+    assert_eq!((all[1].seq, all[1].state), (11, DeliveryState::Dead));
+    assert_eq!(all[1].attempts, 2);
+    assert_eq!(all[1].last_error.as_deref(), Some("connection refused"));
+
+    // Deleting a subscription deletes its deliveries.
+    assert!(store.delete_webhook(new.id).await.unwrap());
+    assert!(!store.delete_webhook(new.id).await.unwrap());
+    assert!(store.get_webhook(new.id).await.unwrap().is_none());
+    assert!(
+        store
+            .webhook_deliveries(new.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -301,12 +301,19 @@ async fn run_until(
     }
     let auth =
         roeh_api::auth::AuthState::new(roeh_auth::HashParams::default(), cfg.server.secure_cookie)?;
+    let webhooks = roeh_api::webhooks::WebhookWorker::new(
+        store.clone(),
+        clock.clone(),
+        roeh_api::webhooks::WebhookSettings::default(),
+    )
+    .map_err(|e| anyhow::anyhow!("starting the webhook worker: {e:?}"))?;
     let alerts = roeh_api::alerts::AlertsService::new(
         store.clone(),
         clock.clone(),
         roeh_api::alerts::AlertsSettings::default(),
     );
     let alerts_task = alerts.clone().spawn(api_stop.clone().cancelled_owned());
+    let webhooks_task = webhooks.spawn(api_stop.clone().cancelled_owned());
     let state = roeh_api::AppState {
         store: store.clone(),
         alerts,
@@ -336,6 +343,7 @@ async fn run_until(
     api_stop.cancel();
     let _ = checkpointer.await;
     let _ = alerts_task.await;
+    let _ = webhooks_task.await;
     // The last segments sealed by the shutdown get a checkpoint before the store closes.
     if let Err(e) = custody.checkpoint().await {
         tracing::warn!(error = %e.chain(), "Could not sign the final checkpoint.");

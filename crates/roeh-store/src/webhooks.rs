@@ -1,0 +1,508 @@
+//! Outbound webhook subscriptions and their delivery outbox (`migrations/0008_webhooks.sql`).
+//!
+//! Invariants:
+//! - a subscription's secret is stored only encrypted under the credential key (the format of
+//!   camera passwords, bound to the subscription's id); it leaves this module only through
+//!   [`Store::webhook_secret`], never inside a [`WebhookRow`];
+//! - a subscription receives only events with a seq above its `after_seq`, the last event seq
+//!   when it was created: a new subscription is not flooded with history;
+//! - deliveries are enqueued together with the cursor advance in one transaction
+//!   ([`Store::enqueue_webhook_deliveries`]), before anything is sent; a delivery exists at most
+//!   once per subscription and seq, and its idempotency key is `<subscription id>-<seq>`;
+//! - an attempt is recorded only on a pending delivery: a delivered or dead one never changes
+//!   again; deleting a subscription deletes its deliveries.
+
+use crate::{Error, Result, Store, db, to_i64, to_u64};
+use roeh_domain::{CameraId, ErrorKind, WallTime};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+/// Most deliveries one listing returns.
+pub const MAX_DELIVERY_LIST: u32 = 1000;
+
+macro_rules! webhook_cols {
+    () => {
+        "id, name, url, kinds, hotspots, enabled, after_seq, created_at"
+    };
+}
+macro_rules! delivery_cols {
+    () => {
+        "id, webhook_id, seq, idempotency_key, event_kind, body, state, attempts, \
+         next_attempt_at, last_status, last_error, created_at, delivered_at"
+    };
+}
+
+/// A subscription to create.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewWebhook {
+    /// Id.
+    pub id: Uuid,
+    /// A name for people.
+    pub name: String,
+    /// Where events are posted (checked by the caller).
+    pub url: String,
+    /// The signing secret, plain; stored encrypted.
+    pub secret: String,
+    /// Event kinds to send; empty: all.
+    pub kinds: Vec<String>,
+    /// Hotspots whose alerts' events are sent; empty: all.
+    pub hotspots: Vec<Uuid>,
+    /// Whether events are enqueued for it.
+    pub enabled: bool,
+    /// When created.
+    pub created_at: WallTime,
+}
+
+impl std::fmt::Debug for NewWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewWebhook")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kinds", &self.kinds)
+            .field("hotspots", &self.hotspots)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored subscription, without its secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookRow {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Target URL.
+    pub url: String,
+    /// Event kinds sent; empty: all.
+    pub kinds: Vec<String>,
+    /// Hotspots whose alerts' events are sent; empty: all.
+    pub hotspots: Vec<Uuid>,
+    /// Whether events are enqueued for it.
+    pub enabled: bool,
+    /// Events up to this seq are not sent to it.
+    pub after_seq: u64,
+    /// When created.
+    pub created_at: WallTime,
+}
+
+impl WebhookRow {
+    /// Whether an event of `kind` on an alert of `hotspot`, with `seq`, goes to this
+    /// subscription.
+    pub fn wants(&self, seq: u64, kind: &str, hotspot: Uuid) -> bool {
+        self.enabled
+            && seq > self.after_seq
+            && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
+            && (self.hotspots.is_empty() || self.hotspots.contains(&hotspot))
+    }
+}
+
+/// A delivery to enqueue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// The subscription.
+    pub webhook_id: Uuid,
+    /// The alert event's seq.
+    pub seq: u64,
+    /// The event's kind (sent as a header).
+    pub event_kind: String,
+    /// The JSON body sent on every attempt.
+    pub body: String,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Waiting for its next attempt.
+    Pending,
+    /// Answered 2xx.
+    Delivered,
+    /// Gave up after the last attempt.
+    Dead,
+}
+
+impl DeliveryState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "pending" => DeliveryState::Pending,
+            "delivered" => DeliveryState::Delivered,
+            "dead" => DeliveryState::Dead,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::DataLoss,
+                    "stored delivery state unknown",
+                ));
+            }
+        })
+    }
+}
+
+/// A stored delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRow {
+    /// Row id.
+    pub id: i64,
+    /// The subscription.
+    pub webhook_id: Uuid,
+    /// The alert event's seq.
+    pub seq: u64,
+    /// `<subscription id>-<seq>`.
+    pub idempotency_key: String,
+    /// The event's kind.
+    pub event_kind: String,
+    /// The JSON body.
+    pub body: String,
+    /// State.
+    pub state: DeliveryState,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: WallTime,
+    /// HTTP status of the last attempt, if it got one.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When enqueued.
+    pub created_at: WallTime,
+    /// When delivered.
+    pub delivered_at: Option<WallTime>,
+}
+
+/// What an attempt came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Answered 2xx.
+    Delivered {
+        /// The status.
+        status: u16,
+    },
+    /// Failed; try again at `next`.
+    Retry {
+        /// The status, if the receiver answered.
+        status: Option<u16>,
+        /// Why.
+        error: String,
+        /// When to try again.
+        next: WallTime,
+    },
+    /// Failed for the last time.
+    Dead {
+        /// The status, if the receiver answered.
+        status: Option<u16>,
+        /// Why.
+        error: String,
+    },
+}
+
+/// The idempotency key of the delivery of event `seq` to `webhook`.
+pub fn idempotency_key(webhook: Uuid, seq: u64) -> String {
+    format!("{webhook}-{seq}")
+}
+
+fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid> {
+    let s: String = row.try_get(col).map_err(db("reading webhook row"))?;
+    Uuid::parse_str(&s).map_err(|_| Error::new(ErrorKind::DataLoss, "stored id is not a UUID"))
+}
+
+fn webhook_from_row(row: &SqliteRow) -> Result<WebhookRow> {
+    let get = |c: &str| -> Result<String> { row.try_get(c).map_err(db("reading webhook row")) };
+    let kinds: Vec<String> = serde_json::from_str(&get("kinds")?)
+        .map_err(|_| Error::new(ErrorKind::DataLoss, "stored webhook kinds are not JSON"))?;
+    let hotspots: Vec<Uuid> = serde_json::from_str(&get("hotspots")?)
+        .map_err(|_| Error::new(ErrorKind::DataLoss, "stored webhook hotspots are not JSON"))?;
+    let int = |c: &str| -> Result<i64> { row.try_get(c).map_err(db("reading webhook row")) };
+    Ok(WebhookRow {
+        id: uuid_col(row, "id")?,
+        name: get("name")?,
+        url: get("url")?,
+        kinds,
+        hotspots,
+        enabled: int("enabled")? != 0,
+        after_seq: to_u64(int("after_seq")?, "after_seq")?,
+        created_at: WallTime(int("created_at")?),
+    })
+}
+
+fn delivery_from_row(row: &SqliteRow) -> Result<DeliveryRow> {
+    let r = db("reading delivery row");
+    let int = |c: &str| -> Result<i64> { row.try_get(c).map_err(db("reading delivery row")) };
+    let text = |c: &str| -> Result<String> { row.try_get(c).map_err(db("reading delivery row")) };
+    let last_status: Option<i64> = row.try_get("last_status").map_err(&r)?;
+    let delivered_at: Option<i64> = row.try_get("delivered_at").map_err(&r)?;
+    Ok(DeliveryRow {
+        id: int("id")?,
+        webhook_id: uuid_col(row, "webhook_id")?,
+        seq: to_u64(int("seq")?, "seq")?,
+        idempotency_key: text("idempotency_key")?,
+        event_kind: text("event_kind")?,
+        body: text("body")?,
+        state: DeliveryState::parse(&text("state")?)?,
+        attempts: u32::try_from(int("attempts")?)
+            .map_err(|_| Error::new(ErrorKind::DataLoss, "stored attempts out of range"))?,
+        next_attempt_at: WallTime(int("next_attempt_at")?),
+        last_status: last_status.and_then(|s| u16::try_from(s).ok()),
+        last_error: row.try_get("last_error").map_err(&r)?,
+        created_at: WallTime(int("created_at")?),
+        delivered_at: delivered_at.map(WallTime),
+    })
+}
+
+impl Store {
+    /// The secret's column value, bound to the subscription's id.
+    fn seal_webhook_secret(&self, id: Uuid, secret: &str) -> Result<String> {
+        let key = self.credential_key.get().ok_or_else(|| {
+            Error::new(
+                ErrorKind::FailedPrecondition,
+                "webhook secrets are stored encrypted and no credential key is installed",
+            )
+        })?;
+        key.seal(CameraId(id), secret)
+    }
+
+    /// Stores a subscription; it receives events committed after this call. `AlreadyExists` if
+    /// the id is taken; `FailedPrecondition` without a credential key.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_webhook(&self, new: &NewWebhook) -> Result<WebhookRow> {
+        if new.secret.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a webhook needs a secret",
+            ));
+        }
+        let sealed = self.seal_webhook_secret(new.id, &new.secret)?;
+        let kinds = serde_json::to_string(&new.kinds)
+            .map_err(|_| Error::new(ErrorKind::Internal, "encoding webhook kinds"))?;
+        let hotspots = serde_json::to_string(&new.hotspots)
+            .map_err(|_| Error::new(ErrorKind::Internal, "encoding webhook hotspots"))?;
+        // The last seq is read in the insert itself: no event can fall between the two.
+        sqlx::query(
+            "INSERT INTO webhooks (id, name, url, secret, kinds, hotspots, enabled, after_seq, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, \
+             (SELECT COALESCE(MAX(seq), 0) FROM alert_events), ?)",
+        )
+        .bind(new.id.to_string())
+        .bind(&new.name)
+        .bind(&new.url)
+        .bind(sealed)
+        .bind(kinds)
+        .bind(hotspots)
+        .bind(i64::from(new.enabled))
+        .bind(new.created_at.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db("storing a webhook"))?;
+        self.get_webhook(new.id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "a stored webhook cannot be read back"))
+    }
+
+    /// A subscription by id.
+    #[tracing::instrument(skip_all)]
+    pub async fn get_webhook(&self, id: Uuid) -> Result<Option<WebhookRow>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            webhook_cols!(),
+            " FROM webhooks WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading a webhook"))?;
+        row.as_ref().map(webhook_from_row).transpose()
+    }
+
+    /// Every subscription, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_webhooks(&self) -> Result<Vec<WebhookRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            webhook_cols!(),
+            " FROM webhooks ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing webhooks"))?;
+        rows.iter().map(webhook_from_row).collect()
+    }
+
+    /// Deletes a subscription and its deliveries; `false` if there was none.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_webhook(&self, id: Uuid) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM webhooks WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("deleting a webhook"))?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// The plain secret of a subscription. `NotFound` if there is none; `DataLoss` (naming the
+    /// subscription, never the value) if it cannot be decrypted.
+    #[tracing::instrument(skip_all)]
+    pub async fn webhook_secret(&self, id: Uuid) -> Result<String> {
+        let (stored,): (String,) = sqlx::query_as("SELECT secret FROM webhooks WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a webhook secret"))?
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no webhook {id}")))?;
+        let key = self.credential_key.get().ok_or_else(|| {
+            Error::new(
+                ErrorKind::FailedPrecondition,
+                format!(
+                    "the secret of webhook {id} is encrypted and no credential key is installed"
+                ),
+            )
+        })?;
+        key.open(CameraId(id), &stored).map_err(|_| {
+            Error::new(
+                ErrorKind::DataLoss,
+                format!("the stored secret of webhook {id} cannot be decrypted"),
+            )
+        })
+    }
+
+    /// The highest alert event seq deliveries were enqueued for.
+    #[tracing::instrument(skip_all)]
+    pub async fn webhook_cursor(&self) -> Result<u64> {
+        let (v,): (i64,) = sqlx::query_as("SELECT seq FROM webhook_cursor WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("reading the webhook cursor"))?;
+        to_u64(v, "webhook cursor")
+    }
+
+    /// Enqueues `deliveries` (due at `now`) and advances the cursor to `through_seq`, in one
+    /// transaction. A delivery already enqueued is kept as it is; the cursor never goes back.
+    /// Returns how many deliveries were new.
+    #[tracing::instrument(skip_all)]
+    pub async fn enqueue_webhook_deliveries(
+        &self,
+        through_seq: u64,
+        deliveries: &[NewDelivery],
+        now: WallTime,
+    ) -> Result<u64> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting webhook enqueue"))?;
+        let mut added = 0;
+        for d in deliveries {
+            let r = sqlx::query(
+                "INSERT INTO webhook_deliveries (webhook_id, seq, idempotency_key, event_kind, \
+                 body, state, attempts, next_attempt_at, created_at) \
+                 SELECT ?, ?, ?, ?, ?, 'pending', 0, ?, ? \
+                 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(d.webhook_id.to_string())
+            .bind(to_i64(d.seq, "seq")?)
+            .bind(idempotency_key(d.webhook_id, d.seq))
+            .bind(&d.event_kind)
+            .bind(&d.body)
+            .bind(now.0)
+            .bind(now.0)
+            .bind(d.webhook_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db("enqueueing a webhook delivery"))?;
+            added += r.rows_affected();
+        }
+        sqlx::query("UPDATE webhook_cursor SET seq = MAX(seq, ?) WHERE id = 1")
+            .bind(to_i64(through_seq, "seq")?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("advancing the webhook cursor"))?;
+        tx.commit()
+            .await
+            .map_err(db("committing webhook enqueue"))?;
+        Ok(added)
+    }
+
+    /// Pending deliveries due at `now`, earliest due first, at most `limit`.
+    #[tracing::instrument(skip_all)]
+    pub async fn due_webhook_deliveries(
+        &self,
+        now: WallTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            delivery_cols!(),
+            " FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ? \
+             ORDER BY next_attempt_at, id LIMIT ?"
+        ))
+        .bind(now.0)
+        .bind(i64::from(limit.clamp(1, MAX_DELIVERY_LIST)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading due webhook deliveries"))?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    /// Records an attempt on a pending delivery at `now`. `false` if the delivery is gone or no
+    /// longer pending (nothing changed).
+    #[tracing::instrument(skip_all)]
+    pub async fn record_webhook_attempt(
+        &self,
+        id: i64,
+        outcome: &AttemptOutcome,
+        now: WallTime,
+    ) -> Result<bool> {
+        let (state, status, error, next, delivered) = match outcome {
+            AttemptOutcome::Delivered { status } => {
+                ("delivered", Some(*status), None, now, Some(now.0))
+            }
+            AttemptOutcome::Retry {
+                status,
+                error,
+                next,
+            } => ("pending", *status, Some(error.as_str()), *next, None),
+            AttemptOutcome::Dead { status, error } => {
+                ("dead", *status, Some(error.as_str()), now, None)
+            }
+        };
+        let r = sqlx::query(
+            "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, \
+             last_status = ?, last_error = ?, next_attempt_at = ?, delivered_at = ? \
+             WHERE id = ? AND state = 'pending'",
+        )
+        .bind(state)
+        .bind(status.map(i64::from))
+        .bind(error)
+        .bind(next.0)
+        .bind(delivered)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db("recording a webhook attempt"))?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// The deliveries of a subscription, newest first, at most `limit`.
+    #[tracing::instrument(skip_all)]
+    pub async fn webhook_deliveries(&self, webhook: Uuid, limit: u32) -> Result<Vec<DeliveryRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            delivery_cols!(),
+            " FROM webhook_deliveries WHERE webhook_id = ? ORDER BY seq DESC LIMIT ?"
+        ))
+        .bind(webhook.to_string())
+        .bind(i64::from(limit.clamp(1, MAX_DELIVERY_LIST)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing webhook deliveries"))?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+}
