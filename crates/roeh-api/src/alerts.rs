@@ -57,7 +57,7 @@ impl Default for AlertsSettings {
         AlertsSettings {
             alerts: AlertsConfig::default(),
             broadcast_capacity: 1024,
-            poll_every: Duration::from_millis(500),
+            poll_every: Duration::from_millis(50),
             lookback: Duration::from_secs(600),
             suggestions: 5,
             unit_token_ttl: Duration::from_secs(365 * 86_400),

@@ -152,7 +152,13 @@ pub async fn feed(
             return Ok(());
         }
         loop {
-            match rx.recv().await {
+            // A client that sees no events would otherwise keep this task (and its receiver)
+            // until the next event visible to it: stop as soon as the connection is gone.
+            let next = tokio::select! {
+                r = rx.recv() => r,
+                () = out.closed() => return Ok(()),
+            };
+            match next {
                 Ok(m) if m.seq <= last => {}
                 Ok(m) if m.seq == last + 1 => {
                     last = m.seq;
@@ -222,6 +228,9 @@ async fn start(
     Ok((rx, guard))
 }
 
+/// Read buffer of a push WebSocket, bytes.
+const PUSH_READ_BUFFER: usize = 4096;
+
 /// `GET /api/push/ws?since=SEQ`: a WebSocket of JSON [`PushMessage`]s.
 pub(crate) async fn ws(
     State(st): State<AppState>,
@@ -233,7 +242,11 @@ pub(crate) async fn ws(
     let upgrade = upgrade.map_err(|e| ApiError::invalid(e.body_text()))?;
     let (rx, guard) = start(&st, &who, q.since, Transport::Ws).await?;
     let metrics = st.alerts.hub().metrics().clone();
-    Ok(upgrade.on_upgrade(move |socket| pump(socket, rx, metrics, guard)))
+    // Clients send next to nothing (a close, a pong): a small read buffer keeps an idle
+    // connection cheap (the default reserves 128 KiB per connection).
+    Ok(upgrade
+        .read_buffer_size(PUSH_READ_BUFFER)
+        .on_upgrade(move |socket| pump(socket, rx, metrics, guard)))
 }
 
 async fn pump(
