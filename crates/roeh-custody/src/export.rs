@@ -233,7 +233,6 @@ impl Custody {
                     format!("segment {} is not in the log", s.seq),
                 )
             })?;
-            let proof = self.inclusion_proof(leaf, size).await?;
             let frames = self.store.frame_index(s.id).await?;
             let mut flags = Vec::new();
             if s.recovered {
@@ -253,7 +252,7 @@ impl Custody {
                 frames,
                 path,
                 leaf_index: leaf,
-                proof,
+                proof: Vec::new(),
                 time_flags: flags,
             });
         }
@@ -268,12 +267,25 @@ impl Custody {
             .await?
         {
             let proof = match self.store.gap_log_index(g.id).await? {
-                Some(i) if i < size => Some((i, self.inclusion_proof(i, size).await?)),
+                Some(i) if i < size => Some((i, Vec::new())),
                 _ => None,
             };
             bgaps.push(BundleGap { gap: g, proof });
         }
-        let custody_proof = self.inclusion_proof(custody_index, size).await?;
+        // All inclusion proofs against the checkpoint, computed together.
+        let mut indices: Vec<u64> = bsegs.iter().map(|s| s.leaf_index).collect();
+        indices.extend(bgaps.iter().filter_map(|g| g.proof.as_ref().map(|p| p.0)));
+        indices.push(custody_index);
+        let mut proofs = self.inclusion_proofs(&indices, size).await?.into_iter();
+        for s in &mut bsegs {
+            s.proof = proofs.next().unwrap_or_default();
+        }
+        for g in &mut bgaps {
+            if let Some((_, p)) = &mut g.proof {
+                *p = proofs.next().unwrap_or_default();
+            }
+        }
+        let custody_proof = proofs.next().unwrap_or_default();
         let key = self
             .public_keys()
             .await?

@@ -363,11 +363,25 @@ impl Custody {
 
     /// The RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.
     pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
+        let mut proofs = self.inclusion_proofs(&[index], size).await?;
+        proofs
+            .pop()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "no proof computed"))
+    }
+
+    /// The inclusion proofs of several leaves in the tree of `size` leaves, in order: one store
+    /// sync and one lock for all of them.
+    pub async fn inclusion_proofs(&self, indices: &[u64], size: u64) -> Result<Vec<Vec<Hash>>> {
         let mut st = self.state.lock().await;
         sync_tree(&self.store, &mut st.tree).await?;
-        st.tree
-            .inclusion_proof(index, size)
-            .map_err(|e| Error::new(ErrorKind::InvalidArgument, e.to_string()))
+        indices
+            .iter()
+            .map(|&i| {
+                st.tree
+                    .inclusion_proof(i, size)
+                    .map_err(|e| Error::new(ErrorKind::InvalidArgument, e.to_string()))
+            })
+            .collect()
     }
 
     /// Public halves of all site keys, oldest first.

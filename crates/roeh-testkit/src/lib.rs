@@ -294,10 +294,14 @@ pub fn token_for(url: &str) -> Option<String> {
 
 /// A request to `url` carrying the registered bearer token (if any).
 pub fn request(method: reqwest::Method, url: &str) -> reqwest::blocking::RequestBuilder {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap_or_else(|_| reqwest::blocking::Client::new());
+    // One client (and connection pool) for all of a test's requests.
+    static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap_or_else(|_| reqwest::blocking::Client::new())
+    });
     let rb = client.request(method, url);
     match token_for(url) {
         Some(t) => rb.bearer_auth(t),

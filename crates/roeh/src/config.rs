@@ -36,6 +36,37 @@ pub struct Config {
     pub cameras: Vec<CameraConfig>,
 }
 
+/// A secret from an environment variable (preferred) or the first line of a file; `None` when
+/// neither is named. Secrets never come from the command line or a URL.
+pub fn read_secret(env: Option<&str>, file: Option<&Path>) -> anyhow::Result<Option<String>> {
+    match (env, file) {
+        (Some(var), _) => std::env::var(var)
+            .map(Some)
+            .with_context(|| format!("environment variable {var} is not set")),
+        (None, Some(f)) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("reading password file {}", f.display()))?;
+            Ok(Some(text.lines().next().unwrap_or_default().to_string()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+impl Config {
+    /// The configuration a CLI command names: `--config FILE`, or defaults with `--data-dir DIR`.
+    pub fn from_args(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+        match (config, data_dir) {
+            (Some(p), _) => Config::load(&p),
+            (None, Some(d)) => {
+                let mut c = Config::default();
+                c.server.data_dir = d;
+                Ok(c)
+            }
+            (None, None) => bail!("give --config FILE or --data-dir DIR"),
+        }
+    }
+}
+
 /// `[server]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -523,25 +554,9 @@ impl CameraConfig {
         let Some(username) = &self.username else {
             return Ok(None);
         };
-        let password = if let Some(var) = &self.password_env {
-            std::env::var(var).with_context(|| {
-                format!(
-                    "camera {:?}: environment variable {var} is not set",
-                    self.name
-                )
-            })?
-        } else if let Some(file) = &self.password_file {
-            let text = std::fs::read_to_string(file).with_context(|| {
-                format!(
-                    "camera {:?}: reading password file {}",
-                    self.name,
-                    file.display()
-                )
-            })?;
-            text.lines().next().unwrap_or_default().to_string()
-        } else {
-            String::new()
-        };
+        let password = read_secret(self.password_env.as_deref(), self.password_file.as_deref())
+            .with_context(|| format!("camera {:?}", self.name))?
+            .unwrap_or_default();
         Ok(Some(Credentials {
             username: username.clone(),
             password: Secret::new(password),

@@ -271,15 +271,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             config,
             data_dir,
         } => {
-            let cfg = match (config, data_dir) {
-                (Some(p), _) => Config::load(&p)?,
-                (None, Some(d)) => {
-                    let mut c = Config::default();
-                    c.server.data_dir = d;
-                    c
-                }
-                (None, None) => anyhow::bail!("give --config FILE or --data-dir DIR"),
-            };
+            let cfg = Config::from_args(config, data_dir)?;
             let store = run::open_store(&cfg).await?;
             camera_cmd(&store, &cfg, cmd).await
         }
@@ -288,7 +280,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             config,
             data_dir,
         } => {
-            let cfg = load_config(config, data_dir)?;
+            let cfg = Config::from_args(config, data_dir)?;
             let store = run::open_store(&cfg).await?;
             let custody = open_custody(&cfg, &store).await?;
             match cmd {
@@ -319,7 +311,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             config,
             data_dir,
         } => {
-            let cfg = load_config(config, data_dir)?;
+            let cfg = Config::from_args(config, data_dir)?;
             let store = run::open_store(&cfg).await?;
             let custody = open_custody(&cfg, &store).await?;
             hold_cmd(&custody, cmd).await
@@ -335,7 +327,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             config,
             data_dir,
         } => {
-            let cfg = load_config(config, data_dir)?;
+            let cfg = Config::from_args(config, data_dir)?;
             let store = run::open_store(&cfg).await?;
             let custody = open_custody(&cfg, &store).await?;
             let req = roeh_custody::ExportRequest {
@@ -375,18 +367,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             config,
             data_dir,
         } => onvif_cmd::run(cmd, config, data_dir).await,
-    }
-}
-
-fn load_config(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
-    match (config, data_dir) {
-        (Some(p), _) => Config::load(&p),
-        (None, Some(d)) => {
-            let mut c = Config::default();
-            c.server.data_dir = d;
-            Ok(c)
-        }
-        (None, None) => anyhow::bail!("give --config FILE or --data-dir DIR"),
     }
 }
 

@@ -72,35 +72,12 @@ pub enum OnvifCmd {
     },
 }
 
-fn load_config(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
-    match (config, data_dir) {
-        (Some(p), _) => Config::load(&p),
-        (None, Some(d)) => {
-            let mut c = Config::default();
-            c.server.data_dir = d;
-            Ok(c)
-        }
-        (None, None) => anyhow::bail!("give --config FILE or --data-dir DIR"),
-    }
-}
-
 fn read_password(
     env: Option<String>,
     file: Option<PathBuf>,
     username: Option<&str>,
 ) -> anyhow::Result<Option<String>> {
-    let pw = match (env, file) {
-        (Some(var), _) => Some(
-            std::env::var(&var)
-                .with_context(|| format!("environment variable {var} is not set"))?,
-        ),
-        (None, Some(f)) => {
-            let text = std::fs::read_to_string(&f)
-                .with_context(|| format!("reading password file {}", f.display()))?;
-            Some(text.lines().next().unwrap_or_default().to_owned())
-        }
-        (None, None) => None,
-    };
+    let pw = crate::config::read_secret(env.as_deref(), file.as_deref())?;
     if pw.is_some() && username.is_none() {
         anyhow::bail!("a password needs --username");
     }
@@ -126,7 +103,7 @@ pub async fn run(
     config: Option<PathBuf>,
     data_dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let cfg = load_config(config, data_dir)?;
+    let cfg = Config::from_args(config, data_dir)?;
     let store = crate::run::open_store(&cfg).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let mut settings = cfg.onvif.settings();
