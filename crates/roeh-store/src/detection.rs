@@ -9,7 +9,10 @@
 //! - deleting a hotspot deletes its rules (foreign key, `ON DELETE CASCADE`); incidents stay;
 //! - an incident moves `open` → `closed` once: [`Store::close_incident`] only touches an open
 //!   row, and closing sets `closed_at` and `evidence_end` together;
-//! - a snapshot is named by a file name only (no directory part), checked here.
+//! - a snapshot is named by a file name only (no directory part), checked here;
+//! - incidents list in one total order, `opened_at DESC, id`, so paging with a cursor (the last
+//!   incident of a page) returns every incident exactly once; an access scope is applied in the
+//!   same query, so a page is never short while more incidents of the scope exist.
 
 use crate::{Error, Result, Store, db, to_i64, to_u64};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
@@ -157,6 +160,17 @@ pub struct IncidentFilter {
     pub state: Option<IncidentState>,
     /// At most this many (newest first); 0 means the default of 100.
     pub limit: u32,
+    /// The page after this incident: a cursor naming the last incident of the previous page,
+    /// in the list's order (`opened_at` newest first, then `id`). An id that names no incident
+    /// gives an empty list (callers check the cursor first).
+    pub before: Option<Uuid>,
+    /// With this or [`IncidentFilter::scope_hotspots`] `Some`, only incidents whose camera is in
+    /// this list or whose hotspot is in that one (a `None` list then matches nothing); both
+    /// `None`: no such limit. This is an access scope applied in the query, so a page is full
+    /// whenever more incidents of the scope exist.
+    pub scope_cameras: Option<Vec<CameraId>>,
+    /// See [`IncidentFilter::scope_cameras`].
+    pub scope_hotspots: Option<Vec<Uuid>>,
 }
 
 /// Most incidents one listing returns.
@@ -202,13 +216,20 @@ const CLOSE_STALE_SQL: &str = "UPDATE incidents SET state = 'closed', closed_at 
 const GET_INCIDENT_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq, kind, severity, \
      priority, alerting, reason, state, opened_at, updated_at, closed_at, peak_score, track_ids, \
      model_id, snapshot, evidence_start, evidence_end FROM incidents WHERE id = ?";
-// Each filter is either disabled (its first parameter NULL) or applied.
+// Each filter is either disabled (its first parameter NULL) or applied. The cursor continues
+// the order `opened_at DESC, id` after the incident it names; the scope lists are JSON arrays of
+// ids (static SQL: the lists vary in length, the statement does not).
 const LIST_INCIDENTS_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq, kind, \
      severity, priority, alerting, reason, state, opened_at, updated_at, closed_at, peak_score, \
      track_ids, model_id, snapshot, evidence_start, evidence_end FROM incidents \
      WHERE (? IS NULL OR hotspot_id = ?) AND (? IS NULL OR camera_id = ?) \
      AND (? IS NULL OR closed_at IS NULL OR closed_at >= ?) AND (? IS NULL OR opened_at < ?) \
-     AND (? IS NULL OR state = ?) ORDER BY opened_at DESC, id LIMIT ?";
+     AND (? IS NULL OR state = ?) \
+     AND (? IS NULL OR opened_at < (SELECT c.opened_at FROM incidents c WHERE c.id = ?) \
+          OR (opened_at = (SELECT c.opened_at FROM incidents c WHERE c.id = ?) AND id > ?)) \
+     AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)) \
+          OR hotspot_id IN (SELECT value FROM json_each(?))) \
+     ORDER BY opened_at DESC, id LIMIT ?";
 
 fn parse_uuid(s: &str, what: &str) -> Result<Uuid> {
     Uuid::parse_str(s)
@@ -310,6 +331,11 @@ fn incident_from_row(r: &SqliteRow) -> Result<IncidentRow> {
         snapshot: r.try_get("snapshot").map_err(e())?,
         evidence_end: opt_time("evidence_end")?,
     })
+}
+
+/// A JSON array of the ids' text forms (as the id columns store them).
+fn ids_json<T: ToString>(ids: impl Iterator<Item = T>) -> String {
+    serde_json::Value::from(ids.map(|i| i.to_string()).collect::<Vec<_>>()).to_string()
 }
 
 fn tracks_json(ids: &[u64]) -> String {
@@ -646,7 +672,8 @@ impl Store {
         row.as_ref().map(incident_from_row).transpose()
     }
 
-    /// Incidents matching `filter`, newest first.
+    /// Incidents matching `filter`, newest first (equal opening times by id), starting after
+    /// the cursor `filter.before` when given.
     #[tracing::instrument(skip_all)]
     pub async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
         let limit = match filter.limit {
@@ -658,6 +685,11 @@ impl Store {
         let start = filter.start.map(|t| t.0);
         let end = filter.end.map(|t| t.0);
         let state = filter.state.map(IncidentState::as_str);
+        let before = filter.before.map(|b| b.to_string());
+        let scoped =
+            (filter.scope_cameras.is_some() || filter.scope_hotspots.is_some()).then_some(1i64);
+        let cameras = ids_json(filter.scope_cameras.iter().flatten());
+        let hotspots = ids_json(filter.scope_hotspots.iter().flatten());
         let rows = sqlx::query(LIST_INCIDENTS_SQL)
             .bind(hotspot.clone())
             .bind(hotspot)
@@ -669,10 +701,151 @@ impl Store {
             .bind(end)
             .bind(state)
             .bind(state)
+            .bind(before.clone())
+            .bind(before.clone())
+            .bind(before.clone())
+            .bind(before)
+            .bind(scoped)
+            .bind(cameras)
+            .bind(hotspots)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
             .map_err(db("listing incidents"))?;
         rows.iter().map(incident_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn open_tmp() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
+        (dir, Store::open(&url).await.unwrap())
+    }
+
+    fn incident(n: u32, camera: CameraId, hotspot: Uuid, opened_s: i64) -> NewIncident {
+        NewIncident {
+            id: Uuid::from_u128(0x1000_0000 + u128::from(n.wrapping_mul(7919) % 1000)),
+            rule_id: Uuid::from_u128(1),
+            camera,
+            hotspot_id: hotspot,
+            seq: u64::from(n),
+            kind: "intrusion".into(),
+            severity: "high".into(),
+            priority: 1,
+            alerting: true,
+            reason: "test".into(),
+            opened_at: WallTime::from_secs(opened_s),
+            peak_score: 0.5,
+            track_ids: vec![1],
+            model_id: "m".into(),
+            evidence_start: WallTime::from_secs(opened_s - 5),
+        }
+    }
+
+    /// Every page of `f` (with `limit`), following the cursor until a short page.
+    async fn pages(store: &Store, mut f: IncidentFilter) -> Vec<Vec<IncidentRow>> {
+        let mut out = Vec::new();
+        loop {
+            let page = store.list_incidents(&f).await.unwrap();
+            let full = page.len() == f.limit as usize;
+            f.before = page.last().map(|r| r.incident.id);
+            out.push(page);
+            if !full {
+                return out;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn incidents_page_by_cursor_in_one_order_and_within_a_scope() {
+        let (_dir, store) = open_tmp().await;
+        let (cam_a, cam_b) = (CameraId::new_random(), CameraId::new_random());
+        let (h_a, h_b) = (Uuid::from_u128(0xa), Uuid::from_u128(0xb));
+        // 250 incidents over 60 distinct opening times (many ties), ids not in time order;
+        // every third on camera B, and every fifth of B's under hotspot A.
+        let mut all = Vec::new();
+        for n in 0..250u32 {
+            let on_b = n % 3 == 0;
+            let (cam, h) = match (on_b, n % 5 == 0) {
+                (false, _) => (cam_a, h_a),
+                (true, false) => (cam_b, h_b),
+                (true, true) => (cam_b, h_a),
+            };
+            let inc = incident(n, cam, h, 1_700_000_000 + i64::from(n % 60));
+            store.insert_incident(&inc).await.unwrap();
+            all.push(inc);
+        }
+        let mut want = all.clone();
+        want.sort_by(|x, y| y.opened_at.cmp(&x.opened_at).then_with(|| x.id.cmp(&y.id)));
+        let ids = |rows: &[IncidentRow]| rows.iter().map(|r| r.incident.id).collect::<Vec<_>>();
+        let got = pages(
+            &store,
+            IncidentFilter {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(
+            got.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![100, 100, 50]
+        );
+        let flat: Vec<Uuid> = got.iter().flat_map(|p| ids(p)).collect();
+        assert_eq!(flat, want.iter().map(|i| i.id).collect::<Vec<_>>());
+
+        // Scoped to camera A: A's incidents only, in pages of `limit` while more exist.
+        let scope_a = |cams: Option<Vec<CameraId>>, hs: Option<Vec<Uuid>>| IncidentFilter {
+            limit: 40,
+            scope_cameras: cams,
+            scope_hotspots: hs,
+            ..Default::default()
+        };
+        let visible = |pred: &dyn Fn(&NewIncident) -> bool| {
+            want.iter()
+                .filter(|i| pred(i))
+                .map(|i| i.id)
+                .collect::<Vec<_>>()
+        };
+        for (f, expect) in [
+            (
+                scope_a(Some(vec![cam_a]), None),
+                visible(&|i| i.camera == cam_a),
+            ),
+            (
+                scope_a(None, Some(vec![h_a])),
+                visible(&|i| i.hotspot_id == h_a),
+            ),
+            (
+                scope_a(Some(vec![cam_b]), Some(vec![h_a])),
+                visible(&|i| i.camera == cam_b || i.hotspot_id == h_a),
+            ),
+            (scope_a(Some(vec![]), None), vec![]),
+            (scope_a(None, Some(vec![])), vec![]),
+        ] {
+            let got = pages(&store, f.clone()).await;
+            let (last, full) = got.split_last().unwrap();
+            assert!(full.iter().all(|p| p.len() == 40), "{f:?}");
+            assert!(last.len() < 40, "{f:?}");
+            let flat: Vec<Uuid> = got.iter().flat_map(|p| ids(p)).collect();
+            assert_eq!(flat, expect, "{f:?}");
+        }
+        // A scope and a filter narrow together: camera B in a camera-A scope is empty.
+        let f = IncidentFilter {
+            camera: Some(cam_b),
+            scope_cameras: Some(vec![cam_a]),
+            ..Default::default()
+        };
+        assert!(store.list_incidents(&f).await.unwrap().is_empty());
+        // An unknown cursor matches nothing.
+        let f = IncidentFilter {
+            before: Some(Uuid::from_u128(0xdead)),
+            ..Default::default()
+        };
+        assert!(store.list_incidents(&f).await.unwrap().is_empty());
     }
 }

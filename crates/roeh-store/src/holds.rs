@@ -356,6 +356,45 @@ impl Store {
         rows.iter().map(export_row).collect()
     }
 
+    /// One page of export jobs, newest first (`created_at DESC, id`): at most `limit`, starting
+    /// after the job `before` when given, and only of `cameras` when given (the caller's scope,
+    /// applied in the query so a page is full while more such jobs exist). A `before` that names
+    /// no job gives an empty page (the caller checks the cursor first).
+    pub async fn exports_page(
+        &self,
+        before: Option<&str>,
+        limit: u32,
+        cameras: Option<&[CameraId]>,
+    ) -> Result<Vec<ExportRow>> {
+        let cameras = match cameras {
+            Some(c) => Some(
+                serde_json::to_string(&c.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+                    .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?,
+            ),
+            None => None,
+        };
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            export_cols!(),
+            " FROM exports WHERE (? IS NULL",
+            " OR created_at < (SELECT created_at FROM exports WHERE id = ?)",
+            " OR (created_at = (SELECT created_at FROM exports WHERE id = ?) AND id > ?))",
+            " AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)))",
+            " ORDER BY created_at DESC, id LIMIT ?"
+        ))
+        .bind(before)
+        .bind(before)
+        .bind(before)
+        .bind(before)
+        .bind(cameras.as_deref())
+        .bind(cameras.as_deref())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing exports"))?;
+        rows.iter().map(export_row).collect()
+    }
+
     /// Marks jobs left queued or running by a previous process as failed (at start-up).
     #[tracing::instrument(skip_all)]
     pub async fn fail_interrupted_exports(&self, at: WallTime) -> Result<u64> {

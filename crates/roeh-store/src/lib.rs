@@ -21,6 +21,7 @@ mod gaps;
 mod holds;
 mod log;
 mod onvif;
+mod reports;
 mod secrets;
 mod segments;
 mod tsa;
@@ -41,6 +42,7 @@ pub use gaps::TimeEvent;
 pub use holds::{ExportRow, ExportState, HoldRow, NewHold};
 pub use log::{CheckpointRow, EventRow, KeyRow, LogLeaf};
 pub use onvif::{DiscoveredRow, DiscoveredState, NewDiscovered, OnvifDeviceRow, OnvifProfileRow};
+pub use reports::{AlertTimesRow, MAX_REPORT_ALERTS};
 pub use secrets::{CREDENTIAL_KEY_LEN, CredentialKey, ENCRYPTED_PREFIX};
 pub use users::{
     AuditFilter, AuditRow, LAST_USED_GRANULARITY, MAX_AUDIT_LIST, NewAudit, NewToken, NewUser,

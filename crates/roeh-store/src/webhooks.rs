@@ -10,7 +10,12 @@
 //!   ([`Store::enqueue_webhook_deliveries`]), before anything is sent; a delivery exists at most
 //!   once per subscription and seq, and its idempotency key is `<subscription id>-<seq>`;
 //! - an attempt is recorded only on a pending delivery: a delivered or dead one never changes
-//!   again; deleting a subscription deletes its deliveries.
+//!   again; deleting a subscription deletes its deliveries;
+//! - a disabled subscription gets no new deliveries and its pending ones are not due
+//!   ([`Store::due_webhook_deliveries`] skips them) until it is enabled again; enabling moves its
+//!   `after_seq` to the last event seq, so events committed while it was disabled are never sent;
+//! - within a subscription, deliveries are identified and listed by their event seq (newest
+//!   first), which [`Store::webhook_deliveries_page`] also uses as the paging cursor.
 
 use crate::{Error, Result, Store, db, to_i64, to_u64};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
@@ -346,6 +351,27 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// Enables or disables a subscription; `None` if there is none. Enabling a disabled one
+    /// moves its `after_seq` to the last committed event seq (in the same statement), so it
+    /// receives only events committed from then on; enabling an enabled one changes nothing.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_webhook_enabled(&self, id: Uuid, enabled: bool) -> Result<Option<WebhookRow>> {
+        let q = if enabled {
+            "UPDATE webhooks SET enabled = 1, after_seq = CASE \
+             WHEN (SELECT COALESCE(MAX(seq), 0) FROM alert_events) > after_seq \
+             THEN (SELECT COALESCE(MAX(seq), 0) FROM alert_events) ELSE after_seq END \
+             WHERE id = ? AND enabled = 0"
+        } else {
+            "UPDATE webhooks SET enabled = 0 WHERE id = ?"
+        };
+        sqlx::query(q)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("enabling or disabling a webhook"))?;
+        self.get_webhook(id).await
+    }
+
     /// The plain secret of a subscription. `NotFound` if there is none; `DataLoss` (naming the
     /// subscription, never the value) if it cannot be decrypted.
     #[tracing::instrument(skip_all)]
@@ -430,7 +456,8 @@ impl Store {
         Ok(added)
     }
 
-    /// Pending deliveries due at `now`, earliest due first, at most `limit`.
+    /// Pending deliveries of enabled subscriptions due at `now`, earliest due first, at most
+    /// `limit`.
     #[tracing::instrument(skip_all)]
     pub async fn due_webhook_deliveries(
         &self,
@@ -440,7 +467,8 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT ",
             delivery_cols!(),
-            " FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ? \
+            " FROM webhook_deliveries d WHERE state = 'pending' AND next_attempt_at <= ? \
+             AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 1) \
              ORDER BY next_attempt_at, id LIMIT ?"
         ))
         .bind(now.0)
@@ -491,18 +519,192 @@ impl Store {
     }
 
     /// The deliveries of a subscription, newest first, at most `limit`.
-    #[tracing::instrument(skip_all)]
     pub async fn webhook_deliveries(&self, webhook: Uuid, limit: u32) -> Result<Vec<DeliveryRow>> {
+        self.webhook_deliveries_page(webhook, None, limit).await
+    }
+
+    /// One page of the deliveries of a subscription, newest (highest seq) first: those with a
+    /// seq below `before_seq` (the last seq of the previous page) when given, at most `limit`
+    /// (1 to [`MAX_DELIVERY_LIST`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn webhook_deliveries_page(
+        &self,
+        webhook: Uuid,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRow>> {
+        // A cursor beyond every stored seq reads from the newest.
+        let before = before_seq.map_or(i64::MAX, |s| i64::try_from(s).unwrap_or(i64::MAX));
         let rows = sqlx::query(concat!(
             "SELECT ",
             delivery_cols!(),
-            " FROM webhook_deliveries WHERE webhook_id = ? ORDER BY seq DESC LIMIT ?"
+            " FROM webhook_deliveries WHERE webhook_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
         ))
         .bind(webhook.to_string())
+        .bind(before)
         .bind(i64::from(limit.clamp(1, MAX_DELIVERY_LIST)))
         .fetch_all(&self.pool)
         .await
         .map_err(db("listing webhook deliveries"))?;
         rows.iter().map(delivery_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::CredentialKey;
+
+    async fn open_tmp() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
+        let store = Store::open(&url).await.unwrap();
+        store
+            .set_credential_key(CredentialKey::generate().unwrap())
+            .unwrap();
+        (dir, store)
+    }
+
+    fn webhook(enabled: bool) -> NewWebhook {
+        NewWebhook {
+            id: Uuid::new_v4(),
+            name: "ops".into(),
+            url: "https://hooks.example.org/roeh".into(),
+            secret: "whsec-very-secret-value".into(),
+            kinds: vec![],
+            hotspots: vec![],
+            enabled,
+            created_at: WallTime::from_secs(1_790_000_000),
+        }
+    }
+
+    fn delivery(webhook_id: Uuid, seq: u64) -> NewDelivery {
+        NewDelivery {
+            webhook_id,
+            seq,
+            event_kind: "raised".into(),
+            body: format!("{{\"seq\":{seq}}}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_disabled_subscription_keeps_its_pending_deliveries_waiting() {
+        let (_dir, store) = open_tmp().await;
+        let t = WallTime::from_secs(1_790_000_000);
+        let a = store.insert_webhook(&webhook(true)).await.unwrap();
+        let b = store.insert_webhook(&webhook(true)).await.unwrap();
+        let batch = [delivery(a.id, 1), delivery(b.id, 1), delivery(a.id, 2)];
+        assert_eq!(
+            store
+                .enqueue_webhook_deliveries(2, &batch, t)
+                .await
+                .unwrap(),
+            3
+        );
+        let due = |store: &Store| {
+            let store = store.clone();
+            async move {
+                store
+                    .due_webhook_deliveries(t, 10)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|d| (d.webhook_id, d.seq))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(due(&store).await.len(), 3);
+
+        let off = store
+            .set_webhook_enabled(a.id, false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!off.enabled);
+        assert!(!off.wants(3, "raised", Uuid::new_v4()));
+        assert_eq!(
+            due(&store).await,
+            vec![(b.id, 1)],
+            "only b's delivery is due"
+        );
+        // Disabling twice is the same; the deliveries stay pending, untouched.
+        assert!(
+            !store
+                .set_webhook_enabled(a.id, false)
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+        let kept = store.webhook_deliveries(a.id, 10).await.unwrap();
+        assert_eq!(kept.len(), 2);
+        assert!(
+            kept.iter()
+                .all(|d| d.state == DeliveryState::Pending && d.attempts == 0)
+        );
+
+        let on = store
+            .set_webhook_enabled(a.id, true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(on.enabled);
+        // No alert events yet: the last seq is 0 and after_seq does not go back.
+        assert_eq!(on.after_seq, a.after_seq);
+        assert_eq!(
+            due(&store).await.len(),
+            3,
+            "waiting deliveries are due again"
+        );
+
+        assert!(
+            store
+                .set_webhook_enabled(Uuid::new_v4(), true)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn deliveries_page_by_seq_newest_first() {
+        let (_dir, store) = open_tmp().await;
+        let t = WallTime::from_secs(1_790_000_000);
+        let a = store.insert_webhook(&webhook(true)).await.unwrap();
+        let other = store.insert_webhook(&webhook(true)).await.unwrap();
+        let mut batch: Vec<_> = (1..=7).map(|s| delivery(a.id, s * 10)).collect();
+        batch.push(delivery(other.id, 35));
+        store
+            .enqueue_webhook_deliveries(70, &batch, t)
+            .await
+            .unwrap();
+        let page = |before, limit| {
+            let store = store.clone();
+            async move {
+                store
+                    .webhook_deliveries_page(a.id, before, limit)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|d| d.seq)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(page(None, 3).await, vec![70, 60, 50]);
+        assert_eq!(page(Some(50), 3).await, vec![40, 30, 20]);
+        assert_eq!(
+            page(Some(20), 3).await,
+            vec![10],
+            "a short page is the last"
+        );
+        assert!(page(Some(10), 3).await.is_empty());
+        // A cursor between seqs, or beyond them all, works the same.
+        assert_eq!(page(Some(45), 2).await, vec![40, 30]);
+        assert_eq!(page(Some(u64::MAX), 1).await, vec![70]);
+        // The limit is clamped to 1 ..= MAX_DELIVERY_LIST.
+        assert_eq!(page(None, 0).await, vec![70]);
+        assert_eq!(page(None, u32::MAX).await.len(), 7);
+        assert_eq!(store.webhook_deliveries(a.id, 2).await.unwrap().len(), 2);
     }
 }
