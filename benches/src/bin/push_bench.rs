@@ -11,6 +11,10 @@
 //! Server and clients run in this one process on one tokio runtime: the clients' work (TLS-free
 //! WebSocket framing, JSON parsing) competes with the server's for the same cores.
 //!
+//! Every message is a signed envelope (`roeh_alerts::push`); the first operator and the first
+//! unit run the full client check on each one (signature, expiry, replay, order), the others
+//! only unwrap it, since in the field that work is done on the clients' own devices.
+//!
 //! Invariants: every operator must receive every event (seq contiguous, none twice) and every
 //! unit exactly its dispatch; the run fails otherwise. Needs about 2 file descriptors per client
 //! (`ulimit -n`).
@@ -18,6 +22,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use futures::StreamExt;
+use roeh_alerts::push::{Envelope, PushVerifier};
 use roeh_api::alerts::{AlertsService, AlertsSettings};
 use roeh_api::{AppState, CameraControl};
 use roeh_auth::{HashParams, Role, Scope};
@@ -149,6 +154,7 @@ async fn client(
     clock: Arc<dyn Clock>,
     progress: Arc<AtomicU64>,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    mut verifier: Option<PushVerifier>,
 ) -> Result<Seen> {
     let mut seen = Seen::with_capacity(1024);
     loop {
@@ -157,7 +163,14 @@ async fn client(
                 let Some(m) = m else { bail!("the server closed a push connection") };
                 let Message::Text(t) = m? else { continue };
                 let now = clock.wall();
-                let msg: Msg = serde_json::from_str(&t)?;
+                let body = match verifier.as_mut() {
+                    // The full client check (signature, expiry, replay and order).
+                    Some(v) => v.accept(t.as_str(), now)?.body,
+                    // Clients run on their own devices in the field; here they share the
+                    // server's two cores, so all but a few only unwrap the envelope.
+                    None => serde_json::from_str::<Envelope>(t.as_str())?.msg,
+                };
+                let msg: Msg = serde_json::from_str(&body)?;
                 let at = WallTime::parse(msg.time).context("event time")?;
                 let kind = match msg.kind {
                     "raised" => Kind::Raised,
@@ -191,6 +204,59 @@ fn report(what: &str, mut l: Vec<i64>) {
         pct(&l, 99.0),
         l.last().copied().unwrap_or(0) as f64 / 1000.0
     );
+}
+
+/// Server-side cost of one signed message (seal = serialise + sign, once per event) and the
+/// client's check, against the baseline of serialising the message (what each subscriber's
+/// connection did per event before messages were signed once and shared).
+async fn signing_cost(http: &reqwest::Client, base: &str, token: &str) -> Result<()> {
+    let r = http
+        .get(format!("{base}/api/alerts?limit=1"))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    let summary: Value = r.json().await?;
+    let now = WallTime::from_secs(1_800_000_000);
+    let body = json!({
+        "seq": 1, "alert": summary[0]["id"], "kind": "raised", "time": now.to_rfc3339(),
+        "actor": "system", "state": "new", "detail": {}, "summary": summary[0],
+        "issued_at": now.to_rfc3339(),
+        "expires_at": now.plus(Duration::from_secs(60)).to_rfc3339(),
+    });
+    let signer = roeh_alerts::push::PushSigner::from_seed(&[9; 32]);
+    let mut verifier =
+        PushVerifier::from_public_pem(&signer.public_pem(), Duration::from_secs(120))?;
+    const N: u32 = 5_000;
+    let t = Instant::now();
+    let mut text = String::new();
+    for _ in 0..N {
+        text = serde_json::to_string(&body)?;
+    }
+    let ser = t.elapsed() / N;
+    let t = Instant::now();
+    let mut sealed = String::new();
+    for _ in 0..N {
+        sealed = signer.seal(serde_json::to_string(&body)?);
+    }
+    let seal = t.elapsed() / N;
+    let t = Instant::now();
+    for _ in 0..N {
+        verifier.check(&sealed, now)?;
+    }
+    let check = t.elapsed() / N;
+    verifier.accept(&sealed, now)?;
+    println!(
+        "signing: message {} B, envelope {} B; serialise {:.1} µs (baseline), seal {:.1} µs \
+         ({:.1}x), client check {:.1} µs ({:.1}x)",
+        text.len(),
+        sealed.len(),
+        ser.as_secs_f64() * 1e6,
+        seal.as_secs_f64() * 1e6,
+        seal.as_secs_f64() / ser.as_secs_f64(),
+        check.as_secs_f64() * 1e6,
+        check.as_secs_f64() / ser.as_secs_f64()
+    );
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -323,10 +389,26 @@ async fn run(args: Args) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut handles = Vec::with_capacity(sockets.len());
     let mut progress = Vec::with_capacity(sockets.len());
-    for ws in sockets {
+    let (_, public_pem) = svc.push_key();
+    for (i, ws) in sockets.into_iter().enumerate() {
         let p = Arc::new(AtomicU64::new(0));
         progress.push(p.clone());
-        handles.push(tokio::spawn(client(ws, clock.clone(), p, stop_rx.clone())));
+        // The first operator and the first unit verify every message they get.
+        let verifier = if i == 0 || i == args.operators {
+            Some(PushVerifier::from_public_pem(
+                &public_pem,
+                Duration::from_secs(120),
+            )?)
+        } else {
+            None
+        };
+        handles.push(tokio::spawn(client(
+            ws,
+            clock.clone(),
+            p,
+            stop_rx.clone(),
+            verifier,
+        )));
     }
     let units: Vec<uuid::Uuid> = tokens.iter().filter_map(|(_, u)| *u).collect();
     let first_seq = store.last_alert_seq().await?;
@@ -468,6 +550,7 @@ async fn run(args: Args) -> Result<()> {
     report("operators, raised alerts", op_raised);
     report("operators, all events", op_all);
     report("units, their dispatch", unit_dispatch);
+    signing_cost(&http, &base, &admin).await?;
     let _ = stop_server.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
     Ok(())

@@ -35,7 +35,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Settings of the alert service.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct AlertsSettings {
     /// Lifecycle settings: merge window, escalation limits.
     pub alerts: AlertsConfig,
@@ -50,6 +50,11 @@ pub struct AlertsSettings {
     pub suggestions: usize,
     /// How long a unit's device token lasts.
     pub unit_token_ttl: Duration,
+    /// How long a pushed message stays valid: clients reject a message whose `expires_at`
+    /// (its signing time plus this) has passed, and resync from their last accepted seq.
+    pub push_ttl: Duration,
+    /// The control room's time zone and shifts, for response-time reports.
+    pub shifts: roeh_alerts::Shifts,
 }
 
 impl Default for AlertsSettings {
@@ -61,6 +66,8 @@ impl Default for AlertsSettings {
             lookback: Duration::from_secs(600),
             suggestions: 5,
             unit_token_ttl: Duration::from_secs(365 * 86_400),
+            push_ttl: Duration::from_secs(60),
+            shifts: roeh_alerts::Shifts::default(),
         }
     }
 }
@@ -75,20 +82,21 @@ pub enum Viewer {
 }
 
 /// An incident of an alert, as shown.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct IncidentRef {
     /// The incident.
     pub id: Uuid,
     /// Its rule.
     pub rule: Uuid,
     /// Its camera.
+    #[schemars(with = "Uuid")]
     pub camera: CameraId,
     /// When it opened.
     pub opened_at: String,
 }
 
 /// An alert as clients see it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct AlertSummary {
     /// Id.
     pub id: Uuid,
@@ -103,6 +111,7 @@ pub struct AlertSummary {
     /// The claiming user's id.
     pub claimed_by: Option<i64>,
     /// The hotspot's position.
+    #[schemars(with = "Option<crate::openapi::foreign::LatLon>")]
     pub location: Option<LatLon>,
     /// When raised.
     pub created_at: String,
@@ -111,6 +120,7 @@ pub struct AlertSummary {
     /// Its incidents, oldest first.
     pub incidents: Vec<IncidentRef>,
     /// The cameras of its incidents.
+    #[schemars(with = "Vec<Uuid>")]
     pub cameras: Vec<CameraId>,
     /// The first incident's snapshot.
     pub snapshot: Option<String>,
@@ -137,6 +147,8 @@ pub struct AlertsService {
     hub: Hub,
     /// Signs the short-lived clip links of alerts (per process: a restart voids open links).
     link_key: roeh_auth::CsrfKey,
+    /// Signs every push message (the site's push key, or one per process).
+    signer: roeh_alerts::push::PushSigner,
 }
 
 /// How long a signed clip link stays valid.
@@ -180,15 +192,40 @@ fn parse_id(s: &str, what: &str) -> Result<Uuid, ApiError> {
 }
 
 impl AlertsService {
-    /// A service over `store`, reading time from `clock`.
+    /// A service over `store`, reading time from `clock`, signing push messages with a key
+    /// drawn for this process (clients fetch it from `GET /api/push/key`).
     pub fn new(store: Store, clock: Arc<dyn Clock>, settings: AlertsSettings) -> Arc<Self> {
+        let mut seed = [0u8; 32];
+        rand::Rng::fill(&mut rand::rng(), &mut seed);
+        Self::with_signer(
+            store,
+            clock,
+            settings,
+            roeh_alerts::push::PushSigner::from_seed(&seed),
+        )
+    }
+
+    /// A service signing push messages with `signer` (the site's stored push key, which units
+    /// are provisioned with).
+    pub fn with_signer(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        settings: AlertsSettings,
+        signer: roeh_alerts::push::PushSigner,
+    ) -> Arc<Self> {
         Arc::new(AlertsService {
             store,
             clock,
             hub: Hub::new(settings.broadcast_capacity),
             settings,
             link_key: roeh_auth::CsrfKey::generate(),
+            signer,
         })
+    }
+
+    /// The push signing key's id and public key (SPKI PEM).
+    pub fn push_key(&self) -> (&str, String) {
+        (self.signer.key_id(), self.signer.public_pem())
     }
 
     /// A link to the footage of `alert`'s first incident, valid for [`CLIP_LINK_TTL`], that
@@ -205,6 +242,11 @@ impl AlertsService {
         let now = self.clock.wall().0 / 1_000_000;
         let max = now + CLIP_LINK_TTL.as_secs() as i64 + 1;
         exp >= now && exp <= max && self.link_key.check_csrf(&clip_link_digest(alert, exp), sig)
+    }
+
+    /// The service's settings.
+    pub fn settings(&self) -> &AlertsSettings {
+        &self.settings
     }
 
     /// The live broadcast.
@@ -447,6 +489,8 @@ impl AlertsService {
         committed: Option<std::time::Instant>,
     ) -> Result<Vec<Arc<PushMessage>>, ApiError> {
         type Ctx = (Arc<AlertSummary>, Arc<Vec<(Uuid, u64)>>);
+        // Signed now: a replayed event gets a fresh validity, its `time` tells its age.
+        let issued = self.clock.wall();
         let mut ctx: HashMap<Uuid, Ctx> = HashMap::new();
         let mut out = Vec::with_capacity(events.len());
         for e in events {
@@ -467,19 +511,27 @@ impl AlertsService {
             let Some((summary, dispatched)) = ctx.get(&e.alert_id) else {
                 continue;
             };
-            out.push(Arc::new(PushMessage {
-                seq: e.seq,
-                alert: e.alert_id,
-                kind: e.kind.clone(),
-                time: e.time.to_rfc3339(),
-                actor: e.actor.clone(),
-                state: e.state.clone(),
-                unit: e.unit_id,
-                detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
-                summary: summary.clone(),
-                dispatched: dispatched.clone(),
-                committed,
-            }));
+            out.push(Arc::new(PushMessage::sealed(
+                &self.signer,
+                issued,
+                self.settings.push_ttl,
+                PushMessage {
+                    seq: e.seq,
+                    alert: e.alert_id,
+                    kind: e.kind.clone(),
+                    time: e.time.to_rfc3339(),
+                    actor: e.actor.clone(),
+                    state: e.state.clone(),
+                    unit: e.unit_id,
+                    detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+                    summary: summary.clone(),
+                    dispatched: dispatched.clone(),
+                    committed,
+                    issued_at: String::new(),
+                    expires_at: String::new(),
+                    wire: Default::default(),
+                },
+            )));
         }
         Ok(out)
     }
@@ -543,7 +595,16 @@ pub(crate) async fn list(
     if let Some(s) = &q.state {
         AlertState::parse(s).map_err(alerts_err)?;
     }
-    let limit = q.limit.unwrap_or(100).clamp(1, roeh_store::MAX_ALERT_LIST) as usize;
+    let limit = crate::page_limit(q.limit)?.min(roeh_store::MAX_ALERT_LIST) as usize;
+    if let Some(b) = q.before {
+        // The cursor must be an alert of the caller's list: a missing one and one out of scope
+        // are refused alike.
+        if load_visible(&st, &who, &b.to_string()).await.is_err() {
+            return Err(ApiError::invalid(
+                "before does not name an alert of this list",
+            ));
+        }
+    }
     let mut filter = AlertFilter {
         state: q.state,
         hotspot: q.hotspot,
@@ -572,7 +633,7 @@ pub(crate) async fn list(
     Ok(Json(out))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct DispatchView {
     unit: Uuid,
     dispatched_at: String,
@@ -581,6 +642,7 @@ struct DispatchView {
     accepted_at: Option<String>,
     arrived_at: Option<String>,
     closed_at: Option<String>,
+    #[schemars(with = "crate::openapi::foreign::ResponseTimes")]
     response: ResponseTimes,
 }
 
@@ -604,7 +666,7 @@ fn dispatch_view(d: &DispatchRow) -> DispatchView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct EventView {
     seq: u64,
     time: String,
@@ -615,12 +677,20 @@ struct EventView {
     detail: serde_json::Value,
 }
 
+/// `GET /api/alerts/{id}`: an alert with its dispatches and events.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct AlertDetail {
+    alert: AlertSummary,
+    dispatches: Vec<DispatchView>,
+    events: Vec<EventView>,
+}
+
 /// `GET /api/alerts/{id}`: the alert, its dispatches with response times, and its events.
 pub(crate) async fn get(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AlertDetail>, ApiError> {
     let a = load_visible(&st, &who, &id).await?;
     let summary = st.alerts.summary(&a).await?;
     let dispatches: Vec<DispatchView> = st
@@ -645,15 +715,15 @@ pub(crate) async fn get(
             detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
         })
         .collect();
-    Ok(Json(serde_json::json!({
-        "alert": summary,
-        "dispatches": dispatches,
-        "events": events,
-    })))
+    Ok(Json(AlertDetail {
+        alert: summary,
+        dispatches,
+        events,
+    }))
 }
 
 /// An optional note with a state change.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ActionBody {
     #[serde(default)]
@@ -726,7 +796,7 @@ action_handler!(
 );
 
 /// `POST /api/alerts/{id}/note` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoteBody {
     text: String,
@@ -757,13 +827,21 @@ pub(crate) async fn note(
         .await?;
     let seq = ev.seq;
     st.alerts.publish(&[ev]).await;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "seq": seq }))).into_response())
+    Ok((StatusCode::CREATED, Json(NoteView { seq })).into_response())
+}
+
+/// The answer of `POST /api/alerts/{id}/note`: the note's event.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct NoteView {
+    /// The event's seq.
+    seq: u64,
 }
 
 /// `POST /api/alerts/{id}/dispatch` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DispatchBody {
+    #[schemars(length(min = 1, max = 20))]
     units: Vec<Uuid>,
 }
 
@@ -773,7 +851,7 @@ pub(crate) async fn dispatch(
     axum::Extension(who): axum::Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Json<DispatchBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DispatchedView>, ApiError> {
     let Json(b) = body.map_err(ApiError::body)?;
     if b.units.is_empty() || b.units.len() > 20 {
         return Err(ApiError::invalid("name 1 to 20 units"));
@@ -794,10 +872,35 @@ pub(crate) async fn dispatch(
         .dispatch_alert(a.id, &change, &b.units, &who.username)
         .await?;
     st.alerts.publish(&events).await;
-    Ok(Json(serde_json::json!({
-        "alert": st.alerts.summary(&row).await?,
-        "dispatched": events.iter().filter_map(|e| e.unit_id).collect::<Vec<_>>(),
-    })))
+    Ok(Json(DispatchedView {
+        alert: st.alerts.summary(&row).await?,
+        dispatched: events.iter().filter_map(|e| e.unit_id).collect(),
+    }))
+}
+
+/// The answer of `POST /api/alerts/{id}/dispatch`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct DispatchedView {
+    /// The alert after the dispatch.
+    alert: AlertSummary,
+    /// The units it was sent to.
+    dispatched: Vec<Uuid>,
+}
+
+/// One figure of `GET /api/alerts/precision`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct PrecisionView {
+    /// The rule.
+    rule: Uuid,
+    /// The camera.
+    #[schemars(with = "Uuid")]
+    camera: CameraId,
+    /// Alerts resolved or marked false.
+    closed: u64,
+    /// Alerts marked false.
+    false_alarms: u64,
+    /// 1 − false alarms / closed; `null` when none is closed.
+    precision: Option<f64>,
 }
 
 /// `GET /api/alerts/precision`: per (rule, camera), 1 − false alarms / closed alerts, for the
@@ -805,19 +908,18 @@ pub(crate) async fn dispatch(
 pub(crate) async fn precision(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<PrecisionView>>, ApiError> {
     let rows = st.store.alert_precision().await?;
+    let reach = crate::reach::reach(&st, &who.scope).await?;
     Ok(Json(
         rows.into_iter()
-            .filter(|r| who.scope.allows_camera(r.camera, std::iter::empty()))
-            .map(|r| {
-                serde_json::json!({
-                    "rule": r.rule_id,
-                    "camera": r.camera,
-                    "closed": r.closed,
-                    "false_alarms": r.false_alarms,
-                    "precision": roeh_alerts::precision(r.false_alarms, r.closed),
-                })
+            .filter(|r| reach.allows(r.camera))
+            .map(|r| PrecisionView {
+                rule: r.rule_id,
+                camera: r.camera,
+                closed: r.closed,
+                false_alarms: r.false_alarms,
+                precision: roeh_alerts::precision(r.false_alarms, r.closed),
             })
             .collect(),
     ))
@@ -826,7 +928,7 @@ pub(crate) async fn precision(
 // ----- units -----
 
 /// `POST /api/units` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterBody {
     name: String,
@@ -878,14 +980,28 @@ pub(crate) async fn register_unit(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({
-            "id": id,
-            "name": b.name,
-            "token": text.expose(),
-            "expires_at": expires.to_rfc3339(),
-        })),
+        Json(RegisteredView {
+            id,
+            name: b.name,
+            token: text.expose().to_string(),
+            expires_at: expires.to_rfc3339(),
+            push_key: push_key_view(&st.alerts),
+        }),
     )
         .into_response())
+}
+
+/// The answer of `POST /api/units`: the unit and its device token, shown once.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct RegisteredView {
+    id: Uuid,
+    name: String,
+    /// The device token, for `Authorization: Bearer`.
+    token: String,
+    /// RFC 3339.
+    expires_at: String,
+    /// The unit's client verifies every pushed message with this key.
+    push_key: PushKeyView,
 }
 
 /// `GET /api/units` query.
@@ -901,23 +1017,26 @@ pub(crate) async fn list_units(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
     q: Result<Query<UnitsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UnitsView>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let units = st.store.list_units().await?;
-    let view: Vec<serde_json::Value> = units
+    let view: Vec<UnitView> = units
         .iter()
-        .map(|u| {
-            serde_json::json!({
-                "id": u.id, "name": u.name, "status": u.status,
-                "position": match (u.lat, u.lon) {
-                    (Some(lat), Some(lon)) => Some(LatLon { lat, lon }),
-                    _ => None,
-                },
-                "updated_at": u.updated_at.to_rfc3339(),
-            })
+        .map(|u| UnitView {
+            id: u.id,
+            name: u.name.clone(),
+            status: u.status.clone(),
+            position: match (u.lat, u.lon) {
+                (Some(lat), Some(lon)) => Some(LatLon { lat, lon }),
+                _ => None,
+            },
+            updated_at: u.updated_at.to_rfc3339(),
         })
         .collect();
-    let mut out = serde_json::json!({ "units": view });
+    let mut out = UnitsView {
+        units: view,
+        suggested: None,
+    };
     if let Some(alert) = q.alert {
         let a = load_visible(&st, &who, &alert).await?;
         let suggested = match (a.lat, a.lon) {
@@ -941,17 +1060,42 @@ pub(crate) async fn list_units(
             }
             _ => Vec::new(),
         };
-        out["suggested"] = serde_json::to_value(suggested)
-            .map_err(|e| ApiError::new(ErrorKind::Internal, e.to_string()))?;
+        out.suggested = Some(suggested);
     }
     Ok(Json(out))
 }
 
+/// A patrol unit as `GET /api/units` shows it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct UnitView {
+    id: Uuid,
+    name: String,
+    /// What the unit last reported: `available`, `busy` or `off_duty`.
+    status: String,
+    /// Where it last reported to be; `null` before its first report.
+    #[schemars(with = "Option<crate::openapi::foreign::LatLon>")]
+    position: Option<LatLon>,
+    /// RFC 3339.
+    updated_at: String,
+}
+
+/// The answer of `GET /api/units[?alert=ID]`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct UnitsView {
+    /// Every unit.
+    units: Vec<UnitView>,
+    /// With `alert`: the nearest available units to its hotspot, nearest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<crate::openapi::foreign::Suggestion>>")]
+    suggested: Option<Vec<roeh_alerts::Suggestion>>,
+}
 /// `POST /api/units/me/position` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PositionBody {
+    #[schemars(range(min = -90.0, max = 90.0))]
     lat: f64,
+    #[schemars(range(min = -180.0, max = 180.0))]
     lon: f64,
 }
 
@@ -971,9 +1115,10 @@ pub(crate) async fn my_position(
 }
 
 /// `POST /api/units/me/status` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatusBody {
+    #[schemars(with = "crate::openapi::foreign::UnitStatus")]
     status: UnitStatus,
 }
 
@@ -992,12 +1137,13 @@ pub(crate) async fn my_status(
 }
 
 /// `POST /api/units/me/receipts` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReceiptBody {
     /// Chosen by the client, unique per unit: a replay with the same id changes nothing.
     receipt_id: String,
     alert: Uuid,
+    #[schemars(with = "crate::openapi::foreign::ReceiptKind")]
     kind: ReceiptKind,
 }
 
@@ -1058,7 +1204,10 @@ pub(crate) async fn my_receipt(
                 )),
                 Replay::Same | Replay::New => Ok((
                     StatusCode::OK,
-                    Json(serde_json::json!({ "replayed": true })),
+                    Json(ReceiptView {
+                        replayed: true,
+                        dispatch: None,
+                    }),
                 )
                     .into_response()),
             }
@@ -1069,14 +1218,23 @@ pub(crate) async fn my_receipt(
             }
             Ok((
                 StatusCode::CREATED,
-                Json(serde_json::json!({
-                    "replayed": false,
-                    "dispatch": dispatch_view(&dispatch),
-                })),
+                Json(ReceiptView {
+                    replayed: false,
+                    dispatch: Some(dispatch_view(&dispatch)),
+                }),
             )
                 .into_response())
         }
     }
+}
+
+/// The answer of `POST /api/units/me/receipts`: a replay (200) carries no dispatch; a recorded
+/// receipt (201) the dispatch with its times.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct ReceiptView {
+    replayed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dispatch: Option<DispatchView>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1121,4 +1279,37 @@ pub(crate) async fn clip(
         .unwrap_or_else(|| st.clock.wall())
         .max(start);
     crate::export::mp4_range(&st, &cam, start, end, &format!("clip-link:{id}")).await
+}
+
+/// The key push messages are signed with (`GET /api/push/key`, and in `POST /api/units`).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct PushKeyView {
+    /// `Ed25519`.
+    #[schemars(extend("const" = "Ed25519"))]
+    algorithm: &'static str,
+    /// The key's id, as in each envelope's `key`.
+    key_id: String,
+    /// The public key, PEM.
+    public_key: String,
+    /// The context the signature covers before the message bytes.
+    context: String,
+    /// How long a message stays valid, seconds.
+    ttl_secs: u64,
+}
+
+fn push_key_view(svc: &AlertsService) -> PushKeyView {
+    let (id, pem) = svc.push_key();
+    PushKeyView {
+        algorithm: "Ed25519",
+        key_id: id.to_string(),
+        public_key: pem,
+        context: String::from_utf8_lossy(roeh_alerts::push::PUSH_CONTEXT).into_owned(),
+        ttl_secs: svc.settings.push_ttl.as_secs(),
+    }
+}
+
+/// `GET /api/push/key` (signed in): the key every push message is signed with, so clients can
+/// verify them (see `roeh_alerts::push`).
+pub(crate) async fn push_key(State(st): State<AppState>) -> Json<PushKeyView> {
+    Json(push_key_view(&st.alerts))
 }

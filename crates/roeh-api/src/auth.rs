@@ -124,6 +124,7 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
         ("GET", p) if p.starts_with("/api/incidents") => Needs(P::ViewIncidents),
         ("GET", "/api/analytics/stats") => Needs(P::ViewStatus),
         ("GET", "/api/alerts/precision") => Needs(P::ViewIncidents),
+        ("GET", "/api/reports/response-times") => Needs(P::ViewIncidents),
         ("GET", "/api/alerts" | "/api/alerts/{id}") => Needs(P::HandleAlerts),
         (
             "POST",
@@ -139,11 +140,16 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
             Needs(P::UnitReceipts)
         }
         // Operators and units alike; the handler picks what each may see.
-        ("GET", "/api/push/ws" | "/api/push/sse") => SignedIn,
+        ("GET", "/api/push/ws" | "/api/push/sse" | "/api/push/key") => SignedIn,
         // Webhooks send every alert of the site out of the building: admins only.
-        (_, "/api/webhooks" | "/api/webhooks/{id}" | "/api/webhooks/{id}/deliveries") => {
-            Needs(P::ManageUsers)
-        }
+        (
+            _,
+            "/api/webhooks"
+            | "/api/webhooks/{id}"
+            | "/api/webhooks/{id}/deliveries"
+            | "/api/webhooks/{id}/disable"
+            | "/api/webhooks/{id}/enable",
+        ) => Needs(P::ManageUsers),
         // The API's description: no data, but not part of the public surface (0006, 0009).
         ("GET", "/api/openapi.json") => SignedIn,
         // Prometheus scrapers present an API token of a role holding `ViewStatus`.
@@ -289,7 +295,10 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
             p.check(perm)?;
             if let Some(cam) = path_camera(&template, &uri_path) {
                 let cam = cam?;
-                if !p.scope.allows_camera(cam, std::iter::empty()) {
+                // A camera of one of the caller's hotspots is within the scope too.
+                if !p.scope.allows_camera(cam, std::iter::empty())
+                    && !crate::reach::reach(&st, &p.scope).await?.allows(cam)
+                {
                     return Err(ApiError::not_found(roeh_auth::NO_SUCH_CAMERA));
                 }
             }
@@ -374,7 +383,7 @@ async fn audit_login(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetupBody {
     token: String,
@@ -417,9 +426,22 @@ pub(crate) async fn setup(
     audit_login(&st, &b.username, Some(Role::Admin), true, 201, ip, "setup").await;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "id": id, "username": b.username, "role": "admin" })),
+        Json(SetupView {
+            id,
+            username: b.username,
+            role: Role::Admin.as_str(),
+        }),
     )
         .into_response())
+}
+
+/// The first admin, created by `POST /api/auth/setup`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct SetupView {
+    id: i64,
+    username: String,
+    #[schemars(schema_with = "crate::openapi::foreign::role")]
+    role: &'static str,
 }
 
 fn too_many(wait: roeh_auth::RetryAfter) -> Response {
@@ -435,19 +457,21 @@ fn too_many(wait: roeh_auth::RetryAfter) -> Response {
     r
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginBody {
     username: String,
     password: String,
     /// `session` (cookie, for the console; default) or `api` (bearer token in the body).
     #[serde(default)]
+    #[schemars(extend("enum" = ["session", "api", null]))]
     kind: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct LoginView {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct LoginView {
     username: String,
+    #[schemars(schema_with = "crate::openapi::foreign::role")]
     role: &'static str,
     expires_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -590,33 +614,48 @@ pub(crate) async fn logout(
     Ok((h, StatusCode::NO_CONTENT).into_response())
 }
 
-/// `GET /api/auth/me`.
-pub(crate) async fn me(axum::Extension(p): axum::Extension<Principal>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "id": p.user_id,
-        "username": p.username,
-        "role": p.role.as_str(),
-        "scope": serde_json::from_str::<serde_json::Value>(&p.scope.to_json().unwrap_or_default())
-            .unwrap_or(serde_json::Value::Null),
-    }))
+/// The caller, as `GET /api/auth/me` shows it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct MeView {
+    id: i64,
+    username: String,
+    #[schemars(schema_with = "crate::openapi::foreign::role")]
+    role: &'static str,
+    #[schemars(with = "crate::openapi::foreign::Scope")]
+    scope: serde_json::Value,
 }
 
-#[derive(Debug, Deserialize)]
+/// `GET /api/auth/me`.
+pub(crate) async fn me(axum::Extension(p): axum::Extension<Principal>) -> Json<MeView> {
+    Json(MeView {
+        id: p.user_id,
+        role: p.role.as_str(),
+        scope: serde_json::from_str::<serde_json::Value>(&p.scope.to_json().unwrap_or_default())
+            .unwrap_or(serde_json::Value::Null),
+        username: p.username,
+    })
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUserBody {
     username: String,
     password: String,
+    #[schemars(schema_with = "crate::openapi::foreign::role")]
     role: String,
     /// `{"cameras": [...], "hotspots": [...]}`; absent = unrestricted.
     #[serde(default)]
+    #[schemars(with = "Option<crate::openapi::foreign::Scope>")]
     scope: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct UserView {
     id: i64,
     username: String,
+    #[schemars(schema_with = "crate::openapi::foreign::role")]
     role: String,
+    #[schemars(with = "crate::openapi::foreign::Scope")]
     scope: serde_json::Value,
     created_at: String,
     disabled_at: Option<String>,
@@ -701,24 +740,31 @@ pub(crate) async fn disable_user(
     if st.store.user_by_id(id).await?.is_none() {
         return Err(ApiError::not_found("no such user"));
     }
-    let changed = st.store.disable_user(id, st.clock.wall()).await?;
-    let status = if changed {
-        StatusCode::OK
-    } else {
-        StatusCode::CONFLICT
-    };
-    Ok((
-        status,
-        Json(serde_json::json!({ "id": id, "disabled": changed })),
-    )
-        .into_response())
+    if !st.store.disable_user(id, st.clock.wall()).await? {
+        // The shared error body, like every other refusal.
+        return Err(ApiError::new(
+            ErrorKind::FailedPrecondition,
+            "the user is disabled already",
+        ));
+    }
+    Ok((StatusCode::OK, Json(DisabledView { id, disabled: true })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// The answer of `POST /api/users/{id}/disable` (a user disabled already is a 409 with the
+/// shared error body).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct DisabledView {
+    id: i64,
+    disabled: bool,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TokenBody {
     label: String,
+    /// Days until it expires (default 90).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 366))]
     days: Option<u32>,
 }
 
@@ -759,9 +805,21 @@ pub(crate) async fn create_token(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "token": text.expose(), "expires_at": expires.to_rfc3339() })),
+        Json(TokenView {
+            token: text.expose().to_string(),
+            expires_at: expires.to_rfc3339(),
+        }),
     )
         .into_response())
+}
+
+/// A new API token, shown once (`POST /api/users/{id}/tokens`).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct TokenView {
+    /// `roeh_<64 hex>`, for `Authorization: Bearer`.
+    token: String,
+    /// RFC 3339.
+    expires_at: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -769,41 +827,73 @@ pub(crate) async fn create_token(
 pub(crate) struct AuditQuery {
     actor: Option<String>,
     action: Option<String>,
+    /// The cursor (the last entry id of the previous page); `before_id` is its older name.
+    before: Option<i64>,
     before_id: Option<i64>,
     limit: Option<u32>,
 }
 
-/// `GET /api/audit` (admin, supervisor): newest first, paged by `before_id`.
+/// An audit log entry as the API shows it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct AuditView {
+    id: i64,
+    /// RFC 3339.
+    time: String,
+    /// A username, or `anonymous`.
+    actor: String,
+    /// The actor's role, when authenticated.
+    role: Option<String>,
+    /// What: `login`, `export.request`, …
+    action: String,
+    /// To what: `camera:<id>`, `user:<name>`, …
+    target: Option<String>,
+    /// `ok`, `denied` or `error`.
+    outcome: String,
+    /// The HTTP status answered.
+    status: Option<u16>,
+    /// Why (case number and legal basis for footage and exports).
+    reason: Option<String>,
+    /// The client's address.
+    source_ip: Option<String>,
+}
+
+/// `GET /api/audit` (admin, supervisor): newest first, paged by `before` (or `before_id`).
 pub(crate) async fn audit(
     State(st): State<AppState>,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<AuditView>>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let before = match (q.before, q.before_id) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give the cursor as before or before_id, not both",
+            ));
+        }
+        (b, id) => b.or(id),
+    };
     let rows = st
         .store
         .audit(&AuditFilter {
             actor: q.actor,
             action: q.action,
-            before_id: q.before_id,
-            limit: q.limit.unwrap_or(100).min(1000),
+            before_id: before,
+            limit: crate::page_limit(q.limit)?,
             ..AuditFilter::default()
         })
         .await?;
     Ok(Json(
         rows.into_iter()
-            .map(|r| {
-                serde_json::json!({
-                    "id": r.id,
-                    "time": r.entry.time.to_rfc3339(),
-                    "actor": r.entry.actor,
-                    "role": r.entry.role,
-                    "action": r.entry.action,
-                    "target": r.entry.target,
-                    "outcome": r.entry.outcome,
-                    "status": r.entry.status,
-                    "reason": r.entry.reason,
-                    "source_ip": r.entry.source_ip,
-                })
+            .map(|r| AuditView {
+                id: r.id,
+                time: r.entry.time.to_rfc3339(),
+                actor: r.entry.actor,
+                role: r.entry.role,
+                action: r.entry.action,
+                target: r.entry.target,
+                outcome: r.entry.outcome,
+                status: r.entry.status,
+                reason: r.entry.reason,
+                source_ip: r.entry.source_ip,
             })
             .collect(),
     ))

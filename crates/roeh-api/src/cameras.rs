@@ -12,17 +12,20 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// A camera as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CameraView {
+    #[schemars(with = "uuid::Uuid")]
     id: CameraId,
     name: String,
     url: String,
+    #[schemars(with = "crate::openapi::foreign::Transport")]
     transport: Transport,
     enabled: bool,
     username: Option<String>,
     has_password: bool,
     retention_max_age_secs: Option<u64>,
     retention_max_bytes: Option<u64>,
+    #[schemars(with = "Option<crate::openapi::foreign::StreamHealth>")]
     health: Option<StreamHealth>,
 }
 
@@ -62,9 +65,10 @@ pub(crate) async fn list(
     axum::Extension(p): axum::Extension<roeh_auth::Principal>,
 ) -> Result<Json<Vec<CameraView>>, ApiError> {
     let cams = st.store.list_cameras().await?;
+    let reach = crate::reach::reach(&st, &p.scope).await?;
     Ok(Json(
         cams.into_iter()
-            .filter(|c| p.scope.allows_camera(c.id, std::iter::empty()))
+            .filter(|c| reach.allows(c.id))
             .map(|c| view(&st, c))
             .collect(),
     ))
@@ -79,7 +83,7 @@ pub(crate) async fn get(
 }
 
 /// Body of `POST /api/cameras`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCamera {
     name: String,
@@ -89,6 +93,7 @@ pub struct NewCamera {
     #[serde(default)]
     password: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<crate::openapi::foreign::Transport>")]
     transport: Option<Transport>,
     #[serde(default)]
     enabled: Option<bool>,
@@ -161,10 +166,20 @@ pub(crate) async fn add(
     Ok((StatusCode::CREATED, Json(view(&st, cam))))
 }
 
+/// The answer of `DELETE /api/cameras/{id}`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct RemovedView {
+    #[schemars(with = "uuid::Uuid")]
+    id: CameraId,
+    /// `deleted`, or `retired_footage_kept` when recorded footage keeps the camera's row.
+    #[schemars(extend("enum" = ["deleted", "retired_footage_kept"]))]
+    outcome: &'static str,
+}
+
 pub(crate) async fn remove(
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RemovedView>, ApiError> {
     let cam = load(&st, &id).await?;
     st.control.stop_camera(cam.id).await;
     let removal = st.store.delete_camera(cam.id, st.clock.wall()).await?;
@@ -173,7 +188,8 @@ pub(crate) async fn remove(
         roeh_store::CameraRemoval::Deleted => "deleted",
         roeh_store::CameraRemoval::Retired => "retired_footage_kept",
     };
-    Ok(Json(
-        serde_json::json!({ "id": cam.id, "outcome": outcome }),
-    ))
+    Ok(Json(RemovedView {
+        id: cam.id,
+        outcome,
+    }))
 }

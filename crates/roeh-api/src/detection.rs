@@ -9,14 +9,29 @@
 //! - after every stored change the running analytics reloads; a failed reload is logged and
 //!   does not undo the change (the next reload picks it up);
 //! - snapshots are served only by incident id, from the file name the store holds (a plain name,
-//!   checked again here), never from a path a client gave.
+//!   checked again here), never from a path a client gave;
+//! - every read and write is limited by the caller's scope (TRUST S9), and an object outside it
+//!   answers exactly like one that does not exist (same status, same body): an incident is
+//!   visible when the scope allows its camera with its hotspot, or its hotspot; a hotspot when
+//!   the scope allows it or any of its cameras; a rule when its hotspot is visible. Lists hold
+//!   only visible objects, and a filter naming something outside the scope reads as one with
+//!   nothing in it;
+//! - a scoped caller changes a hotspot (or its rules) only when the hotspot as a whole is in
+//!   the scope or every camera of it is granted by id, and names in a hotspot only cameras it is
+//!   granted by id (or the hotspot already had, for a hotspot of the scope); a camera outside
+//!   the scope is refused like an unknown camera;
+//! - `GET /api/incidents` pages by cursor (`before`, the last incident of the previous page, in
+//!   the order `opened_at DESC, id`); the scope is applied in the query, so a page is full while
+//!   more visible incidents exist, and a cursor that is unknown or out of scope is refused alike.
 
 use crate::{ApiError, AppState, cameras};
+use axum::Extension;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use roeh_auth::{Principal, Scope};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use roeh_rules::{Hotspot, Rule};
 use roeh_store::{HotspotRow, IncidentFilter, IncidentRow, IncidentState, RuleRow};
@@ -58,7 +73,11 @@ fn invalid(e: roeh_rules::Error) -> ApiError {
 
 /// A body as a JSON object, with `id` set to `id` when missing. `Some(expected)` refuses
 /// another id.
-fn with_id(mut body: Value, what: &str, expected: Option<Uuid>) -> Result<(Value, Uuid), ApiError> {
+pub(crate) fn with_id(
+    mut body: Value,
+    what: &str,
+    expected: Option<Uuid>,
+) -> Result<(Value, Uuid), ApiError> {
     let Some(obj) = body.as_object_mut() else {
         return Err(ApiError::invalid(format!("{what}: must be a JSON object")));
     };
@@ -92,15 +111,68 @@ fn time(t: WallTime) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Scope
+
+/// The cameras a stored hotspot document names (entries that are not camera ids are skipped,
+/// which can only narrow what a scoped caller sees).
+pub(crate) fn hotspot_cameras(document: &str) -> Vec<CameraId> {
+    let Ok(v) = serde_json::from_str::<Value>(document) else {
+        return Vec::new();
+    };
+    v.get("cameras")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|c| CameraId::parse(c).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `scope` sees the hotspot `id` whose cameras are `cameras`.
+fn sees_hotspot(scope: &Scope, id: Uuid, cameras: &[CameraId]) -> bool {
+    scope.allows_hotspot(id) || cameras.iter().any(|c| scope.allows_camera(*c, [id]))
+}
+
+/// Whether `scope` may change the hotspot `id` whose cameras are `cameras`, and its rules.
+fn may_change_hotspot(scope: &Scope, id: Uuid, cameras: &[CameraId]) -> bool {
+    scope.allows_hotspot(id) || cameras.iter().all(|c| scope.allows_camera(*c, []))
+}
+
+/// Whether `scope` sees an incident.
+fn sees_incident(scope: &Scope, r: &IncidentRow) -> bool {
+    let i = &r.incident;
+    scope.allows_camera(i.camera, [i.hotspot_id]) || scope.allows_hotspot(i.hotspot_id)
+}
+
+fn no_hotspot() -> ApiError {
+    ApiError::not_found("no such hotspot")
+}
+
+fn no_rule() -> ApiError {
+    ApiError::not_found("no such rule")
+}
+
+fn outside_scope() -> ApiError {
+    ApiError::new(
+        ErrorKind::PermissionDenied,
+        "the hotspot has cameras outside your scope",
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
 // Hotspots
 
 /// A stored hotspot as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct HotspotView {
     id: Uuid,
     name: String,
     created_at: String,
     updated_at: String,
+    /// The stored document.
+    #[schemars(with = "crate::openapi::foreign::Hotspot")]
     hotspot: Value,
 }
 
@@ -116,15 +188,45 @@ fn hotspot_view(r: HotspotRow) -> Result<HotspotView, ApiError> {
     })
 }
 
-/// Validates a hotspot body: the document, then that its cameras exist.
-async fn check_hotspot(st: &AppState, body: Value) -> Result<Hotspot, ApiError> {
+/// Validates a hotspot body: the document, then that its cameras exist and that `who` may name
+/// them: granted by id, or already cameras of `stored` (the hotspot being changed) when the
+/// hotspot as a whole is in the scope. A camera outside the scope reads as an unknown one.
+async fn check_hotspot(
+    st: &AppState,
+    who: &Principal,
+    stored: Option<&HotspotRow>,
+    body: Value,
+) -> Result<Hotspot, ApiError> {
     let h = Hotspot::parse_json(&body.to_string()).map_err(invalid)?;
+    let kept = match stored {
+        Some(row) if who.scope.allows_hotspot(row.id) => hotspot_cameras(&row.document),
+        _ => Vec::new(),
+    };
     for (i, cam) in h.cameras.iter().enumerate() {
-        if st.store.get_camera(*cam).await?.is_none() {
+        let nameable = who.scope.allows_camera(*cam, []) || kept.contains(cam);
+        if !nameable || st.store.get_camera(*cam).await?.is_none() {
             return Err(ApiError::invalid(format!(
                 "hotspot {:?}: cameras[{i}]: camera {cam} is not a known camera",
                 h.name
             )));
+        }
+    }
+    // A hotspot's cameras are reached by every user scoped to it: a scoped caller adding a
+    // camera to an existing hotspot would widen other users' scope. Only unrestricted callers
+    // (site admins, unscoped supervisors) add cameras to a stored hotspot.
+    if let Some(row) = stored
+        && !who.scope.is_unrestricted()
+    {
+        let before = hotspot_cameras(&row.document);
+        if let Some(added) = h.cameras.iter().find(|c| !before.contains(c)) {
+            return Err(ApiError::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "camera {added} cannot be added to hotspot {:?} by a user with a limited \
+                     scope: it would widen the scope of every user limited to this hotspot",
+                    h.name
+                ),
+            ));
         }
     }
     Ok(h)
@@ -135,18 +237,57 @@ fn document<T: Serialize>(v: &T) -> Result<String, ApiError> {
 }
 
 async fn load_hotspot(st: &AppState, id: Uuid) -> Result<HotspotRow, ApiError> {
-    st.store
+    st.store.get_hotspot(id).await?.ok_or_else(no_hotspot)
+}
+
+/// The hotspot `id` if it exists and `who` sees it; `None` alike for missing and out of scope.
+async fn visible_hotspot(
+    st: &AppState,
+    who: &Principal,
+    id: Uuid,
+) -> Result<Option<HotspotRow>, ApiError> {
+    Ok(st
+        .store
         .get_hotspot(id)
         .await?
-        .ok_or_else(|| ApiError::not_found("no such hotspot"))
+        .filter(|r| sees_hotspot(&who.scope, r.id, &hotspot_cameras(&r.document))))
+}
+
+/// `row` if `who` may change it, else `PermissionDenied` (it sees the hotspot already).
+fn changeable(who: &Principal, row: HotspotRow) -> Result<HotspotRow, ApiError> {
+    if may_change_hotspot(&who.scope, row.id, &hotspot_cameras(&row.document)) {
+        Ok(row)
+    } else {
+        Err(outside_scope())
+    }
+}
+
+/// A hotspot `who` sees; one outside the scope answers like a missing one.
+async fn load_visible_hotspot(
+    st: &AppState,
+    who: &Principal,
+    id: Uuid,
+) -> Result<HotspotRow, ApiError> {
+    visible_hotspot(st, who, id).await?.ok_or_else(no_hotspot)
+}
+
+/// A hotspot `who` sees and may change.
+async fn load_changeable_hotspot(
+    st: &AppState,
+    who: &Principal,
+    id: Uuid,
+) -> Result<HotspotRow, ApiError> {
+    changeable(who, load_visible_hotspot(st, who, id).await?)
 }
 
 pub(crate) async fn list_hotspots(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
 ) -> Result<Json<Vec<HotspotView>>, ApiError> {
     let rows = st.store.list_hotspots().await?;
     Ok(Json(
         rows.into_iter()
+            .filter(|r| sees_hotspot(&who.scope, r.id, &hotspot_cameras(&r.document)))
             .map(hotspot_view)
             .collect::<Result<_, _>>()?,
     ))
@@ -154,18 +295,22 @@ pub(crate) async fn list_hotspots(
 
 pub(crate) async fn get_hotspot(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<HotspotView>, ApiError> {
     let id = parse_uuid(&id, "hotspot")?;
-    Ok(Json(hotspot_view(load_hotspot(&st, id).await?)?))
+    Ok(Json(hotspot_view(
+        load_visible_hotspot(&st, &who, id).await?,
+    )?))
 }
 
 pub(crate) async fn add_hotspot(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<HotspotView>), ApiError> {
     let (body, id) = with_id(body, "hotspot", None)?;
-    let h = check_hotspot(&st, body).await?;
+    let h = check_hotspot(&st, &who, None, body).await?;
     st.store
         .insert_hotspot(id, &h.name, &document(&h)?, st.clock.wall())
         .await?;
@@ -176,13 +321,14 @@ pub(crate) async fn add_hotspot(
 
 pub(crate) async fn put_hotspot(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Json<HotspotView>, ApiError> {
     let id = parse_uuid(&id, "hotspot")?;
-    load_hotspot(&st, id).await?;
+    let stored = load_changeable_hotspot(&st, &who, id).await?;
     let (body, _) = with_id(body, "hotspot", Some(id))?;
-    let h = check_hotspot(&st, body).await?;
+    let h = check_hotspot(&st, &who, Some(&stored), body).await?;
     for row in st.store.list_rules(Some(id)).await? {
         if let Ok(r) = Rule::parse_json(&row.document)
             && let Err(e) = r.validate_for(&h)
@@ -206,11 +352,13 @@ pub(crate) async fn put_hotspot(
 
 pub(crate) async fn delete_hotspot(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_uuid(&id, "hotspot")?;
+    load_changeable_hotspot(&st, &who, id).await?;
     if !st.store.delete_hotspot(id).await? {
-        return Err(ApiError::not_found("no such hotspot"));
+        return Err(no_hotspot());
     }
     reload(&st).await;
     Ok(StatusCode::NO_CONTENT)
@@ -220,13 +368,15 @@ pub(crate) async fn delete_hotspot(
 // Rules
 
 /// A stored rule as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct RuleView {
     id: Uuid,
     hotspot_id: Uuid,
     enabled: bool,
     created_at: String,
     updated_at: String,
+    /// The stored document.
+    #[schemars(with = "crate::openapi::foreign::Rule")]
     rule: Value,
 }
 
@@ -243,15 +393,17 @@ fn rule_view(r: RuleRow) -> Result<RuleView, ApiError> {
     })
 }
 
-/// Validates a rule body against its (stored) hotspot.
-async fn check_rule(st: &AppState, body: Value) -> Result<Rule, ApiError> {
+/// Validates a rule body against its (stored) hotspot, which `who` must see (else it reads as
+/// unknown) and may change.
+async fn check_rule(st: &AppState, who: &Principal, body: Value) -> Result<Rule, ApiError> {
     let r = Rule::parse_json(&body.to_string()).map_err(invalid)?;
-    let Some(row) = st.store.get_hotspot(r.hotspot.0).await? else {
+    let Some(row) = visible_hotspot(st, who, r.hotspot.0).await? else {
         return Err(ApiError::invalid(format!(
             "rule {:?}: hotspot: {} is not a known hotspot",
             r.name, r.hotspot
         )));
     };
+    let row = changeable(who, row)?;
     let h = Hotspot::parse_json(&row.document).map_err(|e| {
         ApiError::new(
             ErrorKind::FailedPrecondition,
@@ -263,10 +415,33 @@ async fn check_rule(st: &AppState, body: Value) -> Result<Rule, ApiError> {
 }
 
 async fn load_rule(st: &AppState, id: Uuid) -> Result<RuleRow, ApiError> {
-    st.store
-        .get_rule(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such rule"))
+    st.store.get_rule(id).await?.ok_or_else(no_rule)
+}
+
+/// A rule `who` sees (through its hotspot); one outside the scope answers like a missing one.
+async fn load_visible_rule(st: &AppState, who: &Principal, id: Uuid) -> Result<RuleRow, ApiError> {
+    let rule = load_rule(st, id).await?;
+    match st.store.get_hotspot(rule.hotspot_id).await? {
+        Some(h) if sees_hotspot(&who.scope, h.id, &hotspot_cameras(&h.document)) => Ok(rule),
+        // A rule outlives its hotspot only in a damaged database; unscoped callers still see it.
+        None if who.scope.is_unrestricted() => Ok(rule),
+        _ => Err(no_rule()),
+    }
+}
+
+/// A rule `who` sees and may change (through its hotspot).
+async fn load_changeable_rule(
+    st: &AppState,
+    who: &Principal,
+    id: Uuid,
+) -> Result<RuleRow, ApiError> {
+    let rule = load_visible_rule(st, who, id).await?;
+    if let Some(h) = st.store.get_hotspot(rule.hotspot_id).await?
+        && !may_change_hotspot(&who.scope, h.id, &hotspot_cameras(&h.document))
+    {
+        return Err(outside_scope());
+    }
+    Ok(rule)
 }
 
 /// `?hotspot=`.
@@ -278,6 +453,7 @@ pub struct RulesQuery {
 
 pub(crate) async fn list_rules(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Query(q): Query<RulesQuery>,
 ) -> Result<Json<Vec<RuleView>>, ApiError> {
     let hotspot = q
@@ -288,7 +464,20 @@ pub(crate) async fn list_rules(
                 .map_err(|_| ApiError::invalid(format!("hotspot {h:?} is not a UUID")))
         })
         .transpose()?;
-    let rows = st.store.list_rules(hotspot).await?;
+    let mut rows = st.store.list_rules(hotspot).await?;
+    if !who.scope.is_unrestricted() {
+        // Rules are visible through their hotspots: a rule of a hotspot outside the scope (or
+        // of a `hotspot=` filter outside it) is left out, as if it did not exist.
+        let seen: std::collections::HashSet<Uuid> = st
+            .store
+            .list_hotspots()
+            .await?
+            .into_iter()
+            .filter(|h| sees_hotspot(&who.scope, h.id, &hotspot_cameras(&h.document)))
+            .map(|h| h.id)
+            .collect();
+        rows.retain(|r| seen.contains(&r.hotspot_id));
+    }
     Ok(Json(
         rows.into_iter().map(rule_view).collect::<Result<_, _>>()?,
     ))
@@ -296,18 +485,20 @@ pub(crate) async fn list_rules(
 
 pub(crate) async fn get_rule(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<RuleView>, ApiError> {
     let id = parse_uuid(&id, "rule")?;
-    Ok(Json(rule_view(load_rule(&st, id).await?)?))
+    Ok(Json(rule_view(load_visible_rule(&st, &who, id).await?)?))
 }
 
 pub(crate) async fn add_rule(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<RuleView>), ApiError> {
     let (body, id) = with_id(body, "rule", None)?;
-    let r = check_rule(&st, body).await?;
+    let r = check_rule(&st, &who, body).await?;
     let now = st.clock.wall();
     st.store
         .insert_rule(&RuleRow {
@@ -326,13 +517,14 @@ pub(crate) async fn add_rule(
 
 pub(crate) async fn put_rule(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Json<RuleView>, ApiError> {
     let id = parse_uuid(&id, "rule")?;
-    let old = load_rule(&st, id).await?;
+    let old = load_changeable_rule(&st, &who, id).await?;
     let (body, _) = with_id(body, "rule", Some(id))?;
-    let r = check_rule(&st, body).await?;
+    let r = check_rule(&st, &who, body).await?;
     st.store
         .update_rule(&RuleRow {
             id,
@@ -349,11 +541,13 @@ pub(crate) async fn put_rule(
 
 pub(crate) async fn delete_rule(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_uuid(&id, "rule")?;
+    load_changeable_rule(&st, &who, id).await?;
     if !st.store.delete_rule(id).await? {
-        return Err(ApiError::not_found("no such rule"));
+        return Err(no_rule());
     }
     reload(&st).await;
     Ok(StatusCode::NO_CONTENT)
@@ -363,18 +557,20 @@ pub(crate) async fn delete_rule(
 // Camera analysis
 
 /// Body of `PUT /api/cameras/{id}/analysis`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnalysisBody {
     enabled: bool,
-    /// Frames per second; absent keeps the camera's rate (or the default).
+    /// Frames per second, above 0; absent keeps the camera's rate (or the default).
     #[serde(default)]
+    #[schemars(range(max = MAX_ANALYSIS_FPS), extend("exclusiveMinimum" = 0.0))]
     fps: Option<f64>,
 }
 
 /// A camera's analysis settings as the API shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AnalysisView {
+    #[schemars(with = "Uuid")]
     camera_id: CameraId,
     enabled: bool,
     fps: f64,
@@ -403,8 +599,9 @@ pub(crate) async fn get_analysis(
 pub(crate) async fn put_analysis(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Json(body): Json<AnalysisBody>,
+    body: Result<Json<AnalysisBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<AnalysisView>, ApiError> {
+    let Json(body) = body.map_err(ApiError::body)?;
     let cam = cameras::load(&st, &id).await?;
     let fps = match body.fps {
         Some(f) => f,
@@ -433,7 +630,8 @@ pub(crate) async fn put_analysis(
 // ---------------------------------------------------------------------------------------------
 // Incidents
 
-/// `?hotspot=&camera=&start=&end=&state=&limit=`; times are RFC 3339 or microseconds.
+/// `?hotspot=&camera=&start=&end=&state=&limit=&before=`; times are RFC 3339 or microseconds;
+/// `before` is the last incident of the previous page.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentQuery {
@@ -443,6 +641,12 @@ pub struct IncidentQuery {
     end: Option<String>,
     state: Option<String>,
     limit: Option<u32>,
+    before: Option<String>,
+}
+
+/// The refusal of a `before` cursor: the same for an unknown id and one outside the scope.
+fn bad_cursor() -> ApiError {
+    ApiError::invalid("before must be the id of an incident of this listing")
 }
 
 impl IncidentQuery {
@@ -501,12 +705,13 @@ impl IncidentQuery {
                 })
                 .transpose()?,
             limit,
+            ..IncidentFilter::default()
         })
     }
 }
 
 /// The footage that belongs to an incident.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct EvidenceView {
     start: String,
     /// `None` while the incident is open.
@@ -521,27 +726,30 @@ pub struct EvidenceView {
 }
 
 /// A segment of an incident's evidence window.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct EvidenceSegment {
     id: i64,
     seq: u64,
     start: String,
     end: String,
+    #[schemars(with = "crate::openapi::foreign::SegmentState")]
     state: roeh_domain::SegmentState,
 }
 
 /// An incident as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct IncidentView {
     id: Uuid,
     rule_id: Uuid,
     hotspot_id: Uuid,
+    #[schemars(with = "Uuid")]
     camera_id: CameraId,
     kind: String,
     severity: String,
     priority: u8,
     alerting: bool,
     reason: String,
+    #[schemars(extend("enum" = ["open", "closed"]))]
     state: &'static str,
     opened_at: String,
     opened_at_us: i64,
@@ -599,9 +807,30 @@ fn incident_view(r: IncidentRow, now: WallTime) -> IncidentView {
 
 pub(crate) async fn list_incidents(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Query(q): Query<IncidentQuery>,
 ) -> Result<Json<Vec<IncidentView>>, ApiError> {
-    let f = q.filter()?;
+    let mut f = q.filter()?;
+    if let Some(b) = &q.before {
+        let id = Uuid::parse_str(b).map_err(|_| bad_cursor())?;
+        match st.store.get_incident(id).await? {
+            Some(r) if sees_incident(&who.scope, &r) => f.before = Some(id),
+            _ => return Err(bad_cursor()),
+        }
+    }
+    // The scope is applied in the query (the same test as `sees_incident`), so pages are full.
+    if !who.scope.is_unrestricted() {
+        f.scope_cameras = who
+            .scope
+            .cameras
+            .as_ref()
+            .map(|c| c.iter().copied().collect());
+        f.scope_hotspots = who
+            .scope
+            .hotspots
+            .as_ref()
+            .map(|h| h.iter().copied().collect());
+    }
     let now = st.clock.wall();
     let rows = st.store.list_incidents(&f).await?;
     Ok(Json(
@@ -609,19 +838,22 @@ pub(crate) async fn list_incidents(
     ))
 }
 
-async fn load_incident(st: &AppState, id: &str) -> Result<IncidentRow, ApiError> {
+/// An incident `who` sees; one outside the scope answers like a missing one.
+async fn load_incident(st: &AppState, who: &Principal, id: &str) -> Result<IncidentRow, ApiError> {
     let id = parse_uuid(id, "incident")?;
     st.store
         .get_incident(id)
         .await?
+        .filter(|r| sees_incident(&who.scope, r))
         .ok_or_else(|| ApiError::not_found("no such incident"))
 }
 
 pub(crate) async fn get_incident(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<IncidentView>, ApiError> {
-    let r = load_incident(&st, &id).await?;
+    let r = load_incident(&st, &who, &id).await?;
     let now = st.clock.wall();
     let (camera, start, end) = (
         r.incident.camera,
@@ -651,9 +883,10 @@ pub(crate) async fn get_incident(
 
 pub(crate) async fn snapshot(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let r = load_incident(&st, &id).await?;
+    let r = load_incident(&st, &who, &id).await?;
     let Some(name) = r.snapshot.filter(|n| roeh_store::is_plain_file_name(n)) else {
         return Err(ApiError::not_found("the incident has no snapshot"));
     };
@@ -685,9 +918,28 @@ pub(crate) async fn snapshot(
         .map_err(|e| ApiError::new(ErrorKind::Internal, e.to_string()))
 }
 
-pub(crate) async fn stats(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// `GET /api/analytics/stats`: site-wide figures, and per-camera figures of the cameras in the
+/// caller's scope only.
+pub(crate) async fn stats(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
     match &st.analytics {
-        Some(a) => Ok(Json(a.stats())),
+        Some(a) => {
+            let reach = crate::reach::reach(&st, &who.scope).await?;
+            let mut v = a.stats();
+            if !who.scope.is_unrestricted()
+                && let Some(cams) = v.get_mut("cameras").and_then(Value::as_array_mut)
+            {
+                cams.retain(|c| {
+                    c.get("camera")
+                        .and_then(Value::as_str)
+                        .and_then(|id| CameraId::parse(id).ok())
+                        .is_some_and(|id| reach.allows(id))
+                });
+            }
+            Ok(Json(v))
+        }
         None => Err(ApiError::new(
             ErrorKind::FailedPrecondition,
             "analytics is not running: it is disabled in the configuration, or its model was \

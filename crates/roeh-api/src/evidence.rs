@@ -24,7 +24,7 @@ impl From<roeh_custody::Error> for ApiError {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct KeyView {
     key_id: String,
     pem: String,
@@ -48,7 +48,7 @@ pub(crate) async fn keys(State(st): State<AppState>) -> Result<Json<Vec<KeyView>
     Ok(Json(keys.into_iter().map(KeyView::from).collect()))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct CheckpointView {
     text: String,
     signature: String,
@@ -88,7 +88,7 @@ pub(crate) struct ConsistencyQuery {
     to: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct ConsistencyView {
     from: u64,
     to: u64,
@@ -116,7 +116,7 @@ fn parse_time(name: &str, s: &str) -> Result<WallTime, ApiError> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HoldBody {
     #[serde(default)]
@@ -171,7 +171,7 @@ async fn resolve(
         }
         (None, Some(cam), Some(start), Some(end)) => {
             let cam = cameras::load(st, cam).await?;
-            in_scope(p, cam.id)?;
+            in_scope(st, p, cam.id).await?;
             Ok((cam.id, parse_time("start", start)?, parse_time("end", end)?))
         }
         _ => Err(ApiError::invalid(
@@ -180,7 +180,7 @@ async fn resolve(
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct HoldView {
     id: i64,
     camera: String,
@@ -217,8 +217,15 @@ impl From<HoldRow> for HoldView {
     }
 }
 
-fn in_scope(p: &Principal, cam: roeh_domain::CameraId) -> Result<(), ApiError> {
-    if p.scope.allows_camera(cam, std::iter::empty()) {
+/// Whether the caller reaches `cam`; out of scope answers like a missing camera.
+async fn in_scope(
+    st: &AppState,
+    p: &Principal,
+    cam: roeh_domain::CameraId,
+) -> Result<(), ApiError> {
+    if p.scope.allows_camera(cam, std::iter::empty())
+        || crate::reach::reach(st, &p.scope).await?.allows(cam)
+    {
         Ok(())
     } else {
         Err(ApiError::not_found(roeh_auth::NO_SUCH_CAMERA))
@@ -273,15 +280,16 @@ pub(crate) async fn holds(
 ) -> Result<Json<Vec<HoldView>>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let rows = st.store.holds(!q.all.unwrap_or(false)).await?;
+    let reach = crate::reach::reach(&st, &p.scope).await?;
     Ok(Json(
         rows.into_iter()
-            .filter(|h| in_scope(&p, h.hold.camera).is_ok())
+            .filter(|h| reach.allows(h.hold.camera))
             .map(HoldView::from)
             .collect(),
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClearBody {
     reason: String,
@@ -304,21 +312,28 @@ pub(crate) async fn clear_hold(
         .into_iter()
         .find(|h| h.id == id)
         .ok_or_else(|| ApiError::not_found("no such hold"))?;
-    in_scope(&p, hold.hold.camera).map_err(|_| ApiError::not_found("no such hold"))?;
-    let changed = st.custody.clear_hold(id, &p.username, &b.reason).await?;
-    let status = if changed {
-        StatusCode::OK
-    } else {
-        StatusCode::CONFLICT
-    };
-    Ok((
-        status,
-        Json(serde_json::json!({ "id": id, "cleared": changed })),
-    )
-        .into_response())
+    in_scope(&st, &p, hold.hold.camera)
+        .await
+        .map_err(|_| ApiError::not_found("no such hold"))?;
+    if !st.custody.clear_hold(id, &p.username, &b.reason).await? {
+        // The shared error body, like every other refusal.
+        return Err(ApiError::new(
+            roeh_domain::ErrorKind::FailedPrecondition,
+            "the hold is cleared already",
+        ));
+    }
+    Ok((StatusCode::OK, Json(ClearedView { id, cleared: true })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// The answer of `POST /api/holds/{id}/clear` (a hold cleared already is a 409 with the shared
+/// error body).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct ClearedView {
+    id: i64,
+    cleared: bool,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExportBody {
     #[serde(default)]
@@ -332,10 +347,11 @@ pub(crate) struct ExportBody {
     reason: String,
     case: String,
     #[serde(default)]
+    #[schemars(extend("enum" = ["zip", "directory", null]))]
     form: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct ExportView {
     id: String,
     camera: String,
@@ -408,17 +424,44 @@ pub(crate) async fn start_export(
     Ok((StatusCode::ACCEPTED, Json(ExportView::from(row))).into_response())
 }
 
+/// `GET /api/exports?limit=&before=`: the pagination convention of the API (newest first,
+/// `limit` 1..=1000, default 100; `before` = the last export id of the previous page).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportsQuery {
+    limit: Option<u32>,
+    before: Option<String>,
+}
+
 pub(crate) async fn exports(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
+    q: Result<Query<ExportsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<ExportView>>, ApiError> {
-    let rows = st.store.exports(200).await?;
-    Ok(Json(
-        rows.into_iter()
-            .filter(|e| in_scope(&p, e.camera).is_ok())
-            .map(ExportView::from)
-            .collect(),
-    ))
+    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let limit = crate::page_limit(q.limit)?;
+    let cursor = match q.before.as_deref() {
+        None => None,
+        Some(b) => {
+            // A cursor must name an export the caller may see: a missing one and one of
+            // another camera are refused alike.
+            let unknown = || ApiError::invalid("before does not name an export of this list");
+            let id = uuid_text(b).ok_or_else(unknown)?;
+            match st.store.export(&id).await? {
+                Some(e) if in_scope(&st, &p, e.camera).await.is_ok() => Some(id),
+                _ => return Err(unknown()),
+            }
+        }
+    };
+    // Scope is applied in the query: a page is full while more visible jobs exist.
+    let reach = crate::reach::reach(&st, &p.scope).await?;
+    let cameras = reach.cameras();
+    let rows = st
+        .store
+        .exports_page(cursor.as_deref(), limit, cameras.as_deref())
+        .await?;
+    let out: Vec<ExportView> = rows.into_iter().map(ExportView::from).collect();
+    Ok(Json(out))
 }
 
 fn job_id(id: &str) -> Result<String, ApiError> {
@@ -443,8 +486,10 @@ pub(crate) async fn export(
         .custody
         .export_status(&id)
         .await?
-        .filter(|r| in_scope(&p, r.camera).is_ok())
         .ok_or_else(|| ApiError::not_found("no such export"))?;
+    in_scope(&st, &p, row.camera)
+        .await
+        .map_err(|_| ApiError::not_found("no such export"))?;
     Ok(Json(row.into()))
 }
 
@@ -458,8 +503,10 @@ pub(crate) async fn download(
         .custody
         .export_status(&id)
         .await?
-        .filter(|r| in_scope(&p, r.camera).is_ok())
         .ok_or_else(|| ApiError::not_found("no such export"))?;
+    in_scope(&st, &p, row.camera)
+        .await
+        .map_err(|_| ApiError::not_found("no such export"))?;
     let path = match (row.state, &row.path) {
         (roeh_store::ExportState::Done, Some(p)) if p.ends_with(".zip") => p.clone(),
         _ => {

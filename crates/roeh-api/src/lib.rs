@@ -22,7 +22,10 @@ pub mod metrics;
 pub mod onvif;
 pub mod openapi;
 pub mod push;
+mod reach;
 mod recordings;
+pub mod reports;
+pub mod tls;
 pub mod webhooks;
 
 pub use error::ApiError;
@@ -83,6 +86,20 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// Largest `limit` of a paged list.
+pub const MAX_PAGE: u32 = 1000;
+
+/// The `limit` of a paged list: 100 when absent, else 1..=[`MAX_PAGE`] (400 otherwise).
+pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(100),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        ))),
+    }
+}
+
 /// Every route of [`router`], by method and template: the access-policy matrix and its tests are
 /// generated from this list, and a test checks that the router answers each of them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -137,6 +154,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/exports/{id}/download"),
     ("GET", "/api/alerts"),
     ("GET", "/api/alerts/precision"),
+    ("GET", "/api/reports/response-times"),
     ("GET", "/api/alerts/{id}"),
     ("GET", "/api/alerts/{id}/clip"),
     ("POST", "/api/alerts/{id}/claim"),
@@ -153,9 +171,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/units/me/receipts"),
     ("GET", "/api/push/ws"),
     ("GET", "/api/push/sse"),
+    ("GET", "/api/push/key"),
     ("GET", "/api/webhooks"),
     ("POST", "/api/webhooks"),
     ("DELETE", "/api/webhooks/{id}"),
+    ("POST", "/api/webhooks/{id}/disable"),
+    ("POST", "/api/webhooks/{id}/enable"),
     ("GET", "/api/webhooks/{id}/deliveries"),
     ("GET", "/api/openapi.json"),
     ("GET", "/metrics"),
@@ -233,6 +254,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/exports/{id}/download", get(evidence::download))
         .route("/api/alerts", get(alerts::list))
         .route("/api/alerts/precision", get(alerts::precision))
+        .route("/api/reports/response-times", get(reports::response_times))
         .route("/api/alerts/{id}", get(alerts::get))
         .route("/api/alerts/{id}/clip", get(alerts::clip))
         .route("/api/alerts/{id}/claim", post(alerts::claim))
@@ -251,8 +273,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/units/me/receipts", post(alerts::my_receipt))
         .route("/api/push/ws", get(push::ws))
         .route("/api/push/sse", get(push::sse))
+        .route("/api/push/key", get(alerts::push_key))
         .route("/api/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/api/webhooks/{id}", delete(webhooks::remove))
+        .route("/api/webhooks/{id}/disable", post(webhooks::disable))
+        .route("/api/webhooks/{id}/enable", post(webhooks::enable))
         .route("/api/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/api/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::scrape))
@@ -274,15 +299,67 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_app(listener, router(state), shutdown).await
+}
+
+/// As [`serve`], for a [`router`] with extra layers (e.g. [`webhooks::WebhookWorker::layer`]).
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_on(listener, app, shutdown).await
+}
+
+/// As [`serve`], over HTTPS: each connection completes a TLS handshake with `tls` (see
+/// [`tls::server_config`]) before it reaches the router; a failed or stalled handshake closes
+/// that connection only (see [`tls::TlsListener`]).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<tls::rustls::ServerConfig>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_app_tls(listener, tls, router(state), shutdown).await
+}
+
+/// As [`serve_tls`], for a [`router`] with extra layers, as [`serve_app`].
+pub async fn serve_app_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<tls::rustls::ServerConfig>,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // `tap_io` is axum's way to a custom listener's peer address as `ConnectInfo<SocketAddr>`,
+    // which the login limiter and the audit log read.
+    let listener = tls::TlsListener::new(listener, tls).tap_io(|_| {});
+    serve_on(listener, app, shutdown).await
+}
+
+/// The one serving loop of [`serve_app`] and [`serve_tls`]: peer addresses as connect info,
+/// graceful shutdown.
+async fn serve_on<L>(
+    listener: L,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+    std::net::SocketAddr:
+        for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
 }
 
-#[derive(serde::Serialize)]
+/// `GET /api/health`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct Health {
     status: &'static str,
     version: &'static str,

@@ -89,7 +89,7 @@ impl From<roeh_onvif::Error> for ApiError {
 }
 
 /// A discovered device as the API shows it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct DiscoveredView {
     /// Id to approve (`POST /api/onvif/add` with `discovered_id`) or dismiss.
     pub id: i64,
@@ -114,6 +114,7 @@ pub struct DiscoveredView {
     /// `pending`, `approved` or `dismissed`.
     pub state: String,
     /// The camera, once approved.
+    #[schemars(with = "Option<uuid::Uuid>")]
     pub camera_id: Option<CameraId>,
 }
 
@@ -137,7 +138,7 @@ impl From<DiscoveredRow> for DiscoveredView {
 }
 
 /// A media profile as the API shows it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ProfileView {
     /// Profile token.
     pub token: String,
@@ -170,9 +171,10 @@ impl From<OnvifProfileRow> for ProfileView {
 }
 
 /// A camera's ONVIF description as the API shows it. Never carries credentials.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct OnvifView {
     /// The camera.
+    #[schemars(with = "uuid::Uuid")]
     pub camera_id: CameraId,
     /// Device service URL.
     pub device_url: String,
@@ -218,7 +220,7 @@ impl From<OnvifDeviceRow> for OnvifView {
 }
 
 /// Body of `POST /api/onvif/add`: exactly one of `address` and `discovered_id`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddRequest {
     /// Device service URL, e.g. `http://10.20.0.7/onvif/device_service`.
@@ -237,6 +239,7 @@ pub struct AddRequest {
     pub password: Option<String>,
     /// `tcp` (default) or `udp`.
     #[serde(default)]
+    #[schemars(with = "Option<crate::openapi::foreign::Transport>")]
     pub transport: Option<Transport>,
 }
 
@@ -544,18 +547,20 @@ pub(crate) async fn dismiss(
 }
 
 /// Reply of `POST /api/onvif/add`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct Added {
     camera: AddedCamera,
     onvif: OnvifView,
     discovered_id: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct AddedCamera {
+    #[schemars(with = "uuid::Uuid")]
     id: CameraId,
     name: String,
     url: String,
+    #[schemars(with = "crate::openapi::foreign::Transport")]
     transport: Transport,
     enabled: bool,
     username: Option<String>,

@@ -8,13 +8,15 @@
 //!   live broadcast; it delivers each seq at most once and in order. A gap in the live stream
 //!   (a lagging receiver, or two publishers racing) is filled from the store before going on,
 //!   so nothing is ever skipped silently;
+//! - every message is sent as one signed envelope with an expiry (`roeh_alerts::push`), built
+//!   once per event and shared by all subscribers; replayed events are signed when read;
 //! - operators see only alerts of their scope; units see only events of alerts dispatched to
 //!   them, from their dispatch on. Events hidden from a subscriber still advance its position.
 
 use crate::alerts::{AlertsService, Viewer};
 use crate::metrics::{ClientGuard, ClientKind, Metrics, Transport};
 use crate::{ApiError, AppState};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -24,8 +26,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 
-/// One pushed event: the stored event and what a client needs to act on it.
-#[derive(Clone, Debug, Serialize)]
+/// One pushed event: the stored event and what a client needs to act on it. Clients receive it
+/// as the JSON text `msg` of a signed envelope (`roeh_alerts::push`).
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct PushMessage {
     /// Global, monotonic sequence number (the `alert_events` row).
     pub seq: u64,
@@ -53,9 +56,31 @@ pub struct PushMessage {
     /// replayed from the store. Push latency is measured from it.
     #[serde(skip)]
     pub committed: Option<std::time::Instant>,
+    /// When this message was signed (RFC 3339).
+    pub issued_at: String,
+    /// After this a client must not act on it (RFC 3339): `issued_at` plus the push TTL.
+    pub expires_at: String,
+    /// The signed envelope sent to every client (`roeh_alerts::push`), built once.
+    #[serde(skip)]
+    pub wire: Utf8Bytes,
 }
 
 impl PushMessage {
+    /// `msg` with its validity set from `issued` and `ttl`, signed by `signer` into `wire`.
+    pub fn sealed(
+        signer: &roeh_alerts::push::PushSigner,
+        issued: roeh_domain::WallTime,
+        ttl: std::time::Duration,
+        mut msg: PushMessage,
+    ) -> PushMessage {
+        msg.issued_at = issued.to_rfc3339();
+        msg.expires_at = issued.plus(ttl).to_rfc3339();
+        // Serialising plain fields and JSON values cannot fail.
+        let body = serde_json::to_string(&msg).unwrap_or_default();
+        msg.wire = signer.seal(body).into();
+        msg
+    }
+
     /// Whether `viewer` may see this message.
     pub fn visible_to(&self, viewer: &Viewer) -> bool {
         match viewer {
@@ -259,8 +284,7 @@ async fn pump(
         tokio::select! {
             m = rx.recv() => {
                 let Some(m) = m else { break };
-                let Ok(text) = serde_json::to_string(&*m) else { break };
-                if socket.send(Message::Text(text.into())).await.is_err() {
+                if socket.send(Message::Text(m.wire.clone())).await.is_err() {
                     break;
                 }
                 if let Some(t) = m.committed {
@@ -306,11 +330,10 @@ pub(crate) async fn sse(
             if let Some(t) = m.committed {
                 metrics.observe_push_latency(t.elapsed());
             }
-            let data = serde_json::to_string(&*m).unwrap_or_else(|_| "{}".into());
             let ev = Event::default()
                 .id(m.seq.to_string())
                 .event("alert")
-                .data(data);
+                .data(m.wire.as_str());
             Some((Ok::<_, std::convert::Infallible>(ev), (rx, guard)))
         }
     });

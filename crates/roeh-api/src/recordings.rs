@@ -41,7 +41,7 @@ impl RangeQuery {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct SegmentView {
     id: i64,
     seq: u64,
@@ -60,6 +60,7 @@ pub(crate) struct SegmentView {
     prev_chain: String,
     chain: String,
     recovered: bool,
+    #[schemars(with = "crate::openapi::foreign::SegmentState")]
     state: roeh_domain::SegmentState,
 }
 
@@ -88,7 +89,7 @@ impl From<Segment> for SegmentView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct GapView {
     id: i64,
     start: String,

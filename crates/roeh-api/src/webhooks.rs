@@ -13,19 +13,33 @@
 //! - a failed attempt is retried with exponential backoff ([`WebhookSettings::first_backoff`],
 //!   doubling, capped at [`WebhookSettings::max_backoff`]) timed by the injected clock, until
 //!   [`WebhookSettings::max_attempts`], after which the delivery is dead with its last error;
-//! - no redirect is followed and no proxy is used; every attempt has a timeout;
-//! - target URLs are `http` or `https` without credentials;
+//! - no redirect is followed (a 3xx answer is a failed attempt) and no proxy is used; every
+//!   attempt has a timeout;
+//! - target URLs are `https` (`http` only with [`WebhookSettings::allow_http`]) without
+//!   credentials, and reach only permitted addresses (the server-side request forgery
+//!   allow-list, [`WebhookSettings::check_address`]): public unicast addresses, addresses inside
+//!   [`WebhookSettings::allowed_networks`], and any unicast address of a host named in
+//!   [`WebhookSettings::allowed_hosts`]. The URL is checked when a subscription is created and
+//!   again at every attempt: an address literal before sending, a host name inside the HTTP
+//!   client's resolver, which returns only addresses it has checked (and refuses the name if
+//!   any of its addresses is not permitted), so the connection goes exactly to a checked address
+//!   and a DNS answer that changed since creation (rebinding) cannot slip through. A refused
+//!   attempt sends nothing and is recorded as a failure whose error starts with `blocked:`;
 //! - the secret is write-only: no route returns it and it is never logged; errors stored and
-//!   logged name the subscription and seq, never the URL or the secret;
+//!   logged name the subscription and seq, never the URL, its host or the secret;
+//! - a disabled subscription gets no new deliveries and its pending ones wait (the store skips
+//!   them) until it is enabled again, from when it receives newly committed events only;
 //! - the routes need [`roeh_auth::Permission::ManageUsers`] (admins only): a subscription sends
 //!   every alert of the site, whatever the creator's scope, out of the building, so it is an
-//!   administrator's decision like creating an account.
+//!   administrator's decision like creating an account. The create route checks targets with
+//!   the settings of the worker installed by [`WebhookWorker::layer`]; without one it applies
+//!   [`WebhookSettings::default`], the strictest policy.
 
 use crate::{ApiError, AppState};
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use roeh_domain::{Clock, WallTime};
@@ -34,9 +48,12 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
+
+pub use roeh_onvif::Cidr;
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "X-Roeh-Signature";
@@ -53,6 +70,8 @@ pub const MIN_SECRET_LEN: usize = 16;
 pub const MAX_SECRET_LEN: usize = 512;
 /// Longest target URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
+/// Default page size of the deliveries list.
+pub const DEFAULT_DELIVERY_PAGE: u32 = 100;
 
 /// HMAC-SHA256 (RFC 2104) of the concatenation of `parts` under `key`.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -91,37 +110,161 @@ pub fn verify(secret: &[u8], timestamp: &str, body: &[u8], header: &str) -> bool
     mac.verify_slice(&given).is_ok()
 }
 
-/// Checks a target URL: `http` or `https`, a host, no credentials, no fragment, bounded length.
+/// Checks the form of a target URL: `http` or `https`, a host, no credentials, no fragment,
+/// bounded length. Where it may go is [`WebhookSettings::check_target`]'s business.
 pub fn check_url(s: &str) -> Result<url::Url, ApiError> {
+    url_form(s).map_err(ApiError::invalid)
+}
+
+fn url_form(s: &str) -> Result<url::Url, String> {
     if s.len() > MAX_URL_LEN {
-        return Err(ApiError::invalid(format!(
-            "a webhook URL is at most {MAX_URL_LEN} characters"
-        )));
+        return Err(format!("a webhook URL is at most {MAX_URL_LEN} characters"));
     }
-    let u = url::Url::parse(s).map_err(|_| ApiError::invalid("the webhook URL is not a URL"))?;
+    let u = url::Url::parse(s).map_err(|_| "the webhook URL is not a URL".to_string())?;
     if !matches!(u.scheme(), "http" | "https") {
-        return Err(ApiError::invalid("a webhook URL is http or https"));
+        return Err("a webhook URL is https (or http where the configuration allows it)".into());
     }
     if u.host_str().is_none_or(str::is_empty) {
-        return Err(ApiError::invalid("a webhook URL names a host"));
+        return Err("a webhook URL names a host".into());
     }
     if !u.username().is_empty() || u.password().is_some() {
-        return Err(ApiError::invalid(
-            "a webhook URL carries no credentials; the signature authenticates the sender",
-        ));
+        return Err(
+            "a webhook URL carries no credentials; the signature authenticates the sender".into(),
+        );
     }
     if u.fragment().is_some() {
-        return Err(ApiError::invalid("a webhook URL has no fragment"));
+        return Err("a webhook URL has no fragment".into());
     }
     Ok(u)
 }
 
-/// Settings of the delivery worker.
-#[derive(Clone, Copy, Debug)]
+/// What an address outside the allow-list is, and whether even a host named in
+/// [`WebhookSettings::allowed_hosts`] may not use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Special {
+    what: &'static str,
+    never: bool,
+}
+
+const fn special(what: &'static str) -> Option<Special> {
+    Some(Special { what, never: false })
+}
+
+const fn never(what: &'static str) -> Option<Special> {
+    Some(Special { what, never: true })
+}
+
+/// The special-purpose range `a` lies in, `None` for a public unicast address.
+fn special_v4(a: Ipv4Addr) -> Option<Special> {
+    let n = u32::from(a);
+    let within =
+        |net: [u8; 4], prefix: u32| n >> (32 - prefix) == u32::from_be_bytes(net) >> (32 - prefix);
+    if a.is_unspecified() {
+        never("the unspecified address")
+    } else if a.is_broadcast() {
+        never("the broadcast address")
+    } else if a.is_multicast() {
+        never("a multicast address")
+    } else if within([0, 0, 0, 0], 8) {
+        special("a \"this network\" address")
+    } else if a.is_loopback() {
+        special("a loopback address")
+    } else if a.is_link_local() {
+        special("a link-local address (where cloud metadata services answer)")
+    } else if a.is_private() {
+        special("a private address")
+    } else if within([100, 64, 0, 0], 10) {
+        special("a shared (carrier-grade NAT) address")
+    } else if within([192, 0, 0, 0], 24) {
+        special("an IETF protocol address")
+    } else if a.is_documentation() {
+        special("a documentation address")
+    } else if within([198, 18, 0, 0], 15) {
+        special("a benchmarking address")
+    } else if within([240, 0, 0, 0], 4) {
+        special("a reserved address")
+    } else {
+        None
+    }
+}
+
+/// As [`special_v4`]; addresses embedding an IPv4 address (mapped, NAT64, 6to4) are judged by
+/// it.
+fn special_v6(a: Ipv6Addr) -> Option<Special> {
+    if let Some(v4) = a.to_ipv4_mapped() {
+        return special_v4(v4);
+    }
+    let n = u128::from(a);
+    let within = |net: u128, prefix: u32| n >> (128 - prefix) == net >> (128 - prefix);
+    if a.is_unspecified() {
+        never("the unspecified address")
+    } else if a.is_multicast() {
+        never("a multicast address")
+    } else if a.is_loopback() {
+        special("a loopback address")
+    } else if within(0x0064_ff9b << 96, 96) {
+        // NAT64 (RFC 6052): the gateway connects to the embedded IPv4 address.
+        special_v4(Ipv4Addr::from((n & 0xffff_ffff) as u32))
+    } else if within(0x2002 << 112, 16) {
+        // 6to4 (RFC 3056): the IPv4 address follows the prefix.
+        special_v4(Ipv4Addr::from(((n >> 80) & 0xffff_ffff) as u32))
+    } else if within(0xfe80 << 112, 10) {
+        special("a link-local address")
+    } else if within(0xfc00 << 112, 7) || within(0xfec0 << 112, 10) {
+        special("a private (unique or site local) address")
+    } else if within(0x0064_ff9b_0001 << 80, 48) {
+        special("a local-use NAT64 address")
+    } else if within(0x2001_0db8 << 96, 32) || within(0x3fff << 112, 20) {
+        special("a documentation address")
+    } else if within(0x2001 << 112, 23) {
+        special("an IETF protocol address (Teredo, benchmarking and others)")
+    } else if !within(0x2000 << 112, 3) {
+        // Global unicast is 2000::/3; the rest is reserved, discard-only or deprecated.
+        special("a reserved address")
+    } else {
+        None
+    }
+}
+
+fn special_range(ip: IpAddr) -> Option<Special> {
+    match ip {
+        IpAddr::V4(a) => special_v4(a),
+        IpAddr::V6(a) => special_v6(a),
+    }
+}
+
+/// Why a target may not be reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TargetError {
+    /// The policy refuses it (the text says why).
+    Blocked(String),
+    /// The host name does not resolve (the text says why).
+    Unresolved(String),
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetError::Blocked(why) => write!(f, "blocked: {why}; nothing was sent"),
+            TargetError::Unresolved(why) => write!(f, "the host does not resolve: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// The host name as compared with [`WebhookSettings::allowed_hosts`]: lower case, without a
+/// trailing dot.
+fn host_key(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Settings of the delivery worker, including where webhooks may go.
+#[derive(Clone)]
 pub struct WebhookSettings {
     /// How often new events are enqueued and due deliveries attempted.
     pub poll_every: Duration,
-    /// Limit of one attempt (connect, send, answer).
+    /// Limit of one attempt (connect, send, answer), and of resolving a host at creation.
     pub timeout: Duration,
     /// Wait after the first failed attempt; it doubles after each further one.
     pub first_backoff: Duration,
@@ -131,6 +274,41 @@ pub struct WebhookSettings {
     pub max_attempts: u32,
     /// Deliveries attempted at once.
     pub parallel: usize,
+    /// Networks receivers may live on besides the public internet (loopback, link-local,
+    /// private and other special-purpose addresses are refused unless listed here).
+    pub allowed_networks: Vec<Cidr>,
+    /// Host names trusted whatever unicast address they resolve to (exact names, compared
+    /// without case and trailing dot). Address literals in URLs are judged by
+    /// [`WebhookSettings::allowed_networks`] only.
+    pub allowed_hosts: Vec<String>,
+    /// Whether plain `http://` targets are allowed (default: `https://` only).
+    pub allow_http: bool,
+    /// PEM certificates of extra certificate authorities trusted for `https://` targets,
+    /// besides the bundled web PKI roots (a site's own PKI).
+    pub extra_ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("poll_every", &self.poll_every)
+            .field("timeout", &self.timeout)
+            .field("first_backoff", &self.first_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("max_attempts", &self.max_attempts)
+            .field("parallel", &self.parallel)
+            .field("allowed_networks", &self.allowed_networks)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("allow_http", &self.allow_http)
+            .field(
+                "extra_ca_pem",
+                &self
+                    .extra_ca_pem
+                    .as_ref()
+                    .map(|p| format!("{} bytes", p.len())),
+            )
+            .finish()
+    }
 }
 
 impl Default for WebhookSettings {
@@ -142,6 +320,10 @@ impl Default for WebhookSettings {
             max_backoff: Duration::from_secs(600),
             max_attempts: 12,
             parallel: 8,
+            allowed_networks: Vec::new(),
+            allowed_hosts: Vec::new(),
+            allow_http: false,
+            extra_ca_pem: None,
         }
     }
 }
@@ -154,6 +336,121 @@ impl WebhookSettings {
             .saturating_mul(factor)
             .min(self.max_backoff)
     }
+
+    /// Whether a webhook may connect to `ip` (of an address literal, or of a host not named in
+    /// [`WebhookSettings::allowed_hosts`]); `Err` says what the address is and why it is
+    /// refused.
+    pub fn check_address(&self, ip: IpAddr) -> Result<(), String> {
+        self.address_refusal(ip, false)
+            .map_or(Ok(()), |why| Err(format!("{ip} is {why}")))
+    }
+
+    /// What `ip` is and why it is refused, `None` if permitted; `trusted`: the host is in
+    /// `allowed_hosts`.
+    fn address_refusal(&self, ip: IpAddr, trusted: bool) -> Option<String> {
+        if self.allowed_networks.iter().any(|c| c.contains(ip)) {
+            return None;
+        }
+        let s = special_range(ip)?;
+        if s.never {
+            Some(format!("{}, never a webhook target", s.what))
+        } else if trusted {
+            None
+        } else {
+            Some(format!(
+                "{}, which webhooks.allowed_networks does not list",
+                s.what
+            ))
+        }
+    }
+
+    fn host_trusted(&self, host: &str) -> bool {
+        let key = host_key(host);
+        self.allowed_hosts.iter().any(|h| host_key(h) == key)
+    }
+
+    /// The checks that need no name resolution: the URL's form, its scheme against
+    /// [`WebhookSettings::allow_http`], and an address literal against the allow-list.
+    fn check_literal(&self, s: &str) -> Result<url::Url, TargetError> {
+        let u = url_form(s).map_err(TargetError::Blocked)?;
+        if u.scheme() != "https" && !self.allow_http {
+            return Err(TargetError::Blocked(
+                "a webhook URL is https; plain http needs webhooks.allow_http = true".into(),
+            ));
+        }
+        let ip = match u.host() {
+            Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),
+            Some(url::Host::Ipv6(a)) => Some(IpAddr::V6(a)),
+            _ => None,
+        };
+        if let Some(ip) = ip
+            && let Some(why) = self.address_refusal(ip, false)
+        {
+            return Err(TargetError::Blocked(format!("the address {ip} is {why}")));
+        }
+        Ok(u)
+    }
+
+    /// Resolves `host` and checks every address it resolves to; all must be permitted.
+    async fn resolve_checked(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, TargetError> {
+        let trusted = self.host_trusted(host);
+        let found = tokio::time::timeout(self.timeout, tokio::net::lookup_host((host, port)))
+            .await
+            .map_err(|_| TargetError::Unresolved("timed out".into()))?
+            .map_err(|e| TargetError::Unresolved(e.to_string()))?;
+        let addrs: Vec<SocketAddr> = found.collect();
+        if addrs.is_empty() {
+            return Err(TargetError::Unresolved("no address".into()));
+        }
+        for a in &addrs {
+            if let Some(why) = self.address_refusal(a.ip(), trusted) {
+                return Err(TargetError::Blocked(format!(
+                    "the host resolves to {}, {why}",
+                    a.ip()
+                )));
+            }
+        }
+        Ok(addrs)
+    }
+
+    /// Checks a target URL before a subscription is stored: its form, https (or http where
+    /// allowed), and every address its host resolves to now. The answer names why a URL is
+    /// refused.
+    pub async fn check_target(&self, s: &str) -> Result<url::Url, ApiError> {
+        let refused = |e: TargetError| match e {
+            TargetError::Blocked(why) => {
+                ApiError::invalid(format!("webhook target refused: {why}"))
+            }
+            TargetError::Unresolved(why) => {
+                ApiError::invalid(format!("the webhook URL's host does not resolve: {why}"))
+            }
+        };
+        let u = self.check_literal(s).map_err(refused)?;
+        if let Some(url::Host::Domain(host)) = u.host()
+            && !self.host_trusted(host)
+        {
+            self.resolve_checked(host, u.port_or_known_default().unwrap_or(443))
+                .await
+                .map_err(refused)?;
+        }
+        Ok(u)
+    }
+}
+
+/// The HTTP client's resolver: it answers only addresses the settings permit, so a connection
+/// goes exactly to an address that was checked (no second resolution to race).
+struct GuardedResolver(Arc<WebhookSettings>);
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let settings = self.0.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            // Port 0: the client puts the URL's port in.
+            let addrs = settings.resolve_checked(&host, 0).await?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 /// Events read from the store per page.
@@ -165,8 +462,11 @@ const DELIVERY_BATCH: u32 = 100;
 pub struct WebhookWorker {
     store: Store,
     clock: Arc<dyn Clock>,
-    settings: WebhookSettings,
+    settings: Arc<WebhookSettings>,
     http: reqwest::Client,
+    /// Held by each enqueue pass and by enabling or disabling a subscription, so a disable
+    /// first enqueues every event committed while the subscription was enabled.
+    enqueue: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for WebhookWorker {
@@ -193,36 +493,86 @@ struct Payload<'a> {
 }
 
 impl WebhookWorker {
-    /// A worker over `store`, timing retries by `clock`.
+    /// A worker over `store`, timing retries by `clock`. `InvalidArgument` if
+    /// [`WebhookSettings::extra_ca_pem`] holds no usable certificate.
     pub fn new(
         store: Store,
         clock: Arc<dyn Clock>,
         settings: WebhookSettings,
     ) -> Result<Arc<Self>, ApiError> {
-        let http = reqwest::Client::builder()
+        let settings = Arc::new(settings);
+        let mut builder = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .user_agent(concat!("roeh-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                ApiError::new(
-                    roeh_domain::ErrorKind::Internal,
-                    format!("cannot build the webhook HTTP client: {e}"),
-                )
+            .https_only(!settings.allow_http)
+            .dns_resolver(Arc::new(GuardedResolver(settings.clone())))
+            .user_agent(concat!("roeh-webhooks/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &settings.extra_ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                ApiError::invalid(format!("the extra webhook CA certificates: {e}"))
             })?;
+            if certs.is_empty() {
+                return Err(ApiError::invalid(
+                    "the extra webhook CA file holds no PEM certificate",
+                ));
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder.build().map_err(|e| {
+            let kind = if settings.extra_ca_pem.is_some() {
+                roeh_domain::ErrorKind::InvalidArgument
+            } else {
+                roeh_domain::ErrorKind::Internal
+            };
+            ApiError::new(kind, format!("cannot build the webhook HTTP client: {e}"))
+        })?;
         Ok(Arc::new(WebhookWorker {
             store,
             clock,
             settings,
             http,
+            enqueue: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// Enables or disables a subscription. Disabling first enqueues every event committed so
+    /// far (they were committed while it was enabled: they are delivered once it is enabled
+    /// again); events committed while it is disabled are never enqueued for it.
+    pub async fn set_enabled(
+        &self,
+        id: Uuid,
+        on: bool,
+    ) -> Result<Option<roeh_store::WebhookRow>, ApiError> {
+        let _pass = self.enqueue.lock().await;
+        if !on {
+            self.enqueue_locked().await?;
+        }
+        Ok(self.store.set_webhook_enabled(id, on).await?)
+    }
+
+    /// The settings this worker delivers with.
+    pub fn settings(&self) -> &WebhookSettings {
+        &self.settings
+    }
+
+    /// A layer for [`crate::router`] that lets the create route check targets against this
+    /// worker's settings (see [`crate::serve_app`]).
+    pub fn layer(self: &Arc<Self>) -> Extension<Arc<WebhookWorker>> {
+        Extension(self.clone())
     }
 
     /// Enqueues a delivery for every committed event after the cursor and every subscription
     /// that wants it; returns how many deliveries were new.
     pub async fn enqueue_once(&self) -> Result<u64, ApiError> {
+        let _pass = self.enqueue.lock().await;
+        self.enqueue_locked().await
+    }
+
+    async fn enqueue_locked(&self) -> Result<u64, ApiError> {
         let mut added = 0;
         loop {
             let cursor = self.store.webhook_cursor().await?;
@@ -317,39 +667,20 @@ impl WebhookWorker {
 
     /// One attempt of `d`, recorded in the store.
     async fn attempt(&self, d: &DeliveryRow) -> Result<(), ApiError> {
-        let secret = match self.store.webhook_secret(d.webhook_id).await {
-            Ok(s) => s,
-            // Deleted meanwhile: its deliveries went with it.
-            Err(e) if e.kind() == roeh_domain::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
         let Some(sub) = self.store.get_webhook(d.webhook_id).await? else {
+            // Deleted meanwhile: its deliveries went with it.
             return Ok(());
         };
-        let timestamp = (self.clock.wall().0.div_euclid(1_000_000)).to_string();
-        let signature = sign(secret.as_bytes(), &timestamp, d.body.as_bytes());
-        drop(secret);
-        let sent = self
-            .http
-            .post(&sub.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, signature)
-            .header(TIMESTAMP_HEADER, &timestamp)
-            .header(EVENT_HEADER, &d.event_kind)
-            .header(IDEMPOTENCY_HEADER, &d.idempotency_key)
-            .body(d.body.clone())
-            .send()
-            .await;
-        let (status, error) = match sent {
-            Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
-            Ok(r) => (
-                Some(r.status().as_u16()),
-                Some(format!("answered HTTP {}", r.status().as_u16())),
-            ),
-            Err(e) => (
-                e.status().map(|s| s.as_u16()),
-                Some(describe(&e.without_url())),
-            ),
+        if !sub.enabled {
+            // Disabled meanwhile: it waits.
+            return Ok(());
+        }
+        let (status, error) = match self.settings.check_literal(&sub.url) {
+            Err(e) => (None, Some(e.to_string())),
+            Ok(url) => match self.send(d, url).await? {
+                Some(sent) => sent,
+                None => return Ok(()),
+            },
         };
         let now = self.clock.wall();
         let failures = d.attempts.saturating_add(1);
@@ -379,6 +710,53 @@ impl WebhookWorker {
             .record_webhook_attempt(d.id, &outcome, now)
             .await?;
         Ok(())
+    }
+
+    /// Posts `d` to `url` (whose form, scheme and address literal are checked; a host name is
+    /// checked by the client's resolver). The status and the error, if any; `None` if the
+    /// subscription went away meanwhile.
+    async fn send(
+        &self,
+        d: &DeliveryRow,
+        url: url::Url,
+    ) -> Result<Option<(Option<u16>, Option<String>)>, ApiError> {
+        let secret = match self.store.webhook_secret(d.webhook_id).await {
+            Ok(s) => s,
+            Err(e) if e.kind() == roeh_domain::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let timestamp = (self.clock.wall().0.div_euclid(1_000_000)).to_string();
+        let signature = sign(secret.as_bytes(), &timestamp, d.body.as_bytes());
+        drop(secret);
+        let sent = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, signature)
+            .header(TIMESTAMP_HEADER, &timestamp)
+            .header(EVENT_HEADER, &d.event_kind)
+            .header(IDEMPOTENCY_HEADER, &d.idempotency_key)
+            .body(d.body.clone())
+            .send()
+            .await;
+        Ok(Some(match sent {
+            Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
+            Ok(r) if r.status().is_redirection() => (
+                Some(r.status().as_u16()),
+                Some(format!(
+                    "answered HTTP {}; redirects are not followed",
+                    r.status().as_u16()
+                )),
+            ),
+            Ok(r) => (
+                Some(r.status().as_u16()),
+                Some(format!("answered HTTP {}", r.status().as_u16())),
+            ),
+            Err(e) => (
+                e.status().map(|s| s.as_u16()),
+                Some(describe(&e.without_url())),
+            ),
+        }))
     }
 
     /// Enqueues and delivers every [`WebhookSettings::poll_every`] until `shutdown` resolves.
@@ -413,8 +791,16 @@ impl WebhookWorker {
     }
 }
 
-/// A transport error with its causes, without the URL.
+/// A transport error with its causes, without the URL. A target the resolver refused is
+/// described by its reason alone.
 fn describe(e: &reqwest::Error) -> String {
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        if let Some(t) = c.downcast_ref::<TargetError>() {
+            return t.to_string().chars().take(500).collect();
+        }
+        src = c.source();
+    }
     let mut s = if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_connect() {
@@ -427,16 +813,74 @@ fn describe(e: &reqwest::Error) -> String {
     let mut src = std::error::Error::source(e);
     while let Some(c) = src {
         s.push_str(": ");
-        s.push_str(&c.to_string());
+        // TLS errors can name the receiver (a certificate for another name): say what kind of
+        // failure it was, never the names.
+        // (rustls reports through an io::Error, whose `source` skips the wrapped error.)
+        let tls = c.downcast_ref::<tokio_rustls::rustls::Error>().or_else(|| {
+            c.downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .and_then(|i| i.downcast_ref::<tokio_rustls::rustls::Error>())
+        });
+        if let Some(t) = tls {
+            s.push_str(&describe_tls(t));
+            break;
+        }
+        let text = c.to_string();
+        // Some connectors flatten the TLS error into text: classify it, never copy it.
+        if text.contains("certificate") || text.contains("TLS") || text.contains("handshake") {
+            s.push_str(&describe_tls_text(&text));
+            break;
+        }
+        s.push_str(&text);
         src = c.source();
     }
     s.chars().take(500).collect()
 }
 
+/// A TLS failure reported only as text, in words that name no host.
+fn describe_tls_text(text: &str) -> String {
+    let why = if text.contains("UnknownIssuer") {
+        "its issuer is not trusted"
+    } else if text.contains("NotValidForName") || text.contains("not valid for name") {
+        "it is not valid for the receiver's name"
+    } else if text.contains("Expired") || text.contains("expired") {
+        "it has expired"
+    } else if text.contains("certificate") {
+        "it is not acceptable"
+    } else {
+        return "the TLS handshake failed".into();
+    };
+    format!("the receiver's TLS certificate was refused: {why}")
+}
+
+/// A TLS failure in words that name no host.
+fn describe_tls(e: &tokio_rustls::rustls::Error) -> String {
+    use tokio_rustls::rustls::{CertificateError as C, Error as E};
+    match e {
+        E::InvalidCertificate(c) => {
+            let why = match c {
+                C::UnknownIssuer => "its issuer is not trusted",
+                C::Expired | C::ExpiredContext { .. } => "it has expired",
+                C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet",
+                C::Revoked => "it is revoked",
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    "it is not valid for the receiver's name"
+                }
+                C::BadSignature => "its signature is bad",
+                _ => "it is not acceptable",
+            };
+            format!("the receiver's TLS certificate was refused: {why}")
+        }
+        E::AlertReceived(_) => "the receiver ended the TLS handshake".into(),
+        E::NoCertificatesPresented => "the receiver presented no certificate".into(),
+        _ => "the TLS handshake failed".into(),
+    }
+}
+
 // ----- handlers -----
 
 /// A subscription as the API shows it: never its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct WebhookView {
     id: Uuid,
     name: String,
@@ -476,23 +920,37 @@ fn yes() -> bool {
 }
 
 /// `POST /api/webhooks` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateBody {
+    /// 1 to 100 characters after trimming, no control characters.
+    #[schemars(length(min = 1))]
     name: String,
+    /// The target: `https://` (or `http://` where allowed), with a host whose addresses are
+    /// permitted; no credentials or fragment.
+    #[schemars(url)]
     url: String,
+    /// The HMAC key, 16 to 512 bytes; stored encrypted and never shown.
+    #[schemars(length(max = MAX_SECRET_LEN))]
     secret: String,
+    /// Event kinds to deliver (all when empty).
     #[serde(default)]
+    #[schemars(length(max = 32), inner(regex(pattern = r"^[a-z_-]{1,40}$")))]
     kinds: Vec<String>,
+    /// Hotspots whose alerts to deliver (all when empty).
     #[serde(default)]
+    #[schemars(length(max = 256))]
     hotspots: Vec<Uuid>,
     #[serde(default = "yes")]
     enabled: bool,
 }
 
-/// `POST /api/webhooks`: a subscription; the secret is stored encrypted and never shown.
+/// `POST /api/webhooks`: a subscription; the secret is stored encrypted and never shown. The
+/// target is checked against the installed worker's settings (the strictest defaults without
+/// one), resolving its host now.
 pub(crate) async fn create(
     State(st): State<AppState>,
+    worker: Option<Extension<Arc<WebhookWorker>>>,
     body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(b) = body.map_err(ApiError::body)?;
@@ -500,7 +958,7 @@ pub(crate) async fn create(
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(ApiError::invalid("a webhook name is 1 to 100 characters"));
     }
-    let url = check_url(&b.url)?;
+    check_url(&b.url)?;
     if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&b.secret.len()) {
         return Err(ApiError::invalid(format!(
             "a webhook secret is {MIN_SECRET_LEN} to {MAX_SECRET_LEN} bytes"
@@ -528,6 +986,10 @@ pub(crate) async fn create(
     let mut hotspots = b.hotspots;
     hotspots.sort();
     hotspots.dedup();
+    let url = match worker {
+        Some(Extension(w)) => w.settings.check_target(&b.url).await?,
+        None => WebhookSettings::default().check_target(&b.url).await?,
+    };
     let row = st
         .store
         .insert_webhook(&NewWebhook {
@@ -560,12 +1022,49 @@ pub(crate) async fn remove(
     }
 }
 
+/// `POST /api/webhooks/{id}/disable`: no new deliveries; pending ones wait.
+pub(crate) async fn disable(
+    State(st): State<AppState>,
+    worker: Option<Extension<Arc<WebhookWorker>>>,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookView>, ApiError> {
+    set_enabled(&st, worker, &id, false).await
+}
+
+/// `POST /api/webhooks/{id}/enable`: pending deliveries are due again; events committed from
+/// now on are delivered (those committed while it was disabled are not).
+pub(crate) async fn enable(
+    State(st): State<AppState>,
+    worker: Option<Extension<Arc<WebhookWorker>>>,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookView>, ApiError> {
+    set_enabled(&st, worker, &id, true).await
+}
+
+async fn set_enabled(
+    st: &AppState,
+    worker: Option<Extension<Arc<WebhookWorker>>>,
+    id: &str,
+    on: bool,
+) -> Result<Json<WebhookView>, ApiError> {
+    let id = parse_id(id)?;
+    // Through the worker when one runs, so a disable does not drop events committed just
+    // before it that the worker has not enqueued yet.
+    let row = match worker {
+        Some(Extension(w)) => w.set_enabled(id, on).await?,
+        None => st.store.set_webhook_enabled(id, on).await?,
+    }
+    .ok_or_else(|| ApiError::not_found("no such webhook"))?;
+    Ok(Json(webhook_view(row)))
+}
+
 /// A delivery as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct DeliveryView {
     seq: u64,
     idempotency_key: String,
     event: String,
+    #[schemars(extend("enum" = ["pending", "delivered", "dead"]))]
     state: &'static str,
     attempts: u32,
     next_attempt_at: Option<String>,
@@ -580,15 +1079,28 @@ pub(crate) struct DeliveryView {
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeliveriesQuery {
     limit: Option<u32>,
+    before: Option<u64>,
 }
 
-/// `GET /api/webhooks/{id}/deliveries`: newest first.
+/// `GET /api/webhooks/{id}/deliveries?limit=&before=`: newest (highest seq) first, `limit`
+/// (default 100, 1 to 1000) at a time; `before` is the `seq` of the last delivery of the
+/// previous page, and the page starts after it.
 pub(crate) async fn deliveries(
     State(st): State<AppState>,
     Path(id): Path<String>,
     q: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let max = roeh_store::MAX_DELIVERY_LIST;
+    let limit = q.limit.unwrap_or(DEFAULT_DELIVERY_PAGE);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::invalid(format!("limit is 1 to {max}")));
+    }
+    if q.before == Some(0) {
+        return Err(ApiError::invalid(
+            "before is the seq of the last delivery of the previous page (1 or more)",
+        ));
+    }
     let id = parse_id(&id)?;
     if st.store.get_webhook(id).await?.is_none() {
         return Err(ApiError::not_found("no such webhook"));
@@ -596,7 +1108,7 @@ pub(crate) async fn deliveries(
     let t = |w: Option<WallTime>| w.map(WallTime::to_rfc3339);
     let rows = st
         .store
-        .webhook_deliveries(id, q.limit.unwrap_or(100))
+        .webhook_deliveries_page(id, q.before, limit)
         .await?;
     Ok(
         Json(
@@ -624,6 +1136,24 @@ pub(crate) async fn deliveries(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn tls_failures_are_described_without_the_receivers_name() {
+        let mismatch = "invalid peer certificate: certificate not valid for name \
+                        \"hooks.example.org\"; certificate is only valid for \
+                        DnsName(\"other.example.org\")";
+        let d = describe_tls_text(mismatch);
+        assert_eq!(
+            d,
+            "the receiver's TLS certificate was refused: it is not valid for the receiver's name"
+        );
+        assert!(describe_tls_text("invalid peer certificate: UnknownIssuer").contains("issuer"));
+        let e = tokio_rustls::rustls::Error::InvalidCertificate(
+            tokio_rustls::rustls::CertificateError::NotValidForName,
+        );
+        assert!(!describe_tls(&e).contains("example"));
+        assert!(describe_tls(&e).contains("not valid for the receiver's name"));
+    }
 
     #[test]
     fn hmac_matches_rfc_4231() {
@@ -704,5 +1234,170 @@ mod tests {
             assert!(check_url(bad).is_err(), "{bad}");
         }
         assert!(check_url(&format!("https://e.org/{}", "a".repeat(MAX_URL_LEN))).is_err());
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_public_unicast_addresses_are_allowed_by_default() {
+        let s = WebhookSettings::default();
+        for ok in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "8.8.8.8",
+            "2606:4700:4700::1111",
+            "2001:4860:4860::8888",
+            "::ffff:93.184.216.34",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+        ] {
+            assert_eq!(s.check_address(ip(ok)), Ok(()), "{ok}");
+        }
+        for (bad, what) in [
+            ("127.0.0.1", "loopback"),
+            ("127.255.0.9", "loopback"),
+            ("::1", "loopback"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("169.254.169.254", "link-local"),
+            ("fe80::1", "link-local"),
+            ("10.0.0.1", "private"),
+            ("172.16.5.4", "private"),
+            ("192.168.1.1", "private"),
+            ("fd00::1", "private"),
+            ("0.0.0.0", "unspecified"),
+            ("::", "unspecified"),
+            ("0.1.2.3", "this network"),
+            ("224.0.0.1", "multicast"),
+            ("ff02::1", "multicast"),
+            ("255.255.255.255", "broadcast"),
+            ("100.64.0.1", "carrier-grade NAT"),
+            ("192.0.2.1", "documentation"),
+            ("2001:db8::1", "documentation"),
+            ("198.18.0.1", "benchmarking"),
+            ("240.0.0.1", "reserved"),
+            ("64:ff9b::a9fe:a9fe", "link-local"),
+            ("2002:7f00:1::1", "loopback"),
+            ("2001::1", "Teredo"),
+            ("::127.0.0.1", "reserved"),
+            ("100::1", "reserved"),
+        ] {
+            let e = s.check_address(ip(bad)).unwrap_err();
+            assert!(e.contains(what), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn allowed_networks_and_hosts_widen_the_list() {
+        let s = WebhookSettings {
+            allowed_networks: vec![
+                Cidr::parse("10.20.0.0/16").unwrap(),
+                Cidr::parse("224.0.0.0/4").unwrap(),
+            ],
+            allowed_hosts: vec!["Hooks.Internal.".into()],
+            ..Default::default()
+        };
+        assert_eq!(s.check_address(ip("10.20.3.4")), Ok(()));
+        assert_eq!(s.check_address(ip("::ffff:10.20.3.4")), Ok(()));
+        assert!(s.check_address(ip("10.21.0.1")).is_err());
+        // Listed explicitly, even a range that is never allowed otherwise.
+        assert_eq!(s.check_address(ip("224.0.0.1")), Ok(()));
+        // A trusted host may use special-purpose unicast addresses, never these.
+        assert!(s.host_trusted("hooks.internal"));
+        assert!(s.host_trusted("HOOKS.internal."));
+        assert!(!s.host_trusted("evil.hooks.internal"));
+        assert_eq!(s.address_refusal(ip("127.0.0.1"), true), None);
+        assert_eq!(s.address_refusal(ip("169.254.169.254"), true), None);
+        for never in ["0.0.0.0", "255.255.255.255", "::", "ff02::1"] {
+            assert!(s.address_refusal(ip(never), true).is_some(), "{never}");
+        }
+    }
+
+    #[test]
+    fn targets_are_https_to_permitted_address_literals() {
+        let strict = WebhookSettings::default();
+        assert!(strict.check_literal("https://93.184.216.34/hook").is_ok());
+        assert!(
+            strict
+                .check_literal("https://hooks.example.org/hook")
+                .is_ok()
+        );
+        for (bad, why) in [
+            ("http://93.184.216.34/hook", "allow_http"),
+            ("https://127.0.0.1/", "loopback"),
+            ("https://2130706433/", "127.0.0.1 is a loopback"),
+            ("https://0x7f.1/", "loopback"),
+            ("https://[::ffff:7f00:1]/", "loopback"),
+            ("https://169.254.169.254/latest/meta-data", "link-local"),
+            ("https://[fe80::1]/", "link-local"),
+            ("https://0.0.0.0:8080/", "unspecified"),
+            ("https://user:pw@93.184.216.34/", "credentials"),
+            ("gopher://93.184.216.34/", "https"),
+        ] {
+            match strict.check_literal(bad) {
+                Err(TargetError::Blocked(e)) => assert!(e.contains(why), "{bad}: {e}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let open = WebhookSettings {
+            allow_http: true,
+            allowed_networks: vec![Cidr::parse("127.0.0.0/8").unwrap()],
+            ..Default::default()
+        };
+        assert!(open.check_literal("http://127.0.0.1:8080/hook").is_ok());
+        assert!(open.check_literal("http://[::1]:8080/hook").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_host_name_is_judged_by_every_address_it_resolves_to() {
+        let strict = WebhookSettings::default();
+        let e = strict.resolve_checked("localhost", 80).await.unwrap_err();
+        match e {
+            TargetError::Blocked(why) => {
+                assert!(why.contains("loopback"), "{why}");
+                assert!(why.starts_with("the host resolves to "), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(strict.check_target("https://localhost/hook").await.is_err());
+        let trusted = WebhookSettings {
+            allowed_hosts: vec!["localhost".into()],
+            ..Default::default()
+        };
+        let addrs = trusted.resolve_checked("localhost", 8443).await.unwrap();
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8443)
+        );
+        assert!(trusted.check_target("https://localhost/hook").await.is_ok());
+        let loopback = WebhookSettings {
+            allowed_networks: vec![
+                Cidr::parse("127.0.0.0/8").unwrap(),
+                Cidr::parse("::1/128").unwrap(),
+            ],
+            ..Default::default()
+        };
+        assert!(
+            loopback
+                .check_target("https://localhost:9/hook")
+                .await
+                .is_ok()
+        );
+        assert!(matches!(
+            strict.resolve_checked("no-such-host.invalid", 443).await,
+            Err(TargetError::Unresolved(_))
+        ));
+    }
+
+    #[test]
+    fn settings_debug_omits_the_ca_bytes() {
+        let s = WebhookSettings {
+            extra_ca_pem: Some(b"-----BEGIN CERTIFICATE-----\nMIIB".to_vec()),
+            ..Default::default()
+        };
+        let d = format!("{s:?}");
+        assert!(d.contains("32 bytes") && !d.contains("MIIB"), "{d}");
     }
 }

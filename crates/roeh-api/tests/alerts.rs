@@ -7,7 +7,8 @@
 
 mod support;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
+use roeh_alerts::push::{PushVerifier, Rejected};
 use roeh_api::alerts::{AlertsService, AlertsSettings, Viewer};
 use roeh_api::{AppState, CameraControl};
 use roeh_auth::{Role, Scope};
@@ -113,10 +114,48 @@ async fn env_with(capacity: usize, clock: Arc<dyn Clock>) -> Env {
     }
 }
 
-type Ws =
+type WsStream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// A push client as a unit's or operator's app runs it: every message is checked by the
+/// client-side verifier (signature, expiry, replay and order) before it is used.
+struct Ws {
+    s: WsStream,
+    verifier: PushVerifier,
+    clock: Arc<dyn Clock>,
+}
+
+impl Ws {
+    async fn close(&mut self) {
+        let _ = self.s.close(None).await;
+    }
+}
+
+/// The verifier a client builds from `GET /api/push/key`, accepting messages up to 120 s old.
+async fn verifier(e: &Env, token: &str) -> PushVerifier {
+    let (s, key) = e.call(token, "GET", "/api/push/key", Value::Null).await;
+    assert_eq!(s, 200, "{key}");
+    assert_eq!(key["algorithm"], "Ed25519");
+    PushVerifier::from_public_pem(
+        key["public_key"].as_str().unwrap(),
+        Duration::from_secs(120),
+    )
+    .unwrap()
+}
+
 async fn ws(e: &Env, token: &str, since: Option<u64>) -> Ws {
+    let mut verifier = verifier(e, token).await;
+    if let Some(s) = since {
+        verifier.resume_after(s);
+    }
+    Ws {
+        s: ws_raw(e, token, since).await,
+        verifier,
+        clock: e.clock.clone(),
+    }
+}
+
+async fn ws_raw(e: &Env, token: &str, since: Option<u64>) -> WsStream {
     let q = since.map(|s| format!("?since={s}")).unwrap_or_default();
     let mut req = format!("ws://{}/api/push/ws{q}", e.addr)
         .into_client_request()
@@ -127,7 +166,7 @@ async fn ws(e: &Env, token: &str, since: Option<u64>) -> Ws {
     s
 }
 
-async fn next(ws: &mut Ws) -> Value {
+async fn next_text(ws: &mut WsStream) -> String {
     loop {
         let m = tokio::time::timeout(GUARD, ws.next())
             .await
@@ -135,9 +174,20 @@ async fn next(ws: &mut Ws) -> Value {
             .unwrap()
             .unwrap();
         if let Message::Text(t) = m {
-            return serde_json::from_str(&t).unwrap();
+            return t.as_str().to_owned();
         }
     }
+}
+
+async fn next(ws: &mut Ws) -> Value {
+    let t = next_text(&mut ws.s).await;
+    let a = ws
+        .verifier
+        .accept(&t, ws.clock.wall())
+        .unwrap_or_else(|r| panic!("the client refused a genuine push message: {r}"));
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["seq"].as_u64(), Some(a.seq));
+    v
 }
 
 async fn camera(e: &Env, name: &str) -> CameraId {
@@ -594,7 +644,7 @@ async fn an_incident_becomes_an_alert_that_is_handled_dispatched_and_pushed_to_t
         "op-a sees camera A only: {v}"
     );
     assert_eq!(v[0]["precision"], 1.0);
-    let _ = op_ws.close(None).await;
+    op_ws.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -647,7 +697,7 @@ async fn a_lagging_subscriber_resyncs_from_the_store_and_misses_no_seq() {
     assert!(e.svc.hub().resyncs() > 0, "the subscribers did lag");
     drop(rx);
     feed.abort();
-    let _ = slow.send(Message::Close(None)).await;
+    slow.close().await;
     // The stored event times are real wall times.
     assert!(e.store.alert_events_after(0, 1).await.unwrap()[0].time > WallTime(0));
 }
@@ -742,6 +792,39 @@ async fn unacknowledged_alerts_escalate_to_supervisors_by_their_severity_deadlin
         )
         .await;
     assert_eq!(p3, json!([]));
+    // A cursor must name an alert of the caller's list: an unknown one is refused, and one the
+    // caller may not see is refused alike (no existence oracle).
+    let blind = support::user_token(
+        &e.store,
+        "op-elsewhere",
+        Role::Operator,
+        Scope::cameras([CameraId::new_random()]),
+    )
+    .await;
+    let (s1, v1) = e
+        .call(
+            &blind,
+            "GET",
+            &format!("/api/alerts?before={low}"),
+            Value::Null,
+        )
+        .await;
+    let (s2, v2) = e
+        .call(
+            &blind,
+            "GET",
+            &format!("/api/alerts?before={}", uuid::Uuid::new_v4()),
+            Value::Null,
+        )
+        .await;
+    assert_eq!((s1, &v1), (s2, &v2));
+    assert_eq!(s1, 400, "{v1}");
+    for bad in ["limit=0", "limit=1001"] {
+        let (s, v) = e
+            .call(&op, "GET", &format!("/api/alerts?{bad}"), Value::Null)
+            .await;
+        assert_eq!(s, 400, "{bad}: {v}");
+    }
     clock.advance(Duration::from_secs(899));
     assert_eq!(e.svc.escalate_once().await.unwrap(), 0);
     clock.advance(Duration::from_secs(1));
@@ -789,4 +872,143 @@ async fn unacknowledged_alerts_escalate_to_supervisors_by_their_severity_deadlin
         (Some(1), Some(1))
     );
     assert_eq!(row["precision"], 0.0);
+}
+
+/// Reads server-sent events after `last_event_id` until one `data:` line arrives; returns it.
+async fn sse_first_data(e: &Env, token: &str, last_event_id: u64) -> String {
+    let mut s = tokio::net::TcpStream::connect(e.addr).await.unwrap();
+    let req = format!(
+        "GET /api/push/sse HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+         Last-Event-ID: {last_event_id}\r\nAccept: text/event-stream\r\n\r\n",
+        e.addr
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(d) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
+            && text.contains("\n\n")
+        {
+            return d.trim().to_owned();
+        }
+        let k = tokio::time::timeout(GUARD, s.read(&mut buf))
+            .await
+            .expect("SSE data")
+            .unwrap();
+        assert!(k > 0, "SSE stream ended: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..k]));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_alerts_are_signed_expire_and_a_client_refuses_forged_stale_and_replayed_ones() {
+    let clock = Arc::new(SimClock::new(WallTime::from_secs(1_790_000_000)));
+    let e = env_with(64, clock.clone()).await;
+    let cam = camera(&e, "gate").await;
+    let h = hotspot(&e, "Square", cam, 59.33, 18.06).await;
+    // A unit is provisioned with the push key at registration; it is the served one.
+    let (s, reg) = e
+        .call(&e.admin, "POST", "/api/units", json!({"name": "car-9"}))
+        .await;
+    assert_eq!(s, 201, "{reg}");
+    let (s, served) = e.call(&e.admin, "GET", "/api/push/key", Value::Null).await;
+    assert_eq!(s, 200);
+    assert_eq!(reg["push_key"], served);
+    assert_eq!(served["ttl_secs"], 60);
+    // Without signing in there is no key either.
+    let resp = e
+        .http
+        .get(format!("http://{}/api/push/key", e.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+
+    let mut client = verifier(&e, &e.admin).await;
+    let mut raw = ws_raw(&e, &e.admin, Some(0)).await;
+    incident(&e, h, cam, "high").await;
+    assert_eq!(e.svc.ingest_once().await.unwrap(), 1);
+    let raised_text = next_text(&mut raw).await;
+    let raised = client.accept(&raised_text, clock.wall()).unwrap();
+    let body: Value = serde_json::from_str(&raised.body).unwrap();
+    assert_eq!(body["kind"], "raised");
+    assert_eq!(body["issued_at"], clock.wall().to_rfc3339());
+    assert_eq!(
+        body["expires_at"],
+        clock.wall().plus(Duration::from_secs(60)).to_rfc3339()
+    );
+    let alert = body["alert"].as_str().unwrap().to_owned();
+
+    // Replayed: the captured message again is refused, also a second later.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        client.accept(&raised_text, clock.wall()),
+        Err(Rejected::Replayed {
+            seq: raised.seq,
+            last: raised.seq
+        })
+    );
+    // Forged: the alert moved to another place, or the whole message signed by another key.
+    let mut env: roeh_alerts::push::Envelope = serde_json::from_str(&raised_text).unwrap();
+    env.msg = env.msg.replace("\"lat\":59.33", "\"lat\":59.4");
+    env.msg = env
+        .msg
+        .replace(&format!("\"seq\":{}", raised.seq), "\"seq\":999999");
+    assert_ne!(env.msg, raised.body, "the forgery changed the body");
+    assert_eq!(
+        client.accept(&serde_json::to_string(&env).unwrap(), clock.wall()),
+        Err(Rejected::BadSignature)
+    );
+    let other = roeh_alerts::push::PushSigner::from_seed(&[1; 32]);
+    assert!(matches!(
+        client.accept(&other.seal(env.msg.clone()), clock.wall()),
+        Err(Rejected::UnknownKey(_))
+    ));
+    assert_eq!(
+        client.last_seq(),
+        Some(raised.seq),
+        "refusals change nothing"
+    );
+
+    // Stale: an event signed now but received after its expiry is refused ...
+    let (s, _) = e
+        .call(
+            &e.admin,
+            "POST",
+            &format!("/api/alerts/{alert}/note"),
+            json!({"text": "units en route"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let note_text = next_text(&mut raw).await;
+    clock.advance(Duration::from_secs(61));
+    let note_seq = raised.seq + 1;
+    assert_eq!(
+        client.accept(&note_text, clock.wall()),
+        Err(Rejected::Expired { seq: note_seq })
+    );
+    let _ = raw.close(None).await;
+    // ... and the client resyncs from its last accepted seq: the same event, signed afresh,
+    // whose own time still says when it happened.
+    let mut again = ws_raw(&e, &e.admin, client.last_seq()).await;
+    let fresh = client
+        .accept(&next_text(&mut again).await, clock.wall())
+        .unwrap();
+    assert_eq!(fresh.seq, note_seq);
+    let fresh: Value = serde_json::from_str(&fresh.body).unwrap();
+    assert_eq!(fresh["kind"], "note");
+    assert_eq!(fresh["issued_at"], clock.wall().to_rfc3339());
+    assert!(
+        WallTime::parse(fresh["time"].as_str().unwrap()).unwrap()
+            < WallTime::parse(fresh["issued_at"].as_str().unwrap()).unwrap()
+    );
+    let _ = again.close(None).await;
+
+    // The SSE fallback carries the same signed envelope.
+    let data = sse_first_data(&e, &e.admin, raised.seq - 1).await;
+    let mut sse_client = verifier(&e, &e.admin).await;
+    let a = sse_client.accept(&data, clock.wall()).unwrap();
+    assert_eq!(a.seq, raised.seq);
 }

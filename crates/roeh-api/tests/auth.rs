@@ -2,7 +2,9 @@
 //! (S8 bypass, S9 object-level access, S10 path tricks, S11 injection through filters, S13 CSRF,
 //! S15 brute force, S16 default credentials, S17 secrets in URLs, S18 oversized bodies, S20 log
 //! injection). The route matrix is generated from `roeh_api::ROUTES`, which a test checks
-//! against the router's source, so a new route is covered the day it is added.
+//! against the router's source, so a new route is covered the day it is added. For S9 every
+//! route is classified by the kind of object it reaches ([`kind_of`], [`list_kind`]); a route
+//! the classification does not know fails the tests until someone classifies it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -35,9 +37,11 @@ impl CameraControl for NoCameras {
 struct Env {
     app: axum::Router,
     store: roeh_store::Store,
+    alerts: Arc<roeh_api::alerts::AlertsService>,
+    admin: String,
     cam_a: String,
     cam_b: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 async fn env() -> Env {
@@ -50,13 +54,11 @@ async fn env() -> Env {
         .unwrap();
     let clock = Arc::new(SystemClock::new());
     let custody = support::custody(&store, clock.clone(), dir.path()).await;
+    let alerts =
+        roeh_api::alerts::AlertsService::new(store.clone(), clock.clone(), Default::default());
     let state = AppState {
         store: store.clone(),
-        alerts: roeh_api::alerts::AlertsService::new(
-            store.clone(),
-            clock.clone(),
-            Default::default(),
-        ),
+        alerts: alerts.clone(),
         control: Arc::new(NoCameras),
         footage_root: dir.path().join("footage"),
         clock,
@@ -83,9 +85,11 @@ async fn env() -> Env {
     Env {
         app,
         store,
+        alerts,
+        admin,
         cam_a: ids[0].clone(),
         cam_b: ids[1].clone(),
-        _dir: dir,
+        dir,
     }
 }
 
@@ -641,4 +645,785 @@ async fn path_tricks_and_oversized_bodies_are_refused() {
         .unwrap();
     let (_, h, _) = send(&e.app, req).await;
     assert_eq!(h[header::CONTENT_TYPE], "application/json");
+}
+
+// ---------------------------------------------------------------------------------------------
+// S9: another camera's objects, on every route, generated from the route table.
+
+/// The kind of object a route's `{id}` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Camera,
+    Incident,
+    Hotspot,
+    Rule,
+    Alert,
+    Export,
+    Hold,
+    /// Not bound to a camera or hotspot: users, webhooks, discovered (not yet added) ONVIF
+    /// devices. A scope does not apply to them; their permissions do.
+    Unbound,
+}
+
+/// The kind of object an `{id}` route reaches, by its path prefix. A prefix not listed fails the
+/// test: a new route must be classified (and, if camera-bound, checked) first.
+fn kind_of(template: &str) -> Kind {
+    const KINDS: [(&str, Kind); 10] = [
+        ("/api/cameras/{id}", Kind::Camera),
+        ("/api/incidents/{id}", Kind::Incident),
+        ("/api/hotspots/{id}", Kind::Hotspot),
+        ("/api/rules/{id}", Kind::Rule),
+        ("/api/alerts/{id}", Kind::Alert),
+        ("/api/exports/{id}", Kind::Export),
+        ("/api/holds/{id}", Kind::Hold),
+        ("/api/users/{id}", Kind::Unbound),
+        ("/api/webhooks/{id}", Kind::Unbound),
+        ("/api/onvif/discovered/{id}", Kind::Unbound),
+    ];
+    KINDS
+        .iter()
+        .find(|(p, _)| template == *p || template.starts_with(&format!("{p}/")))
+        .map(|(_, k)| *k)
+        .unwrap_or_else(|| panic!("{template}: unclassified object route; add it to kind_of"))
+}
+
+/// Whether a list route (GET without `{id}`) can hold camera- or hotspot-bound objects, so a
+/// scoped user must find none of another camera's in it (`true`), or answers site-wide data that
+/// a scope does not limit (`false`). A route not listed fails the test.
+fn list_is_scoped(path: &str) -> bool {
+    match path {
+        "/api/cameras"
+        | "/api/hotspots"
+        | "/api/rules"
+        | "/api/incidents"
+        | "/api/alerts"
+        | "/api/alerts/precision"
+        | "/api/reports/response-times"
+        | "/api/analytics/stats"
+        | "/api/exports"
+        | "/api/holds"
+        | "/api/units"
+        | "/metrics" => true,
+        // Site-wide by design: who did what, the users, the evidence log and its keys, devices
+        // found on the network before they are cameras, webhook endpoints.
+        "/api/audit"
+        | "/api/users"
+        | "/api/keys"
+        | "/api/log/checkpoint"
+        | "/api/log/consistency"
+        | "/api/onvif/discovered"
+        | "/api/webhooks" => false,
+        p => panic!("{p}: unclassified list route; add it to list_is_scoped"),
+    }
+}
+
+/// One camera's objects, created through the API or the store.
+struct Objects {
+    camera: String,
+    hotspot: String,
+    rule: String,
+    incident: String,
+    alert: String,
+    export: String,
+    hold: String,
+}
+
+impl Objects {
+    fn id(&self, kind: Kind) -> &str {
+        match kind {
+            Kind::Camera => &self.camera,
+            Kind::Incident => &self.incident,
+            Kind::Hotspot => &self.hotspot,
+            Kind::Rule => &self.rule,
+            Kind::Alert => &self.alert,
+            Kind::Export => &self.export,
+            Kind::Hold => &self.hold,
+            Kind::Unbound => unreachable!("unbound routes name no camera's object"),
+        }
+    }
+
+    /// Every id of these objects that a response may carry as text.
+    fn uuids(&self) -> [&str; 6] {
+        [
+            &self.camera,
+            &self.hotspot,
+            &self.rule,
+            &self.incident,
+            &self.alert,
+            &self.export,
+        ]
+    }
+}
+
+/// An id of `kind` that names nothing.
+fn missing_id(kind: Kind) -> String {
+    match kind {
+        Kind::Hold => "999999".into(),
+        Kind::Camera => CameraId::new_random().to_string(),
+        _ => uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+fn hotspot_doc(camera: &str, name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": name, "lat": 59.33, "lon": 18.06, "priority": 2,
+        "cameras": [camera],
+        "zones": [{"id": "z", "camera": camera,
+            "polygon": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}],
+        "schedule": {"tz": "Europe/Stockholm", "always": true},
+    })
+}
+
+fn rule_doc(hotspot: &str, enabled: bool) -> serde_json::Value {
+    serde_json::json!({"hotspot": hotspot, "name": "Intrusion", "kind": "intrusion",
+        "zone": "z", "severity": "high", "enabled": enabled})
+}
+
+/// A camera's hotspot, rule, alerting incident (with a snapshot), finished export and hold; the
+/// alert is filled in once the alert service has gathered the incidents.
+async fn objects_of(e: &Env, camera: &str, name: &str) -> Objects {
+    let admin = Some(e.admin.as_str());
+    let post = |uri: &'static str, body: String| {
+        let app = e.app.clone();
+        async move { call_as(&app, admin, Method::POST, uri, &body).await }
+    };
+    let (s, h) = post("/api/hotspots", hotspot_doc(camera, name).to_string()).await;
+    assert_eq!(s, StatusCode::CREATED, "{h}");
+    let hotspot = h["id"].as_str().unwrap().to_string();
+    let (s, r) = post("/api/rules", rule_doc(&hotspot, true).to_string()).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let cam = CameraId::parse(camera).unwrap();
+    let now = roeh_domain::Clock::wall(&SystemClock::new());
+    let incident = uuid::Uuid::new_v4();
+    e.store
+        .insert_incident(&roeh_store::NewIncident {
+            id: incident,
+            rule_id: uuid::Uuid::parse_str(r["id"].as_str().unwrap()).unwrap(),
+            camera: cam,
+            hotspot_id: uuid::Uuid::parse_str(&hotspot).unwrap(),
+            seq: 1,
+            kind: "intrusion".into(),
+            severity: "high".into(),
+            priority: 2,
+            alerting: true,
+            reason: "person in zone".into(),
+            opened_at: now,
+            peak_score: 0.9,
+            track_ids: vec![1],
+            model_id: "m".into(),
+            evidence_start: now.minus(std::time::Duration::from_secs(10)),
+        })
+        .await
+        .unwrap();
+    // Without analytics, snapshots are read from `snapshots` beside the footage root.
+    let snaps = e.dir.path().join("snapshots");
+    std::fs::create_dir_all(&snaps).unwrap();
+    std::fs::write(
+        snaps.join(format!("{incident}.jpg")),
+        b"\xff\xd8jpeg\xff\xd9",
+    )
+    .unwrap();
+    e.store
+        .set_incident_snapshot(incident, &format!("{incident}.jpg"))
+        .await
+        .unwrap();
+    let export = uuid::Uuid::new_v4().to_string();
+    let bundles = e.dir.path().join("bundles");
+    std::fs::create_dir_all(&bundles).unwrap();
+    let zip = bundles.join(format!("{export}.zip"));
+    std::fs::write(&zip, b"PK\x05\x06").unwrap();
+    e.store
+        .insert_export(&roeh_store::ExportRow {
+            id: export.clone(),
+            camera: cam,
+            start: now.minus(std::time::Duration::from_secs(60)),
+            end: now,
+            reason: "fight".into(),
+            case_ref: "PD-1".into(),
+            requester: "admin".into(),
+            state: roeh_store::ExportState::Done,
+            bytes_done: 4,
+            bytes_total: 4,
+            path: Some(zip.to_str().unwrap().to_string()),
+            error: None,
+            created_at: now,
+            finished_at: Some(now),
+        })
+        .await
+        .unwrap();
+    let (s, hold) = post(
+        "/api/holds",
+        serde_json::json!({"camera": camera, "start": "2026-11-22T10:00:00Z",
+            "end": "2026-11-22T10:01:00Z", "case": "PD-1", "reason": "fight"})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{hold}");
+    Objects {
+        camera: camera.to_string(),
+        hotspot,
+        rule: r["id"].as_str().unwrap().to_string(),
+        incident: incident.to_string(),
+        alert: String::new(),
+        export,
+        hold: hold["id"].as_i64().unwrap().to_string(),
+    }
+}
+
+/// Camera A's and camera B's objects, alerts included.
+async fn both_cameras(e: &Env) -> (Objects, Objects) {
+    let mut a = objects_of(e, &e.cam_a, "Square").await;
+    let mut b = objects_of(e, &e.cam_b, "Station").await;
+    assert_eq!(e.alerts.ingest_once().await.unwrap(), 2);
+    let (s, list) = call_as(&e.app, Some(&e.admin), Method::GET, "/api/alerts", "").await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    for o in [&mut a, &mut b] {
+        o.alert = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["hotspot"] == o.hotspot.as_str())
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    (a, b)
+}
+
+/// The body a state change is tried with: one the route would accept for an object it reaches.
+fn body_for(method: &Method, template: &str, b: &Objects) -> String {
+    match (method.as_str(), template) {
+        ("PUT", "/api/hotspots/{id}") => hotspot_doc(&b.camera, "Renamed").to_string(),
+        ("PUT", "/api/rules/{id}") => rule_doc(&b.hotspot, false).to_string(),
+        ("PUT", "/api/cameras/{id}/analysis") => r#"{"enabled":false}"#.into(),
+        ("POST", "/api/alerts/{id}/note") => r#"{"text":"seen on camera"}"#.into(),
+        ("POST", "/api/alerts/{id}/dispatch") => {
+            format!(r#"{{"units":["{}"]}}"#, uuid::Uuid::new_v4())
+        }
+        ("POST", "/api/holds/{id}/clear") => r#"{"reason":"case closed"}"#.into(),
+        ("POST" | "PUT", _) => "{}".into(),
+        _ => String::new(),
+    }
+}
+
+/// Status and raw body: an out-of-scope object must answer byte for byte like a missing one.
+async fn call_raw(
+    app: &axum::Router,
+    token: &str,
+    method: Method,
+    uri: &str,
+    body: &str,
+) -> (StatusCode, Vec<u8>) {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    if !body.is_empty() {
+        b = b.header(header::CONTENT_TYPE, "application/json");
+    }
+    let resp = app
+        .clone()
+        .oneshot(b.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, bytes.to_vec())
+}
+
+/// Everything a refused state change could have touched.
+async fn state_of(e: &Env, a: &Objects, b: &Objects) -> String {
+    let mut out = format!("{:?}", counts(&e.store).await);
+    for o in [a, b] {
+        let u = |s: &str| uuid::Uuid::parse_str(s).unwrap();
+        out.push_str(&format!(
+            "\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            e.store.get_hotspot(u(&o.hotspot)).await.unwrap(),
+            e.store.get_rule(u(&o.rule)).await.unwrap(),
+            e.store.get_incident(u(&o.incident)).await.unwrap(),
+            e.store.get_alert(u(&o.alert)).await.unwrap(),
+            e.store.alert_events_of(u(&o.alert)).await.unwrap(),
+            e.store
+                .camera_analysis(CameraId::parse(&o.camera).unwrap())
+                .await
+                .unwrap(),
+        ));
+    }
+    out.push_str(&format!("\n{:?}", e.store.holds(false).await.unwrap()));
+    out
+}
+
+#[tokio::test]
+async fn scoped_users_reach_no_object_of_another_camera_on_any_route() {
+    let e = env().await;
+    let (a, b) = both_cameras(&e).await;
+    let cam_a = CameraId::parse(&e.cam_a).unwrap();
+    let hs_a = uuid::Uuid::parse_str(&a.hotspot).unwrap();
+    // Every role but admin limited to camera A, and operators limited to A's hotspot.
+    let mut users = Vec::new();
+    for role in Role::ALL {
+        if role == Role::Admin {
+            continue;
+        }
+        let name = format!("cam-{}", role.as_str());
+        let t = support::user_token(&e.store, &name, role, Scope::cameras([cam_a])).await;
+        users.push((name, role, true, t));
+    }
+    for role in [Role::Operator, Role::Supervisor, Role::Integrator] {
+        let name = format!("hotspot-{}", role.as_str());
+        let t = support::user_token(&e.store, &name, role, Scope::hotspots([hs_a])).await;
+        users.push((name, role, false, t));
+    }
+
+    // The objects exist: the admin reads them, and camera-A users read A's (before the state is
+    // taken: downloads are logged as evidence access).
+    let id_routes: Vec<(Method, &str, Kind, Permission)> = ROUTES
+        .iter()
+        .filter(|(_, p)| p.contains("{id}"))
+        .filter_map(|(m, p)| {
+            let method = Method::from_bytes(m.as_bytes()).unwrap();
+            let kind = kind_of(p);
+            match route_policy(&method, p) {
+                Some(Policy::Needs(perm)) if kind != Kind::Unbound => {
+                    Some((method, *p, kind, perm))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    assert!(id_routes.len() >= 25, "{} routes", id_routes.len());
+    for (method, p, kind, perm) in &id_routes {
+        if *method != Method::GET {
+            continue;
+        }
+        let missing = p.replace("{id}", &missing_id(*kind));
+        let (sm, vm) = call_raw(&e.app, &e.admin, method.clone(), &missing, "").await;
+        let (sb, vb) = call_raw(
+            &e.app,
+            &e.admin,
+            method.clone(),
+            &p.replace("{id}", b.id(*kind)),
+            "",
+        )
+        .await;
+        assert_ne!((sb, &vb), (sm, &vm), "admin: {p}: B's object must exist");
+        for (name, role, by_camera, t) in &users {
+            if *by_camera && role_allows(*role, *perm) {
+                let uri = p.replace("{id}", a.id(*kind));
+                let (sa, va) = call_raw(&e.app, t, method.clone(), &uri, "").await;
+                let (sm, vm) = call_raw(&e.app, t, method.clone(), &missing, "").await;
+                assert_ne!(
+                    (sa, &va),
+                    (sm, &vm),
+                    "{name}: {uri}: A's object is in scope"
+                );
+            }
+        }
+    }
+
+    let before = state_of(&e, &a, &b).await;
+    for (method, p, kind, perm) in &id_routes {
+        let body = body_for(method, p, &b);
+        let uri_b = p.replace("{id}", b.id(*kind));
+        let uri_missing = p.replace("{id}", &missing_id(*kind));
+        for (name, role, _, t) in &users {
+            if !role_allows(*role, *perm) {
+                continue;
+            }
+            let (sb, vb) = call_raw(&e.app, t, method.clone(), &uri_b, &body).await;
+            let (sm, vm) = call_raw(&e.app, t, method.clone(), &uri_missing, &body).await;
+            let text = String::from_utf8_lossy(&vb);
+            assert!(
+                sb.is_client_error(),
+                "{name}: {method} {uri_b}: {sb} {text}"
+            );
+            assert_eq!(
+                (sb, &vb),
+                (sm, &vm),
+                "{name}: {method} {p}: B's object answers unlike a missing one: {text} vs {}",
+                String::from_utf8_lossy(&vm)
+            );
+        }
+    }
+    assert_eq!(
+        state_of(&e, &a, &b).await,
+        before,
+        "refused changes changed nothing"
+    );
+
+    // Lists: no id of B's objects in any scoped list (raw text, so nested ids count too); A's
+    // objects are listed.
+    let day = std::time::Duration::from_secs(86_400);
+    let now = roeh_domain::Clock::wall(&SystemClock::new());
+    let reports = format!(
+        "?from={}&to={}",
+        now.minus(day).to_rfc3339(),
+        now.plus(day).to_rfc3339()
+    );
+    for (m, p) in ROUTES {
+        let method = Method::from_bytes(m.as_bytes()).unwrap();
+        let Some(Policy::Needs(perm)) = route_policy(&method, p) else {
+            continue;
+        };
+        if method != Method::GET || p.contains("{id}") || !list_is_scoped(p) {
+            continue;
+        }
+        let uri = match *p {
+            "/api/reports/response-times" => format!("{p}{reports}"),
+            _ => p.to_string(),
+        };
+        for (name, role, _, t) in &users {
+            if !role_allows(*role, perm) {
+                continue;
+            }
+            let (s, v) = call_raw(&e.app, t, Method::GET, &uri, "").await;
+            let text = String::from_utf8_lossy(&v);
+            for id in b.uuids() {
+                assert!(
+                    !text.contains(id),
+                    "{name}: {uri} shows B's {id}: {s} {text}"
+                );
+            }
+        }
+    }
+    for (uri, a_id, perm) in [
+        ("/api/incidents", &a.incident, Permission::ViewIncidents),
+        ("/api/hotspots", &a.hotspot, Permission::ViewIncidents),
+        ("/api/rules", &a.rule, Permission::ViewIncidents),
+        ("/api/alerts", &a.alert, Permission::HandleAlerts),
+        ("/api/exports", &a.export, Permission::ExportEvidence),
+        ("/api/holds", &a.camera, Permission::ManageHolds),
+    ] {
+        for (name, role, by_camera, t) in &users {
+            // Exports and holds are reached through cameras, which a hotspot scope does not grant.
+            let by_hotspot_too = !matches!(uri, "/api/exports" | "/api/holds");
+            if role_allows(*role, perm) && (*by_camera || by_hotspot_too) {
+                let (s, v) = call_raw(&e.app, t, Method::GET, uri, "").await;
+                let text = String::from_utf8_lossy(&v);
+                assert!(text.contains(a_id.as_str()), "{name}: {uri}: {s} {text}");
+            }
+        }
+    }
+
+    // A filter naming B's camera or hotspot reads like one with nothing in it, and B's incident
+    // as a cursor is refused like an unknown one.
+    let other_cam = CameraId::new_random().to_string();
+    let other = uuid::Uuid::new_v4().to_string();
+    for (named, unknown, perm) in [
+        (
+            format!("/api/incidents?camera={}", b.camera),
+            format!("/api/incidents?camera={other_cam}"),
+            Permission::ViewIncidents,
+        ),
+        (
+            format!("/api/incidents?hotspot={}", b.hotspot),
+            format!("/api/incidents?hotspot={other}"),
+            Permission::ViewIncidents,
+        ),
+        (
+            format!("/api/incidents?before={}", b.incident),
+            format!("/api/incidents?before={other}"),
+            Permission::ViewIncidents,
+        ),
+        (
+            format!("/api/rules?hotspot={}", b.hotspot),
+            format!("/api/rules?hotspot={other}"),
+            Permission::ViewIncidents,
+        ),
+        (
+            format!("/api/alerts?hotspot={}", b.hotspot),
+            format!("/api/alerts?hotspot={other}"),
+            Permission::HandleAlerts,
+        ),
+    ] {
+        for (name, role, _, t) in &users {
+            if !role_allows(*role, perm) {
+                continue;
+            }
+            let (sb, vb) = call_raw(&e.app, t, Method::GET, &named, "").await;
+            let (su, vu) = call_raw(&e.app, t, Method::GET, &unknown, "").await;
+            assert_eq!((sb, &vb), (su, &vu), "{name}: {named} vs {unknown}");
+        }
+    }
+    // The cursor is refused with 400 alike; the admin's answer for B's filter is not empty.
+    let op = &users.iter().find(|u| u.0 == "cam-operator").unwrap().3;
+    let (s, _) = call_raw(
+        &e.app,
+        op,
+        Method::GET,
+        &format!("/api/incidents?before={}", b.incident),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (_, v) = call_as(
+        &e.app,
+        Some(&e.admin),
+        Method::GET,
+        &format!("/api/incidents?camera={}", b.camera),
+        "",
+    )
+    .await;
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+}
+
+#[tokio::test]
+async fn scoped_users_change_only_hotspots_of_their_scope_and_name_no_other_camera() {
+    let e = env().await;
+    let (a, b) = both_cameras(&e).await;
+    let cam_a = CameraId::parse(&e.cam_a).unwrap();
+    let hs_a = uuid::Uuid::parse_str(&a.hotspot).unwrap();
+    let sup =
+        support::user_token(&e.store, "sup-a", Role::Supervisor, Scope::cameras([cam_a])).await;
+    let int_h =
+        support::user_token(&e.store, "int-h", Role::Integrator, Scope::hotspots([hs_a])).await;
+    let unknown_cam = CameraId::new_random().to_string();
+    let unknown_hotspot = uuid::Uuid::new_v4().to_string();
+    // Naming B's camera or hotspot is refused exactly like naming an unknown one.
+    let refusal = |t: &str, method: Method, uri: String, body: serde_json::Value, id: String| {
+        let app = e.app.clone();
+        let t = t.to_string();
+        async move {
+            let (s, v) = call_raw(&app, &t, method, &uri, &body.to_string()).await;
+            (s, String::from_utf8(v).unwrap().replace(&id, "ID"))
+        }
+    };
+    for (t, uri, method) in [
+        (&sup, "/api/hotspots".to_string(), Method::POST),
+        (&sup, format!("/api/hotspots/{}", a.hotspot), Method::PUT),
+        (&int_h, format!("/api/hotspots/{}", a.hotspot), Method::PUT),
+    ] {
+        let with = |cam: &str| {
+            let mut h = hotspot_doc(&e.cam_a, "Square");
+            h["cameras"] = serde_json::json!([e.cam_a, cam]);
+            h
+        };
+        let named = refusal(
+            t,
+            method.clone(),
+            uri.clone(),
+            with(&b.camera),
+            b.camera.clone(),
+        )
+        .await;
+        let unknown = refusal(
+            t,
+            method.clone(),
+            uri.clone(),
+            with(&unknown_cam),
+            unknown_cam.clone(),
+        )
+        .await;
+        assert_eq!(named.0, StatusCode::BAD_REQUEST, "{uri}: {}", named.1);
+        assert!(named.1.contains("is not a known camera"), "{}", named.1);
+        assert_eq!(named, unknown, "{method} {uri}");
+    }
+    let named = refusal(
+        &sup,
+        Method::POST,
+        "/api/rules".into(),
+        rule_doc(&b.hotspot, true),
+        b.hotspot.clone(),
+    )
+    .await;
+    let unknown = refusal(
+        &sup,
+        Method::POST,
+        "/api/rules".into(),
+        rule_doc(&unknown_hotspot, true),
+        unknown_hotspot.clone(),
+    )
+    .await;
+    assert_eq!(named.0, StatusCode::BAD_REQUEST, "{}", named.1);
+    assert_eq!(named, unknown);
+    assert_eq!(e.store.list_hotspots().await.unwrap().len(), 2);
+    assert_eq!(e.store.list_rules(None).await.unwrap().len(), 2);
+
+    // Within the scope, changes are made: by camera, and by hotspot for the cameras it had.
+    for (t, name) in [(&sup, "Square 2"), (&int_h, "Square 3")] {
+        let uri = format!("/api/hotspots/{}", a.hotspot);
+        let body = hotspot_doc(&e.cam_a, name).to_string();
+        let (s, v) = call_raw(&e.app, t, Method::PUT, &uri, &body).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&v));
+        let uri = format!("/api/rules/{}", a.rule);
+        let body = rule_doc(&a.hotspot, false).to_string();
+        let (s, v) = call_raw(&e.app, t, Method::PUT, &uri, &body).await;
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&v));
+    }
+    let stored = e.store.get_hotspot(hs_a).await.unwrap().unwrap();
+    assert_eq!(stored.name, "Square 3");
+}
+
+#[tokio::test]
+async fn a_hotspot_scope_reaches_the_cameras_of_its_hotspots_and_no_others() {
+    let e = env().await;
+    let (a, b) = both_cameras(&e).await;
+    let hs_a = uuid::Uuid::parse_str(&a.hotspot).unwrap();
+    let op = support::user_token(
+        &e.store,
+        "op-square",
+        Role::Operator,
+        Scope::hotspots([hs_a]),
+    )
+    .await;
+    let inv = support::user_token(
+        &e.store,
+        "inv-square",
+        Role::Investigator,
+        Scope::hotspots([hs_a]),
+    )
+    .await;
+    // The camera of the hotspot: its page, its recordings, the camera list.
+    for uri in [
+        format!("/api/cameras/{}", a.camera),
+        format!("/api/cameras/{}/segments", a.camera),
+        format!("/api/cameras/{}/gaps", a.camera),
+    ] {
+        let (s, v) = call_as(&e.app, Some(&op), Method::GET, &uri, "").await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {v}");
+        // The other hotspot's camera answers like a camera that does not exist.
+        let other = uri.replace(&a.camera, &b.camera);
+        let missing = uri.replace(&a.camera, &CameraId::new_random().to_string());
+        let (sb, vb) = call_as(&e.app, Some(&op), Method::GET, &other, "").await;
+        let (sm, vm) = call_as(&e.app, Some(&op), Method::GET, &missing, "").await;
+        assert_eq!(sb, StatusCode::NOT_FOUND, "{other}: {vb}");
+        assert_eq!((sb, vb), (sm, vm), "{other}");
+    }
+    let (_, list) = call_as(&e.app, Some(&op), Method::GET, "/api/cameras", "").await;
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [a.camera.as_str()]);
+    // Evidence follows the same reach: A's export and hold are listed, B's are not.
+    for (path, mine, theirs) in [
+        ("/api/exports", &a.export, &b.export),
+        ("/api/holds", &a.hold, &b.hold),
+    ] {
+        let (s, v) = call_as(&e.app, Some(&inv), Method::GET, path, "").await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+        let ids: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| match &x["id"] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        assert!(ids.contains(mine), "{path}: {v}");
+        assert!(!ids.contains(theirs), "{path}: {v}");
+        assert!(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["camera"] == a.camera.as_str())
+        );
+    }
+    let (s, v) = call_as(
+        &e.app,
+        Some(&inv),
+        Method::GET,
+        &format!("/api/exports/{}", a.export),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // Taking the camera out of the hotspot takes it out of the scope at once.
+    let mut doc = hotspot_doc(&e.cam_b, "Square");
+    doc["id"] = serde_json::json!(a.hotspot);
+    let (s, v) = call_as(
+        &e.app,
+        Some(&e.admin),
+        Method::PUT,
+        &format!("/api/hotspots/{}", a.hotspot),
+        &doc.to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = call_as(
+        &e.app,
+        Some(&op),
+        Method::GET,
+        &format!("/api/cameras/{}", a.camera),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call_as(
+        &e.app,
+        Some(&op),
+        Method::GET,
+        &format!("/api/cameras/{}", b.camera),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_scoped_user_cannot_widen_a_hotspot_that_others_are_scoped_to() {
+    let e = env().await;
+    let (a, _b) = both_cameras(&e).await;
+    let cam_a = CameraId::parse(&e.cam_a).unwrap();
+    let cam_b = CameraId::parse(&e.cam_b).unwrap();
+    let hs_a = uuid::Uuid::parse_str(&a.hotspot).unwrap();
+    // A supervisor granted both cameras; an operator scoped to hotspot A (camera A only).
+    let sup = support::user_token(
+        &e.store,
+        "sup-ab",
+        Role::Supervisor,
+        Scope::cameras([cam_a, cam_b]),
+    )
+    .await;
+    let op = support::user_token(&e.store, "op-h", Role::Operator, Scope::hotspots([hs_a])).await;
+    let uri_b = format!("/api/cameras/{}", e.cam_b);
+    let (s, _) = call_as(&e.app, Some(&op), Method::GET, &uri_b, "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Adding camera B to hotspot A would hand it to the operator: refused, nothing changes.
+    let mut doc = hotspot_doc(&e.cam_a, "Square");
+    doc["cameras"] = serde_json::json!([e.cam_a, e.cam_b]);
+    let uri = format!("/api/hotspots/{}", a.hotspot);
+    let before = e.store.get_hotspot(hs_a).await.unwrap().unwrap().document;
+    let (s, v) = call_as(&e.app, Some(&sup), Method::PUT, &uri, &doc.to_string()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(v.to_string().contains("widen"), "{v}");
+    assert_eq!(
+        e.store.get_hotspot(hs_a).await.unwrap().unwrap().document,
+        before
+    );
+    let (s, _) = call_as(&e.app, Some(&op), Method::GET, &uri_b, "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Renaming it with the same cameras is fine; a new hotspot with both cameras too (nobody
+    // is scoped to it yet).
+    let (s, v) = call_as(
+        &e.app,
+        Some(&sup),
+        Method::PUT,
+        &uri,
+        &hotspot_doc(&e.cam_a, "Square north").to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let mut fresh = doc.clone();
+    fresh["name"] = serde_json::json!("Both gates");
+    let (s, v) = call_as(
+        &e.app,
+        Some(&sup),
+        Method::POST,
+        "/api/hotspots",
+        &fresh.to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // The site admin may widen it; the operator then reaches camera B.
+    let (s, v) = call_as(&e.app, Some(&e.admin), Method::PUT, &uri, &doc.to_string()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = call_as(&e.app, Some(&op), Method::GET, &uri_b, "").await;
+    assert_eq!(s, StatusCode::OK);
 }

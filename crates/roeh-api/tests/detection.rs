@@ -35,6 +35,8 @@ impl CameraControl for NoCameras {
 struct FakeAnalytics {
     reloads: AtomicUsize,
     dir: PathBuf,
+    /// Cameras with per-camera figures.
+    cameras: Vec<CameraId>,
 }
 
 impl AnalyticsControl for FakeAnalytics {
@@ -43,7 +45,12 @@ impl AnalyticsControl for FakeAnalytics {
         Box::pin(async { Ok(()) })
     }
     fn stats(&self) -> serde_json::Value {
-        serde_json::json!({ "model_id": "fake", "frames_analysed": 7 })
+        let cameras: Vec<_> = self
+            .cameras
+            .iter()
+            .map(|c| serde_json::json!({ "camera": c, "decoded": 3 }))
+            .collect();
+        serde_json::json!({ "model_id": "fake", "frames_analysed": 7, "cameras": cameras })
     }
     fn snapshot_dir(&self) -> PathBuf {
         self.dir.clone()
@@ -82,6 +89,7 @@ async fn env() -> Env {
     let analytics = Arc::new(FakeAnalytics {
         reloads: AtomicUsize::new(0),
         dir: dir.path().join("snapshots"),
+        cameras: vec![cam.id],
     });
     let state = AppState {
         store: store.clone(),
@@ -531,4 +539,141 @@ async fn incidents_are_listed_by_filter_with_snapshot_and_evidence() {
     let (status, v) = call(&e.bare, get("/api/analytics/stats")).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(message(&v).contains("analytics is not running"), "{v}");
+}
+
+#[tokio::test]
+async fn incidents_page_by_cursor_and_a_scoped_users_pages_are_full() {
+    let e = env().await;
+    let other = Camera {
+        id: CameraId::new_random(),
+        name: "Gate".into(),
+        url: CameraUrl::parse("rtsp://127.0.0.1:8554/cam1").unwrap(),
+        credentials: None,
+        transport: Default::default(),
+        enabled: true,
+        retention: Retention::default(),
+    };
+    e.store.insert_camera(&other, WallTime(1)).await.unwrap();
+    let (h_a, h_b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    // 250 incidents over 40 opening times (ties of up to 7), every third on the other camera.
+    let mut all = Vec::new();
+    for n in 0..250i64 {
+        let (cam, h) = if n % 3 == 0 {
+            (other.id, h_b)
+        } else {
+            (e.camera, h_a)
+        };
+        let i = incident(cam, h, 1_700_000_000 + n % 40);
+        e.store.insert_incident(&i).await.unwrap();
+        all.push(i);
+    }
+    all.sort_by(|x, y| y.opened_at.cmp(&x.opened_at).then(x.id.cmp(&y.id)));
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let as_user = |uri: String, token: Option<&str>| {
+        let mut b = Request::get(uri);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    // Pages of `limit` following the cursor until a short page: (page sizes, all ids).
+    let read_all = |token: Option<String>, limit: usize| {
+        let app = e.app.clone();
+        async move {
+            let (mut sizes, mut got) = (Vec::new(), Vec::<String>::new());
+            loop {
+                let cursor = got
+                    .last()
+                    .map(|c| format!("&before={c}"))
+                    .unwrap_or_default();
+                let uri = format!("/api/incidents?limit={limit}{cursor}");
+                let (status, v) = call(&app, as_user(uri, token.as_deref())).await;
+                assert_eq!(status, StatusCode::OK, "{v}");
+                let page = ids(&v);
+                sizes.push(page.len());
+                got.extend(page);
+                if *sizes.last().unwrap() < limit {
+                    return (sizes, got);
+                }
+            }
+        }
+    };
+    let (sizes, got) = read_all(None, 100).await;
+    assert_eq!(sizes, vec![100, 100, 50]);
+    let want: Vec<String> = all.iter().map(|i| i.id.to_string()).collect();
+    assert_eq!(got, want, "every incident once, newest first, ties by id");
+
+    // An operator limited to the first camera: only its incidents, in full pages while more
+    // exist, whether limited by camera or by the camera's hotspot.
+    let mine: Vec<String> = all
+        .iter()
+        .filter(|i| i.camera == e.camera)
+        .map(|i| i.id.to_string())
+        .collect();
+    assert_eq!(mine.len(), 166);
+    for (name, scope) in [
+        ("by-camera", roeh_auth::Scope::cameras([e.camera])),
+        ("by-hotspot", roeh_auth::Scope::hotspots([h_a])),
+    ] {
+        let t = support::user_token(&e.store, name, roeh_auth::Role::Operator, scope).await;
+        let (sizes, got) = read_all(Some(t.clone()), 30).await;
+        assert_eq!(sizes, vec![30, 30, 30, 30, 30, 16], "{name}");
+        assert_eq!(got, mine, "{name}");
+        // A bad cursor: malformed, unknown, or another camera's incident, all refused alike.
+        let theirs = all.iter().find(|i| i.camera == other.id).unwrap().id;
+        let mut answers = Vec::new();
+        for before in [
+            "not-an-id".to_string(),
+            uuid::Uuid::new_v4().to_string(),
+            theirs.to_string(),
+        ] {
+            let uri = format!("/api/incidents?before={before}");
+            let (status, v) = call(&e.app, as_user(uri, Some(&t))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{name} {before}: {v}");
+            answers.push(v);
+        }
+        assert!(answers.iter().all(|v| *v == answers[0]), "{answers:?}");
+        assert!(message(&answers[0]).contains("before"), "{answers:?}");
+    }
+    // The admin's cursor may name any incident; an unknown one is refused.
+    let uri = format!("/api/incidents?limit=5&before={}", all[0].id);
+    let (status, v) = call(&e.app, as_user(uri, None)).await;
+    assert_eq!((status, ids(&v)), (StatusCode::OK, want[1..6].to_vec()));
+    let uri = format!("/api/incidents?before={}", uuid::Uuid::new_v4());
+    let (status, _) = call(&e.app, as_user(uri, None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn analytics_figures_of_cameras_outside_the_scope_are_left_out() {
+    let e = env().await;
+    let stats = |token: Option<String>| {
+        let app = e.app.clone();
+        async move {
+            let mut b = Request::get("/api/analytics/stats");
+            if let Some(t) = token {
+                b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+            }
+            let (status, v) = call(&app, b.body(Body::empty()).unwrap()).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            v
+        }
+    };
+    let v = stats(None).await;
+    assert_eq!(v["cameras"][0]["camera"], e.camera.to_string());
+    let mine = roeh_auth::Scope::cameras([e.camera]);
+    let other = roeh_auth::Scope::cameras([CameraId::new_random()]);
+    let op = roeh_auth::Role::Operator;
+    let t = support::user_token(&e.store, "mine", op, mine).await;
+    assert_eq!(stats(Some(t)).await, v);
+    let t = support::user_token(&e.store, "other", op, other).await;
+    let v = stats(Some(t)).await;
+    assert_eq!(v["cameras"], serde_json::json!([]), "{v}");
+    assert_eq!(v["frames_analysed"], 7, "site-wide figures stay");
 }

@@ -1,7 +1,12 @@
 //! Outbound webhooks against a real local receiver: signed deliveries, retries with backoff under
 //! one idempotency key until a 2xx, no redirects, dead after the last attempt, a restarted worker
 //! resumes the outbox without resending, secrets never leave the API, and only admins manage
-//! subscriptions.
+//! subscriptions. The target allow-list refuses internal addresses at creation and again at
+//! every attempt; subscriptions are disabled and enabled; deliveries page; HTTPS receivers are
+//! trusted through a site CA.
+//!
+//! Receivers run on 127.0.0.1, so most tests allow `127.0.0.0/8` (and `::1`) and plain http
+//! explicitly ([`local`]); the defaults refuse both.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,7 +15,7 @@ mod support;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use roeh_api::alerts::{AlertsService, AlertsSettings};
-use roeh_api::webhooks::{WebhookSettings, WebhookWorker};
+use roeh_api::webhooks::{Cidr, WebhookSettings, WebhookWorker};
 use roeh_api::{AppState, CameraControl};
 use roeh_auth::{Role, Scope};
 use roeh_domain::{Camera, CameraId, Clock, SimClock, StreamHealth, WallTime};
@@ -23,6 +28,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const SECRET: &str = "whsec_4f9c2d1e8a7b6c5d";
+
+/// Settings that let webhooks reach receivers on this machine over plain http.
+fn local() -> WebhookSettings {
+    WebhookSettings {
+        allowed_networks: vec![
+            Cidr::parse("127.0.0.0/8").unwrap(),
+            Cidr::parse("::1/128").unwrap(),
+        ],
+        allow_http: true,
+        ..Default::default()
+    }
+}
 
 struct NoCameras;
 
@@ -217,7 +234,14 @@ impl Env {
     }
 }
 
+/// An API whose create route checks targets with [`local`] settings.
 async fn env() -> Env {
+    env_with(Some(local())).await
+}
+
+/// An API whose create route checks targets with `settings` (through a worker's layer), or with
+/// no worker installed at all.
+async fn env_with(settings: Option<WebhookSettings>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("roeh.db").to_str().unwrap().to_string();
     let store = Store::open(&db).await.unwrap();
@@ -241,9 +265,21 @@ async fn env() -> Env {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(roeh_api::serve(listener, state, async move {
+    let stopped = async move {
         let _ = stopped.await;
-    }));
+    };
+    match settings {
+        Some(settings) => {
+            let worker =
+                WebhookWorker::new(store.clone(), clock.clone() as Arc<dyn Clock>, settings)
+                    .unwrap();
+            let app = roeh_api::router(state).layer(worker.layer());
+            tokio::spawn(roeh_api::serve_app(listener, app, stopped));
+        }
+        None => {
+            tokio::spawn(roeh_api::serve(listener, state, stopped));
+        }
+    }
     Env {
         addr,
         store,
@@ -267,8 +303,8 @@ async fn a_failing_receiver_gets_the_same_signed_delivery_until_2xx_and_a_restar
     let id = e.subscribe(&url, json!({})).await;
     let seq = e.raise(hotspot).await;
 
-    let settings = WebhookSettings::default();
-    let w1 = e.worker(e.store.clone(), settings);
+    let settings = local();
+    let w1 = e.worker(e.store.clone(), settings.clone());
     assert_eq!(w1.enqueue_once().await.unwrap(), 1);
     assert_eq!(w1.enqueue_once().await.unwrap(), 0, "enqueued once");
     assert_eq!(w1.deliver_once().await.unwrap(), 1);
@@ -387,11 +423,17 @@ async fn redirects_are_not_followed_and_the_last_failure_is_dead() {
         e.store.clone(),
         WebhookSettings {
             max_attempts: 2,
-            ..Default::default()
+            ..local()
         },
     );
     w.enqueue_once().await.unwrap();
     assert_eq!(w.deliver_once().await.unwrap(), 1);
+    let d = e.deliveries(&id).await;
+    assert_eq!(d[0]["last_status"], 302);
+    assert_eq!(
+        d[0]["last_error"],
+        "answered HTTP 302; redirects are not followed"
+    );
     e.advance(Duration::from_secs(1));
     assert_eq!(w.deliver_once().await.unwrap(), 1);
     e.advance(Duration::from_secs(3600));
@@ -444,7 +486,7 @@ async fn filters_validation_secrets_and_admin_only() {
     let off = e.subscribe(&url, json!({"enabled": false})).await;
     let s1 = e.raise(h1).await;
     e.raise(h2).await;
-    let w = e.worker(e.store.clone(), WebhookSettings::default());
+    let w = e.worker(e.store.clone(), local());
     assert_eq!(w.enqueue_once().await.unwrap(), 1);
     assert_eq!(w.deliver_once().await.unwrap(), 1);
     let got = rx.got();
@@ -507,6 +549,8 @@ async fn filters_validation_secrets_and_admin_only() {
             ("POST", "/api/webhooks".to_string()),
             ("DELETE", format!("/api/webhooks/{only_h1}")),
             ("GET", format!("/api/webhooks/{only_h1}/deliveries")),
+            ("POST", format!("/api/webhooks/{only_h1}/disable")),
+            ("POST", format!("/api/webhooks/{only_h1}/enable")),
         ] {
             let body = json!({"name": "x", "url": url, "secret": SECRET});
             let (s, text) = e.call(&t, m, &p, body).await;
@@ -557,7 +601,7 @@ async fn the_spawned_worker_delivers_and_stops() {
         e.store.clone(),
         WebhookSettings {
             poll_every: Duration::from_millis(20),
-            ..Default::default()
+            ..local()
         },
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -579,4 +623,603 @@ async fn the_spawned_worker_delivers_and_stops() {
         .unwrap();
     assert_eq!(rx.got()[0].key, format!("{id}-{seq}"));
     assert!(rx.got()[0].signed);
+}
+
+/// The message of an error answer.
+fn message(text: &str) -> String {
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    v["error"]["message"].as_str().unwrap_or(text).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_settings_refuse_internal_targets_and_store_nothing() {
+    // Without a worker installed, and with a worker on the default settings: the same policy.
+    for e in [
+        env_with(None).await,
+        env_with(Some(WebhookSettings::default())).await,
+    ] {
+        let mut refused = vec![
+            // Plain http is refused whatever the address.
+            ("http://127.0.0.1/hook", "allow_http"),
+            ("http://169.254.169.254/", "allow_http"),
+            ("http://[::1]/", "allow_http"),
+            ("http://10.0.0.1/", "allow_http"),
+            ("http://localhost/", "allow_http"),
+            ("http://93.184.216.34/hook", "allow_http"),
+            // Over https, the address is what is refused, and the answer says what it is.
+            ("https://127.0.0.1/hook", "127.0.0.1 is a loopback address"),
+            ("https://127.0.0.1:8443/hook", "loopback"),
+            ("https://2130706433/hook", "127.0.0.1 is a loopback address"),
+            ("https://169.254.169.254/latest/meta-data/", "link-local"),
+            ("https://[::1]/", "::1 is a loopback address"),
+            ("https://[::ffff:127.0.0.1]/", "loopback"),
+            ("https://[fe80::1]/", "link-local"),
+            ("https://10.0.0.1/", "10.0.0.1 is a private address"),
+            ("https://192.168.1.10/", "private"),
+            ("https://[fd12::1]/", "private"),
+            ("https://0.0.0.0/", "unspecified"),
+            ("https://224.0.0.1/", "multicast"),
+            ("https://localhost/hook", "the host resolves to"),
+            // Credentials in the URL, and schemes other than http(s).
+            ("https://user:pw@93.184.216.34/", "credentials"),
+            ("https://user@93.184.216.34/", "credentials"),
+            ("ftp://93.184.216.34/", "https"),
+            ("file:///etc/passwd", "https"),
+            ("gopher://93.184.216.34:70/", "https"),
+            ("ws://93.184.216.34/", "https"),
+            ("javascript:alert(1)", "https"),
+            ("data:text/plain,hi", "https"),
+        ];
+        // A host name resolving to loopback names the reason too.
+        refused.push(("https://localhost:8443/", "loopback"));
+        for (url, why) in refused {
+            let body = json!({"name": "x", "url": url, "secret": SECRET});
+            let (s, text) = e.call(&e.admin, "POST", "/api/webhooks", body).await;
+            assert_eq!(s, 400, "{url}: {text}");
+            let m = message(&text);
+            assert!(m.contains(why), "{url}: {m}");
+        }
+        assert!(
+            e.store.list_webhooks().await.unwrap().is_empty(),
+            "nothing stored"
+        );
+        // A public address over https is a target (no name to resolve here).
+        let id = e.subscribe("https://93.184.216.34/hook", json!({})).await;
+        assert_eq!(e.store.list_webhooks().await.unwrap().len(), 1);
+        assert!(
+            e.store
+                .get_webhook(id.parse().unwrap())
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_the_worker_forbids_fails_at_delivery_and_receives_nothing() {
+    // Allowed when created (the API's settings permit loopback), forbidden when delivered: a
+    // changed configuration, or a name that resolves elsewhere by then.
+    let e = env().await;
+    let (rx, url) = receiver(&[]).await;
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let literal = e.subscribe(&url, json!({})).await;
+    let named = e.subscribe(&by_name, json!({})).await;
+    let seq = e.raise(uuid::Uuid::new_v4()).await;
+
+    // No plain http: refused before anything is resolved or sent.
+    let https_only = e.worker(
+        e.store.clone(),
+        WebhookSettings {
+            allow_http: false,
+            ..local()
+        },
+    );
+    assert_eq!(https_only.enqueue_once().await.unwrap(), 2);
+    assert_eq!(https_only.deliver_once().await.unwrap(), 2);
+    for id in [&literal, &named] {
+        let d = e.deliveries(id).await;
+        assert_eq!(d[0]["state"], "pending");
+        assert_eq!(d[0]["attempts"], 1);
+        assert!(d[0]["last_status"].is_null());
+        let err = d[0]["last_error"].as_str().unwrap();
+        assert!(
+            err.starts_with("blocked: ") && err.contains("allow_http"),
+            "{err}"
+        );
+    }
+
+    // Plain http allowed, loopback not: the literal is refused before sending, the name inside
+    // the client's resolver, before any connection.
+    let public_only = e.worker(
+        e.store.clone(),
+        WebhookSettings {
+            allow_http: true,
+            ..Default::default()
+        },
+    );
+    e.advance(Duration::from_secs(1));
+    assert_eq!(public_only.deliver_once().await.unwrap(), 2);
+    let d = e.deliveries(&literal).await;
+    let err = d[0]["last_error"].as_str().unwrap();
+    assert!(
+        err.starts_with("blocked: the address 127.0.0.1 is a loopback address"),
+        "{err}"
+    );
+    let d = e.deliveries(&named).await;
+    assert_eq!(d[0]["attempts"], 2);
+    let err = d[0]["last_error"].as_str().unwrap();
+    // 127.0.0.1 or ::1, whichever the resolver answers first.
+    assert!(
+        err.starts_with("blocked: the host resolves to ") && err.contains(", a loopback address"),
+        "{err}"
+    );
+    assert!(err.ends_with("nothing was sent"), "{err}");
+    assert!(
+        !err.contains("localhost") && !err.contains("/hook"),
+        "no URL: {err}"
+    );
+    assert!(rx.got().is_empty(), "nothing reached the receiver");
+
+    // The same deliveries go out once the worker's settings permit the receiver.
+    let permitted = e.worker(e.store.clone(), local());
+    e.advance(Duration::from_secs(2));
+    assert_eq!(permitted.deliver_once().await.unwrap(), 2);
+    let got = rx.got();
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|g| g.signed));
+    let mut keys: Vec<_> = got.iter().map(|g| g.key.clone()).collect();
+    keys.sort();
+    let mut want = vec![format!("{literal}-{seq}"), format!("{named}-{seq}")];
+    want.sort();
+    assert_eq!(keys, want);
+    for id in [&literal, &named] {
+        let d = e.deliveries(id).await;
+        assert_eq!(
+            (&d[0]["state"], &d[0]["attempts"]),
+            (&json!("delivered"), &json!(3))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_subscription_gets_nothing_new_and_its_pending_deliveries_wait() {
+    let e = env().await;
+    let (rx, url) = receiver(&[]).await;
+    let hotspot = uuid::Uuid::new_v4();
+    let id = e.subscribe(&url, json!({})).await;
+    let other = e.subscribe(&url, json!({})).await;
+    let w = e.worker(e.store.clone(), local());
+    let s1 = e.raise(hotspot).await;
+    assert_eq!(w.enqueue_once().await.unwrap(), 2);
+
+    // Disabled before its delivery went out: it waits; the other subscription is served.
+    let (s, v) = e
+        .json("POST", &format!("/api/webhooks/{id}/disable"), Value::Null)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((&v["id"], &v["enabled"]), (&json!(id), &json!(false)));
+    assert!(v.get("secret").is_none());
+    assert_eq!(w.deliver_once().await.unwrap(), 1);
+    assert_eq!(rx.got().len(), 1);
+    assert_eq!(rx.got()[0].key, format!("{other}-{s1}"));
+    let d = e.deliveries(&id).await;
+    assert_eq!(
+        (&d[0]["state"], &d[0]["attempts"]),
+        (&json!("pending"), &json!(0))
+    );
+
+    // Events while disabled are not queued for it, not even after it is enabled again.
+    let s2 = e.raise(hotspot).await;
+    assert_eq!(w.enqueue_once().await.unwrap(), 1, "only the other one");
+    let (s, _) = e
+        .json("POST", &format!("/api/webhooks/{id}/disable"), Value::Null)
+        .await;
+    assert_eq!(s, 200, "disabling twice is fine");
+    let (s, v) = e
+        .json("POST", &format!("/api/webhooks/{id}/enable"), Value::Null)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["enabled"], true);
+    assert_eq!(w.enqueue_once().await.unwrap(), 0);
+    // The waiting delivery goes out now; later events are delivered again.
+    assert_eq!(w.deliver_once().await.unwrap(), 2);
+    let s3 = e.raise(hotspot).await;
+    assert_eq!(w.enqueue_once().await.unwrap(), 2);
+    assert_eq!(w.deliver_once().await.unwrap(), 2);
+    let seqs: Vec<u64> = e
+        .deliveries(&id)
+        .await
+        .iter()
+        .map(|d| d["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![s3, s1], "{s2} was never queued for it");
+    let mine: Vec<String> = rx
+        .got()
+        .iter()
+        .filter(|g| g.key.starts_with(&id))
+        .map(|g| g.key.clone())
+        .collect();
+    assert_eq!(mine, vec![format!("{id}-{s1}"), format!("{id}-{s3}")]);
+    let listed = e
+        .store
+        .get_webhook(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(listed.enabled);
+
+    // Unknown ids; the changes are audited like the other webhook changes.
+    for p in [
+        "/api/webhooks/nope/enable".to_string(),
+        format!("/api/webhooks/{}/disable", uuid::Uuid::new_v4()),
+    ] {
+        let (s, _) = e.call(&e.admin, "POST", &p, Value::Null).await;
+        assert_eq!(s, 404, "{p}");
+    }
+    for (action, n) in [
+        ("POST /api/webhooks/{id}/disable", 2),
+        ("POST /api/webhooks/{id}/enable", 1),
+    ] {
+        let audit = e
+            .store
+            .audit(&roeh_store::AuditFilter {
+                action: Some(action.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ok: Vec<_> = audit
+            .iter()
+            .filter(|a| a.entry.outcome == "ok")
+            .map(|a| a.entry.clone())
+            .collect();
+        assert_eq!(ok.len(), n, "{action}: {audit:?}");
+        assert!(ok.iter().all(|a| a.actor == "admin"
+            && a.target.as_deref().is_some_and(|t| t.contains(&id))));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_page_newest_first_by_seq() {
+    let e = env().await;
+    let (_rx, url) = receiver(&[]).await;
+    let id = e.subscribe(&url, json!({})).await;
+    let mut seqs = Vec::new();
+    for _ in 0..5 {
+        seqs.push(e.raise(uuid::Uuid::new_v4()).await);
+    }
+    let w = e.worker(e.store.clone(), local());
+    assert_eq!(w.enqueue_once().await.unwrap(), 5);
+    seqs.reverse();
+    let page = |q: String| {
+        let e = &e;
+        let id = &id;
+        async move {
+            let (s, v) = e
+                .json(
+                    "GET",
+                    &format!("/api/webhooks/{id}/deliveries{q}"),
+                    Value::Null,
+                )
+                .await;
+            assert_eq!(s, 200, "{q}: {v}");
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["seq"].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page(String::new()).await, seqs);
+    assert_eq!(page("?limit=2".into()).await, seqs[..2]);
+    assert_eq!(
+        page(format!("?limit=2&before={}", seqs[1])).await,
+        seqs[2..4]
+    );
+    assert_eq!(
+        page(format!("?before={}&limit=2", seqs[3])).await,
+        seqs[4..],
+        "a short page is the last"
+    );
+    assert!(page(format!("?before={}", seqs[4])).await.is_empty());
+    assert_eq!(page("?limit=1000".into()).await, seqs);
+
+    for bad in [
+        "?limit=0",
+        "?limit=1001",
+        "?limit=-1",
+        "?limit=ten",
+        "?before=0",
+        "?before=-5",
+        "?before=abc",
+        "?since=1",
+    ] {
+        let (s, text) = e
+            .call(
+                &e.admin,
+                "GET",
+                &format!("/api/webhooks/{id}/deliveries{bad}"),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(s, 400, "{bad}: {text}");
+    }
+    let (s, doc) = e.json("GET", "/api/openapi.json", Value::Null).await;
+    assert_eq!(s, 200);
+    let op = &doc["paths"]["/api/webhooks/{id}/deliveries"]["get"];
+    assert_eq!(op["x-roeh-pagination"], "cursor");
+    let params: Vec<&str> = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        params.contains(&"before") && params.contains(&"limit"),
+        "{params:?}"
+    );
+}
+
+/// A webhook receiver over TLS: the [`Receiver`] behind a rustls acceptor. Handshakes the
+/// client aborts are counted and never reach the handler.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    failed_handshakes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            match self.tls.accept(tcp).await {
+                Ok(s) => return (s, addr),
+                Err(_) => {
+                    self.failed_handshakes
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// Runs `openssl` in `dir`; the tests need it to make certificates.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the HTTPS webhook test makes its certificates with the openssl command");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A site CA and a server certificate it issued for `localhost` and 127.0.0.1: (CA PEM, server
+/// certificate chain PEM, server key PEM).
+fn site_pki(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=roeh test site CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(dir, &ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(dir, &csr);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    (read("ca.pem"), read("server.pem"), read("server.key"))
+}
+
+/// An HTTPS receiver on 127.0.0.1 with `cert` and `key`; its URL names `localhost`.
+async fn tls_receiver(
+    cert: &[u8],
+    key: &[u8],
+) -> (Arc<Receiver>, Arc<std::sync::atomic::AtomicUsize>, String) {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let r = Arc::new(Receiver::default());
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(r.clone());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = TlsListener {
+        tcp,
+        tls: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        failed_handshakes: failed.clone(),
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (r, failed, format!("https://localhost:{port}/hook"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_delivery_trusts_the_site_ca_and_refuses_an_unknown_issuer() {
+    let e = env().await;
+    let pki = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = site_pki(pki.path());
+    let (rx, failed, url) = tls_receiver(&cert, &key).await;
+    let id = e.subscribe(&url, json!({})).await;
+    let seq = e.raise(uuid::Uuid::new_v4()).await;
+    // https only, as by default; the receiver's network is allowed.
+    let https = || WebhookSettings {
+        allow_http: false,
+        ..local()
+    };
+
+    // Without the site CA the certificate's issuer is unknown: the attempt fails, nothing is
+    // delivered.
+    let untrusting = e.worker(e.store.clone(), https());
+    assert_eq!(untrusting.enqueue_once().await.unwrap(), 1);
+    assert_eq!(untrusting.deliver_once().await.unwrap(), 1);
+    let d = e.deliveries(&id).await;
+    assert_eq!(
+        (&d[0]["state"], &d[0]["attempts"]),
+        (&json!("pending"), &json!(1))
+    );
+    let err = d[0]["last_error"].as_str().unwrap();
+    assert!(
+        err.starts_with("could not connect") && err.contains("certificate"),
+        "{err}"
+    );
+    assert!(err.contains("its issuer is not trusted"), "{err}");
+    // TLS failures are described by kind, naming no host.
+    assert!(
+        !err.contains("localhost") && !err.contains("127.0.0.1"),
+        "{err}"
+    );
+    assert!(rx.got().is_empty());
+    assert!(failed.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    // A CA file that holds no certificate is refused when the worker is built.
+    assert!(
+        WebhookWorker::new(
+            e.store.clone(),
+            e.clock.clone() as Arc<dyn Clock>,
+            WebhookSettings {
+                extra_ca_pem: Some(b"not a certificate".to_vec()),
+                ..https()
+            },
+        )
+        .is_err()
+    );
+
+    // Trusting the site CA, the signed delivery arrives over TLS.
+    let trusting = e.worker(
+        e.store.clone(),
+        WebhookSettings {
+            extra_ca_pem: Some(ca),
+            ..https()
+        },
+    );
+    e.advance(Duration::from_secs(1));
+    assert_eq!(trusting.deliver_once().await.unwrap(), 1);
+    let got = rx.got();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].signed, "{:?}", got[0]);
+    assert_eq!(got[0].key, format!("{id}-{seq}"));
+    let d = e.deliveries(&id).await;
+    assert_eq!(
+        (&d[0]["state"], &d[0]["attempts"], &d[0]["last_status"]),
+        (&json!("delivered"), &json!(2), &json!(200))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_keeps_the_events_committed_while_it_was_enabled() {
+    let e = env().await;
+    let (rx, url) = receiver(&[]).await;
+    let hotspot = uuid::Uuid::new_v4();
+    let id = e.subscribe(&url, json!({})).await;
+    let w = e.worker(e.store.clone(), local());
+    // Committed while the subscription is enabled, not yet picked up by the worker's pass.
+    let s1 = e.raise(hotspot).await;
+    let (s, v) = e
+        .json("POST", &format!("/api/webhooks/{id}/disable"), Value::Null)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // Committed while disabled: never for this subscription.
+    let s2 = e.raise(hotspot).await;
+    assert_eq!(
+        w.enqueue_once().await.unwrap(),
+        0,
+        "{s1} was queued by the disable"
+    );
+    assert_eq!(
+        w.deliver_once().await.unwrap(),
+        0,
+        "it waits while disabled"
+    );
+    let (s, v) = e
+        .json("POST", &format!("/api/webhooks/{id}/enable"), Value::Null)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(w.deliver_once().await.unwrap(), 1);
+    let seqs: Vec<u64> = e
+        .deliveries(&id)
+        .await
+        .iter()
+        .map(|d| d["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![s1], "{s2} is not queued for it");
+    let got: Vec<String> = rx.got().iter().map(|g| g.key.clone()).collect();
+    assert_eq!(got, vec![format!("{id}-{s1}")]);
 }

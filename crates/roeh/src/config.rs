@@ -31,6 +31,12 @@ pub struct Config {
     /// Detection and incidents.
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    /// Alerts: the control room's time zone and shifts.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    /// Outbound webhooks: where they may go.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// Cameras known at start.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
@@ -79,8 +85,21 @@ pub struct ServerConfig {
     pub database_url: String,
     /// Graceful shutdown deadline, seconds.
     pub shutdown_grace_secs: f64,
-    /// Mark console session cookies `Secure` (needs HTTPS in front of roeh).
+    /// Mark console session cookies `Secure` (needs HTTPS in front of roeh). Always on when
+    /// roeh serves HTTPS itself.
     pub secure_cookie: bool,
+    /// PEM certificate chain (leaf first) for serving HTTPS; given together with `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, RSA or EC, unencrypted) of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// The certificate and key files when HTTPS is configured (validation ensures both or
+    /// neither are given).
+    pub fn tls(&self) -> Option<(&Path, &Path)> {
+        Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
+    }
 }
 
 impl Default for ServerConfig {
@@ -91,6 +110,8 @@ impl Default for ServerConfig {
             database_url: String::new(),
             shutdown_grace_secs: 10.0,
             secure_cookie: true,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -439,6 +460,175 @@ impl AnalyticsConfig {
     }
 }
 
+/// `[alerts]`: the control room's time zone and shifts, which response-time reports group
+/// alerts by. Checked when the file is read.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "RawAlertsConfig")]
+pub struct AlertsConfig {
+    /// The time zone and shifts; one shift `all` from 00:00 UTC by default.
+    pub shifts: roeh_alerts::Shifts,
+    /// How long a pushed message stays valid after it is signed (clients refuse it later).
+    pub push_ttl: std::time::Duration,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            shifts: roeh_alerts::Shifts::default(),
+            push_ttl: roeh_api::alerts::AlertsSettings::default().push_ttl,
+        }
+    }
+}
+
+/// `[alerts]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAlertsConfig {
+    time_zone: String,
+    shifts: Option<Vec<RawShift>>,
+    push_ttl_secs: f64,
+}
+
+impl Default for RawAlertsConfig {
+    fn default() -> Self {
+        RawAlertsConfig {
+            time_zone: "UTC".into(),
+            shifts: None,
+            push_ttl_secs: 60.0,
+        }
+    }
+}
+
+/// One entry of `alerts.shifts`: `{ name = "night", start = "23:00" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShift {
+    name: String,
+    start: String,
+}
+
+impl TryFrom<RawAlertsConfig> for AlertsConfig {
+    type Error = String;
+
+    fn try_from(r: RawAlertsConfig) -> Result<Self, String> {
+        // Without `shifts`, one shift a day from local midnight.
+        let list: Vec<(&str, &str)> = match &r.shifts {
+            None => vec![("all", "00:00")],
+            Some(l) => l
+                .iter()
+                .map(|s| (s.name.as_str(), s.start.as_str()))
+                .collect(),
+        };
+        let shifts = roeh_alerts::Shifts::parse(r.time_zone.trim(), &list)
+            .map_err(|e| format!("alerts.{}", e.message()))?;
+        // Long enough for a unit on a poor mobile link, short enough that a captured alert is
+        // useless soon: between 5 s and one hour.
+        if !(5.0..=3600.0).contains(&r.push_ttl_secs) {
+            return Err(format!(
+                "alerts.push_ttl_secs: {} is outside 5..=3600 seconds",
+                r.push_ttl_secs
+            ));
+        }
+        Ok(AlertsConfig {
+            shifts,
+            push_ttl: std::time::Duration::from_secs_f64(r.push_ttl_secs),
+        })
+    }
+}
+
+/// `[webhooks]`: where outbound webhooks may go (the server-side request forgery allow-list).
+/// Checked when the file is read; the CA file is read at start.
+#[derive(Debug, Default, Deserialize)]
+#[serde(try_from = "RawWebhooksConfig")]
+pub struct WebhooksConfig {
+    /// Networks receivers may live on besides public addresses.
+    pub allowed_networks: Vec<roeh_onvif::Cidr>,
+    /// Host names trusted whatever unicast address they resolve to (lower case, no trailing
+    /// dot).
+    pub allowed_hosts: Vec<String>,
+    /// Whether plain `http://` targets are allowed.
+    pub allow_http: bool,
+    /// PEM file of extra CA certificates trusted for `https://` targets.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[webhooks]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWebhooksConfig {
+    allowed_networks: Vec<String>,
+    allowed_hosts: Vec<String>,
+    allow_http: bool,
+    ca_file: String,
+}
+
+impl TryFrom<RawWebhooksConfig> for WebhooksConfig {
+    type Error = String;
+
+    fn try_from(r: RawWebhooksConfig) -> Result<Self, String> {
+        let mut networks = Vec::with_capacity(r.allowed_networks.len());
+        for c in &r.allowed_networks {
+            networks.push(
+                roeh_onvif::Cidr::parse(c.trim())
+                    .map_err(|_| format!("webhooks.allowed_networks: {c:?} is not ADDR/PREFIX"))?,
+            );
+        }
+        let mut hosts = Vec::with_capacity(r.allowed_hosts.len());
+        for h in &r.allowed_hosts {
+            let name = h.trim().trim_end_matches('.').to_ascii_lowercase();
+            if name.parse::<std::net::IpAddr>().is_ok() {
+                return Err(format!(
+                    "webhooks.allowed_hosts: {h:?} is an address; list addresses in \
+                     webhooks.allowed_networks"
+                ));
+            }
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            };
+            if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+                return Err(format!(
+                    "webhooks.allowed_hosts: {h:?} is not a host name (exact names, no wildcards)"
+                ));
+            }
+            hosts.push(name);
+        }
+        let ca_file = match r.ca_file.trim() {
+            "" => None,
+            f => Some(PathBuf::from(f)),
+        };
+        Ok(WebhooksConfig {
+            allowed_networks: networks,
+            allowed_hosts: hosts,
+            allow_http: r.allow_http,
+            ca_file,
+        })
+    }
+}
+
+impl WebhooksConfig {
+    /// The webhook worker's settings, reading the CA file if one is named.
+    pub fn settings(&self) -> anyhow::Result<roeh_api::webhooks::WebhookSettings> {
+        let extra_ca_pem = match &self.ca_file {
+            None => None,
+            Some(f) => Some(
+                std::fs::read(f)
+                    .with_context(|| format!("reading webhooks.ca_file {}", f.display()))?,
+            ),
+        };
+        Ok(roeh_api::webhooks::WebhookSettings {
+            allowed_networks: self.allowed_networks.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            allow_http: self.allow_http,
+            extra_ca_pem,
+            ..Default::default()
+        })
+    }
+}
+
 /// One `[[camera]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -514,6 +704,15 @@ impl Config {
             "server.shutdown_grace_secs",
             self.server.shutdown_grace_secs,
         )?;
+        match (&self.server.tls_cert, &self.server.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                bail!("server.tls_cert and server.tls_key must be given together")
+            }
+            (Some(c), Some(k)) if c.as_os_str().is_empty() || k.as_os_str().is_empty() => {
+                bail!("server.tls_cert and server.tls_key must not be empty")
+            }
+            _ => {}
+        }
         let i = &self.ingest;
         for (n, v) in [
             ("ingest.connect_timeout_secs", i.connect_timeout_secs),
@@ -617,6 +816,13 @@ mod tests {
             (da.default_fps, da.pre_secs, da.post_secs)
         );
         assert_eq!(a.execution, da.execution);
+        assert_eq!(cfg.alerts.shifts, d.alerts.shifts);
+        assert_eq!(cfg.webhooks.allowed_networks, d.webhooks.allowed_networks);
+        assert_eq!(cfg.webhooks.allowed_hosts, d.webhooks.allowed_hosts);
+        assert_eq!(
+            (cfg.webhooks.allow_http, &cfg.webhooks.ca_file),
+            (d.webhooks.allow_http, &d.webhooks.ca_file)
+        );
     }
 
     #[test]
@@ -659,6 +865,59 @@ mod tests {
     }
 
     #[test]
+    fn webhook_targets_are_parsed_and_checked() {
+        let d = Config::parse("").unwrap().webhooks;
+        assert!(d.allowed_networks.is_empty() && d.allowed_hosts.is_empty());
+        assert!(!d.allow_http && d.ca_file.is_none());
+        let s = d.settings().unwrap();
+        assert!(s.check_address("127.0.0.1".parse().unwrap()).is_err());
+        assert!(s.check_address("93.184.216.34".parse().unwrap()).is_ok());
+
+        let cfg = Config::parse(
+            "[webhooks]\nallowed_networks = [\"10.20.0.0/16\", \"fd00::/8\"]\n\
+             allowed_hosts = [\"Dispatch.City.Example.\"]\nallow_http = true\n",
+        )
+        .unwrap();
+        let w = &cfg.webhooks;
+        assert_eq!(w.allowed_networks.len(), 2);
+        assert_eq!(w.allowed_hosts, vec!["dispatch.city.example".to_string()]);
+        let s = w.settings().unwrap();
+        assert!(s.allow_http);
+        assert!(s.check_address("10.20.1.2".parse().unwrap()).is_ok());
+        assert!(s.check_address("10.21.1.2".parse().unwrap()).is_err());
+
+        for bad in [
+            "allowed_networks = [\"10.0.0.0/33\"]",
+            "allowed_networks = [\"intranet\"]",
+            "allowed_hosts = [\"10.0.0.1\"]",
+            "allowed_hosts = [\"*.example.org\"]",
+            "allowed_hosts = [\"\"]",
+            "allowed_hosts = [\"http://x.example\"]",
+            "allow_http = \"yes\"",
+            "ca = \"/etc/ca.pem\"",
+        ] {
+            assert!(
+                Config::parse(&format!("[webhooks]\n{bad}")).is_err(),
+                "{bad}"
+            );
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-ca.pem");
+        let cfg =
+            Config::parse(&format!("[webhooks]\nca_file = \"{}\"", missing.display())).unwrap();
+        let e = cfg.webhooks.settings().unwrap_err().to_string();
+        assert!(e.contains("webhooks.ca_file"), "{e}");
+        let pem = dir.path().join("ca.pem");
+        std::fs::write(&pem, b"-----BEGIN CERTIFICATE-----\n").unwrap();
+        let cfg = Config::parse(&format!("[webhooks]\nca_file = \"{}\"", pem.display())).unwrap();
+        assert_eq!(
+            cfg.webhooks.settings().unwrap().extra_ca_pem.as_deref(),
+            Some(&b"-----BEGIN CERTIFICATE-----\n"[..])
+        );
+    }
+
+    #[test]
     fn example_camera_block_parses_when_uncommented() {
         let text = include_str!("../../../config/example.toml");
         let uncommented: String = text
@@ -673,6 +932,103 @@ mod tests {
     }
 
     #[test]
+    fn push_ttl_defaults_to_the_services_and_is_bounded() {
+        assert_eq!(
+            Config::default().alerts.push_ttl,
+            roeh_api::alerts::AlertsSettings::default().push_ttl
+        );
+        assert_eq!(
+            Config::parse("").unwrap().alerts.push_ttl,
+            Duration::from_secs(60)
+        );
+        let c = Config::parse("[alerts]\npush_ttl_secs = 30").unwrap();
+        assert_eq!(c.alerts.push_ttl, Duration::from_secs(30));
+        for bad in ["0", "4.9", "3601", "-1"] {
+            let e = Config::parse(&format!("[alerts]\npush_ttl_secs = {bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("alerts.push_ttl_secs"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn alerts_shifts_are_parsed_and_checked() {
+        use roeh_domain::WallTime;
+        // The shift and shift date of an instant, as text.
+        let of = |s: &roeh_alerts::Shifts, t: &str| {
+            let (name, date) = s.shift_of(WallTime::parse(t).unwrap());
+            (name.to_string(), date.to_string())
+        };
+        let want = |n: &str, d: &str| (n.to_string(), d.to_string());
+        assert_eq!(
+            Config::parse("").unwrap().alerts.shifts,
+            roeh_alerts::Shifts::default()
+        );
+        let cfg = Config::parse(
+            "[alerts]\ntime_zone = \"Asia/Jerusalem\"\nshifts = [\n  { name = \"morning\", \
+             start = \"07:00\" },\n  { name = \"evening\", start = \"15:00\" },\n  \
+             { name = \"night\", start = \"23:00\" },\n]",
+        )
+        .unwrap();
+        let s = &cfg.alerts.shifts;
+        assert_eq!(s.time_zone().name(), "Asia/Jerusalem");
+        // 22:30 UTC is 00:30 in Jerusalem in winter: the night shift of the day before.
+        assert_eq!(of(s, "2026-01-15T22:30:00Z"), want("night", "2026-01-15"));
+        assert_eq!(of(s, "2026-01-15T05:00:00Z"), want("morning", "2026-01-15"));
+        // A zone alone: one shift a day from local midnight.
+        let cfg = Config::parse("[alerts]\ntime_zone = \"Europe/London\"").unwrap();
+        let names: Vec<&str> = cfg
+            .alerts
+            .shifts
+            .shifts()
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["all"]);
+        assert_eq!(
+            of(&cfg.alerts.shifts, "2026-06-30T23:30:00Z"),
+            want("all", "2026-07-01")
+        );
+        for (bad, field) in [
+            ("time_zone = \"Mars/Olympus\"", "alerts.time_zone"),
+            ("shifts = []", "alerts.shifts"),
+            (
+                "shifts = [{ name = \"a\", start = \"07:00\" }, { name = \"a\", start = \"08:00\" }]",
+                "alerts.shifts[1].name",
+            ),
+            (
+                "shifts = [{ name = \"a\", start = \"07:00\" }, { name = \"b\", start = \"07:00\" }]",
+                "alerts.shifts[1].start",
+            ),
+            (
+                "shifts = [{ name = \"a\", start = \"7 am\" }]",
+                "alerts.shifts[0].start",
+            ),
+            ("shifts = [{ name = \"a\" }]", "start"),
+            (
+                "shifts = [{ name = \"a\", start = \"07:00\", end = \"15:00\" }]",
+                "end",
+            ),
+            ("timezone = \"UTC\"", "timezone"),
+        ] {
+            let e = Config::parse(&format!("[alerts]\n{bad}")).unwrap_err();
+            let text = format!("{e:#}");
+            assert!(text.contains(field), "{bad}: {text}");
+        }
+        // The example's commented shifts parse when uncommented.
+        let text = include_str!("../../../config/example.toml");
+        let block: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# shifts = ["))
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg = Config::parse(&format!("[alerts]\n{block}")).unwrap();
+        assert_eq!(cfg.alerts.shifts.shifts().len(), 3);
+    }
+
+    #[test]
     fn refuses_unknown_keys_and_bad_values() {
         assert!(Config::parse("[server]\nlisten_addr = \"x\"").is_err());
         assert!(Config::parse("[recording]\nsegment_secs = -1.0").is_err());
@@ -681,5 +1037,24 @@ mod tests {
         assert!(Config::parse("[[camera]]\nname = \"a\"\nurl = \"rtsp://h/$(id)\"").is_err());
         let dup = "[[camera]]\nname = \"a\"\nurl = \"rtsp://h/1\"\n[[camera]]\nname = \"a\"\nurl = \"rtsp://h/2\"";
         assert!(Config::parse(dup).is_err());
+    }
+
+    #[test]
+    fn tls_files_come_together() {
+        let cfg = Config::parse("[server]\ntls_cert = \"/etc/roeh/cert.pem\"\ntls_key = \"k.pem\"")
+            .unwrap();
+        assert_eq!(
+            cfg.server.tls(),
+            Some((Path::new("/etc/roeh/cert.pem"), Path::new("k.pem")))
+        );
+        assert_eq!(Config::parse("").unwrap().server.tls(), None);
+        for bad in [
+            "tls_cert = \"c.pem\"",
+            "tls_key = \"k.pem\"",
+            "tls_cert = \"\"\ntls_key = \"k.pem\"",
+        ] {
+            let e = Config::parse(&format!("[server]\n{bad}")).unwrap_err();
+            assert!(e.to_string().contains("tls_cert"), "{bad}: {e}");
+        }
     }
 }

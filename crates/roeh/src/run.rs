@@ -49,6 +49,34 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The site's push signing key, `<data_dir>/keys/push/<key id>.key` (PKCS#8, 0600), created at
+/// first start. Units are provisioned with its public key; it outlives restarts so a unit's
+/// client keeps trusting the same key.
+pub fn push_signer(data_dir: &std::path::Path) -> anyhow::Result<roeh_alerts::push::PushSigner> {
+    let dir = data_dir.join("keys").join("push");
+    let mut files = Vec::new();
+    if dir.is_dir() {
+        for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let p = e?.path();
+            if p.extension().is_some_and(|x| x == "key") {
+                files.push(p);
+            }
+        }
+    }
+    let key = match files.as_slice() {
+        [] => roeh_evidence::keys::SiteKey::write_new(&dir)
+            .with_context(|| format!("creating the push key in {}", dir.display()))?,
+        [one] => roeh_evidence::keys::SiteKey::load(one)
+            .with_context(|| format!("loading the push key {}", one.display()))?,
+        _ => anyhow::bail!(
+            "{} holds more than one push key; keep only the one units are provisioned with",
+            dir.display()
+        ),
+    };
+    let pem = key.to_pkcs8_pem()?;
+    Ok(roeh_alerts::push::PushSigner::from_pkcs8_pem(&pem)?)
+}
+
 fn pipeline_config(cfg: &Config) -> anyhow::Result<PipelineConfig> {
     let i = &cfg.ingest;
     let ingest = roeh_ingest::IngestOptions {
@@ -268,12 +296,14 @@ impl roeh_api::detection::AnalyticsControl for AnalyticsApi {
     }
 }
 
-/// Runs the recorder and the API until `stop` resolves, then shuts down in order.
+/// Runs the recorder and the API until `stop` resolves, then shuts down in order. The API
+/// speaks HTTPS with `tls`, plain HTTP without.
 async fn run_until(
     cfg: &Config,
     store: Store,
     clock: Arc<dyn Clock>,
     listener: tokio::net::TcpListener,
+    tls: Option<Arc<roeh_api::tls::rustls::ServerConfig>>,
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let mut pcfg = pipeline_config(cfg)?;
@@ -284,10 +314,19 @@ async fn run_until(
     if let Some(a) = &analytics {
         pcfg.ingest.tap = Some(a.clone());
     }
-    let opener = Arc::new(roeh_ingest::CameraOpener::new());
-    let pipeline = Pipeline::start(store.clone(), clock.clone(), opener, pcfg).await?;
-    let api_stop = CancellationToken::new();
-    let checkpointer = custody.spawn_checkpointer(api_stop.clone());
+    // Everything that can refuse to start (keys, certificates, settings) is read before the
+    // recorder starts: a failure here leaves no camera recording and no segment unsealed.
+    // Served over HTTPS, session cookies are always `Secure`.
+    let secure_cookie = cfg.server.secure_cookie || tls.is_some();
+    let auth = roeh_api::auth::AuthState::new(roeh_auth::HashParams::default(), secure_cookie)?;
+    // The worker's settings also check targets when subscriptions are created (its layer).
+    let webhooks = roeh_api::webhooks::WebhookWorker::new(
+        store.clone(),
+        clock.clone(),
+        cfg.webhooks.settings()?,
+    )
+    .map_err(|e| anyhow::anyhow!("starting the webhook worker: {e:?}"))?;
+    let push_signer = push_signer(&cfg.server.data_dir)?;
     // No default credentials: without users, a one-time setup token creates the first admin.
     if let Some(token) = roeh_api::auth::prepare_setup(&store, clock.wall())
         .await
@@ -299,21 +338,22 @@ async fn run_until(
              replaced at every start until used."
         );
     }
-    let auth =
-        roeh_api::auth::AuthState::new(roeh_auth::HashParams::default(), cfg.server.secure_cookie)?;
-    let webhooks = roeh_api::webhooks::WebhookWorker::new(
+    let opener = Arc::new(roeh_ingest::CameraOpener::new());
+    let pipeline = Pipeline::start(store.clone(), clock.clone(), opener, pcfg).await?;
+    let api_stop = CancellationToken::new();
+    let checkpointer = custody.spawn_checkpointer(api_stop.clone());
+    let alerts = roeh_api::alerts::AlertsService::with_signer(
         store.clone(),
         clock.clone(),
-        roeh_api::webhooks::WebhookSettings::default(),
-    )
-    .map_err(|e| anyhow::anyhow!("starting the webhook worker: {e:?}"))?;
-    let alerts = roeh_api::alerts::AlertsService::new(
-        store.clone(),
-        clock.clone(),
-        roeh_api::alerts::AlertsSettings::default(),
+        roeh_api::alerts::AlertsSettings {
+            shifts: cfg.alerts.shifts.clone(),
+            push_ttl: cfg.alerts.push_ttl,
+            ..Default::default()
+        },
+        push_signer,
     );
     let alerts_task = alerts.clone().spawn(api_stop.clone().cancelled_owned());
-    let webhooks_task = webhooks.spawn(api_stop.clone().cancelled_owned());
+    let webhooks_task = webhooks.clone().spawn(api_stop.clone().cancelled_owned());
     let state = roeh_api::AppState {
         store: store.clone(),
         alerts,
@@ -327,11 +367,20 @@ async fn run_until(
             .map(|a| Arc::new(AnalyticsApi(a)) as Arc<dyn roeh_api::detection::AnalyticsControl>),
         auth: Arc::new(auth),
     };
-    let api = tokio::spawn(roeh_api::serve(
-        listener,
-        state,
-        api_stop.clone().cancelled_owned(),
-    ));
+    let app = roeh_api::router(state).layer(webhooks.layer());
+    let api = match tls {
+        Some(tls) => tokio::spawn(roeh_api::serve_app_tls(
+            listener,
+            tls,
+            app,
+            api_stop.clone().cancelled_owned(),
+        )),
+        None => tokio::spawn(roeh_api::serve_app(
+            listener,
+            app,
+            api_stop.clone().cancelled_owned(),
+        )),
+    };
     stop.await;
     tracing::info!("Shutting down: sealing segments.");
     let grace = secs("shutdown_grace_secs", cfg.server.shutdown_grace_secs)?;
@@ -375,14 +424,26 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             cfg.server.listen
         );
     }
-    if !cfg.server.listen.ip().is_loopback() && !cfg.server.secure_cookie {
-        tracing::warn!(listen = %cfg.server.listen, "Session cookies are not marked Secure while the API listens beyond loopback; put it behind TLS and set secure_cookie = true.");
-    }
+    // Beyond loopback, plain HTTP would carry passwords, tokens and footage in clear.
+    let tls = match cfg.server.tls() {
+        Some((cert, key)) => Some(roeh_api::tls::server_config(cert, key)?),
+        None if !cfg.server.listen.ip().is_loopback() => anyhow::bail!(
+            "refusing to serve plain HTTP on {}: set [server] tls_cert and tls_key (PEM \
+             certificate chain and private key), or listen on a loopback address behind a \
+             TLS-terminating proxy",
+            cfg.server.listen
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(cfg.server.listen)
         .await
         .with_context(|| format!("binding {}", cfg.server.listen))?;
-    eprintln!("roeh: API at http://{}/api/health", listener.local_addr()?);
-    run_until(&cfg, store, clock, listener, first_signal()).await
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!(
+        "roeh: API at {scheme}://{}/api/health",
+        listener.local_addr()?
+    );
+    run_until(&cfg, store, clock, listener, tls, first_signal()).await
 }
 
 /// Options of `roeh demo`.
@@ -477,7 +538,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             first_signal().await;
         }
     };
-    let result = run_until(&cfg, store, clock, listener, stop).await;
+    let result = run_until(&cfg, store, clock, listener, None, stop).await;
     tokio::task::spawn_blocking(move || server.stop()).await?;
     result
 }

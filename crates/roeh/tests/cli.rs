@@ -1,10 +1,13 @@
-//! `roeh camera add|list|remove` and config refusal, through the real binary.
+//! `roeh camera add|list|remove`, config refusal and the refusal of plain HTTP beyond loopback,
+//! through the real binary.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::BIN;
+use common::{BIN, Site};
+use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 fn roeh(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().unwrap()
@@ -111,4 +114,252 @@ fn serve_refuses_a_bad_config_with_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("segment_secz"), "{err}");
+}
+
+/// `roeh serve` with `config`, which must stop by itself; its output. A server that keeps
+/// running past the guard is killed and fails the test.
+fn serve_must_exit(config: &Path) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "roeh serve did not exit: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A site CA and a server certificate for `localhost` and 127.0.0.1 made with the `openssl`
+/// command in `dir`: (CA, certificate chain, PKCS#8 key) paths.
+fn site_pki(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the TLS test makes its certificates with the openssl command");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=roeh test site CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+#[test]
+fn serve_beyond_loopback_needs_tls_and_then_speaks_https() {
+    // The first admin is created on loopback, as the start-up error for a non-loopback bind
+    // without one asks.
+    let site = Site::new(2.0, &[]);
+    let (p, _) = site.serve();
+    assert!(p.terminate(Duration::from_secs(60)).unwrap().success());
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let everywhere = text.replace("listen = \"127.0.0.1:0\"", "listen = \"0.0.0.0:0\"");
+    assert_ne!(text, everywhere);
+    std::fs::write(&site.config, &everywhere).unwrap();
+
+    // Plain HTTP on all interfaces is refused, naming the keys that fix it.
+    let out = serve_must_exit(&site.config);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("tls_cert") && err.contains("tls_key") && err.contains("loopback"),
+        "{err}"
+    );
+    assert!(!err.contains("API at"), "it served: {err}");
+
+    // A key that does not belong to the certificate is refused, naming the file.
+    let (ca, cert, key) = site_pki(site.dir.path());
+    let ca_key = site.dir.path().join("ca.key");
+    let with_tls = |key: &Path| {
+        everywhere.replace(
+            "[server]\n",
+            &format!(
+                "[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\nsecure_cookie = false\n",
+                cert.display(),
+                key.display()
+            ),
+        )
+    };
+    std::fs::write(&site.config, with_tls(&ca_key)).unwrap();
+    let out = serve_must_exit(&site.config);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&ca_key.display().to_string()), "{err}");
+
+    // With TLS it starts and answers HTTPS on the port it printed.
+    std::fs::write(&site.config, with_tls(&key)).unwrap();
+    let p = roeh_testkit::RoehProcess::spawn(
+        Path::new(BIN),
+        &["serve", "--config", site.config.to_str().unwrap()],
+        &site.log,
+    )
+    .unwrap();
+    let bound = roeh_testkit::wait_for("the HTTPS address", Duration::from_secs(60), || {
+        let log = std::fs::read_to_string(&site.log).ok()?;
+        let line = log.lines().find(|l| l.contains("API at https://"))?;
+        let rest = line.split("API at https://").nth(1)?;
+        rest.split('/').next()?.parse::<std::net::SocketAddr>().ok()
+    })
+    .unwrap();
+    assert!(bound.ip().is_unspecified(), "{bound}");
+    let pem = std::fs::read(&ca).unwrap();
+    let https = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{}", bound.port());
+    let r = https.get(format!("{base}/api/health")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    // Over HTTPS the session cookie is Secure, although the file says secure_cookie = false.
+    let r = https
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"username": roeh_testkit::TEST_ADMIN,
+            "password": roeh_testkit::TEST_ADMIN_PASSWORD}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // Plain HTTP on that port gets no answer.
+    assert!(
+        reqwest::blocking::get(format!("http://127.0.0.1:{}/api/health", bound.port())).is_err()
+    );
+    assert!(p.terminate(Duration::from_secs(60)).unwrap().success());
+}
+
+#[test]
+fn serve_refuses_a_push_key_others_can_read_before_recording_anything() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let keys = data.join("keys").join("push");
+    std::fs::create_dir_all(&keys).unwrap();
+    for d in [data.join("keys"), keys.clone()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let key = keys.join("0123456789abcdef.key");
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\n\
+         MC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\n\
+         -----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg = dir.path().join("roeh.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = serve_must_exit(&cfg);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("push key"), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+    // Refused before the recorder started: it made no footage directory.
+    assert!(!data.join("footage").exists(), "{err}");
+    // With the key's mode fixed, the same site starts (and is stopped by the guard).
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut seen = String::new();
+    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.contains("API at") {
+            break;
+        }
+        line.clear();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen.contains("API at"), "{seen}");
 }

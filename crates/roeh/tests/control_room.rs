@@ -14,6 +14,7 @@
 
 mod common;
 use common::{Site, get_json, wait_streaming};
+use roeh_alerts::push::PushVerifier;
 use roeh_domain::{Clock, SystemClock, WallTime};
 use roeh_testcam::{TestCamConfig, TestCamServer};
 use roeh_testkit::footage;
@@ -57,15 +58,33 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Value) -> (u16, Valu
     (status, resp.json().unwrap_or(Value::Null))
 }
 
-/// A push client: `GET /api/push/ws?since=` and the messages it read.
+/// A push client: `GET /api/push/ws?since=` and the messages it read. Like a unit's app, it
+/// verifies every message (signature with the site's push key, expiry, replay and order)
+/// before using it.
 struct Push {
     r: BufReader<TcpStream>,
     /// Seqs received on this connection, in order.
     seqs: Vec<u64>,
+    verifier: PushVerifier,
 }
 
 impl Push {
     fn connect(base: &str, token: &str, since: u64) -> Push {
+        let (s, key) = call(
+            "GET",
+            &format!("{base}/api/push/key"),
+            Some(token),
+            Value::Null,
+        );
+        assert_eq!(s, 200, "{key}");
+        let mut verifier = PushVerifier::from_public_pem(
+            key["public_key"].as_str().unwrap(),
+            Duration::from_secs(120),
+        )
+        .unwrap();
+        if since > 0 {
+            verifier.resume_after(since);
+        }
         let host = base.trim_start_matches("http://");
         let s = TcpStream::connect(host).unwrap();
         s.set_read_timeout(Some(GUARD)).unwrap();
@@ -91,6 +110,7 @@ impl Push {
         Push {
             r,
             seqs: Vec::new(),
+            verifier,
         }
     }
 
@@ -119,8 +139,14 @@ impl Push {
             match opcode {
                 0x1 => {
                     assert_eq!(h[0] & 0x80, 0x80, "one frame per message");
-                    let v: Value = serde_json::from_slice(&payload).unwrap();
-                    self.seqs.push(v["seq"].as_u64().unwrap());
+                    let text = String::from_utf8(payload).unwrap();
+                    let a = self
+                        .verifier
+                        .accept(&text, now())
+                        .unwrap_or_else(|r| panic!("the client refused a push message: {r}"));
+                    let v: Value = serde_json::from_str(&a.body).unwrap();
+                    assert_eq!(v["seq"].as_u64(), Some(a.seq));
+                    self.seqs.push(a.seq);
                     return Some(v);
                 }
                 0x8 => return None,
@@ -344,11 +370,15 @@ fn an_intrusion_is_handled_end_to_end_and_survives_a_crash() {
     while unit_ws.try_next().is_some() {}
     let (op_since, unit_since) = (op_ws.last(), unit_ws.last());
     let (op_before, unit_before) = (op_ws.seqs.clone(), unit_ws.seqs.clone());
+    let push_key = op_ws.verifier.key_id().to_owned();
 
     let (proc_, base) = site.serve();
     let alert_url = format!("{base}/api/alerts/{alert}");
     let mut op_ws = Push::connect(&base, &op, op_since);
     let mut unit_ws = Push::connect(&base, &near_token, unit_since);
+    // Units keep trusting the same push key across a restart.
+    assert_eq!(op_ws.verifier.key_id(), push_key);
+    assert_eq!(unit_ws.verifier.key_id(), push_key);
     // Acknowledged receipts survived; a replay of one changes nothing.
     let (s, v) = receipt(&base, &near_token, "r-delivered", &alert, "delivered");
     assert_eq!((s, v["replayed"].as_bool()), (200, Some(true)), "{v}");
