@@ -20,7 +20,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools libgstrtspserver-1.0-dev
   gstreamer1.0-rtsp libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev pkg-config ffmpeg
-  postgresql sqlite3 unzip ca-certificates python3-pip python3-venv iproute2 util-linux
+  postgresql sqlite3 unzip ca-certificates openssl python3-pip python3-venv iproute2 util-linux
 )
 
 install_apt() {
