@@ -1301,20 +1301,22 @@ mod tests {
     }
 
     fn property_names(schema: &Value) -> Vec<String> {
-        let mut v: Vec<String> = schema["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
-        v.sort();
-        v
+        keys(&schema["properties"])
     }
 
     fn keys(v: &Value) -> Vec<String> {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         k.sort();
         k
+    }
+
+    /// The schema named `name` has exactly the keys of `real`, a serialized real value.
+    fn same_keys(doc: &Value, name: &str, real: &Value) {
+        assert_eq!(
+            keys(real),
+            property_names(&schema_of(doc, name)),
+            "{name}: {real}"
+        );
     }
 
     fn enum_values(schema: &Value) -> Vec<String> {
@@ -1362,24 +1364,18 @@ mod tests {
             ..Default::default()
         };
         let real = serde_json::to_value(&health).unwrap();
-        assert_eq!(
-            keys(&real),
-            property_names(&schema_of(&doc, "StreamHealth"))
-        );
+        same_keys(&doc, "StreamHealth", &real);
         assert!(real["last_frame_at"].is_i64());
         let times = serde_json::to_value(roeh_alerts::ResponseTimes::default()).unwrap();
-        assert_eq!(
-            keys(&times),
-            property_names(&schema_of(&doc, "ResponseTimes"))
-        );
+        same_keys(&doc, "ResponseTimes", &times);
         let point = serde_json::to_value(roeh_alerts::LatLon { lat: 1.0, lon: 2.0 }).unwrap();
-        assert_eq!(keys(&point), property_names(&schema_of(&doc, "LatLon")));
+        same_keys(&doc, "LatLon", &point);
         let scope = roeh_auth::Scope {
             cameras: Some([roeh_domain::CameraId::new_random()].into()),
             hotspots: Some([uuid::Uuid::from_u128(7)].into()),
         };
         let scope: Value = serde_json::from_str(&scope.to_json().unwrap()).unwrap();
-        assert_eq!(keys(&scope), property_names(&schema_of(&doc, "Scope")));
+        same_keys(&doc, "Scope", &scope);
         assert_eq!(
             serde_json::from_str::<Value>(&roeh_auth::Scope::unrestricted().to_json().unwrap())
                 .unwrap(),
@@ -1393,8 +1389,8 @@ mod tests {
             sig: "00".into(),
         })
         .unwrap();
+        same_keys(&doc, "PushEnvelope", &envelope);
         let schema = schema_of(&doc, "PushEnvelope");
-        assert_eq!(keys(&envelope), property_names(&schema));
         assert_eq!(
             schema["properties"]["v"]["minimum"],
             json!(roeh_alerts::push::ENVELOPE_VERSION)
@@ -1402,19 +1398,13 @@ mod tests {
         assert_eq!(schema["additionalProperties"], json!(false));
 
         let stats = serde_json::to_value(roeh_alerts::DurationStats::default()).unwrap();
-        assert_eq!(
-            keys(&stats),
-            property_names(&schema_of(&doc, "DurationStats"))
-        );
+        same_keys(&doc, "DurationStats", &stats);
         let suggestion = serde_json::to_value(roeh_alerts::Suggestion {
             unit: uuid::Uuid::from_u128(1),
             distance_m: 2.0,
         })
         .unwrap();
-        assert_eq!(
-            keys(&suggestion),
-            property_names(&schema_of(&doc, "Suggestion"))
-        );
+        same_keys(&doc, "Suggestion", &suggestion);
         use roeh_rules::{Direction as D, Severity as V};
         same_enum(&doc, "Direction", &[D::AToB, D::BToA, D::Both]);
         same_enum(&doc, "Severity", &[V::Low, V::Medium, V::High, V::Critical]);
@@ -1430,28 +1420,31 @@ mod tests {
             v.sort();
             v
         };
-        let mut real: Vec<String> = [W::Pending, W::Delivered, W::Dead]
-            .iter()
-            .map(|s| s.as_str().to_string())
-            .collect();
-        real.sort();
-        assert_eq!(listed("DeliveryView", "state"), real);
-        let mut real: Vec<String> = [I::Open, I::Closed]
-            .iter()
-            .map(|s| s.as_str().to_string())
-            .collect();
-        real.sort();
-        assert_eq!(listed("IncidentView", "state"), real);
-        let mut real: Vec<String> = [
-            crate::reports::Group::Hotspot,
-            crate::reports::Group::Shift,
-            crate::reports::Group::HotspotShift,
-        ]
-        .iter()
-        .map(|g| g.as_str().to_string())
-        .collect();
-        real.sort();
-        assert_eq!(listed("ResponseTimesReport", "group"), real);
+        let same_listed = |schema: &str, field: &str, real: &[&str]| {
+            let mut real: Vec<String> = real.iter().map(|s| s.to_string()).collect();
+            real.sort();
+            assert_eq!(listed(schema, field), real, "{schema}.{field}");
+        };
+        same_listed(
+            "DeliveryView",
+            "state",
+            &[W::Pending.as_str(), W::Delivered.as_str(), W::Dead.as_str()],
+        );
+        same_listed(
+            "IncidentView",
+            "state",
+            &[I::Open.as_str(), I::Closed.as_str()],
+        );
+        use crate::reports::Group;
+        same_listed(
+            "ResponseTimesReport",
+            "group",
+            &[
+                Group::Hotspot.as_str(),
+                Group::Shift.as_str(),
+                Group::HotspotShift.as_str(),
+            ],
+        );
 
         use roeh_alerts::{ReceiptKind as R, UnitStatus as U};
         use roeh_domain::{SegmentState as G, StreamState as S, Transport as T};
@@ -1499,18 +1492,59 @@ mod tests {
             .to_string()
     }
 
-    /// What the hotspot routes do with a body: fill in the id, then parse.
-    fn parse_hotspot(v: &Value) -> Result<roeh_rules::Hotspot, String> {
+    /// What the `kind` routes do with a body: fill in the id, then parse it with `parse`.
+    fn parse_body<T, E: std::fmt::Display>(
+        v: &Value,
+        kind: &str,
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> Result<T, String> {
         let (v, _) =
-            crate::detection::with_id(v.clone(), "hotspot", None).map_err(|e| format!("{e:?}"))?;
-        roeh_rules::Hotspot::parse_json(&v.to_string()).map_err(|e| e.to_string())
+            crate::detection::with_id(v.clone(), kind, None).map_err(|e| format!("{e:?}"))?;
+        parse(&v.to_string()).map_err(|e| e.to_string())
+    }
+
+    /// What the hotspot routes do with a body.
+    fn parse_hotspot(v: &Value) -> Result<roeh_rules::Hotspot, String> {
+        parse_body(v, "hotspot", roeh_rules::Hotspot::parse_json)
     }
 
     /// What the rule routes do with a body before they look at its hotspot.
     fn parse_rule(v: &Value) -> Result<roeh_rules::Rule, String> {
-        let (v, _) =
-            crate::detection::with_id(v.clone(), "rule", None).map_err(|e| format!("{e:?}"))?;
-        roeh_rules::Rule::parse_json(&v.to_string()).map_err(|e| e.to_string())
+        parse_body(v, "rule", roeh_rules::Rule::parse_json)
+    }
+
+    /// Asserts that every body in `valid` passes the `request` schema and `parse`, and that
+    /// what `parse` makes of it (what is stored and shown) passes the `answer` schema.
+    fn assert_accepted<T: serde::Serialize>(
+        doc: &Value,
+        request: &str,
+        answer: &str,
+        valid: &[Value],
+        parse: fn(&Value) -> Result<T, String>,
+    ) {
+        for v in valid {
+            let parsed = parse(v).unwrap_or_else(|e| panic!("{v}: {e}"));
+            assert_eq!(schema_errors(doc, request, v), Vec::<String>::new(), "{v}");
+            let stored = serde_json::to_value(&parsed).unwrap();
+            assert_eq!(
+                schema_errors(doc, answer, &stored),
+                Vec::<String>::new(),
+                "{stored}"
+            );
+        }
+    }
+
+    /// Asserts that both the `request` schema and `parse` refuse every body in `refused`.
+    fn assert_refused<T>(
+        doc: &Value,
+        request: &str,
+        refused: &[Value],
+        parse: fn(&Value) -> Result<T, String>,
+    ) {
+        for v in refused {
+            assert!(!schema_errors(doc, request, v).is_empty(), "schema: {v}");
+            assert!(parse(v).is_err(), "parser: {v}");
+        }
     }
 
     /// `base` with `path` (a JSON pointer to an object member) set to `to`, or removed when
@@ -1569,17 +1603,8 @@ mod tests {
                 Some(json!(["wednesday", "THU", "Fri", "saturDAY"])),
             ),
         ];
-        for v in &valid {
-            let h = parse_hotspot(v).unwrap_or_else(|e| panic!("{v}: {e}"));
-            assert_eq!(schema_errors(&doc, request, v), Vec::<String>::new(), "{v}");
-            // What is stored and shown is the parsed document.
-            let stored = serde_json::to_value(&h).unwrap();
-            assert_eq!(
-                schema_errors(&doc, &answer, &stored),
-                Vec::<String>::new(),
-                "{stored}"
-            );
-        }
+        // What is stored and shown is the parsed document.
+        assert_accepted(&doc, request, &answer, &valid, parse_hotspot);
         let refused = [
             with(&full, "/zz_unknown", Some(json!(1))),
             with(&full, "/name", None),
@@ -1633,10 +1658,7 @@ mod tests {
             with(&full, "/schedule/dates/0/label", Some(json!(3))),
             with(&full, "/schedule/except/0/to", None),
         ];
-        for v in &refused {
-            assert!(!schema_errors(&doc, request, v).is_empty(), "schema: {v}");
-            assert!(parse_hotspot(v).is_err(), "parser: {v}");
-        }
+        assert_refused(&doc, request, &refused, parse_hotspot);
         // What the schema cannot say is left to the parser, whose refusal names the field.
         let semantic = [
             (
@@ -1703,16 +1725,7 @@ mod tests {
             rule(json!({ "kind": "tamper", "no_frames_secs": 30, "frozen_secs": null })),
             rule(json!({ "kind": "tamper", "frozen_secs": 60, "severity": "low" })),
         ];
-        for v in &valid {
-            let r = parse_rule(v).unwrap_or_else(|e| panic!("{v}: {e}"));
-            assert_eq!(schema_errors(&doc, request, v), Vec::<String>::new(), "{v}");
-            let stored = serde_json::to_value(&r).unwrap();
-            assert_eq!(
-                schema_errors(&doc, &answer, &stored),
-                Vec::<String>::new(),
-                "{stored}"
-            );
-        }
+        assert_accepted(&doc, request, &answer, &valid, parse_rule);
         // The defaults the schema states are the parser's.
         let r = parse_rule(&valid[0]).unwrap();
         let props = &schema_of(&doc, request)["properties"];
@@ -1754,10 +1767,7 @@ mod tests {
             rule(json!({ "kind": "tamper", "dark_luma_max": 300 })),
             rule(json!({ "kind": "tamper", "frozen_secs": 5, "zone": "yard" })),
         ];
-        for v in &refused {
-            assert!(!schema_errors(&doc, request, v).is_empty(), "schema: {v}");
-            assert!(parse_rule(v).is_err(), "parser: {v}");
-        }
+        assert_refused(&doc, request, &refused, parse_rule);
     }
 
     #[test]

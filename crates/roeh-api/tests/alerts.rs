@@ -9,57 +9,29 @@ mod support;
 
 use futures::StreamExt;
 use roeh_alerts::push::{PushVerifier, Rejected};
-use roeh_api::alerts::{AlertsService, AlertsSettings, Viewer};
-use roeh_api::{AppState, CameraControl};
+use roeh_api::alerts::{AlertsSettings, Viewer};
 use roeh_auth::{Role, Scope};
-use roeh_domain::{Camera, CameraId, Clock, SimClock, StreamHealth, SystemClock, WallTime};
+use roeh_domain::{CameraId, Clock, SimClock, SystemClock, WallTime};
 use serde_json::{Value, json};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-struct NoCameras;
-
-impl CameraControl for NoCameras {
-    fn health(&self, _id: CameraId) -> Option<StreamHealth> {
-        None
-    }
-    fn start_camera(&self, _camera: Camera) {}
-    fn stop_camera(&self, _id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async {})
-    }
-}
-
 /// A guard against a hung test, not a timing assertion.
 const GUARD: Duration = Duration::from_secs(30);
 
-struct Env {
-    addr: std::net::SocketAddr,
-    store: roeh_store::Store,
-    svc: Arc<AlertsService>,
-    clock: Arc<dyn Clock>,
-    http: reqwest::Client,
-    admin: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
+/// The API served with a test site.
+type Env = support::HttpSite<dyn Clock>;
 
-impl Env {
+impl support::HttpSite<dyn Clock> {
+    /// `GET` or `POST` (a `null` body sends none) as `token`, answering JSON.
     async fn call(&self, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let url = format!("http://{}{path}", self.addr);
-        let req = match method {
-            "GET" => self.http.get(url),
-            _ if body.is_null() => self.http.post(url),
-            _ => self.http.post(url).json(&body),
-        };
-        let resp = req.bearer_auth(token).send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let method = if method == "GET" { "GET" } else { "POST" };
+        let body = (method == "POST" && !body.is_null()).then_some(&body);
+        let (s, text) = support::call(&self.http, self.addr, Some(token), method, path, body).await;
+        (s, support::json(&text))
     }
 }
 
@@ -68,50 +40,15 @@ async fn env(capacity: usize) -> Env {
 }
 
 async fn env_with(capacity: usize, clock: Arc<dyn Clock>) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
-    store
-        .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
-        .unwrap();
-    let custody = support::custody(&store, clock.clone(), dir.path()).await;
-    let svc = AlertsService::new(
-        store.clone(),
+    let site = support::site(
         clock.clone(),
         AlertsSettings {
             broadcast_capacity: capacity,
             ..Default::default()
         },
-    );
-    let state = AppState {
-        store: store.clone(),
-        alerts: svc.clone(),
-        control: Arc::new(NoCameras),
-        footage_root: dir.path().join("footage"),
-        clock: clock.clone(),
-        custody,
-        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
-        analytics: None,
-        auth: support::auth_state(),
-    };
-    let admin = support::admin_token(&store).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(roeh_api::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
-    Env {
-        addr,
-        store,
-        svc,
-        clock,
-        http: reqwest::Client::new(),
-        admin,
-        _stop: stop,
-        _dir: dir,
-    }
+    )
+    .await;
+    site.serve(clock).await
 }
 
 type WsStream =
@@ -191,35 +128,12 @@ async fn next(ws: &mut Ws) -> Value {
 }
 
 async fn camera(e: &Env, name: &str) -> CameraId {
-    let (s, v) = e
-        .call(
-            &e.admin,
-            "POST",
-            "/api/cameras",
-            json!({"name": name, "url": format!("rtsp://127.0.0.1:9/{name}")}),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    CameraId::parse(v["id"].as_str().unwrap()).unwrap()
+    e.add_camera(name).await
 }
 
 async fn hotspot(e: &Env, name: &str, cam: CameraId, lat: f64, lon: f64) -> uuid::Uuid {
-    let (s, v) = e
-        .call(
-            &e.admin,
-            "POST",
-            "/api/hotspots",
-            json!({
-                "name": name, "lat": lat, "lon": lon, "priority": 2,
-                "cameras": [cam.to_string()],
-                "zones": [{"id": "z", "camera": cam.to_string(), "polygon":
-                    [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}],
-                "schedule": {"tz": "Europe/Stockholm", "always": true},
-            }),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    uuid::Uuid::parse_str(v["id"].as_str().unwrap()).unwrap()
+    e.add_hotspot(name, cam, (lat, lon), "Europe/Stockholm")
+        .await
 }
 
 async fn incident(e: &Env, hotspot: uuid::Uuid, cam: CameraId, severity: &str) -> uuid::Uuid {
@@ -228,20 +142,9 @@ async fn incident(e: &Env, hotspot: uuid::Uuid, cam: CameraId, severity: &str) -
     e.store
         .insert_incident(&roeh_store::NewIncident {
             id,
-            rule_id: uuid::Uuid::from_u128(42),
-            camera: cam,
-            hotspot_id: hotspot,
-            seq: 1,
-            kind: "fight".into(),
             severity: severity.into(),
-            priority: 4,
-            alerting: true,
-            reason: "test".into(),
-            opened_at: now,
-            peak_score: 0.9,
             track_ids: vec![1, 2],
-            model_id: "m".into(),
-            evidence_start: now.minus(Duration::from_secs(10)),
+            ..support::incident(hotspot, cam, now)
         })
         .await
         .unwrap();
@@ -249,37 +152,17 @@ async fn incident(e: &Env, hotspot: uuid::Uuid, cam: CameraId, severity: &str) -
 }
 
 async fn unit(e: &Env, name: &str, lat: f64, lon: f64) -> (uuid::Uuid, String) {
-    let (s, v) = e
-        .call(&e.admin, "POST", "/api/units", json!({"name": name}))
-        .await;
-    assert_eq!(s, 201, "{v}");
-    let token = v["token"].as_str().unwrap().to_string();
-    let (s, _) = e
-        .call(
-            &token,
-            "POST",
-            "/api/units/me/position",
-            json!({"lat": lat, "lon": lon}),
-        )
-        .await;
-    assert_eq!(s, 204);
-    let (s, _) = e
-        .call(
-            &token,
-            "POST",
-            "/api/units/me/status",
-            json!({"status": "available"}),
-        )
-        .await;
-    assert_eq!(s, 204);
-    (
-        uuid::Uuid::parse_str(v["id"].as_str().unwrap()).unwrap(),
-        token,
-    )
+    e.add_unit(name, Some((lat, lon))).await
 }
 
-/// Reads server-sent events until `n` ids were seen; returns them.
-async fn sse_ids(e: &Env, token: &str, last_event_id: u64, n: usize) -> Vec<u64> {
+/// Opens the SSE push stream as `token` after `last_event_id` and reads it until `done` finds
+/// what it waits for in the text so far (status line and headers included).
+async fn sse_until<T>(
+    e: &Env,
+    token: &str,
+    last_event_id: u64,
+    mut done: impl FnMut(&str) -> Option<T>,
+) -> T {
     let mut s = tokio::net::TcpStream::connect(e.addr).await.unwrap();
     let req = format!(
         "GET /api/push/sse HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
@@ -290,15 +173,8 @@ async fn sse_ids(e: &Env, token: &str, last_event_id: u64, n: usize) -> Vec<u64>
     let mut text = String::new();
     let mut buf = [0u8; 4096];
     loop {
-        let ids: Vec<u64> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("id: ").or_else(|| l.strip_prefix("id:")))
-            .map(|v| v.trim().parse().unwrap())
-            .collect();
-        if ids.len() >= n {
-            assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-            assert!(text.to_ascii_lowercase().contains("text/event-stream"));
-            return ids;
+        if let Some(found) = done(&text) {
+            return found;
         }
         let k = tokio::time::timeout(GUARD, s.read(&mut buf))
             .await
@@ -307,6 +183,24 @@ async fn sse_ids(e: &Env, token: &str, last_event_id: u64, n: usize) -> Vec<u64>
         assert!(k > 0, "SSE stream ended: {text}");
         text.push_str(&String::from_utf8_lossy(&buf[..k]));
     }
+}
+
+/// Reads server-sent events until `n` ids were seen; returns them.
+async fn sse_ids(e: &Env, token: &str, last_event_id: u64, n: usize) -> Vec<u64> {
+    sse_until(e, token, last_event_id, |text| {
+        let ids: Vec<u64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: ").or_else(|| l.strip_prefix("id:")))
+            .map(|v| v.trim().parse().unwrap())
+            .collect();
+        if ids.len() < n {
+            return None;
+        }
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(text.to_ascii_lowercase().contains("text/event-stream"));
+        Some(ids)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -876,30 +770,13 @@ async fn unacknowledged_alerts_escalate_to_supervisors_by_their_severity_deadlin
 
 /// Reads server-sent events after `last_event_id` until one `data:` line arrives; returns it.
 async fn sse_first_data(e: &Env, token: &str, last_event_id: u64) -> String {
-    let mut s = tokio::net::TcpStream::connect(e.addr).await.unwrap();
-    let req = format!(
-        "GET /api/push/sse HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
-         Last-Event-ID: {last_event_id}\r\nAccept: text/event-stream\r\n\r\n",
-        e.addr
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut text = String::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(d) = text
+    sse_until(e, token, last_event_id, |text| {
+        let d = text
             .lines()
-            .find_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
-            && text.contains("\n\n")
-        {
-            return d.trim().to_owned();
-        }
-        let k = tokio::time::timeout(GUARD, s.read(&mut buf))
-            .await
-            .expect("SSE data")
-            .unwrap();
-        assert!(k > 0, "SSE stream ended: {text}");
-        text.push_str(&String::from_utf8_lossy(&buf[..k]));
-    }
+            .find_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))?;
+        text.contains("\n\n").then(|| d.trim().to_owned())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

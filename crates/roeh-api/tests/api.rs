@@ -6,14 +6,15 @@
 
 mod support;
 
+use support::call_app as call;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use roeh_api::{AppState, CameraControl, router};
-use roeh_domain::{Camera, CameraId, StreamHealth, SystemClock};
+use roeh_domain::{Camera, CameraId, StreamHealth};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use tower::ServiceExt;
 
 #[derive(Default)]
 struct Started(Mutex<Vec<CameraId>>);
@@ -37,49 +38,17 @@ async fn app() -> (
     roeh_store::Store,
     tempfile::TempDir,
 ) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
-    store
-        .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
-        .unwrap();
+    let site = support::default_site().await;
     let started = Arc::new(Started::default());
-    let clock = Arc::new(SystemClock::new());
-    let custody = support::custody(&store, clock.clone(), dir.path()).await;
     let state = AppState {
-        store: store.clone(),
-        alerts: roeh_api::alerts::AlertsService::new(
-            store.clone(),
-            clock.clone(),
-            Default::default(),
-        ),
         control: started.clone(),
-        footage_root: dir.path().join("footage"),
-        clock,
-        custody,
-        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
-        analytics: None,
-        auth: support::auth_state(),
+        ..site.state
     };
-    let token = support::admin_token(&store).await;
     (
-        support::with_token(router(state), token),
+        support::with_token(router(state), site.admin),
         started,
-        store,
-        dir,
-    )
-}
-
-async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        site.store,
+        site.dir,
     )
 }
 

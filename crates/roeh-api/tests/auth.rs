@@ -13,26 +13,10 @@ mod support;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use roeh_api::auth::{Policy, route_policy};
-use roeh_api::{AppState, CameraControl, ROUTES, router};
+use roeh_api::{ROUTES, router};
 use roeh_auth::{Permission, Role, Scope, role_allows};
-use roeh_domain::{Camera, CameraId, StreamHealth, SystemClock};
-use std::future::Future;
-use std::pin::Pin;
+use roeh_domain::{CameraId, SystemClock};
 use std::sync::Arc;
-use tower::ServiceExt;
-
-#[derive(Default)]
-struct NoCameras;
-
-impl CameraControl for NoCameras {
-    fn health(&self, _id: CameraId) -> Option<StreamHealth> {
-        None
-    }
-    fn start_camera(&self, _camera: Camera) {}
-    fn stop_camera(&self, _id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async {})
-    }
-}
 
 struct Env {
     app: axum::Router,
@@ -45,30 +29,10 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
-    store
-        .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
-        .unwrap();
-    let clock = Arc::new(SystemClock::new());
-    let custody = support::custody(&store, clock.clone(), dir.path()).await;
-    let alerts =
-        roeh_api::alerts::AlertsService::new(store.clone(), clock.clone(), Default::default());
-    let state = AppState {
-        store: store.clone(),
-        alerts: alerts.clone(),
-        control: Arc::new(NoCameras),
-        footage_root: dir.path().join("footage"),
-        clock,
-        custody,
-        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
-        analytics: None,
-        auth: support::auth_state(),
-    };
-    let app = router(state);
-    let admin = support::admin_token(&store).await;
+    let site = support::default_site().await;
+    let alerts = site.state.alerts.clone();
+    let app = router(site.state);
+    let (store, admin, dir) = (site.store, site.admin, site.dir);
     let mut ids = Vec::new();
     for name in ["gate-a", "gate-b"] {
         let (s, v) = call_as(
@@ -97,12 +61,7 @@ async fn send(
     app: &axum::Router,
     req: Request<Body>,
 ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let (status, headers, bytes) = support::send(app, req).await;
     (
         status,
         headers,
@@ -369,26 +328,10 @@ async fn roles_get_exactly_their_permissions_and_scopes_hide_other_cameras() {
 #[tokio::test]
 async fn setup_token_creates_the_first_admin_once_and_logins_are_rate_limited() {
     let dir = tempfile::tempdir().unwrap();
-    let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
     let clock = Arc::new(SystemClock::new());
-    let custody = support::custody(&store, clock.clone(), dir.path()).await;
-    let app = router(AppState {
-        store: store.clone(),
-        alerts: roeh_api::alerts::AlertsService::new(
-            store.clone(),
-            clock.clone(),
-            Default::default(),
-        ),
-        control: Arc::new(NoCameras),
-        footage_root: dir.path().join("footage"),
-        clock: clock.clone(),
-        custody,
-        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
-        analytics: None,
-        auth: support::auth_state(),
-    });
+    let (state, _) = support::bare_state(dir.path(), clock.clone(), Default::default()).await;
+    let store = state.store.clone();
+    let app = router(state);
     let now = roeh_domain::Clock::wall(clock.as_ref());
     let token = roeh_api::auth::prepare_setup(&store, now)
         .await
@@ -410,44 +353,17 @@ async fn setup_token_creates_the_first_admin_once_and_logins_are_rate_limited() 
             "{u}"
         );
     }
-    let setup = |tok: &str, pw: &str| {
-        format!(r#"{{"token":"{tok}","username":"chief","password":"{pw}"}}"#)
+    let setup = async |tok: &str, pw: &str| {
+        let body = format!(r#"{{"token":"{tok}","username":"chief","password":"{pw}"}}"#);
+        call_as(&app, None, Method::POST, "/api/auth/setup", &body).await
     };
-    let (s, v) = call_as(
-        &app,
-        None,
-        Method::POST,
-        "/api/auth/setup",
-        &setup(&token, "short"),
-    )
-    .await;
+    let (s, v) = setup(&token, "short").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "weak password: {v}");
-    let (s, _) = call_as(
-        &app,
-        None,
-        Method::POST,
-        "/api/auth/setup",
-        &setup("roeh_setup_00000000", "a-very-long-passphrase"),
-    )
-    .await;
+    let (s, _) = setup("roeh_setup_00000000", "a-very-long-passphrase").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "wrong setup token");
-    let (s, v) = call_as(
-        &app,
-        None,
-        Method::POST,
-        "/api/auth/setup",
-        &setup(&token, "a-very-long-passphrase"),
-    )
-    .await;
+    let (s, v) = setup(&token, "a-very-long-passphrase").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    let (s, _) = call_as(
-        &app,
-        None,
-        Method::POST,
-        "/api/auth/setup",
-        &setup(&token, "another-long-passphrase"),
-    )
-    .await;
+    let (s, _) = setup(&token, "another-long-passphrase").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "the setup token works once");
     assert!(
         roeh_api::auth::prepare_setup(&store, now)
@@ -799,19 +715,10 @@ async fn objects_of(e: &Env, camera: &str, name: &str) -> Objects {
         .insert_incident(&roeh_store::NewIncident {
             id: incident,
             rule_id: uuid::Uuid::parse_str(r["id"].as_str().unwrap()).unwrap(),
-            camera: cam,
-            hotspot_id: uuid::Uuid::parse_str(&hotspot).unwrap(),
-            seq: 1,
             kind: "intrusion".into(),
-            severity: "high".into(),
             priority: 2,
-            alerting: true,
             reason: "person in zone".into(),
-            opened_at: now,
-            peak_score: 0.9,
-            track_ids: vec![1],
-            model_id: "m".into(),
-            evidence_start: now.minus(std::time::Duration::from_secs(10)),
+            ..support::incident(uuid::Uuid::parse_str(&hotspot).unwrap(), cam, now)
         })
         .await
         .unwrap();
@@ -922,15 +829,8 @@ async fn call_raw(
     if !body.is_empty() {
         b = b.header(header::CONTENT_TYPE, "application/json");
     }
-    let resp = app
-        .clone()
-        .oneshot(b.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let (status, _, bytes) =
+        support::send(app, b.body(Body::from(body.to_string())).unwrap()).await;
     (status, bytes.to_vec())
 }
 

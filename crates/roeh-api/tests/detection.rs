@@ -7,11 +7,13 @@
 
 mod support;
 
+use support::call_app as call;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use roeh_api::detection::AnalyticsControl;
-use roeh_api::{AppState, CameraControl, router};
-use roeh_domain::{Camera, CameraId, CameraUrl, Retention, StreamHealth, SystemClock, WallTime};
+use roeh_api::{AppState, router};
+use roeh_domain::{Camera, CameraId, CameraUrl, Retention, WallTime};
 use roeh_store::{IncidentState, NewIncident, Store};
 use std::future::Future;
 use std::path::PathBuf;
@@ -19,18 +21,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tower::ServiceExt;
-
-struct NoCameras;
-
-impl CameraControl for NoCameras {
-    fn health(&self, _id: CameraId) -> Option<StreamHealth> {
-        None
-    }
-    fn start_camera(&self, _camera: Camera) {}
-    fn stop_camera(&self, _id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async {})
-    }
-}
 
 struct FakeAnalytics {
     reloads: AtomicUsize,
@@ -69,44 +59,44 @@ struct Env {
     _dir: tempfile::TempDir,
 }
 
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
-    let clock = Arc::new(SystemClock::new());
-    let custody = support::custody(&store, clock.clone(), dir.path()).await;
+/// The `id`s of a JSON array of objects, in order.
+fn ids(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Stores an enabled camera `name` at `rtsp://127.0.0.1:8554/{path}` directly (nothing starts it).
+async fn insert_camera(store: &Store, name: &str, path: &str) -> Camera {
     let cam = Camera {
         id: CameraId::new_random(),
-        name: "Walkway".into(),
-        url: CameraUrl::parse("rtsp://127.0.0.1:8554/cam0").unwrap(),
+        name: name.into(),
+        url: CameraUrl::parse(&format!("rtsp://127.0.0.1:8554/{path}")).unwrap(),
         credentials: None,
         transport: Default::default(),
         enabled: true,
         retention: Retention::default(),
     };
     store.insert_camera(&cam, WallTime(1)).await.unwrap();
+    cam
+}
+
+async fn env() -> Env {
+    let site = support::default_site().await;
+    let (store, dir) = (site.store, site.dir);
+    let cam = insert_camera(&store, "Walkway", "cam0").await;
     let analytics = Arc::new(FakeAnalytics {
         reloads: AtomicUsize::new(0),
         dir: dir.path().join("snapshots"),
         cameras: vec![cam.id],
     });
     let state = AppState {
-        store: store.clone(),
-        alerts: roeh_api::alerts::AlertsService::new(
-            store.clone(),
-            clock.clone(),
-            Default::default(),
-        ),
-        control: Arc::new(NoCameras),
-        footage_root: dir.path().join("footage"),
-        clock,
-        custody,
-        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
         analytics: Some(analytics.clone()),
-        auth: support::auth_state(),
+        ..site.state
     };
-    let token = support::admin_token(&store).await;
+    let token = site.admin;
     let bare = support::with_token(
         router(AppState {
             analytics: None,
@@ -122,18 +112,6 @@ async fn env() -> Env {
         camera: cam.id,
         _dir: dir,
     }
-}
-
-async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    )
 }
 
 fn send(method: &str, uri: &str, body: &serde_json::Value) -> Request<Body> {
@@ -446,13 +424,6 @@ async fn incidents_are_listed_by_filter_with_snapshot_and_evidence() {
         .await
         .unwrap();
 
-    let ids = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let (status, v) = call(&e.app, get("/api/incidents")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ids(&v), vec![b.id.to_string(), a.id.to_string()]);
@@ -544,16 +515,7 @@ async fn incidents_are_listed_by_filter_with_snapshot_and_evidence() {
 #[tokio::test]
 async fn incidents_page_by_cursor_and_a_scoped_users_pages_are_full() {
     let e = env().await;
-    let other = Camera {
-        id: CameraId::new_random(),
-        name: "Gate".into(),
-        url: CameraUrl::parse("rtsp://127.0.0.1:8554/cam1").unwrap(),
-        credentials: None,
-        transport: Default::default(),
-        enabled: true,
-        retention: Retention::default(),
-    };
-    e.store.insert_camera(&other, WallTime(1)).await.unwrap();
+    let other = insert_camera(&e.store, "Gate", "cam1").await;
     let (h_a, h_b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     // 250 incidents over 40 opening times (ties of up to 7), every third on the other camera.
     let mut all = Vec::new();
@@ -568,13 +530,6 @@ async fn incidents_page_by_cursor_and_a_scoped_users_pages_are_full() {
         all.push(i);
     }
     all.sort_by(|x, y| y.opened_at.cmp(&x.opened_at).then(x.id.cmp(&y.id)));
-    let ids = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let as_user = |uri: String, token: Option<&str>| {
         let mut b = Request::get(uri);
         if let Some(t) = token {

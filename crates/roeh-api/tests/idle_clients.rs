@@ -10,28 +10,10 @@
 mod support;
 
 use futures::StreamExt;
-use roeh_api::alerts::{AlertsService, AlertsSettings};
 use roeh_api::metrics::{ClientKind, Transport};
-use roeh_api::{AppState, CameraControl};
-use roeh_domain::{Camera, CameraId, Clock, StreamHealth, SystemClock};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-
-struct NoCameras;
-
-impl CameraControl for NoCameras {
-    fn health(&self, _id: CameraId) -> Option<StreamHealth> {
-        None
-    }
-    fn start_camera(&self, _camera: Camera) {}
-    fn stop_camera(&self, _id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async {})
-    }
-}
 
 /// Memory a connection may cost, client and server side together (resident, bytes).
 const BYTES_PER_CONNECTION: u64 = 64 * 1024;
@@ -62,45 +44,21 @@ async fn ten_thousand_idle_push_clients_cost_little_and_leave_nothing_behind() {
     let n = 10_000.min((limit.saturating_sub(1_000) / 2) as usize);
     assert!(n >= 1_000, "the open-files limit ({limit}) is too low");
 
-    let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
-    store
-        .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
-        .unwrap();
-    let custody = support::custody(&store, clock.clone(), dir.path()).await;
-    let svc = AlertsService::new(store.clone(), clock.clone(), AlertsSettings::default());
-    let state = AppState {
-        store: store.clone(),
-        alerts: svc.clone(),
-        control: Arc::new(NoCameras),
-        footage_root: dir.path().join("footage"),
-        clock,
-        custody,
-        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
-        analytics: None,
-        auth: support::auth_state(),
-    };
-    let admin = support::admin_token(&store).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(roeh_api::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
-    let http = reqwest::Client::new();
-    let v: serde_json::Value = http
-        .post(format!("http://{addr}/api/units"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"name": "car-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let site = support::default_site().await;
+    let clock = site.state.clock.clone();
+    let e = site.serve(clock).await;
+    let (addr, admin, svc) = (e.addr, e.admin.clone(), e.svc.clone());
+    let body = serde_json::json!({"name": "car-1"});
+    let (_, text) = support::call(
+        &e.http,
+        addr,
+        Some(&admin),
+        "POST",
+        "/api/units",
+        Some(&body),
+    )
+    .await;
+    let v = support::json(&text);
     let unit = v["token"].as_str().unwrap().to_string();
     let metrics = svc.hub().metrics().clone();
     let connected = move || {
@@ -150,7 +108,8 @@ async fn ten_thousand_idle_push_clients_cost_little_and_leave_nothing_behind() {
 
     // The server still answers, and a new client still gets events.
     let t = Instant::now();
-    let r = http
+    let r = e
+        .http
         .get(format!("http://{addr}/api/alerts"))
         .bearer_auth(&admin)
         .send()

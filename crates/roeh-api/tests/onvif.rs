@@ -13,14 +13,13 @@ use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use roeh_api::onvif::OnvifSettings;
 use roeh_api::{AppState, CameraControl, router};
-use roeh_domain::{Camera, CameraId, StreamHealth, SystemClock};
+use roeh_domain::{Camera, CameraId, StreamHealth};
 use roeh_onvif::{Cidr, NetPolicy};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tower::ServiceExt;
 
 const PASSWORD: &str = "Onvif-Pa55-never-shown";
 
@@ -56,37 +55,18 @@ fn loopback_policy() -> NetPolicy {
 }
 
 async fn env_with(settings: OnvifSettings) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
-    store
-        .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
-        .unwrap();
+    let site = support::default_site().await;
     let started = Arc::new(Started::default());
-    let clock = Arc::new(SystemClock::new());
-    let custody = support::custody(&store, clock.clone(), dir.path()).await;
     let state = AppState {
-        store: store.clone(),
-        alerts: roeh_api::alerts::AlertsService::new(
-            store.clone(),
-            clock.clone(),
-            Default::default(),
-        ),
         control: started.clone(),
-        footage_root: dir.path().join("footage"),
-        clock,
-        custody,
         onvif: Arc::new(settings),
-        analytics: None,
-        auth: support::auth_state(),
+        ..site.state
     };
-    let token = support::admin_token(&store).await;
     Env {
-        app: support::with_token(router(state), token),
+        app: support::with_token(router(state), site.admin),
         started,
-        store,
-        dir,
+        store: site.store,
+        dir: site.dir,
     }
 }
 
@@ -95,11 +75,7 @@ async fn env() -> Env {
 }
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let (status, _, bytes) = support::send(app, req).await;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     assert!(!text.contains(PASSWORD), "password in a reply: {text}");
     let v = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);

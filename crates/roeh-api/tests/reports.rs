@@ -9,52 +9,24 @@
 mod support;
 
 use roeh_alerts::Shifts;
-use roeh_api::alerts::{AlertsService, AlertsSettings};
-use roeh_api::{AppState, CameraControl};
+use roeh_api::alerts::AlertsSettings;
 use roeh_auth::{Role, Scope};
-use roeh_domain::{Camera, CameraId, Clock, SimClock, StreamHealth, WallTime};
+use roeh_domain::{CameraId, Clock, SimClock, WallTime};
 use serde_json::{Value, json};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-struct NoCameras;
+/// The API served with a test site on a simulated clock.
+type Env = support::HttpSite<SimClock>;
 
-impl CameraControl for NoCameras {
-    fn health(&self, _id: CameraId) -> Option<StreamHealth> {
-        None
-    }
-    fn start_camera(&self, _camera: Camera) {}
-    fn stop_camera(&self, _id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async {})
-    }
-}
-
-struct Env {
-    addr: std::net::SocketAddr,
-    store: roeh_store::Store,
-    svc: Arc<AlertsService>,
-    clock: Arc<SimClock>,
-    http: reqwest::Client,
-    admin: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
-
-impl Env {
+impl support::HttpSite<SimClock> {
+    /// `GET` or `POST` (a `null` body sends none) as `token`, answering JSON.
     async fn call(&self, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let url = format!("http://{}{path}", self.addr);
-        let req = match method {
-            "GET" => self.http.get(url),
-            _ if body.is_null() => self.http.post(url),
-            _ => self.http.post(url).json(&body),
-        };
-        let resp = req.bearer_auth(token).send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let method = if method == "GET" { "GET" } else { "POST" };
+        let body = (method == "POST" && !body.is_null()).then_some(&body);
+        let (s, text) = support::call(&self.http, self.addr, Some(token), method, path, body).await;
+        (s, support::json(&text))
     }
 
     async fn report(&self, token: &str, query: &str) -> (u16, Value) {
@@ -95,106 +67,31 @@ fn jerusalem_shifts() -> Shifts {
 
 async fn env(start: &str) -> Env {
     let clock = Arc::new(SimClock::new(WallTime::parse(start).unwrap()));
-    let dir = tempfile::tempdir().unwrap();
-    let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
-    store
-        .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
-        .unwrap();
-    let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let custody = support::custody(&store, dyn_clock.clone(), dir.path()).await;
-    let svc = AlertsService::new(
-        store.clone(),
-        dyn_clock.clone(),
+    let site = support::site(
+        clock.clone(),
         AlertsSettings {
             shifts: jerusalem_shifts(),
             ..Default::default()
         },
-    );
-    let state = AppState {
-        store: store.clone(),
-        alerts: svc.clone(),
-        control: Arc::new(NoCameras),
-        footage_root: dir.path().join("footage"),
-        clock: dyn_clock,
-        custody,
-        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
-        analytics: None,
-        auth: support::auth_state(),
-    };
-    let admin = support::admin_token(&store).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(roeh_api::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
-    Env {
-        addr,
-        store,
-        svc,
-        clock,
-        http: reqwest::Client::new(),
-        admin,
-        _stop: stop,
-        _dir: dir,
-    }
+    )
+    .await;
+    site.serve(clock).await
 }
 
 async fn camera(e: &Env, name: &str) -> CameraId {
-    let (s, v) = e
-        .call(
-            &e.admin,
-            "POST",
-            "/api/cameras",
-            json!({"name": name, "url": format!("rtsp://127.0.0.1:9/{name}")}),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    CameraId::parse(v["id"].as_str().unwrap()).unwrap()
+    e.add_camera(name).await
 }
 
 async fn hotspot(e: &Env, name: &str, cam: CameraId) -> Uuid {
-    let (s, v) = e
-        .call(
-            &e.admin,
-            "POST",
-            "/api/hotspots",
-            json!({
-                "name": name, "lat": 31.78, "lon": 35.22, "priority": 2,
-                "cameras": [cam.to_string()],
-                "zones": [{"id": "z", "camera": cam.to_string(), "polygon":
-                    [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}],
-                "schedule": {"tz": "Asia/Jerusalem", "always": true},
-            }),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    Uuid::parse_str(v["id"].as_str().unwrap()).unwrap()
+    e.add_hotspot(name, cam, (31.78, 35.22), "Asia/Jerusalem")
+        .await
 }
 
 /// Raises an alert now: an alerting incident, gathered by the service. Returns the alert.
 async fn raise(e: &Env, hotspot: Uuid, cam: CameraId) -> String {
     let now = e.clock.wall();
     e.store
-        .insert_incident(&roeh_store::NewIncident {
-            id: Uuid::new_v4(),
-            rule_id: Uuid::from_u128(42),
-            camera: cam,
-            hotspot_id: hotspot,
-            seq: 1,
-            kind: "fight".into(),
-            severity: "high".into(),
-            priority: 4,
-            alerting: true,
-            reason: "test".into(),
-            opened_at: now,
-            peak_score: 0.9,
-            track_ids: vec![1],
-            model_id: "m".into(),
-            evidence_start: now.minus(Duration::from_secs(10)),
-        })
+        .insert_incident(&support::incident(hotspot, cam, now))
         .await
         .unwrap();
     assert_eq!(e.svc.ingest_once().await.unwrap(), 1, "a new alert");
@@ -224,21 +121,7 @@ async fn act(e: &Env, token: &str, alert: &str, action: &str, body: Value) {
 }
 
 async fn unit(e: &Env, name: &str) -> (Uuid, String) {
-    let (s, v) = e
-        .call(&e.admin, "POST", "/api/units", json!({"name": name}))
-        .await;
-    assert_eq!(s, 201, "{v}");
-    let token = v["token"].as_str().unwrap().to_string();
-    let (s, _) = e
-        .call(
-            &token,
-            "POST",
-            "/api/units/me/status",
-            json!({"status": "available"}),
-        )
-        .await;
-    assert_eq!(s, 204);
-    (Uuid::parse_str(v["id"].as_str().unwrap()).unwrap(), token)
+    e.add_unit(name, None).await
 }
 
 async fn receipt(e: &Env, token: &str, alert: &str, kind: &str) {

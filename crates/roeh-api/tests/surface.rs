@@ -9,46 +9,24 @@ mod support;
 
 use axum::http::Method;
 use futures::StreamExt;
-use roeh_api::alerts::{AlertsService, AlertsSettings};
+use roeh_api::ROUTES;
+use roeh_api::alerts::AlertsSettings;
 use roeh_api::auth::{Policy, route_policy};
 use roeh_api::metrics::{Gauges, Metrics};
-use roeh_api::{AppState, CameraControl, ROUTES};
 use roeh_auth::{Role, Scope};
-use roeh_domain::{Camera, CameraId, Clock, StreamHealth, SystemClock};
+use roeh_domain::{CameraId, Clock, SystemClock};
 use serde_json::{Value, json};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-struct NoCameras;
-
-impl CameraControl for NoCameras {
-    fn health(&self, _id: CameraId) -> Option<StreamHealth> {
-        None
-    }
-    fn start_camera(&self, _camera: Camera) {}
-    fn stop_camera(&self, _id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async {})
-    }
-}
-
 /// A guard against a hung test, not a timing assertion.
 const GUARD: Duration = Duration::from_secs(30);
 
-struct Env {
-    addr: std::net::SocketAddr,
-    store: roeh_store::Store,
-    svc: Arc<AlertsService>,
-    clock: Arc<dyn Clock>,
-    http: reqwest::Client,
-    admin: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
+/// The API served with a test site.
+type Env = support::HttpSite<dyn Clock>;
 
-impl Env {
+impl support::HttpSite<dyn Clock> {
     async fn call(
         &self,
         token: Option<&str>,
@@ -56,23 +34,14 @@ impl Env {
         path: &str,
         body: Value,
     ) -> (u16, String) {
-        let url = format!("http://{}{path}", self.addr);
-        let mut req = match method {
-            "GET" => self.http.get(url),
-            "DELETE" => self.http.delete(url),
-            "PUT" => self.http.put(url).json(&body),
-            _ => self.http.post(url).json(&body),
-        };
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.unwrap();
-        (resp.status().as_u16(), resp.text().await.unwrap())
+        // `PUT` and `POST` always carry the body, `null` included.
+        let body = (!matches!(method, "GET" | "DELETE")).then_some(&body);
+        support::call(&self.http, self.addr, token, method, path, body).await
     }
 
     async fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let (s, text) = self.call(Some(&self.admin), method, path, body).await;
-        (s, serde_json::from_str(&text).unwrap_or(Value::Null))
+        (s, support::json(&text))
     }
 
     async fn scrape(&self) -> Vec<Sample> {
@@ -86,43 +55,8 @@ impl Env {
 
 async fn env() -> Env {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let dir = tempfile::tempdir().unwrap();
-    let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
-    store
-        .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
-        .unwrap();
-    let custody = support::custody(&store, clock.clone(), dir.path()).await;
-    let svc = AlertsService::new(store.clone(), clock.clone(), AlertsSettings::default());
-    let state = AppState {
-        store: store.clone(),
-        alerts: svc.clone(),
-        control: Arc::new(NoCameras),
-        footage_root: dir.path().join("footage"),
-        clock: clock.clone(),
-        custody,
-        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
-        analytics: None,
-        auth: support::auth_state(),
-    };
-    let admin = support::admin_token(&store).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(roeh_api::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
-    Env {
-        addr,
-        store,
-        svc,
-        clock,
-        http: reqwest::Client::new(),
-        admin,
-        _stop: stop,
-        _dir: dir,
-    }
+    let site = support::site(clock.clone(), AlertsSettings::default()).await;
+    site.serve(clock).await
 }
 
 // ----- the exposition format, parsed strictly -----
@@ -368,48 +302,15 @@ async fn every_error_response_uses_the_shared_schema() {
 // ----- metrics -----
 
 async fn raise_alert(e: &Env) {
-    let (s, v) = e
-        .json(
-            "POST",
-            "/api/cameras",
-            json!({"name": "gate", "url": "rtsp://127.0.0.1:9/gate"}),
-        )
+    let cam = e.add_camera("gate").await;
+    let hotspot = e
+        .add_hotspot("square", cam, (59.3, 18.0), "Europe/Stockholm")
         .await;
-    assert_eq!(s, 201, "{v}");
-    let cam = CameraId::parse(v["id"].as_str().unwrap()).unwrap();
-    let (s, v) = e
-        .json(
-            "POST",
-            "/api/hotspots",
-            json!({
-                "name": "square", "lat": 59.3, "lon": 18.0, "priority": 2,
-                "cameras": [cam.to_string()],
-                "zones": [{"id": "z", "camera": cam.to_string(), "polygon":
-                    [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}],
-                "schedule": {"tz": "Europe/Stockholm", "always": true},
-            }),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    let hotspot = uuid::Uuid::parse_str(v["id"].as_str().unwrap()).unwrap();
     let now = e.clock.wall();
     e.store
         .insert_incident(&roeh_store::NewIncident {
-            id: uuid::Uuid::new_v4(),
-            rule_id: uuid::Uuid::from_u128(42),
-            camera: cam,
-            hotspot_id: hotspot,
-            seq: 1,
-            kind: "fight".into(),
-            severity: "high".into(),
-            priority: 4,
-            alerting: true,
-            reason: "test".into(),
-            opened_at: now,
-            peak_score: 0.9,
             track_ids: vec![1, 2],
-            model_id: "m".into(),
-            evidence_start: now.minus(Duration::from_secs(10)),
+            ..support::incident(hotspot, cam, now)
         })
         .await
         .unwrap();
@@ -672,15 +573,7 @@ async fn lists_page_by_cursor_with_full_pages_within_scope() {
     let e = env().await;
     let mut cams = Vec::new();
     for name in ["gate-a", "gate-b"] {
-        let (s, v) = e
-            .json(
-                "POST",
-                "/api/cameras",
-                json!({"name": name, "url": format!("rtsp://127.0.0.1:9/{name}")}),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        cams.push(CameraId::parse(v["id"].as_str().unwrap()).unwrap());
+        cams.push(e.add_camera(name).await);
     }
     // 45 export jobs, A and B interleaved, three per instant (ties are ordered by id).
     let mut expected_a = Vec::new();
@@ -1286,7 +1179,7 @@ async fn answer_matches_as(
     body: Value,
 ) -> Value {
     let (s, text) = e.call(Some(token), method, path, body).await;
-    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let v = support::json(&text);
     assert!((200..300).contains(&s), "{method} {path}: {s} {text}");
     let op = &doc["paths"][template][method.to_ascii_lowercase()];
     let schema = response_schema(op).unwrap();

@@ -8,136 +8,16 @@
 
 mod support;
 
-use roeh_api::alerts::{AlertsService, AlertsSettings};
 use roeh_api::tls::{self, rustls};
-use roeh_api::{AppState, CameraControl};
-use roeh_domain::{Camera, CameraId, Clock, StreamHealth, SystemClock};
-use std::future::Future;
+use roeh_testkit::pki::{KeyAlgorithm, SitePki, openssl_output, site_pki};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::pin::Pin;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A guard against a hung test, never a timing assertion.
 const GUARD: Duration = Duration::from_secs(60);
-
-struct NoCameras;
-
-impl CameraControl for NoCameras {
-    fn health(&self, _id: CameraId) -> Option<StreamHealth> {
-        None
-    }
-    fn start_camera(&self, _camera: Camera) {}
-    fn stop_camera(&self, _id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async {})
-    }
-}
-
-/// Runs `openssl` in `dir` and returns its output, successful or not.
-fn openssl_output(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("the TLS tests make their certificates with the openssl command")
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = openssl_output(dir, args);
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A site CA and a server certificate it issued for `localhost` and 127.0.0.1, in `dir`.
-struct Pki {
-    ca: PathBuf,
-    ca_key: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-/// Makes a [`Pki`] whose server key is `algorithm` (`ec` for P-256, `rsa` for RSA 2048); files
-/// are prefixed with the algorithm so that both fit in one directory. Keys are PKCS#8.
-fn pki(dir: &Path, algorithm: &str) -> Pki {
-    let newkey: &[&str] = match algorithm {
-        "ec" => &[
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-        ],
-        _ => &["-newkey", "rsa:2048", "-nodes"],
-    };
-    let f = |name: &str| format!("{algorithm}-{name}");
-    let (ca, ca_key, csr, cert, key, ext) = (
-        f("ca.pem"),
-        f("ca.key"),
-        f("server.csr"),
-        f("server.pem"),
-        f("server.key"),
-        f("server.ext"),
-    );
-    let mut args = vec!["req", "-x509"];
-    args.extend(newkey);
-    args.extend([
-        "-keyout",
-        &ca_key,
-        "-out",
-        &ca,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=roeh test site CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &args);
-    let mut args = vec!["req"];
-    args.extend(newkey);
-    args.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"]);
-    openssl(dir, &args);
-    std::fs::write(
-        dir.join(&ext),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
-         keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-out",
-            &cert,
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-        ],
-    );
-    Pki {
-        ca: dir.join(ca),
-        ca_key: dir.join(ca_key),
-        cert: dir.join(cert),
-        key: dir.join(key),
-    }
-}
 
 /// The real router over HTTPS on 127.0.0.1:0; dropping the returned sender shuts it down.
 struct Server {
@@ -149,40 +29,44 @@ struct Server {
 }
 
 async fn server(config: Arc<rustls::ServerConfig>) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let store = roeh_store::Store::open(dir.path().join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
-    store
-        .set_credential_key(roeh_store::CredentialKey::generate().unwrap())
-        .unwrap();
-    let custody = support::custody(&store, clock.clone(), dir.path()).await;
-    let state = AppState {
-        store: store.clone(),
-        alerts: AlertsService::new(store.clone(), clock.clone(), AlertsSettings::default()),
-        control: Arc::new(NoCameras),
-        footage_root: dir.path().join("footage"),
-        clock,
-        custody,
-        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
-        analytics: None,
-        auth: support::auth_state(),
-    };
-    let admin = support::admin_token(&store).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(roeh_api::serve_tls(listener, config, state, async move {
-        let _ = stopped.await;
-    }));
+    let site = support::default_site().await;
+    let state = site.state;
+    let support::Served { addr, stop, served } =
+        support::spawn_server(|listener, stop| roeh_api::serve_tls(listener, config, state, stop))
+            .await;
     Server {
         addr,
-        admin,
+        admin: site.admin,
         stop,
         served,
-        _dir: dir,
+        _dir: site.dir,
     }
+}
+
+/// A site PKI with EC keys in a fresh directory, and the real router served with its
+/// certificate.
+async fn ec_site() -> (tempfile::TempDir, SitePki, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = site_pki(dir.path(), KeyAlgorithm::Ec).unwrap();
+    let srv = server(tls::server_config(&p.cert, &p.key).unwrap()).await;
+    (dir, p, srv)
+}
+
+/// `n` TCP connections to `addr` that never start a handshake.
+async fn connect_idle(addr: SocketAddr, n: usize) -> Vec<tokio::net::TcpStream> {
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    idle
+}
+
+/// `GET /api/health` from a client that trusts `ca`, naming the server `localhost`.
+async fn health(ca: &Path, addr: SocketAddr) -> reqwest::Result<reqwest::Response> {
+    client(Some(ca))
+        .get(format!("https://localhost:{}/api/health", addr.port()))
+        .send()
+        .await
 }
 
 /// An HTTPS client that trusts the CA in `ca` (and nothing else when `ca` is `None`, since
@@ -215,8 +99,8 @@ fn load_err(cert: &Path, key: &Path) -> String {
 #[test]
 fn pem_pairs_load_and_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let ec = pki(dir.path(), "ec");
-    let rsa = pki(dir.path(), "rsa");
+    let ec = site_pki(dir.path(), KeyAlgorithm::Ec).unwrap();
+    let rsa = site_pki(dir.path(), KeyAlgorithm::Rsa).unwrap();
     for p in [&ec, &rsa] {
         let key = std::fs::read_to_string(&p.key).unwrap();
         assert!(key.contains("BEGIN PRIVATE KEY"), "not PKCS#8: {key:.40}");
@@ -266,9 +150,7 @@ fn pem_pairs_load_and_errors_name_the_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_router_is_served_over_https_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pki(dir.path(), "ec");
-    let srv = server(tls::server_config(&p.cert, &p.key).unwrap()).await;
+    let (_dir, p, srv) = ec_site().await;
     let port = srv.addr.port();
 
     // Trusting the site CA, by address and by name.
@@ -342,20 +224,11 @@ async fn the_router_is_served_over_https_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_never_handshake_hold_nobody_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pki(dir.path(), "ec");
-    let srv = server(tls::server_config(&p.cert, &p.key).unwrap()).await;
-    let mut idle = Vec::new();
-    for _ in 0..20 {
-        idle.push(tokio::net::TcpStream::connect(srv.addr).await.unwrap());
-    }
+    let (_dir, p, srv) = ec_site().await;
+    let mut idle = connect_idle(srv.addr, 20).await;
     // Handshaking one after the other, this request would wait for the idle clients to time
     // out first (20 × HANDSHAKE_TIMEOUT, beyond the guard).
-    let r = client(Some(&p.ca))
-        .get(format!("https://localhost:{}/api/health", srv.addr.port()))
-        .send()
-        .await
-        .unwrap();
+    let r = health(&p.ca, srv.addr).await.unwrap();
     assert_eq!(r.status(), 200);
     // A stalled handshake is not kept forever: the server closes the idle connection.
     let mut buf = [0u8; 64];
@@ -364,20 +237,14 @@ async fn clients_that_never_handshake_hold_nobody_up() {
         .expect("an idle connection was kept beyond the handshake timeout");
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
     // And the listener still serves.
-    let r = client(Some(&p.ca))
-        .get(format!("https://localhost:{}/api/health", srv.addr.port()))
-        .send()
-        .await
-        .unwrap();
+    let r = health(&p.ca, srv.addr).await.unwrap();
     assert_eq!(r.status(), 200);
 }
 
 #[test]
 fn only_tls_1_2_and_1_3_are_spoken() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pki(dir.path(), "ec");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let srv = rt.block_on(server(tls::server_config(&p.cert, &p.key).unwrap()));
+    let (dir, p, srv) = rt.block_on(ec_site());
     let connect = srv.addr.to_string();
     let ca = p.ca.to_str().unwrap();
     let s_client = |extra: &[&str]| {
@@ -392,7 +259,7 @@ fn only_tls_1_2_and_1_3_are_spoken() {
             "-verify_return_error",
         ];
         args.extend(extra);
-        let out = openssl_output(dir.path(), &args);
+        let out = openssl_output(dir.path(), &args).unwrap();
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -426,14 +293,9 @@ fn only_tls_1_2_and_1_3_are_spoken() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_peer_cannot_hold_more_than_its_share_of_pending_handshakes() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pki(dir.path(), "ec");
-    let srv = server(tls::server_config(&p.cert, &p.key).unwrap()).await;
+    let (_dir, p, srv) = ec_site().await;
     // The peer's share, silent: they wait for their handshake.
-    let mut idle = Vec::new();
-    for _ in 0..tls::MAX_PENDING_PER_PEER {
-        idle.push(tokio::net::TcpStream::connect(srv.addr).await.unwrap());
-    }
+    let mut idle = connect_idle(srv.addr, tls::MAX_PENDING_PER_PEER).await;
     // One more from the same address is closed at once, long before the handshake timeout.
     let mut extra = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
     let mut buf = [0u8; 64];
@@ -452,10 +314,7 @@ async fn one_peer_cannot_hold_more_than_its_share_of_pending_handshakes() {
     drop(idle.pop());
     let mut served = false;
     for _ in 0..50 {
-        let r = client(Some(&p.ca))
-            .get(format!("https://localhost:{}/api/health", srv.addr.port()))
-            .send()
-            .await;
+        let r = health(&p.ca, srv.addr).await;
         if let Ok(r) = r {
             assert_eq!(r.status(), 200);
             served = true;

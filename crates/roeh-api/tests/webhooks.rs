@@ -14,16 +14,13 @@ mod support;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use roeh_api::alerts::{AlertsService, AlertsSettings};
+use roeh_api::alerts::AlertsSettings;
 use roeh_api::webhooks::{Cidr, WebhookSettings, WebhookWorker};
-use roeh_api::{AppState, CameraControl};
 use roeh_auth::{Role, Scope};
-use roeh_domain::{Camera, CameraId, Clock, SimClock, StreamHealth, WallTime};
+use roeh_domain::{CameraId, Clock, SimClock, WallTime};
 use roeh_store::{AlertIncident, NewAlert, NewIncident, Store};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,18 +35,6 @@ fn local() -> WebhookSettings {
         ],
         allow_http: true,
         ..Default::default()
-    }
-}
-
-struct NoCameras;
-
-impl CameraControl for NoCameras {
-    fn health(&self, _id: CameraId) -> Option<StreamHealth> {
-        None
-    }
-    fn start_camera(&self, _camera: Camera) {}
-    fn stop_camera(&self, _id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async {})
     }
 }
 
@@ -126,33 +111,24 @@ async fn receiver(script: &[u16]) -> (Arc<Receiver>, String) {
     (r, format!("http://{addr}/hook"))
 }
 
-struct Env {
-    addr: std::net::SocketAddr,
-    store: Store,
-    key: roeh_store::CredentialKey,
-    clock: Arc<SimClock>,
-    http: reqwest::Client,
-    admin: String,
-    db: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
+/// The API served with a test site on a simulated clock.
+type Env = support::HttpSite<SimClock>;
 
-impl Env {
+impl support::HttpSite<SimClock> {
+    /// `GET`, `DELETE`, or `POST` with the body (`null` included) as `token`.
     async fn call(&self, token: &str, method: &str, path: &str, body: Value) -> (u16, String) {
-        let url = format!("http://{}{path}", self.addr);
-        let req = match method {
-            "GET" => self.http.get(url),
-            "DELETE" => self.http.delete(url),
-            _ => self.http.post(url).json(&body),
+        let method = if matches!(method, "GET" | "DELETE") {
+            method
+        } else {
+            "POST"
         };
-        let resp = req.bearer_auth(token).send().await.unwrap();
-        (resp.status().as_u16(), resp.text().await.unwrap())
+        let body = (method == "POST").then_some(&body);
+        support::call(&self.http, self.addr, Some(token), method, path, body).await
     }
 
     async fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let (s, t) = self.call(&self.admin, method, path, body).await;
-        (s, serde_json::from_str(&t).unwrap_or(Value::Null))
+        (s, support::json(&t))
     }
 
     fn worker(&self, store: Store, settings: WebhookSettings) -> Arc<WebhookWorker> {
@@ -167,21 +143,8 @@ impl Env {
     async fn raise(&self, hotspot: uuid::Uuid) -> u64 {
         let now = self.clock.wall();
         let inc = NewIncident {
-            id: uuid::Uuid::new_v4(),
-            rule_id: uuid::Uuid::from_u128(42),
-            camera: CameraId::new_random(),
-            hotspot_id: hotspot,
-            seq: 1,
-            kind: "fight".into(),
-            severity: "high".into(),
-            priority: 4,
-            alerting: true,
-            reason: "test".into(),
-            opened_at: now,
-            peak_score: 0.9,
-            track_ids: vec![1],
-            model_id: "m".into(),
             evidence_start: now,
+            ..support::incident(hotspot, CameraId::new_random(), now)
         };
         self.store.insert_incident(&inc).await.unwrap();
         let link = AlertIncident {
@@ -242,54 +205,20 @@ async fn env() -> Env {
 /// An API whose create route checks targets with `settings` (through a worker's layer), or with
 /// no worker installed at all.
 async fn env_with(settings: Option<WebhookSettings>) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("roeh.db").to_str().unwrap().to_string();
-    let store = Store::open(&db).await.unwrap();
-    let key = roeh_store::CredentialKey::generate().unwrap();
-    store.set_credential_key(key.clone()).unwrap();
     let clock = Arc::new(SimClock::new(WallTime::from_secs(1_790_000_000)));
-    let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let custody = support::custody(&store, dyn_clock.clone(), dir.path()).await;
-    let state = AppState {
-        store: store.clone(),
-        alerts: AlertsService::new(store.clone(), dyn_clock.clone(), AlertsSettings::default()),
-        control: Arc::new(NoCameras),
-        footage_root: dir.path().join("footage"),
-        clock: dyn_clock,
-        custody,
-        onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
-        analytics: None,
-        auth: support::auth_state(),
-    };
-    let admin = support::admin_token(&store).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let stopped = async move {
-        let _ = stopped.await;
-    };
+    let site = support::site(clock.clone(), AlertsSettings::default()).await;
     match settings {
         Some(settings) => {
-            let worker =
-                WebhookWorker::new(store.clone(), clock.clone() as Arc<dyn Clock>, settings)
-                    .unwrap();
-            let app = roeh_api::router(state).layer(worker.layer());
-            tokio::spawn(roeh_api::serve_app(listener, app, stopped));
+            let worker = WebhookWorker::new(
+                site.store.clone(),
+                clock.clone() as Arc<dyn Clock>,
+                settings,
+            )
+            .unwrap();
+            let app = roeh_api::router(site.state.clone()).layer(worker.layer());
+            site.serve_app(app, clock).await
         }
-        None => {
-            tokio::spawn(roeh_api::serve(listener, state, stopped));
-        }
-    }
-    Env {
-        addr,
-        store,
-        key,
-        clock,
-        http: reqwest::Client::new(),
-        admin,
-        db,
-        _stop: stop,
-        _dir: dir,
+        None => site.serve(clock).await,
     }
 }
 
@@ -627,7 +556,7 @@ async fn the_spawned_worker_delivers_and_stops() {
 
 /// The message of an error answer.
 fn message(text: &str) -> String {
-    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let v = support::json(text);
     v["error"]["message"].as_str().unwrap_or(text).to_string()
 }
 
@@ -993,88 +922,6 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// Runs `openssl` in `dir`; the tests need it to make certificates.
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the HTTPS webhook test makes its certificates with the openssl command");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A site CA and a server certificate it issued for `localhost` and 127.0.0.1: (CA PEM, server
-/// certificate chain PEM, server key PEM).
-fn site_pki(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=roeh test site CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &ca);
-    let mut csr = vec!["req"];
-    csr.extend(ec);
-    csr.extend([
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    openssl(dir, &csr);
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    );
-    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
-    (read("ca.pem"), read("server.pem"), read("server.key"))
-}
-
 /// An HTTPS receiver on 127.0.0.1 with `cert` and `key`; its URL names `localhost`.
 async fn tls_receiver(
     cert: &[u8],
@@ -1115,7 +962,10 @@ async fn tls_receiver(
 async fn https_delivery_trusts_the_site_ca_and_refuses_an_unknown_issuer() {
     let e = env().await;
     let pki = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = site_pki(pki.path());
+    let site =
+        roeh_testkit::pki::site_pki(pki.path(), roeh_testkit::pki::KeyAlgorithm::Ec).unwrap();
+    let read = |f: &std::path::Path| std::fs::read(f).unwrap();
+    let (ca, cert, key) = (read(&site.ca), read(&site.cert), read(&site.key));
     let (rx, failed, url) = tls_receiver(&cert, &key).await;
     let id = e.subscribe(&url, json!({})).await;
     let seq = e.raise(uuid::Uuid::new_v4()).await;

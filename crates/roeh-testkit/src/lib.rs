@@ -4,7 +4,10 @@
 //! - [`probe`]: what `ffprobe` says about a file (codec, size, frame count, duration);
 //! - [`RoehProcess`]: the `roeh` binary as a child process that tests can stop gracefully or
 //!   `kill -9`;
-//! - [`wait_for`]: polls a condition with a deadline instead of sleeping a fixed time.
+//! - [`wait_for`]: polls a condition with a deadline instead of sleeping a fixed time;
+//! - [`pki`]: a site CA and a server certificate for `localhost`, made with `openssl`.
+
+pub mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

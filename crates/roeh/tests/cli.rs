@@ -140,90 +140,6 @@ fn serve_must_exit(config: &Path) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
-/// A site CA and a server certificate for `localhost` and 127.0.0.1 made with the `openssl`
-/// command in `dir`: (CA, certificate chain, PKCS#8 key) paths.
-fn site_pki(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("the TLS test makes its certificates with the openssl command");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    run(&[
-        &["req", "-x509"][..],
-        &ec,
-        &[
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=roeh test site CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    ]
-    .concat());
-    run(&[
-        &["req"][..],
-        &ec,
-        &[
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    ]
-    .concat());
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    )
-}
-
 #[test]
 fn serve_beyond_loopback_needs_tls_and_then_speaks_https() {
     // The first admin is created on loopback, as the start-up error for a non-loopback bind
@@ -247,8 +163,9 @@ fn serve_beyond_loopback_needs_tls_and_then_speaks_https() {
     assert!(!err.contains("API at"), "it served: {err}");
 
     // A key that does not belong to the certificate is refused, naming the file.
-    let (ca, cert, key) = site_pki(site.dir.path());
-    let ca_key = site.dir.path().join("ca.key");
+    let pki =
+        roeh_testkit::pki::site_pki(site.dir.path(), roeh_testkit::pki::KeyAlgorithm::Ec).unwrap();
+    let (ca, cert, key, ca_key) = (pki.ca, pki.cert, pki.key, pki.ca_key);
     let with_tls = |key: &Path| {
         everywhere.replace(
             "[server]\n",
