@@ -15,46 +15,18 @@
 
 use roeh_domain::{Credentials, ErrorKind, Secret, SystemClock};
 use roeh_onvif::{Cidr, DiscoveryOptions, NetPolicy, OnvifClient, VideoEncoding, discover};
+use roeh_testkit::ipycam::{self, Camera};
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const INNER_ENV: &str = "ROEH_ONVIF_IN_NETNS";
 const USER: &str = "operator";
 const PASSWORD: &str = "Virtual-Cam-Pa55";
 
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("ROEH_ONVIF_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".cache/roeh/venv-onvif"));
-    venv.join("bin/python")
-}
-
-fn footage() -> PathBuf {
-    std::env::var_os("ROEH_FOOTAGE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".cache/roeh/footage"))
-        .join("vtest_h264.mp4")
-}
-
 fn skip(why: &str) {
     eprintln!("SKIPPED ipycam_simulator: {why}");
-}
-
-fn command_works(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 #[test]
@@ -63,116 +35,22 @@ fn ipycam_simulator() {
         inside_namespace();
         return;
     }
-    if !venv_python().exists() {
-        return skip(&format!(
-            "{} not found; run crates/roeh-onvif/tests/setup-ipycam.sh",
-            venv_python().display()
-        ));
+    if let Some(why) = ipycam::missing_prerequisite() {
+        return skip(&why);
     }
-    if !footage().exists() {
-        return skip(&format!("footage {} not found", footage().display()));
-    }
-    if !command_works("ip", &["-V"]) {
-        return skip("the `ip` command (iproute2) is not installed");
-    }
-    if !command_works("unshare", &["-n", "true"]) {
-        return skip("cannot create a network namespace (`unshare -n` failed; needs root)");
-    }
-    let exe = std::env::current_exe().expect("test binary path");
-    let status = Command::new("unshare")
-        .arg("-n")
-        .arg("--")
-        .arg(exe)
-        .args([
-            "--exact",
-            "ipycam_simulator",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INNER_ENV, "1")
-        .status()
-        .expect("run the test inside unshare -n");
+    let status =
+        ipycam::run_in_private_netns(INNER_ENV, "ipycam_simulator").expect("run in a namespace");
     assert!(
         status.success(),
         "simulator test inside the namespace failed: {status}"
     );
 }
 
-/// Kills the camera when dropped.
-struct Camera {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Camera {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Camera {
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let start = text.len().saturating_sub(4000);
-        text.get(start..).unwrap_or_default().to_owned()
-    }
-}
-
-fn run(cmd: &str, args: &[&str]) {
-    let st = Command::new(cmd).args(args).status().expect(cmd);
-    assert!(st.success(), "{cmd} {args:?} failed");
-}
-
-fn start_camera(dir: &Path) -> Camera {
-    let config = dir.join("camera_config.json");
-    std::fs::write(
-        &config,
-        format!(
-            r#"{{"name": "Roeh-Test-Cam", "username": "{USER}", "password": "{PASSWORD}",
-               "main_width": 768, "main_height": 576, "main_fps": 10,
-               "sub_width": 640, "sub_height": 360, "sub_fps": 10,
-               "show_timestamp": false, "hw_accel": "cpu"}}"#
-        ),
-    )
-    .unwrap();
-    let log = dir.join("ipycam.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let err = out.try_clone().unwrap();
-    let child = Command::new(venv_python())
-        .args(["-m", "ipycam", "--config"])
-        .arg(&config)
-        .arg("--source")
-        .arg(footage())
-        .args(["--log-level", "WARNING"])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("start ipycam");
-    let cam = Camera { child, log };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect_timeout(&"127.0.0.1:8080".parse().unwrap(), Duration::from_secs(1))
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "ipycam did not open port 8080 within 30 s; log:\n{}",
-            cam.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    cam
-}
-
 fn inside_namespace() {
-    run("ip", &["link", "set", "lo", "up"]);
-    run("ip", &["link", "set", "lo", "multicast", "on"]);
-    run("ip", &["route", "add", "224.0.0.0/4", "dev", "lo"]);
+    ipycam::prepare_loopback().unwrap();
     let dir = std::env::temp_dir().join(format!("roeh-ipycam-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let cam = start_camera(&dir);
+    let cam = Camera::start(&dir, USER, PASSWORD).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -190,7 +68,7 @@ fn inside_namespace() {
 
 async fn checks() {
     let policy = NetPolicy::new(vec![Cidr::parse("127.0.0.0/8").unwrap()]);
-    let xaddr = "http://127.0.0.1:8080/onvif/device_service";
+    let xaddr = ipycam::DEVICE_SERVICE_URL;
 
     // Discovery by unicast, then by multicast on loopback; retried briefly while the camera's
     // discovery thread comes up.

@@ -5,8 +5,10 @@
 //! - [`RoehProcess`]: the `roeh` binary as a child process that tests can stop gracefully or
 //!   `kill -9`;
 //! - [`wait_for`]: polls a condition with a deadline instead of sleeping a fixed time;
-//! - [`pki`]: a site CA and a server certificate for `localhost`, made with `openssl`.
+//! - [`pki`]: a site CA and a server certificate for `localhost`, made with `openssl`;
+//! - [`ipycam`]: the virtual ONVIF camera ipycam, run inside a private network namespace.
 
+pub mod ipycam;
 pub mod pki;
 
 use std::path::{Path, PathBuf};

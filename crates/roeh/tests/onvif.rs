@@ -15,40 +15,15 @@
 mod common;
 
 use common::{BIN, Site, get_json, wait_streaming};
+use roeh_testkit::ipycam::{self, Camera};
 use roeh_testkit::wait_for;
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const INNER_ENV: &str = "ROEH_ONVIF_ACCEPTANCE_IN_NETNS";
 const USER: &str = "operator";
 const PASSWORD: &str = "Virtual-Cam-Pa55-acceptance";
-const XADDR: &str = "http://127.0.0.1:8080/onvif/device_service";
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn venv_python() -> PathBuf {
-    std::env::var_os("ROEH_ONVIF_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".cache/roeh/venv-onvif"))
-        .join("bin/python")
-}
-
-fn footage() -> PathBuf {
-    roeh_testkit::footage_dir().join("vtest_h264.mp4")
-}
-
-fn command_works(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+const XADDR: &str = ipycam::DEVICE_SERVICE_URL;
 
 #[test]
 fn onvif_camera_is_discovered_approved_added_and_recorded() {
@@ -56,114 +31,25 @@ fn onvif_camera_is_discovered_approved_added_and_recorded() {
         inside_namespace();
         return;
     }
-    let skip = |why: String| eprintln!("SKIPPED onvif: {why}");
-    if !venv_python().exists() {
-        return skip(format!(
-            "{} not found; run crates/roeh-onvif/tests/setup-ipycam.sh",
-            venv_python().display()
-        ));
+    if let Some(why) = ipycam::missing_prerequisite() {
+        eprintln!("SKIPPED onvif: {why}");
+        return;
     }
-    if !footage().exists() {
-        return skip(format!("footage {} not found", footage().display()));
-    }
-    if !command_works("ip", &["-V"]) {
-        return skip("the `ip` command (iproute2) is not installed".into());
-    }
-    if !command_works("unshare", &["-n", "true"]) {
-        return skip("cannot create a network namespace (`unshare -n` failed; needs root)".into());
-    }
-    let exe = std::env::current_exe().expect("test binary path");
-    let status = Command::new("unshare")
-        .arg("-n")
-        .arg("--")
-        .arg(exe)
-        .args([
-            "--exact",
-            "onvif_camera_is_discovered_approved_added_and_recorded",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INNER_ENV, "1")
-        .status()
-        .expect("run the test inside unshare -n");
+    let status = ipycam::run_in_private_netns(
+        INNER_ENV,
+        "onvif_camera_is_discovered_approved_added_and_recorded",
+    )
+    .expect("run in a namespace");
     assert!(
         status.success(),
         "test inside the namespace failed: {status}"
     );
 }
 
-/// The virtual camera; killed when dropped.
-struct Camera {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Camera {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let start = text.len().saturating_sub(4000);
-    text.get(start..).unwrap_or_default().to_owned()
-}
-
-fn run(cmd: &str, args: &[&str]) {
-    let st = Command::new(cmd).args(args).status().expect(cmd);
-    assert!(st.success(), "{cmd} {args:?} failed");
-}
-
-fn start_camera(dir: &Path) -> Camera {
-    let config = dir.join("camera_config.json");
-    std::fs::write(
-        &config,
-        format!(
-            r#"{{"name": "Roeh-Test-Cam", "username": "{USER}", "password": "{PASSWORD}",
-               "main_width": 768, "main_height": 576, "main_fps": 10,
-               "sub_width": 640, "sub_height": 360, "sub_fps": 10,
-               "show_timestamp": false, "hw_accel": "cpu"}}"#
-        ),
-    )
-    .unwrap();
-    let log = dir.join("ipycam.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let err = out.try_clone().unwrap();
-    let child = Command::new(venv_python())
-        .args(["-m", "ipycam", "--config"])
-        .arg(&config)
-        .arg("--source")
-        .arg(footage())
-        .args(["--log-level", "WARNING"])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("start ipycam");
-    let cam = Camera { child, log };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect_timeout(&"127.0.0.1:8080".parse().unwrap(), Duration::from_secs(1))
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "ipycam did not open port 8080 within 30 s; log:\n{}",
-            tail(&cam.log)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    cam
-}
-
 fn inside_namespace() {
-    run("ip", &["link", "set", "lo", "up"]);
-    run("ip", &["link", "set", "lo", "multicast", "on"]);
-    run("ip", &["route", "add", "224.0.0.0/4", "dev", "lo"]);
+    ipycam::prepare_loopback().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cam = start_camera(dir.path());
+    let cam = Camera::start(dir.path(), USER, PASSWORD).unwrap();
     let site = Site::new(1.0, &[]);
     let mut toml = std::fs::read_to_string(&site.config).unwrap();
     toml.push_str(
@@ -173,8 +59,8 @@ fn inside_namespace() {
     std::fs::write(&site.config, toml).unwrap();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| story(&site)));
     if result.is_err() {
-        eprintln!("ipycam log tail:\n{}", tail(&cam.log));
-        eprintln!("roeh log tail:\n{}", tail(&site.log));
+        eprintln!("ipycam log tail:\n{}", cam.log_tail());
+        eprintln!("roeh log tail:\n{}", ipycam::tail(&site.log));
     }
     drop(cam);
     if let Err(p) = result {
