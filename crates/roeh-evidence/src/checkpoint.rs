@@ -22,6 +22,7 @@
 //! [`Checkpoint::sign`] refuses a checkpoint with no canonical text, so every signed text parses.
 
 use crate::keys::{KeyId, PublicKey, SiteKey};
+use crate::manifest::{self, parse_hex};
 use crate::merkle::Hash;
 use roeh_domain::WallTime;
 use std::fmt;
@@ -224,29 +225,13 @@ fn parse_size(b: &[u8]) -> Result<u64, CheckpointError> {
 }
 
 fn parse_root(b: &[u8]) -> Result<Hash, CheckpointError> {
-    let bad = || CheckpointError::format("root is not 64 lowercase hex digits");
-    if b.len() != 64 || !b.iter().all(|&c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(bad());
-    }
-    let mut root = [0u8; 32];
-    hex::decode_to_slice(b, &mut root).map_err(|_| bad())?;
-    Ok(root)
+    parse_hex::<32>(b).ok_or_else(|| CheckpointError::format("root is not 64 lowercase hex digits"))
 }
 
 fn parse_time(b: &[u8]) -> Result<WallTime, CheckpointError> {
-    let bad =
-        || CheckpointError::format("time is not RFC 3339 UTC with microseconds (…T…:…:….ffffffZ)");
-    let s = ascii(b).ok_or_else(bad)?;
-    // Only the form `to_rfc3339` writes: exactly 27 bytes, ending in `Z`, that parse and
-    // print back unchanged (which rules out offsets, missing fractions and leap seconds).
-    if s.len() != 27 || !s.ends_with('Z') {
-        return Err(bad());
-    }
-    let t = WallTime::parse(s).ok_or_else(bad)?;
-    if t.to_rfc3339() != s {
-        return Err(bad());
-    }
-    Ok(t)
+    ascii(b).and_then(manifest::parse_time).ok_or_else(|| {
+        CheckpointError::format("time is not RFC 3339 UTC with microseconds (…T…:…:….ffffffZ)")
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@
 //!   no small-order keys).
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, KeypairBytes};
+use ed25519_dalek::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes,
+};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -94,18 +96,14 @@ impl FromStr for KeyId {
 
     /// Exactly 16 lowercase hex digits.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || {
-            KeyError::new(
-                KeyErrorKind::Format,
-                "key id is not 16 lowercase hex digits",
-            )
-        };
-        if s.len() != 16 || !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(bad());
-        }
-        let mut id = [0u8; 8];
-        hex::decode_to_slice(s, &mut id).map_err(|_| bad())?;
-        Ok(KeyId(id))
+        crate::manifest::parse_hex::<8>(s.as_bytes())
+            .map(KeyId)
+            .ok_or_else(|| {
+                KeyError::new(
+                    KeyErrorKind::Format,
+                    "key id is not 16 lowercase hex digits",
+                )
+            })
     }
 }
 
@@ -287,28 +285,18 @@ pub struct PublicKey {
     key: VerifyingKey,
 }
 
-/// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQUENCE { SEQUENCE { OID
-/// 1.3.101.112 }, BIT STRING (0 unused bits) }, followed by the 32 key bytes.
-const SPKI_ED25519_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
-
 impl PublicKey {
     /// The key's id.
     pub fn id(&self) -> KeyId {
         key_id(self.key.as_bytes())
     }
 
-    /// SubjectPublicKeyInfo PEM, `-----BEGIN PUBLIC KEY-----`, lines ending in `\n`.
+    /// SubjectPublicKeyInfo PEM (RFC 8410), `-----BEGIN PUBLIC KEY-----`, lines ending in `\n`.
     pub fn to_pem(&self) -> String {
-        let mut der = [0u8; 44];
-        der[..12].copy_from_slice(&SPKI_ED25519_PREFIX);
-        der[12..].copy_from_slice(self.key.as_bytes());
-        // 44 bytes are 60 base64 characters: one line.
-        format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            base64(&der)
-        )
+        // Encoding the fixed 44-byte SubjectPublicKeyInfo of a valid key cannot fail.
+        self.key
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap_or_default()
     }
 
     /// Reads SubjectPublicKeyInfo PEM of an Ed25519 key.
@@ -352,28 +340,6 @@ impl PublicKey {
                 )
             })
     }
-}
-
-/// Standard base64 with padding (RFC 4648 §4).
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -541,21 +507,6 @@ pub(crate) mod tests {
         assert!(PublicKey::from_pem("").is_err());
         // A private key is not a public key.
         assert!(PublicKey::from_pem(&k.to_pkcs8_pem().unwrap()).is_err());
-    }
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
     }
 
     #[test]

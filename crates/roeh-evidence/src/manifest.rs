@@ -297,9 +297,9 @@ impl Manifest {
     }
 }
 
-/// Lowercase hex of exactly `N` bytes.
-fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let b = s.as_bytes();
+/// Parses exactly `2 * N` lowercase hex digits into `N` bytes: the one spelling of a hash or
+/// key id in the evidence format (uppercase, signs, whitespace and other lengths are refused).
+pub(crate) fn parse_hex<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
     if b.len() != 2 * N {
         return None;
     }
@@ -309,14 +309,20 @@ fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
         _ => None,
     };
     let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = (nibble(b[2 * i])? << 4) | nibble(b[2 * i + 1])?;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
     }
     Some(out)
 }
 
-/// Parses a canonical time (what [`WallTime::to_rfc3339`] writes).
+/// Parses a canonical time: RFC 3339 UTC with microseconds, exactly as
+/// [`WallTime::to_rfc3339`] writes it (27 bytes ending in `Z`; no offsets, missing fractions or
+/// leap seconds), so that one time has one spelling.
 pub fn parse_time(s: &str) -> Option<WallTime> {
+    // The length check only refuses early what the round trip would refuse anyway.
+    if s.len() != 27 {
+        return None;
+    }
     WallTime::parse(s).filter(|t| t.to_rfc3339() == s)
 }
 
@@ -330,7 +336,8 @@ mod hex32 {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let s = std::borrow::Cow::<str>::deserialize(d)?;
-        parse_hex::<32>(&s).ok_or_else(|| D::Error::custom("expected 64 lowercase hex digits"))
+        parse_hex::<32>(s.as_bytes())
+            .ok_or_else(|| D::Error::custom("expected 64 lowercase hex digits"))
     }
 }
 
@@ -350,7 +357,7 @@ pub(crate) mod hex32_vec {
         let v = Vec::<std::borrow::Cow<str>>::deserialize(d)?;
         v.iter()
             .map(|s| {
-                parse_hex::<32>(s)
+                parse_hex::<32>(s.as_bytes())
                     .ok_or_else(|| D::Error::custom("expected 64 lowercase hex digits"))
             })
             .collect()
@@ -386,7 +393,7 @@ mod key_id {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<KeyId, D::Error> {
         let s = std::borrow::Cow::<str>::deserialize(d)?;
-        parse_hex::<8>(&s)
+        parse_hex::<8>(s.as_bytes())
             .map(KeyId)
             .ok_or_else(|| D::Error::custom("expected 16 lowercase hex digits"))
     }
@@ -587,5 +594,35 @@ mod tests {
         assert!(Manifest::parse(b"").is_err());
         let huge = br#"{"format":"roeh-bundle/v1","checkpoint":{"size":1e400}}"#;
         assert!(Manifest::parse(huge).is_err());
+    }
+
+    #[test]
+    fn hex_and_time_parsers_accept_only_the_canonical_spelling() {
+        assert_eq!(parse_hex::<4>(b"00ff7a10"), Some([0x00, 0xff, 0x7a, 0x10]));
+        assert_eq!(parse_hex::<0>(b""), Some([]));
+        for bad in [
+            &b"00FF7a10"[..],
+            b"00ff7a1",
+            b"00ff7a100",
+            b"00ff7a1g",
+            b"+0ff7a10",
+            b" 0ff7a10",
+            b"",
+        ] {
+            assert_eq!(parse_hex::<4>(bad), None, "{bad:?}");
+        }
+        let t = WallTime(1_700_000_000_123_456);
+        assert_eq!(parse_time("2023-11-14T22:13:20.123456Z"), Some(t));
+        for bad in [
+            "2023-11-14T22:13:20.123456z",
+            "2023-11-14t22:13:20.123456Z",
+            "2023-11-14T22:13:20.1234560Z",
+            "2023-11-14T22:13:20.12345Z",
+            "2023-11-14T23:13:20.123456+01:00",
+            "1700000000123456",
+            "2023-11-31T22:13:20.123456Z",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
     }
 }

@@ -899,6 +899,12 @@ fn check_clip(m: &Manifest, e: &mut Entries, progress: &mut dyn FnMut(u64, u64))
             ),
         );
     }
+    // One decoder configuration hash per sample entry, not per frame.
+    let config_hashes: Vec<Hash> = track
+        .params
+        .iter()
+        .map(|p| crate::leaf::config_hash(&p.config_record))
+        .collect();
     let first_offset = track.samples.first().map_or(0, |s| s.offset);
     let mut expect_offset = first_offset;
     let mut infos: Vec<SampleInfo> = Vec::with_capacity(track.samples.len());
@@ -950,7 +956,7 @@ fn check_clip(m: &Manifest, e: &mut Entries, progress: &mut dyn FnMut(u64, u64))
                     format!("clip sample entry is not {}", s.codec.as_str()),
                 );
             }
-            if entry.map(|p| crate::leaf::config_hash(&p.config_record)) != Some(s.config_sha256) {
+            if config_hashes.get(smp.entry) != Some(&s.config_sha256) {
                 return fail(
                     frame_at(s, j),
                     "the clip's decoder configuration for this frame differs from the recorded one",
