@@ -16,6 +16,7 @@ use crate::{Error, Result, Store, db, to_i64, to_u64};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Most alerts or events one listing returns.
@@ -375,6 +376,21 @@ fn dispatch_from_row(r: &SqliteRow) -> Result<DispatchRow> {
     })
 }
 
+fn incident_from_row(r: &SqliteRow) -> Result<AlertIncident> {
+    let e = || db("reading alert incident");
+    let cam: String = r.try_get("camera_id").map_err(e())?;
+    Ok(AlertIncident {
+        incident_id: uuid_of(
+            &r.try_get::<String, _>("incident_id").map_err(e())?,
+            "incident id",
+        )?,
+        rule_id: uuid_of(&r.try_get::<String, _>("rule_id").map_err(e())?, "rule id")?,
+        camera: CameraId::parse(&cam)
+            .map_err(|_| Error::new(ErrorKind::DataLoss, "stored camera id is not a UUID"))?,
+        opened_at: WallTime(r.try_get("opened_at").map_err(e())?),
+    })
+}
+
 async fn incidents_of(tx: &mut sqlx::SqliteConnection, alert: &mut AlertRow) -> Result<()> {
     let rows = sqlx::query(
         "SELECT incident_id, rule_id, camera_id, opened_at FROM alert_incidents \
@@ -384,24 +400,42 @@ async fn incidents_of(tx: &mut sqlx::SqliteConnection, alert: &mut AlertRow) -> 
     .fetch_all(&mut *tx)
     .await
     .map_err(db("reading alert incidents"))?;
-    alert.incidents = rows
-        .iter()
-        .map(|r| {
-            let e = || db("reading alert incident");
-            let cam: String = r.try_get("camera_id").map_err(e())?;
-            Ok(AlertIncident {
-                incident_id: uuid_of(
-                    &r.try_get::<String, _>("incident_id").map_err(e())?,
-                    "incident id",
-                )?,
-                rule_id: uuid_of(&r.try_get::<String, _>("rule_id").map_err(e())?, "rule id")?,
-                camera: CameraId::parse(&cam).map_err(|_| {
-                    Error::new(ErrorKind::DataLoss, "stored camera id is not a UUID")
-                })?,
-                opened_at: WallTime(r.try_get("opened_at").map_err(e())?),
-            })
-        })
-        .collect::<Result<_>>()?;
+    alert.incidents = rows.iter().map(incident_from_row).collect::<Result<_>>()?;
+    Ok(())
+}
+
+/// Fills the incidents of every alert in `alerts` with one query, each alert's oldest first
+/// (the order [`incidents_of`] gives).
+async fn incidents_of_all(tx: &mut sqlx::SqliteConnection, alerts: &mut [AlertRow]) -> Result<()> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let ids = serde_json::to_string(&alerts.iter().map(|a| a.id.to_string()).collect::<Vec<_>>())
+        .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+    let rows = sqlx::query(
+        "SELECT alert_id, incident_id, rule_id, camera_id, opened_at FROM alert_incidents \
+         WHERE alert_id IN (SELECT value FROM json_each(?)) \
+         ORDER BY alert_id, opened_at, incident_id",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db("reading alert incidents"))?;
+    let mut by_alert: HashMap<Uuid, Vec<AlertIncident>> = HashMap::new();
+    for r in &rows {
+        let alert = uuid_of(
+            &r.try_get::<String, _>("alert_id")
+                .map_err(db("reading alert incident"))?,
+            "incident alert",
+        )?;
+        by_alert
+            .entry(alert)
+            .or_default()
+            .push(incident_from_row(r)?);
+    }
+    for a in alerts {
+        a.incidents = by_alert.remove(&a.id).unwrap_or_default();
+    }
     Ok(())
 }
 
@@ -701,12 +735,11 @@ impl Store {
         .fetch_all(&mut *conn)
         .await
         .map_err(db("listing alerts"))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let mut a = alert_from_row(r)?;
-            incidents_of(&mut conn, &mut a).await?;
-            out.push(a);
-        }
+        let mut out = rows
+            .iter()
+            .map(alert_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        incidents_of_all(&mut conn, &mut out).await?;
         Ok(out)
     }
 
@@ -1193,5 +1226,111 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn open_tmp() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
+        (dir, Store::open(&url).await.unwrap())
+    }
+
+    fn incident(id: u128, opened_at: WallTime) -> AlertIncident {
+        AlertIncident {
+            incident_id: Uuid::from_u128(id),
+            rule_id: Uuid::from_u128(id + 1_000),
+            camera: CameraId::new_random(),
+            opened_at,
+        }
+    }
+
+    /// Raises an alert for `hotspot` with `incidents[0]` and merges the others into it.
+    async fn raise(
+        store: &Store,
+        hotspot: Uuid,
+        created_at: WallTime,
+        incidents: &[AlertIncident],
+    ) {
+        let new = NewAlert {
+            id: Uuid::new_v4(),
+            hotspot_id: hotspot,
+            severity: "high".into(),
+            priority: 3,
+            lat: None,
+            lon: None,
+            created_at,
+        };
+        for (i, inc) in incidents.iter().enumerate() {
+            let (_, _, merged) = store
+                .raise_or_merge_alert(inc, &new, "system", |_| {
+                    Some(MergeUpdate {
+                        severity: "high".into(),
+                        priority: 3,
+                    })
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(merged, i > 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_returns_every_alerts_incidents_in_order() {
+        let (_dir, store) = open_tmp().await;
+        let t = WallTime::from_secs(1_800_000_000);
+        let at = |s: i64| WallTime(t.0 + s * 1_000_000);
+        // Three alerts, each merging incidents that arrive out of order and whose ids do not
+        // follow their times; in the middle one two incidents open at the same time (then
+        // ordered by incident id, the larger one merged first).
+        let groups = [
+            vec![
+                incident(12, at(2)),
+                incident(11, at(3)),
+                incident(13, at(1)),
+            ],
+            vec![
+                incident(22, at(5)),
+                incident(21, at(5)),
+                incident(23, at(4)),
+            ],
+            vec![incident(30, at(9)), incident(31, at(8))],
+        ];
+        let mut raised = Vec::new();
+        for (i, g) in groups.iter().enumerate() {
+            let hotspot = Uuid::new_v4();
+            let created = at(i64::try_from(i).unwrap() * 10);
+            raise(&store, hotspot, created, g).await;
+            let mut want = g.clone();
+            want.sort_by_key(|inc| (inc.opened_at, inc.incident_id));
+            raised.push((hotspot, want));
+        }
+        let listed = store.list_alerts(&AlertFilter::default()).await.unwrap();
+        // Newest first: the alerts in reverse order of raising.
+        assert_eq!(
+            listed.iter().map(|a| a.hotspot_id).collect::<Vec<_>>(),
+            raised.iter().rev().map(|(h, _)| *h).collect::<Vec<_>>()
+        );
+        for (a, (_, want)) in listed.iter().zip(raised.iter().rev()) {
+            assert_eq!(&a.incidents, want, "incidents of alert {}", a.id);
+            // The listing agrees with the single-alert read.
+            let one = store.get_alert(a.id).await.unwrap().unwrap();
+            assert_eq!(one.incidents, a.incidents);
+        }
+        // A page holding only some alerts carries only theirs.
+        let page = store
+            .list_alerts(&AlertFilter {
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].incidents, raised[2].1);
     }
 }

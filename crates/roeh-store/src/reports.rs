@@ -8,8 +8,9 @@
 //!   dispatches;
 //! - a result is bounded: more than [`MAX_REPORT_ALERTS`] alerts is refused
 //!   (`InvalidArgument`, "narrow the range"), never truncated silently;
-//! - the SQL is static text with bound parameters, portable to PostgreSQL (plain `LEFT JOIN`,
-//!   `MIN`, `GROUP BY` of every selected column).
+//! - the SQL is static text with bound parameters (plain `LEFT JOIN`, `MIN`, `GROUP BY` of
+//!   every selected column); the hotspot list is one bound JSON array read with SQLite's
+//!   `json_each` (PostgreSQL's counterpart is `json_array_elements_text`).
 
 use crate::{Error, Result, Store, db};
 use roeh_domain::{ErrorKind, WallTime};
@@ -47,13 +48,15 @@ pub struct AlertTimesRow {
     pub arrived_at: Option<WallTime>,
 }
 
-/// The report query; `?`s: from, to, hotspot (twice; NULL for every hotspot), limit.
+/// The report query; `?`s: from, to, hotspot ids as a JSON array of strings (twice; NULL for
+/// every hotspot), limit.
 const ALERT_TIMES_SQL: &str = concat!(
     "SELECT a.id, a.hotspot_id, a.created_at, a.claimed_at, a.acknowledged_at, a.closed_at, ",
     "a.state, MIN(d.dispatched_at) AS dispatched_at, MIN(d.delivered_at) AS delivered_at, ",
     "MIN(d.accepted_at) AS accepted_at, MIN(d.arrived_at) AS arrived_at ",
     "FROM alerts a LEFT JOIN dispatches d ON d.alert_id = a.id ",
-    "WHERE a.created_at >= ? AND a.created_at < ? AND (? IS NULL OR a.hotspot_id = ?) ",
+    "WHERE a.created_at >= ? AND a.created_at < ? ",
+    "AND (? IS NULL OR a.hotspot_id IN (SELECT value FROM json_each(?))) ",
     "GROUP BY a.id, a.hotspot_id, a.created_at, a.claimed_at, a.acknowledged_at, ",
     "a.closed_at, a.state ",
     "ORDER BY a.created_at, a.id LIMIT ?"
@@ -109,39 +112,31 @@ impl Store {
         to: WallTime,
         hotspots: Option<&[Uuid]>,
     ) -> Result<Vec<AlertTimesRow>> {
-        let mut out: Vec<AlertTimesRow> = Vec::new();
         if from >= to {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        let all = [None];
-        let mut wanted: Vec<Option<Uuid>> = match hotspots {
-            None => all.to_vec(),
-            Some(h) => h.iter().copied().map(Some).collect(),
+        let hotspots = match hotspots {
+            Some(h) => Some(
+                serde_json::to_string(&h.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+                    .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?,
+            ),
+            None => None,
         };
-        wanted.sort();
-        wanted.dedup();
-        for h in wanted {
-            // One more than may still fit, to tell "exactly full" from "too many".
-            let room = MAX_REPORT_ALERTS - out.len() + 1;
-            let hotspot = h.map(|h| h.to_string());
-            let rows = sqlx::query(ALERT_TIMES_SQL)
-                .bind(from.0)
-                .bind(to.0)
-                .bind(hotspot.clone())
-                .bind(hotspot)
-                .bind(i64::try_from(room).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db("reading alert times"))?;
-            if rows.len() >= room {
-                return Err(too_many());
-            }
-            for r in &rows {
-                out.push(times_from_row(r)?);
-            }
+        // One more than may be returned, to tell "exactly full" from "too many".
+        let room = MAX_REPORT_ALERTS + 1;
+        let rows = sqlx::query(ALERT_TIMES_SQL)
+            .bind(from.0)
+            .bind(to.0)
+            .bind(hotspots.as_deref())
+            .bind(hotspots.as_deref())
+            .bind(i64::try_from(room).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading alert times"))?;
+        if rows.len() >= room {
+            return Err(too_many());
         }
-        out.sort_by_key(|a| (a.created_at, a.id));
-        Ok(out)
+        rows.iter().map(times_from_row).collect()
     }
 }
 
