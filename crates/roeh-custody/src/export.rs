@@ -202,9 +202,7 @@ impl Custody {
             _ => (job.start, job.end),
         };
         let now = self.clock.wall();
-        let custody_json = serde_json::to_vec(&serde_json::json!({
-            "type": "export_created",
-            "time": now.to_rfc3339(),
+        let custody_fields = serde_json::json!({
             "export": job.id,
             "camera": job.camera.to_string(),
             "start": start.to_rfc3339(),
@@ -214,12 +212,12 @@ impl Custody {
             "case": job.case_ref,
             "reason": job.reason,
             "actor": job.requester,
-        }))
-        .map_err(|e| Error::with_source(ErrorKind::Internal, "encoding event", e))?;
-        let custody_index = self
+        });
+        let custody = self
             .store
-            .record_event(now, "export_created", Some(job.camera), &custody_json)
+            .record_event(now, "export_created", Some(job.camera), custody_fields)
             .await?;
+        let custody_index = custody.log_index;
 
         // 2. A checkpoint covering it, and the proofs against that checkpoint.
         let (cp, cp_id) = self.checkpoint_with_id().await?;
@@ -309,7 +307,7 @@ impl Custody {
             checkpoint,
             checkpoint_tsr,
             public_key,
-            custody_json,
+            custody_json: custody.json,
             custody_leaf_index: custody_index,
             custody_proof,
             segments: bsegs,

@@ -455,16 +455,14 @@ impl Custody {
         camera: Option<CameraId>,
         detail: serde_json::Value,
     ) -> Result<u64> {
-        let now = self.clock.wall();
-        let json = serde_json::to_vec(&serde_json::json!({
-            "type": kind,
-            "time": now.to_rfc3339(),
+        let fields = serde_json::json!({
             "actor": actor,
             "camera": camera.map(|c| c.to_string()),
             "detail": detail,
-        }))
-        .map_err(|e| Error::with_source(ErrorKind::Internal, "encoding event", e))?;
-        Ok(self.store.record_event(now, kind, camera, &json).await?)
+        });
+        let now = self.clock.wall();
+        let event = self.store.record_event(now, kind, camera, fields).await?;
+        Ok(event.log_index)
     }
 
     /// Signs a checkpoint every `checkpoint_every` while the log grows, until `cancel`.
@@ -535,15 +533,12 @@ async fn load_key(dir: &Path, key_id: &str) -> Result<SiteKey> {
 
 async fn register(store: &Store, key: &SiteKey, now: WallTime, kind: &str) -> Result<()> {
     let id = key.id().to_string();
-    let json = serde_json::to_vec(&serde_json::json!({
-        "type": kind,
-        "time": now.to_rfc3339(),
+    let fields = serde_json::json!({
         "key_id": id,
         "public_key": hex::encode(key.public().to_bytes()),
-    }))
-    .map_err(|e| Error::with_source(ErrorKind::Internal, "encoding event", e))?;
+    });
     store
-        .register_key(&id, &key.public().to_bytes(), now, &json)
+        .register_key(&id, &key.public().to_bytes(), now, kind, fields)
         .await?;
     Ok(())
 }
@@ -570,4 +565,49 @@ pub fn validate_text(field: &str, v: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use roeh_domain::SimClock;
+
+    #[tokio::test]
+    async fn a_rotation_is_stored_as_key_rotated_and_its_json_agrees() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let clock = Arc::new(SimClock::new(WallTime(1_800_000_000_000_000)));
+        let cfg = CustodyConfig {
+            keys_dir: dir.path().join("keys"),
+            exports_dir: dir.path().join("exports"),
+            footage_root: dir.path().join("footage"),
+            origin: "roeh:test".into(),
+            checkpoint_every: Duration::from_secs(60),
+        };
+        let custody = Custody::open(store.clone(), clock.clone(), cfg)
+            .await
+            .unwrap();
+        clock.advance(Duration::from_secs(5));
+        let rotated = custody.rotate_key().await.unwrap();
+
+        let evs = store.events(None, 10).await.unwrap();
+        let kinds: Vec<&str> = evs.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["key_created", "key_rotated"]);
+        let keys = store.keys().await.unwrap();
+        for (e, k) in evs.iter().zip(&keys) {
+            let v: serde_json::Value = serde_json::from_slice(&e.json).unwrap();
+            assert_eq!(v["type"], e.kind.as_str());
+            assert_eq!(v["time"], e.time.to_rfc3339());
+            assert_eq!(v["key_id"], k.key_id.as_str());
+            assert_eq!(v["public_key"], hex::encode(k.public_key));
+            let leaf = store.log_leaf(e.log_index).await.unwrap().unwrap();
+            assert_eq!(
+                leaf.data,
+                roeh_evidence::leaf::event_leaf(e.time, &e.json).unwrap()
+            );
+        }
+        assert_eq!(evs[1].time, rotated.created_at);
+        assert_eq!(keys[1].key_id, rotated.key_id);
+    }
 }

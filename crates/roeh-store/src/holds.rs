@@ -197,9 +197,7 @@ impl Store {
         .await
         .map_err(db("placing hold"))?;
         let id = r.last_insert_rowid();
-        let json = event_json(&serde_json::json!({
-            "type": "hold_set",
-            "time": at.to_rfc3339(),
+        let fields = serde_json::json!({
             "hold": id,
             "case": h.case_ref,
             "camera": h.camera.to_string(),
@@ -207,10 +205,10 @@ impl Store {
             "end": h.end.to_rfc3339(),
             "reason": h.reason,
             "actor": h.created_by,
-        }))?;
-        let (_, idx) = log::append_event(&mut tx, at, "hold_set", Some(h.camera), &json).await?;
+        });
+        let event = log::append_event(&mut tx, at, "hold_set", Some(h.camera), fields).await?;
         tx.commit().await.map_err(db("placing hold"))?;
-        Ok((id, idx))
+        Ok((id, event.log_index))
     }
 
     /// Lifts a hold and logs a `hold_cleared` event. `Ok(false)` if it was already lifted;
@@ -245,16 +243,14 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db("lifting hold"))?;
-        let json = event_json(&serde_json::json!({
-            "type": "hold_cleared",
-            "time": at.to_rfc3339(),
+        let fields = serde_json::json!({
             "hold": id,
             "case": hold.hold.case_ref,
             "camera": hold.hold.camera.to_string(),
             "reason": reason,
             "actor": by,
-        }))?;
-        log::append_event(&mut tx, at, "hold_cleared", Some(hold.hold.camera), &json).await?;
+        });
+        log::append_event(&mut tx, at, "hold_cleared", Some(hold.hold.camera), fields).await?;
         tx.commit().await.map_err(db("lifting hold"))?;
         Ok(true)
     }
@@ -408,10 +404,4 @@ impl Store {
         .map_err(db("failing interrupted exports"))?;
         Ok(r.rows_affected())
     }
-}
-
-/// Serialises an event. serde_json writes object keys in insertion order with no whitespace;
-/// the bytes are stored and logged as they are, never re-serialised.
-pub(crate) fn event_json(v: &serde_json::Value) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| Error::with_source(ErrorKind::Internal, "encoding event", e))
 }

@@ -9,7 +9,10 @@
 //!   settles (see [`settle_gaps`]); an event's leaf in the same transaction as the event row and
 //!   whatever change the event records. Nothing is ever logged twice;
 //! - after a gap is logged its row never changes (every update of a gap's end requires
-//!   `log_index IS NULL`).
+//!   `log_index IS NULL`);
+//! - an event's JSON is built in one place ([`encode_event`]): its `type` and `time` come from
+//!   the same kind and time that are stored in the event row and leaf, so they never disagree.
+//!   The bytes are serialised once, then stored and logged as they are, never re-serialised.
 
 use crate::{Error, Result, Store, db, to_hash, to_i64, to_u64};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
@@ -111,27 +114,67 @@ fn event_leaf(time: WallTime, json: &[u8]) -> Result<Vec<u8>> {
         .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("event: {e}")))
 }
 
-/// Appends an event leaf and its row inside the caller's transaction; returns (row id, index).
+/// Serialises an event: `{"type": kind, "time": <RFC 3339 of time>, ...fields}`.
+///
+/// `fields` must be a JSON object without `type` or `time` keys (`Internal` otherwise: that is
+/// a programming error, not bad input). `type` and `time` are inserted first, so the layout is
+/// the same whichever map order serde_json is built with: sorted keys by default, insertion
+/// order (`type`, `time`, then the fields as given) with its `preserve_order` feature.
+pub(crate) fn encode_event(
+    time: WallTime,
+    kind: &str,
+    fields: serde_json::Value,
+) -> Result<Vec<u8>> {
+    let serde_json::Value::Object(fields) = fields else {
+        return Err(Error::new(
+            ErrorKind::Internal,
+            format!("{kind} event: fields are not a JSON object"),
+        ));
+    };
+    if fields.contains_key("type") || fields.contains_key("time") {
+        return Err(Error::new(
+            ErrorKind::Internal,
+            format!("{kind} event: fields must not set type or time"),
+        ));
+    }
+    let mut event = serde_json::Map::with_capacity(fields.len() + 2);
+    event.insert("type".into(), kind.into());
+    event.insert("time".into(), time.to_rfc3339().into());
+    event.extend(fields);
+    serde_json::to_vec(&event)
+        .map_err(|e| Error::with_source(ErrorKind::Internal, "encoding event", e))
+}
+
+/// Appends an event of `kind` at `time` (its JSON built by [`encode_event`] from `fields`) as
+/// a leaf and a row, inside the caller's transaction; returns the event as stored.
 pub(crate) async fn append_event(
     conn: &mut SqliteConnection,
     time: WallTime,
     kind: &str,
     camera: Option<CameraId>,
-    json: &[u8],
-) -> Result<(i64, u64)> {
-    let idx = append_leaf(conn, &event_leaf(time, json)?, time).await?;
+    fields: serde_json::Value,
+) -> Result<EventRow> {
+    let json = encode_event(time, kind, fields)?;
+    let idx = append_leaf(conn, &event_leaf(time, &json)?, time).await?;
     let r = sqlx::query(
         "INSERT INTO events (time, type, camera_id, json, log_index) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(time.0)
     .bind(kind)
     .bind(camera.map(|c| c.to_string()))
-    .bind(json)
+    .bind(&json)
     .bind(to_i64(idx, "log index")?)
     .execute(&mut *conn)
     .await
     .map_err(db("inserting event"))?;
-    Ok((r.last_insert_rowid(), idx))
+    Ok(EventRow {
+        id: r.last_insert_rowid(),
+        time,
+        kind: kind.to_string(),
+        camera,
+        json,
+        log_index: idx,
+    })
 }
 
 /// Logs every closed, unlogged gap of `camera` that ended at or before `until`: no later
@@ -325,23 +368,26 @@ impl Store {
         Ok(n)
     }
 
-    /// Records an event (its row and its leaf, in one transaction); returns its log index.
+    /// Records an event of `kind` at `time` (its row and its leaf, in one transaction);
+    /// returns it as stored (its JSON byte for byte as logged, its log index). `fields` is a
+    /// JSON object of the event's fields besides `type` and `time`, which are added here from
+    /// `kind` and `time`.
     #[tracing::instrument(skip_all)]
     pub async fn record_event(
         &self,
         time: WallTime,
         kind: &str,
         camera: Option<CameraId>,
-        json: &[u8],
-    ) -> Result<u64> {
+        fields: serde_json::Value,
+    ) -> Result<EventRow> {
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db("recording event"))?;
-        let (_, idx) = append_event(&mut tx, time, kind, camera, json).await?;
+        let event = append_event(&mut tx, time, kind, camera, fields).await?;
         tx.commit().await.map_err(db("recording event"))?;
-        Ok(idx)
+        Ok(event)
     }
 
     /// Events, optionally of one camera, oldest first, at most `limit`.
@@ -386,15 +432,18 @@ impl Store {
         r.as_ref().map(event_row).transpose()
     }
 
-    /// Registers a site key's public half and records a `key_created` event, retiring the
-    /// previous signing key (if any) at `at`. Idempotent for a key already registered.
+    /// Registers a site key's public half and records an event of `kind` (`key_created` for
+    /// the site's first key, `key_rotated` for a replacement) with `fields` besides `type` and
+    /// `time`, retiring the previous signing key (if any) at `at`. Idempotent for a key already
+    /// registered (`Ok(false)`, nothing recorded).
     #[tracing::instrument(skip_all)]
     pub async fn register_key(
         &self,
         key_id: &str,
         public_key: &[u8; 32],
         at: WallTime,
-        event_json: &[u8],
+        kind: &str,
+        fields: serde_json::Value,
     ) -> Result<bool> {
         let mut tx = self
             .pool
@@ -422,7 +471,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db("registering key"))?;
-        append_event(&mut tx, at, "key_created", None, event_json).await?;
+        append_event(&mut tx, at, kind, None, fields).await?;
         tx.commit().await.map_err(db("registering key"))?;
         Ok(true)
     }
@@ -494,5 +543,167 @@ impl Store {
         .await
         .map_err(db("listing checkpoints"))?;
         rows.iter().map(checkpoint_row).collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::encode_event;
+    use crate::{NewHold, Store};
+    use roeh_domain::{Camera, CameraId, CameraUrl, ErrorKind, Retention, Transport, WallTime};
+    use serde_json::json;
+
+    const T: WallTime = WallTime(1_800_000_000_123_456);
+
+    #[test]
+    fn an_event_is_encoded_as_its_callers_wrote_it_by_hand() {
+        // The construction every caller used before the store added `type` and `time`.
+        let fields =
+            json!({"hold": 3, "case": "PD-1", "actor": "sgt", "detail": {"b": 1, "a": [2]}});
+        let by_hand = serde_json::to_vec(&json!({
+            "type": "hold_set",
+            "time": T.to_rfc3339(),
+            "hold": 3,
+            "case": "PD-1",
+            "actor": "sgt",
+            "detail": {"b": 1, "a": [2]},
+        }))
+        .unwrap();
+        let json = encode_event(T, "hold_set", fields).unwrap();
+        assert_eq!(json, by_hand);
+        // Pinned: these bytes are hashed into the log, so their layout must not drift.
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            r#"{"actor":"sgt","case":"PD-1","detail":{"a":[2],"b":1},"hold":3,"time":"2027-01-15T08:00:00.123456Z","type":"hold_set"}"#
+        );
+        assert_eq!(
+            encode_event(T, "x", json!({})).unwrap(),
+            br#"{"time":"2027-01-15T08:00:00.123456Z","type":"x"}"#
+        );
+    }
+
+    #[test]
+    fn event_fields_must_be_an_object_without_type_or_time() {
+        for bad in [
+            json!(null),
+            json!([1]),
+            json!("x"),
+            json!({"type": "other"}),
+            json!({"time": "2020-01-01T00:00:00Z"}),
+        ] {
+            let e = encode_event(T, "hold_set", bad.clone()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Internal, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_event_row_agrees_with_its_json_and_leaf() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let cam = CameraId(uuid::Uuid::from_u128(7));
+        let ev = store
+            .record_event(T, "footage_viewed", Some(cam), json!({"actor": "op"}))
+            .await
+            .unwrap();
+        assert_eq!(ev.kind, "footage_viewed");
+        assert_eq!(ev.time, T);
+        assert_eq!(ev.camera, Some(cam));
+        // What the caller gets back is what was stored and logged.
+        assert_eq!(
+            store.event_at(ev.log_index).await.unwrap(),
+            Some(ev.clone())
+        );
+        let leaf = store.log_leaf(ev.log_index).await.unwrap().unwrap();
+        assert_eq!(
+            leaf.data,
+            roeh_evidence::leaf::event_leaf(T, &ev.json).unwrap()
+        );
+        let v: serde_json::Value = serde_json::from_slice(&ev.json).unwrap();
+        assert_eq!(v["type"], "footage_viewed");
+        assert_eq!(v["time"], T.to_rfc3339());
+        assert_eq!(v["actor"], "op");
+
+        // Bad fields record nothing.
+        let size = store.log_size().await.unwrap();
+        assert!(store.record_event(T, "x", None, json!([1])).await.is_err());
+        assert_eq!(store.log_size().await.unwrap(), size);
+    }
+
+    #[tokio::test]
+    async fn a_key_event_is_stored_under_the_kind_it_was_registered_with() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let first = json!({"key_id": "00112233445566ff"});
+        assert!(
+            store
+                .register_key("00112233445566ff", &[7; 32], T, "key_created", first)
+                .await
+                .unwrap()
+        );
+        let later = WallTime(T.0 + 1_000_000);
+        let second = json!({"key_id": "0123456789abcdef"});
+        assert!(
+            store
+                .register_key("0123456789abcdef", &[8; 32], later, "key_rotated", second)
+                .await
+                .unwrap()
+        );
+        let evs = store.events(None, 10).await.unwrap();
+        let kinds: Vec<&str> = evs.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["key_created", "key_rotated"]);
+        for e in &evs {
+            let v: serde_json::Value = serde_json::from_slice(&e.json).unwrap();
+            assert_eq!(v["type"], e.kind.as_str());
+            assert_eq!(v["time"], e.time.to_rfc3339());
+        }
+        assert_eq!(evs[1].time, later);
+        let keys = store.keys().await.unwrap();
+        assert_eq!(keys[0].retired_at, Some(later));
+    }
+
+    #[tokio::test]
+    async fn hold_events_keep_their_byte_layout() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let cam = Camera {
+            id: CameraId(uuid::Uuid::from_u128(7)),
+            name: "A".into(),
+            url: CameraUrl::parse("rtsp://127.0.0.1:8554/cam").unwrap(),
+            credentials: None,
+            transport: Transport::Tcp,
+            enabled: true,
+            retention: Retention {
+                max_age: None,
+                max_bytes: None,
+            },
+        };
+        store.insert_camera(&cam, WallTime(0)).await.unwrap();
+        let hold = NewHold {
+            case_ref: "PD-1".into(),
+            camera: cam.id,
+            start: WallTime(1_000_000),
+            end: WallTime(2_000_000),
+            reason: "fight".into(),
+            created_by: "sgt".into(),
+        };
+        let (id, idx) = store.place_hold(&hold, T).await.unwrap();
+        let later = WallTime(T.0 + 1);
+        assert!(store.clear_hold(id, "lt", "closed", later).await.unwrap());
+        let evs = store.events(Some(cam.id), 10).await.unwrap();
+        assert_eq!(evs.len(), 2);
+        assert_eq!((evs[0].kind.as_str(), evs[0].log_index), ("hold_set", idx));
+        assert_eq!(
+            String::from_utf8(evs[0].json.clone()).unwrap(),
+            format!(
+                r#"{{"actor":"sgt","camera":"{c}","case":"PD-1","end":"1970-01-01T00:00:02.000000Z","hold":{id},"reason":"fight","start":"1970-01-01T00:00:01.000000Z","time":"2027-01-15T08:00:00.123456Z","type":"hold_set"}}"#,
+                c = cam.id
+            )
+        );
+        assert_eq!(evs[1].kind, "hold_cleared");
+        assert_eq!(
+            String::from_utf8(evs[1].json.clone()).unwrap(),
+            format!(
+                r#"{{"actor":"lt","camera":"{c}","case":"PD-1","hold":{id},"reason":"closed","time":"2027-01-15T08:00:00.123457Z","type":"hold_cleared"}}"#,
+                c = cam.id
+            )
+        );
     }
 }

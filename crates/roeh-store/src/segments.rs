@@ -289,15 +289,12 @@ impl Store {
             let leaf: Option<i64> = row.get(2);
             let camera = CameraId::parse(&cam)
                 .map_err(|_| Error::new(ErrorKind::DataLoss, "bad camera id in segments"))?;
-            let json = serde_json::to_vec(&serde_json::json!({
-                "type": "retention_deleted",
-                "time": at.to_rfc3339(),
+            let fields = serde_json::json!({
                 "camera": cam,
                 "seq": seq,
                 "segment_leaf": leaf,
-            }))
-            .map_err(|e| Error::with_source(ErrorKind::Internal, "encoding event", e))?;
-            log::append_event(&mut tx, at, "retention_deleted", Some(camera), &json).await?;
+            });
+            log::append_event(&mut tx, at, "retention_deleted", Some(camera), fields).await?;
             tx.commit().await.map_err(db("marking segment deleted"))?;
             return Ok(true);
         }

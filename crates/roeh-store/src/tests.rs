@@ -509,13 +509,25 @@ async fn the_evidence_log_follows_commits_gaps_and_custody_events() {
     // Keys register once.
     assert!(
         store
-            .register_key("00112233445566ff", &[7; 32], WallTime(1), b"{}")
+            .register_key(
+                "00112233445566ff",
+                &[7; 32],
+                WallTime(1),
+                "key_created",
+                serde_json::json!({})
+            )
             .await
             .unwrap()
     );
     assert!(
         !store
-            .register_key("00112233445566ff", &[7; 32], WallTime(2), b"{}")
+            .register_key(
+                "00112233445566ff",
+                &[7; 32],
+                WallTime(2),
+                "key_created",
+                serde_json::json!({})
+            )
             .await
             .unwrap()
     );

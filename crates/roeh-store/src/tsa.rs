@@ -61,7 +61,13 @@ mod tests {
         let store = Store::open("sqlite::memory:").await.unwrap();
         let now = WallTime(1_800_000_000_000_000);
         store
-            .register_key("0123456789abcdef", &[1; 32], now, b"{}")
+            .register_key(
+                "0123456789abcdef",
+                &[1; 32],
+                now,
+                "key_created",
+                serde_json::json!({}),
+            )
             .await
             .unwrap();
         let row = CheckpointRow {
