@@ -12,11 +12,8 @@
 //!   token can be used as a setup token.
 
 use rand::RngCore;
-use roeh_domain::WallTime;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// Prefix of session and API tokens.
@@ -26,53 +23,8 @@ pub const SETUP_PREFIX: &str = "roeh_setup_";
 /// Hex digits after the prefix.
 const BODY_HEX: usize = 64;
 
-/// What a token is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenKind {
-    /// A console login, carried in the session cookie; state changes need the CSRF header.
-    Session,
-    /// An API client's or patrol unit's bearer token.
-    Api,
-}
-
-impl TokenKind {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::Session => "session",
-            TokenKind::Api => "api",
-        }
-    }
-
-    /// Parses [`TokenKind::as_str`].
-    pub fn parse(s: &str) -> Option<TokenKind> {
-        match s {
-            "session" => Some(TokenKind::Session),
-            "api" => Some(TokenKind::Api),
-            _ => None,
-        }
-    }
-
-    /// Default lifetime: 12 hours (one shift) for sessions, 90 days for API tokens.
-    pub fn default_ttl(self) -> Duration {
-        match self {
-            TokenKind::Session => Duration::from_secs(12 * 3600),
-            TokenKind::Api => Duration::from_secs(90 * 86_400),
-        }
-    }
-
-    /// When a token of this kind issued at `now` with lifetime `ttl` expires.
-    pub fn expires_at(self, now: WallTime, ttl: Duration) -> WallTime {
-        now.plus(ttl)
-    }
-}
-
-impl fmt::Display for TokenKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What a token is for; defined in `roeh-domain` so the store shares it.
+pub use roeh_domain::TokenKind;
 
 /// A token's text, shown to its owner once. Its `Debug` does not print it.
 #[derive(Clone, PartialEq, Eq)]
@@ -237,6 +189,7 @@ pub fn check_setup(hash: &[u8; 32], presented: &str) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use roeh_domain::WallTime;
 
     #[test]
     fn tokens_have_the_documented_shape_and_their_hash() {

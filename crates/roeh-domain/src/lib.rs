@@ -12,6 +12,7 @@ pub mod error;
 pub mod media;
 pub mod recording;
 pub mod time;
+pub mod token;
 
 pub use camera::{
     Camera, CameraId, CameraUrl, Credentials, Retention, Secret, SourceKind, Transport,
@@ -21,3 +22,4 @@ pub use error::{Error, ErrorKind};
 pub use media::{AccessUnit, CodecParams, IngestEvent, StreamHealth, StreamState, VideoCodec};
 pub use recording::{FrameIndexEntry, Gap, GapReason, Segment, SegmentState};
 pub use time::{Pts90k, WallTime};
+pub use token::TokenKind;

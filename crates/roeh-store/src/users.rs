@@ -27,34 +27,12 @@ pub const MAX_AUDIT_LIST: u32 = 1000;
 /// cost a durable write each time.
 pub const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
 
-/// What a stored token is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TokenKind {
-    /// Console session (cookie).
-    Session,
-    /// API bearer token.
-    Api,
-}
+/// What a stored token is for; defined in `roeh-domain` and shared with `roeh-auth`.
+pub use roeh_domain::TokenKind;
 
-impl TokenKind {
-    /// Stored text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::Session => "session",
-            TokenKind::Api => "api",
-        }
-    }
-
-    fn parse(s: &str) -> Result<TokenKind> {
-        match s {
-            "session" => Ok(TokenKind::Session),
-            "api" => Ok(TokenKind::Api),
-            _ => Err(Error::new(
-                ErrorKind::DataLoss,
-                "bad token kind in database",
-            )),
-        }
-    }
+/// A token kind read back from the database; anything unknown is data loss.
+fn stored_kind(s: &str) -> Result<TokenKind> {
+    TokenKind::parse(s).ok_or_else(|| Error::new(ErrorKind::DataLoss, "bad token kind in database"))
 }
 
 /// A user to create.
@@ -216,7 +194,7 @@ fn token_row(r: &SqliteRow) -> Result<TokenRow> {
         token: NewToken {
             hash: hash_of(r.get(0))?,
             user_id: r.get(1),
-            kind: TokenKind::parse(&r.get::<String, _>(2))?,
+            kind: stored_kind(&r.get::<String, _>(2))?,
             label: r.get(3),
             created_at: WallTime(r.get(4)),
             expires_at: WallTime(r.get(5)),
@@ -248,11 +226,6 @@ fn audit_row(r: &SqliteRow) -> Result<AuditRow> {
             source_ip: r.get(9),
         },
     })
-}
-
-/// Constant-time equality of two byte strings of equal length.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Refuses a change that would leave no enabled admin. `role`/`disabled` describe the user
@@ -504,7 +477,7 @@ impl Store {
             return Ok(None);
         };
         let user = user_row(&row, 0);
-        let kind = TokenKind::parse(&row.get::<String, _>(7))?;
+        let kind = stored_kind(&row.get::<String, _>(7))?;
         let last_used: Option<i64> = row.get(8);
         if last_used.is_none_or(|t| WallTime(t).plus(LAST_USED_GRANULARITY) <= now) {
             sqlx::query("UPDATE tokens SET last_used_at = ? WHERE hash = ?")
@@ -694,17 +667,18 @@ impl Store {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db("using setup token"))?;
-        let row: Option<(Vec<u8>,)> = sqlx::query_as(
-            "SELECT hash FROM setup_token WHERE id = 1 AND used_at IS NULL \
+        // Matched in SQL like every other token hash (`user_for_token`): what is compared is
+        // the SHA-256 of a 256-bit random token, so the comparison's timing could at most reveal
+        // bytes of that hash, which does not help anyone find the token text.
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM setup_token WHERE id = 1 AND hash = ? AND used_at IS NULL \
              AND NOT EXISTS (SELECT 1 FROM users)",
         )
+        .bind(hash.as_slice())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db("using setup token"))?;
-        let Some((stored,)) = row else {
-            return Ok(None);
-        };
-        if !same_bytes(&stored, hash) {
+        if row.is_none() {
             return Ok(None);
         }
         let r = sqlx::query(
