@@ -11,10 +11,11 @@
 //! - a unit acts only as itself (`/api/units/me/…`) and only on alerts dispatched to it; a
 //!   replayed receipt id changes nothing, the same id with other content is refused (409).
 
+use crate::extract::{ApiJson, ApiQuery, path_id};
 use crate::push::{Hub, PushMessage};
 use crate::{ApiError, AppState};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roeh_alerts::{
@@ -128,15 +129,26 @@ pub struct AlertSummary {
     pub clip: Option<String>,
 }
 
+/// Whether an operator limited to `scope` sees an alert of `hotspot` whose incidents come from
+/// `cameras`: the one visibility rule for alert rows, summaries and pushed messages.
+fn alert_in_scope(
+    scope: &Scope,
+    hotspot: Uuid,
+    mut cameras: impl Iterator<Item = CameraId>,
+) -> bool {
+    scope.allows_hotspot(hotspot) || cameras.any(|c| scope.allows_camera(c, [hotspot]))
+}
+
 impl AlertSummary {
     /// Whether an operator limited to `scope` sees this alert.
     pub fn in_scope(&self, scope: &Scope) -> bool {
-        scope.allows_hotspot(self.hotspot)
-            || self
-                .cameras
-                .iter()
-                .any(|c| scope.allows_camera(*c, [self.hotspot]))
+        alert_in_scope(scope, self.hotspot, self.cameras.iter().copied())
     }
+}
+
+/// Whether an operator limited to `scope` sees the stored alert `a` (no summary needed).
+fn row_in_scope(a: &AlertRow, scope: &Scope) -> bool {
+    alert_in_scope(scope, a.hotspot_id, a.incidents.iter().map(|i| i.camera))
 }
 
 /// The alert service: gathers incidents into alerts, escalates, writes changes and pushes them.
@@ -185,10 +197,6 @@ fn actor_of(p: &Principal) -> Actor {
 
 fn alerts_err(e: roeh_alerts::Error) -> ApiError {
     ApiError::new(e.kind(), e.message())
-}
-
-fn parse_id(s: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(s).map_err(|_| ApiError::not_found(format!("no such {what}")))
 }
 
 impl AlertsService {
@@ -561,14 +569,13 @@ impl AlertsService {
 // ----- handlers -----
 
 async fn load_visible(st: &AppState, who: &Principal, id: &str) -> Result<AlertRow, ApiError> {
-    let id = parse_id(id, "alert")?;
+    let id = path_id(id, "alert")?;
     let a = st
         .store
         .get_alert(id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such alert"))?;
-    let s = st.alerts.summary(&a).await?;
-    if !s.in_scope(&who.scope) {
+    if !row_in_scope(&a, &who.scope) {
         return Err(ApiError::not_found("no such alert"));
     }
     Ok(a)
@@ -589,9 +596,8 @@ pub(crate) struct ListQuery {
 pub(crate) async fn list(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<AlertSummary>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     if let Some(s) = &q.state {
         AlertState::parse(s).map_err(alerts_err)?;
     }
@@ -616,13 +622,11 @@ pub(crate) async fn list(
     let mut out = Vec::new();
     loop {
         let rows = st.store.list_alerts(&filter).await?;
-        for a in &rows {
-            let s = st.alerts.summary(a).await?;
-            if s.in_scope(&who.scope) {
-                out.push(s);
-                if out.len() == limit {
-                    return Ok(Json(out));
-                }
+        // Visibility is decided on the stored row; summaries are built only for what is shown.
+        for a in rows.iter().filter(|a| row_in_scope(a, &who.scope)) {
+            out.push(st.alerts.summary(a).await?);
+            if out.len() == limit {
+                return Ok(Json(out));
             }
         }
         match rows.last() {
@@ -807,9 +811,8 @@ pub(crate) async fn note(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
     Path(id): Path<String>,
-    body: Result<Json<NoteBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<NoteBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let text = clean_note(&b.text)?;
     let a = load_visible(&st, &who, &id).await?;
     let ev = st
@@ -850,9 +853,8 @@ pub(crate) async fn dispatch(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
     Path(id): Path<String>,
-    body: Result<Json<DispatchBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<DispatchBody>,
 ) -> Result<Json<DispatchedView>, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     if b.units.is_empty() || b.units.len() > 20 {
         return Err(ApiError::invalid("name 1 to 20 units"));
     }
@@ -939,7 +941,7 @@ pub(crate) struct RegisterBody {
 pub(crate) async fn register_unit(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
-    body: Result<Json<RegisterBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<ApiJson<RegisterBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     if !matches!(who.role, Role::Admin | Role::Supervisor) {
         return Err(ApiError::new(
@@ -947,7 +949,7 @@ pub(crate) async fn register_unit(
             "only supervisors and admins register units",
         ));
     }
-    let Json(b) = body.map_err(ApiError::body)?;
+    let ApiJson(b) = body?;
     roeh_auth::validate_username(&b.name)?;
     let now = st.clock.wall();
     // Units sign in with their device token only: the password is random and never shown.
@@ -1016,9 +1018,8 @@ pub(crate) struct UnitsQuery {
 pub(crate) async fn list_units(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
-    q: Result<Query<UnitsQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<UnitsQuery>,
 ) -> Result<Json<UnitsView>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let units = st.store.list_units().await?;
     let view: Vec<UnitView> = units
         .iter()
@@ -1103,9 +1104,8 @@ pub(crate) struct PositionBody {
 pub(crate) async fn my_position(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
-    body: Result<Json<PositionBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<PositionBody>,
 ) -> Result<StatusCode, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let p = LatLon::new(b.lat, b.lon).map_err(alerts_err)?;
     let unit = st.alerts.unit_of(&who).await?;
     st.store
@@ -1126,9 +1126,8 @@ pub(crate) struct StatusBody {
 pub(crate) async fn my_status(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
-    body: Result<Json<StatusBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<StatusBody>,
 ) -> Result<StatusCode, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let unit = st.alerts.unit_of(&who).await?;
     st.store
         .set_unit_status(unit, b.status.as_str(), st.clock.wall())
@@ -1153,9 +1152,8 @@ pub(crate) struct ReceiptBody {
 pub(crate) async fn my_receipt(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
-    body: Result<Json<ReceiptBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<ReceiptBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let rid = b.receipt_id.trim();
     if rid.is_empty() || rid.len() > 100 || rid.chars().any(char::is_control) {
         return Err(ApiError::invalid(
@@ -1250,9 +1248,8 @@ pub(crate) struct ClipQuery {
 pub(crate) async fn clip(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    q: Result<Query<ClipQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<ClipQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let denied = || ApiError::new(ErrorKind::PermissionDenied, "invalid or expired clip link");
     let id = Uuid::parse_str(&id).map_err(|_| denied())?;
     if !st.alerts.check_clip_link(id, q.exp, &q.sig) {

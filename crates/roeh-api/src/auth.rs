@@ -14,9 +14,10 @@
 //! - no default credentials: the first admin is created with the one-time setup token printed at
 //!   the first start ([`setup`]).
 
+use crate::extract::{ApiJson, ApiQuery};
 use crate::{ApiError, AppState};
 use axum::Json;
-use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -296,11 +297,7 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
             if let Some(cam) = path_camera(&template, &uri_path) {
                 let cam = cam?;
                 // A camera of one of the caller's hotspots is within the scope too.
-                if !p.scope.allows_camera(cam, std::iter::empty())
-                    && !crate::reach::reach(&st, &p.scope).await?.allows(cam)
-                {
-                    return Err(ApiError::not_found(roeh_auth::NO_SUCH_CAMERA));
-                }
+                crate::reach::require_camera(&st, &p.scope, cam).await?;
             }
         }
         req.extensions_mut().insert(p);
@@ -395,9 +392,8 @@ pub(crate) struct SetupBody {
 pub(crate) async fn setup(
     State(st): State<AppState>,
     axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
-    body: Result<Json<SetupBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<SetupBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let now = st.clock.wall();
     if let Err(wait) = st.auth.limiter.attempt("(setup)", ip, now) {
         return Ok(too_many(wait));
@@ -484,13 +480,12 @@ pub(crate) struct LoginView {
 pub(crate) async fn login(
     State(st): State<AppState>,
     axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
-    body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let kind = match b.kind.as_deref() {
-        None | Some("session") => TokenKind::Session,
-        Some("api") => TokenKind::Api,
-        Some(_) => return Err(ApiError::invalid("kind must be \"session\" or \"api\"")),
+        None => TokenKind::Session,
+        Some(k) => TokenKind::parse(k)
+            .ok_or_else(|| ApiError::invalid("kind must be \"session\" or \"api\""))?,
     };
     let now = st.clock.wall();
     let name = b.username.trim().to_string();
@@ -534,12 +529,9 @@ pub(crate) async fn login(
     };
     st.auth.limiter.record_success(&name, ip, now);
     let p = principal_of(user)?;
-    let ttl = match kind {
-        TokenKind::Session => Duration::from_secs(12 * 3600),
-        TokenKind::Api => Duration::from_secs(90 * 86_400),
-    };
+    let ttl = kind.default_ttl();
     let (text, hash) = roeh_auth::new_token();
-    let expires = now.plus(ttl);
+    let expires = kind.expires_at(now, ttl);
     st.store
         .create_token(&NewToken {
             hash,
@@ -677,9 +669,8 @@ impl From<UserRow> for UserView {
 /// `POST /api/users` (admin).
 pub(crate) async fn create_user(
     State(st): State<AppState>,
-    body: Result<Json<NewUserBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<NewUserBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     roeh_auth::validate_username(&b.username)?;
     let role = Role::parse(&b.role).ok_or_else(|| {
         ApiError::invalid(
@@ -773,10 +764,10 @@ pub(crate) struct TokenBody {
 pub(crate) async fn create_token(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    body: Result<Json<TokenBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<ApiJson<TokenBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
-    let Json(b) = body.map_err(ApiError::body)?;
+    let ApiJson(b) = body?;
     let label = b.label.trim();
     if label.is_empty() || label.len() > 100 || label.chars().any(char::is_control) {
         return Err(ApiError::invalid(
@@ -860,9 +851,8 @@ pub(crate) struct AuditView {
 /// `GET /api/audit` (admin, supervisor): newest first, paged by `before` (or `before_id`).
 pub(crate) async fn audit(
     State(st): State<AppState>,
-    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let before = match (q.before, q.before_id) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(

@@ -1,5 +1,6 @@
 //! Camera routes. Passwords are accepted on add and never returned.
 
+use crate::extract::ApiJson;
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -154,9 +155,8 @@ pub fn camera_from_request(req: NewCamera) -> Result<Camera, ApiError> {
 
 pub(crate) async fn add(
     State(st): State<AppState>,
-    body: Result<Json<NewCamera>, axum::extract::rejection::JsonRejection>,
+    ApiJson(req): ApiJson<NewCamera>,
 ) -> Result<(StatusCode, Json<CameraView>), ApiError> {
-    let Json(req) = body.map_err(ApiError::body)?;
     let cam = camera_from_request(req)?;
     st.store.insert_camera(&cam, st.clock.wall()).await?;
     if cam.enabled {

@@ -24,11 +24,12 @@
 //!   the order `opened_at DESC, id`); the scope is applied in the query, so a page is full while
 //!   more visible incidents exist, and a cursor that is unknown or out of scope is refused alike.
 
+use crate::extract::{ApiJson, ApiQuery, path_id};
 use crate::{ApiError, AppState, cameras};
 use axum::Extension;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use roeh_auth::{Principal, Scope};
@@ -99,11 +100,6 @@ pub(crate) fn with_id(
     };
     obj.insert("id".into(), Value::String(id.to_string()));
     Ok((body, id))
-}
-
-fn parse_uuid(s: &str, what: &str) -> Result<Uuid, ApiError> {
-    // An unknown and a malformed id look the same to the client.
-    Uuid::parse_str(s).map_err(|_| ApiError::not_found(format!("no such {what}")))
 }
 
 fn time(t: WallTime) -> String {
@@ -298,7 +294,7 @@ pub(crate) async fn get_hotspot(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<HotspotView>, ApiError> {
-    let id = parse_uuid(&id, "hotspot")?;
+    let id = path_id(&id, "hotspot")?;
     Ok(Json(hotspot_view(
         load_visible_hotspot(&st, &who, id).await?,
     )?))
@@ -307,7 +303,7 @@ pub(crate) async fn get_hotspot(
 pub(crate) async fn add_hotspot(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<HotspotView>), ApiError> {
     let (body, id) = with_id(body, "hotspot", None)?;
     let h = check_hotspot(&st, &who, None, body).await?;
@@ -323,9 +319,9 @@ pub(crate) async fn put_hotspot(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<HotspotView>, ApiError> {
-    let id = parse_uuid(&id, "hotspot")?;
+    let id = path_id(&id, "hotspot")?;
     let stored = load_changeable_hotspot(&st, &who, id).await?;
     let (body, _) = with_id(body, "hotspot", Some(id))?;
     let h = check_hotspot(&st, &who, Some(&stored), body).await?;
@@ -355,7 +351,7 @@ pub(crate) async fn delete_hotspot(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_uuid(&id, "hotspot")?;
+    let id = path_id(&id, "hotspot")?;
     load_changeable_hotspot(&st, &who, id).await?;
     if !st.store.delete_hotspot(id).await? {
         return Err(no_hotspot());
@@ -454,7 +450,7 @@ pub struct RulesQuery {
 pub(crate) async fn list_rules(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
-    Query(q): Query<RulesQuery>,
+    ApiQuery(q): ApiQuery<RulesQuery>,
 ) -> Result<Json<Vec<RuleView>>, ApiError> {
     let hotspot = q
         .hotspot
@@ -488,14 +484,14 @@ pub(crate) async fn get_rule(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<RuleView>, ApiError> {
-    let id = parse_uuid(&id, "rule")?;
+    let id = path_id(&id, "rule")?;
     Ok(Json(rule_view(load_visible_rule(&st, &who, id).await?)?))
 }
 
 pub(crate) async fn add_rule(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<RuleView>), ApiError> {
     let (body, id) = with_id(body, "rule", None)?;
     let r = check_rule(&st, &who, body).await?;
@@ -519,9 +515,9 @@ pub(crate) async fn put_rule(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-    Json(body): Json<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<RuleView>, ApiError> {
-    let id = parse_uuid(&id, "rule")?;
+    let id = path_id(&id, "rule")?;
     let old = load_changeable_rule(&st, &who, id).await?;
     let (body, _) = with_id(body, "rule", Some(id))?;
     let r = check_rule(&st, &who, body).await?;
@@ -544,7 +540,7 @@ pub(crate) async fn delete_rule(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_uuid(&id, "rule")?;
+    let id = path_id(&id, "rule")?;
     load_changeable_rule(&st, &who, id).await?;
     if !st.store.delete_rule(id).await? {
         return Err(no_rule());
@@ -599,9 +595,8 @@ pub(crate) async fn get_analysis(
 pub(crate) async fn put_analysis(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    body: Result<Json<AnalysisBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(body): ApiJson<AnalysisBody>,
 ) -> Result<Json<AnalysisView>, ApiError> {
-    let Json(body) = body.map_err(ApiError::body)?;
     let cam = cameras::load(&st, &id).await?;
     let fps = match body.fps {
         Some(f) => f,
@@ -808,7 +803,7 @@ fn incident_view(r: IncidentRow, now: WallTime) -> IncidentView {
 pub(crate) async fn list_incidents(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
-    Query(q): Query<IncidentQuery>,
+    ApiQuery(q): ApiQuery<IncidentQuery>,
 ) -> Result<Json<Vec<IncidentView>>, ApiError> {
     let mut f = q.filter()?;
     if let Some(b) = &q.before {
@@ -840,7 +835,7 @@ pub(crate) async fn list_incidents(
 
 /// An incident `who` sees; one outside the scope answers like a missing one.
 async fn load_incident(st: &AppState, who: &Principal, id: &str) -> Result<IncidentRow, ApiError> {
-    let id = parse_uuid(id, "incident")?;
+    let id = path_id(id, "incident")?;
     st.store
         .get_incident(id)
         .await?

@@ -6,9 +6,10 @@
 //! and admins export and manage holds). A camera outside the caller's scope answers like a
 //! camera that does not exist.
 
+use crate::extract::{ApiJson, ApiQuery};
 use crate::{ApiError, AppState, cameras};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -97,9 +98,8 @@ pub(crate) struct ConsistencyView {
 
 pub(crate) async fn consistency(
     State(st): State<AppState>,
-    q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyView>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let proof = st.custody.consistency_proof(q.from, q.to).await?;
     Ok(Json(ConsistencyView {
         from: q.from,
@@ -223,21 +223,14 @@ async fn in_scope(
     p: &Principal,
     cam: roeh_domain::CameraId,
 ) -> Result<(), ApiError> {
-    if p.scope.allows_camera(cam, std::iter::empty())
-        || crate::reach::reach(st, &p.scope).await?.allows(cam)
-    {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(roeh_auth::NO_SUCH_CAMERA))
-    }
+    crate::reach::require_camera(st, &p.scope, cam).await
 }
 
 pub(crate) async fn place_hold(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
-    body: Result<Json<HoldBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<HoldBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let target = Target {
         incident: b.incident.clone(),
         camera: b.camera.clone(),
@@ -276,9 +269,8 @@ pub(crate) struct HoldsQuery {
 pub(crate) async fn holds(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
-    q: Result<Query<HoldsQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<HoldsQuery>,
 ) -> Result<Json<Vec<HoldView>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let rows = st.store.holds(!q.all.unwrap_or(false)).await?;
     let reach = crate::reach::reach(&st, &p.scope).await?;
     Ok(Json(
@@ -299,12 +291,12 @@ pub(crate) async fn clear_hold(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    body: Result<Json<ClearBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<ApiJson<ClearBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::invalid("hold id must be an integer"))?;
-    let Json(b) = body.map_err(ApiError::body)?;
+    let ApiJson(b) = body?;
     let hold = st
         .store
         .holds(false)
@@ -396,9 +388,8 @@ impl From<ExportRow> for ExportView {
 pub(crate) async fn start_export(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
-    body: Result<Json<ExportBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<ExportBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let target = Target {
         incident: b.incident.clone(),
         camera: b.camera.clone(),
@@ -436,10 +427,11 @@ pub(crate) struct ExportsQuery {
 pub(crate) async fn exports(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
-    q: Result<Query<ExportsQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<ExportsQuery>,
 ) -> Result<Json<Vec<ExportView>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let limit = crate::page_limit(q.limit)?;
+    // Scope is applied in the query: a page is full while more visible jobs exist.
+    let reach = crate::reach::reach(&st, &p.scope).await?;
     let cursor = match q.before.as_deref() {
         None => None,
         Some(b) => {
@@ -448,13 +440,11 @@ pub(crate) async fn exports(
             let unknown = || ApiError::invalid("before does not name an export of this list");
             let id = uuid_text(b).ok_or_else(unknown)?;
             match st.store.export(&id).await? {
-                Some(e) if in_scope(&st, &p, e.camera).await.is_ok() => Some(id),
+                Some(e) if reach.allows(e.camera) => Some(id),
                 _ => return Err(unknown()),
             }
         }
     };
-    // Scope is applied in the query: a page is full while more visible jobs exist.
-    let reach = crate::reach::reach(&st, &p.scope).await?;
     let cameras = reach.cameras();
     let rows = st
         .store
@@ -468,12 +458,13 @@ fn job_id(id: &str) -> Result<String, ApiError> {
     uuid_text(id).ok_or_else(|| ApiError::invalid("export id must be a UUID"))
 }
 
+/// The canonical text (lowercase, hyphenated) of a UUID written in the hyphenated form, any
+/// case; `None` for anything else (the simple, braced and URN forms included).
 fn uuid_text(id: &str) -> Option<String> {
-    let ok = id.len() == 36
-        && id.bytes().enumerate().all(|(i, b)| {
-            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
-        });
-    ok.then(|| id.to_ascii_lowercase())
+    if id.len() != 36 {
+        return None;
+    }
+    uuid::Uuid::try_parse(id).ok().map(|u| u.to_string())
 }
 
 pub(crate) async fn export(
@@ -546,4 +537,28 @@ pub(crate) async fn download(
         .header("x-content-type-options", "nosniff")
         .body(Body::from_stream(stream))
         .map_err(|e| ApiError::new(roeh_domain::ErrorKind::Internal, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uuid_text;
+
+    #[test]
+    fn uuid_text_is_the_lowercase_hyphenated_form_only() {
+        let id = "0E3C5B9A-1F2D-4C6B-8A7E-9D0F1B2C3D4E";
+        assert_eq!(
+            uuid_text(id).as_deref(),
+            Some("0e3c5b9a-1f2d-4c6b-8a7e-9d0f1b2c3d4e")
+        );
+        for bad in [
+            "0e3c5b9a1f2d4c6b8a7e9d0f1b2c3d4e",
+            "{0e3c5b9a-1f2d-4c6b-8a7e-9d0f1b2c3d4e}",
+            "urn:uuid:0e3c5b9a-1f2d-4c6b-8a7e-9d0f1b2c3d4e",
+            "0e3c5b9a1-f2d-4c6b-8a7e-9d0f1b2c3d4e",
+            "0e3c5b9a-1f2d-4c6b-8a7e-9d0f1b2c3d4g",
+            "",
+        ] {
+            assert_eq!(uuid_text(bad), None, "{bad}");
+        }
+    }
 }

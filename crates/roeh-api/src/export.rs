@@ -6,10 +6,11 @@
 //! samples simply follow each other; the gaps route says where footage is missing. When codec
 //! parameters change inside the range, the MP4 gets one sample entry per parameter set.
 
+use crate::extract::ApiQuery;
 use crate::recordings::RangeQuery;
 use crate::{ApiError, AppState, cameras};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::Response;
 use bytes::Bytes;
@@ -164,9 +165,8 @@ pub(crate) async fn mp4(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<roeh_auth::Principal>,
     Path(id): Path<String>,
-    q: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let cam = cameras::load(&st, &id).await?;
     let (start, end) = q.range(st.clock.wall())?;
     mp4_range(&st, &cam, start, end, &who.username).await

@@ -4,6 +4,8 @@
 //! Invariants:
 //! - every error leaves through [`ApiError`], whose one `IntoResponse` maps kinds to statuses and
 //!   writes `{"error": {"kind", "message"}}`;
+//! - JSON bodies and query strings are read only through `extract::ApiJson` and
+//!   `extract::ApiQuery`, so a malformed one is refused with that same error body;
 //! - camera passwords are write-only: no route returns them;
 //! - footage is addressed only by camera id and time range, never by a path;
 //! - request bodies are capped ([`MAX_BODY_BYTES`]);
@@ -18,6 +20,7 @@ pub mod detection;
 mod error;
 mod evidence;
 mod export;
+mod extract;
 pub mod metrics;
 pub mod onvif;
 pub mod openapi;
@@ -286,9 +289,9 @@ pub fn router(state: AppState) -> Router {
             auth::authenticate,
         ))
         .fallback(|| async { ApiError::not_found("no such route") })
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            MAX_BODY_BYTES,
-        ))
+        // The extractors enforce the cap, so an oversized body is refused with the shared
+        // error body (413 resource_exhausted), whether or not it announces its length.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 

@@ -17,9 +17,10 @@
 //! Roles: these routes are meant for the `integrator` role. Authentication does not exist yet
 //! (the API binds to loopback until it does); the role check belongs here once it lands.
 
+use crate::extract::{ApiJson, ApiQuery};
 use crate::{ApiError, AppState};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use roeh_domain::camera::validate_name;
 use roeh_domain::{
@@ -524,9 +525,8 @@ pub(crate) struct ListQuery {
 
 pub(crate) async fn discovered(
     State(st): State<AppState>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<DiscoveredView>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let rows = st.store.list_discovered(q.all).await?;
     Ok(Json(rows.into_iter().map(Into::into).collect()))
 }
@@ -569,9 +569,8 @@ struct AddedCamera {
 
 pub(crate) async fn add(
     State(st): State<AppState>,
-    body: Result<Json<AddRequest>, axum::extract::rejection::JsonRejection>,
+    ApiJson(req): ApiJson<AddRequest>,
 ) -> Result<(StatusCode, Json<Added>), ApiError> {
-    let Json(req) = body.map_err(ApiError::body)?;
     let done = onboard(&st.store, &st.onvif, st.clock.clone(), req).await?;
     let cam = done.camera;
     if cam.enabled {

@@ -25,7 +25,6 @@
 
 use crate::ROUTES;
 use crate::auth::{Policy, route_policy};
-use axum::Json;
 use axum::http::Method;
 use roeh_domain::ErrorKind;
 use schemars::generate::SchemaSettings;
@@ -714,8 +713,16 @@ fn fixed_schemas() -> Map<String, Value> {
 }
 
 /// `GET /api/openapi.json`.
-pub(crate) async fn serve() -> Json<Value> {
-    Json(document())
+pub(crate) async fn serve() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    // The document depends only on the code: built and serialised once per process.
+    static DOCUMENT: std::sync::LazyLock<bytes::Bytes> =
+        std::sync::LazyLock::new(|| serde_json::to_vec(&document()).unwrap_or_default().into());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.clone(),
+    )
+        .into_response()
 }
 
 /// Schemas of the types from other crates that bodies carry, written as the API reads and

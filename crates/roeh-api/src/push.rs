@@ -14,10 +14,11 @@
 //!   them, from their dispatch on. Events hidden from a subscriber still advance its position.
 
 use crate::alerts::{AlertsService, Viewer};
+use crate::extract::ApiQuery;
 use crate::metrics::{ClientGuard, ClientKind, Metrics, Transport};
 use crate::{ApiError, AppState};
+use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -260,10 +261,9 @@ const PUSH_READ_BUFFER: usize = 4096;
 pub(crate) async fn ws(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
-    q: Result<Query<SinceQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<SinceQuery>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let upgrade = upgrade.map_err(|e| ApiError::invalid(e.body_text()))?;
     let (rx, guard) = start(&st, &who, q.since, Transport::Ws).await?;
     let metrics = st.alerts.hub().metrics().clone();
@@ -307,9 +307,8 @@ pub(crate) async fn sse(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
     headers: HeaderMap,
-    q: Result<Query<SinceQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<SinceQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let last_id = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()

@@ -39,12 +39,25 @@ pub(crate) async fn reach(st: &AppState, scope: &Scope) -> Result<Reach, ApiErro
         return Ok(Reach(None));
     }
     let mut set: HashSet<CameraId> = scope.cameras.iter().flatten().copied().collect();
-    if let Some(hotspots) = scope.hotspots.as_ref().filter(|h| !h.is_empty()) {
-        for h in st.store.list_hotspots().await? {
-            if hotspots.contains(&h.id) {
-                set.extend(crate::detection::hotspot_cameras(&h.document));
-            }
+    // Only the scope's own hotspots are read (a scope names a handful).
+    for id in scope.hotspots.iter().flatten() {
+        if let Some(h) = st.store.get_hotspot(*id).await? {
+            set.extend(crate::detection::hotspot_cameras(&h.document));
         }
     }
     Ok(Reach(Some(set)))
+}
+
+/// `Ok` if `scope` reaches `camera`, else the answer for a camera that does not exist (no
+/// existence oracle). Reads no hotspot when the scope names the camera itself.
+pub(crate) async fn require_camera(
+    st: &AppState,
+    scope: &Scope,
+    camera: CameraId,
+) -> Result<(), ApiError> {
+    if scope.allows_camera(camera, std::iter::empty()) || reach(st, scope).await?.allows(camera) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(roeh_auth::NO_SUCH_CAMERA))
+    }
 }

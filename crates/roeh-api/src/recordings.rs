@@ -1,8 +1,9 @@
 //! Segments and gaps of a camera by time range.
 
+use crate::extract::ApiQuery;
 use crate::{ApiError, AppState, cameras};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use roeh_domain::{Gap, Segment, WallTime};
 use serde::{Deserialize, Serialize};
 
@@ -125,9 +126,8 @@ fn checked_range(q: &RangeQuery, now: WallTime) -> Result<(WallTime, WallTime), 
 pub(crate) async fn segments(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    q: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Json<Vec<SegmentView>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let cam = cameras::load(&st, &id).await?;
     let (start, end) = checked_range(&q, st.clock.wall())?;
     let segs = st.store.segments_in_range(cam.id, start, end).await?;
@@ -137,9 +137,8 @@ pub(crate) async fn segments(
 pub(crate) async fn gaps(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    q: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Json<Vec<GapView>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let cam = cameras::load(&st, &id).await?;
     let (start, end) = checked_range(&q, st.clock.wall())?;
     let gaps = st.store.gaps_in_range(cam.id, start, end).await?;

@@ -27,9 +27,10 @@
 //! - a range is at most [`MAX_REPORT_RANGE`] long and at most [`roeh_store::MAX_REPORT_ALERTS`]
 //!   alerts; beyond that the caller is told to narrow it.
 
+use crate::extract::ApiQuery;
 use crate::{ApiError, AppState};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use roeh_alerts::{DurationStats, Shifts};
 use roeh_auth::{Principal, Scope};
 use roeh_domain::WallTime;
@@ -230,9 +231,8 @@ fn hotspots_in_scope(scope: &Scope, asked: Option<Uuid>) -> Option<Vec<Uuid>> {
 pub(crate) async fn response_times(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
-    q: Result<Query<ResponseTimesQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<ResponseTimesQuery>,
 ) -> Result<Json<ResponseTimesReport>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let from = instant("from", q.from.as_deref())?;
     let to = instant("to", q.to.as_deref())?;
     if to <= from {

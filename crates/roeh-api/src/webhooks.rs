@@ -35,8 +35,9 @@
 //!   the settings of the worker installed by [`WebhookWorker::layer`]; without one it applies
 //!   [`WebhookSettings::default`], the strictest policy.
 
+use crate::extract::{ApiJson, ApiQuery, path_id};
 use crate::{ApiError, AppState};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -951,9 +952,8 @@ pub(crate) struct CreateBody {
 pub(crate) async fn create(
     State(st): State<AppState>,
     worker: Option<Extension<Arc<WebhookWorker>>>,
-    body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<CreateBody>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(ApiError::body)?;
     let name = b.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(ApiError::invalid("a webhook name is 1 to 100 characters"));
@@ -1006,16 +1006,12 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(webhook_view(row))).into_response())
 }
 
-fn parse_id(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(|_| ApiError::not_found("no such webhook"))
-}
-
 /// `DELETE /api/webhooks/{id}`: the subscription and its deliveries.
 pub(crate) async fn remove(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if st.store.delete_webhook(parse_id(&id)?).await? {
+    if st.store.delete_webhook(path_id(&id, "webhook")?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("no such webhook"))
@@ -1047,7 +1043,7 @@ async fn set_enabled(
     id: &str,
     on: bool,
 ) -> Result<Json<WebhookView>, ApiError> {
-    let id = parse_id(id)?;
+    let id = path_id(id, "webhook")?;
     // Through the worker when one runs, so a disable does not drop events committed just
     // before it that the worker has not enqueued yet.
     let row = match worker {
@@ -1088,9 +1084,8 @@ pub(crate) struct DeliveriesQuery {
 pub(crate) async fn deliveries(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    q: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
     let max = roeh_store::MAX_DELIVERY_LIST;
     let limit = q.limit.unwrap_or(DEFAULT_DELIVERY_PAGE);
     if !(1..=max).contains(&limit) {
@@ -1101,7 +1096,7 @@ pub(crate) async fn deliveries(
             "before is the seq of the last delivery of the previous page (1 or more)",
         ));
     }
-    let id = parse_id(&id)?;
+    let id = path_id(&id, "webhook")?;
     if st.store.get_webhook(id).await?.is_none() {
         return Err(ApiError::not_found("no such webhook"));
     }

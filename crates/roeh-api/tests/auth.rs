@@ -537,8 +537,10 @@ async fn path_tricks_and_oversized_bodies_are_refused() {
         r#"{{"name":"{}","url":"rtsp://h/x"}}"#,
         "a".repeat(100 * 1024)
     );
-    let (s, _) = call_as(&e.app, Some(&admin), Method::POST, "/api/cameras", &big).await;
+    let (s, v) = call_as(&e.app, Some(&admin), Method::POST, "/api/cameras", &big).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // Refused with the shared error body, also when the length is announced up front.
+    assert_eq!(v["error"]["kind"], "resource_exhausted", "{v}");
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let (s, _) = call_as(&e.app, Some(&admin), Method::POST, "/api/holds", &deep).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);

@@ -632,3 +632,93 @@ async fn analytics_figures_of_cameras_outside_the_scope_are_left_out() {
     assert_eq!(v["cameras"], serde_json::json!([]), "{v}");
     assert_eq!(v["frames_analysed"], 7, "site-wide figures stay");
 }
+
+/// A request with a raw body and, where given, a `Content-Type`.
+fn raw(method: &str, uri: &str, content_type: Option<&str>, body: String) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(uri);
+    if let Some(ct) = content_type {
+        b = b.header(header::CONTENT_TYPE, ct);
+    }
+    b.body(Body::from(body)).unwrap()
+}
+
+#[tokio::test]
+async fn malformed_bodies_and_queries_are_answered_with_the_shared_error_body() {
+    let e = env().await;
+    let some = uuid::Uuid::new_v4();
+    let writes = [
+        ("POST", "/api/hotspots".to_owned()),
+        ("PUT", format!("/api/hotspots/{some}")),
+        ("POST", "/api/rules".to_owned()),
+        ("PUT", format!("/api/rules/{some}")),
+        ("PUT", format!("/api/cameras/{}/analysis", e.camera)),
+    ];
+    let json = Some("application/json");
+    let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(roeh_api::MAX_BODY_BYTES));
+    let cases = [
+        // (content type, body, status, kind, part of the message)
+        (
+            json,
+            r#"{"name":"#.to_owned(),
+            400,
+            "invalid_argument",
+            "JSON",
+        ),
+        (json, "not json".to_owned(), 400, "invalid_argument", "JSON"),
+        (
+            Some("text/plain"),
+            "{}".to_owned(),
+            400,
+            "invalid_argument",
+            "Content-Type",
+        ),
+        (
+            None,
+            "{}".to_owned(),
+            400,
+            "invalid_argument",
+            "Content-Type",
+        ),
+        (
+            json,
+            big,
+            413,
+            "resource_exhausted",
+            "request body too large",
+        ),
+    ];
+    for (method, uri) in &writes {
+        for (ct, body, status, kind, part) in &cases {
+            let (s, v) = call(&e.app, raw(method, uri, *ct, body.clone())).await;
+            let what = format!("{method} {uri} ({ct:?}, {} bytes): {s} {v}", body.len());
+            assert_eq!(s.as_u16(), *status, "{what}");
+            assert_eq!(v["error"]["kind"], *kind, "{what}");
+            assert!(message(&v).contains(part), "{what}");
+        }
+    }
+    // A well-formed body of the wrong shape is refused the same way.
+    let uri = format!("/api/cameras/{}/analysis", e.camera);
+    let (s, v) = call(
+        &e.app,
+        send("PUT", &uri, &serde_json::json!({"enabled": "yes"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["kind"], "invalid_argument");
+    assert!(!message(&v).is_empty(), "{v}");
+    // Nothing was stored and analytics never reloaded.
+    assert!(e.store.list_hotspots().await.unwrap().is_empty());
+    assert!(e.store.list_rules(None).await.unwrap().is_empty());
+    assert_eq!(e.analytics.reloads.load(Ordering::SeqCst), 0);
+
+    for uri in [
+        "/api/incidents?limit=many",
+        "/api/incidents?limit=-1",
+        "/api/rules?hotspot=a&hotspot=b",
+    ] {
+        let (s, v) = call(&e.app, get(uri)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
+        assert_eq!(v["error"]["kind"], "invalid_argument", "{uri}: {v}");
+        assert!(message(&v).contains("query string"), "{uri}: {v}");
+    }
+}
