@@ -449,8 +449,20 @@ fn codec_entries(segments: &[BundleSegment]) -> (Vec<CodecParams>, Vec<usize>) {
     (params, entries)
 }
 
-/// The human-readable `README.txt` of a bundle.
-pub fn readme(m: &Manifest) -> String {
+/// The human-readable `README.txt` of a bundle holding `manifest`, with the timestamp part when
+/// the bundle has a `checkpoint.tsr`. It is derived from the manifest alone, so `roeh-verify`
+/// builds it again and requires the bundle's copy to be exactly this text (0005 §5): a reader
+/// who trusts the README is not misled by an edited case number, camera or key id.
+pub fn readme_text(manifest: &Manifest, with_timestamp: bool) -> String {
+    let mut text = readme(manifest);
+    if with_timestamp {
+        text.push_str(TSR_README);
+    }
+    text
+}
+
+/// The README's text without the timestamp part.
+fn readme(m: &Manifest) -> String {
     let first = m.segments.first();
     let last = m.segments.last();
     let seqs = match (first, last) {
@@ -489,6 +501,9 @@ pub fn readme(m: &Manifest) -> String {
                openssl pkeyutl -verify -pubin -inkey site-key.pem -rawin -in checkpoint.txt -sigfile checkpoint.sig\n\
          \n\
             and the key id in checkpoint.txt (last line) must be the site's.\n\
+         \n\
+         This README is derived from manifest.json and is checked too: roeh-verify fails a\n\
+         bundle whose README differs from the text its manifest gives.\n\
          \n\
          The format and every check are specified in the roeh design record\n\
          0005-evidence-format.md (\"Evidence: log, checkpoints, clip bundles, verification\").\n",
@@ -624,10 +639,7 @@ fn write_entries(
     mut sink: Sink,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), BundleError> {
-    let mut text = readme(manifest);
-    if input.checkpoint_tsr.is_some() {
-        text.push_str(TSR_README);
-    }
+    let text = readme_text(manifest, input.checkpoint_tsr.is_some());
     sink.put(README, text.as_bytes())?;
     sink.put(MANIFEST, &manifest.to_json())?;
     sink.put(CHECKPOINT_TXT, input.checkpoint.text.as_bytes())?;

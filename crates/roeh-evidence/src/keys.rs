@@ -349,16 +349,7 @@ pub(crate) mod tests {
     use ed25519_dalek::pkcs8::EncodePublicKey;
     use std::process::Command;
 
-    /// Whether the `openssl` command is available; prints a note when it is not.
-    pub(crate) fn have_openssl() -> bool {
-        match Command::new("openssl").arg("version").output() {
-            Ok(o) if o.status.success() => true,
-            _ => {
-                eprintln!("note: openssl not found on PATH; skipping the OpenSSL cross-check");
-                false
-            }
-        }
-    }
+    pub(crate) use crate::tsa::testkit::have_openssl;
 
     /// Verifies with `openssl pkeyutl -verify -rawin`, as 0005 §3 tells users to.
     pub(crate) fn openssl_verifies(public_pem: &str, msg: &[u8], sig: &[u8]) -> bool {

@@ -24,6 +24,9 @@
 //!   must be covered by a declared gap (an open gap covers everything after its start).
 //!   Without this, dropping the first or last segment of a bundle would go unnoticed.
 //! - `site-key.pem` must parse and be the key that signed the checkpoint, pinned or not.
+//! - `README.txt` must be exactly the text [`crate::bundle::readme_text`] derives from the
+//!   manifest (checked last): the README is what a person reads first, so an edited case number,
+//!   camera or key id in it fails verification instead of being trusted.
 //!
 //! - Each frame's sample entry must carry the decoder configuration record (`avcC`/`hvcC`)
 //!   whose SHA-256 the segment's leaf commits to, so an edited SPS/PPS is caught.
@@ -37,7 +40,7 @@
 
 use crate::bundle::{
     BundleError, CHECKPOINT_SIG, CHECKPOINT_TSR, CHECKPOINT_TXT, CLIP, CUSTODY, IO_BLOCK, MANIFEST,
-    SITE_KEY, clip_header, frame_durations, read_full,
+    README, SITE_KEY, clip_header, frame_durations, read_full, readme_text,
 };
 use crate::chain::chain_link;
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
@@ -345,6 +348,7 @@ struct Entries {
     checkpoint_tsr: Option<Vec<u8>>,
     site_key: Vec<u8>,
     custody: Vec<u8>,
+    readme: Vec<u8>,
     clip: Range,
 }
 
@@ -413,6 +417,7 @@ fn read_dir_bundle(dir: &Path) -> Result<Entries, BundleError> {
         checkpoint_tsr: tsr,
         site_key: small(SITE_KEY)?,
         custody: small(CUSTODY)?,
+        readme: small(README)?,
         clip: Range::new(clip, 0, len).map_err(io_unusable(format!("reading {CLIP}")))?,
     })
 }
@@ -547,6 +552,7 @@ fn read_zip_bundle(path: &Path, mut file: File) -> Result<Entries, BundleError> 
     };
     let site_key = small(SITE_KEY)?;
     let custody = small(CUSTODY)?;
+    let readme = small(README)?;
     let i = za
         .index_for_name(CLIP)
         .ok_or_else(|| unusable(ErrorKind::NotFound, format!("entry {CLIP} is missing")))?;
@@ -580,6 +586,7 @@ fn read_zip_bundle(path: &Path, mut file: File) -> Result<Entries, BundleError> 
         checkpoint_tsr,
         site_key,
         custody,
+        readme,
         clip: Range::new(file, start, len).map_err(io_unusable(format!("reading {CLIP}")))?,
     })
 }
@@ -779,6 +786,15 @@ fn check(
 
     // 6. Holes.
     check_coverage(m)?;
+
+    // 7. The README a person reads is the one the manifest gives.
+    if e.readme != readme_text(m, e.checkpoint_tsr.is_some()).as_bytes() {
+        return fail(
+            README,
+            "does not match the manifest: it was edited (it is derived from manifest.json, \
+             whose facts the checks above proved; read those, not this README)",
+        );
+    }
 
     let (first, last) = match (m.segments.first(), m.segments.last()) {
         (Some(f), Some(l)) => (f, l),

@@ -15,7 +15,9 @@ fn verify(p: &Path, key: Option<&roeh_evidence::keys::PublicKey>) -> Verdict {
     verify_bundle(p, key, &mut |_, _| {}).unwrap()
 }
 
-fn ffprobe_frames(clip: &Path) -> Option<u64> {
+/// Frames ffprobe decodes from `clip` (ffprobe comes with ffmpeg, installed by
+/// `scripts/setup.sh`; its absence fails the test).
+fn ffprobe_frames(clip: &Path) -> u64 {
     let out = Command::new("ffprobe")
         .args([
             "-v",
@@ -30,13 +32,13 @@ fn ffprobe_frames(clip: &Path) -> Option<u64> {
         ])
         .arg(clip)
         .output()
-        .ok()?;
+        .expect("ffprobe runs (bash scripts/setup.sh installs ffmpeg)");
     assert!(
         out.status.success(),
         "ffprobe failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(String::from_utf8_lossy(&out.stdout).trim().parse().unwrap())
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
 #[test]
@@ -102,9 +104,7 @@ fn intact_bundles_verify_ok() {
             .any(|w| w == &a[a.len() - 4096..])
     );
     // The clip plays: every frame decodes.
-    if let Some(n) = ffprobe_frames(&dir.join(CLIP)) {
-        assert_eq!(n, 100);
-    }
+    assert_eq!(ffprobe_frames(&dir.join(CLIP)), 100);
     // The README tells how to verify, and OpenSSL agrees with the signature.
     let readme = std::fs::read_to_string(dir.join("README.txt")).unwrap();
     assert!(readme.contains("roeh-verify --key"));
@@ -165,9 +165,7 @@ fn gaps_and_parameter_changes() {
     assert_eq!(track.params.len(), 2);
     assert_eq!(track.samples[39].entry, 0);
     assert_eq!(track.samples[40].entry, 1);
-    if let Some(n) = ffprobe_frames(&dir.join(CLIP)) {
-        assert_eq!(n, 100);
-    }
+    assert_eq!(ffprobe_frames(&dir.join(CLIP)), 100);
     // Gaps without parameter change, as a ZIP.
     let t2 = tempfile::tempdir().unwrap();
     let zip = t2.path().join("b.zip");

@@ -9,8 +9,8 @@ use rand::{Rng, SeedableRng};
 use roeh_domain::{CodecParams, WallTime};
 use roeh_evidence::bundle::testkit::{FixtureOptions, write_fixture};
 use roeh_evidence::bundle::{
-    BundleForm, CHECKPOINT_SIG, CHECKPOINT_TXT, CLIP, CUSTODY, MANIFEST, SITE_KEY, clip_header,
-    clip_samples,
+    BundleForm, CHECKPOINT_SIG, CHECKPOINT_TXT, CLIP, CUSTODY, MANIFEST, README, SITE_KEY,
+    clip_header, clip_samples, readme_text,
 };
 use roeh_evidence::chain::chain_link;
 use roeh_evidence::checkpoint::Checkpoint;
@@ -638,6 +638,8 @@ fn a_wholly_resigned_bundle_needs_a_pinned_key() {
         .insert(SITE_KEY.into(), other.public().to_pem().into_bytes());
     im.m.checkpoint.key_id = other.id();
     im.write_manifest();
+    im.entries
+        .insert(README.into(), readme_text(&im.m, false).into_bytes());
     let out = t.path().join("resigned");
     im.write(&out, BundleForm::Directory);
     let v = verify_bundle(&out, None, &mut |_, _| {}).unwrap();
@@ -657,6 +659,63 @@ fn a_wholly_resigned_bundle_needs_a_pinned_key() {
         matches!(&v, Verdict::Failed { at, .. } if at == "checkpoint"),
         "{v}"
     );
+}
+
+#[test]
+fn an_edited_readme_fails_and_a_missing_one_is_unusable() {
+    let t = tempfile::tempdir().unwrap();
+    let (im, key, _) = base_bundle(t.path(), FixtureOptions::default());
+    let readme = String::from_utf8(im.entries[README].clone()).unwrap();
+    let line = |prefix: &str| {
+        readme
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("README has a {prefix} line:\n{readme}"))
+            .to_string()
+    };
+    // What an investigator reads first: the case, the camera, the key. Each edit, and an extra
+    // line or a trailing space, fails at README.txt in both forms of the bundle.
+    let edits = [
+        (line("Case:"), "Case:       \"TLV-2026-999999\"".to_string()),
+        (
+            line("Camera:"),
+            "Camera:     00000000-0000-0000-0000-000000000000".to_string(),
+        ),
+        (
+            line("Checkpoint:"),
+            line("Checkpoint:").replace("key ", "key 0"),
+        ),
+        (line("Case:"), format!("{} ", line("Case:"))),
+        (
+            line("Case:"),
+            format!("{}\nCase:       another", line("Case:")),
+        ),
+    ];
+    for (i, (from, to)) in edits.iter().enumerate() {
+        assert_ne!(from, to);
+        let mut bad = im.clone();
+        bad.entries
+            .insert(README.into(), readme.replacen(from, to, 1).into_bytes());
+        for (j, form) in [BundleForm::Directory, BundleForm::Zip]
+            .into_iter()
+            .enumerate()
+        {
+            let out = t.path().join(format!("readme-{i}-{j}"));
+            bad.write(&out, form);
+            for k in [Some(key.public()), None] {
+                let v = verify_bundle(&out, k.as_ref(), &mut |_, _| {}).unwrap();
+                assert!(
+                    matches!(&v, Verdict::Failed { at, .. } if at == README),
+                    "edit {to:?}: {v}"
+                );
+            }
+        }
+    }
+    let mut none = im.clone();
+    none.entries.remove(README);
+    let out = t.path().join("no-readme");
+    none.write(&out, BundleForm::Directory);
+    assert_unusable(&out, "a bundle without README.txt");
 }
 
 /// Unusable input: `Err`, never a panic, never a verdict.
