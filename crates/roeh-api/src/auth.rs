@@ -193,13 +193,20 @@ fn principal_of(user: &UserRow) -> Result<Principal, ApiError> {
     })
 }
 
+/// How the caller presented its credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    Bearer,
+    Cookie,
+}
+
 /// Who is calling, from the bearer header or the session cookie (with its CSRF check for state
 /// changes). `Ok(None)`: no credentials at all.
 async fn identify(
     st: &AppState,
     method: &Method,
     headers: &HeaderMap,
-) -> Result<Option<Principal>, ApiError> {
+) -> Result<Option<(Principal, Via)>, ApiError> {
     let now = st.clock.wall();
     let unauth = || ApiError::new(ErrorKind::Unauthenticated, "invalid or expired credentials");
     if let Some(h) = headers.get(header::AUTHORIZATION) {
@@ -211,7 +218,7 @@ async fn identify(
             .user_for_token(&hash, now)
             .await?
             .ok_or_else(unauth)?;
-        return principal_of(&user).map(Some);
+        return Ok(Some((principal_of(&user)?, Via::Bearer)));
     }
     let cookies = headers
         .get_all(header::COOKIE)
@@ -241,7 +248,35 @@ async fn identify(
             ));
         }
     }
-    principal_of(&user).map(Some)
+    Ok(Some((principal_of(&user)?, Via::Cookie)))
+}
+
+/// A console session used from a page of another site: refused (TRUST S16's second line beside
+/// `SameSite=Strict`). Browsers send `Origin` on every WebSocket upgrade and cross-site request,
+/// so a session cookie that reaches a push stream, an SSE stream or any route from a foreign
+/// page is caught here. Bearer tokens are not sent by browsers on their own and are not checked.
+fn check_same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), ApiError> {
+    // An unreadable Origin counts as foreign; HTTP/2 carries the host in the URI's authority.
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or(""));
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    match roeh_auth::check_origin(origin, host) {
+        roeh_auth::OriginCheck::Absent | roeh_auth::OriginCheck::SameOrigin => Ok(()),
+        roeh_auth::OriginCheck::Foreign => {
+            tracing::warn!(
+                origin = %roeh_auth::audit::clean(origin.unwrap_or(""), 256),
+                "Refused a console session used from another site."
+            );
+            Err(ApiError::new(
+                ErrorKind::PermissionDenied,
+                "cross-site use of a console session refused: the request's Origin is not this site",
+            ))
+        }
+    }
 }
 
 /// The camera a route's `{id}` names, for `/api/cameras/{id}…` routes.
@@ -288,10 +323,13 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
             return Ok(next.run(req).await);
         }
         let headers = req.headers().clone();
-        let p = identify(&st, &method, &headers)
+        let (p, via) = identify(&st, &method, &headers)
             .await?
             .ok_or_else(|| ApiError::new(ErrorKind::Unauthenticated, "sign in first"))?;
         who = Some(p.clone());
+        if via == Via::Cookie {
+            check_same_origin(&headers, req.uri())?;
+        }
         if let Policy::Needs(perm) = policy {
             p.check(perm)?;
             if let Some(cam) = path_camera(&template, &uri_path) {

@@ -889,3 +889,104 @@ async fn pushed_alerts_are_signed_expire_and_a_client_refuses_forged_stale_and_r
     let a = sse_client.accept(&data, clock.wall()).unwrap();
     assert_eq!(a.seq, raised.seq);
 }
+
+/// A console session (cookie) of a new operator, made as `POST /api/auth/login` makes one.
+async fn session_cookie(e: &Env, name: &str) -> String {
+    let op = support::user_token(&e.store, name, Role::Operator, Scope::unrestricted()).await;
+    let user = e
+        .store
+        .user_for_token(&roeh_auth::hash_token(&op), WallTime(0))
+        .await;
+    let user_id = user.unwrap().unwrap().0.id;
+    let (text, hash) = roeh_auth::new_token();
+    e.store
+        .create_token(&roeh_store::NewToken {
+            hash,
+            user_id,
+            kind: roeh_store::TokenKind::Session,
+            label: "console".into(),
+            created_at: WallTime(0),
+            expires_at: WallTime(i64::MAX / 2),
+        })
+        .await
+        .unwrap();
+    format!("{}={}", roeh_auth::cookie::SESSION_COOKIE, text.expose())
+}
+
+/// The status of a push WebSocket upgrade carrying `headers`.
+async fn ws_upgrade_status(e: &Env, headers: &[(&'static str, &str)]) -> u16 {
+    let mut req = format!("ws://{}/api/push/ws", e.addr)
+        .into_client_request()
+        .unwrap();
+    for (k, v) in headers {
+        req.headers_mut().insert(*k, v.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((mut s, resp)) => {
+            let _ = s.close(None).await;
+            resp.status().as_u16()
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        Err(other) => panic!("upgrade failed without an HTTP answer: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_session_is_refused_on_push_streams_opened_by_another_site() {
+    let e = env(64).await;
+    let cookie = session_cookie(&e, "op-origin").await;
+    let own = format!("http://{}", e.addr);
+    let evil = "http://evil.example";
+
+    // A page of another site that got the browser to send the session cookie: refused.
+    assert_eq!(
+        ws_upgrade_status(&e, &[("cookie", &cookie), ("origin", evil)]).await,
+        403
+    );
+    assert_eq!(
+        ws_upgrade_status(&e, &[("cookie", &cookie), ("origin", "null")]).await,
+        403
+    );
+    let sse = |origin: &'static str| {
+        e.http
+            .get(format!("http://{}/api/push/sse", e.addr))
+            .header("cookie", &cookie)
+            .header("origin", origin)
+            .send()
+    };
+    let r = sse(evil).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.unwrap().contains("cross-site"));
+
+    // The console's own page (same origin), or a client that sends no Origin: served.
+    assert_eq!(
+        ws_upgrade_status(&e, &[("cookie", &cookie), ("origin", &own)]).await,
+        101
+    );
+    assert_eq!(ws_upgrade_status(&e, &[("cookie", &cookie)]).await, 101);
+    // A bearer token is never sent by a browser on its own: the Origin does not matter.
+    let op =
+        support::user_token(&e.store, "op-bearer", Role::Operator, Scope::unrestricted()).await;
+    let bearer = format!("Bearer {op}");
+    assert_eq!(
+        ws_upgrade_status(&e, &[("authorization", &bearer), ("origin", evil)]).await,
+        101
+    );
+
+    // Each refusal is in the audit log, with the user whose session was misused.
+    let audit = e
+        .store
+        .audit(&roeh_store::AuditFilter::default())
+        .await
+        .unwrap();
+    let refused: Vec<_> = audit
+        .iter()
+        .filter(|a| a.entry.actor == "op-origin" && a.entry.status == Some(403))
+        .map(|a| a.entry.action.as_str())
+        .collect();
+    assert_eq!(
+        refused,
+        ["GET /api/push/sse", "GET /api/push/ws", "GET /api/push/ws"],
+        "{audit:?}"
+    );
+}

@@ -97,6 +97,73 @@ pub fn needs_csrf(method: &str) -> bool {
     !matches!(method, "GET" | "HEAD" | "OPTIONS")
 }
 
+/// What a cookie-authenticated request's `Origin` header says about where it comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginCheck {
+    /// No `Origin` header (a same-origin `GET` from a page, or a client that is not a browser).
+    Absent,
+    /// The page that made the request was served by this host.
+    SameOrigin,
+    /// Another site, an opaque origin (`null`) or an unreadable header.
+    Foreign,
+}
+
+/// Compares a request's `Origin` header with the `Host` it was sent to (the second line of
+/// defence beside `SameSite=Strict`: a page of another site must not use a console session).
+/// Hosts compare case-insensitively; a missing port is the default port of the origin's scheme
+/// (80 for `http`, 443 for `https`), on both sides.
+pub fn check_origin(origin: Option<&str>, host: Option<&str>) -> OriginCheck {
+    let Some(origin) = origin else {
+        return OriginCheck::Absent;
+    };
+    let parsed = origin.split_once("://").and_then(|(scheme, rest)| {
+        let default = match scheme.to_ascii_lowercase().as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        };
+        // An origin is scheme://host[:port] and nothing more.
+        if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+            return None;
+        }
+        Some((default, authority(rest, default)?))
+    });
+    let same = match (parsed, host) {
+        (Some((default, o)), Some(h)) => authority(h, default).is_some_and(|h| h == o),
+        _ => false,
+    };
+    if same {
+        OriginCheck::SameOrigin
+    } else {
+        OriginCheck::Foreign
+    }
+}
+
+/// `host[:port]` (an IPv6 host in brackets) as lower-case host and port, `default` when absent.
+fn authority(text: &str, default: u16) -> Option<(String, u16)> {
+    let text = text.trim();
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (h, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => default,
+            None => return None,
+        };
+        (format!("[{h}]"), port)
+    } else {
+        match text.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().ok()?),
+            None => (text.to_string(), default),
+        }
+    };
+    let bracketed = host.starts_with('[');
+    if host.is_empty() || host.chars().any(char::is_whitespace) || !bracketed && host.contains(':')
+    {
+        return None;
+    }
+    Some((host.to_ascii_lowercase(), port))
+}
+
 /// The server's CSRF key. Its `Debug` does not print it.
 #[derive(Clone)]
 pub struct CsrfKey([u8; 32]);
@@ -154,6 +221,59 @@ impl CsrfKey {
 mod tests {
     use super::*;
     use crate::token::{hash_token, new_token};
+
+    #[test]
+    fn origin_must_name_the_host_it_was_sent_to() {
+        use OriginCheck::*;
+        let c = |o: Option<&str>, h: Option<&str>| check_origin(o, h);
+        assert_eq!(c(None, Some("roeh.example")), Absent);
+        assert_eq!(
+            c(Some("https://roeh.example"), Some("roeh.example")),
+            SameOrigin
+        );
+        assert_eq!(
+            c(Some("https://ROEH.example"), Some("roeh.example:443")),
+            SameOrigin
+        );
+        assert_eq!(
+            c(Some("http://127.0.0.1:8080"), Some("127.0.0.1:8080")),
+            SameOrigin
+        );
+        assert_eq!(c(Some("http://[::1]:8080"), Some("[::1]:8080")), SameOrigin);
+        assert_eq!(
+            c(Some("http://localhost"), Some("localhost:80")),
+            SameOrigin
+        );
+        // Another site, another port, another default port, an opaque or malformed origin.
+        assert_eq!(
+            c(Some("http://evil.example"), Some("127.0.0.1:8080")),
+            Foreign
+        );
+        assert_eq!(
+            c(Some("http://127.0.0.1:8081"), Some("127.0.0.1:8080")),
+            Foreign
+        );
+        assert_eq!(
+            c(Some("https://roeh.example"), Some("roeh.example:80")),
+            Foreign
+        );
+        assert_eq!(c(Some("null"), Some("roeh.example")), Foreign);
+        assert_eq!(c(Some("file://"), Some("roeh.example")), Foreign);
+        assert_eq!(
+            c(Some("https://roeh.example/x"), Some("roeh.example")),
+            Foreign
+        );
+        assert_eq!(
+            c(Some("https://u@roeh.example"), Some("roeh.example")),
+            Foreign
+        );
+        assert_eq!(
+            c(Some("https://roeh.example:x"), Some("roeh.example")),
+            Foreign
+        );
+        assert_eq!(c(Some("https://roeh.example"), None), Foreign);
+        assert_eq!(c(Some("https://a:b:c"), Some("a:b:c")), Foreign);
+    }
 
     #[test]
     fn cookie_attributes() {

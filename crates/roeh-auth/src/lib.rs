@@ -25,7 +25,7 @@ pub mod scope;
 pub mod token;
 
 pub use audit::{ANONYMOUS, AuditEntry, Outcome, action};
-pub use cookie::{CSRF_HEADER, CookieConfig, CsrfKey, needs_csrf};
+pub use cookie::{CSRF_HEADER, CookieConfig, CsrfKey, OriginCheck, check_origin, needs_csrf};
 pub use limiter::{LimiterConfig, LoginLimiter, RetryAfter};
 pub use password::{HashParams, PasswordHasher, check_password_policy, validate_username};
 pub use role::{Permission, Role, role_allows};
