@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything roeh needs on a fresh Debian 12 machine (as root), idempotently:
-#   1. Debian packages (GStreamer, FFmpeg libraries, clang, PostgreSQL, ...)
+#   1. Debian packages (GStreamer, FFmpeg libraries, clang, PostgreSQL, qemu-user for the
+#      int8 test on an emulated AVX2-only CPU, ...)
 #   2. the ONNX Runtime shared library, taken from the PyPI wheel onnxruntime==1.31.1
 #   3. the bundled detection model, checked against its sha256
 #   4. the test footage (vtest from Debian's opencv-doc), encoded to H.264 and H.265 once
@@ -21,6 +22,7 @@ APT_PACKAGES=(
   gstreamer1.0-rtsp libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev pkg-config ffmpeg
   postgresql sqlite3 unzip ca-certificates openssl python3-pip python3-venv iproute2 util-linux
+  qemu-user
 )
 
 install_apt() {

@@ -389,6 +389,17 @@ fn output_array<'a>(
     })
 }
 
+/// ONNX Runtime's session option that makes its u8 x s8 integer kernels exact on x86-64 CPUs
+/// without VNNI. There, by default, they multiply with `vpmaddubsw`, which adds each pair of
+/// u8 x s8 products into a signed 16-bit lane and saturates (a pair reaches 2 x 255 x 127); a
+/// VNNI CPU adds in 32 bits. So an int8 model found other people on an AVX2-only CPU than on a
+/// VNNI one. With this option ONNX Runtime shifts the weights to u8 and uses its u8 x u8 kernels,
+/// which widen to 16-bit values and add pairs into 32 bits: the integer sums are exact, and the
+/// int8 model's outputs are the same on every x86-64 CPU (`tests/int8_recall.rs` checks this on
+/// an emulated AVX2-only CPU). VNNI CPUs are unaffected; float models have no integer kernels.
+/// Why not 7-bit weights (`reduce_range`) instead: design record 0007.
+const EXACT_INT8_KEY: &str = "session.x64quantprecision";
+
 fn build_session(
     runtime: &OrtRuntime,
     bytes: &[u8],
@@ -415,6 +426,8 @@ fn build_session(
             .with_intra_threads(options.intra_threads)
             .map_err(builder_err)?
             .with_inter_threads(1)
+            .map_err(builder_err)?
+            .with_config_entry(EXACT_INT8_KEY, "1")
             .map_err(builder_err)
     };
     let commit = |mut b: ort::session::builder::SessionBuilder| {

@@ -175,3 +175,121 @@ fn int8_person_recall_is_within_two_points_of_float() {
         .any(|(f, q)| f.items.first().map(|d| d.score) != q.items.first().map(|d| d.score));
     assert!(differs, "int8 scores are identical to float scores");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The int8 model's detections do not depend on the CPU.
+//
+// ONNX Runtime's default u8 x s8 kernels add pairs of products in saturating 16-bit lanes on
+// x86-64 CPUs without VNNI (AVX2 only), and in 32 bits on VNNI CPUs, so the same int8 model once
+// found other people on each. roeh's sessions set ONNX Runtime's exact-accumulation option
+// (`EXACT_INT8_KEY` in src/ort_detector.rs): the integer sums are exact everywhere. This test
+// runs the test binary again under `qemu-x86_64 -cpu Haswell`, an emulated CPU with AVX2 and FMA
+// but no AVX-512 and no VNNI (whatever CPU runs the suite), and requires the int8 model to give
+// there the same detections, boxes and scores as on this CPU.
+
+/// Env var naming the file the emulated run writes its detections to.
+const EMULATED_OUT_ENV: &str = "ROEH_INT8_EMULATED_OUT";
+/// Frames compared across CPUs: every 4th test frame (emulation runs about 50x slower).
+const CROSS_CPU_STEP: usize = 4;
+/// Scores collected down to this, so a score near the shipped threshold cannot hide a difference.
+const CROSS_CPU_FLOOR: f32 = 0.2;
+/// Largest score difference allowed across CPUs: only float rounding in the graph's float parts
+/// (resize, box decoding) may differ. Saturated sums moved scores by tenths.
+const CROSS_CPU_SCORE_TOLERANCE: f32 = 1e-3;
+
+/// `(score, [xmin, ymin, xmax, ymax])` of each compared frame, as JSON.
+fn cross_cpu_detections() -> Vec<Vec<(f32, [f32; 4])>> {
+    let frames: Vec<RgbFrame> = test_frames().into_iter().step_by(CROSS_CPU_STEP).collect();
+    let rt = OrtRuntime::from_env().expect("ONNX Runtime (run bash scripts/setup.sh)");
+    let manifest = ModelManifest::load(root().join("models/models.toml")).unwrap();
+    let opts = OrtDetectorOptions {
+        intra_threads: 1,
+        score_threshold: Some(CROSS_CPU_FLOOR),
+        ..OrtDetectorOptions::default()
+    };
+    let det = OrtDetector::load(&rt, &manifest, INT8_MODEL, &opts).unwrap();
+    det.detect_batch(&frames)
+        .unwrap()
+        .iter()
+        .map(|d| d.items.iter().map(|i| (i.score, i.bbox)).collect())
+        .collect()
+}
+
+#[test]
+fn int8_detections_are_the_same_on_a_cpu_without_avx512_or_vnni() {
+    if let Some(out) = std::env::var_os(EMULATED_OUT_ENV) {
+        // The emulated run: prove which CPU this is, then detect.
+        assert!(std::arch::is_x86_feature_detected!("avx2"), "AVX2 expected");
+        assert!(!std::arch::is_x86_feature_detected!("avx512f"));
+        assert!(!std::arch::is_x86_feature_detected!("avx512vnni"));
+        assert!(!std::arch::is_x86_feature_detected!("avxvnni"));
+        let json = serde_json::to_vec(&cross_cpu_detections()).unwrap();
+        std::fs::write(out, json).unwrap();
+        return;
+    }
+    let qemu = "qemu-x86_64";
+    if std::process::Command::new(qemu)
+        .arg("-version")
+        .output()
+        .is_err()
+    {
+        return roeh_testkit::prerequisite_missing(
+            "int8 across CPUs",
+            "qemu-x86_64 (Debian's qemu-user) is not installed",
+        );
+    }
+    let native = cross_cpu_detections();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("emulated.json");
+    let run = std::process::Command::new(qemu)
+        .args(["-cpu", "Haswell"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "int8_detections_are_the_same_on_a_cpu_without_avx512_or_vnni",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(EMULATED_OUT_ENV, &out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "the emulated run failed: {}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let emulated: Vec<Vec<(f32, [f32; 4])>> =
+        serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(native.len(), emulated.len());
+    let (mut people, mut worst_score, mut worst_iou) = (0, 0f32, 1f32);
+    for (i, (n, e)) in native.iter().zip(&emulated).enumerate() {
+        // Every person found at the shipped threshold on either CPU is found on the other, in
+        // the same place, with the same score: integer sums are exact, only float rounding of
+        // the graph's float parts may differ.
+        for (a, b, who) in [(n, e, "this CPU"), (e, n, "the emulated CPU")] {
+            for (score, bbox) in a.iter().filter(|d| d.0 >= 0.4) {
+                let twin = b
+                    .iter()
+                    .max_by(|x, y| iou(&x.1, bbox).total_cmp(&iou(&y.1, bbox)))
+                    .unwrap_or_else(|| panic!("frame {i}: nothing on one side"));
+                worst_score = worst_score.max((twin.0 - score).abs());
+                worst_iou = worst_iou.min(iou(&twin.1, bbox));
+                assert!(
+                    (twin.0 - score).abs() <= CROSS_CPU_SCORE_TOLERANCE
+                        && iou(&twin.1, bbox) >= 0.99,
+                    "frame {i}: a person found on {who} at {score:.3} {bbox:?} is at \
+                     {:.3} {:?} on the other",
+                    twin.0,
+                    twin.1
+                );
+                people += 1;
+            }
+        }
+    }
+    eprintln!(
+        "{people} detections compared across CPUs: largest score difference {worst_score:.5}, \
+         smallest IoU {worst_iou:.4}"
+    );
+    assert!(people >= 20, "only {people} detections compared");
+}
