@@ -7,9 +7,10 @@
 //! against it: unicast and multicast discovery, then `probe_device`. No traffic leaves the
 //! namespace.
 //!
-//! Prerequisites (the test prints `SKIPPED ipycam_simulator: …` and passes when one is missing):
-//! the venv made by `crates/roeh-onvif/tests/setup-ipycam.sh` (or `ROEH_ONVIF_VENV`), the `ip`
-//! and `unshare` commands, permission to create a network namespace (root), and the footage.
+//! Prerequisites (installed by `scripts/setup.sh`; a missing one fails the test unless
+//! `ROEH_ALLOW_SKIP=1`): the venv made by `crates/roeh-onvif/tests/setup-ipycam.sh` (or
+//! `ROEH_ONVIF_VENV`), the `ip` and `unshare` commands, permission to create a network namespace
+//! (root), and the footage.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -25,10 +26,6 @@ const INNER_ENV: &str = "ROEH_ONVIF_IN_NETNS";
 const USER: &str = "operator";
 const PASSWORD: &str = "Virtual-Cam-Pa55";
 
-fn skip(why: &str) {
-    eprintln!("SKIPPED ipycam_simulator: {why}");
-}
-
 #[test]
 fn ipycam_simulator() {
     if std::env::var_os(INNER_ENV).is_some() {
@@ -36,7 +33,7 @@ fn ipycam_simulator() {
         return;
     }
     if let Some(why) = ipycam::missing_prerequisite() {
-        return skip(&why);
+        return roeh_testkit::prerequisite_missing("ipycam_simulator", &why);
     }
     let status =
         ipycam::run_in_private_netns(INNER_ENV, "ipycam_simulator").expect("run in a namespace");
@@ -129,7 +126,7 @@ async fn checks() {
     assert_eq!(main.token, "Profile_Main");
     assert_eq!((main.width, main.height), (Some(768), Some(576)));
     assert_eq!(main.encoding, Some(VideoEncoding::H264));
-    assert_eq!(main.fps, Some(10.0));
+    assert_eq!(main.fps, Some(ipycam::FPS as f32));
     assert_eq!(
         main.stream_uri.as_ref().map(|u| u.as_str()),
         Some("rtsp://127.0.0.1:8554/video_main")

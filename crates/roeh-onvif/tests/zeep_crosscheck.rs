@@ -17,8 +17,8 @@
 //! matter to a device; anything else fails the test.
 //!
 //! Prerequisite: the venv made by `crates/roeh-onvif/tests/setup-zeep.sh` (or `ROEH_ZEEP_VENV`).
-//! Without it the cross-check prints `SKIPPED zeep_crosscheck: …` and passes; the comparator's
-//! own tests below run regardless.
+//! Without it the cross-check fails (unless `ROEH_ALLOW_SKIP=1`); the comparator's own tests
+//! below run regardless.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -995,11 +995,13 @@ fn check_flow(cmp: &mut Cmp, who: &str, reqs: &[Captured]) {
 async fn zeep_crosscheck() {
     let python = venv_python();
     if !python.exists() {
-        eprintln!(
-            "SKIPPED zeep_crosscheck: {} not found; run crates/roeh-onvif/tests/setup-zeep.sh",
-            python.display()
+        return roeh_testkit::prerequisite_missing(
+            "zeep_crosscheck",
+            &format!(
+                "{} not found (crates/roeh-onvif/tests/setup-zeep.sh makes it)",
+                python.display()
+            ),
         );
-        return;
     }
     let (cap, url) = start_capture().await;
     let roeh = run_roeh(&cap, &url).await;

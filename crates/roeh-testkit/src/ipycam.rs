@@ -24,6 +24,9 @@ pub const DEVICE_SERVICE_URL: &str = "http://127.0.0.1:8080/onvif/device_service
 /// The camera's HTTP port on loopback; open once the camera is ready.
 const HTTP_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
 
+/// Frame rate of both of the camera's streams.
+pub const FPS: u32 = 5;
+
 /// How long the camera may take to open its HTTP port.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -134,17 +137,23 @@ impl Drop for Camera {
 
 impl Camera {
     /// Starts ipycam named `Roeh-Test-Cam` with WS-Security credentials `user`/`password`, a
-    /// 768x576 main and a 640x360 sub profile at 10 fps, streaming [`footage`]; its config and
-    /// log (`ipycam.log`) go in `dir`. Waits up to 30 s for its HTTP port; the error then carries
-    /// the log's tail.
+    /// 768x576 main and a 640x360 sub profile at [`FPS`] fps, streaming [`footage`]; its config
+    /// and log (`ipycam.log`) go in `dir`. Waits up to 30 s for its HTTP port; the error then
+    /// carries the log's tail.
+    ///
+    /// The streams are sized for a loaded 2-core machine: ipycam decodes and paces frames in
+    /// Python, encodes each stream with its own ffmpeg and forwards RTP through a Python thread.
+    /// At its default 8 Mbit/s a key frame is a burst of about a hundred RTP packets that a
+    /// starved forwarder loses, and a client then waits in vain for a whole key frame. 5 fps at
+    /// 1 Mbit/s (main) and 256 kbit/s (sub) keep the key frames small and the work a fraction.
     pub fn start(dir: &Path, user: &str, password: &str) -> anyhow::Result<Camera> {
         let config = dir.join("camera_config.json");
         std::fs::write(
             &config,
             format!(
                 r#"{{"name": "Roeh-Test-Cam", "username": "{user}", "password": "{password}",
-               "main_width": 768, "main_height": 576, "main_fps": 10,
-               "sub_width": 640, "sub_height": 360, "sub_fps": 10,
+               "main_width": 768, "main_height": 576, "main_fps": {FPS}, "main_bitrate": "1M",
+               "sub_width": 640, "sub_height": 360, "sub_fps": {FPS}, "sub_bitrate": "256K",
                "show_timestamp": false, "hw_accel": "cpu"}}"#
             ),
         )?;

@@ -6,10 +6,35 @@
 //!   `kill -9`;
 //! - [`wait_for`]: polls a condition with a deadline instead of sleeping a fixed time;
 //! - [`pki`]: a site CA and a server certificate for `localhost`, made with `openssl`;
-//! - [`ipycam`]: the virtual ONVIF camera ipycam, run inside a private network namespace.
+//! - [`ipycam`]: the virtual ONVIF camera ipycam, run inside a private network namespace;
+//! - [`prerequisite_missing`]: a missing prerequisite fails the test unless a run opts out.
 
 pub mod ipycam;
 pub mod pki;
+
+/// The variable that lets a deliberate run skip a test whose prerequisite is missing
+/// (`ROEH_ALLOW_SKIP=1`). CI and `scripts/test.sh` never set it; there a missing prerequisite
+/// fails the test, so a broken setup step cannot turn an acceptance test green.
+pub const ALLOW_SKIP_ENV: &str = "ROEH_ALLOW_SKIP";
+
+/// Whether skipping tests with missing prerequisites was asked for ([`ALLOW_SKIP_ENV`] is `1`).
+pub fn skipping_allowed() -> bool {
+    std::env::var(ALLOW_SKIP_ENV).is_ok_and(|v| v == "1")
+}
+
+/// A prerequisite of `test` is missing (`why`, with the step that installs it). Fails the test
+/// by panicking, unless [`skipping_allowed`]: then it prints `SKIPPED <test>: <why>` and
+/// returns, and the caller returns without checking anything.
+pub fn prerequisite_missing(test: &str, why: &str) {
+    if skipping_allowed() {
+        eprintln!("SKIPPED {test}: {why} ({ALLOW_SKIP_ENV}=1)");
+        return;
+    }
+    panic!(
+        "{test}: a prerequisite is missing: {why}. Run `bash scripts/setup.sh` \
+         (set {ALLOW_SKIP_ENV}=1 only to skip this test deliberately)"
+    );
+}
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

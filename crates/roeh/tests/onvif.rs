@@ -6,9 +6,10 @@
 //! test re-runs itself inside a private network namespace (`unshare -n`) where only loopback
 //! exists; no traffic leaves it.
 //!
-//! Prerequisites (the test prints `SKIPPED onvif: …` and passes when one is missing): the venv of
-//! `crates/roeh-onvif/tests/setup-ipycam.sh` (or `ROEH_ONVIF_VENV`), the `ip` and `unshare`
-//! commands, permission to create a network namespace (root), and the footage.
+//! Prerequisites (installed by `scripts/setup.sh`; a missing one fails the test unless
+//! `ROEH_ALLOW_SKIP=1`): the venv of `crates/roeh-onvif/tests/setup-ipycam.sh` (or
+//! `ROEH_ONVIF_VENV`), the `ip` and `unshare` commands, permission to create a network namespace
+//! (root), and the footage.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -32,8 +33,7 @@ fn onvif_camera_is_discovered_approved_added_and_recorded() {
         return;
     }
     if let Some(why) = ipycam::missing_prerequisite() {
-        eprintln!("SKIPPED onvif: {why}");
-        return;
+        return roeh_testkit::prerequisite_missing("onvif", &why);
     }
     let status = ipycam::run_in_private_netns(
         INNER_ENV,
@@ -49,7 +49,12 @@ fn onvif_camera_is_discovered_approved_added_and_recorded() {
 fn inside_namespace() {
     ipycam::prepare_loopback().unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let t0 = std::time::Instant::now();
     let cam = Camera::start(dir.path(), USER, PASSWORD).unwrap();
+    eprintln!(
+        "[onvif] camera up after {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     let site = Site::new(1.0, &[]);
     let mut toml = std::fs::read_to_string(&site.config).unwrap();
     toml.push_str(
@@ -57,7 +62,7 @@ fn inside_namespace() {
          probe_addresses = [\"127.0.0.1:3702\"]\ndiscovery_timeout_secs = 2.0\n",
     );
     std::fs::write(&site.config, toml).unwrap();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| story(&site)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| story(&site, t0)));
     if result.is_err() {
         eprintln!("ipycam log tail:\n{}", cam.log_tail());
         eprintln!("roeh log tail:\n{}", ipycam::tail(&site.log));
@@ -89,7 +94,12 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-fn story(site: &Site) {
+/// Prints how long the story has run when it reaches `what` (to see where a slow run spends it).
+fn mark(t0: std::time::Instant, what: &str) {
+    eprintln!("[onvif] {what} after {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+fn story(site: &Site, t0: std::time::Instant) {
     let (proc_, base) = site.serve();
 
     // Discovery (unicast and multicast probes) lists the camera for approval, and adds nothing.
@@ -104,6 +114,7 @@ fn story(site: &Site) {
         },
     )
     .unwrap();
+    mark(t0, "discovered");
     let found = found.as_array().unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     let d = &found[0];
@@ -170,13 +181,16 @@ fn story(site: &Site) {
     assert_eq!(o["snapshot_url"], "http://127.0.0.1:8080/snapshot.jpg");
 
     // Recorded like any camera: streaming, segments committed at the main profile's size.
+    mark(t0, "added");
     let cams = wait_streaming(&base, Some(1)).unwrap();
+    mark(t0, "streaming");
     assert_eq!(cams[0]["id"], id.as_str());
     let segs = wait_for("two committed segments", Duration::from_secs(60), || {
         let v = get_json(&format!("{base}/api/cameras/{id}/segments"));
         (v.as_array()?.len() >= 2).then_some(v)
     })
     .unwrap();
+    mark(t0, "two segments committed");
     assert_eq!(segs[0]["width"], 768);
     assert_eq!(segs[0]["height"], 576);
     assert_eq!(segs[0]["state"], "committed");
