@@ -308,14 +308,12 @@ async fn run_until(
 ) -> anyhow::Result<()> {
     let mut pcfg = pipeline_config(cfg)?;
     let footage_root = pcfg.footage_root.clone();
+    // Everything that can refuse to start (keys, certificates, settings) is read before the
+    // recorder and the analytics start: a failure here leaves no camera recording, no segment
+    // unsealed and no analytics thread that would keep the process from exiting.
     let custody = open_custody(cfg, &store, clock.clone()).await?;
     pcfg.holds = custody.holds();
-    let analytics = start_analytics(cfg, &store, clock.clone()).await?;
-    if let Some(a) = &analytics {
-        pcfg.ingest.tap = Some(a.clone());
-    }
-    // Everything that can refuse to start (keys, certificates, settings) is read before the
-    // recorder starts: a failure here leaves no camera recording and no segment unsealed.
+    let push_signer = push_signer(&cfg.server.data_dir)?;
     // Served over HTTPS, session cookies are always `Secure`.
     let secure_cookie = cfg.server.secure_cookie || tls.is_some();
     let auth = roeh_api::auth::AuthState::new(roeh_auth::HashParams::default(), secure_cookie)?;
@@ -326,7 +324,6 @@ async fn run_until(
         cfg.webhooks.settings()?,
     )
     .map_err(|e| anyhow::anyhow!("starting the webhook worker: {e:?}"))?;
-    let push_signer = push_signer(&cfg.server.data_dir)?;
     // No default credentials: without users, a one-time setup token creates the first admin.
     if let Some(token) = roeh_api::auth::prepare_setup(&store, clock.wall())
         .await
@@ -334,9 +331,13 @@ async fn run_until(
     {
         eprintln!(
             "roeh: no users yet. Create the first admin with the one-time setup token {token} \
-             (POST /api/auth/setup with {{\"token\", \"username\", \"password\"}}); it is \
-             replaced at every start until used."
+             (in the console's first-admin page, or POST /api/auth/setup with {{\"token\", \
+             \"username\", \"password\"}}); it is replaced at every start until used."
         );
+    }
+    let analytics = start_analytics(cfg, &store, clock.clone()).await?;
+    if let Some(a) = &analytics {
+        pcfg.ingest.tap = Some(a.clone());
     }
     let opener = Arc::new(roeh_ingest::CameraOpener::new());
     let pipeline = Pipeline::start(store.clone(), clock.clone(), opener, pcfg).await?;
@@ -439,10 +440,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.server.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    eprintln!(
-        "roeh: API at {scheme}://{}/api/health",
-        listener.local_addr()?
-    );
+    let addr = listener.local_addr()?;
+    eprintln!("roeh: API at {scheme}://{addr}/api/health");
+    eprintln!("roeh: console at {scheme}://{addr}/");
     run_until(&cfg, store, clock, listener, tls, first_signal()).await
 }
 
@@ -521,11 +521,10 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("roeh demo: recording into {}", args.data_dir.display());
     println!("roeh demo: API at http://{addr}/api/cameras");
+    println!("roeh demo: console at http://{addr}/");
     println!(
-        "roeh demo: at the first start, create an admin with the setup token printed below: \
-         curl -X POST http://{addr}/api/auth/setup -H 'content-type: application/json' \
-         -d '{{\"token\":\"<token>\",\"username\":\"admin\",\"password\":\"<12+ characters>\"}}'; \
-         then sign in with POST /api/auth/login (\"kind\":\"api\" returns a bearer token)"
+        "roeh demo: at the first start, open the console and create the first admin with the \
+         one-time setup token printed below; then sign in there"
     );
     let duration = args.duration_secs;
     let stop = async move {
