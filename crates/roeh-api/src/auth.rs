@@ -653,16 +653,39 @@ pub(crate) struct MeView {
     role: &'static str,
     #[schemars(with = "crate::openapi::foreign::Scope")]
     scope: serde_json::Value,
+    /// For a console session (cookie): the CSRF token its state changes must send in
+    /// `x-roeh-csrf`, so a reloaded page can go on without signing in again. Absent for tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf: Option<String>,
 }
 
 /// `GET /api/auth/me`.
-pub(crate) async fn me(axum::Extension(p): axum::Extension<Principal>) -> Json<MeView> {
+pub(crate) async fn me(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(p): axum::Extension<Principal>,
+) -> Json<MeView> {
+    // The route layer already authenticated the caller; a cookie counts only without a bearer
+    // header, as there.
+    let csrf = if headers.contains_key(header::AUTHORIZATION) {
+        None
+    } else {
+        let cookies = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        st.auth
+            .cookie
+            .session_from_cookie_headers(cookies)
+            .map(|token| st.auth.csrf.csrf_token_for(&roeh_auth::hash_token(token)))
+    };
     Json(MeView {
         id: p.user_id,
         role: p.role.as_str(),
         scope: serde_json::from_str::<serde_json::Value>(&p.scope.to_json().unwrap_or_default())
             .unwrap_or(serde_json::Value::Null),
         username: p.username,
+        csrf,
     })
 }
 

@@ -402,6 +402,8 @@ async fn setup_token_creates_the_first_admin_once_and_logins_are_rate_limited() 
     let (s, _, me) = send(&app, with_cookie(Method::GET, "/api/auth/me", None, "")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(me["role"], "admin");
+    // A reloaded console page learns its CSRF token from `me`: the one the login gave.
+    assert_eq!(me["csrf"], csrf.as_str());
     let cam = r#"{"name":"csrf","url":"rtsp://127.0.0.1:9/x"}"#;
     let (s, _, _) = send(&app, with_cookie(Method::POST, "/api/cameras", None, cam)).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "no CSRF header");
