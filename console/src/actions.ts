@@ -1,0 +1,409 @@
+// What the console does: sign-in and sign-out, the push stream feeding the queue, and the
+// operator's actions on alerts. Components call these; they never call the API themselves.
+//
+// Invariants:
+// - a 401 from any request ends the session on screen: the stream stops, the sign-in page shows,
+//   and note drafts stay (sessionStorage) for after the next sign-in; an explicit sign-out
+//   clears them;
+// - an action's answer (the alert after the change) is applied at once; the pushed event that
+//   follows carries the same or a newer summary, so nothing flickers back;
+// - server error messages are stored as plain strings and rendered as text.
+
+import { batch } from '@preact/signals';
+import {
+  type ActionName,
+  type AlertSummary,
+  type PushBody,
+  type UnitsView,
+  applySummary,
+  isFinalAction,
+  isLoud,
+  replaceAll,
+} from './lib/alerts';
+import { Api, ApiError, type HttpResponse } from './lib/api';
+import { isolate } from './lib/format';
+import { PushClient, type SocketLike } from './lib/pushclient';
+import { chime } from './sound';
+import {
+  announce,
+  armed,
+  busy,
+  claimers,
+  clockSuspect,
+  conn,
+  detail,
+  detailError,
+  detailId,
+  dispatchFor,
+  drafts,
+  go,
+  muted,
+  names,
+  queue,
+  queueLoaded,
+  refusedCount,
+  route,
+  session,
+  setDraft,
+  setRowError,
+  t,
+  toggleIn,
+} from './store';
+import { hotspotLabel, severityLabel } from './labels';
+
+/** How old a push message may be before this console refuses it (its own limit), µs. */
+const MAX_MESSAGE_AGE_US = 120_000_000;
+
+/** What is announced after each action succeeded. */
+const DONE = {
+  claim: 'done.claim',
+  acknowledge: 'done.acknowledge',
+  resolve: 'done.resolve',
+  false_alarm: 'done.false_alarm',
+  escalate: 'done.escalate',
+} as const;
+
+/** How long a first press of a final action stays armed, ms. */
+const ARM_MS = 4000;
+
+function sessionStore(): Storage | undefined {
+  try {
+    return sessionStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+const api = new Api({
+  fetch: (url, init) => fetch(url, init) as Promise<HttpResponse>,
+  onUnauthorized: () => signedOut(false),
+  ...(sessionStore() ? { storage: sessionStore() as Storage } : {}),
+});
+
+function message(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.kind === 'network') return t.value('error.network');
+    return e.message;
+  }
+  return t.value('error.unexpected');
+}
+
+// ----- the stream -----
+
+function alarm(s: AlertSummary): void {
+  announce(
+    t.value('announce.new', {
+      severity: severityLabel(s.severity),
+      hotspot: isolate(hotspotLabel(s.hotspot)),
+    }),
+  );
+  if (!muted.value && isLoud(s.severity)) chime(s.severity === 'critical' ? 3 : 2);
+}
+
+function learnClaimer(b: PushBody): void {
+  if (b.kind === 'claim' && b.summary.claimed_by !== null && b.actor !== '') {
+    const m = new Map(claimers.value);
+    m.set(b.summary.claimed_by, b.actor);
+    claimers.value = m;
+  }
+}
+
+const push = new PushClient(
+  {
+    subtle: globalThis.crypto?.subtle ?? null,
+    openSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+    fetchKey: () => api.pushKey(),
+    fetchOpen: () => api.openAlerts(),
+    now: () => Date.now(),
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    random: () => Math.random(),
+    location,
+    maxAgeUs: MAX_MESSAGE_AGE_US,
+  },
+  {
+    onState: (s) => {
+      conn.value = s;
+    },
+    onSnapshot: (list) => {
+      const first = !queueLoaded.value;
+      const r = replaceAll(queue.value, list);
+      batch(() => {
+        queue.value = r.queue;
+        queueLoaded.value = true;
+      });
+      // Alerts that appeared while the stream was down still sound; the first list does not.
+      if (!first) for (const s of r.added) alarm(s);
+      maybeLoadNames(list);
+    },
+    onMessage: (b) => {
+      learnClaimer(b);
+      const r = applySummary(queue.value, b.summary);
+      queue.value = r.queue;
+      if (r.added) {
+        alarm(r.added);
+        maybeLoadNames([r.added]);
+      }
+      if (detailId.value === b.alert) void loadDetail(b.alert);
+    },
+    onRefused: (r) => {
+      refusedCount.value += 1;
+      // For whoever investigates: the reason, never the message's content.
+      console.warn('roeh: refused a push message:', r.kind);
+    },
+    onClockSuspect: (s) => {
+      clockSuspect.value = s;
+    },
+  },
+);
+
+// ----- names of hotspots, cameras and rules -----
+
+let namesLoadedAt = 0;
+/** Ids already looked up once without finding their name (a role may not list them). */
+const lookedUp = new Set<string>();
+
+/** Reloads names at once when a summary names an id not looked up yet (a hotspot or camera
+ * added since the last load), else at most every 30 s. */
+function maybeLoadNames(list: readonly AlertSummary[]): void {
+  const n = names.value;
+  const unknown: string[] = [];
+  for (const s of list) {
+    if (!n.hotspots.has(s.hotspot)) unknown.push(s.hotspot);
+    for (const c of s.cameras) if (!n.cameras.has(c)) unknown.push(c);
+    for (const i of s.incidents) if (!n.rules.has(i.rule)) unknown.push(i.rule);
+  }
+  if (unknown.length === 0) return;
+  const fresh = unknown.filter((id) => !lookedUp.has(id));
+  if (fresh.length > 0 || Date.now() - namesLoadedAt > 30_000) {
+    for (const id of fresh) lookedUp.add(id);
+    void loadNames();
+  }
+}
+
+async function loadNames(): Promise<void> {
+  namesLoadedAt = Date.now();
+  // Each list is optional: a role without it sees short ids instead.
+  const [h, c, r] = await Promise.allSettled([api.hotspots(), api.cameras(), api.rules()]);
+  const next = { ...names.value };
+  if (h.status === 'fulfilled') next.hotspots = new Map(h.value.map((x) => [x.id, x.name]));
+  if (c.status === 'fulfilled') next.cameras = new Map(c.value.map((x) => [x.id, x.name]));
+  if (r.status === 'fulfilled') {
+    next.rules = new Map(
+      r.value.map((x) => [
+        x.id,
+        {
+          kind: typeof x.rule.kind === 'string' ? x.rule.kind : '',
+          name: typeof x.rule.name === 'string' ? x.rule.name : '',
+        },
+      ]),
+    );
+  }
+  names.value = next;
+}
+
+// ----- session -----
+
+/** Whose stream position the push client holds. */
+let streamUser: number | null = null;
+
+function signedIn(): void {
+  const me = session.value;
+  if (me && me.id !== streamUser) {
+    push.reset();
+    streamUser = me.id;
+  }
+  batch(() => {
+    queueLoaded.value = false;
+    queue.value = new Map();
+    refusedCount.value = 0;
+    clockSuspect.value = false;
+  });
+  namesLoadedAt = 0;
+  void loadNames();
+  push.start();
+  if (route.value !== 'alerts') go('alerts');
+}
+
+/** The session has ended (`explicit`: the operator signed out). */
+function signedOut(explicit: boolean): void {
+  push.stop();
+  batch(() => {
+    session.value = null;
+    conn.value = 'stopped';
+    detailId.value = null;
+    detail.value = null;
+    dispatchFor.value = null;
+    armed.value = null;
+    if (explicit) for (const id of drafts.value.keys()) setDraft(id, '');
+  });
+  if (route.value !== 'setup') go('login');
+}
+
+/** At start: who is signed in, if anyone. */
+export async function checkSession(): Promise<void> {
+  try {
+    session.value = await api.me();
+    signedIn();
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) {
+      // Server unreachable: show the sign-in page with nothing lost.
+      session.value = null;
+      if (route.value === 'alerts') go('login');
+    }
+  }
+}
+
+/** Signs in; returns an error message to show, or null. */
+export async function signIn(username: string, password: string): Promise<string | null> {
+  try {
+    await api.login(username, password);
+    session.value = await api.me();
+    signedIn();
+    return null;
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Creates the first admin with the setup token, then signs in. */
+export async function firstAdmin(
+  token: string,
+  username: string,
+  password: string,
+): Promise<string | null> {
+  try {
+    await api.setup(token, username, password);
+  } catch (e) {
+    return message(e);
+  }
+  return signIn(username, password);
+}
+
+/** Signs out. */
+export async function signOut(): Promise<void> {
+  try {
+    await api.logout();
+  } catch {
+    // Signed out locally either way; the session dies with its cookie's expiry.
+  }
+  signedOut(true);
+}
+
+// ----- alert actions -----
+
+/** Opens (or refreshes) the details of an alert. */
+export async function loadDetail(id: string): Promise<void> {
+  try {
+    const d = await api.alert(id);
+    if (detailId.value !== id) return;
+    // The events name who claimed: remember it for the queue.
+    const claim = [...d.events].reverse().find((e) => e.kind === 'claim');
+    if (claim && d.alert.claimed_by !== null) {
+      const m = new Map(claimers.value);
+      m.set(d.alert.claimed_by, claim.actor);
+      claimers.value = m;
+    }
+    batch(() => {
+      detail.value = d;
+      detailError.value = null;
+    });
+  } catch (e) {
+    if (detailId.value === id) detailError.value = message(e);
+  }
+}
+
+export function openDetail(id: string): void {
+  batch(() => {
+    detailId.value = id;
+    detail.value = null;
+    detailError.value = null;
+  });
+  void loadDetail(id);
+}
+
+export function closeDetail(): void {
+  detailId.value = null;
+  detail.value = null;
+}
+
+async function run(id: string, f: () => Promise<AlertSummary | null>): Promise<boolean> {
+  if (busy.value.has(id)) return false;
+  toggleIn(busy, id, true);
+  setRowError(id, null);
+  try {
+    const s = await f();
+    if (s) queue.value = applySummary(queue.value, s).queue;
+    return true;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) setRowError(id, message(e));
+    // Decided on stale data (someone acted first): read the queue again.
+    if (e instanceof ApiError && e.status === 409) push.refresh();
+    return false;
+  } finally {
+    toggleIn(busy, id, false);
+  }
+}
+
+/**
+ * Claim, acknowledge, resolve, false alarm or escalate. Resolve and false alarm close the alert
+ * for good: the first call arms them, a second within 4 s does it. Returns whether it armed.
+ */
+export async function act(
+  id: string,
+  action: Exclude<ActionName, 'note' | 'dispatch'>,
+): Promise<'armed' | 'done' | 'failed'> {
+  if (action === 'resolve' || action === 'false_alarm') {
+    const a = armed.value;
+    if (!a || a.id !== id || a.action !== action || a.until < Date.now()) {
+      const next = { id, action, until: Date.now() + ARM_MS };
+      armed.value = next;
+      setTimeout(() => {
+        if (armed.value === next) armed.value = null;
+      }, ARM_MS);
+      announce(t.value(action === 'resolve' ? 'confirm.resolve' : 'confirm.false_alarm'));
+      return 'armed';
+    }
+  }
+  if (isFinalAction(action)) armed.value = null;
+  const ok = await run(id, () => api.act(id, action));
+  if (ok) announce(t.value(DONE[action]));
+  return ok ? 'done' : 'failed';
+}
+
+/** Sends a note; the draft is kept until the server took it. */
+export async function sendNote(id: string): Promise<boolean> {
+  const text = (drafts.value.get(id) ?? '').trim();
+  if (text === '') {
+    setRowError(id, t.value('note.empty'));
+    return false;
+  }
+  const ok = await run(id, async () => {
+    await api.note(id, text);
+    return null;
+  });
+  if (ok) {
+    setDraft(id, '');
+    announce(t.value('done.note'));
+  }
+  return ok;
+}
+
+/** The units for an alert's dispatch picker (with the nearest available suggested). */
+export async function unitsFor(id: string): Promise<UnitsView | string> {
+  try {
+    return await api.units(id);
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Dispatches units to an alert. */
+export async function dispatch(id: string, units: string[]): Promise<boolean> {
+  const ok = await run(id, async () => (await api.dispatch(id, units)).alert);
+  if (ok) {
+    dispatchFor.value = null;
+    announce(t.value('done.dispatch'));
+  }
+  return ok;
+}

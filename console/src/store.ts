@@ -1,0 +1,191 @@
+// The console's state, as signals. Components read these; only the functions here and in
+// ./actions.ts change them. Browser-only (localStorage, sessionStorage, location).
+//
+// Invariants:
+// - the language and the mute switch are remembered in localStorage; note drafts in
+//   sessionStorage (per tab), so a 401 and a sign-in in between lose no typed text;
+// - the queue holds open alerts only (rules in ./lib/alerts.ts);
+// - `nowUs` ticks once a second; every age and countdown is computed from it.
+
+import { computed, effect, signal } from '@preact/signals';
+import type { AlertDetail, AlertSummary } from './lib/alerts';
+import type { MeView } from './lib/api';
+import { dirOf, LANG_STORAGE_KEY, type Lang, pickLang, translator } from './lib/i18n';
+import type { ConnState } from './lib/pushclient';
+
+function readLocal(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function writeLocal(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Storage may be off (private mode, policy): the choice then lasts for this page only.
+  }
+}
+
+// ----- language -----
+
+export const lang = signal<Lang>(pickLang(readLocal(LANG_STORAGE_KEY), navigator.language));
+export const t = computed(() => translator(lang.value));
+
+/** Switches the language and remembers the choice. */
+export function setLang(l: Lang): void {
+  lang.value = l;
+  writeLocal(LANG_STORAGE_KEY, l);
+}
+
+effect(() => {
+  const l = lang.value;
+  document.documentElement.lang = l;
+  document.documentElement.dir = dirOf(l);
+  document.title = t.value('app.title');
+});
+
+// ----- sound -----
+
+const MUTE_KEY = 'roeh.muted';
+export const muted = signal(readLocal(MUTE_KEY) === '1');
+
+/** Turns the alarm sound off or on and remembers it. */
+export function setMuted(m: boolean): void {
+  muted.value = m;
+  writeLocal(MUTE_KEY, m ? '1' : '0');
+}
+
+// ----- routing -----
+
+export type Route = 'setup' | 'login' | 'alerts';
+
+function parseHash(h: string): Route {
+  if (h === '#/setup') return 'setup';
+  if (h === '#/login') return 'login';
+  return 'alerts';
+}
+
+export const route = signal<Route>(parseHash(location.hash));
+window.addEventListener('hashchange', () => {
+  route.value = parseHash(location.hash);
+});
+
+/** Goes to a page. */
+export function go(r: Route): void {
+  if (location.hash !== `#/${r}`) location.hash = `#/${r}`;
+  route.value = r;
+}
+
+// ----- session -----
+
+/** The signed-in user; `undefined` while it is being checked, `null` when signed out. */
+export const session = signal<MeView | null | undefined>(undefined);
+
+// ----- time -----
+
+export const nowUs = signal(Date.now() * 1000);
+setInterval(() => {
+  nowUs.value = Date.now() * 1000;
+}, 1000);
+
+// ----- the queue and the stream -----
+
+export const queue = signal<Map<string, AlertSummary>>(new Map());
+export const conn = signal<ConnState>('stopped');
+/** How many push messages were refused (forged, foreign key, malformed, stale). */
+export const refusedCount = signal(0);
+/** Whether messages keep arriving stale: this computer's clock may be off. */
+export const clockSuspect = signal(false);
+/** Whether the open alerts have been read at least once since sign-in. */
+export const queueLoaded = signal(false);
+
+/** Names and kinds for ids in summaries (best effort: absent ones show a short id). */
+export interface Names {
+  hotspots: Map<string, string>;
+  cameras: Map<string, string>;
+  rules: Map<string, { kind: string; name: string }>;
+}
+export const names = signal<Names>({ hotspots: new Map(), cameras: new Map(), rules: new Map() });
+
+/** User names of claimers, learned from claim events (summaries carry only the user id). */
+export const claimers = signal<Map<number, string>>(new Map());
+
+// ----- the queue's screen state -----
+
+export const selectedId = signal<string | null>(null);
+export const detailId = signal<string | null>(null);
+export const detail = signal<AlertDetail | null>(null);
+export const detailError = signal<string | null>(null);
+/** Alerts with a request in flight. */
+export const busy = signal<ReadonlySet<string>>(new Set());
+/** The last error of an alert's action, as the server wrote it (shown as text). */
+export const rowErrors = signal<ReadonlyMap<string, string>>(new Map());
+/** A final action waiting for its second press. */
+export const armed = signal<{ id: string; action: 'resolve' | 'false_alarm'; until: number } | null>(
+  null,
+);
+/** The alert whose dispatch picker is open. */
+export const dispatchFor = signal<string | null>(null);
+/** The polite announcement for screen readers (new alerts, confirmations). */
+export const announcement = signal('');
+
+// ----- note drafts -----
+
+const DRAFT_PREFIX = 'roeh.note.';
+
+function readDrafts(): Map<string, string> {
+  const m = new Map<string, string>();
+  try {
+    for (let i = 0; i < sessionStorage.length; i++) {
+      const k = sessionStorage.key(i);
+      if (k?.startsWith(DRAFT_PREFIX)) m.set(k.slice(DRAFT_PREFIX.length), sessionStorage.getItem(k) ?? '');
+    }
+  } catch {
+    // No storage: drafts live in memory only.
+  }
+  return m;
+}
+
+export const drafts = signal<ReadonlyMap<string, string>>(readDrafts());
+
+/** Keeps a note draft (in memory and in sessionStorage). */
+export function setDraft(id: string, text: string): void {
+  const m = new Map(drafts.value);
+  if (text === '') m.delete(id);
+  else m.set(id, text);
+  drafts.value = m;
+  try {
+    if (text === '') sessionStorage.removeItem(DRAFT_PREFIX + id);
+    else sessionStorage.setItem(DRAFT_PREFIX + id, text);
+  } catch {
+    // See readDrafts.
+  }
+}
+
+/** Adds or removes an id of a set signal. */
+export function toggleIn(s: typeof busy, id: string, on: boolean): void {
+  const n = new Set(s.value);
+  if (on) n.add(id);
+  else n.delete(id);
+  s.value = n;
+}
+
+/** Sets or clears an alert's error text. */
+export function setRowError(id: string, message: string | null): void {
+  const m = new Map(rowErrors.value);
+  if (message === null) m.delete(id);
+  else m.set(id, message);
+  rowErrors.value = m;
+}
+
+/** Says something to screen readers (the polite live region). */
+export function announce(text: string): void {
+  // The same text twice in a row would not be read again: clear first.
+  announcement.value = '';
+  queueMicrotask(() => {
+    announcement.value = text;
+  });
+}

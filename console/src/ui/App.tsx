@@ -1,0 +1,40 @@
+// The page frame: header, the current page, and the polite live region (present from the start
+// so screen readers pick up every announcement).
+
+import { announcement, route, session, t } from '../store';
+import { Header } from './Header';
+import { Queue } from './Queue';
+import { SetupPage, SignInPage } from './SignIn';
+
+/** Moves focus to the page's main region (the hash stays the route's). */
+function skipToMain(e: Event) {
+  e.preventDefault();
+  document.getElementById('main')?.focus();
+}
+
+export function App() {
+  const r = route.value;
+  const s = session.value;
+  let page;
+  if (r === 'setup') page = <SetupPage />;
+  else if (s === undefined) {
+    page = (
+      <main id="main" class="page-center" tabIndex={-1}>
+        <p class="muted">{t.value('app.loading')}</p>
+      </main>
+    );
+  } else if (s === null || r === 'login') page = <SignInPage />;
+  else page = <Queue />;
+  return (
+    <>
+      <a class="skip-link" href="#main" onClick={skipToMain}>
+        {t.value('app.skip')}
+      </a>
+      <Header />
+      {page}
+      <div class="visually-hidden" aria-live="polite" aria-atomic="true">
+        {announcement.value}
+      </div>
+    </>
+  );
+}

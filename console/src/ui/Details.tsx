@@ -1,0 +1,144 @@
+// The details of one alert: what the queue shows plus its snapshot, incidents, dispatches and
+// history (notes included), from `GET /api/alerts/{id}`, refreshed when a pushed event concerns it.
+
+import { useEffect, useRef } from 'preact/hooks';
+import { closeDetail } from '../actions';
+import { formatClock, formatDateTime, isolate, shortId } from '../lib/format';
+import { cameraLabel, eventLabel, hotspotLabel, severityLabel, stateLabel } from '../labels';
+import { detail, detailError, detailId, t } from '../store';
+import { focusCard } from './ids';
+
+/** The text of a note in an event's detail (`{"text": …}` for notes, `{"note": …}` with a
+ * state change). */
+function noteOf(detailValue: unknown): string | null {
+  if (typeof detailValue !== 'object' || detailValue === null) return null;
+  const d = detailValue as { text?: unknown; note?: unknown };
+  if (typeof d.text === 'string') return d.text;
+  if (typeof d.note === 'string') return d.note;
+  return null;
+}
+
+export function Details() {
+  const id = detailId.value;
+  const d = detail.value;
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    heading.current?.focus();
+  }, [id]);
+  if (id === null) return null;
+  const close = () => {
+    closeDetail();
+    focusCard(id);
+  };
+  const a = d?.alert;
+  // Only the server's own snapshot route is loaded (same origin, the session cookie).
+  const snapshot = a?.snapshot && a.snapshot.startsWith('/api/') ? a.snapshot : null;
+  return (
+    <aside class="details card" aria-labelledby="details-title">
+      <div class="details-head">
+        <h2 id="details-title" tabIndex={-1} ref={heading}>
+          {t.value('details.title')} <bdi class="mono">{shortId(id)}</bdi>
+        </h2>
+        <button type="button" class="btn btn-quiet" onClick={close}>
+          {t.value('details.close')}
+          <kbd aria-hidden="true">{t.value('key.escape')}</kbd>
+        </button>
+      </div>
+      {detailError.value !== null && (
+        <p class="error" role="alert">
+          {detailError.value}
+        </p>
+      )}
+      {!a && detailError.value === null && <p class="muted">{t.value('details.loading')}</p>}
+      {a && d && (
+        <>
+          {snapshot && (
+            <img
+              class="snapshot"
+              src={snapshot}
+              alt={t.value('details.snapshotAlt', { hotspot: hotspotLabel(a.hotspot) })}
+            />
+          )}
+          <dl class="facts facts-wide">
+            <div>
+              <dt>{t.value('details.hotspot')}</dt>
+              <dd>
+                <bdi>{hotspotLabel(a.hotspot)}</bdi>
+              </dd>
+            </div>
+            <div>
+              <dt>{t.value('details.severity')}</dt>
+              <dd>{severityLabel(a.severity)}</dd>
+            </div>
+            <div>
+              <dt>{t.value('details.state')}</dt>
+              <dd>{stateLabel(a.state)}</dd>
+            </div>
+            <div>
+              <dt>{t.value('details.raised')}</dt>
+              <dd>
+                <bdi>{formatDateTime(a.created_at)}</bdi>
+              </dd>
+            </div>
+            <div>
+              <dt>{t.value('details.escalatesAt')}</dt>
+              <dd>
+                <bdi>{formatClock(a.escalates_at)}</bdi>
+              </dd>
+            </div>
+            <div>
+              <dt>{t.value('details.id')}</dt>
+              <dd>
+                <bdi class="mono">{a.id}</bdi>
+              </dd>
+            </div>
+          </dl>
+          <h3>{t.value('details.incidents')}</h3>
+          <ul class="plain">
+            {a.incidents.map((i) => (
+              <li key={i.id}>
+                <bdi>{formatClock(i.opened_at)}</bdi> · <bdi>{cameraLabel(i.camera)}</bdi>
+              </li>
+            ))}
+          </ul>
+          {d.dispatches.length > 0 && (
+            <>
+              <h3>{t.value('details.dispatches')}</h3>
+              <ul class="plain">
+                {d.dispatches.map((x) => (
+                  <li key={x.unit}>
+                    {t.value('details.dispatchLine', { by: isolate(x.dispatched_by) })}{' '}
+                    <bdi>{formatClock(x.dispatched_at)}</bdi>
+                    {x.arrived_at && (
+                      <>
+                        {' · '}
+                        {t.value('details.arrived')} <bdi>{formatClock(x.arrived_at)}</bdi>
+                      </>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+          <h3>{t.value('details.history')}</h3>
+          <ol class="history">
+            {[...d.events].reverse().map((e) => {
+              const note = noteOf(e.detail);
+              return (
+                <li key={e.seq}>
+                  <bdi class="mono">{formatClock(e.time)}</bdi> {eventLabel(e.kind)} ·{' '}
+                  <bdi>{e.actor}</bdi>
+                  {note !== null && (
+                    <p class="note-text" dir="auto">
+                      {note}
+                    </p>
+                  )}
+                </li>
+              );
+            })}
+          </ol>
+        </>
+      )}
+    </aside>
+  );
+}

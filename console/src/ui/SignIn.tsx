@@ -1,0 +1,148 @@
+// Sign-in and first-admin pages. Errors are the server's message, shown as text.
+
+import { useSignal } from '@preact/signals';
+import { firstAdmin, signIn } from '../actions';
+import { drafts, t } from '../store';
+
+function Field(props: {
+  id: string;
+  label: string;
+  type?: string;
+  autocomplete: string;
+  value: string;
+  onInput: (v: string) => void;
+  hint?: string;
+}) {
+  const hintId = props.hint ? `${props.id}-hint` : undefined;
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        name={props.id}
+        type={props.type ?? 'text'}
+        autocomplete={props.autocomplete}
+        required
+        dir="auto"
+        spellcheck={false}
+        autocapitalize="off"
+        value={props.value}
+        aria-describedby={hintId}
+        onInput={(e) => props.onInput((e.currentTarget as HTMLInputElement).value)}
+      />
+      {props.hint && (
+        <p id={hintId} class="hint">
+          {props.hint}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function SignInPage() {
+  const username = useSignal('');
+  const password = useSignal('');
+  const error = useSignal<string | null>(null);
+  const pending = useSignal(false);
+  const kept = drafts.value.size;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (pending.value) return;
+    pending.value = true;
+    error.value = await signIn(username.value.trim(), password.value);
+    pending.value = false;
+    if (error.value === null) password.value = '';
+  };
+  return (
+    <main id="main" class="page-center" tabIndex={-1}>
+      <form class="card form" onSubmit={submit} aria-labelledby="signin-title" noValidate>
+        <h1 id="signin-title">{t.value('signin.title')}</h1>
+        {kept > 0 && <p class="hint">{t.value('signin.draftsKept', { n: kept })}</p>}
+        <Field
+          id="username"
+          label={t.value('signin.username')}
+          autocomplete="username"
+          value={username.value}
+          onInput={(v) => (username.value = v)}
+        />
+        <Field
+          id="password"
+          label={t.value('signin.password')}
+          type="password"
+          autocomplete="current-password"
+          value={password.value}
+          onInput={(v) => (password.value = v)}
+        />
+        {error.value !== null && (
+          <p class="error" role="alert">
+            {error.value}
+          </p>
+        )}
+        <button type="submit" class="btn btn-primary" disabled={pending.value}>
+          {pending.value ? t.value('signin.pending') : t.value('signin.submit')}
+        </button>
+        <p class="hint">
+          <a href="#/setup">{t.value('signin.toSetup')}</a>
+        </p>
+      </form>
+    </main>
+  );
+}
+
+export function SetupPage() {
+  const token = useSignal('');
+  const username = useSignal('');
+  const password = useSignal('');
+  const error = useSignal<string | null>(null);
+  const pending = useSignal(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (pending.value) return;
+    pending.value = true;
+    error.value = await firstAdmin(token.value.trim(), username.value.trim(), password.value);
+    pending.value = false;
+  };
+  return (
+    <main id="main" class="page-center" tabIndex={-1}>
+      <form class="card form" onSubmit={submit} aria-labelledby="setup-title" noValidate>
+        <h1 id="setup-title">{t.value('setup.title')}</h1>
+        <p class="hint">{t.value('setup.intro')}</p>
+        <Field
+          id="setup-token"
+          label={t.value('setup.token')}
+          autocomplete="off"
+          value={token.value}
+          onInput={(v) => (token.value = v)}
+        />
+        <Field
+          id="setup-username"
+          label={t.value('setup.username')}
+          autocomplete="username"
+          value={username.value}
+          onInput={(v) => (username.value = v)}
+          hint={t.value('setup.usernameHint')}
+        />
+        <Field
+          id="setup-password"
+          label={t.value('setup.password')}
+          type="password"
+          autocomplete="new-password"
+          value={password.value}
+          onInput={(v) => (password.value = v)}
+          hint={t.value('setup.passwordHint')}
+        />
+        {error.value !== null && (
+          <p class="error" role="alert">
+            {error.value}
+          </p>
+        )}
+        <button type="submit" class="btn btn-primary" disabled={pending.value}>
+          {pending.value ? t.value('setup.pending') : t.value('setup.submit')}
+        </button>
+        <p class="hint">
+          <a href="#/login">{t.value('setup.toSignIn')}</a>
+        </p>
+      </form>
+    </main>
+  );
+}
