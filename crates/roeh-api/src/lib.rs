@@ -11,11 +11,13 @@
 //! - request bodies are capped ([`MAX_BODY_BYTES`]);
 //! - every route has an access policy ([`auth::route_policy`]) enforced by one route layer
 //!   ([`auth::authenticate`]), which also writes the audit log; a route without a policy is
-//!   refused.
+//!   refused. The console's static files ([`console`]) are the one exception: public bytes
+//!   without data, served outside that layer.
 
 pub mod alerts;
 pub mod auth;
 mod cameras;
+pub mod console;
 pub mod detection;
 mod error;
 mod evidence;
@@ -288,6 +290,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ))
+        // The console's static files: public, outside the route layer (see console.rs).
+        .merge(console::router())
         .fallback(|| async { ApiError::not_found("no such route") })
         // The extractors enforce the cap, so an oversized body is refused with the shared
         // error body (413 resource_exhausted), whether or not it announces its length.

@@ -1,0 +1,93 @@
+//! The browser console, embedded in the binary and served at `/` (design record 0011).
+//!
+//! Invariants:
+//! - the console's files are built from `console/` by `build.rs` (esbuild, from the npm packages
+//!   of its lockfile) and compiled into the binary: one file is the whole product, nothing is
+//!   read from disk or fetched from elsewhere at run time;
+//! - these routes are the only ones outside the access policy of [`crate::auth`]: they serve the
+//!   same public bytes to everyone, carry no data, and every call the page makes goes through
+//!   the API's routes and their policy;
+//! - every answer carries a strict Content-Security-Policy (no inline script or style, nothing
+//!   from another origin, no framing), so a string that slipped into the page as markup still
+//!   could not run.
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// The page's Content-Security-Policy: only this origin, no inline code, no framing; pictures
+/// and video may come from `blob:` (snapshots and Media Source playback).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; \
+    font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// The console's files as built by `build.rs`.
+const INDEX_HTML: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/index.html"));
+const APP_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/app.js"));
+const APP_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/app.css"));
+
+/// The console's routes (merged outside the route layer: public, static, no data).
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { file(INDEX_HTML, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/assets/app.js",
+            get(|| async { file(APP_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/assets/app.css",
+            get(|| async { file(APP_CSS, "text/css; charset=utf-8") }),
+        )
+}
+
+fn file(body: &'static [u8], content_type: &'static str) -> Response {
+    let headers: [(HeaderName, HeaderValue); 6] = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ),
+        // The binary's files change only with the binary: a browser revalidates each load.
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    ];
+    (headers, body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_loads_only_its_own_files_and_no_inline_code() {
+        let html = std::str::from_utf8(INDEX_HTML).unwrap_or("");
+        assert!(html.contains("/assets/app.js"), "{html}");
+        assert!(html.contains("/assets/app.css"), "{html}");
+        // No inline script or style: every <script> has a src, and there is no <style>.
+        for (i, _) in html.match_indices("<script") {
+            let tag = &html[i..html[i..].find('>').map_or(html.len(), |e| i + e)];
+            assert!(tag.contains("src="), "inline script: {tag}");
+        }
+        assert!(!html.contains("<style"), "inline style");
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "{html}"
+        );
+        assert!(APP_JS.len() > 1000 && APP_CSS.len() > 100);
+        assert!(CONTENT_SECURITY_POLICY.contains("script-src 'self';"));
+        assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
+    }
+}
