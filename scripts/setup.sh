@@ -6,6 +6,9 @@
 #   3. the bundled detection model, checked against its sha256
 #   4. the test footage (vtest from Debian's opencv-doc), encoded to H.264 and H.265 once
 #   5. the ONVIF camera simulator (ipycam) and the onvif-zeep-async cross-check client, from PyPI, in virtual environments
+#   6. Node (Debian's nodejs and npm, unless a node is already installed) and the console's npm
+#      packages from its lockfile (npm ci); Debian's chromium, its driver and a Hebrew font for
+#      the console's browser tests
 # Steps that are already done are skipped. Nothing is downloaded from outside the package
 # registries (Debian, PyPI, crates.io).
 set -euo pipefail
@@ -22,7 +25,7 @@ APT_PACKAGES=(
   gstreamer1.0-rtsp libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev pkg-config ffmpeg
   postgresql sqlite3 unzip ca-certificates openssl python3-pip python3-venv iproute2 util-linux
-  qemu-user
+  qemu-user chromium chromium-driver fonts-noto-core
 )
 
 install_apt() {
@@ -117,7 +120,34 @@ install_onvif_simulator() {
   bash "$ROOT/crates/roeh-onvif/tests/setup-zeep.sh" >&2
 }
 
+# Node and npm: a machine that ships its own node (with npm) keeps it; others get Debian's.
+install_node() {
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    log "Node $(node --version): present"
+    return
+  fi
+  log "Node: installing Debian's nodejs and npm"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends nodejs npm
+}
+
+# The console's packages, exactly as its lockfile pins them; skipped when they are in place.
+install_console_packages() {
+  local dir="$ROOT/console"
+  # npm ci writes node_modules/.package-lock.json; newer than the lockfile means up to date.
+  if [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    log "console packages: present"
+    return
+  fi
+  log "console packages: npm ci"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 install_apt
+install_node
+install_console_packages
 install_onnxruntime
 check_model
 prepare_footage

@@ -17,6 +17,12 @@ if [ -n "${ROEH_ALLOW_SKIP:-}" ]; then
   echo "[test] ROEH_ALLOW_SKIP is ignored here: the whole suite runs, nothing skips"
   unset ROEH_ALLOW_SKIP
 fi
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+echo "[test] console: type check and unit tests (node --test)"
+(cd console && npm run --silent check) || status=1
+(cd console && npm test 2>&1) | tee -a "$log" || status=1
 echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
 echo "[test] cargo clippy"
@@ -34,9 +40,6 @@ for t in "${ALONE[@]}"; do
   skips+=(--skip "$name")
 done
 
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-status=0
 echo "[test] cargo test (all but the ONVIF camera tests)"
 # Integration tests run real RTSP servers, recorders and databases; two test threads keep a
 # 2-core machine responsive.
@@ -48,10 +51,13 @@ for t in "${ALONE[@]}"; do
   cargo test -p "$pkg" --test "$target" --locked -- --exact "$name" 2>&1 | tee -a "$log" || status=1
 done
 
-# Every `test result:` line of every test binary, added up.
+# Every `test result:` line of every test binary, and the console's `# pass` / `# fail` /
+# `# skipped` / `# todo` lines, added up.
 read -r passed failed ignored < <(
-  sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored;.*/\1 \2 \3/p' "$log" |
-    awk '{p += $1; f += $2; i += $3} END {print p + 0, f + 0, i + 0}'
+  {
+    sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored;.*/\1 \2 \3/p' "$log"
+    sed -n 's/^# pass \([0-9]*\)$/\1 0 0/p; s/^# fail \([0-9]*\)$/0 \1 0/p; s/^# skipped \([0-9]*\)$/0 0 \1/p; s/^# todo \([0-9]*\)$/0 0 \1/p' "$log"
+  } | awk '{p += $1; f += $2; i += $3} END {print p + 0, f + 0, i + 0}'
 )
 if grep -q '^SKIPPED ' "$log"; then
   echo "[test] tests skipped a missing prerequisite:"
@@ -59,7 +65,7 @@ if grep -q '^SKIPPED ' "$log"; then
   status=1
 fi
 if [ "$ignored" -gt 0 ]; then
-  echo "[test] $ignored tests are marked #[ignore]; every test must run"
+  echo "[test] $ignored tests were ignored or skipped; every test must run"
   status=1
 fi
 if [ "$passed" -eq 0 ]; then

@@ -1,0 +1,430 @@
+//! The console in a real browser: Debian's chromium, driven through chromedriver by fantoccini,
+//! against `roeh serve` with the RTSP test camera (vtest, people on a walkway) and the real
+//! detector. Each step saves a screenshot to `target/screenshots/console-…png` (Hebrew and
+//! English) for a person to look at.
+//!
+//! The story so far: the first admin is created on the console's first-admin page with the
+//! one-time setup token, in Hebrew; the queue is empty and mirrored (right to left); a hotspot and
+//! a rule are armed and the detector raises an alert, which appears in the queue over the signed
+//! push (verified in the browser); the operator claims it from the keyboard; another client's
+//! acknowledgement shows in the console; names carrying markup render as text and run nothing;
+//! the page switches to English and back; axe-core finds no serious or critical violation.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{BIN, Site, wait_streaming};
+use roeh_testcam::{TestCamConfig, TestCamServer};
+use roeh_testkit::{RoehProcess, TEST_ADMIN, TEST_ADMIN_PASSWORD, footage};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// A guard against a hung test, not a timing assertion.
+const GUARD: Duration = Duration::from_secs(60);
+/// Markup in names: must show as text, and nothing of it may run.
+const XSS_CAMERA: &str = "Gate <img src=x onerror=window.__xss=1>";
+const XSS_HOTSPOT: &str = "Walkway <script>window.__xss=2</script>";
+
+/// Debian's chromium, driven through its chromedriver, with one window per test session.
+struct Browser {
+    /// Runs the WebDriver client; the test itself is synchronous like the test kit.
+    rt: tokio::runtime::Runtime,
+    client: fantoccini::Client,
+    /// Screenshots go to `target/screenshots/<prefix>-<step>.png`.
+    prefix: String,
+    _driver: Driver,
+}
+
+/// The chromedriver process; killed when dropped.
+struct Driver(std::process::Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Browser {
+    /// A headless chromium of `width`×`height` whose preferred language is `lang`.
+    fn open(prefix: &str, lang: &str, width: u32, height: u32) -> Browser {
+        for bin in [CHROMIUM, CHROMEDRIVER] {
+            if !Path::new(bin).exists() {
+                roeh_testkit::prerequisite_missing(
+                    "console",
+                    &format!("{bin} is missing (Debian's chromium and chromium-driver)"),
+                );
+                panic!("{bin} is missing");
+            }
+        }
+        let port = free_port();
+        let child = std::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let driver = Driver(child);
+        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                         "--disable-gpu", format!("--window-size={width},{height}"),
+                         format!("--lang={lang}"), "--force-device-scale-factor=1",
+                         "--autoplay-policy=no-user-gesture-required"],
+                "prefs": {"intl.accept_languages": lang}
+            }
+        }))
+        .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        // The WebDriver client is built with rustls; the binary's one provider is ring.
+        let _ = roeh_api::tls::rustls::crypto::ring::default_provider().install_default();
+        let mut last = None;
+        for _ in 0..100 {
+            let mut builder = fantoccini::ClientBuilder::rustls().unwrap();
+            builder.capabilities(caps.clone());
+            match rt.block_on(builder.connect(&url)) {
+                Ok(client) => {
+                    return Browser {
+                        rt,
+                        client,
+                        prefix: prefix.to_string(),
+                        _driver: driver,
+                    };
+                }
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("chromedriver did not accept a session: {last:?}");
+    }
+
+    /// Saves a screenshot of the whole window as `<prefix>-<step>.png`.
+    fn shot(&self, step: &str) {
+        let png = self.rt.block_on(self.client.screenshot()).unwrap();
+        std::fs::write(
+            screenshot_dir().join(format!("{}-{step}.png", self.prefix)),
+            png,
+        )
+        .unwrap();
+    }
+
+    /// Runs `script` in the page and returns its value.
+    fn js(&self, script: &str) -> Value {
+        self.rt
+            .block_on(self.client.execute(script, vec![]))
+            .unwrap()
+    }
+
+    /// Opens `url`.
+    fn goto(&self, url: &str) {
+        self.rt.block_on(self.client.goto(url)).unwrap();
+    }
+
+    /// Types `text` into the element with id `id`.
+    fn type_into(&self, id: &str, text: &str) {
+        self.rt
+            .block_on(async {
+                let el = self.client.find(fantoccini::Locator::Id(id)).await?;
+                el.send_keys(text).await
+            })
+            .unwrap();
+    }
+
+    /// Sends `keys` to the focused element, as a person typing.
+    fn keys(&self, keys: &str) {
+        self.rt
+            .block_on(async {
+                let el = self.client.active_element().await?;
+                el.send_keys(keys).await
+            })
+            .unwrap();
+    }
+
+    /// Waits (up to [`GUARD`]) until `script` returns a truthy value; returns it.
+    fn until(&self, what: &str, script: &str) -> Value {
+        let end = std::time::Instant::now() + GUARD;
+        loop {
+            let v = self.js(script);
+            if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
+                return v;
+            }
+            if std::time::Instant::now() > end {
+                let body = self.js("return document.body.innerText");
+                self.shot(&format!("timeout-{}", what.replace(' ', "-")));
+                panic!("timed out waiting for {what}; the page says:\n{body}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn models_line() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    format!("models = \"{}\"", root.join("models/models.toml").display())
+}
+
+/// A JSON request as the test admin (bearer token from `roeh_testkit::sign_in`).
+fn call(method: &str, url: &str, body: Value) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut r = roeh_testkit::request(m, url);
+    if !body.is_null() {
+        r = r.json(&body);
+    }
+    let resp = r.send().unwrap();
+    (resp.status().as_u16(), resp.json().unwrap_or(Value::Null))
+}
+
+/// axe-core (from the console's npm packages) run on the page: its serious and critical
+/// violations, as `id: help (n nodes)` lines.
+fn axe_violations(b: &Browser) -> Vec<String> {
+    let axe = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../console/node_modules/axe-core/axe.min.js");
+    let source = std::fs::read_to_string(&axe)
+        .unwrap_or_else(|e| panic!("{}: {e} (bash scripts/setup.sh installs it)", axe.display()));
+    b.js(&format!(
+        "{source}
+return true;"
+    ));
+    let v =
+        b.rt.block_on(b.client.execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']}).then(r => done(
+               r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.id + ': ' + v.help + ' (' + v.nodes.length + ' nodes)')));",
+            vec![],
+        ))
+        .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+#[test]
+fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard() {
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
+    let site = Site::new(4.0, &[(XSS_CAMERA.into(), server.url(0))]);
+    let mut text = std::fs::read_to_string(&site.config).unwrap();
+    text.push_str(&format!("[analytics]\n{}\n", models_line()));
+    std::fs::write(&site.config, text).unwrap();
+    // Started by hand: the first admin is made in the browser, not by the test kit.
+    let proc_ = RoehProcess::spawn(
+        Path::new(BIN),
+        &["serve", "--config", site.config.to_str().unwrap()],
+        &site.log,
+    )
+    .unwrap();
+    let (base, token) =
+        roeh_testkit::wait_for("the console address and the setup token", GUARD, || {
+            let log = std::fs::read_to_string(&site.log).ok()?;
+            let line = log.lines().find(|l| l.contains("console at http://"))?;
+            let base = line
+                .split("console at ")
+                .nth(1)?
+                .trim()
+                .trim_end_matches('/')
+                .to_string();
+            Some((base, roeh_testkit::setup_token_in_log(&site.log, 0)?))
+        })
+        .unwrap();
+    // The page and its files carry the strict policy.
+    let page = reqwest::blocking::get(format!("{base}/")).unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+
+    let b = Browser::open("console-he", "he", 1400, 900);
+    b.goto(&format!("{base}/"));
+    // Hebrew by the browser's language: the document is right to left.
+    b.until(
+        "the sign-in page",
+        "return document.getElementById('signin-title')",
+    );
+    assert_eq!(b.js("return document.documentElement.lang"), "he");
+    assert_eq!(b.js("return document.documentElement.dir"), "rtl");
+    b.shot("01-sign-in");
+    // No admin yet: the sign-in page leads to the first-admin page.
+    b.js("document.querySelector('a[href=\"#/setup\"]').click(); return true");
+    b.until(
+        "the first-admin page",
+        "return document.getElementById('setup-token')",
+    );
+    for (id, value) in [
+        ("setup-token", token.as_str()),
+        ("setup-username", TEST_ADMIN),
+        ("setup-password", TEST_ADMIN_PASSWORD),
+    ] {
+        b.type_into(id, value);
+    }
+    b.shot("02-first-admin");
+    b.js("document.querySelector('form button[type=submit]').click(); return true");
+    b.until(
+        "the alert queue",
+        "return document.getElementById('queue-title')",
+    );
+    b.until(
+        "the live push",
+        "return document.querySelector('.conn-live')",
+    );
+    b.shot("03-queue-empty");
+    // Mirrored: in Hebrew the brand sits on the right, the language button on the left.
+    let brand_right = b.js(
+        "const r = document.querySelector('.brand').getBoundingClientRect(); \
+             return r.left > window.innerWidth / 2",
+    );
+    assert_eq!(brand_right, json!(true), "Hebrew header not mirrored");
+
+    // The test kit signs in with the same admin for the API calls below.
+    roeh_testkit::sign_in(&base, &site.log, u64::MAX).unwrap();
+    let cams = wait_streaming(&base, Some(1)).unwrap();
+    let cam = cams[0]["id"].as_str().unwrap().to_string();
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/hotspots"),
+        json!({"name": XSS_HOTSPOT, "lat": 53.38, "lon": -1.48, "priority": 2,
+            "cameras": [cam],
+            "zones": [{"id": "walkway", "camera": cam, "name": "Walkway",
+                       "polygon": [[0.0, 0.3], [1.0, 0.2], [1.0, 0.8], [0.0, 0.5]]}],
+            "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let hid = v["id"].as_str().unwrap().to_string();
+    // People are on the walkway all the time: the rule fires as soon as it is armed.
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/rules"),
+        json!({"hotspot": hid, "name": "Walkway", "severity": "high",
+               "kind": "intrusion", "zone": "walkway"}),
+    );
+    assert_eq!(s, 201, "{v}");
+
+    // The alert arrives over the push and is verified in the browser.
+    let card = b.until(
+        "the alert in the queue",
+        "const c = document.querySelector('article.card.alert'); return c && c.id",
+    );
+    let alert = card
+        .as_str()
+        .unwrap()
+        .trim_start_matches("alert-")
+        .to_string();
+    let title =
+        b.js("return document.querySelector('article.card.alert .alert-title').textContent");
+    assert!(title.as_str().unwrap().contains(XSS_HOTSPOT), "{title}");
+    b.shot("04-alert");
+
+    // Claimed from the keyboard: the card has the focus, C claims.
+    b.js(&format!(
+        "document.getElementById('{card}').focus(); return true",
+        card = card.as_str().unwrap()
+    ));
+    b.keys("c");
+    // The card says the alert is held, by the operator at this console, and claiming is done.
+    b.until(
+        "the claim on the card",
+        &format!(
+            "return document.querySelector('#{} .action-claim').disabled",
+            card.as_str().unwrap()
+        ),
+    );
+    let (s, v) = call("GET", &format!("{base}/api/alerts/{alert}"), Value::Null);
+    assert_eq!(
+        (s, v["alert"]["state"].as_str()),
+        (200, Some("claimed")),
+        "{v}"
+    );
+    b.shot("05-claimed");
+
+    // A change made elsewhere (the API, as another console would) shows without a reload.
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/alerts/{alert}/acknowledge"),
+        json!({}),
+    );
+    assert_eq!(s, 200, "{v}");
+    b.until(
+        "the acknowledgement on the card",
+        &format!(
+            "return document.getElementById('{}').className.length > 0 && \
+                  !document.querySelector('#{} .action-acknowledge:not([disabled])')",
+            card.as_str().unwrap(),
+            card.as_str().unwrap()
+        ),
+    );
+
+    // Markup in names ran nothing: no flag set, no dialog open, and the camera name is text.
+    assert_eq!(b.js("return window.__xss === undefined"), json!(true));
+    assert!(
+        b.rt.block_on(b.client.get_alert_text()).is_err(),
+        "a dialog opened"
+    );
+
+    let axe = axe_violations(&b);
+    assert!(axe.is_empty(), "axe-core (Hebrew queue): {axe:#?}");
+
+    // English, by the header's switch; remembered for the next load.
+    b.js("document.querySelector('.header-tools button[lang=\"en\"]').click(); return true");
+    b.until(
+        "the English page",
+        "return document.documentElement.lang === 'en'",
+    );
+    assert_eq!(b.js("return document.documentElement.dir"), "ltr");
+    let brand_left = b.js(
+        "const r = document.querySelector('.brand').getBoundingClientRect(); \
+             return r.right < window.innerWidth / 2",
+    );
+    assert_eq!(brand_left, json!(true), "English header not left to right");
+    b.shot("06-queue-en");
+    b.rt.block_on(b.client.refresh()).unwrap();
+    b.until(
+        "the queue after a reload",
+        "return document.querySelector('article.card.alert')",
+    );
+    assert_eq!(b.js("return document.documentElement.lang"), "en");
+    let axe = axe_violations(&b);
+    assert!(axe.is_empty(), "axe-core (English queue): {axe:#?}");
+
+    // Every step is in the audit log, by the admin who made it in the browser.
+    let (s, audit) = call("GET", &format!("{base}/api/audit"), Value::Null);
+    assert_eq!(s, 200);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["actor"] == TEST_ADMIN)
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"POST /api/alerts/{id}/claim"),
+        "{actions:?}"
+    );
+
+    b.rt.block_on(b.client.clone().close()).unwrap();
+    let st = proc_.terminate(Duration::from_secs(30)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    server.stop();
+}
