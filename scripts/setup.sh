@@ -38,10 +38,15 @@ install_apt() {
     return
   fi
   log "Debian packages: installing ${#missing[@]} (${missing[*]})"
+  apt_install "${missing[@]}"
+}
+
+# Installs Debian packages by name (as root, or through sudo).
+apt_install() {
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$@"
 }
 
 ORT_VERSION=1.31.1
@@ -127,10 +132,7 @@ install_node() {
     return
   fi
   log "Node: installing Debian's nodejs and npm"
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends nodejs npm
+  apt_install nodejs npm
 }
 
 # The console's packages, exactly as its lockfile pins them; skipped when they are in place.
