@@ -16,7 +16,10 @@ use tokio_util::sync::CancellationToken;
 /// Logs to stderr; `ROEH_LOG_FORMAT=json` for JSON lines (fields escaped), `RUST_LOG` filters.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,retina=warn"));
+        // ONNX Runtime's INFO lines (hundreds per model load) only when asked for.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,sqlx=warn,retina=warn,ort=warn")
+        });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -446,6 +449,57 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     run_until(&cfg, store, clock, listener, tls, first_signal()).await
 }
 
+/// The demo's control room, seeded at its first start so that a new user sees alerts without
+/// writing any JSON: the hotspot "Demo walkway" over `camera` (the footage's walkway, where people
+/// walk all the time), armed always, with a high-severity intrusion rule on its zone. Nothing is
+/// seeded once any hotspot exists (the user's own changes are kept). Returns whether it seeded.
+async fn seed_demo_hotspot(
+    store: &Store,
+    camera: CameraId,
+    now: roeh_domain::WallTime,
+) -> anyhow::Result<bool> {
+    if !store.list_hotspots().await?.is_empty() {
+        return Ok(false);
+    }
+    let id = roeh_rules::HotspotId::new_random();
+    let hotspot = roeh_rules::Hotspot::parse_json(
+        &serde_json::json!({
+            "id": id.to_string(), "name": "Demo walkway", "lat": 32.0853, "lon": 34.7818,
+            "priority": 2, "cameras": [camera.to_string()],
+            "zones": [{"id": "walkway", "camera": camera.to_string(), "name": "Walkway",
+                       "polygon": [[0.0, 0.3], [1.0, 0.2], [1.0, 0.8], [0.0, 0.5]]}],
+            "schedule": {"tz": "Asia/Jerusalem", "always": true}
+        })
+        .to_string(),
+    )
+    .context("the demo hotspot")?;
+    hotspot.validate().context("the demo hotspot")?;
+    let rule = roeh_rules::Rule::parse_json(
+        &serde_json::json!({
+            "id": roeh_rules::RuleId::new_random().to_string(), "hotspot": id.to_string(),
+            "name": "People on the walkway", "severity": "high", "kind": "intrusion",
+            "zone": "walkway"
+        })
+        .to_string(),
+    )
+    .context("the demo rule")?;
+    rule.validate_for(&hotspot).context("the demo rule")?;
+    store
+        .insert_hotspot(id.0, &hotspot.name, &serde_json::to_string(&hotspot)?, now)
+        .await?;
+    store
+        .insert_rule(&roeh_store::RuleRow {
+            id: rule.id.0,
+            hotspot_id: id.0,
+            document: serde_json::to_string(&rule)?,
+            enabled: rule.enabled,
+            created_at: now,
+            updated_at: now,
+        })
+        .await?;
+    Ok(true)
+}
+
 /// Options of `roeh demo`.
 #[derive(Debug)]
 pub struct DemoArgs {
@@ -510,6 +564,20 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
                 store.insert_camera(&cam, clock.wall()).await?;
             }
         }
+    }
+    let first = store
+        .list_cameras()
+        .await?
+        .into_iter()
+        .find(|c| c.name == "Demo camera 1")
+        .map(|c| c.id);
+    if let Some(camera) = first
+        && seed_demo_hotspot(&store, camera, clock.wall()).await?
+    {
+        println!(
+            "roeh demo: seeded the hotspot \"Demo walkway\" on Demo camera 1 with an intrusion \
+             rule: people walk there all the time, so alerts reach the console within a minute"
+        );
     }
     let listener = tokio::net::TcpListener::bind(cfg.server.listen)
         .await
