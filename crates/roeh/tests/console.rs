@@ -7,8 +7,11 @@
 //! one-time setup token, in Hebrew; the queue is empty and mirrored (right to left); a hotspot and
 //! a rule are armed and the detector raises an alert, which appears in the queue over the signed
 //! push (verified in the browser); the operator claims it from the keyboard; another client's
-//! acknowledgement shows in the console; names carrying markup render as text and run nothing;
-//! the page switches to English and back; axe-core finds no serious or critical violation.
+//! acknowledgement shows in the console; D dispatches the nearest unit the server suggests; Enter
+//! opens the snapshot (boxes and zone drawn) and the history; names carrying markup render as
+//! text and run nothing; the page switches to English and back; axe-core finds no serious or
+//! critical violation. Two operators at once: one claims, the other's console shows who holds
+//! the alert, and a second claim is refused.
 
 #![allow(clippy::unwrap_used)]
 
@@ -196,6 +199,34 @@ fn call(method: &str, url: &str, body: Value) -> (u16, Value) {
     (resp.status().as_u16(), resp.json().unwrap_or(Value::Null))
 }
 
+/// A patrol unit registered by the admin, placed at (lat, lon) and available, as its device
+/// reports it; its id and device token.
+fn unit(base: &str, name: &str, lat: f64, lon: f64) -> (String, String) {
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/units"),
+        json!({ "name": name }),
+    );
+    assert_eq!(s, 201, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    {
+        let http = reqwest::blocking::Client::new();
+        for (path, body) in [
+            ("position", json!({"lat": lat, "lon": lon})),
+            ("status", json!({"status": "available"})),
+        ] {
+            let r = http
+                .post(format!("{base}/api/units/me/{path}"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 204);
+        }
+    }
+    (v["id"].as_str().unwrap().to_string(), token)
+}
+
 /// axe-core (from the console's npm packages) run on the page: its serious and critical
 /// violations, as `id: help (n nodes)` lines.
 fn axe_violations(b: &Browser) -> Vec<String> {
@@ -376,6 +407,53 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
         ),
     );
 
+    // Dispatch: D opens the picker with the nearest available unit chosen; sending it dispatches.
+    let (near, _) = unit(&base, "car-near", 53.381, -1.481);
+    let (_far, _) = unit(&base, "car-far", 53.50, -1.30);
+    let card_id = card.as_str().unwrap().to_string();
+    b.js(&format!(
+        "document.getElementById('{card_id}').focus(); return true"
+    ));
+    b.keys("d");
+    let chosen = b.until(
+        "the dispatch picker",
+        &format!("const s = document.getElementById('dispatch-{alert}'); return s && s.value"),
+    );
+    assert_eq!(
+        chosen,
+        json!(near),
+        "the nearest unit is not the one suggested"
+    );
+    b.shot("06-dispatch");
+    b.js("document.querySelector('form.dispatch button[type=submit]').click(); return true");
+    let dispatched = roeh_testkit::wait_for("the dispatch in the store", GUARD, || {
+        let (s, v) = call("GET", &format!("{base}/api/alerts/{alert}"), Value::Null);
+        (s == 200 && v["alert"]["state"] == "dispatched").then_some(v)
+    })
+    .unwrap();
+    assert_eq!(dispatched["dispatches"][0]["unit"], json!(near));
+
+    // Details: Enter opens the snapshot (with its boxes, as recorded) and the alert's history.
+    b.js(&format!(
+        "document.getElementById('{card_id}').focus(); return true"
+    ));
+    b.keys("\u{e007}");
+    b.until(
+        "the snapshot in the details",
+        "const i = document.querySelector('.details img.snapshot'); \
+         return i && i.complete && i.naturalWidth > 0",
+    );
+    b.until(
+        "the history in the details",
+        "return document.querySelectorAll('.details .history li').length >= 4",
+    );
+    b.shot("07-details");
+    b.keys("\u{e00c}");
+    b.until(
+        "the details closed",
+        "return !document.querySelector('.details')",
+    );
+
     // Markup in names ran nothing: no flag set, no dialog open, and the camera name is text.
     assert_eq!(b.js("return window.__xss === undefined"), json!(true));
     assert!(
@@ -423,6 +501,144 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
         "{actions:?}"
     );
 
+    b.rt.block_on(b.client.clone().close()).unwrap();
+    let st = proc_.terminate(Duration::from_secs(30)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    server.stop();
+}
+
+/// Signs in on the console's sign-in page as `user`, and waits for the live queue.
+fn sign_in_page(b: &Browser, base: &str, user: &str, password: &str) {
+    b.goto(&format!("{base}/"));
+    b.until(
+        "the sign-in page",
+        "return document.getElementById('username')",
+    );
+    b.type_into("username", user);
+    b.type_into("password", password);
+    b.js("document.querySelector('form button[type=submit]').click(); return true");
+    b.until(
+        "the alert queue",
+        "return document.getElementById('queue-title')",
+    );
+    b.until(
+        "the live push",
+        "return document.querySelector('.conn-live')",
+    );
+}
+
+/// A user with `role` and a password, made by the test admin.
+fn user_with_password(base: &str, name: &str, role: &str, password: &str) {
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/users"),
+        json!({"username": name, "password": password, "role": role,
+               "scope": {}}),
+    );
+    assert_eq!(s, 201, "{v}");
+}
+
+#[test]
+fn two_operators_at_once_see_each_others_claim_and_cannot_claim_twice() {
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
+    let site = Site::new(4.0, &[("Gate".into(), server.url(0))]);
+    let mut text = std::fs::read_to_string(&site.config).unwrap();
+    text.push_str(&format!("[analytics]\n{}\n", models_line()));
+    std::fs::write(&site.config, text).unwrap();
+    let (proc_, base) = site.serve();
+    let password = "a-long-operator-Passw0rd";
+    user_with_password(&base, "dana", "operator", password);
+    user_with_password(&base, "yossi", "operator", password);
+    let a = Browser::open("console-two-he", "he", 1400, 900);
+    let b = Browser::open("console-two-en", "en", 1400, 900);
+    sign_in_page(&a, &base, "dana", password);
+    sign_in_page(&b, &base, "yossi", password);
+
+    let cams = wait_streaming(&base, Some(1)).unwrap();
+    let cam = cams[0]["id"].as_str().unwrap().to_string();
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/hotspots"),
+        json!({"name": "Promenade", "lat": 32.08, "lon": 34.77, "priority": 1,
+            "cameras": [cam],
+            "zones": [{"id": "walkway", "camera": cam, "name": "Walkway",
+                       "polygon": [[0.0, 0.3], [1.0, 0.2], [1.0, 0.8], [0.0, 0.5]]}],
+            "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/rules"),
+        json!({"hotspot": v["id"], "name": "Walkway", "severity": "high",
+               "kind": "intrusion", "zone": "walkway"}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let first = "const c = document.querySelector('article.card.alert'); return c && c.id";
+    let card = a.until("the alert in Dana's queue", first);
+    assert_eq!(b.until("the alert in Yossi's queue", first), card);
+    let card = card.as_str().unwrap().to_string();
+    let alert = card.trim_start_matches("alert-").to_string();
+
+    // Dana claims from the keyboard; Yossi's console shows who holds it, without a reload.
+    a.js(&format!(
+        "document.getElementById('{card}').focus(); return true"
+    ));
+    let claimed_at = std::time::Instant::now();
+    a.keys("c");
+    b.until(
+        "Dana's claim on Yossi's console",
+        &format!(
+            "const c = document.getElementById('{card}'); \
+             return c.textContent.includes('dana') && c.querySelector('.action-claim').disabled"
+        ),
+    );
+    // Reported, not asserted (tests never assert timings): the issue's goal is under 1 s.
+    eprintln!(
+        "Dana's claim showed on Yossi's console {} ms after the key press",
+        claimed_at.elapsed().as_millis()
+    );
+    a.shot("claimed");
+    b.shot("sees-claim");
+
+    // Yossi's C does nothing (the button is off), and the server refuses a second claim clearly.
+    b.js(&format!(
+        "document.getElementById('{card}').focus(); return true"
+    ));
+    b.keys("c");
+    let (s, v) = call("GET", &format!("{base}/api/alerts/{alert}"), Value::Null);
+    assert_eq!(s, 200);
+    let dana = v["alert"]["claimed_by"].clone();
+    assert_eq!(v["alert"]["state"], "claimed", "{v}");
+    let yossi = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "yossi", "password": password, "kind": "api"}))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/alerts/{alert}/claim"))
+        .bearer_auth(&yossi)
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().unwrap();
+    assert!(matches!(status, 409 | 412), "{status} {body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("claim"),
+        "{body}"
+    );
+    let (_, v) = call("GET", &format!("{base}/api/alerts/{alert}"), Value::Null);
+    assert_eq!(
+        v["alert"]["claimed_by"], dana,
+        "the second claim changed the holder"
+    );
+
+    a.rt.block_on(a.client.clone().close()).unwrap();
     b.rt.block_on(b.client.clone().close()).unwrap();
     let st = proc_.terminate(Duration::from_secs(30)).unwrap();
     assert!(st.success(), "roeh exited with {st}");
