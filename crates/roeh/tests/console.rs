@@ -11,7 +11,8 @@
 //! opens the snapshot (boxes and zone drawn) and the history; names carrying markup render as
 //! text and run nothing; the page switches to English and back; axe-core finds no serious or
 //! critical violation. Two operators at once: one claims, the other's console shows who holds
-//! the alert, and a second claim is refused.
+//! the alert, and a second claim is refused. A `kill -9` of the server: the console says it is
+//! reconnecting, and after the restart it resyncs, holding exactly the open alerts.
 
 #![allow(clippy::unwrap_used)]
 
@@ -639,6 +640,103 @@ fn two_operators_at_once_see_each_others_claim_and_cannot_claim_twice() {
     );
 
     a.rt.block_on(a.client.clone().close()).unwrap();
+    b.rt.block_on(b.client.clone().close()).unwrap();
+    let st = proc_.terminate(Duration::from_secs(30)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    server.stop();
+}
+
+#[test]
+fn a_killed_server_shows_reconnecting_and_the_console_resyncs_without_losing_or_doubling() {
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
+    let site = Site::new(4.0, &[("Gate".into(), server.url(0))]);
+    // A fixed port, so the page finds the restarted server where it was.
+    let port = free_port();
+    let text = std::fs::read_to_string(&site.config)
+        .unwrap()
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(
+        &site.config,
+        format!("{text}[analytics]\n{}\n", models_line()),
+    )
+    .unwrap();
+    let (proc_, base) = site.serve();
+    let password = "a-long-operator-Passw0rd";
+    user_with_password(&base, "noa", "operator", password);
+    let b = Browser::open("console-restart-he", "he", 1400, 900);
+    sign_in_page(&b, &base, "noa", password);
+    let cams = wait_streaming(&base, Some(1)).unwrap();
+    let cam = cams[0]["id"].as_str().unwrap().to_string();
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/hotspots"),
+        json!({"name": "Station", "lat": 32.05, "lon": 34.76, "priority": 1,
+            "cameras": [cam],
+            "zones": [{"id": "walkway", "camera": cam, "name": "Walkway",
+                       "polygon": [[0.0, 0.3], [1.0, 0.2], [1.0, 0.8], [0.0, 0.5]]}],
+            "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/rules"),
+        json!({"hotspot": v["id"], "name": "Walkway", "severity": "medium",
+               "kind": "intrusion", "zone": "walkway"}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let card = b.until(
+        "the alert",
+        "const c = document.querySelector('article.card.alert'); return c && c.id",
+    );
+    let card = card.as_str().unwrap().to_string();
+    let alert = card.trim_start_matches("alert-").to_string();
+
+    // kill -9: the console says it is reconnecting, in words, not only a colour.
+    proc_.kill9().unwrap();
+    b.until(
+        "the reconnecting state",
+        "return document.querySelector('.conn-reconnecting')",
+    );
+    b.shot("reconnecting");
+
+    // The same data, the same port: the session cookie is still valid, the push resumes from
+    // the last sequence number the page verified.
+    let (proc_, base2) = site.serve();
+    assert_eq!(base2, base);
+    b.until("live again", "return document.querySelector('.conn-live')");
+    // A change made while the page was away, and one after: both show, once each.
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/alerts/{alert}/claim"),
+        json!({}),
+    );
+    assert_eq!(s, 200, "{v}");
+    b.until(
+        "the claim after the restart",
+        &format!("return document.querySelector('#{card} .action-claim').disabled"),
+    );
+    let open = || {
+        let (s, v) = call("GET", &format!("{base}/api/alerts"), Value::Null);
+        assert_eq!(s, 200);
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| !matches!(a["state"].as_str(), Some("resolved" | "false_alarm")))
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    // No alert missing, none twice: the page's cards are the server's open alerts.
+    roeh_testkit::wait_for("the page to hold exactly the open alerts", GUARD, || {
+        let shown = b.js(
+            "return Array.from(document.querySelectorAll('article.card.alert')).map(c => c.id.slice(6))",
+        );
+        let shown: Vec<String> = serde_json::from_value(shown).ok()?;
+        let unique: std::collections::BTreeSet<_> = shown.iter().cloned().collect();
+        (unique.len() == shown.len() && unique == open()).then_some(())
+    })
+    .unwrap();
+    b.shot("resynced");
+
     b.rt.block_on(b.client.clone().close()).unwrap();
     let st = proc_.terminate(Duration::from_secs(30)).unwrap();
     assert!(st.success(), "roeh exited with {st}");
