@@ -12,7 +12,8 @@
 //! text and run nothing; the page switches to English and back; axe-core finds no serious or
 //! critical violation. Two operators at once: one claims, the other's console shows who holds
 //! the alert, and a second claim is refused. A `kill -9` of the server: the console says it is
-//! reconnecting, and after the restart it resyncs, holding exactly the open alerts.
+//! reconnecting, and after the restart it resyncs, holding exactly the open alerts. A session
+//! that ends while a note is being typed returns to sign-in, and the note is there after it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -736,6 +737,95 @@ fn a_killed_server_shows_reconnecting_and_the_console_resyncs_without_losing_or_
     })
     .unwrap();
     b.shot("resynced");
+
+    b.rt.block_on(b.client.clone().close()).unwrap();
+    let st = proc_.terminate(Duration::from_secs(30)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    server.stop();
+}
+
+#[test]
+fn an_ended_session_returns_to_sign_in_and_keeps_the_note_being_typed() {
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
+    let site = Site::new(4.0, &[("Gate".into(), server.url(0))]);
+    let mut text = std::fs::read_to_string(&site.config).unwrap();
+    text.push_str(&format!("[analytics]\n{}\n", models_line()));
+    std::fs::write(&site.config, text).unwrap();
+    let (proc_, base) = site.serve();
+    let password = "a-long-operator-Passw0rd";
+    user_with_password(&base, "rina", "operator", password);
+    let b = Browser::open("console-session-he", "he", 1400, 900);
+    sign_in_page(&b, &base, "rina", password);
+    let cams = wait_streaming(&base, Some(1)).unwrap();
+    let cam = cams[0]["id"].as_str().unwrap().to_string();
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/hotspots"),
+        json!({"name": "Kiosk", "lat": 32.07, "lon": 34.78, "priority": 1,
+            "cameras": [cam],
+            "zones": [{"id": "walkway", "camera": cam, "name": "Walkway",
+                       "polygon": [[0.0, 0.3], [1.0, 0.2], [1.0, 0.8], [0.0, 0.5]]}],
+            "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/rules"),
+        json!({"hotspot": v["id"], "name": "Walkway", "severity": "low",
+               "kind": "intrusion", "zone": "walkway"}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let card = b.until(
+        "the alert",
+        "const c = document.querySelector('article.card.alert'); return c && c.id",
+    );
+    let card = card.as_str().unwrap().to_string();
+    // The operator types a note (Hebrew, with a number) ...
+    let note = "שני אנשים רבים ליד הקיוסק, 3 עוברי אורח";
+    b.js(&format!(
+        "document.querySelector('#{card} textarea').focus(); return true"
+    ));
+    b.keys(note);
+
+    // ... while the session ends elsewhere (signed out from another place, or expired).
+    // `roeh_session`, or `__Host-roeh_session` where the cookie is marked Secure.
+    let cookie =
+        b.rt.block_on(b.client.get_all_cookies())
+            .unwrap()
+            .into_iter()
+            .find(|c| c.name().ends_with(roeh_auth::cookie::SESSION_COOKIE))
+            .expect("the console's session cookie");
+    let pair = format!("{}={}", cookie.name(), cookie.value());
+    let http = reqwest::blocking::Client::new();
+    let me: Value = http
+        .get(format!("{base}/api/auth/me"))
+        .header("cookie", &pair)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let r = http
+        .post(format!("{base}/api/auth/logout"))
+        .header("cookie", &pair)
+        .header("x-roeh-csrf", me["csrf"].as_str().unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+
+    // Sending it meets the ended session: back to sign-in, nothing lost.
+    b.keys("\u{e009}\u{e007}\u{e000}");
+    b.until(
+        "the sign-in page",
+        "return document.getElementById('username')",
+    );
+    b.shot("signed-out");
+    sign_in_page(&b, &base, "rina", password);
+    let kept = b.until(
+        "the note draft after signing in again",
+        &format!("const t = document.querySelector('#{card} textarea'); return t && t.value"),
+    );
+    assert_eq!(kept, json!(note));
+    b.shot("draft-kept");
 
     b.rt.block_on(b.client.clone().close()).unwrap();
     let st = proc_.terminate(Duration::from_secs(30)).unwrap();
