@@ -197,8 +197,14 @@ fn principal_of(user: &UserRow) -> Result<Principal, ApiError> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Via {
     Bearer,
-    Cookie,
+    /// The console's session cookie, by its token's hash.
+    Cookie([u8; 32]),
 }
+
+/// Put in a request's extensions by [`authenticate`] when the caller signed in with the
+/// console's session cookie: the hash of its token (for its CSRF token).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CookieSession([u8; 32]);
 
 /// Who is calling, from the bearer header or the session cookie (with its CSRF check for state
 /// changes). `Ok(None)`: no credentials at all.
@@ -248,7 +254,7 @@ async fn identify(
             ));
         }
     }
-    Ok(Some((principal_of(&user)?, Via::Cookie)))
+    Ok(Some((principal_of(&user)?, Via::Cookie(hash))))
 }
 
 /// A console session used from a page of another site: refused (TRUST S16's second line beside
@@ -327,8 +333,9 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
             .await?
             .ok_or_else(|| ApiError::new(ErrorKind::Unauthenticated, "sign in first"))?;
         who = Some(p.clone());
-        if via == Via::Cookie {
+        if let Via::Cookie(hash) = via {
             check_same_origin(&headers, req.uri())?;
+            req.extensions_mut().insert(CookieSession(hash));
         }
         if let Policy::Needs(perm) = policy {
             p.check(perm)?;
@@ -662,23 +669,11 @@ pub(crate) struct MeView {
 /// `GET /api/auth/me`.
 pub(crate) async fn me(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    session: Option<axum::Extension<CookieSession>>,
     axum::Extension(p): axum::Extension<Principal>,
 ) -> Json<MeView> {
-    // The route layer already authenticated the caller; a cookie counts only without a bearer
-    // header, as there.
-    let csrf = if headers.contains_key(header::AUTHORIZATION) {
-        None
-    } else {
-        let cookies = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
-        st.auth
-            .cookie
-            .session_from_cookie_headers(cookies)
-            .map(|token| st.auth.csrf.csrf_token_for(&roeh_auth::hash_token(token)))
-    };
+    let csrf =
+        session.map(|axum::Extension(CookieSession(hash))| st.auth.csrf.csrf_token_for(&hash));
     Json(MeView {
         id: p.user_id,
         role: p.role.as_str(),
