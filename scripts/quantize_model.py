@@ -19,7 +19,7 @@ bit-identical to the original graph's (checked here on the test frames, single a
 The int8 weights keep their full 8 bits. 7-bit weights (`reduce_range`, ONNX Runtime's remedy for
 16-bit saturation on CPUs without VNNI) were measured with this script and cost too much recall:
 95.2 % against the float model's 99.3 % on the test frames, beyond the 2-point rule; u8 weights
-gave 95.2 % too, at twice the time. roeh instead runs every session with ONNX Runtime's exact
+gave 95.2 % too, at twice the time. roeh instead runs its sessions with ONNX Runtime's exact
 accumulation on such CPUs (design record 0007).
 
 Recall is measured against one reference for both models: the people either model reports with
@@ -33,6 +33,7 @@ OUT_ONNX: the faster one whose person recall stays within 2 points of the float 
 """
 
 import argparse
+import platform
 import shutil
 import sys
 import time
@@ -224,12 +225,26 @@ def quantize(src, dst, method, calib):
         )
 
 
+def needs_exact_int8():
+    """As roeh decides (needs_exact_int8 in crates/roeh-detect/src/ort_detector.rs): an x86-64
+    CPU with neither AVX-512 VNNI nor AVX-VNNI."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next(l for l in f if l.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        return False
+    return not flags & {"avx512_vnni", "avx_vnni"}
+
+
 def session(path, threads=1):
     o = ort.SessionOptions()
     # As roeh runs every model: exact integer sums on x86-64 CPUs without VNNI too (see
     # EXACT_INT8_KEY in crates/roeh-detect/src/ort_detector.rs), so recall and timing are those
-    # of roeh on any CPU.
-    o.add_session_config_entry("session.x64quantprecision", "1")
+    # of roeh on this CPU.
+    if needs_exact_int8():
+        o.add_session_config_entry("session.x64quantprecision", "1")
     o.intra_op_num_threads = threads
     o.inter_op_num_threads = 1
     return ort.InferenceSession(str(path), o, providers=["CPUExecutionProvider"])

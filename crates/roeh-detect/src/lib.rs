@@ -22,7 +22,7 @@ pub use frame::{Detection, Detections, RgbFrame};
 pub use manifest::{
     Channels, InputDtype, InputSpec, ModelManifest, ModelSpec, OutputSpec, TensorLayout,
 };
-pub use ort_detector::{Execution, OrtDetector, OrtDetectorOptions, RawOutput};
+pub use ort_detector::{Execution, OrtDetector, OrtDetectorOptions, RawOutput, needs_exact_int8};
 pub use postprocess::{iou, nms_per_class};
 pub use preprocess::{FrameGeometry, InputTensor};
 pub use roeh_domain::ErrorKind;

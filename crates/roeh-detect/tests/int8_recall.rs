@@ -181,11 +181,12 @@ fn int8_person_recall_is_within_two_points_of_float() {
 //
 // ONNX Runtime's default u8 x s8 kernels add pairs of products in saturating 16-bit lanes on
 // x86-64 CPUs without VNNI (AVX2 only), and in 32 bits on VNNI CPUs, so the same int8 model once
-// found other people on each. roeh's sessions set ONNX Runtime's exact-accumulation option
-// (`EXACT_INT8_KEY` in src/ort_detector.rs): the integer sums are exact everywhere. This test
-// runs the test binary again under `qemu-x86_64 -cpu Haswell`, an emulated CPU with AVX2 and FMA
-// but no AVX-512 and no VNNI (whatever CPU runs the suite), and requires the int8 model to give
-// there the same detections, boxes and scores as on this CPU.
+// found other people on each. On CPUs without VNNI roeh's sessions set ONNX Runtime's
+// exact-accumulation option (`EXACT_INT8_KEY`, `needs_exact_int8` in src/ort_detector.rs): the
+// integer sums are then exact on every CPU. This test runs the test binary again under
+// `qemu-x86_64 -cpu Haswell`, an emulated CPU with AVX2 and FMA but no AVX-512 and no VNNI
+// (whatever CPU runs the suite), and requires the int8 model to give there the same detections,
+// boxes and scores as on this CPU (on a VNNI CPU: VNNI kernels against the exact u8 x u8 ones).
 
 /// Env var naming the file the emulated run writes its detections to.
 const EMULATED_OUT_ENV: &str = "ROEH_INT8_EMULATED_OUT";
@@ -223,6 +224,7 @@ fn int8_detections_are_the_same_on_a_cpu_without_avx512_or_vnni() {
         assert!(!std::arch::is_x86_feature_detected!("avx512f"));
         assert!(!std::arch::is_x86_feature_detected!("avx512vnni"));
         assert!(!std::arch::is_x86_feature_detected!("avxvnni"));
+        assert!(roeh_detect::needs_exact_int8());
         let json = serde_json::to_vec(&cross_cpu_detections()).unwrap();
         std::fs::write(out, json).unwrap();
         return;
@@ -238,6 +240,14 @@ fn int8_detections_are_the_same_on_a_cpu_without_avx512_or_vnni() {
             "qemu-x86_64 (Debian's qemu-user) is not installed",
         );
     }
+    eprintln!(
+        "this CPU {} VNNI",
+        if roeh_detect::needs_exact_int8() {
+            "lacks"
+        } else {
+            "has"
+        }
+    );
     let native = cross_cpu_detections();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("emulated.json");
