@@ -190,6 +190,57 @@ fn models_line() -> String {
     format!("models = \"{}\"", root.join("models/models.toml").display())
 }
 
+/// The RTSP test camera (vtest: people on a walkway all the time) and a site recording it as
+/// `camera` with the real detector; `port` fixes the API's port (else any free one).
+fn camera_site(camera: &str, port: Option<u16>) -> (TestCamServer, Site) {
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
+    let site = Site::new(4.0, &[(camera.into(), server.url(0))]);
+    let mut text = std::fs::read_to_string(&site.config).unwrap();
+    if let Some(port) = port {
+        text = text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    }
+    text.push_str(&format!("[analytics]\n{}\n", models_line()));
+    std::fs::write(&site.config, text).unwrap();
+    (server, site)
+}
+
+/// Arms the walkway of the site's one camera: a hotspot named `name` with the walkway zone and
+/// an intrusion rule of `severity`, which fires as soon as it is armed. Returns the hotspot id.
+fn arm_walkway(base: &str, name: &str, severity: &str) -> String {
+    let cams = wait_streaming(base, Some(1)).unwrap();
+    let cam = cams[0]["id"].as_str().unwrap().to_string();
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/hotspots"),
+        json!({"name": name, "lat": 32.08, "lon": 34.77, "priority": 2,
+            "cameras": [cam],
+            "zones": [{"id": "walkway", "camera": cam, "name": "Walkway",
+                       "polygon": [[0.0, 0.3], [1.0, 0.2], [1.0, 0.8], [0.0, 0.5]]}],
+            "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let hotspot = v["id"].as_str().unwrap().to_string();
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/rules"),
+        json!({"hotspot": hotspot, "name": "Walkway", "severity": severity,
+               "kind": "intrusion", "zone": "walkway"}),
+    );
+    assert_eq!(s, 201, "{v}");
+    hotspot
+}
+
+/// The element id of the first alert card, once there is one.
+fn first_card(b: &Browser, whose: &str) -> String {
+    b.until(
+        &format!("the alert in {whose} queue"),
+        "const c = document.querySelector('article.card.alert'); return c && c.id",
+    )
+    .as_str()
+    .unwrap()
+    .to_string()
+}
+
 /// A JSON request as the test admin (bearer token from `roeh_testkit::sign_in`).
 fn call(method: &str, url: &str, body: Value) -> (u16, Value) {
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
@@ -254,11 +305,7 @@ return true;"
 
 #[test]
 fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard() {
-    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
-    let site = Site::new(4.0, &[(XSS_CAMERA.into(), server.url(0))]);
-    let mut text = std::fs::read_to_string(&site.config).unwrap();
-    text.push_str(&format!("[analytics]\n{}\n", models_line()));
-    std::fs::write(&site.config, text).unwrap();
+    let (server, site) = camera_site(XSS_CAMERA, None);
     // Started by hand: the first admin is made in the browser, not by the test kit.
     let proc_ = RoehProcess::spawn(
         Path::new(BIN),
@@ -333,38 +380,12 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
 
     // The test kit signs in with the same admin for the API calls below.
     roeh_testkit::sign_in(&base, &site.log, u64::MAX).unwrap();
-    let cams = wait_streaming(&base, Some(1)).unwrap();
-    let cam = cams[0]["id"].as_str().unwrap().to_string();
-    let (s, v) = call(
-        "POST",
-        &format!("{base}/api/hotspots"),
-        json!({"name": XSS_HOTSPOT, "lat": 53.38, "lon": -1.48, "priority": 2,
-            "cameras": [cam],
-            "zones": [{"id": "walkway", "camera": cam, "name": "Walkway",
-                       "polygon": [[0.0, 0.3], [1.0, 0.2], [1.0, 0.8], [0.0, 0.5]]}],
-            "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
-    );
-    assert_eq!(s, 201, "{v}");
-    let hid = v["id"].as_str().unwrap().to_string();
     // People are on the walkway all the time: the rule fires as soon as it is armed.
-    let (s, v) = call(
-        "POST",
-        &format!("{base}/api/rules"),
-        json!({"hotspot": hid, "name": "Walkway", "severity": "high",
-               "kind": "intrusion", "zone": "walkway"}),
-    );
-    assert_eq!(s, 201, "{v}");
+    arm_walkway(&base, XSS_HOTSPOT, "high");
 
     // The alert arrives over the push and is verified in the browser.
-    let card = b.until(
-        "the alert in the queue",
-        "const c = document.querySelector('article.card.alert'); return c && c.id",
-    );
-    let alert = card
-        .as_str()
-        .unwrap()
-        .trim_start_matches("alert-")
-        .to_string();
+    let card = first_card(&b, "the operator's");
+    let alert = card.trim_start_matches("alert-").to_string();
     let title =
         b.js("return document.querySelector('article.card.alert .alert-title').textContent");
     assert!(title.as_str().unwrap().contains(XSS_HOTSPOT), "{title}");
@@ -373,7 +394,7 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
     // Claimed from the keyboard: the card has the focus, C claims.
     b.js(&format!(
         "document.getElementById('{card}').focus(); return true",
-        card = card.as_str().unwrap()
+        card = card.as_str()
     ));
     b.keys("c");
     // The card says the alert is held, by the operator at this console, and claiming is done.
@@ -381,7 +402,7 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
         "the claim on the card",
         &format!(
             "return document.querySelector('#{} .action-claim').disabled",
-            card.as_str().unwrap()
+            card.as_str()
         ),
     );
     let (s, v) = call("GET", &format!("{base}/api/alerts/{alert}"), Value::Null);
@@ -404,15 +425,15 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
         &format!(
             "return document.getElementById('{}').className.length > 0 && \
                   !document.querySelector('#{} .action-acknowledge:not([disabled])')",
-            card.as_str().unwrap(),
-            card.as_str().unwrap()
+            card.as_str(),
+            card.as_str()
         ),
     );
 
     // Dispatch: D opens the picker with the nearest available unit chosen; sending it dispatches.
-    let (near, _) = unit(&base, "car-near", 53.381, -1.481);
-    let (_far, _) = unit(&base, "car-far", 53.50, -1.30);
-    let card_id = card.as_str().unwrap().to_string();
+    let (near, _) = unit(&base, "car-near", 32.081, 34.771);
+    let (_far, _) = unit(&base, "car-far", 32.30, 34.95);
+    let card_id = card.clone();
     b.js(&format!(
         "document.getElementById('{card_id}').focus(); return true"
     ));
@@ -542,11 +563,7 @@ fn user_with_password(base: &str, name: &str, role: &str, password: &str) {
 
 #[test]
 fn two_operators_at_once_see_each_others_claim_and_cannot_claim_twice() {
-    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
-    let site = Site::new(4.0, &[("Gate".into(), server.url(0))]);
-    let mut text = std::fs::read_to_string(&site.config).unwrap();
-    text.push_str(&format!("[analytics]\n{}\n", models_line()));
-    std::fs::write(&site.config, text).unwrap();
+    let (server, site) = camera_site("Gate", None);
     let (proc_, base) = site.serve();
     let password = "a-long-operator-Passw0rd";
     user_with_password(&base, "dana", "operator", password);
@@ -556,29 +573,9 @@ fn two_operators_at_once_see_each_others_claim_and_cannot_claim_twice() {
     sign_in_page(&a, &base, "dana", password);
     sign_in_page(&b, &base, "yossi", password);
 
-    let cams = wait_streaming(&base, Some(1)).unwrap();
-    let cam = cams[0]["id"].as_str().unwrap().to_string();
-    let (s, v) = call(
-        "POST",
-        &format!("{base}/api/hotspots"),
-        json!({"name": "Promenade", "lat": 32.08, "lon": 34.77, "priority": 1,
-            "cameras": [cam],
-            "zones": [{"id": "walkway", "camera": cam, "name": "Walkway",
-                       "polygon": [[0.0, 0.3], [1.0, 0.2], [1.0, 0.8], [0.0, 0.5]]}],
-            "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
-    );
-    assert_eq!(s, 201, "{v}");
-    let (s, v) = call(
-        "POST",
-        &format!("{base}/api/rules"),
-        json!({"hotspot": v["id"], "name": "Walkway", "severity": "high",
-               "kind": "intrusion", "zone": "walkway"}),
-    );
-    assert_eq!(s, 201, "{v}");
-    let first = "const c = document.querySelector('article.card.alert'); return c && c.id";
-    let card = a.until("the alert in Dana's queue", first);
-    assert_eq!(b.until("the alert in Yossi's queue", first), card);
-    let card = card.as_str().unwrap().to_string();
+    arm_walkway(&base, "Promenade", "high");
+    let card = first_card(&a, "Dana's");
+    assert_eq!(first_card(&b, "Yossi's"), card);
     let alert = card.trim_start_matches("alert-").to_string();
 
     // Dana claims from the keyboard; Yossi's console shows who holds it, without a reload.
@@ -649,47 +646,15 @@ fn two_operators_at_once_see_each_others_claim_and_cannot_claim_twice() {
 
 #[test]
 fn a_killed_server_shows_reconnecting_and_the_console_resyncs_without_losing_or_doubling() {
-    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
-    let site = Site::new(4.0, &[("Gate".into(), server.url(0))]);
     // A fixed port, so the page finds the restarted server where it was.
-    let port = free_port();
-    let text = std::fs::read_to_string(&site.config)
-        .unwrap()
-        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-    std::fs::write(
-        &site.config,
-        format!("{text}[analytics]\n{}\n", models_line()),
-    )
-    .unwrap();
+    let (server, site) = camera_site("Gate", Some(free_port()));
     let (proc_, base) = site.serve();
     let password = "a-long-operator-Passw0rd";
     user_with_password(&base, "noa", "operator", password);
     let b = Browser::open("console-restart-he", "he", 1400, 900);
     sign_in_page(&b, &base, "noa", password);
-    let cams = wait_streaming(&base, Some(1)).unwrap();
-    let cam = cams[0]["id"].as_str().unwrap().to_string();
-    let (s, v) = call(
-        "POST",
-        &format!("{base}/api/hotspots"),
-        json!({"name": "Station", "lat": 32.05, "lon": 34.76, "priority": 1,
-            "cameras": [cam],
-            "zones": [{"id": "walkway", "camera": cam, "name": "Walkway",
-                       "polygon": [[0.0, 0.3], [1.0, 0.2], [1.0, 0.8], [0.0, 0.5]]}],
-            "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
-    );
-    assert_eq!(s, 201, "{v}");
-    let (s, v) = call(
-        "POST",
-        &format!("{base}/api/rules"),
-        json!({"hotspot": v["id"], "name": "Walkway", "severity": "medium",
-               "kind": "intrusion", "zone": "walkway"}),
-    );
-    assert_eq!(s, 201, "{v}");
-    let card = b.until(
-        "the alert",
-        "const c = document.querySelector('article.card.alert'); return c && c.id",
-    );
-    let card = card.as_str().unwrap().to_string();
+    arm_walkway(&base, "Station", "medium");
+    let card = first_card(&b, "Noa's");
     let alert = card.trim_start_matches("alert-").to_string();
 
     // kill -9: the console says it is reconnecting, in words, not only a colour.
@@ -746,40 +711,14 @@ fn a_killed_server_shows_reconnecting_and_the_console_resyncs_without_losing_or_
 
 #[test]
 fn an_ended_session_returns_to_sign_in_and_keeps_the_note_being_typed() {
-    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
-    let site = Site::new(4.0, &[("Gate".into(), server.url(0))]);
-    let mut text = std::fs::read_to_string(&site.config).unwrap();
-    text.push_str(&format!("[analytics]\n{}\n", models_line()));
-    std::fs::write(&site.config, text).unwrap();
+    let (server, site) = camera_site("Gate", None);
     let (proc_, base) = site.serve();
     let password = "a-long-operator-Passw0rd";
     user_with_password(&base, "rina", "operator", password);
     let b = Browser::open("console-session-he", "he", 1400, 900);
     sign_in_page(&b, &base, "rina", password);
-    let cams = wait_streaming(&base, Some(1)).unwrap();
-    let cam = cams[0]["id"].as_str().unwrap().to_string();
-    let (s, v) = call(
-        "POST",
-        &format!("{base}/api/hotspots"),
-        json!({"name": "Kiosk", "lat": 32.07, "lon": 34.78, "priority": 1,
-            "cameras": [cam],
-            "zones": [{"id": "walkway", "camera": cam, "name": "Walkway",
-                       "polygon": [[0.0, 0.3], [1.0, 0.2], [1.0, 0.8], [0.0, 0.5]]}],
-            "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
-    );
-    assert_eq!(s, 201, "{v}");
-    let (s, v) = call(
-        "POST",
-        &format!("{base}/api/rules"),
-        json!({"hotspot": v["id"], "name": "Walkway", "severity": "low",
-               "kind": "intrusion", "zone": "walkway"}),
-    );
-    assert_eq!(s, 201, "{v}");
-    let card = b.until(
-        "the alert",
-        "const c = document.querySelector('article.card.alert'); return c && c.id",
-    );
-    let card = card.as_str().unwrap().to_string();
+    arm_walkway(&base, "Kiosk", "low");
+    let card = first_card(&b, "Rina's");
     // The operator types a note (Hebrew, with a number) ...
     let note = "שני אנשים רבים ליד הקיוסק, 3 עוברי אורח";
     b.js(&format!(
