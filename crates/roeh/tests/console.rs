@@ -43,6 +43,14 @@ struct Browser {
     _driver: Driver,
 }
 
+impl Drop for Browser {
+    /// Ends the WebDriver session, so the browser exits even when a test fails half-way (killing
+    /// only the driver would leave chromium running). Already ended sessions answer an error.
+    fn drop(&mut self) {
+        let _ = self.rt.block_on(self.client.clone().close());
+    }
+}
+
 /// The chromedriver process; killed when dropped.
 struct Driver(std::process::Child);
 
