@@ -369,15 +369,7 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
         b.type_into(id, value);
     }
     b.shot("02-first-admin");
-    b.js("document.querySelector('form button[type=submit]').click(); return true");
-    b.until(
-        "the alert queue",
-        "return document.getElementById('queue-title')",
-    );
-    b.until(
-        "the live push",
-        "return document.querySelector('.conn-live')",
-    );
+    submit_and_wait_for_queue(&b);
     b.shot("03-queue-empty");
     // Mirrored: in Hebrew the brand sits on the right, the language button on the left.
     let brand_right = b.js(
@@ -538,15 +530,8 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
     server.stop();
 }
 
-/// Signs in on the console's sign-in page as `user`, and waits for the live queue.
-fn sign_in_page(b: &Browser, base: &str, user: &str, password: &str) {
-    b.goto(&format!("{base}/"));
-    b.until(
-        "the sign-in page",
-        "return document.getElementById('username')",
-    );
-    b.type_into("username", user);
-    b.type_into("password", password);
+/// Submits the page's form and waits for the alert queue with its live push.
+fn submit_and_wait_for_queue(b: &Browser) {
     b.js("document.querySelector('form button[type=submit]').click(); return true");
     b.until(
         "the alert queue",
@@ -556,6 +541,18 @@ fn sign_in_page(b: &Browser, base: &str, user: &str, password: &str) {
         "the live push",
         "return document.querySelector('.conn-live')",
     );
+}
+
+/// Signs in on the console's sign-in page as `user`, and waits for the live queue.
+fn sign_in_page(b: &Browser, base: &str, user: &str, password: &str) {
+    b.goto(&format!("{base}/"));
+    b.until(
+        "the sign-in page",
+        "return document.getElementById('username')",
+    );
+    b.type_into("username", user);
+    b.type_into("password", password);
+    submit_and_wait_for_queue(b);
 }
 
 /// A user with `role` and a password, made by the test admin.
