@@ -407,3 +407,28 @@ export async function dispatch(id: string, units: string[]): Promise<boolean> {
   }
   return ok;
 }
+
+// ----- live video -----
+
+/** Cameras the signed-in user may see, and hotspots with their cameras, for the live grid. */
+export interface LiveSources {
+  cameras: { id: string; name: string }[];
+  hotspots: { id: string; name: string; cameras: string[] }[];
+}
+
+/** Reads the cameras and hotspots for the live pages; an error's text on failure. */
+export async function liveSources(): Promise<LiveSources | string> {
+  try {
+    const [cams, hs] = await Promise.all([api.cameras(), api.hotspots().catch(() => [])]);
+    const hotspots = hs.map((h) => ({
+      id: h.id,
+      name: h.name,
+      cameras: Array.isArray(h.hotspot?.cameras)
+        ? h.hotspot.cameras.filter((c): c is string => typeof c === 'string')
+        : [],
+    }));
+    return { cameras: cams.map((c) => ({ id: c.id, name: c.name })), hotspots };
+  } catch (e) {
+    return e instanceof ApiError ? e.message : String(e);
+  }
+}

@@ -60,17 +60,30 @@ export function setMuted(m: boolean): void {
 
 // ----- routing -----
 
-export type Route = 'setup' | 'login' | 'alerts';
+export type Route = 'setup' | 'login' | 'alerts' | 'live';
 
 function parseHash(h: string): Route {
   if (h === '#/setup') return 'setup';
   if (h === '#/login') return 'login';
+  if (h === '#/live' || h.startsWith('#/live/')) return 'live';
   return 'alerts';
 }
 
+/** The camera of the single live view (`#/live/ID`), or null for the grid. */
+function parseLiveCamera(h: string): string | null {
+  if (!h.startsWith('#/live/')) return null;
+  try {
+    return decodeURIComponent(h.slice('#/live/'.length)) || null;
+  } catch {
+    return null;
+  }
+}
+
 export const route = signal<Route>(parseHash(location.hash));
+export const liveCamera = signal<string | null>(parseLiveCamera(location.hash));
 window.addEventListener('hashchange', () => {
   route.value = parseHash(location.hash);
+  liveCamera.value = parseLiveCamera(location.hash);
 });
 
 /** Goes to a page. */

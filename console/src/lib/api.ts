@@ -95,6 +95,10 @@ export interface NamedThing {
   id: string;
   name: string;
 }
+/** `HotspotView` with the parts the live grid reads (its cameras). */
+export interface HotspotInfo extends NamedThing {
+  hotspot?: { cameras?: unknown };
+}
 export interface RuleInfo {
   id: string;
   hotspot_id: string;
@@ -309,8 +313,8 @@ export class Api {
   }
 
   /** `GET /api/hotspots` (names). */
-  hotspots(): Promise<NamedThing[]> {
-    return this.request<NamedThing[]>('GET', '/api/hotspots');
+  hotspots(): Promise<HotspotInfo[]> {
+    return this.request<HotspotInfo[]>('GET', '/api/hotspots');
   }
 
   /** `GET /api/cameras` (names). */

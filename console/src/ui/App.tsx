@@ -3,6 +3,7 @@
 
 import { announcement, route, session, t } from '../store';
 import { Header } from './Header';
+import { LivePage } from './Live';
 import { Queue } from './Queue';
 import { SetupPage, SignInPage } from './SignIn';
 
@@ -24,6 +25,7 @@ export function App() {
       </main>
     );
   } else if (s === null || r === 'login') page = <SignInPage />;
+  else if (r === 'live') page = <LivePage />;
   else page = <Queue />;
   return (
     <>

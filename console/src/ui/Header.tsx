@@ -2,7 +2,18 @@
 // sign-out. Every control is a labelled button; states are written out, not only coloured.
 
 import { signOut } from '../actions';
-import { clockSuspect, conn, lang, muted, refusedCount, session, setLang, setMuted, t } from '../store';
+import {
+  clockSuspect,
+  conn,
+  lang,
+  muted,
+  refusedCount,
+  route,
+  session,
+  setLang,
+  setMuted,
+  t,
+} from '../store';
 
 function ConnBadge() {
   const s = conn.value;
@@ -39,8 +50,11 @@ export function Header() {
       </p>
       {me && (
         <nav aria-label={t.value('nav.label')}>
-          <a href="#/alerts" aria-current="page">
+          <a href="#/alerts" aria-current={route.value === 'alerts' ? 'page' : undefined}>
             {t.value('nav.alerts')}
+          </a>
+          <a href="#/live" aria-current={route.value === 'live' ? 'page' : undefined}>
+            {t.value('nav.live')}
           </a>
         </nav>
       )}

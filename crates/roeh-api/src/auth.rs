@@ -100,6 +100,7 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
             Needs(P::ViewCameras)
         }
         ("POST", "/api/cameras") | ("DELETE", "/api/cameras/{id}") => Needs(P::ManageCameras),
+        ("GET", "/api/cameras/{id}/live") => Needs(P::ViewLive),
         (
             "GET",
             "/api/cameras/{id}/segments" | "/api/cameras/{id}/gaps" | "/api/cameras/{id}/mp4",
@@ -164,6 +165,7 @@ fn is_view_of_footage(path: &str) -> bool {
     matches!(
         path,
         "/api/cameras/{id}/mp4"
+            | "/api/cameras/{id}/live"
             | "/api/exports/{id}/download"
             | "/api/incidents/{id}/snapshot"
             | "/api/alerts/{id}/clip"
@@ -388,7 +390,8 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
 }
 
 fn outcome_of(status: StatusCode) -> &'static str {
-    if status.is_success() || status.is_redirection() {
+    // 101: a WebSocket (push, live video) was opened.
+    if status.is_success() || status.is_redirection() || status == StatusCode::SWITCHING_PROTOCOLS {
         "ok"
     } else if status == StatusCode::UNAUTHORIZED
         || status == StatusCode::FORBIDDEN

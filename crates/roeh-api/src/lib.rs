@@ -23,6 +23,7 @@ mod error;
 mod evidence;
 mod export;
 mod extract;
+pub mod live;
 pub mod metrics;
 pub mod onvif;
 pub mod openapi;
@@ -58,6 +59,11 @@ pub trait CameraControl: Send + Sync + 'static {
     fn start_camera(&self, camera: Camera);
     /// Stops recording a camera, sealing its open segment; resolves when it has stopped.
     fn stop_camera(&self, id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// Starts watching a camera live (`live::ws`); `None` where this node serves no live video.
+    fn live(&self, id: CameraId) -> Option<live::LiveFeed> {
+        let _ = id;
+        None
+    }
 }
 
 /// Everything handlers need. Cheap to clone.
@@ -207,6 +213,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/cameras/{id}/segments", get(recordings::segments))
         .route("/api/cameras/{id}/gaps", get(recordings::gaps))
         .route("/api/cameras/{id}/mp4", get(export::mp4))
+        .route("/api/cameras/{id}/live", get(live::ws))
         .route(
             "/api/cameras/{id}/analysis",
             get(detection::get_analysis).put(detection::put_analysis),

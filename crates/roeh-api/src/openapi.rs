@@ -368,6 +368,16 @@ fn success(method: &str, path: &str, body: &Body) -> (&'static str, Value) {
             }
             ("200", ok)
         }
+        ("GET", "/api/cameras/{id}/live") => (
+            "101",
+            json!({
+                "description": "WebSocket of live video: binary messages, each a 4-byte \
+                                big-endian header length, a JSON header (`init`: codec, width, \
+                                height; `frame`: t (90 kHz), wall (µs since 1970), key), then \
+                                fragmented MP4 (an initialisation segment or one picture's \
+                                moof+mdat) for Media Source Extensions.",
+            }),
+        ),
         ("GET", "/api/push/ws") => {
             let mut ok = json!({
                 "description": "WebSocket of push messages: each text message is a signed \

@@ -31,6 +31,7 @@ mod camera_task;
 #[cfg(feature = "gstreamer")]
 mod gst_source;
 mod health;
+mod live;
 mod options;
 mod redact;
 mod retina_source;
@@ -43,6 +44,7 @@ pub use camera_task::{Backoff, run_camera};
 #[cfg(feature = "gstreamer")]
 pub use gst_source::{GstOpener, GstSource};
 pub use health::HealthHandle;
+pub use live::{LIVE_RING, LiveHub, LiveStart, MAX_GOP_BYTES, MAX_GOP_FRAMES, Taps};
 pub use options::{IngestOptions, WhenFull};
 pub use redact::redact;
 pub use retina_source::RetinaOpener;

@@ -42,11 +42,13 @@
 mod boxes;
 mod codec;
 mod demux;
+mod fragment;
 mod mux;
 
 roeh_domain::define_error!();
 
 pub use demux::{MAX_MOOV_BYTES, Sample, VideoTrack, read_video_track, read_video_track_from};
+pub use fragment::{Fragment, init_segment, media_fragment};
 pub use mux::{
     MAX_SAMPLES, MAX_TITLE_BYTES, Mp4Header, MuxOptions, SampleInfo, TIMESCALE, build_header,
     durations_from_pts, write_mp4,

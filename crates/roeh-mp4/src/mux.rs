@@ -212,6 +212,40 @@ fn validate(
     if !first.is_key {
         return Err(invalid("the first sample is not a key frame"));
     }
+    check_params(params)?;
+    let mut prev_entry = first.entry;
+    for (i, s) in samples.iter().enumerate() {
+        if s.size == 0 {
+            return Err(invalid(format!("sample {i} has size 0")));
+        }
+        if s.entry >= params.len() {
+            return Err(invalid(format!(
+                "sample {i}: entry {} out of range ({} params)",
+                s.entry,
+                params.len()
+            )));
+        }
+        if s.entry != prev_entry && !s.is_key {
+            return Err(invalid(format!(
+                "sample {i}: codec parameters change at a sample that is not a key frame"
+            )));
+        }
+        prev_entry = s.entry;
+    }
+    if let Some(t) = &opts.title
+        && t.len() > MAX_TITLE_BYTES
+    {
+        return Err(invalid(format!(
+            "title of {} bytes exceeds {MAX_TITLE_BYTES}",
+            t.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the codec parameters of one file: at least one, all of one supported codec, sizes that
+/// fit 16 bits, configuration records that declare 4-byte NAL lengths.
+pub(crate) fn check_params(params: &[&CodecParams]) -> Result<(), Error> {
     let Some(p0) = params.first() else {
         return Err(invalid("no codec parameters"));
     };
@@ -250,33 +284,6 @@ fn validate(
             }
         }
     }
-    let mut prev_entry = first.entry;
-    for (i, s) in samples.iter().enumerate() {
-        if s.size == 0 {
-            return Err(invalid(format!("sample {i} has size 0")));
-        }
-        if s.entry >= params.len() {
-            return Err(invalid(format!(
-                "sample {i}: entry {} out of range ({} params)",
-                s.entry,
-                params.len()
-            )));
-        }
-        if s.entry != prev_entry && !s.is_key {
-            return Err(invalid(format!(
-                "sample {i}: codec parameters change at a sample that is not a key frame"
-            )));
-        }
-        prev_entry = s.entry;
-    }
-    if let Some(t) = &opts.title
-        && t.len() > MAX_TITLE_BYTES
-    {
-        return Err(invalid(format!(
-            "title of {} bytes exceeds {MAX_TITLE_BYTES}",
-            t.len()
-        )));
-    }
     Ok(())
 }
 
@@ -308,7 +315,7 @@ fn chunks(samples: &[SampleInfo]) -> Vec<Chunk> {
     out
 }
 
-fn ftyp(codec: VideoCodec) -> Vec<u8> {
+pub(crate) fn ftyp(codec: VideoCodec) -> Vec<u8> {
     let mut w = BoxWriter::default();
     w.boxed(b"ftyp", |w| {
         w.bytes(b"isom");
@@ -345,7 +352,7 @@ fn versioned(w: &mut BoxWriter, v1: bool, value: u64) {
     }
 }
 
-const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
+pub(crate) const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
 
 fn write_moov(
     params: &[&CodecParams],
@@ -456,7 +463,7 @@ fn write_moov(
     }
 }
 
-fn write_stsd(w: &mut BoxWriter, params: &[&CodecParams]) {
+pub(crate) fn write_stsd(w: &mut BoxWriter, params: &[&CodecParams]) {
     w.full(b"stsd", 0, 0, |w| {
         w.u32(params.len() as u32);
         for p in params {

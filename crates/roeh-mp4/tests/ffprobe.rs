@@ -401,3 +401,40 @@ fn large_file_uses_co64_and_largesize_mdat() {
     assert!(last.offset > u64::from(u32::MAX));
     assert_eq!(back.samples.iter().filter(|s| s.is_key).count(), 55);
 }
+
+/// The live form: an initialisation segment and one fragment per picture, concatenated as a
+/// Media Source buffer would receive them, starting mid-stream at a key frame with a decode time
+/// far from zero. ffmpeg must read every picture with its time and decode them all cleanly.
+#[test]
+fn live_fragments_play_as_one_stream() {
+    let file = footage("vtest_h264.mp4");
+    let track = read_video_track(&file).unwrap();
+    let input = samples(&track, &file);
+    let start = 100; // a key frame (every 20th)
+    let mut out = roeh_mp4::init_segment(&track.params[0]).unwrap();
+    let base = 7 * 3600 * 90_000u64;
+    let mut t = base;
+    for (seq, (info, data)) in input[start..].iter().enumerate() {
+        out.extend(
+            roeh_mp4::media_fragment(&roeh_mp4::Fragment {
+                sequence: seq as u32 + 1,
+                decode_time: t,
+                duration: info.duration,
+                is_key: info.is_key,
+                data,
+            })
+            .unwrap(),
+        );
+        t += u64::from(info.duration);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(&dir, "live.mp4", &out);
+    let (stream, _) = ffprobe(&path);
+    assert_eq!(stream["codec_name"], "h264");
+    assert_eq!(stream["width"], 768);
+    assert_eq!(
+        stream["nb_read_frames"],
+        (track.samples.len() - start).to_string()
+    );
+    assert_decodes_cleanly(&path);
+}

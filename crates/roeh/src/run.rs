@@ -140,19 +140,34 @@ async fn sync_config_cameras(store: &Store, cfg: &Config, clock: &dyn Clock) -> 
 }
 
 /// The API's view of the pipeline.
-struct Control(Pipeline);
+struct Control {
+    pipeline: Pipeline,
+    live: Arc<roeh_ingest::LiveHub>,
+}
 
 impl roeh_api::CameraControl for Control {
     fn health(&self, id: CameraId) -> Option<StreamHealth> {
-        self.0.health(id)
+        self.pipeline.health(id)
     }
 
     fn start_camera(&self, camera: Camera) {
-        self.0.start_camera(camera);
+        self.pipeline.start_camera(camera);
     }
 
     fn stop_camera(&self, id: CameraId) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(self.0.stop_camera(id))
+        Box::pin(async move {
+            self.pipeline.stop_camera(id).await;
+            // Its viewers see the end of the stream.
+            self.live.remove(id);
+        })
+    }
+
+    fn live(&self, id: CameraId) -> Option<roeh_api::live::LiveFeed> {
+        let start = self.live.subscribe(id);
+        Some(roeh_api::live::LiveFeed {
+            gop: start.gop,
+            rx: start.rx,
+        })
     }
 }
 
@@ -339,9 +354,13 @@ async fn run_until(
         );
     }
     let analytics = start_analytics(cfg, &store, clock.clone()).await?;
+    // Live viewers and the analytics both see what the recorder's queue accepted.
+    let live = Arc::new(roeh_ingest::LiveHub::new());
+    let mut taps: Vec<Arc<dyn roeh_ingest::FrameTap>> = vec![live.clone()];
     if let Some(a) = &analytics {
-        pcfg.ingest.tap = Some(a.clone());
+        taps.push(a.clone());
     }
+    pcfg.ingest.tap = Some(Arc::new(roeh_ingest::Taps(taps)));
     let opener = Arc::new(roeh_ingest::CameraOpener::new());
     let pipeline = Pipeline::start(store.clone(), clock.clone(), opener, pcfg).await?;
     let api_stop = CancellationToken::new();
@@ -361,7 +380,10 @@ async fn run_until(
     let state = roeh_api::AppState {
         store: store.clone(),
         alerts,
-        control: Arc::new(Control(pipeline.clone())),
+        control: Arc::new(Control {
+            pipeline: pipeline.clone(),
+            live,
+        }),
         footage_root,
         clock,
         custody: custody.clone(),

@@ -776,3 +776,199 @@ fn an_ended_session_returns_to_sign_in_and_keeps_the_note_being_typed() {
     assert!(st.success(), "roeh exited with {st}");
     server.stop();
 }
+
+/// `GET path` with the headers of a WebSocket handshake, as `bearer` (an API token) or with a
+/// session `cookie` and an `Origin`; the status and the body.
+fn ws_handshake(
+    url: &str,
+    bearer: Option<&str>,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> (u16, String) {
+    let mut r = reqwest::blocking::Client::new()
+        .get(url)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+    if let Some(t) = bearer {
+        r = r.bearer_auth(t);
+    }
+    if let Some(c) = cookie {
+        r = r.header("cookie", c);
+    }
+    if let Some(o) = origin {
+        r = r.header("origin", o);
+    }
+    let resp = r.send().unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.text().unwrap_or_default())
+}
+
+/// Waits until every tile of the page plays: each `<video>`'s `currentTime` moves on by more
+/// than a second from where it was first seen playing. Returns the number of tiles.
+fn tiles_play(b: &Browser, what: &str) -> u64 {
+    b.js("window.__t0 = null; return true");
+    b.until(
+        what,
+        "const vs = [...document.querySelectorAll('video[data-camera]')]; \
+         if (vs.length === 0) return false; \
+         if (!window.__t0) { if (vs.some(v => v.currentTime <= 0)) return false; \
+                             window.__t0 = vs.map(v => v.currentTime); return false; } \
+         return vs.every((v, i) => v.currentTime > window.__t0[i] + 1) && vs.length",
+    )
+    .as_u64()
+    .unwrap()
+}
+
+#[test]
+fn the_live_grid_plays_every_camera_and_live_video_keeps_to_scope_and_origin() {
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 2)).unwrap();
+    let site = Site::new(
+        4.0,
+        &[
+            ("Gate".into(), server.url(0)),
+            (XSS_CAMERA.into(), server.url(1)),
+        ],
+    );
+    let (proc_, base) = site.serve();
+    let cams = wait_streaming(&base, Some(2)).unwrap();
+    let id_of = |name: &str| {
+        cams.iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .get("id")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (gate, other) = (id_of("Gate"), id_of(XSS_CAMERA));
+    let password = "a-long-operator-Passw0rd";
+    user_with_password(&base, "maya", "operator", password);
+
+    let b = Browser::open("console-live-he", "he", 1400, 900);
+    sign_in_page(&b, &base, "maya", password);
+    b.js("location.hash = '#/live'; return true");
+    assert_eq!(tiles_play(&b, "both live tiles playing"), 2);
+    b.until(
+        "the picture time on every tile",
+        "return document.querySelectorAll('.tile[data-state=playing] .tile-time').length === 2",
+    );
+    // The name with markup is text, and its markup ran nothing.
+    assert_eq!(b.js("return window.__xss === undefined"), json!(true));
+    let names = b.js(
+        "return [...document.querySelectorAll('.tile-name')].map(e => e.textContent).join('|')",
+    );
+    assert!(names.as_str().unwrap().contains(XSS_CAMERA), "{names}");
+    b.shot("01-grid");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    // Every opened stream is a footage view in the audit log, by the operator.
+    let (s, v) = call(
+        "GET",
+        &format!("{base}/api/audit?actor=maya&limit=100"),
+        Value::Null,
+    );
+    assert_eq!(s, 200, "{v}");
+    let views: Vec<&Value> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "GET /api/cameras/{id}/live")
+        .collect();
+    assert!(
+        views.len() >= 2 && views.iter().all(|e| e["outcome"] == "ok"),
+        "{v}"
+    );
+
+    // The single view: the camera's name is the page's title, and it plays.
+    b.js(&format!(
+        "document.querySelector('.tile[data-camera=\"{gate}\"] a.tile-name').click(); return true"
+    ));
+    b.until(
+        "the single view",
+        "return document.querySelectorAll('video[data-camera]').length === 1 && \
+                document.querySelector('.tile-big')",
+    );
+    assert_eq!(tiles_play(&b, "the single view playing"), 1);
+    b.shot("02-single");
+
+    // English, the grid again.
+    b.js("location.hash = '#/live'; return true");
+    b.js("document.querySelector('.header-tools button[lang=en]').click(); return true");
+    b.until(
+        "the English grid",
+        "return document.documentElement.dir === 'ltr' && \
+                document.querySelectorAll('video[data-camera]').length === 2",
+    );
+    assert_eq!(tiles_play(&b, "both tiles playing in English"), 2);
+    b.shot("03-grid-en");
+
+    // Scope: a user of one hotspot (the Gate's) gets no live video of the other camera, and the
+    // refusal is the one a missing camera gets (no existence oracle).
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/hotspots"),
+        json!({"name": "Gate", "lat": 32.08, "lon": 34.77, "priority": 2, "cameras": [gate],
+               "zones": [], "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/users"),
+        json!({"username": "scoped", "password": password, "role": "operator",
+               "scope": {"hotspots": [v["id"]]}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let login = |kind: &str| {
+        reqwest::blocking::Client::new()
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"username": "scoped", "password": password, "kind": kind}))
+            .send()
+            .unwrap()
+    };
+    let token = login("api").json::<Value>().unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let live = |cam: &str| format!("{base}/api/cameras/{cam}/live");
+    let (s, _) = ws_handshake(&live(&gate), Some(&token), None, None);
+    assert_eq!(s, 101, "the scoped user's own camera");
+    let outside = ws_handshake(&live(&other), Some(&token), None, None);
+    let missing = ws_handshake(
+        &live("00000000-0000-4000-8000-000000000000"),
+        Some(&token),
+        None,
+        None,
+    );
+    assert_eq!(outside.0, 404, "{}", outside.1);
+    assert_eq!(
+        outside, missing,
+        "a camera outside the scope answers like a missing one"
+    );
+
+    // A console session used from another site's page is refused; from its own, accepted.
+    let cookie = login("session")
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert!(!cookie.is_empty());
+    let (s, body) = ws_handshake(
+        &live(&gate),
+        None,
+        Some(&cookie),
+        Some("http://evil.example"),
+    );
+    assert_eq!(s, 403, "{body}");
+    let (s, _) = ws_handshake(&live(&gate), None, Some(&cookie), Some(&base));
+    assert_eq!(s, 101);
+
+    drop(b);
+    let st = proc_.terminate(Duration::from_secs(30)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    server.stop();
+}

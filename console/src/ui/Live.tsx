@@ -1,0 +1,178 @@
+// Live video: a grid of cameras (all, or one hotspot's) and a single-camera view (`#/live/ID`).
+// Each tile plays the camera's own H.264 over Media Source Extensions (./player.ts) and stops
+// while it is off screen or the tab is hidden. Opening a stream is a custody event on the server.
+
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { type LiveSources, liveSources } from '../actions';
+import { formatClock } from '../lib/format';
+import type { MessageKey } from '../lib/i18n';
+import { liveCamera, nowUs, t } from '../store';
+import { LivePlayer, type PlayerState } from './player';
+
+const GROUP_KEY = 'roeh.live.group';
+
+function readGroup(): string {
+  try {
+    return localStorage.getItem(GROUP_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function writeGroup(v: string): void {
+  try {
+    localStorage.setItem(GROUP_KEY, v);
+  } catch {
+    // The choice then lasts for this page only.
+  }
+}
+
+const STATE_KEYS: Record<PlayerState, MessageKey> = {
+  connecting: 'live.state.connecting',
+  playing: 'live.state.playing',
+  reconnecting: 'live.state.reconnecting',
+  unsupported: 'live.state.unsupported',
+};
+
+/** One camera's player. `big`: the single view. */
+function Tile({ id, name, big }: { id: string; name: string; big?: boolean }) {
+  const video = useRef<HTMLVideoElement>(null);
+  const box = useRef<HTMLElement>(null);
+  const player = useRef<LivePlayer | null>(null);
+  const [state, setState] = useState<PlayerState>('connecting');
+  // Re-rendered every second by nowUs: the time of the picture on screen.
+  const shown = player.current?.shownWall ?? null;
+  void nowUs.value;
+
+  useEffect(() => {
+    const v = video.current;
+    const el = box.current;
+    if (!v || !el) return;
+    const p = new LivePlayer(v, id, setState);
+    player.current = p;
+    let visible = false;
+    const update = () => {
+      if (visible && document.visibilityState === 'visible') p.start();
+      else p.stop();
+    };
+    const io = new IntersectionObserver((entries) => {
+      for (const e of entries) visible = e.isIntersecting;
+      update();
+    });
+    io.observe(el);
+    document.addEventListener('visibilitychange', update);
+    return () => {
+      io.disconnect();
+      document.removeEventListener('visibilitychange', update);
+      p.stop();
+      player.current = null;
+    };
+  }, [id]);
+
+  const label = t.value('live.tile', { name });
+  return (
+    <figure ref={box} class={`tile${big ? ' tile-big' : ''}`} data-camera={id} data-state={state}>
+      <video ref={video} class="tile-video" muted playsInline aria-label={label} data-camera={id} />
+      <figcaption class="tile-caption">
+        {big ? (
+          <span class="tile-name">
+            <bdi>{name}</bdi>
+          </span>
+        ) : (
+          <a class="tile-name" href={`#/live/${encodeURIComponent(id)}`}>
+            <bdi>{name}</bdi>
+          </a>
+        )}
+        <span class={`tile-state tile-state-${state}`}>
+          {t.value(STATE_KEYS[state])}
+        </span>
+        {state === 'playing' && shown !== null && (
+          <span class="tile-time">
+            <bdi>{formatClock(String(shown))}</bdi>
+          </span>
+        )}
+      </figcaption>
+    </figure>
+  );
+}
+
+export function LivePage() {
+  const [src, setSrc] = useState<LiveSources | string | null>(null);
+  const [group, setGroup] = useState(readGroup());
+  const single = liveCamera.value;
+
+  useEffect(() => {
+    void liveSources().then(setSrc);
+  }, []);
+
+  if (src === null) {
+    return (
+      <main id="main" class="page live-page" tabIndex={-1}>
+        <p class="muted">{t.value('app.loading')}</p>
+      </main>
+    );
+  }
+  if (typeof src === 'string') {
+    return (
+      <main id="main" class="page live-page" tabIndex={-1}>
+        <p class="error" role="alert">
+          {src}
+        </p>
+      </main>
+    );
+  }
+
+  if (single !== null) {
+    const cam = src.cameras.find((c) => c.id === single);
+    return (
+      <main id="main" class="page live-page" tabIndex={-1}>
+        <div class="live-bar">
+          <h1 class="page-title">
+            {cam ? <bdi>{cam.name}</bdi> : t.value('live.noCamera')}
+          </h1>
+          <a class="btn" href="#/live">
+            {t.value('live.back')}
+          </a>
+        </div>
+        {cam && <Tile key={cam.id} id={cam.id} name={cam.name} big />}
+      </main>
+    );
+  }
+
+  const hs = src.hotspots.find((h) => h.id === group);
+  const shown = hs ? src.cameras.filter((c) => hs.cameras.includes(c.id)) : src.cameras;
+  return (
+    <main id="main" class="page live-page" tabIndex={-1}>
+      <div class="live-bar">
+        <h1 class="page-title">{t.value('live.title')}</h1>
+        <label class="live-group">
+          <span>{t.value('live.group')}</span>
+          <select
+            value={hs ? hs.id : ''}
+            onChange={(e) => {
+              const v = (e.target as HTMLSelectElement).value;
+              setGroup(v);
+              writeGroup(v);
+            }}
+          >
+            <option value="">{t.value('live.all')}</option>
+            {src.hotspots.map((h) => (
+              <option key={h.id} value={h.id}>
+                {h.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {shown.length === 0 ? (
+        <p class="muted">{t.value('live.empty')}</p>
+      ) : (
+        <div class={`grid grid-${Math.min(4, Math.ceil(Math.sqrt(shown.length)))}`}>
+          {shown.map((c) => (
+            <Tile key={c.id} id={c.id} name={c.name} />
+          ))}
+        </div>
+      )}
+    </main>
+  );
+}
