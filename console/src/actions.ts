@@ -23,6 +23,7 @@ import {
 import { Api, ApiError, type HttpResponse } from './lib/api';
 import { isolate } from './lib/format';
 import { PushClient, type SocketLike } from './lib/pushclient';
+import { applyToTasks, type ReceiptKind, receiptId, tasksFrom, type UnitTask } from './lib/unit';
 import { chime } from './sound';
 import {
   announce,
@@ -38,15 +39,19 @@ import {
   drafts,
   go,
   muted,
+  myUnit,
   names,
   queue,
   queueLoaded,
   refusedCount,
   route,
+  sending,
   session,
   setDraft,
   setRowError,
   t,
+  taskErrors,
+  tasks,
   toggleIn,
 } from './store';
 import { hotspotLabel, severityLabel } from './labels';
@@ -113,7 +118,7 @@ const push = new PushClient(
     subtle: globalThis.crypto?.subtle ?? null,
     openSocket: (url) => new WebSocket(url) as unknown as SocketLike,
     fetchKey: () => api.pushKey(),
-    fetchOpen: () => api.openAlerts(),
+    fetchOpen: () => (session.value?.role === 'unit' ? unitSnapshot() : api.openAlerts()),
     now: () => Date.now(),
     setTimer: (fn, ms) => setTimeout(fn, ms),
     clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
@@ -137,6 +142,10 @@ const push = new PushClient(
       maybeLoadNames(list);
     },
     onMessage: (b) => {
+      if (session.value?.role === 'unit') {
+        unitMessage(b);
+        return;
+      }
       learnClaimer(b);
       const r = applySummary(queue.value, b.summary);
       queue.value = r.queue;
@@ -222,7 +231,9 @@ function signedIn(): void {
   namesLoadedAt = 0;
   void loadNames();
   push.start();
-  if (route.value !== 'alerts') go('alerts');
+  if (me?.role === 'unit') {
+    if (route.value !== 'unit') go('unit');
+  } else if (route.value !== 'alerts' && route.value !== 'live') go('alerts');
 }
 
 /** The session has ended (`explicit`: the operator signed out). */
@@ -235,6 +246,8 @@ function signedOut(explicit: boolean): void {
     detail.value = null;
     dispatchFor.value = null;
     armed.value = null;
+    myUnit.value = null;
+    tasks.value = new Map();
     if (explicit) for (const id of drafts.value.keys()) setDraft(id, '');
   });
   if (route.value !== 'setup') go('login');
@@ -249,7 +262,7 @@ export async function checkSession(): Promise<void> {
     if (!(e instanceof ApiError && e.status === 401)) {
       // Server unreachable: show the sign-in page with nothing lost.
       session.value = null;
-      if (route.value === 'alerts') go('login');
+      if (route.value === 'alerts' || route.value === 'unit') go('login');
     }
   }
 }
@@ -258,6 +271,18 @@ export async function checkSession(): Promise<void> {
 export async function signIn(username: string, password: string): Promise<string | null> {
   try {
     await api.login(username, password);
+    session.value = await api.me();
+    signedIn();
+    return null;
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Signs a patrol unit's phone in with the unit's device token; an error message, or null. */
+export async function deviceSignIn(token: string): Promise<string | null> {
+  try {
+    await api.device(token.trim());
     session.value = await api.me();
     signedIn();
     return null;
@@ -430,5 +455,82 @@ export async function liveSources(): Promise<LiveSources | string> {
     return { cameras: cams.map((c) => ({ id: c.id, name: c.name })), hotspots };
   } catch (e) {
     return e instanceof ApiError ? e.message : String(e);
+  }
+}
+
+// ----- the patrol unit -----
+
+/** Reads the unit and its open dispatches (the push client's snapshot for a unit). */
+async function unitSnapshot(): Promise<AlertSummary[]> {
+  const v = await api.myAlerts();
+  const fresh = tasksFrom(v);
+  const before = tasks.value;
+  batch(() => {
+    myUnit.value = { id: v.unit, name: v.name };
+    tasks.value = fresh;
+  });
+  for (const task of fresh.values()) {
+    // Dispatches that arrived while the phone was away: sound, and confirm their delivery.
+    if (!before.has(task.alert.id) && queueLoaded.value) newTask(task);
+    else if (!task.delivered) void sendReceipt(task.alert.id, 'delivered');
+  }
+  return [];
+}
+
+function newTask(task: UnitTask): void {
+  announce(
+    t.value('unit.announce', {
+      place: isolate(task.alert.place ?? hotspotLabel(task.alert.hotspot)),
+    }),
+  );
+  if (!muted.value) chime(2);
+  if (!task.delivered) void sendReceipt(task.alert.id, 'delivered');
+}
+
+const SENT = {
+  accepted: 'unit.sent.accepted',
+  arrived: 'unit.sent.arrived',
+  closed: 'unit.sent.closed',
+} as const;
+
+function unitMessage(b: PushBody): void {
+  const me = myUnit.value;
+  if (!me) return;
+  const r = applyToTasks(tasks.value, b, me.id);
+  tasks.value = r.tasks;
+  if (r.added) newTask(r.added);
+}
+
+/** Sends a receipt for an alert (the same id on every retry); true when the server took it. */
+export async function sendReceipt(alert: string, kind: ReceiptKind): Promise<boolean> {
+  if (sending.value.has(alert) && kind !== 'delivered') return false;
+  if (kind !== 'delivered') toggleIn(sending, alert, true);
+  try {
+    await api.receipt(alert, kind, receiptId(alert, kind));
+    const m = new Map(taskErrors.value);
+    m.delete(alert);
+    taskErrors.value = m;
+    const task = tasks.value.get(alert);
+    if (task) {
+      const next = new Map(tasks.value);
+      if (kind === 'closed') next.delete(alert);
+      else
+        next.set(alert, {
+          ...task,
+          delivered: true,
+          accepted: task.accepted || kind === 'accepted' || kind === 'arrived',
+          arrived: task.arrived || kind === 'arrived',
+        });
+      tasks.value = next;
+    }
+    if (kind !== 'delivered') announce(t.value(SENT[kind]));
+    return true;
+  } catch (e) {
+    const m = new Map(taskErrors.value);
+    m.set(alert, message(e));
+    taskErrors.value = m;
+    return false;
+  } finally {
+    if (kind !== 'delivered') toggleIn(sending, alert, false);
   }
 }

@@ -10,6 +10,7 @@
 import { computed, effect, signal } from '@preact/signals';
 import type { AlertDetail, AlertSummary } from './lib/alerts';
 import type { MeView } from './lib/api';
+import type { UnitTask } from './lib/unit';
 import { dirOf, LANG_STORAGE_KEY, type Lang, pickLang, translator } from './lib/i18n';
 import type { ConnState } from './lib/pushclient';
 
@@ -60,11 +61,13 @@ export function setMuted(m: boolean): void {
 
 // ----- routing -----
 
-export type Route = 'setup' | 'login' | 'alerts' | 'live';
+export type Route = 'setup' | 'login' | 'device' | 'alerts' | 'live' | 'unit';
 
 function parseHash(h: string): Route {
   if (h === '#/setup') return 'setup';
   if (h === '#/login') return 'login';
+  if (h === '#/device' || h.startsWith('#/device/')) return 'device';
+  if (h === '#/unit') return 'unit';
   if (h === '#/live' || h.startsWith('#/live/')) return 'live';
   return 'alerts';
 }
@@ -125,6 +128,17 @@ export const names = signal<Names>({ hotspots: new Map(), cameras: new Map(), ru
 
 /** User names of claimers, learned from claim events (summaries carry only the user id). */
 export const claimers = signal<Map<number, string>>(new Map());
+
+// ----- the patrol unit's phone -----
+
+/** The signed-in unit (`GET /api/units/me/alerts`), once read. */
+export const myUnit = signal<{ id: string; name: string } | null>(null);
+/** Its open dispatches. */
+export const tasks = signal<ReadonlyMap<string, UnitTask>>(new Map());
+/** Receipts being sent, by alert. */
+export const sending = signal<ReadonlySet<string>>(new Set());
+/** The last refused receipt of an alert, as the server wrote it. */
+export const taskErrors = signal<ReadonlyMap<string, string>>(new Map());
 
 // ----- the queue's screen state -----
 

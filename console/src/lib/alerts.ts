@@ -52,6 +52,8 @@ export interface IncidentRef {
 export interface AlertSummary {
   id: string;
   hotspot: string;
+  /** The hotspot's name (absent from older servers). */
+  place?: string | null;
   severity: string;
   priority: number;
   state: string;
@@ -94,6 +96,7 @@ export interface AlertEvent {
 /** A dispatch of an alert (`DispatchView`; `response` is left opaque). */
 export interface DispatchInfo {
   unit: string;
+  unit_name?: string | null;
   dispatched_at: string;
   dispatched_by: string;
   delivered_at: string | null;

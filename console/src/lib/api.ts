@@ -23,6 +23,7 @@ import {
   actionPath,
   OPEN_STATES,
 } from './alerts';
+import type { MyAlertsView, ReceiptKind } from './unit';
 
 /** The response fields the client reads (a subset of `Response`, so tests can fake it). */
 export interface HttpResponse {
@@ -223,6 +224,13 @@ export class Api {
     return v;
   }
 
+  /** `POST /api/auth/device`: a patrol unit's device token becomes a cookie session. */
+  async device(token: string): Promise<LoginView> {
+    const v = await this.request<LoginView>('POST', '/api/auth/device', { token }, { signedIn: false });
+    this.setCsrf(typeof v.csrf === 'string' ? v.csrf : null);
+    return v;
+  }
+
   /** `POST /api/auth/setup`: the one-time setup token creates the first admin. */
   setup(token: string, username: string, password: string): Promise<SetupView> {
     return this.request<SetupView>(
@@ -305,6 +313,20 @@ export class Api {
   units(alert?: string): Promise<UnitsView> {
     const q = alert ? `?alert=${encodeURIComponent(alert)}` : '';
     return this.request<UnitsView>('GET', `/api/units${q}`);
+  }
+
+  /** `GET /api/units/me/alerts`: the calling unit and its open dispatches. */
+  myAlerts(): Promise<MyAlertsView> {
+    return this.request<MyAlertsView>('GET', '/api/units/me/alerts');
+  }
+
+  /** `POST /api/units/me/receipts` (body: `ReceiptBody`). */
+  receipt(alert: string, kind: ReceiptKind, receiptId: string): Promise<unknown> {
+    return this.request<unknown>('POST', '/api/units/me/receipts', {
+      receipt_id: receiptId,
+      alert,
+      kind,
+    });
   }
 
   /** `GET /api/push/key`. */

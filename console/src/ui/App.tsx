@@ -5,7 +5,8 @@ import { announcement, route, session, t } from '../store';
 import { Header } from './Header';
 import { LivePage } from './Live';
 import { Queue } from './Queue';
-import { SetupPage, SignInPage } from './SignIn';
+import { DevicePage, SetupPage, SignInPage } from './SignIn';
+import { UnitPage } from './Unit';
 
 /** Moves focus to the page's main region (the hash stays the route's). */
 function skipToMain(e: Event) {
@@ -18,6 +19,7 @@ export function App() {
   const s = session.value;
   let page;
   if (r === 'setup') page = <SetupPage />;
+  else if (r === 'device' && !s) page = <DevicePage />;
   else if (s === undefined) {
     page = (
       <main id="main" class="page-center" tabIndex={-1}>
@@ -25,6 +27,7 @@ export function App() {
       </main>
     );
   } else if (s === null || r === 'login') page = <SignInPage />;
+  else if (s.role === 'unit') page = <UnitPage />;
   else if (r === 'live') page = <LivePage />;
   else page = <Queue />;
   return (

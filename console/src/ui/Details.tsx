@@ -106,15 +106,26 @@ export function Details() {
               <h3>{t.value('details.dispatches')}</h3>
               <ul class="plain">
                 {d.dispatches.map((x) => (
-                  <li key={x.unit}>
+                  <li key={x.unit} class="dispatch-line" data-unit={x.unit}>
+                    <bdi class="unit-name">{x.unit_name ?? shortId(x.unit)}</bdi> ·{' '}
                     {t.value('details.dispatchLine', { by: isolate(x.dispatched_by) })}{' '}
                     <bdi>{formatClock(x.dispatched_at)}</bdi>
-                    {x.arrived_at && (
-                      <>
-                        {' · '}
-                        {t.value('details.arrived')} <bdi>{formatClock(x.arrived_at)}</bdi>
-                      </>
-                    )}
+                    <ol class="receipts">
+                      {(
+                        [
+                          ['details.delivered', x.delivered_at],
+                          ['details.accepted', x.accepted_at],
+                          ['details.arrived', x.arrived_at],
+                          ['details.closed', x.closed_at],
+                        ] as const
+                      ).map(([key, at]) =>
+                        at ? (
+                          <li key={key} class="receipt">
+                            {t.value(key)} <bdi>{formatClock(at)}</bdi>
+                          </li>
+                        ) : null,
+                      )}
+                    </ol>
                   </li>
                 ))}
               </ul>

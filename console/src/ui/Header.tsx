@@ -48,7 +48,7 @@ export function Header() {
       <p class="brand">
         <span class="brand-name">{t.value('app.name')}</span>
       </p>
-      {me && (
+      {me && me.role !== 'unit' && (
         <nav aria-label={t.value('nav.label')}>
           <a href="#/alerts" aria-current={route.value === 'alerts' ? 'page' : undefined}>
             {t.value('nav.alerts')}

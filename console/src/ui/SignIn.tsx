@@ -1,7 +1,8 @@
 // Sign-in and first-admin pages. Errors are the server's message, shown as text.
 
 import { useSignal } from '@preact/signals';
-import { firstAdmin, signIn } from '../actions';
+import { useEffect } from 'preact/hooks';
+import { deviceSignIn, firstAdmin, signIn } from '../actions';
 import { drafts, t } from '../store';
 
 function Field(props: {
@@ -84,6 +85,9 @@ export function SignInPage() {
         <p class="hint">
           <a href="#/setup">{t.value('signin.toSetup')}</a>
         </p>
+        <p class="hint">
+          <a href="#/device">{t.value('unit.signin.link')}</a>
+        </p>
       </form>
     </main>
   );
@@ -138,6 +142,63 @@ export function SetupPage() {
         )}
         <button type="submit" class="btn btn-primary" disabled={pending.value}>
           {pending.value ? t.value('setup.pending') : t.value('setup.submit')}
+        </button>
+        <p class="hint">
+          <a href="#/login">{t.value('setup.toSignIn')}</a>
+        </p>
+      </form>
+    </main>
+  );
+}
+
+/**
+ * A patrol unit's phone signs in with the unit's device token, typed or pasted, or carried once in
+ * the address's fragment (`#/device/TOKEN`, which never reaches a server): the fragment is
+ * removed from the address and the history at once, and the token is not kept.
+ */
+export function DevicePage() {
+  const token = useSignal('');
+  const error = useSignal<string | null>(null);
+  const pending = useSignal(false);
+  const run = async (value: string) => {
+    if (pending.value) return;
+    pending.value = true;
+    error.value = await deviceSignIn(value);
+    pending.value = false;
+    if (error.value === null) token.value = '';
+  };
+  useEffect(() => {
+    const prefix = '#/device/';
+    if (location.hash.startsWith(prefix)) {
+      const carried = location.hash.slice(prefix.length);
+      history.replaceState(null, '', '#/device');
+      if (carried !== '') void run(decodeURIComponent(carried));
+    }
+  }, []);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    void run(token.value);
+  };
+  return (
+    <main id="main" class="page-center" tabIndex={-1}>
+      <form class="card form" onSubmit={submit} aria-labelledby="device-title" noValidate>
+        <h1 id="device-title">{t.value('unit.signin.title')}</h1>
+        <Field
+          id="device-token"
+          label={t.value('unit.signin.token')}
+          type="password"
+          autocomplete="off"
+          value={token.value}
+          onInput={(v) => (token.value = v)}
+          hint={t.value('unit.signin.help')}
+        />
+        {error.value !== null && (
+          <p class="error" role="alert">
+            {error.value}
+          </p>
+        )}
+        <button type="submit" class="btn btn-primary" disabled={pending.value}>
+          {pending.value ? t.value('signin.pending') : t.value('unit.signin.submit')}
         </button>
         <p class="hint">
           <a href="#/login">{t.value('setup.toSignIn')}</a>

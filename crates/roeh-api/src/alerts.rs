@@ -103,6 +103,8 @@ pub struct AlertSummary {
     pub id: Uuid,
     /// The hotspot.
     pub hotspot: Uuid,
+    /// The hotspot's name when the summary was made (patrol units cannot list hotspots).
+    pub place: Option<String>,
     /// Severity.
     pub severity: String,
     /// Priority.
@@ -278,7 +280,7 @@ impl AlertsService {
         ))
     }
 
-    async fn unit_of(&self, who: &Principal) -> Result<Uuid, ApiError> {
+    pub(crate) async fn unit_of(&self, who: &Principal) -> Result<Uuid, ApiError> {
         Ok(self
             .store
             .unit_of_user(who.user_id)
@@ -443,7 +445,7 @@ impl AlertsService {
         Ok(row)
     }
 
-    async fn summary(&self, a: &AlertRow) -> Result<AlertSummary, ApiError> {
+    pub(crate) async fn summary(&self, a: &AlertRow) -> Result<AlertSummary, ApiError> {
         let first = match a.incidents.first() {
             Some(i) => self.store.get_incident(i.incident_id).await?,
             None => None,
@@ -457,9 +459,11 @@ impl AlertsService {
         let mut cameras: Vec<CameraId> = a.incidents.iter().map(|i| i.camera).collect();
         cameras.sort();
         cameras.dedup();
+        let place = self.store.get_hotspot(a.hotspot_id).await?.map(|h| h.name);
         Ok(AlertSummary {
             id: a.id,
             hotspot: a.hotspot_id,
+            place,
             severity: a.severity.clone(),
             priority: a.priority,
             state: a.state.clone(),
@@ -640,6 +644,8 @@ pub(crate) async fn list(
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 struct DispatchView {
     unit: Uuid,
+    /// The unit's name (absent if the unit is gone).
+    unit_name: Option<String>,
     dispatched_at: String,
     dispatched_by: String,
     delivered_at: Option<String>,
@@ -650,10 +656,11 @@ struct DispatchView {
     response: ResponseTimes,
 }
 
-fn dispatch_view(d: &DispatchRow) -> DispatchView {
+fn dispatch_view(d: &DispatchRow, unit_name: Option<String>) -> DispatchView {
     let t = |w: Option<WallTime>| w.map(WallTime::to_rfc3339);
     DispatchView {
         unit: d.unit_id,
+        unit_name,
         dispatched_at: d.dispatched_at.to_rfc3339(),
         dispatched_by: d.dispatched_by.clone(),
         delivered_at: t(d.delivered_at),
@@ -697,13 +704,11 @@ pub(crate) async fn get(
 ) -> Result<Json<AlertDetail>, ApiError> {
     let a = load_visible(&st, &who, &id).await?;
     let summary = st.alerts.summary(&a).await?;
-    let dispatches: Vec<DispatchView> = st
-        .store
-        .dispatches_of_alert(a.id)
-        .await?
-        .iter()
-        .map(dispatch_view)
-        .collect();
+    let mut dispatches: Vec<DispatchView> = Vec::new();
+    for d in st.store.dispatches_of_alert(a.id).await? {
+        let name = st.store.get_unit(d.unit_id).await?.map(|u| u.name);
+        dispatches.push(dispatch_view(&d, name));
+    }
     let events: Vec<EventView> = st
         .store
         .alert_events_of(a.id)
@@ -1122,6 +1127,99 @@ pub(crate) struct StatusBody {
     status: UnitStatus,
 }
 
+/// A dispatch as the unit it was sent to sees it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct MyDispatchView {
+    /// The alert as it is now.
+    alert: AlertSummary,
+    /// The dispatch event's seq.
+    seq: u64,
+    /// When dispatched (RFC 3339).
+    dispatched_at: String,
+    /// Receipts sent so far (RFC 3339).
+    delivered_at: Option<String>,
+    accepted_at: Option<String>,
+    arrived_at: Option<String>,
+}
+
+/// The calling unit and its open dispatches.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct MyAlertsView {
+    /// The unit's id (as in push messages' `unit`).
+    unit: Uuid,
+    /// Its name.
+    name: String,
+    /// `available`, `busy` or `off_duty`.
+    status: String,
+    /// Dispatches it has not closed, of alerts still open, in dispatch order.
+    dispatches: Vec<MyDispatchView>,
+}
+
+/// `GET /api/units/me/alerts`: the calling unit and its dispatches it has not closed, of alerts
+/// still open (what its client shows after a reconnect, beside the push replay).
+pub(crate) async fn my_alerts(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+) -> Result<Json<MyAlertsView>, ApiError> {
+    let me = st
+        .store
+        .unit_of_user(who.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("this user is not a registered unit"))?;
+    let unit = me.id;
+    let mut out = Vec::new();
+    for d in st.store.open_dispatches_of_unit(unit).await? {
+        let Some(a) = st.store.get_alert(d.alert_id).await? else {
+            continue;
+        };
+        let t = |w: Option<roeh_domain::WallTime>| w.map(|w| w.to_rfc3339());
+        out.push(MyDispatchView {
+            alert: st.alerts.summary(&a).await?,
+            seq: d.seq,
+            dispatched_at: d.dispatched_at.to_rfc3339(),
+            delivered_at: t(d.delivered_at),
+            accepted_at: t(d.accepted_at),
+            arrived_at: t(d.arrived_at),
+        });
+    }
+    Ok(Json(MyAlertsView {
+        unit,
+        name: me.name,
+        status: me.status,
+        dispatches: out,
+    }))
+}
+
+/// `GET /api/units/me/alerts/{id}/snapshot`: the snapshot of an alert dispatched to the calling
+/// unit (its first incident's). Any other alert answers like a missing one.
+pub(crate) async fn my_snapshot(
+    State(st): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::not_found("no such alert");
+    let id = Uuid::parse_str(&id).map_err(|_| missing())?;
+    let unit = st.alerts.unit_of(&who).await?;
+    let dispatched = st
+        .store
+        .dispatches_of_alert(id)
+        .await?
+        .iter()
+        .any(|d| d.unit_id == unit);
+    if !dispatched {
+        return Err(missing());
+    }
+    let alert = st.store.get_alert(id).await?.ok_or_else(missing)?;
+    let first = match alert.incidents.first() {
+        Some(i) => st.store.get_incident(i.incident_id).await?,
+        None => None,
+    };
+    let Some(first) = first else {
+        return Err(ApiError::not_found("the alert has no snapshot"));
+    };
+    crate::detection::snapshot_of(&st, first.snapshot).await
+}
+
 /// `POST /api/units/me/status`: available, busy or off duty.
 pub(crate) async fn my_status(
     State(st): State<AppState>,
@@ -1218,7 +1316,7 @@ pub(crate) async fn my_receipt(
                 StatusCode::CREATED,
                 Json(ReceiptView {
                     replayed: false,
-                    dispatch: Some(dispatch_view(&dispatch)),
+                    dispatch: Some(dispatch_view(&dispatch, Some(who.username.clone()))),
                 }),
             )
                 .into_response())

@@ -88,7 +88,7 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
     let get = method == Method::GET;
     Some(match (method.as_str(), path) {
         ("GET", "/api/health") => Public,
-        ("POST", "/api/auth/setup" | "/api/auth/login") => Public,
+        ("POST", "/api/auth/setup" | "/api/auth/login" | "/api/auth/device") => Public,
         // A signed, short-lived link checked by the handler (alerts::clip), for units' players.
         ("GET", "/api/alerts/{id}/clip") => Public,
         ("POST", "/api/auth/logout") | ("GET", "/api/auth/me") => SignedIn,
@@ -138,7 +138,8 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
             | "/api/alerts/{id}/escalate",
         ) => Needs(P::HandleAlerts),
         ("POST", "/api/alerts/{id}/dispatch") | (_, "/api/units") => Needs(P::DispatchUnits),
-        ("POST", "/api/units/me/position" | "/api/units/me/status" | "/api/units/me/receipts") => {
+        ("POST", "/api/units/me/position" | "/api/units/me/status" | "/api/units/me/receipts")
+        | ("GET", "/api/units/me/alerts" | "/api/units/me/alerts/{id}/snapshot") => {
             Needs(P::UnitReceipts)
         }
         // Operators and units alike; the handler picks what each may see.
@@ -168,6 +169,7 @@ fn is_view_of_footage(path: &str) -> bool {
             | "/api/cameras/{id}/live"
             | "/api/exports/{id}/download"
             | "/api/incidents/{id}/snapshot"
+            | "/api/units/me/alerts/{id}/snapshot"
             | "/api/alerts/{id}/clip"
     )
 }
@@ -365,7 +367,12 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
         || status == StatusCode::UNAUTHORIZED
         || status == StatusCode::FORBIDDEN;
     // Login and setup audit themselves (they know the username tried).
-    if audit && !matches!(template.as_str(), "/api/auth/login" | "/api/auth/setup") {
+    if audit
+        && !matches!(
+            template.as_str(),
+            "/api/auth/login" | "/api/auth/setup" | "/api/auth/device"
+        )
+    {
         let entry = NewAudit {
             time: st.clock.wall(),
             actor: who
@@ -576,6 +583,19 @@ pub(crate) async fn login(
         ));
     };
     st.auth.limiter.record_success(&name, ip, now);
+    issue(&st, user, kind, ip).await
+}
+
+/// Signs `user` in with a new token of `kind` (audited as a login): a cookie session with its
+/// CSRF token, or a bearer token in the body.
+async fn issue(
+    st: &AppState,
+    user: &UserRow,
+    kind: TokenKind,
+    ip: IpAddr,
+) -> Result<Response, ApiError> {
+    let now = st.clock.wall();
+    let name = user.username.clone();
     let p = principal_of(user)?;
     let ttl = kind.default_ttl();
     let (text, hash) = roeh_auth::new_token();
@@ -591,7 +611,7 @@ pub(crate) async fn login(
         })
         .await?;
     audit_login(
-        &st,
+        st,
         &name,
         Some(p.role),
         true,
@@ -619,6 +639,67 @@ pub(crate) async fn login(
         }
     }
     Ok((headers, Json(view)).into_response())
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeviceBody {
+    /// A patrol unit's device token, as `POST /api/units` showed it.
+    token: String,
+}
+
+/// `POST /api/auth/device`: a patrol unit's phone turns the unit's device token into a console
+/// session (cookie and CSRF token, as `login` with `kind: "session"`), so the page never keeps
+/// the token. Only tokens of units are accepted; attempts count against the login limits of
+/// the caller's address.
+pub(crate) async fn device(
+    State(st): State<AppState>,
+    axum::Extension(ClientIp(ip)): axum::Extension<ClientIp>,
+    ApiJson(b): ApiJson<DeviceBody>,
+) -> Result<Response, ApiError> {
+    let now = st.clock.wall();
+    // One limiter entry per address: a wrong token from one phone does not lock out the others.
+    let key = format!("device-token@{ip}");
+    let token = b.token.trim();
+    if token.is_empty() || token.len() > 256 {
+        return Err(ApiError::invalid("token is required"));
+    }
+    if let Err(wait) = st.auth.limiter.attempt(&key, ip, now) {
+        audit_login(
+            &st,
+            "device",
+            None,
+            false,
+            429,
+            ip,
+            roeh_auth::action::LOGIN_FAILED,
+        )
+        .await;
+        return Ok(too_many(wait));
+    }
+    let found = st
+        .store
+        .user_for_token(&roeh_auth::hash_token(token), now)
+        .await?
+        .filter(|(u, kind)| *kind == TokenKind::Api && u.role == Role::Unit.as_str());
+    let Some((user, _)) = found else {
+        audit_login(
+            &st,
+            "device",
+            None,
+            false,
+            401,
+            ip,
+            roeh_auth::action::LOGIN_FAILED,
+        )
+        .await;
+        return Err(ApiError::new(
+            ErrorKind::Unauthenticated,
+            "unknown or expired device token",
+        ));
+    };
+    st.auth.limiter.record_success(&key, ip, now);
+    issue(&st, &user, TokenKind::Session, ip).await
 }
 
 /// `POST /api/auth/logout`: revokes the presented token (bearer or cookie).

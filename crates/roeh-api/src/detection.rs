@@ -882,7 +882,12 @@ pub(crate) async fn snapshot(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let r = load_incident(&st, &who, &id).await?;
-    let Some(name) = r.snapshot.filter(|n| roeh_store::is_plain_file_name(n)) else {
+    snapshot_of(&st, r.snapshot).await
+}
+
+/// The JPEG response of an incident's stored snapshot file `name`.
+pub(crate) async fn snapshot_of(st: &AppState, name: Option<String>) -> Result<Response, ApiError> {
+    let Some(name) = name.filter(|n| roeh_store::is_plain_file_name(n)) else {
         return Err(ApiError::not_found("the incident has no snapshot"));
     };
     let dir = match &st.analytics {

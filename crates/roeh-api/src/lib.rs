@@ -117,6 +117,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/health"),
     ("POST", "/api/auth/setup"),
     ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/device"),
     ("POST", "/api/auth/logout"),
     ("GET", "/api/auth/me"),
     ("GET", "/api/users"),
@@ -131,6 +132,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/cameras/{id}/segments"),
     ("GET", "/api/cameras/{id}/gaps"),
     ("GET", "/api/cameras/{id}/mp4"),
+    ("GET", "/api/cameras/{id}/live"),
     ("GET", "/api/cameras/{id}/analysis"),
     ("PUT", "/api/cameras/{id}/analysis"),
     ("GET", "/api/hotspots"),
@@ -180,6 +182,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/units/me/position"),
     ("POST", "/api/units/me/status"),
     ("POST", "/api/units/me/receipts"),
+    ("GET", "/api/units/me/alerts"),
+    ("GET", "/api/units/me/alerts/{id}/snapshot"),
     ("GET", "/api/push/ws"),
     ("GET", "/api/push/sse"),
     ("GET", "/api/push/key"),
@@ -199,6 +203,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(health))
         .route("/api/auth/setup", post(auth::setup))
         .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/device", post(auth::device))
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/me", get(auth::me))
         .route("/api/users", get(auth::list_users).post(auth::create_user))
@@ -283,6 +288,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/units/me/position", post(alerts::my_position))
         .route("/api/units/me/status", post(alerts::my_status))
         .route("/api/units/me/receipts", post(alerts::my_receipt))
+        .route("/api/units/me/alerts", get(alerts::my_alerts))
+        .route(
+            "/api/units/me/alerts/{id}/snapshot",
+            get(alerts::my_snapshot),
+        )
         .route("/api/push/ws", get(push::ws))
         .route("/api/push/sse", get(push::sse))
         .route("/api/push/key", get(alerts::push_key))

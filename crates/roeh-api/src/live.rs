@@ -49,8 +49,9 @@ pub(crate) async fn ws(
     Path(id): Path<String>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let upgrade = upgrade.map_err(|e| ApiError::invalid(e.body_text()))?;
+    // A missing camera answers as such before anything else.
     let cam = cameras::load(&st, &id).await?;
+    let upgrade = upgrade.map_err(|e| ApiError::invalid(e.body_text()))?;
     let feed = st.control.live(cam.id).ok_or_else(|| {
         ApiError::new(
             ErrorKind::Unavailable,

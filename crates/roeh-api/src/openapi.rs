@@ -211,6 +211,7 @@ fn request_body(method: &str, path: &str, generator: &mut SchemaGenerator) -> Bo
         ("POST", "/api/alerts/{id}/note") => typed::<alerts::NoteBody>(g),
         ("POST", "/api/alerts/{id}/dispatch") => typed::<alerts::DispatchBody>(g),
         ("POST", "/api/units") => typed::<alerts::RegisterBody>(g),
+        ("POST", "/api/auth/device") => typed::<auth::DeviceBody>(g),
         ("POST", "/api/units/me/position") => typed::<alerts::PositionBody>(g),
         ("POST", "/api/units/me/status") => typed::<alerts::StatusBody>(g),
         ("POST", "/api/units/me/receipts") => typed::<alerts::ReceiptBody>(g),
@@ -287,6 +288,8 @@ fn response_body(method: &str, path: &str, generator: &mut SchemaGenerator) -> B
         ("POST", "/api/alerts/{id}/dispatch") => typed::<alerts::DispatchedView>(g),
         ("GET", "/api/reports/response-times") => typed::<reports::ResponseTimesReport>(g),
         ("GET", "/api/units") => typed::<alerts::UnitsView>(g),
+        ("GET", "/api/units/me/alerts") => typed::<alerts::MyAlertsView>(g),
+        ("POST", "/api/auth/device") => typed::<auth::LoginView>(g),
         ("POST", "/api/units") => typed::<alerts::RegisteredView>(g),
         ("POST", "/api/units/me/receipts") => typed::<alerts::ReceiptView>(g),
         ("GET", "/api/push/key") => typed::<alerts::PushKeyView>(g),
@@ -342,7 +345,7 @@ fn success(method: &str, path: &str, body: &Body) -> (&'static str, Value) {
             "200",
             json!({ "description": "Recorded footage.", "content": content("video/mp4", binary) }),
         ),
-        ("GET", "/api/incidents/{id}/snapshot") => (
+        ("GET", "/api/incidents/{id}/snapshot" | "/api/units/me/alerts/{id}/snapshot") => (
             "200",
             json!({ "description": "Snapshot.", "content": content("image/jpeg", binary) }),
         ),

@@ -990,3 +990,130 @@ async fn a_console_session_is_refused_on_push_streams_opened_by_another_site() {
         "{audit:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_units_phone_signs_in_with_its_device_token_and_sees_only_its_own_dispatches() {
+    let e = env(1024).await;
+    let cam = camera(&e, "gate").await;
+    let square = hotspot(&e, "Square", cam, 59.3300, 18.0600).await;
+    let op = support::user_token(&e.store, "op", Role::Operator, Scope::unrestricted()).await;
+    let (car1, car1_token) = unit(&e, "car-1", 59.3310, 18.0610).await;
+    let (_car2, car2_token) = unit(&e, "car-2", 59.4000, 18.2000).await;
+
+    // The device token becomes a console session; nothing else does.
+    let device = |token: &str| {
+        let url = format!("http://{}/api/auth/device", e.addr);
+        let req = e.http.post(url).json(&json!({ "token": token }));
+        async move {
+            let r = req.send().await.unwrap();
+            let cookie = r
+                .headers()
+                .get("set-cookie")
+                .map(|v| v.to_str().unwrap().to_string());
+            let status = r.status().as_u16();
+            (status, cookie, support::json(&r.text().await.unwrap()))
+        }
+    };
+    let (s, cookie, v) = device("not-a-token").await;
+    assert_eq!((s, cookie), (401, None), "{v}");
+    let (s, _, v) = device(&op).await;
+    assert_eq!(s, 401, "an operator's token is no device token: {v}");
+    let (s, _, v) = device("  ").await;
+    assert_eq!(s, 400, "{v}");
+    let (s, cookie, v) = device(&car1_token).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["role"], "unit");
+    assert!(v["csrf"].is_string() && v.get("token").is_none(), "{v}");
+    assert!(cookie.unwrap().contains("HttpOnly"));
+
+    // The unit's list: itself, nothing dispatched yet; operators have no such list.
+    let (s, v) = e
+        .call(&car1_token, "GET", "/api/units/me/alerts", Value::Null)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["unit"].as_str(), v["name"].as_str()),
+        (Some(car1.to_string().as_str()), Some("car-1"))
+    );
+    assert_eq!(v["dispatches"], json!([]));
+    let (s, _) = e
+        .call(&op, "GET", "/api/units/me/alerts", Value::Null)
+        .await;
+    assert_eq!(s, 403);
+
+    incident(&e, square, cam, "high").await;
+    assert_eq!(e.svc.ingest_once().await.unwrap(), 1);
+    let (_, list) = e.call(&op, "GET", "/api/alerts", Value::Null).await;
+    let alert = list[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(list[0]["place"], "Square");
+    for step in ["claim", "acknowledge"] {
+        let (s, v) = e
+            .call(
+                &op,
+                "POST",
+                &format!("/api/alerts/{alert}/{step}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{step}: {v}");
+    }
+    let (s, v) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/dispatch"),
+            json!({ "units": [car1] }),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    // Only the unit it was sent to has it, with its place; the other sees nothing of it.
+    let (_, v) = e
+        .call(&car1_token, "GET", "/api/units/me/alerts", Value::Null)
+        .await;
+    let d = &v["dispatches"][0];
+    assert_eq!(d["alert"]["id"], alert.as_str());
+    assert_eq!(d["alert"]["place"], "Square");
+    assert!(d["delivered_at"].is_null());
+    let (_, v) = e
+        .call(&car2_token, "GET", "/api/units/me/alerts", Value::Null)
+        .await;
+    assert_eq!(v["dispatches"], json!([]));
+    let snap = format!("/api/units/me/alerts/{alert}/snapshot");
+    let (s, other) = e.call(&car2_token, "GET", &snap, Value::Null).await;
+    assert_eq!(s, 404);
+    assert_eq!(other["error"]["message"], "no such alert");
+    let (s, missing) = e
+        .call(
+            &car2_token,
+            "GET",
+            &format!("/api/units/me/alerts/{}/snapshot", uuid::Uuid::new_v4()),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (s, &missing),
+        (404, &other),
+        "another unit's alert answers like a missing one"
+    );
+    // The dispatched unit reaches the route (this incident was stored without a picture).
+    let (s, v) = e.call(&car1_token, "GET", &snap, Value::Null).await;
+    assert_eq!(s, 404);
+    assert_ne!(v["error"]["message"], "no such alert", "{v}");
+
+    // Closing the dispatch takes it off the unit's list.
+    let (s, v) = e
+        .call(
+            &car1_token,
+            "POST",
+            "/api/units/me/receipts",
+            json!({"receipt_id": format!("{alert}:closed"), "alert": alert, "kind": "closed"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["dispatch"]["unit_name"], "car-1");
+    let (_, v) = e
+        .call(&car1_token, "GET", "/api/units/me/alerts", Value::Null)
+        .await;
+    assert_eq!(v["dispatches"], json!([]));
+}

@@ -158,6 +158,7 @@ fn the_route_list_is_the_routers() {
             "GET /api/health",
             "POST /api/auth/setup",
             "POST /api/auth/login",
+            "POST /api/auth/device",
             "GET /api/alerts/{id}/clip",
         ]
     );
@@ -588,7 +589,7 @@ enum Kind {
 /// The kind of object an `{id}` route reaches, by its path prefix. A prefix not listed fails the
 /// test: a new route must be classified (and, if camera-bound, checked) first.
 fn kind_of(template: &str) -> Kind {
-    const KINDS: [(&str, Kind); 10] = [
+    const KINDS: [(&str, Kind); 11] = [
         ("/api/cameras/{id}", Kind::Camera),
         ("/api/incidents/{id}", Kind::Incident),
         ("/api/hotspots/{id}", Kind::Hotspot),
@@ -599,6 +600,8 @@ fn kind_of(template: &str) -> Kind {
         ("/api/users/{id}", Kind::Unbound),
         ("/api/webhooks/{id}", Kind::Unbound),
         ("/api/onvif/discovered/{id}", Kind::Unbound),
+        // A unit's own dispatches: bound by the dispatch to the calling unit, not by a scope.
+        ("/api/units/me/alerts/{id}", Kind::Unbound),
     ];
     KINDS
         .iter()
@@ -624,7 +627,7 @@ fn list_is_scoped(path: &str) -> bool {
         | "/api/holds"
         | "/api/units"
         | "/metrics" => true,
-        // Site-wide by design: who did what, the users, the evidence log and its keys, devices
+        // Site-wide by design, or the caller's own: who did what, the users, the evidence log and its keys, devices
         // found on the network before they are cameras, webhook endpoints.
         "/api/audit"
         | "/api/users"
@@ -632,7 +635,9 @@ fn list_is_scoped(path: &str) -> bool {
         | "/api/log/checkpoint"
         | "/api/log/consistency"
         | "/api/onvif/discovered"
-        | "/api/webhooks" => false,
+        | "/api/webhooks"
+        // The calling unit's own dispatches (units answer with their unit, nobody else has one).
+        | "/api/units/me/alerts" => false,
         p => panic!("{p}: unclassified list route; add it to list_is_scoped"),
     }
 }

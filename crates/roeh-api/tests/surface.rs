@@ -748,6 +748,7 @@ const UNTYPED: &str = "#/components/schemas/Json";
 const REQUEST_BODIES: &[(&str, &str, &str, bool)] = &[
     ("POST", "/api/auth/setup", "SetupBody", true),
     ("POST", "/api/auth/login", "LoginBody", true),
+    ("POST", "/api/auth/device", "DeviceBody", true),
     ("POST", "/api/users", "NewUserBody", true),
     ("POST", "/api/users/{id}/tokens", "TokenBody", true),
     ("POST", "/api/cameras", "NewCamera", true),
@@ -798,6 +799,8 @@ const NOT_JSON: &[(&str, &str, &str)] = &[
     ("GET", "/api/exports/{id}/download", "application/zip"),
     ("GET", "/api/push/sse", "text/event-stream"),
     ("GET", "/api/push/ws", "101"),
+    ("GET", "/api/cameras/{id}/live", "101"),
+    ("GET", "/api/units/me/alerts/{id}/snapshot", "image/jpeg"),
     ("GET", "/metrics", roeh_api::metrics::CONTENT_TYPE),
 ];
 

@@ -1199,6 +1199,26 @@ impl Store {
         rows.iter().map(dispatch_from_row).collect()
     }
 
+    /// A unit's dispatches it has not closed, of alerts still open, in dispatch order (at most
+    /// [`MAX_ALERT_LIST`]): what the unit's client shows after a reconnect.
+    #[tracing::instrument(skip_all)]
+    pub async fn open_dispatches_of_unit(&self, unit: Uuid) -> Result<Vec<DispatchRow>> {
+        let rows = sqlx::query(
+            "SELECT d.alert_id, d.unit_id, d.seq, d.dispatched_at, d.dispatched_by, \
+             d.delivered_at, d.accepted_at, d.arrived_at, d.closed_at \
+             FROM dispatches d JOIN alerts a ON a.id = d.alert_id \
+             WHERE d.unit_id = ? AND d.closed_at IS NULL \
+             AND a.state IN ('new', 'claimed', 'acknowledged', 'dispatched', 'on_scene', 'escalated') \
+             ORDER BY d.seq LIMIT ?",
+        )
+        .bind(unit.to_string())
+        .bind(i64::from(MAX_ALERT_LIST))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing a unit's dispatches"))?;
+        rows.iter().map(dispatch_from_row).collect()
+    }
+
     /// Closed alerts and false alarms per (rule, camera) of the incidents they gathered.
     #[tracing::instrument(skip_all)]
     pub async fn alert_precision(&self) -> Result<Vec<PrecisionRow>> {

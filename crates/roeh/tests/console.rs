@@ -431,7 +431,7 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
     );
 
     // Dispatch: D opens the picker with the nearest available unit chosen; sending it dispatches.
-    let (near, _) = unit(&base, "car-near", 32.081, 34.771);
+    let (near, near_token) = unit(&base, "car-near", 32.081, 34.771);
     let (_far, _) = unit(&base, "car-far", 32.30, 34.95);
     let card_id = card.clone();
     b.js(&format!(
@@ -471,6 +471,79 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
         "return document.querySelectorAll('.details .history li').length >= 4",
     );
     b.shot("07-details");
+
+    // The unit's phone: signed in by the device token carried once in the address's fragment
+    // (which leaves the address at once), it shows the dispatch with its place and snapshot and
+    // confirms delivery by itself; accepted, arrived and closed are one tap each, and the
+    // operator's details show every receipt as it comes.
+    let phone = Browser::open("console-unit-he", "he", 390, 844);
+    phone.goto(&format!("{base}/#/device/{near_token}"));
+    let task = format!(".task[data-alert=\"{alert}\"]");
+    phone.until(
+        "the dispatch on the unit's phone",
+        &format!(
+            "const i = document.querySelector('{task} img.task-snapshot'); \
+             return i && i.complete && i.naturalWidth > 0"
+        ),
+    );
+    assert_eq!(
+        phone.js("return location.href.includes('device')"),
+        json!(false),
+        "the device token stayed in the address"
+    );
+    let place = phone.js(&format!(
+        "return document.querySelector('{task} .task-place').textContent"
+    ));
+    assert_eq!(place, json!(XSS_HOTSPOT));
+    assert_eq!(phone.js("return document.documentElement.dir"), "rtl");
+    phone.until(
+        "the delivery receipt",
+        &format!("return document.querySelectorAll('{task} .step-done').length === 1"),
+    );
+    b.until(
+        "the delivery on the operator's details",
+        "return document.querySelectorAll('.details .receipts li').length === 1",
+    );
+    phone.shot("01-dispatch");
+    for (step, (button, receipts)) in [
+        ("receipt-accepted", 2),
+        ("receipt-arrived", 3),
+        ("receipt-closed", 4),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        phone.js(&format!(
+            "document.querySelector('{task} button.{button}').click(); return true"
+        ));
+        b.until(
+            &format!("receipt {receipts} on the operator's details"),
+            &format!(
+                "return document.querySelectorAll('.details .receipts li').length === {receipts}"
+            ),
+        );
+        if step == 1 {
+            phone.until(
+                "the close button",
+                &format!("return document.querySelector('{task} button.receipt-closed')"),
+            );
+            phone.shot("02-on-scene");
+        }
+    }
+    phone.until(
+        "the closed dispatch off the phone",
+        "return document.querySelectorAll('.task').length === 0 && document.querySelector('.empty')",
+    );
+    phone.shot("03-closed");
+    let axe = axe_violations(&phone);
+    assert!(axe.is_empty(), "axe-core (unit's phone): {axe:#?}");
+    b.shot("08-receipts");
+    let (_, v) = call("GET", &format!("{base}/api/alerts/{alert}"), Value::Null);
+    let d = &v["dispatches"][0];
+    for k in ["delivered_at", "accepted_at", "arrived_at", "closed_at"] {
+        assert!(d[k].is_string(), "{k} missing: {v}");
+    }
+    drop(phone);
     b.keys("\u{e00c}");
     b.until(
         "the details closed",
@@ -509,19 +582,45 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
     let axe = axe_violations(&b);
     assert!(axe.is_empty(), "axe-core (English queue): {axe:#?}");
 
-    // Every step is in the audit log, by the admin who made it in the browser.
-    let (s, audit) = call("GET", &format!("{base}/api/audit"), Value::Null);
+    // The operator resolves the alert (R, and R again to confirm): it leaves the queue.
+    b.js(&format!(
+        "document.getElementById('{card_id}').focus(); return true"
+    ));
+    b.keys("r");
+    b.keys("r");
+    b.until(
+        "the resolved alert off the queue",
+        &format!("return !document.getElementById('{card_id}')"),
+    );
+    b.shot("09-resolved-en");
+
+    // Every step is in the audit log: the operator's in the browser, the unit's on its phone.
+    let (s, audit) = call("GET", &format!("{base}/api/audit?limit=500"), Value::Null);
     assert_eq!(s, 200);
-    let actions: Vec<&str> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["actor"] == TEST_ADMIN)
-        .map(|a| a["action"].as_str().unwrap())
-        .collect();
-    assert!(
-        actions.contains(&"POST /api/alerts/{id}/claim"),
-        "{actions:?}"
+    let by = |who: &str| -> Vec<String> {
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["actor"] == who && a["outcome"] == "ok")
+            .map(|a| a["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let admin = by(TEST_ADMIN);
+    for step in ["claim", "dispatch", "resolve"] {
+        assert!(
+            admin.contains(&format!("POST /api/alerts/{{id}}/{step}")),
+            "{step} missing: {admin:?}"
+        );
+    }
+    let car = by("car-near");
+    assert!(car.contains(&"login".to_string()), "{car:?}");
+    assert_eq!(
+        car.iter()
+            .filter(|a| *a == "POST /api/units/me/receipts")
+            .count(),
+        4,
+        "{car:?}"
     );
 
     b.rt.block_on(b.client.clone().close()).unwrap();
