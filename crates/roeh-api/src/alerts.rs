@@ -80,6 +80,39 @@ pub enum Viewer {
     Operator(Scope),
     /// A patrol unit: alerts dispatched to it.
     Unit(Uuid),
+    /// A volunteer patrol: alerts dispatched to it, reduced to the place, the state and the
+    /// dispatch's text ([`PushMessage::for_volunteer`]).
+    Volunteer(Uuid),
+}
+
+/// The kind of a patrol unit (`migrations/0009_units.sql`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    /// A police officer with a municipal inspector.
+    #[default]
+    Joint,
+    /// Police only.
+    Police,
+    /// Municipal inspectors.
+    Municipal,
+    /// The volunteer parents' patrol: the place and a short text only, never pictures, footage
+    /// or names.
+    Volunteer,
+}
+
+impl UnitKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitKind::Joint => "joint",
+            UnitKind::Police => "police",
+            UnitKind::Municipal => "municipal",
+            UnitKind::Volunteer => "volunteer",
+        }
+    }
 }
 
 /// An incident of an alert, as shown.
@@ -142,6 +175,19 @@ fn alert_in_scope(
 }
 
 impl AlertSummary {
+    /// The summary a volunteer patrol receives: the place and the alert's state, nothing that
+    /// shows, records or names anyone (no incidents, cameras, snapshot, clip or claimer).
+    pub fn for_volunteer(&self) -> AlertSummary {
+        AlertSummary {
+            claimed_by: None,
+            incidents: Vec::new(),
+            cameras: Vec::new(),
+            snapshot: None,
+            clip: None,
+            ..self.clone()
+        }
+    }
+
     /// Whether an operator limited to `scope` sees this alert.
     pub fn in_scope(&self, scope: &Scope) -> bool {
         alert_in_scope(scope, self.hotspot, self.cameras.iter().copied())
@@ -259,6 +305,26 @@ impl AlertsService {
         &self.settings
     }
 
+    /// `m` as `viewer` receives it: `None` when it may not see it; for a volunteer patrol, the
+    /// reduced message, signed anew.
+    pub fn shape(&self, viewer: &Viewer, m: Arc<PushMessage>) -> Option<Arc<PushMessage>> {
+        if !m.visible_to(viewer) {
+            return None;
+        }
+        match viewer {
+            Viewer::Volunteer(unit) => {
+                let reduced = m.for_volunteer(*unit)?;
+                Some(Arc::new(PushMessage::sealed(
+                    &self.signer,
+                    self.clock.wall(),
+                    self.settings.push_ttl,
+                    reduced,
+                )))
+            }
+            _ => Some(m),
+        }
+    }
+
     /// The live broadcast.
     pub fn hub(&self) -> &Hub {
         &self.hub
@@ -271,8 +337,16 @@ impl AlertsService {
             return Ok(Viewer::Operator(who.scope.clone()));
         }
         if who.may(Permission::UnitReceipts) {
-            let unit = self.unit_of(who).await?;
-            return Ok(Viewer::Unit(unit));
+            let unit = self
+                .store
+                .unit_of_user(who.user_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("this user is not a registered unit"))?;
+            return Ok(if unit.kind == UnitKind::Volunteer.as_str() {
+                Viewer::Volunteer(unit.id)
+            } else {
+                Viewer::Unit(unit.id)
+            });
         }
         Err(ApiError::new(
             ErrorKind::PermissionDenied,
@@ -324,21 +398,10 @@ impl AlertsService {
                 lon: location.map(|l| l.lon),
                 created_at: now,
             };
-            let window = self.settings.alerts.merge_window;
-            let (hotspot, opened, priority) = (i.hotspot_id, i.opened_at, i.priority);
+            let join = self.joiner(i.hotspot_id, i.opened_at, severity, i.priority);
             let done = self
                 .store
-                .raise_or_merge_alert(&link, &new, "system", |a| {
-                    let cand = MergeCandidate {
-                        hotspot: a.hotspot_id,
-                        state: AlertState::parse(&a.state).ok()?,
-                        last_incident_at: a.last_incident_at,
-                    };
-                    roeh_alerts::joins(&cand, hotspot, opened, window).then(|| MergeUpdate {
-                        severity: severity_of(&a.severity).max(severity).as_str().into(),
-                        priority: a.priority.max(priority),
-                    })
-                })
+                .raise_or_merge_alert(&link, &new, "system", join)
                 .await?;
             if let Some((_, ev, _)) = done {
                 n += 1;
@@ -346,6 +409,62 @@ impl AlertsService {
             }
         }
         Ok(n)
+    }
+
+    /// Whether an incident of `hotspot` opened at `opened` joins an open alert, and how the
+    /// alert changes then (the merge window and rules of `roeh_alerts::joins`).
+    fn joiner(
+        &self,
+        hotspot: Uuid,
+        opened: WallTime,
+        severity: Severity,
+        priority: u8,
+    ) -> impl FnOnce(&AlertRow) -> Option<MergeUpdate> + use<> {
+        let window = self.settings.alerts.merge_window;
+        move |a: &AlertRow| {
+            let cand = MergeCandidate {
+                hotspot: a.hotspot_id,
+                state: AlertState::parse(&a.state).ok()?,
+                last_incident_at: a.last_incident_at,
+            };
+            roeh_alerts::joins(&cand, hotspot, opened, window).then(|| MergeUpdate {
+                severity: severity_of(&a.severity).max(severity).as_str().into(),
+                priority: a.priority.max(priority),
+            })
+        }
+    }
+
+    /// Raises an alert by hand (`crate::raise`): its incidents are stored and gathered at once,
+    /// into a new alert at `location` or into the hotspot's open one, by `actor`; the event is
+    /// pushed. Returns the alert as it is now and whether it merged.
+    pub(crate) async fn raise_by_hand(
+        &self,
+        incidents: &[roeh_store::ManualIncident],
+        location: Option<LatLon>,
+        actor: &str,
+        detail: serde_json::Value,
+    ) -> Result<(AlertSummary, bool), ApiError> {
+        let first = incidents
+            .first()
+            .ok_or_else(|| ApiError::invalid("no camera to raise the alert on"))?;
+        let i = &first.incident;
+        let severity = severity_of(&i.severity);
+        let new = NewAlert {
+            id: Uuid::new_v4(),
+            hotspot_id: i.hotspot_id,
+            severity: severity.as_str().into(),
+            priority: i.priority,
+            lat: location.map(|l| l.lat),
+            lon: location.map(|l| l.lon),
+            created_at: self.clock.wall(),
+        };
+        let join = self.joiner(i.hotspot_id, i.opened_at, severity, i.priority);
+        let (row, ev, merged) = self
+            .store
+            .raise_manual_alert(incidents, &new, actor, detail, join)
+            .await?;
+        self.publish(&[ev]).await;
+        Ok((self.summary(&row).await?, merged))
     }
 
     /// Escalates every alert past its deadline; returns how many.
@@ -851,7 +970,15 @@ pub(crate) struct NoteView {
 pub(crate) struct DispatchBody {
     #[schemars(length(min = 1, max = 20))]
     units: Vec<Uuid>,
+    /// A short text for the units (what to look for, who called); the one thing besides the
+    /// place that a volunteer patrol receives.
+    #[serde(default)]
+    #[schemars(length(max = 280))]
+    text: Option<String>,
 }
+
+/// Most characters of a dispatch's text.
+const MAX_DISPATCH_TEXT: usize = 280;
 
 /// `POST /api/alerts/{id}/dispatch`: sends the alert to units.
 pub(crate) async fn dispatch(
@@ -862,6 +989,14 @@ pub(crate) async fn dispatch(
 ) -> Result<Json<DispatchedView>, ApiError> {
     if b.units.is_empty() || b.units.len() > 20 {
         return Err(ApiError::invalid("name 1 to 20 units"));
+    }
+    let text = b.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    if let Some(t) = text
+        && (t.chars().count() > MAX_DISPATCH_TEXT || t.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(ApiError::invalid(format!(
+            "text: at most {MAX_DISPATCH_TEXT} characters, no control characters"
+        )));
     }
     let a = load_visible(&st, &who, &id).await?;
     let from = AlertState::parse(&a.state).map_err(alerts_err)?;
@@ -876,7 +1011,7 @@ pub(crate) async fn dispatch(
     };
     let (row, events) = st
         .store
-        .dispatch_alert(a.id, &change, &b.units, &who.username)
+        .dispatch_alert(a.id, &change, &b.units, &who.username, text)
         .await?;
     st.alerts.publish(&events).await;
     Ok(Json(DispatchedView {
@@ -939,6 +1074,9 @@ pub(crate) async fn precision(
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterBody {
     name: String,
+    /// What the unit is; `joint` when absent.
+    #[serde(default)]
+    kind: UnitKind,
 }
 
 /// `POST /api/units` (admins and supervisors): registers a unit, creating its user (role
@@ -972,7 +1110,9 @@ pub(crate) async fn register_unit(
         )
         .await?;
     let id = Uuid::new_v4();
-    st.store.create_unit(id, &b.name, user, now).await?;
+    st.store
+        .create_unit(id, &b.name, b.kind.as_str(), user, now)
+        .await?;
     let (text, hash) = roeh_auth::new_token();
     let expires = now.plus(st.alerts.settings.unit_token_ttl);
     st.store
@@ -1031,6 +1171,7 @@ pub(crate) async fn list_units(
         .map(|u| UnitView {
             id: u.id,
             name: u.name.clone(),
+            kind: u.kind.clone(),
             status: u.status.clone(),
             position: match (u.lat, u.lon) {
                 (Some(lat), Some(lon)) => Some(LatLon { lat, lon }),
@@ -1076,6 +1217,9 @@ pub(crate) async fn list_units(
 pub(crate) struct UnitView {
     id: Uuid,
     name: String,
+    /// `joint`, `police`, `municipal` or `volunteer`.
+    #[schemars(with = "UnitKind")]
+    kind: String,
     /// What the unit last reported: `available`, `busy` or `off_duty`.
     status: String,
     /// Where it last reported to be; `null` before its first report.
@@ -1136,6 +1280,8 @@ pub(crate) struct MyDispatchView {
     seq: u64,
     /// When dispatched (RFC 3339).
     dispatched_at: String,
+    /// The text the operator sent with the dispatch.
+    text: Option<String>,
     /// Receipts sent so far (RFC 3339).
     delivered_at: Option<String>,
     accepted_at: Option<String>,
@@ -1167,14 +1313,21 @@ pub(crate) async fn my_alerts(
         .await?
         .ok_or_else(|| ApiError::not_found("this user is not a registered unit"))?;
     let unit = me.id;
+    let volunteer = me.kind == UnitKind::Volunteer.as_str();
     let mut out = Vec::new();
     for d in st.store.open_dispatches_of_unit(unit).await? {
         let Some(a) = st.store.get_alert(d.alert_id).await? else {
             continue;
         };
         let t = |w: Option<roeh_domain::WallTime>| w.map(|w| w.to_rfc3339());
+        let summary = st.alerts.summary(&a).await?;
         out.push(MyDispatchView {
-            alert: st.alerts.summary(&a).await?,
+            alert: if volunteer {
+                summary.for_volunteer()
+            } else {
+                summary
+            },
+            text: d.text,
             seq: d.seq,
             dispatched_at: d.dispatched_at.to_rfc3339(),
             delivered_at: t(d.delivered_at),
@@ -1199,6 +1352,12 @@ pub(crate) async fn my_snapshot(
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::not_found("no such alert");
     let id = Uuid::parse_str(&id).map_err(|_| missing())?;
+    if let Viewer::Volunteer(_) = st.alerts.viewer(&who).await? {
+        return Err(ApiError::new(
+            ErrorKind::PermissionDenied,
+            "volunteer patrols receive no pictures",
+        ));
+    }
     let unit = st.alerts.unit_of(&who).await?;
     let dispatched = st
         .store

@@ -127,7 +127,9 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
         ("GET", "/api/analytics/stats") => Needs(P::ViewStatus),
         ("GET", "/api/alerts/precision") => Needs(P::ViewIncidents),
         ("GET", "/api/reports/response-times") => Needs(P::ViewIncidents),
-        ("GET", "/api/alerts" | "/api/alerts/{id}") => Needs(P::HandleAlerts),
+        ("GET", "/api/alerts" | "/api/alerts/{id}") | ("POST", "/api/alerts") => {
+            Needs(P::HandleAlerts)
+        }
         (
             "POST",
             "/api/alerts/{id}/claim"

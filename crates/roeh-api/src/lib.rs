@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod onvif;
 pub mod openapi;
 pub mod push;
+mod raise;
 mod reach;
 mod recordings;
 pub mod reports;
@@ -166,6 +167,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/exports/{id}"),
     ("GET", "/api/exports/{id}/download"),
     ("GET", "/api/alerts"),
+    ("POST", "/api/alerts"),
     ("GET", "/api/alerts/precision"),
     ("GET", "/api/reports/response-times"),
     ("GET", "/api/alerts/{id}"),
@@ -269,7 +271,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/exports/{id}", get(evidence::export))
         .route("/api/exports/{id}/download", get(evidence::download))
-        .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts", get(alerts::list).post(raise::raise))
         .route("/api/alerts/precision", get(alerts::precision))
         .route("/api/reports/response-times", get(reports::response_times))
         .route("/api/alerts/{id}", get(alerts::get))

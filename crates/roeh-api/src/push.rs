@@ -86,11 +86,43 @@ impl PushMessage {
     pub fn visible_to(&self, viewer: &Viewer) -> bool {
         match viewer {
             Viewer::Operator(scope) => self.summary.in_scope(scope),
-            Viewer::Unit(unit) => self
+            Viewer::Unit(unit) | Viewer::Volunteer(unit) => self
                 .dispatched
                 .iter()
                 .any(|(u, seq)| u == unit && self.seq >= *seq),
         }
+    }
+
+    /// What a volunteer patrol `unit` may receive of this message: the place, the severity, the
+    /// state and the text of its own dispatch; no pictures, footage, cameras, incidents or
+    /// names (the actor is withheld). `None` for notes, which may name people.
+    pub fn for_volunteer(&self, unit: uuid::Uuid) -> Option<PushMessage> {
+        if self.kind == "note" {
+            return None;
+        }
+        let detail = match (self.kind.as_str(), self.unit) {
+            ("dispatch", Some(u)) if u == unit => match self.detail.get("text") {
+                Some(t) => serde_json::json!({ "text": t }),
+                None => serde_json::json!({}),
+            },
+            _ => serde_json::json!({}),
+        };
+        Some(PushMessage {
+            seq: self.seq,
+            alert: self.alert,
+            kind: self.kind.clone(),
+            time: self.time.clone(),
+            actor: String::new(),
+            state: self.state.clone(),
+            unit: self.unit,
+            detail,
+            summary: Arc::new(self.summary.for_volunteer()),
+            dispatched: self.dispatched.clone(),
+            committed: self.committed,
+            issued_at: String::new(),
+            expires_at: String::new(),
+            wire: Utf8Bytes::default(),
+        })
     }
 }
 
@@ -155,7 +187,9 @@ async fn catch_up(
         }
         for m in batch {
             *last = m.seq;
-            if m.visible_to(viewer) && out.send(m).await.is_err() {
+            if let Some(m) = svc.shape(viewer, m)
+                && out.send(m).await.is_err()
+            {
                 return Ok(false);
             }
         }
@@ -188,7 +222,9 @@ pub async fn feed(
                 Ok(m) if m.seq <= last => {}
                 Ok(m) if m.seq == last + 1 => {
                     last = m.seq;
-                    if m.visible_to(&viewer) && out.send(m).await.is_err() {
+                    if let Some(m) = svc.shape(&viewer, m)
+                        && out.send(m).await.is_err()
+                    {
                         return Ok(());
                     }
                 }
@@ -201,7 +237,9 @@ pub async fn feed(
                     }
                     if m.seq > last {
                         last = m.seq;
-                        if m.visible_to(&viewer) && out.send(m).await.is_err() {
+                        if let Some(m) = svc.shape(&viewer, m)
+                            && out.send(m).await.is_err()
+                        {
                             return Ok(());
                         }
                     }
@@ -242,7 +280,7 @@ async fn start(
     let viewer = st.alerts.viewer(who).await?;
     let kind = match viewer {
         Viewer::Operator(_) => ClientKind::Operator,
-        Viewer::Unit(_) => ClientKind::Unit,
+        Viewer::Unit(_) | Viewer::Volunteer(_) => ClientKind::Unit,
     };
     let guard = st.alerts.hub().metrics().client_connected(kind, transport);
     let since = match since {

@@ -1117,3 +1117,252 @@ async fn a_units_phone_signs_in_with_its_device_token_and_sees_only_its_own_disp
         .await;
     assert_eq!(v["dispatches"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_raise_alerts_by_hand_and_a_volunteer_patrol_receives_the_place_and_text_only() {
+    let e = env(1024).await;
+    let cam = camera(&e, "gate").await;
+    let square = hotspot(&e, "Square", cam, 59.3300, 18.0600).await;
+    let far_cam = camera(&e, "harbour").await;
+    hotspot(&e, "Harbour", far_cam, 59.5000, 18.5000).await;
+    let op = support::user_token(&e.store, "op", Role::Operator, Scope::cameras([cam])).await;
+    let raise = |body: Value| e.call(&op, "POST", "/api/alerts", body);
+
+    // Refused, each with the reason, and nothing raised.
+    let call_at = |lat: f64, lon: f64| {
+        json!({"source": "call", "lat": lat, "lon": lon, "phenomenon": "fight",
+               "severity": "high", "description": "Two youths fighting by the kiosk"})
+    };
+    let (s, v) = raise(call_at(60.0, 19.0)).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("1000 m"),
+        "{v}"
+    );
+    let (s, v) = raise(call_at(59.5001, 18.5001)).await;
+    assert_eq!(s, 400, "a hotspot outside the scope is not offered: {v}");
+    let (s, v) = raise(json!({"source": "camera", "camera": far_cam.to_string(),
+        "phenomenon": "fight", "severity": "high", "description": "x"}))
+    .await;
+    assert_eq!(
+        s, 404,
+        "a camera outside the scope answers like a missing one: {v}"
+    );
+    for bad in [
+        json!({"source": "call", "lat": 59.33, "lon": 18.06, "phenomenon": "<b>",
+               "severity": "high", "description": "x"}),
+        json!({"source": "call", "lat": 59.33, "lon": 18.06, "phenomenon": "fight",
+               "severity": "urgent", "description": "x"}),
+        json!({"source": "call", "lat": 59.33, "lon": 18.06, "phenomenon": "fight",
+               "severity": "high", "description": "  "}),
+        json!({"source": "call", "phenomenon": "fight", "severity": "high", "description": "x"}),
+    ] {
+        let (s, v) = raise(bad.clone()).await;
+        assert_eq!(s, 400, "{bad} → {v}");
+    }
+    let (_, v) = e.call(&op, "GET", "/api/alerts", Value::Null).await;
+    assert_eq!(v, json!([]));
+
+    // A resident's call 200 m from the Square: an alert of the Square at the caller's place,
+    // with the Square's camera as its evidence, raised by the operator.
+    let (s, v) = raise(call_at(59.3318, 18.0600)).await;
+    assert_eq!(s, 201, "{v}");
+    let a = &v["alert"];
+    let alert = a["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (a["hotspot"].as_str(), a["place"].as_str()),
+        (Some(square.to_string().as_str()), Some("Square"))
+    );
+    assert_eq!(a["location"], json!({"lat": 59.3318, "lon": 18.06}));
+    assert_eq!(a["cameras"], json!([cam.to_string()]));
+    assert_eq!(
+        (a["state"].as_str(), v["merged"].as_bool()),
+        (Some("new"), Some(false))
+    );
+    let (_, d) = e
+        .call(&op, "GET", &format!("/api/alerts/{alert}"), Value::Null)
+        .await;
+    let raised = &d["events"][0];
+    assert_eq!(
+        (raised["kind"].as_str(), raised["actor"].as_str()),
+        (Some("raised"), Some("op"))
+    );
+    assert_eq!(raised["detail"]["text"], "Two youths fighting by the kiosk");
+    // The gathering of detected incidents does not take it again.
+    assert_eq!(e.svc.ingest_once().await.unwrap(), 0);
+    // Seen on the camera a moment later: it joins the open alert of the same hotspot.
+    let (s, v) = raise(
+        json!({"source": "camera", "camera": cam.to_string(), "phenomenon": "fight",
+        "severity": "critical", "description": "Now four of them"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        (v["alert"]["id"].as_str(), v["merged"].as_bool()),
+        (Some(alert.as_str()), Some(true))
+    );
+    assert_eq!(v["alert"]["severity"], "critical");
+
+    // A volunteer patrol: dispatched with a text, it receives the place, the state and the text;
+    // no pictures, footage, cameras, incidents or names, and no notes.
+    let (s, v) = e
+        .call(
+            &e.admin,
+            "POST",
+            "/api/units",
+            json!({"name": "parents-1", "kind": "volunteer"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (vol, vol_token) = (
+        v["id"].as_str().unwrap().to_string(),
+        v["token"].as_str().unwrap().to_string(),
+    );
+    let (_, units) = e.call(&op, "GET", "/api/units", Value::Null).await;
+    assert!(
+        units["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["id"] == vol.as_str() && u["kind"] == "volunteer"),
+        "{units}"
+    );
+    let mut vol_ws = ws(&e, &vol_token, None).await;
+    for step in ["claim", "acknowledge"] {
+        let (s, v) = e
+            .call(
+                &op,
+                "POST",
+                &format!("/api/alerts/{alert}/{step}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{step}: {v}");
+    }
+    let text = "Youths fighting by the kiosk, north side";
+    let (s, v) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/dispatch"),
+            json!({"units": [vol], "text": text}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let m = next(&mut vol_ws).await;
+    assert_eq!(m["kind"], "dispatch");
+    assert_eq!(m["detail"], json!({"text": text}));
+    assert_eq!(m["actor"], "");
+    let sum = &m["summary"];
+    assert_eq!(
+        (sum["place"].as_str(), sum["location"]["lat"].as_f64()),
+        (Some("Square"), Some(59.3318))
+    );
+    for hidden in ["snapshot", "clip", "claimed_by"] {
+        assert!(sum[hidden].is_null(), "{hidden}: {m}");
+    }
+    assert_eq!(
+        (sum["incidents"].clone(), sum["cameras"].clone()),
+        (json!([]), json!([]))
+    );
+    let (s, _) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/note"),
+            json!({"text": "Caller is Dana from no. 5"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, _) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/resolve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let m = next(&mut vol_ws).await;
+    assert_eq!(
+        m["kind"], "resolve",
+        "the note must not reach a volunteer: {m}"
+    );
+    assert!(!m.to_string().contains("Dana"), "{m}");
+    // The same on its list, and no snapshot route.
+    let (s, snap) = e
+        .call(
+            &vol_token,
+            "GET",
+            &format!("/api/units/me/alerts/{alert}/snapshot"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 403, "{snap}");
+    vol_ws.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volunteers_list_shows_its_dispatch_text_and_no_pictures() {
+    let e = env(1024).await;
+    let cam = camera(&e, "gate").await;
+    hotspot(&e, "Square", cam, 59.3300, 18.0600).await;
+    let op = support::user_token(&e.store, "op", Role::Operator, Scope::unrestricted()).await;
+    let (s, v) = e
+        .call(&op, "POST", "/api/alerts", json!({"source": "call", "lat": 59.33, "lon": 18.06,
+            "phenomenon": "vandalism", "severity": "medium", "description": "Breaking the bus stop"}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let alert = v["alert"]["id"].as_str().unwrap().to_string();
+    let (_, v) = e
+        .call(
+            &e.admin,
+            "POST",
+            "/api/units",
+            json!({"name": "parents-2", "kind": "volunteer"}),
+        )
+        .await;
+    let (vol, vol_token) = (
+        v["id"].as_str().unwrap().to_string(),
+        v["token"].as_str().unwrap().to_string(),
+    );
+    for step in ["claim", "acknowledge"] {
+        e.call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/{step}"),
+            json!({}),
+        )
+        .await;
+    }
+    let (s, v) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/dispatch"),
+            json!({"units": [vol], "text": "Bus stop on Elm St."}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = e
+        .call(&vol_token, "GET", "/api/units/me/alerts", Value::Null)
+        .await;
+    let d = &v["dispatches"][0];
+    assert_eq!(d["text"], "Bus stop on Elm St.");
+    assert_eq!(d["alert"]["place"], "Square");
+    assert!(
+        d["alert"]["snapshot"].is_null() && d["alert"]["clip"].is_null(),
+        "{d}"
+    );
+    assert_eq!(d["alert"]["cameras"], json!([]));
+    // A text that is too long, or carries control characters, is refused.
+    let (s, _) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/dispatch"),
+            json!({"units": [vol], "text": "x".repeat(281)}),
+        )
+        .await;
+    assert_eq!(s, 400);
+}

@@ -749,6 +749,7 @@ const REQUEST_BODIES: &[(&str, &str, &str, bool)] = &[
     ("POST", "/api/auth/setup", "SetupBody", true),
     ("POST", "/api/auth/login", "LoginBody", true),
     ("POST", "/api/auth/device", "DeviceBody", true),
+    ("POST", "/api/alerts", "RaiseBody", true),
     ("POST", "/api/users", "NewUserBody", true),
     ("POST", "/api/users/{id}/tokens", "TokenBody", true),
     ("POST", "/api/cameras", "NewCamera", true),

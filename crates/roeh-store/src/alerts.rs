@@ -15,7 +15,7 @@
 use crate::{Error, Result, Store, db, to_i64, to_u64};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -92,6 +92,15 @@ pub struct NewAlert {
     pub lon: Option<f64>,
     /// When raised.
     pub created_at: WallTime,
+}
+
+/// An incident of an alert raised by hand, with the end of its evidence window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManualIncident {
+    /// The incident as stored at open (closed at once, at its `opened_at`).
+    pub incident: crate::NewIncident,
+    /// End of its evidence window.
+    pub evidence_end: WallTime,
 }
 
 /// How an existing alert changes when an incident joins it.
@@ -171,6 +180,8 @@ pub struct UnitRow {
     pub created_at: WallTime,
     /// Last report.
     pub updated_at: WallTime,
+    /// `joint`, `police`, `municipal` or `volunteer` (`migrations/0009_units.sql`).
+    pub kind: String,
 }
 
 /// An alert sent to a unit, with the unit's receipts.
@@ -194,6 +205,8 @@ pub struct DispatchRow {
     pub arrived_at: Option<WallTime>,
     /// `closed` receipt.
     pub closed_at: Option<WallTime>,
+    /// The short text sent with the dispatch.
+    pub text: Option<String>,
 }
 
 /// What storing a receipt did.
@@ -275,13 +288,13 @@ macro_rules! event_cols {
 }
 macro_rules! unit_cols {
     () => {
-        "id, name, user_id, lat, lon, status, created_at, updated_at"
+        "id, name, user_id, lat, lon, status, created_at, updated_at, kind"
     };
 }
 macro_rules! dispatch_cols {
     () => {
         "alert_id, unit_id, seq, dispatched_at, dispatched_by, \
-     delivered_at, accepted_at, arrived_at, closed_at"
+     delivered_at, accepted_at, arrived_at, closed_at, text"
     };
 }
 
@@ -352,6 +365,7 @@ fn unit_from_row(r: &SqliteRow) -> Result<UnitRow> {
         status: r.try_get("status").map_err(e())?,
         created_at: WallTime(r.try_get("created_at").map_err(e())?),
         updated_at: WallTime(r.try_get("updated_at").map_err(e())?),
+        kind: r.try_get("kind").map_err(e())?,
     })
 }
 
@@ -373,6 +387,7 @@ fn dispatch_from_row(r: &SqliteRow) -> Result<DispatchRow> {
         accepted_at: opt_time(r, "accepted_at")?,
         arrived_at: opt_time(r, "arrived_at")?,
         closed_at: opt_time(r, "closed_at")?,
+        text: r.try_get("text").map_err(e())?,
     })
 }
 
@@ -590,25 +605,7 @@ impl Store {
         if taken.is_some() {
             return Ok(None);
         }
-        let open = sqlx::query(concat!(
-            "SELECT ",
-            alert_cols!(),
-            " FROM alerts WHERE hotspot_id = ? \
-             AND state NOT IN ('resolved', 'false_alarm') \
-             ORDER BY last_incident_at DESC, created_at DESC LIMIT 1"
-        ))
-        .bind(new.hotspot_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db("finding open alert"))?;
-        let candidate = match open {
-            Some(r) => {
-                let mut a = alert_from_row(&r)?;
-                incidents_of(&mut tx, &mut a).await?;
-                Some(a)
-            }
-            None => None,
-        };
+        let candidate = open_alert_of(&mut tx, new.hotspot_id).await?;
         let merge = candidate.as_ref().and_then(|a| join(a).map(|m| (a, m)));
         let detail = serde_json::json!({
             "incident": incident.incident_id,
@@ -616,56 +613,9 @@ impl Store {
             "camera": incident.camera.to_string(),
         })
         .to_string();
-        let (alert_id, state, kind, merged) = match merge {
-            Some((a, m)) => {
-                sqlx::query(
-                    "UPDATE alerts SET severity = ?, priority = ?, updated_at = ?, \
-                     last_incident_at = MAX(last_incident_at, ?) WHERE id = ?",
-                )
-                .bind(&m.severity)
-                .bind(i64::from(m.priority))
-                .bind(new.created_at.0)
-                .bind(incident.opened_at.0)
-                .bind(a.id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db("merging into alert"))?;
-                (a.id, a.state.clone(), "merged", true)
-            }
-            None => {
-                sqlx::query(concat!(
-                    "INSERT INTO alerts (",
-                    alert_cols!(),
-                    ") VALUES (?, ?, ?, ?, 'new', NULL, ?, ?, \
-                     ?, ?, ?, NULL, NULL, NULL, NULL)"
-                ))
-                .bind(new.id.to_string())
-                .bind(new.hotspot_id.to_string())
-                .bind(&new.severity)
-                .bind(i64::from(new.priority))
-                .bind(new.lat)
-                .bind(new.lon)
-                .bind(new.created_at.0)
-                .bind(new.created_at.0)
-                .bind(incident.opened_at.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("raising alert"))?;
-                (new.id, "new".to_string(), "raised", false)
-            }
-        };
-        sqlx::query(
-            "INSERT INTO alert_incidents (alert_id, incident_id, rule_id, camera_id, opened_at) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(alert_id.to_string())
-        .bind(incident.incident_id.to_string())
-        .bind(incident.rule_id.to_string())
-        .bind(incident.camera.to_string())
-        .bind(incident.opened_at.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("linking incident"))?;
+        let (alert_id, state, kind, merged) =
+            raise_or_merge_in(&mut tx, new, merge, incident.opened_at).await?;
+        link_incident(&mut tx, alert_id, incident).await?;
         let ev = append_event(
             &mut tx,
             alert_id,
@@ -684,6 +634,73 @@ impl Store {
             .ok_or_else(|| Error::new(ErrorKind::Internal, "alert vanished"))?;
         commit(tx).await?;
         Ok(Some((alert, ev, merged)))
+    }
+
+    /// Raises an alert by hand (an operator's, from a live picture or a resident's call), in one
+    /// transaction: `incidents` (one per camera of the evidence, closed at once with their
+    /// evidence windows) are stored and gathered into `new`, or into the hotspot's open alert
+    /// that `join` accepts; one `raised` (or `merged`) event by `actor` carries `detail`.
+    /// Nothing of it is visible before the commit, so the incident gathering never sees these
+    /// incidents without their alert.
+    #[tracing::instrument(skip_all)]
+    pub async fn raise_manual_alert(
+        &self,
+        incidents: &[ManualIncident],
+        new: &NewAlert,
+        actor: &str,
+        detail: serde_json::Value,
+        join: impl FnOnce(&AlertRow) -> Option<MergeUpdate>,
+    ) -> Result<(AlertRow, AlertEventRow, bool)> {
+        let Some(first) = incidents.first() else {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a raised alert needs at least one camera",
+            ));
+        };
+        let mut tx = begin(self).await?;
+        for m in incidents {
+            crate::detection::insert_incident_in(&mut tx, &m.incident).await?;
+            crate::detection::close_incident_in(
+                &mut tx,
+                m.incident.id,
+                m.incident.peak_score,
+                m.incident.opened_at,
+                m.evidence_end,
+            )
+            .await?;
+        }
+        let candidate = open_alert_of(&mut tx, new.hotspot_id).await?;
+        let merge = candidate.as_ref().and_then(|a| join(a).map(|m| (a, m)));
+        let (alert_id, state, kind, merged) =
+            raise_or_merge_in(&mut tx, new, merge, first.incident.opened_at).await?;
+        for m in incidents {
+            let i = &m.incident;
+            let link = AlertIncident {
+                incident_id: i.id,
+                rule_id: i.rule_id,
+                camera: i.camera,
+                opened_at: i.opened_at,
+            };
+            link_incident(&mut tx, alert_id, &link).await?;
+        }
+        let ev = append_event(
+            &mut tx,
+            alert_id,
+            new.created_at,
+            &state,
+            &NewAlertEvent {
+                kind: kind.into(),
+                actor: actor.into(),
+                unit_id: None,
+                detail: detail.to_string(),
+            },
+        )
+        .await?;
+        let alert = load_alert(&mut tx, alert_id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "alert vanished"))?;
+        commit(tx).await?;
+        Ok((alert, ev, merged))
     }
 
     /// An alert by id, with its incidents.
@@ -793,6 +810,7 @@ impl Store {
         change: &AlertChange,
         units: &[Uuid],
         actor: &str,
+        text: Option<&str>,
     ) -> Result<(AlertRow, Vec<AlertEventRow>)> {
         let mut tx = begin(self).await?;
         if load_alert(&mut tx, id).await?.is_none() {
@@ -831,19 +849,24 @@ impl Store {
                     kind: "dispatch".into(),
                     actor: actor.into(),
                     unit_id: Some(*unit),
-                    detail: serde_json::json!({ "unit": unit }).to_string(),
+                    detail: match text {
+                        Some(t) => serde_json::json!({ "unit": unit, "text": t }),
+                        None => serde_json::json!({ "unit": unit }),
+                    }
+                    .to_string(),
                 },
             )
             .await?;
             sqlx::query(
-                "INSERT INTO dispatches (alert_id, unit_id, seq, dispatched_at, dispatched_by) \
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO dispatches (alert_id, unit_id, seq, dispatched_at, dispatched_by, text) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(id.to_string())
             .bind(unit.to_string())
             .bind(to_i64(ev.seq, "seq")?)
             .bind(change.at.0)
             .bind(actor)
+            .bind(text)
             .execute(&mut *tx)
             .await
             .map_err(db("recording dispatch"))?;
@@ -1073,25 +1096,28 @@ impl Store {
         to_u64(v.unwrap_or(0), "seq")
     }
 
-    /// Registers a unit for an existing user. `AlreadyExists` if the name or user is taken.
+    /// Registers a unit of `kind` for an existing user. `AlreadyExists` if the name or user is
+    /// taken; `InvalidArgument` for an unknown kind (the table's check).
     #[tracing::instrument(skip_all)]
     pub async fn create_unit(
         &self,
         id: Uuid,
         name: &str,
+        kind: &str,
         user_id: i64,
         now: WallTime,
     ) -> Result<()> {
         sqlx::query(concat!(
             "INSERT INTO units (",
             unit_cols!(),
-            ") VALUES (?, ?, ?, NULL, NULL, 'off_duty', ?, ?)"
+            ") VALUES (?, ?, ?, NULL, NULL, 'off_duty', ?, ?, ?)"
         ))
         .bind(id.to_string())
         .bind(name)
         .bind(user_id)
         .bind(now.0)
         .bind(now.0)
+        .bind(kind)
         .execute(&self.pool)
         .await
         .map_err(db("registering unit"))?;
@@ -1205,7 +1231,7 @@ impl Store {
     pub async fn open_dispatches_of_unit(&self, unit: Uuid) -> Result<Vec<DispatchRow>> {
         let rows = sqlx::query(
             "SELECT d.alert_id, d.unit_id, d.seq, d.dispatched_at, d.dispatched_by, \
-             d.delivered_at, d.accepted_at, d.arrived_at, d.closed_at \
+             d.delivered_at, d.accepted_at, d.arrived_at, d.closed_at, d.text \
              FROM dispatches d JOIN alerts a ON a.id = d.alert_id \
              WHERE d.unit_id = ? AND d.closed_at IS NULL \
              AND a.state IN ('new', 'claimed', 'acknowledged', 'dispatched', 'on_scene', 'escalated') \
@@ -1247,6 +1273,98 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The newest open alert of `hotspot`, with its incidents.
+async fn open_alert_of(conn: &mut SqliteConnection, hotspot: Uuid) -> Result<Option<AlertRow>> {
+    let open = sqlx::query(concat!(
+        "SELECT ",
+        alert_cols!(),
+        " FROM alerts WHERE hotspot_id = ? \
+         AND state NOT IN ('resolved', 'false_alarm') \
+         ORDER BY last_incident_at DESC, created_at DESC LIMIT 1"
+    ))
+    .bind(hotspot.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db("finding open alert"))?;
+    match open {
+        Some(r) => {
+            let mut a = alert_from_row(&r)?;
+            incidents_of(conn, &mut a).await?;
+            Ok(Some(a))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Merges into the chosen open alert, or raises `new`: `(alert id, its state, event kind,
+/// merged)`. `opened_at` is the gathered incident's start.
+async fn raise_or_merge_in(
+    conn: &mut SqliteConnection,
+    new: &NewAlert,
+    merge: Option<(&AlertRow, MergeUpdate)>,
+    opened_at: WallTime,
+) -> Result<(Uuid, String, &'static str, bool)> {
+    match merge {
+        Some((a, m)) => {
+            sqlx::query(
+                "UPDATE alerts SET severity = ?, priority = ?, updated_at = ?, \
+                 last_incident_at = MAX(last_incident_at, ?) WHERE id = ?",
+            )
+            .bind(&m.severity)
+            .bind(i64::from(m.priority))
+            .bind(new.created_at.0)
+            .bind(opened_at.0)
+            .bind(a.id.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db("merging into alert"))?;
+            Ok((a.id, a.state.clone(), "merged", true))
+        }
+        None => {
+            sqlx::query(concat!(
+                "INSERT INTO alerts (",
+                alert_cols!(),
+                ") VALUES (?, ?, ?, ?, 'new', NULL, ?, ?, \
+                 ?, ?, ?, NULL, NULL, NULL, NULL)"
+            ))
+            .bind(new.id.to_string())
+            .bind(new.hotspot_id.to_string())
+            .bind(&new.severity)
+            .bind(i64::from(new.priority))
+            .bind(new.lat)
+            .bind(new.lon)
+            .bind(new.created_at.0)
+            .bind(new.created_at.0)
+            .bind(opened_at.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("raising alert"))?;
+            Ok((new.id, "new".to_string(), "raised", false))
+        }
+    }
+}
+
+/// Links an incident to an alert.
+async fn link_incident(
+    conn: &mut SqliteConnection,
+    alert: Uuid,
+    incident: &AlertIncident,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO alert_incidents (alert_id, incident_id, rule_id, camera_id, opened_at) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(alert.to_string())
+    .bind(incident.incident_id.to_string())
+    .bind(incident.rule_id.to_string())
+    .bind(incident.camera.to_string())
+    .bind(incident.opened_at.0)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("linking incident"))?;
+    Ok(())
 }
 
 #[cfg(test)]

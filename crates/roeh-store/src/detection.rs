@@ -558,27 +558,12 @@ impl Store {
                 "incident peak score is not finite",
             ));
         }
-        sqlx::query(INSERT_INCIDENT_SQL)
-            .bind(inc.id.to_string())
-            .bind(inc.rule_id.to_string())
-            .bind(inc.camera.to_string())
-            .bind(inc.hotspot_id.to_string())
-            .bind(to_i64(inc.seq, "incident seq")?)
-            .bind(&inc.kind)
-            .bind(&inc.severity)
-            .bind(i64::from(inc.priority))
-            .bind(inc.alerting)
-            .bind(&inc.reason)
-            .bind(inc.opened_at.0)
-            .bind(inc.opened_at.0)
-            .bind(inc.peak_score)
-            .bind(tracks_json(&inc.track_ids))
-            .bind(&inc.model_id)
-            .bind(inc.evidence_start.0)
-            .execute(&self.pool)
+        let mut conn = self
+            .pool
+            .acquire()
             .await
             .map_err(db("inserting incident"))?;
-        Ok(())
+        insert_incident_in(&mut conn, inc).await
     }
 
     /// Records an update of an incident: its peak score and tracks so far. `NotFound` if it does
@@ -636,16 +621,8 @@ impl Store {
         at: WallTime,
         evidence_end: WallTime,
     ) -> Result<bool> {
-        let r = sqlx::query(CLOSE_INCIDENT_SQL)
-            .bind(peak_score)
-            .bind(at.0)
-            .bind(at.0)
-            .bind(evidence_end.0)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("closing incident"))?;
-        Ok(r.rows_affected() > 0)
+        let mut conn = self.pool.acquire().await.map_err(db("closing incident"))?;
+        close_incident_in(&mut conn, id, peak_score, at, evidence_end).await
     }
 
     /// Closes every incident still open (left by a stop or crash) at its last update, with the
@@ -714,6 +691,60 @@ impl Store {
             .map_err(db("listing incidents"))?;
         rows.iter().map(incident_from_row).collect()
     }
+}
+
+/// Inserts an open incident on `conn` (a connection or a transaction).
+pub(crate) async fn insert_incident_in(
+    conn: &mut sqlx::SqliteConnection,
+    inc: &NewIncident,
+) -> Result<()> {
+    if !(inc.peak_score.is_finite()) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "incident peak score is not finite",
+        ));
+    }
+    sqlx::query(INSERT_INCIDENT_SQL)
+        .bind(inc.id.to_string())
+        .bind(inc.rule_id.to_string())
+        .bind(inc.camera.to_string())
+        .bind(inc.hotspot_id.to_string())
+        .bind(to_i64(inc.seq, "incident seq")?)
+        .bind(&inc.kind)
+        .bind(&inc.severity)
+        .bind(i64::from(inc.priority))
+        .bind(inc.alerting)
+        .bind(&inc.reason)
+        .bind(inc.opened_at.0)
+        .bind(inc.opened_at.0)
+        .bind(inc.peak_score)
+        .bind(tracks_json(&inc.track_ids))
+        .bind(&inc.model_id)
+        .bind(inc.evidence_start.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("inserting incident"))?;
+    Ok(())
+}
+
+/// Closes an open incident on `conn`; `false` if it was not open.
+pub(crate) async fn close_incident_in(
+    conn: &mut sqlx::SqliteConnection,
+    id: Uuid,
+    peak_score: f64,
+    at: WallTime,
+    evidence_end: WallTime,
+) -> Result<bool> {
+    let r = sqlx::query(CLOSE_INCIDENT_SQL)
+        .bind(peak_score)
+        .bind(at.0)
+        .bind(at.0)
+        .bind(evidence_end.0)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db("closing incident"))?;
+    Ok(r.rows_affected() > 0)
 }
 
 #[cfg(test)]

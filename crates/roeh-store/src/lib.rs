@@ -30,7 +30,7 @@ mod webhooks;
 
 pub use alerts::{
     AlertChange, AlertEventRow, AlertFilter, AlertIncident, AlertRow, DispatchRow, MAX_ALERT_LIST,
-    MergeUpdate, NewAlert, NewAlertEvent, NewReceipt, PrecisionRow, ReceiptStored,
+    ManualIncident, MergeUpdate, NewAlert, NewAlertEvent, NewReceipt, PrecisionRow, ReceiptStored,
     TERMINAL_ALERT_STATES, UnitRow,
 };
 pub use cameras::CameraRemoval;

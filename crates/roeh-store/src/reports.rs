@@ -212,7 +212,7 @@ mod tests {
             .await
             .unwrap();
         let id = Uuid::new_v4();
-        store.create_unit(id, name, user, t).await.unwrap();
+        store.create_unit(id, name, "joint", user, t).await.unwrap();
         id
     }
 
@@ -260,11 +260,18 @@ mod tests {
                 &change("acknowledged", "dispatched", s(20)),
                 &[car1],
                 "op",
+                None,
             )
             .await
             .unwrap();
         store
-            .dispatch_alert(a, &change("dispatched", "dispatched", s(50)), &[car2], "op")
+            .dispatch_alert(
+                a,
+                &change("dispatched", "dispatched", s(50)),
+                &[car2],
+                "op",
+                None,
+            )
             .await
             .unwrap();
         receipt(&store, car1, a, "delivered", s(22)).await;

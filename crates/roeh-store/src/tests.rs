@@ -1757,7 +1757,10 @@ async fn alerts_merge_change_state_by_compare_and_set_and_log_every_event() {
         .await
         .unwrap();
     let unit = uuid::Uuid::new_v4();
-    store.create_unit(unit, "car-1", user, t0).await.unwrap();
+    store
+        .create_unit(unit, "car-1", "joint", user, t0)
+        .await
+        .unwrap();
     store.set_unit_position(unit, 59.3, 18.0, t0).await.unwrap();
     store.set_unit_status(unit, "available", t0).await.unwrap();
     assert_eq!(store.unit_of_user(user).await.unwrap().unwrap().id, unit);
@@ -1769,7 +1772,7 @@ async fn alerts_merge_change_state_by_compare_and_set_and_log_every_event() {
         at: claim.at,
     };
     let (_, devs) = store
-        .dispatch_alert(a.id, &dispatch, &[unit], "op")
+        .dispatch_alert(a.id, &dispatch, &[unit], "op", None)
         .await
         .unwrap();
     assert_eq!(devs.len(), 1);
