@@ -20,7 +20,7 @@ import {
   isLoud,
   replaceAll,
 } from './lib/alerts';
-import { Api, ApiError, type HttpResponse } from './lib/api';
+import { Api, ApiError, type HttpResponse, type RaiseBody } from './lib/api';
 import { isolate } from './lib/format';
 import { PushClient, type SocketLike } from './lib/pushclient';
 import { applyToTasks, type ReceiptKind, receiptId, tasksFrom, type UnitTask } from './lib/unit';
@@ -233,7 +233,7 @@ function signedIn(): void {
   push.start();
   if (me?.role === 'unit') {
     if (route.value !== 'unit') go('unit');
-  } else if (route.value !== 'alerts' && route.value !== 'live') go('alerts');
+  } else if (route.value !== 'alerts' && route.value !== 'live' && route.value !== 'units') go('alerts');
 }
 
 /** The session has ended (`explicit`: the operator signed out). */
@@ -424,8 +424,8 @@ export async function unitsFor(id: string): Promise<UnitsView | string> {
 }
 
 /** Dispatches units to an alert. */
-export async function dispatch(id: string, units: string[]): Promise<boolean> {
-  const ok = await run(id, async () => (await api.dispatch(id, units)).alert);
+export async function dispatch(id: string, units: string[], text?: string): Promise<boolean> {
+  const ok = await run(id, async () => (await api.dispatch(id, units, text?.trim() || undefined)).alert);
   if (ok) {
     dispatchFor.value = null;
     announce(t.value('done.dispatch'));
@@ -438,16 +438,19 @@ export async function dispatch(id: string, units: string[]): Promise<boolean> {
 /** Cameras the signed-in user may see, and hotspots with their cameras, for the live grid. */
 export interface LiveSources {
   cameras: { id: string; name: string }[];
-  hotspots: { id: string; name: string; cameras: string[] }[];
+  hotspots: { id: string; name: string; cameras: string[]; lat: number | undefined; lon: number | undefined }[];
 }
 
 /** Reads the cameras and hotspots for the live pages; an error's text on failure. */
 export async function liveSources(): Promise<LiveSources | string> {
   try {
     const [cams, hs] = await Promise.all([api.cameras(), api.hotspots().catch(() => [])]);
+    const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
     const hotspots = hs.map((h) => ({
       id: h.id,
       name: h.name,
+      lat: num(h.hotspot?.lat),
+      lon: num(h.hotspot?.lon),
       cameras: Array.isArray(h.hotspot?.cameras)
         ? h.hotspot.cameras.filter((c): c is string => typeof c === 'string')
         : [],
@@ -532,5 +535,27 @@ export async function sendReceipt(alert: string, kind: ReceiptKind): Promise<boo
     return false;
   } finally {
     if (kind !== 'delivered') toggleIn(sending, alert, false);
+  }
+}
+
+// ----- alerts raised by hand, units -----
+
+/** Raises an alert by hand; the new alert's id, or the server's message. */
+export async function raiseAlert(body: RaiseBody): Promise<{ id: string } | { error: string }> {
+  try {
+    const r = await api.raise(body);
+    announce(t.value(r.merged ? 'raise.merged' : 'raise.done'));
+    return { id: r.alert.id };
+  } catch (e) {
+    return { error: message(e) };
+  }
+}
+
+/** Every unit, for the units board; the server's message on failure. */
+export async function allUnits(): Promise<UnitsView | string> {
+  try {
+    return await api.units();
+  } catch (e) {
+    return message(e);
   }
 }

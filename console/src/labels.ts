@@ -31,10 +31,34 @@ export function eventLabel(s: string): string {
   return k ? t.value(k) : s;
 }
 
+/** The rule id of incidents raised by hand (crates/roeh-api/src/raise.rs). */
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** A unit's kind, in words. */
+export function unitKindLabel(k: string | undefined): string {
+  switch (k) {
+    case 'joint':
+      return t.value('unitKind.joint');
+    case 'police':
+      return t.value('unitKind.police');
+    case 'municipal':
+      return t.value('unitKind.municipal');
+    case 'volunteer':
+      return t.value('unitKind.volunteer');
+    default:
+      return k ?? '';
+  }
+}
+
 /** The kinds of an alert's rules, deduplicated, in the order of its incidents. */
 export function kindsOf(a: AlertSummary): string[] {
   const out: string[] = [];
   for (const i of a.incidents) {
+    if (i.rule === NIL_UUID) {
+      const label = t.value('kind.manual');
+      if (!out.includes(label)) out.push(label);
+      continue;
+    }
     const kind = names.value.rules.get(i.rule)?.kind;
     if (!kind) continue;
     const k = kindKey(kind);

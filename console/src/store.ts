@@ -61,13 +61,14 @@ export function setMuted(m: boolean): void {
 
 // ----- routing -----
 
-export type Route = 'setup' | 'login' | 'device' | 'alerts' | 'live' | 'unit';
+export type Route = 'setup' | 'login' | 'device' | 'alerts' | 'live' | 'unit' | 'units';
 
 function parseHash(h: string): Route {
   if (h === '#/setup') return 'setup';
   if (h === '#/login') return 'login';
   if (h === '#/device' || h.startsWith('#/device/')) return 'device';
   if (h === '#/unit') return 'unit';
+  if (h === '#/units') return 'units';
   if (h === '#/live' || h.startsWith('#/live/')) return 'live';
   return 'alerts';
 }

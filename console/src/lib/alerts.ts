@@ -116,6 +116,8 @@ export interface AlertDetail {
 export interface Unit {
   id: string;
   name: string;
+  /** `joint`, `police`, `municipal` or `volunteer` (absent from older servers). */
+  kind?: string;
   status: string;
   position: LatLon | null;
   updated_at: string;

@@ -98,13 +98,32 @@ export interface NamedThing {
 }
 /** `HotspotView` with the parts the live grid reads (its cameras). */
 export interface HotspotInfo extends NamedThing {
-  hotspot?: { cameras?: unknown };
+  hotspot?: { cameras?: unknown; lat?: unknown; lon?: unknown };
 }
 export interface RuleInfo {
   id: string;
   hotspot_id: string;
   rule: { kind?: unknown; name?: unknown };
 }
+
+/** `RaiseBody` (crates/roeh-api/src/raise.rs). */
+export type RaiseBody =
+  | {
+      source: 'camera';
+      camera: string;
+      phenomenon: string;
+      severity: string;
+      description: string;
+      at?: string;
+    }
+  | {
+      source: 'call';
+      lat: number;
+      lon: number;
+      phenomenon: string;
+      severity: string;
+      description: string;
+    };
 
 /** The header carrying the CSRF token (`roeh_auth::CSRF_HEADER`). */
 export const CSRF_HEADER = 'x-roeh-csrf';
@@ -303,10 +322,16 @@ export class Api {
   }
 
   /** `POST /api/alerts/{id}/dispatch` (body: `DispatchBody`). */
-  dispatch(id: string, units: string[]): Promise<DispatchedView> {
+  dispatch(id: string, units: string[], text?: string): Promise<DispatchedView> {
     return this.request<DispatchedView>('POST', `/api/alerts/${encodeURIComponent(id)}/dispatch`, {
       units,
+      ...(text ? { text } : {}),
     });
+  }
+
+  /** `POST /api/alerts` (body: `RaiseBody`): an alert raised by hand. */
+  raise(body: RaiseBody): Promise<{ alert: AlertSummary; merged: boolean }> {
+    return this.request<{ alert: AlertSummary; merged: boolean }>('POST', '/api/alerts', body);
   }
 
   /** `GET /api/units[?alert=ID]`: every unit, and with an alert the nearest available ones. */

@@ -19,6 +19,7 @@ export type ReceiptKind = 'delivered' | 'accepted' | 'arrived' | 'closed';
 export interface MyDispatch {
   alert: AlertSummary;
   seq: number;
+  text?: string | null;
   dispatched_at: string;
   delivered_at: string | null;
   accepted_at: string | null;
@@ -36,6 +37,8 @@ export interface MyAlertsView {
 /** One dispatch on the phone. */
 export interface UnitTask {
   alert: AlertSummary;
+  /** The operator's text sent with the dispatch. */
+  text: string | null;
   dispatchedAt: string;
   delivered: boolean;
   accepted: boolean;
@@ -51,6 +54,7 @@ export function tasksFrom(v: MyAlertsView): Map<string, UnitTask> {
     if (!isOpen(d.alert)) continue;
     m.set(d.alert.id, {
       alert: d.alert,
+      text: d.text ?? null,
       dispatchedAt: d.dispatched_at,
       delivered: d.delivered_at !== null,
       accepted: d.accepted_at !== null,
@@ -71,7 +75,15 @@ export function applyToTasks(
   let task = m.get(b.alert);
   let added: UnitTask | undefined;
   if (!task && b.kind === 'dispatch' && mine) {
-    task = { alert: b.summary, dispatchedAt: b.time, delivered: false, accepted: false, arrived: false };
+    const t = (b.detail as { text?: unknown } | null)?.text;
+    task = {
+      alert: b.summary,
+      text: typeof t === 'string' ? t : null,
+      dispatchedAt: b.time,
+      delivered: false,
+      accepted: false,
+      arrived: false,
+    };
     added = task;
   }
   if (!task) return { tasks: m };

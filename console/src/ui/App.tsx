@@ -7,6 +7,7 @@ import { LivePage } from './Live';
 import { Queue } from './Queue';
 import { DevicePage, SetupPage, SignInPage } from './SignIn';
 import { UnitPage } from './Unit';
+import { UnitsPage } from './Units';
 
 /** Moves focus to the page's main region (the hash stays the route's). */
 function skipToMain(e: Event) {
@@ -29,6 +30,7 @@ export function App() {
   } else if (s === null || r === 'login') page = <SignInPage />;
   else if (s.role === 'unit') page = <UnitPage />;
   else if (r === 'live') page = <LivePage />;
+  else if (r === 'units') page = <UnitsPage />;
   else page = <Queue />;
   return (
     <>

@@ -6,6 +6,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { dispatch, unitsFor } from '../actions';
 import type { AlertSummary, UnitsView } from '../lib/alerts';
 import { formatDistance, isolate } from '../lib/format';
+import { unitKindLabel } from '../labels';
 import { busy, dispatchFor, t } from '../store';
 import { focusCard } from './ids';
 
@@ -20,6 +21,7 @@ export function DispatchPicker({ a }: { a: AlertSummary }) {
   const units = useSignal<UnitsView | null>(null);
   const error = useSignal<string | null>(null);
   const choice = useSignal('');
+  const text = useSignal('');
   const select = useRef<HTMLSelectElement>(null);
   useEffect(() => {
     let live = true;
@@ -61,7 +63,7 @@ export function DispatchPicker({ a }: { a: AlertSummary }) {
       onSubmit={(e) => {
         e.preventDefault();
         if (!choice.value) return;
-        void dispatch(a.id, [choice.value]).then((ok) => {
+        void dispatch(a.id, [choice.value], text.value).then((ok) => {
           if (ok) focusCard(a.id);
         });
       }}
@@ -97,16 +99,30 @@ export function DispatchPicker({ a }: { a: AlertSummary }) {
                   <option key={u.id} value={u.id}>
                     {far
                       ? t.value(far.unit === 'km' ? 'dispatch.optionNearKm' : 'dispatch.optionNearM', {
-                          name: isolate(u.name),
+                          name: isolate(`${u.name} (${unitKindLabel(u.kind)})`),
                           status: unitStatus(u.status),
                           distance: isolate(far.value),
                         })
-                      : t.value('dispatch.option', { name: isolate(u.name), status: unitStatus(u.status) })}
+                      : t.value('dispatch.option', {
+                          name: isolate(`${u.name} (${unitKindLabel(u.kind)})`),
+                          status: unitStatus(u.status),
+                        })}
                   </option>
                 );
               })}
             </select>
           )}
+          <label for={`${id}-text`}>{t.value('dispatch.text')}</label>
+          <input
+            id={`${id}-text`}
+            class="dispatch-text"
+            type="text"
+            dir="auto"
+            maxLength={280}
+            value={text.value}
+            onInput={(e) => (text.value = (e.currentTarget as HTMLInputElement).value)}
+          />
+          <p class="hint">{t.value('dispatch.textHint')}</p>
           <div class="dispatch-buttons">
             <button
               type="submit"

@@ -3,11 +3,70 @@
 // while it is off screen or the tab is hidden. Opening a stream is a custody event on the server.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type LiveSources, liveSources } from '../actions';
+import { type LiveSources, liveSources, raiseAlert } from '../actions';
 import { formatClock } from '../lib/format';
 import type { MessageKey } from '../lib/i18n';
-import { liveCamera, nowUs, t } from '../store';
+import { go, liveCamera, nowUs, session, t } from '../store';
 import { LivePlayer, type PlayerState } from './player';
+import { PhenomenonFields } from './Units';
+
+/** Roles that raise alerts (`handle_alerts`). */
+const HANDLERS = ['admin', 'supervisor', 'operator'];
+
+/** "I see it here": raises an alert on this camera at the moment on screen. */
+function RaiseHere({ camera, at, onDone }: { camera: string; at: number | null; onDone: () => void }) {
+  const [fields, setFields] = useState({ phenomenon: 'fight', severity: 'high', description: '' });
+  const [error, setError] = useState<string | null>(null);
+  const [pending, setPending] = useState(false);
+  // The moment is taken when the form opens: what the operator saw, not when they finished typing.
+  const [moment] = useState(at);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (pending) return;
+    setPending(true);
+    const r = await raiseAlert({
+      source: 'camera',
+      camera,
+      ...fields,
+      ...(moment !== null ? { at: new Date(Math.floor(moment / 1000)).toISOString() } : {}),
+    });
+    setPending(false);
+    if ('error' in r) {
+      setError(r.error);
+      return;
+    }
+    onDone();
+    go('alerts');
+  };
+  const p = `raise-${camera}`;
+  return (
+    <form class="raise-here" onSubmit={submit} aria-label={t.value('raise.hereTitle')} noValidate>
+      <p class="hint">
+        {t.value('raise.hereHint')}{' '}
+        {moment !== null && <bdi class="mono">{formatClock(String(moment))}</bdi>}
+      </p>
+      <PhenomenonFields
+        idPrefix={p}
+        {...fields}
+        descriptionLabel={t.value('raise.youSee')}
+        onChange={(k, v) => setFields({ ...fields, [k]: v })}
+      />
+      {error !== null && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="dispatch-buttons">
+        <button type="submit" class="btn btn-primary" disabled={pending || fields.description.trim() === ''}>
+          {t.value('raise.submit')}
+        </button>
+        <button type="button" class="btn btn-quiet" onClick={onDone}>
+          {t.value('dispatch.cancel')}
+        </button>
+      </div>
+    </form>
+  );
+}
 
 const GROUP_KEY = 'roeh.live.group';
 
@@ -40,6 +99,8 @@ function Tile({ id, name, big }: { id: string; name: string; big?: boolean }) {
   const box = useRef<HTMLElement>(null);
   const player = useRef<LivePlayer | null>(null);
   const [state, setState] = useState<PlayerState>('connecting');
+  const [raising, setRaising] = useState(false);
+  const handles = HANDLERS.includes(session.value?.role ?? '');
   // Re-rendered every second by nowUs: the time of the picture on screen.
   const shown = player.current?.shownWall ?? null;
   void nowUs.value;
@@ -91,7 +152,13 @@ function Tile({ id, name, big }: { id: string; name: string; big?: boolean }) {
             <bdi>{formatClock(String(shown))}</bdi>
           </span>
         )}
+        {handles && !raising && (
+          <button type="button" class="btn btn-quiet btn-small raise-button" onClick={() => setRaising(true)}>
+            {t.value('raise.here')}
+          </button>
+        )}
       </figcaption>
+      {raising && <RaiseHere camera={id} at={shown} onDone={() => setRaising(false)} />}
     </figure>
   );
 }

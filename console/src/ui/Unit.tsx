@@ -48,6 +48,11 @@ function Task({ task }: { task: UnitTask }) {
       <h2 class="task-place">
         <bdi>{place}</bdi>
       </h2>
+      {task.text && (
+        <p class="task-text" dir="auto">
+          {task.text}
+        </p>
+      )}
       <Steps task={task} />
       {err && (
         <p class="error" role="alert">

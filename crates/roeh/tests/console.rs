@@ -513,6 +513,14 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
     .into_iter()
     .enumerate()
     {
+        // As a person would: tap once the button is there and no receipt is being sent.
+        phone.until(
+            &format!("the {button} button"),
+            &format!(
+                "const b = document.querySelector('{task} button.{button}'); \
+                 return b && !b.disabled"
+            ),
+        );
         phone.js(&format!(
             "document.querySelector('{task} button.{button}').click(); return true"
         ));
@@ -1066,6 +1074,139 @@ fn the_live_grid_plays_every_camera_and_live_video_keeps_to_scope_and_origin() {
     let (s, _) = ws_handshake(&live(&gate), None, Some(&cookie), Some(&base));
     assert_eq!(s, 101);
 
+    drop(b);
+    let st = proc_.terminate(Duration::from_secs(30)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    server.stop();
+}
+
+#[test]
+fn a_residents_call_placed_on_the_map_reaches_the_volunteer_patrol_as_place_and_text_only() {
+    let (server, site) = camera_site("Gate", None);
+    let (proc_, base) = site.serve();
+    let cams = wait_streaming(&base, Some(1)).unwrap();
+    let cam = cams[0]["id"].as_str().unwrap().to_string();
+    // A hotspot with no rule: nothing is detected, the only alert is the one the operator raises.
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/hotspots"),
+        json!({"name": "Kiosk square", "lat": 32.0800, "lon": 34.7700, "priority": 3,
+               "cameras": [cam], "zones": [],
+               "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/units"),
+        json!({"name": "parents-patrol", "kind": "volunteer"}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (vol, vol_token) = (
+        v["id"].as_str().unwrap().to_string(),
+        v["token"].as_str().unwrap().to_string(),
+    );
+    let password = "a-long-operator-Passw0rd";
+    user_with_password(&base, "shira", "operator", password);
+
+    let b = Browser::open("console-call-he", "he", 1400, 900);
+    sign_in_page(&b, &base, "shira", password);
+    b.js("location.hash = '#/units'; return true");
+    b.until(
+        "the hotspot on the map",
+        "return document.querySelector('.map-hotspot circle')",
+    );
+    // The caller is 40 px east of the hotspot's marker: a click there places the call.
+    b.js(
+        "const c = document.querySelector('.map-hotspot circle').getBoundingClientRect(); \
+         document.querySelector('svg.map').dispatchEvent(new MouseEvent('click', \
+           {bubbles: true, clientX: c.x + c.width / 2 + 40, clientY: c.y + c.height / 2})); \
+         return true",
+    );
+    b.until(
+        "the picked place",
+        "return document.querySelector('.map-pick') && \
+                document.querySelector('.call-place bdi')",
+    );
+    b.type_into("call-description", "Two youths fighting by the kiosk");
+    b.shot("01-call-on-map");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+    b.js("document.querySelector('form.call-form button[type=submit]').click(); return true");
+    let card = first_card(&b, "the operator's");
+    let alert = card.trim_start_matches("alert-").to_string();
+    let (_, d) = call("GET", &format!("{base}/api/alerts/{alert}"), Value::Null);
+    assert_eq!(d["events"][0]["actor"], "shira", "{d}");
+    assert_eq!(d["events"][0]["detail"]["source"], "call", "{d}");
+    let east = d["alert"]["location"]["lon"].as_f64().unwrap();
+    assert!(east > 34.7700, "the place is east of the hotspot: {d}");
+
+    // Claim, acknowledge, and dispatch the volunteer patrol with a short text.
+    b.js(&format!(
+        "document.getElementById('{card}').focus(); return true"
+    ));
+    b.keys("c");
+    b.until(
+        "the claim",
+        &format!("return document.querySelector('#{card} .action-claim').disabled"),
+    );
+    b.keys("a");
+    b.until(
+        "the acknowledgement",
+        &format!("return document.querySelector('#{card} .action-acknowledge').disabled"),
+    );
+    b.keys("d");
+    b.until(
+        "the dispatch picker",
+        &format!("return document.getElementById('dispatch-{alert}')"),
+    );
+    b.js(&format!(
+        "const s = document.getElementById('dispatch-{alert}'); s.value = '{vol}'; \
+         s.dispatchEvent(new Event('change', {{bubbles: true}})); return true"
+    ));
+    let text = "Kiosk, north side: two youths fighting";
+    b.type_into(&format!("dispatch-{alert}-text"), text);
+    b.shot("02-dispatch-volunteer");
+    b.js("document.querySelector('form.dispatch button[type=submit]').click(); return true");
+    roeh_testkit::wait_for("the dispatch", GUARD, || {
+        let (_, v) = call("GET", &format!("{base}/api/alerts/{alert}"), Value::Null);
+        (v["dispatches"][0]["unit"] == json!(vol)).then_some(())
+    })
+    .unwrap();
+
+    // The volunteer's phone: the place and the text, and no picture, clip or name.
+    let phone = Browser::open("console-volunteer-he", "he", 390, 844);
+    phone.goto(&format!("{base}/#/device/{vol_token}"));
+    let task = format!(".task[data-alert=\"{alert}\"]");
+    let shown = phone.until(
+        "the dispatch on the volunteer's phone",
+        &format!(
+            "const t = document.querySelector('{task} .task-text'); return t && t.textContent"
+        ),
+    );
+    assert_eq!(shown, json!(text));
+    assert_eq!(
+        phone.js(&format!(
+            "return document.querySelector('{task} .task-place').textContent"
+        )),
+        json!("Kiosk square")
+    );
+    assert_eq!(
+        phone.js("return document.querySelectorAll('.task img, .task video').length"),
+        json!(0)
+    );
+    let page = phone.js("return document.body.innerText");
+    assert!(!page.as_str().unwrap().contains("shira"), "{page}");
+    phone.shot("01-dispatch");
+    // Accepted with one tap: the operator's console sees it.
+    phone.js(&format!(
+        "document.querySelector('{task} button.receipt-accepted').click(); return true"
+    ));
+    roeh_testkit::wait_for("the volunteer's acceptance", GUARD, || {
+        let (_, v) = call("GET", &format!("{base}/api/alerts/{alert}"), Value::Null);
+        v["dispatches"][0]["accepted_at"].is_string().then_some(())
+    })
+    .unwrap();
+
+    drop(phone);
     drop(b);
     let st = proc_.terminate(Duration::from_secs(30)).unwrap();
     assert!(st.success(), "roeh exited with {st}");

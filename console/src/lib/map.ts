@@ -1,0 +1,73 @@
+// The plain coordinate map: hotspots, units and alerts drawn on a local flat projection, with no
+// tiles and no network (tested under Node).
+//
+// Invariants:
+// - north is up and east is right in every language (a map is not mirrored);
+// - one metre is the same number of pixels north–south and east–west (equirectangular with the
+//   cosine of the middle latitude), and the view fits every point with a margin;
+// - `unproject(project(p)) == p` up to rounding, so a click picks the place under the pointer.
+
+export interface LatLon {
+  lat: number;
+  lon: number;
+}
+
+/** The area a map shows. */
+export interface View {
+  /** Centre of the view. */
+  lat: number;
+  lon: number;
+  /** Pixels per metre. */
+  scale: number;
+  width: number;
+  height: number;
+}
+
+const M_PER_DEG_LAT = 110_540;
+const M_PER_DEG_LON_EQ = 111_320;
+
+function mPerDegLon(lat: number): number {
+  return M_PER_DEG_LON_EQ * Math.cos((lat * Math.PI) / 180);
+}
+
+/** A view of `width`×`height` pixels holding every point with `margin` of the span around them,
+ * and at least `minSpanM` metres across. With no points: a 1 km view of 0,0. */
+export function fit(points: readonly LatLon[], width: number, height: number, margin = 0.15, minSpanM = 400): View {
+  if (points.length === 0) return { lat: 0, lon: 0, scale: Math.min(width, height) / 1000, width, height };
+  let [minLat, maxLat, minLon, maxLon] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const p of points) {
+    minLat = Math.min(minLat, p.lat);
+    maxLat = Math.max(maxLat, p.lat);
+    minLon = Math.min(minLon, p.lon);
+    maxLon = Math.max(maxLon, p.lon);
+  }
+  const lat = (minLat + maxLat) / 2;
+  const lon = (minLon + maxLon) / 2;
+  const spanX = Math.max((maxLon - minLon) * mPerDegLon(lat), minSpanM) * (1 + 2 * margin);
+  const spanY = Math.max((maxLat - minLat) * M_PER_DEG_LAT, minSpanM) * (1 + 2 * margin);
+  return { lat, lon, scale: Math.min(width / spanX, height / spanY), width, height };
+}
+
+/** Pixel position of `p` in `v`. */
+export function project(v: View, p: LatLon): { x: number; y: number } {
+  return {
+    x: v.width / 2 + (p.lon - v.lon) * mPerDegLon(v.lat) * v.scale,
+    y: v.height / 2 - (p.lat - v.lat) * M_PER_DEG_LAT * v.scale,
+  };
+}
+
+/** The place under pixel (x, y) of `v`. */
+export function unproject(v: View, x: number, y: number): LatLon {
+  return {
+    lat: v.lat - (y - v.height / 2) / (M_PER_DEG_LAT * v.scale),
+    lon: v.lon + (x - v.width / 2) / (mPerDegLon(v.lat) * v.scale),
+  };
+}
+
+/** A round length for the scale bar: about a fifth of the view's width, metres. */
+export function scaleBarM(v: View): number {
+  const target = v.width / v.scale / 5;
+  const pow = 10 ** Math.floor(Math.log10(target));
+  for (const m of [5, 2, 1]) if (m * pow <= target) return m * pow;
+  return pow;
+}

@@ -1,0 +1,50 @@
+// The plain coordinate map: fitting, projecting both ways, the scale bar.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { lib } from './helpers.mjs';
+
+const { fit, project, unproject, scaleBarM } = await lib('map');
+
+const tlv = [
+  { lat: 32.08, lon: 34.77 },
+  { lat: 32.09, lon: 34.78 },
+];
+
+test('every point fits inside the view, north up and east right', () => {
+  const v = fit(tlv, 800, 600);
+  for (const p of tlv) {
+    const { x, y } = project(v, p);
+    assert.ok(x > 0 && x < 800 && y > 0 && y < 600, `${x},${y}`);
+  }
+  const sw = project(v, tlv[0]);
+  const ne = project(v, tlv[1]);
+  assert.ok(ne.x > sw.x, 'east is right');
+  assert.ok(ne.y < sw.y, 'north is up');
+});
+
+test('a metre is a metre both ways', () => {
+  const v = fit(tlv, 800, 600);
+  const o = project(v, { lat: 32.085, lon: 34.775 });
+  const north = project(v, { lat: 32.085 + 100 / 110_540, lon: 34.775 });
+  const east = project(v, { lat: 32.085, lon: 34.775 + 100 / (111_320 * Math.cos((32.085 * Math.PI) / 180)) });
+  assert.ok(Math.abs(o.y - north.y - (east.x - o.x)) < 0.01);
+});
+
+test('a click picks the place under it', () => {
+  const v = fit(tlv, 800, 600);
+  for (const p of [...tlv, { lat: 32.0812, lon: 34.7731 }]) {
+    const { x, y } = project(v, p);
+    const back = unproject(v, x, y);
+    assert.ok(Math.abs(back.lat - p.lat) < 1e-9 && Math.abs(back.lon - p.lon) < 1e-9);
+  }
+});
+
+test('one point or none still gives a usable view, and the scale bar is round', () => {
+  const one = fit([{ lat: 59.33, lon: 18.06 }], 500, 500);
+  assert.ok(one.scale > 0 && Number.isFinite(one.scale));
+  assert.deepEqual(project(one, { lat: 59.33, lon: 18.06 }), { x: 250, y: 250 });
+  assert.ok(fit([], 100, 100).scale > 0);
+  const bar = scaleBarM(one);
+  assert.ok([1, 2, 5].includes(bar / 10 ** Math.floor(Math.log10(bar))), String(bar));
+});
