@@ -1,8 +1,8 @@
 // The details of one alert: what the queue shows plus its snapshot, incidents, dispatches and
 // history (notes included), from `GET /api/alerts/{id}`, refreshed when a pushed event concerns it.
 
-import { useEffect, useRef } from 'preact/hooks';
-import { closeDetail } from '../actions';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { closeDetail, loadDetail } from '../actions';
 import { formatClock, formatDateTime, isolate, shortId } from '../lib/format';
 import { cameraLabel, eventLabel, hotspotLabel, severityLabel, stateLabel } from '../labels';
 import { detail, detailError, detailId, t } from '../store';
@@ -16,6 +16,36 @@ function noteOf(detailValue: unknown): string | null {
   if (typeof d.text === 'string') return d.text;
   if (typeof d.note === 'string') return d.note;
   return null;
+}
+
+/** The alert's evidence window from the recorded footage. Footage is served once its segment
+ * is sealed (a few seconds after recording): until then the player says so and offers a retry,
+ * which reads the alert again for a fresh link. */
+function EvidenceClip({ id, src }: { id: string; src: string }) {
+  const [failed, setFailed] = useState(false);
+  const [open, setOpen] = useState(false);
+  return (
+    <details class="evidence" open={open} onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+      <summary>{t.value('details.clip')}</summary>
+      {failed ? (
+        <p class="hint evidence-wait">
+          {t.value('details.clipWait')}{' '}
+          <button
+            type="button"
+            class="btn btn-quiet btn-small evidence-retry"
+            onClick={() => {
+              setFailed(false);
+              void loadDetail(id);
+            }}
+          >
+            {t.value('details.clipRetry')}
+          </button>
+        </p>
+      ) : (
+        <video class="evidence-video" controls preload="none" src={src} onError={() => setFailed(true)} />
+      )}
+    </details>
+  );
 }
 
 export function Details() {
@@ -33,6 +63,7 @@ export function Details() {
   const a = d?.alert;
   // Only the server's own snapshot route is loaded (same origin, the session cookie).
   const snapshot = a?.snapshot && a.snapshot.startsWith('/api/') ? a.snapshot : null;
+  const clip = a?.clip && a.clip.startsWith('/api/') ? a.clip : null;
   return (
     <aside class="details card" aria-labelledby="details-title">
       <div class="details-head">
@@ -59,6 +90,7 @@ export function Details() {
               alt={t.value('details.snapshotAlt', { hotspot: hotspotLabel(a.hotspot) })}
             />
           )}
+          {clip && <EvidenceClip key={a.id} id={a.id} src={clip} />}
           <dl class="facts facts-wide">
             <div>
               <dt>{t.value('details.hotspot')}</dt>

@@ -470,6 +470,21 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
         "the history in the details",
         "return document.querySelectorAll('.details .history li').length >= 4",
     );
+    // The evidence window plays from the recorded footage. Its last segment is served once
+    // sealed: until then the player says so, and "try again" reads a fresh link.
+    b.until(
+        "the evidence clip playing",
+        "const d = document.querySelector('.details details.evidence'); \
+         if (!d) return false; \
+         if (!d.open) d.open = true; \
+         const r = d.querySelector('.evidence-retry'); \
+         if (r) { if (!window.__retry || Date.now() - window.__retry > 1000) \
+                  { window.__retry = Date.now(); r.click(); } return false; } \
+         const v = d.querySelector('video'); \
+         if (!v) return false; \
+         v.muted = true; if (v.paused) v.play().catch(() => {}); \
+         return v.currentTime > 0.5 && v.duration > 1",
+    );
     b.shot("07-details");
 
     // The unit's phone: signed in by the device token carried once in the address's fragment
