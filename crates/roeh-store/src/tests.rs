@@ -1152,6 +1152,34 @@ fn token(hash_byte: u8, user_id: i64, kind: TokenKind, created: i64, expires: i6
 }
 
 #[tokio::test]
+async fn a_user_of_another_role_made_before_the_first_admin_does_not_end_the_setup() {
+    let (_dir, store) = open_tmp().await;
+    let t = WallTime::from_secs;
+    // The demo registers its patrol car (a `unit` user) before anyone has signed in.
+    store
+        .create_user(&new_user("demo-car", "unit"), t(1))
+        .await
+        .unwrap();
+    assert!(store.ensure_setup_token(&[4; 32], t(2)).await.unwrap());
+    assert!(store.setup_pending().await.unwrap());
+    let id = store
+        .consume_setup_token(&[4; 32], &new_user("root-admin", "admin"), t(3))
+        .await
+        .unwrap();
+    assert!(id.is_some());
+    // Once an admin exists there is no setup, whatever other users there are.
+    assert!(!store.ensure_setup_token(&[5; 32], t(4)).await.unwrap());
+    assert!(!store.setup_pending().await.unwrap());
+    assert_eq!(
+        store
+            .consume_setup_token(&[5; 32], &new_user("second", "admin"), t(5))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
 async fn users_tokens_and_the_setup_token() {
     let (_dir, store) = open_tmp().await;
     let t = WallTime::from_secs;

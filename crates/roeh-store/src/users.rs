@@ -253,6 +253,9 @@ async fn guard_last_admin(
     Ok(())
 }
 
+/// Whether the site has had its first admin (disabled ones included): then there is no setup.
+const NO_SETUP_ONCE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')";
+
 impl Store {
     /// Creates a user. `AlreadyExists` if the name is taken; `InvalidArgument` for an unknown
     /// role.
@@ -601,9 +604,10 @@ impl Store {
         rows.iter().map(audit_row).collect()
     }
 
-    /// Stores the hash of a fresh setup token if no user exists, replacing any earlier one (whose
-    /// text was printed by an earlier start and may be lost). `Ok(true)`: print the token;
-    /// `Ok(false)`: users exist, there is no setup.
+    /// Stores the hash of a fresh setup token if no admin exists (disabled ones included),
+    /// replacing any earlier one (whose text was printed by an earlier start and may be lost).
+    /// `Ok(true)`: print the token; `Ok(false)`: an admin exists, there is no setup. Users of
+    /// other roles made before the first admin (the demo's patrol car) do not end the setup.
     #[tracing::instrument(skip_all)]
     pub async fn ensure_setup_token(&self, hash: &[u8; 32], now: WallTime) -> Result<bool> {
         let mut tx = self
@@ -611,11 +615,11 @@ impl Store {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db("storing setup token"))?;
-        let (users,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users)")
+        let (admins,): (bool,) = sqlx::query_as(NO_SETUP_ONCE_SQL)
             .fetch_one(&mut *tx)
             .await
             .map_err(db("storing setup token"))?;
-        if users {
+        if admins {
             return Ok(false);
         }
         sqlx::query(
@@ -637,7 +641,7 @@ impl Store {
     pub async fn setup_pending(&self) -> Result<bool> {
         let (b,): (bool,) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM setup_token WHERE used_at IS NULL) \
-             AND NOT EXISTS (SELECT 1 FROM users)",
+             AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')",
         )
         .fetch_one(&self.pool)
         .await
@@ -646,7 +650,7 @@ impl Store {
     }
 
     /// Uses the setup token whose hash is `hash` to create the first admin, in one transaction:
-    /// only if that token is pending and no user exists yet. `Ok(Some(id))` with the new admin's
+    /// only if that token is pending and no admin exists yet. `Ok(Some(id))` with the new admin's
     /// id; `Ok(None)` if the token is wrong or used, or a user exists. `InvalidArgument` if
     /// `admin.role` is not `admin`.
     #[tracing::instrument(skip_all)]
@@ -672,7 +676,7 @@ impl Store {
         // bytes of that hash, which does not help anyone find the token text.
         let row: Option<(i64,)> = sqlx::query_as(
             "SELECT id FROM setup_token WHERE id = 1 AND hash = ? AND used_at IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM users)",
+             AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')",
         )
         .bind(hash.as_slice())
         .fetch_optional(&mut *tx)

@@ -522,6 +522,56 @@ async fn seed_demo_hotspot(
     Ok(true)
 }
 
+/// The demo's patrol car: registered at the first start (a joint patrol, available, near the
+/// demo hotspot), with a fresh device token at every start (shown once, in the terminal).
+async fn demo_unit_token(store: &Store, now: roeh_domain::WallTime) -> anyhow::Result<String> {
+    const NAME: &str = "demo-car";
+    let unit = match store
+        .list_units()
+        .await?
+        .into_iter()
+        .find(|u| u.name == NAME)
+    {
+        Some(u) => u,
+        None => {
+            // The car signs in with its device token only: its password is random and unused.
+            let (unusable, _) = roeh_auth::new_token();
+            let hasher = roeh_auth::PasswordHasher::new(roeh_auth::HashParams::default())?;
+            let user = store
+                .create_user(
+                    &roeh_store::NewUser {
+                        username: NAME.into(),
+                        password_hash: hasher.hash(unusable.expose())?,
+                        role: roeh_auth::Role::Unit.as_str().into(),
+                        scope: roeh_auth::Scope::unrestricted().to_json()?,
+                    },
+                    now,
+                )
+                .await?;
+            let id = uuid::Uuid::new_v4();
+            store.create_unit(id, NAME, "joint", user, now).await?;
+            store.set_unit_position(id, 32.0861, 34.7826, now).await?;
+            store.set_unit_status(id, "available", now).await?;
+            store
+                .get_unit(id)
+                .await?
+                .context("the demo patrol car vanished")?
+        }
+    };
+    let (text, hash) = roeh_auth::new_token();
+    store
+        .create_token(&roeh_store::NewToken {
+            hash,
+            user_id: unit.user_id,
+            kind: roeh_store::TokenKind::Api,
+            label: "demo device".into(),
+            created_at: now,
+            expires_at: now.plus(Duration::from_secs(7 * 24 * 3600)),
+        })
+        .await?;
+    Ok(text.expose().to_string())
+}
+
 /// Options of `roeh demo`.
 #[derive(Debug)]
 pub struct DemoArgs {
@@ -612,6 +662,13 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     println!("roeh demo: recording into {}", args.data_dir.display());
     println!("roeh demo: API at http://{addr}/api/cameras");
     println!("roeh demo: console at http://{addr}/");
+    match demo_unit_token(&store, clock.wall()).await {
+        Ok(token) => println!(
+            "roeh demo: the patrol car \"demo-car\" signs in on a phone (or a second browser \
+             window) at http://{addr}/#/device/{token} (a new link at every start)"
+        ),
+        Err(e) => eprintln!("roeh demo: could not prepare the demo patrol car: {e:#}"),
+    }
     println!(
         "roeh demo: at the first start, open the console and create the first admin with the \
          one-time setup token printed below; then sign in there"

@@ -55,6 +55,31 @@ fn demo_8_cameras_2_minutes() {
     assert_eq!(alert["severity"], "high");
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("console at http://"), "{log_text}");
+    // …and a patrol car to dispatch, whose phone signs in with the link the demo printed.
+    let units = get_json(&format!("{base}/api/units"));
+    let car = units["units"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["name"] == "demo-car"))
+        .unwrap_or_else(|| panic!("no demo patrol car: {units}"));
+    assert_eq!(
+        (car["kind"].as_str(), car["status"].as_str()),
+        (Some("joint"), Some("available"))
+    );
+    let token = log_text
+        .split("#/device/")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no device link in the demo's output: {log_text}"));
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/auth/device"))
+        .json(&serde_json::json!({ "token": token }))
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "the printed device link does not sign in"
+    );
     // A readable terminal: ONNX Runtime's own INFO lines are off by default.
     assert!(
         !log_text.contains("ort::logging"),
