@@ -3,17 +3,24 @@
 //! detector. Each step saves a screenshot to `target/screenshots/console-…png` (Hebrew and
 //! English) for a person to look at.
 //!
-//! The story so far: the first admin is created on the console's first-admin page with the
-//! one-time setup token, in Hebrew; the queue is empty and mirrored (right to left); a hotspot and
-//! a rule are armed and the detector raises an alert, which appears in the queue over the signed
-//! push (verified in the browser); the operator claims it from the keyboard; another client's
+//! The story: the first admin is created on the console's first-admin page with the one-time
+//! setup token, in Hebrew; the queue is empty and mirrored (right to left); a hotspot and a rule
+//! are armed and the detector raises an alert, which appears in the queue over the signed push
+//! (verified in the browser); the operator claims it from the keyboard; another client's
 //! acknowledgement shows in the console; D dispatches the nearest unit the server suggests; Enter
-//! opens the snapshot (boxes and zone drawn) and the history; names carrying markup render as
-//! text and run nothing; the page switches to English and back; axe-core finds no serious or
-//! critical violation. Two operators at once: one claims, the other's console shows who holds
-//! the alert, and a second claim is refused. A `kill -9` of the server: the console says it is
-//! reconnecting, and after the restart it resyncs, holding exactly the open alerts. A session
-//! that ends while a note is being typed returns to sign-in, and the note is there after it.
+//! opens the snapshot (boxes and zone drawn), the evidence clip (played) and the history; the
+//! patrol car's phone signs in with its device token, shows the dispatch and sends accepted,
+//! arrived and closed with one tap each while the operator's details show every receipt; names
+//! carrying markup render as text and run nothing; the page switches to English; the operator
+//! resolves the alert; the audit log holds every step; axe-core finds no serious or critical
+//! violation. Two operators at once: one claims, the other's console shows who holds the alert,
+//! and a second claim is refused. A `kill -9` of the server: the operator's console and the
+//! unit's phone say they are reconnecting, and after the restart they resync, holding exactly
+//! the open alerts and the dispatch. A session that ends while a note is being typed returns to
+//! sign-in, and the note is there after it. The live grid plays every camera (each tile's
+//! `currentTime` advances), the single view plays, a scoped user gets no live video of another
+//! camera and a foreign Origin is refused. A resident's call placed on the map raises an alert
+//! that a volunteer patrol receives as the place and a text only.
 
 #![allow(clippy::unwrap_used)]
 
@@ -773,7 +780,7 @@ fn two_operators_at_once_see_each_others_claim_and_cannot_claim_twice() {
 
 #[test]
 fn a_killed_server_shows_reconnecting_and_the_console_resyncs_without_losing_or_doubling() {
-    // A fixed port, so the page finds the restarted server where it was.
+    // A fixed port, so the pages find the restarted server where it was.
     let (server, site) = camera_site("Gate", Some(free_port()));
     let (proc_, base) = site.serve();
     let password = "a-long-operator-Passw0rd";
@@ -783,30 +790,66 @@ fn a_killed_server_shows_reconnecting_and_the_console_resyncs_without_losing_or_
     arm_walkway(&base, "Station", "medium");
     let card = first_card(&b, "Noa's");
     let alert = card.trim_start_matches("alert-").to_string();
-
-    // kill -9: the console says it is reconnecting, in words, not only a colour.
-    proc_.kill9().unwrap();
+    // The alert is dispatched to a patrol car whose phone shows it.
+    let (car, car_token) = unit(&base, "car-9", 32.081, 34.771);
+    for (step, body) in [
+        ("claim", json!({})),
+        ("acknowledge", json!({})),
+        ("dispatch", json!({"units": [car]})),
+    ] {
+        let (s, v) = call("POST", &format!("{base}/api/alerts/{alert}/{step}"), body);
+        assert_eq!(s, 200, "{step}: {v}");
+    }
     b.until(
-        "the reconnecting state",
-        "return document.querySelector('.conn-reconnecting')",
+        "the dispatch on the operator's card",
+        &format!("return document.querySelector('#{card} .action-claim').disabled"),
     );
-    b.shot("reconnecting");
+    let phone = Browser::open("console-restart-unit-he", "he", 390, 844);
+    phone.goto(&format!("{base}/#/device/{car_token}"));
+    let task = format!(".task[data-alert=\"{alert}\"]");
+    phone.until(
+        "the dispatch on the phone",
+        &format!("return document.querySelector('{task}')"),
+    );
 
-    // The same data, the same port: the session cookie is still valid, the push resumes from
-    // the last sequence number the page verified.
+    // kill -9: both say they are reconnecting, in words, not only a colour.
+    proc_.kill9().unwrap();
+    for (page, who) in [(&b, "operator"), (&phone, "unit")] {
+        page.until(
+            &format!("the reconnecting state ({who})"),
+            "return document.querySelector('.conn-reconnecting')",
+        );
+        page.shot("reconnecting");
+    }
+
+    // The same data, the same port: the session cookies are still valid, the push resumes from
+    // the last sequence number each page verified.
     let (proc_, base2) = site.serve();
     assert_eq!(base2, base);
-    b.until("live again", "return document.querySelector('.conn-live')");
-    // A change made while the page was away, and one after: both show, once each.
+    for page in [&b, &phone] {
+        page.until("live again", "return document.querySelector('.conn-live')");
+    }
+    // The phone holds its dispatch once, as before.
+    phone.until(
+        "the phone's one task after the restart",
+        "return document.querySelectorAll('.task').length === 1",
+    );
+    phone.shot("resynced");
+    // A change made after the restart shows on both: the alert resolved leaves the queue and
+    // the phone.
     let (s, v) = call(
         "POST",
-        &format!("{base}/api/alerts/{alert}/claim"),
+        &format!("{base}/api/alerts/{alert}/resolve"),
         json!({}),
     );
     assert_eq!(s, 200, "{v}");
     b.until(
-        "the claim after the restart",
-        &format!("return document.querySelector('#{card} .action-claim').disabled"),
+        "the resolved alert off the operator's queue",
+        &format!("return !document.getElementById('{card}')"),
+    );
+    phone.until(
+        "the resolved alert off the phone",
+        "return document.querySelectorAll('.task').length === 0",
     );
     let open = || {
         let (s, v) = call("GET", &format!("{base}/api/alerts"), Value::Null);
@@ -830,6 +873,7 @@ fn a_killed_server_shows_reconnecting_and_the_console_resyncs_without_losing_or_
     .unwrap();
     b.shot("resynced");
 
+    drop(phone);
     b.rt.block_on(b.client.clone().close()).unwrap();
     let st = proc_.terminate(Duration::from_secs(30)).unwrap();
     assert!(st.success(), "roeh exited with {st}");
