@@ -1,6 +1,6 @@
 // Builds the console: `node build.mjs OUTDIR` writes OUTDIR/index.html, OUTDIR/app.js and
 // OUTDIR/app.css, the three files the server serves at `/`, `/assets/app.js` and
-// `/assets/app.css`.
+// `/assets/app.css`, and a gzip copy of each (`….gz`).
 //
 // Invariants:
 // - the output depends only on the sources and the locked dependencies: the same bytes on every
@@ -10,6 +10,7 @@
 //   fails the build too, so a clean build prints nothing.
 
 import { mkdir, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -71,6 +72,12 @@ export async function build(outDir) {
     else if (f.path.endsWith('.css')) files['app.css'] = f.contents;
   }
   if (!files['app.js'] || !files['app.css']) throw new Error('the bundle lacks app.js or app.css');
+  // Pre-compressed copies, served to browsers that accept gzip (the gzip header of Node's zlib
+  // carries no time and no name: the same bytes on every build).
+  for (const name of ['index.html', 'app.js', 'app.css']) {
+    const data = files[name];
+    files[`${name}.gz`] = gzipSync(typeof data === 'string' ? Buffer.from(data) : data, { level: 9 });
+  }
   await mkdir(outDir, { recursive: true });
   const sizes = {};
   for (const [name, data] of Object.entries(files)) {

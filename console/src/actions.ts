@@ -23,6 +23,7 @@ import {
 import { Api, ApiError, type HttpResponse, type RaiseBody } from './lib/api';
 import { isolate } from './lib/format';
 import { PushClient, type SocketLike } from './lib/pushclient';
+import type { GapInfo, Seg } from './lib/playback';
 import { applyToTasks, type ReceiptKind, receiptId, tasksFrom, type UnitTask } from './lib/unit';
 import { chime } from './sound';
 import {
@@ -233,7 +234,7 @@ function signedIn(): void {
   push.start();
   if (me?.role === 'unit') {
     if (route.value !== 'unit') go('unit');
-  } else if (route.value !== 'alerts' && route.value !== 'live' && route.value !== 'units') go('alerts');
+  } else if (!['alerts', 'live', 'units', 'playback'].includes(route.value)) go('alerts');
 }
 
 /** The session has ended (`explicit`: the operator signed out). */
@@ -555,6 +556,38 @@ export async function raiseAlert(body: RaiseBody): Promise<{ id: string } | { er
 export async function allUnits(): Promise<UnitsView | string> {
   try {
     return await api.units();
+  } catch (e) {
+    return message(e);
+  }
+}
+
+// ----- recorded playback -----
+
+/** A camera's recordings in [from, to) µs: segments, gaps and (where the role may list them)
+ * incidents; the server's message on failure. */
+export async function recordings(
+  camera: string,
+  from: number,
+  to: number,
+): Promise<{ segs: Seg[]; gaps: GapInfo[]; incidents: { id: string; opened_us: number; kind: string }[] } | string> {
+  const c = encodeURIComponent(camera);
+  const q = `start=${Math.floor(from)}&end=${Math.floor(to)}`;
+  try {
+    const [segs, gaps, incidents] = await Promise.all([
+      api.request<Seg[]>('GET', `/api/cameras/${c}/segments?${q}`),
+      api.request<GapInfo[]>('GET', `/api/cameras/${c}/gaps?${q}`),
+      api
+        .request<{ id: string; opened_at_us: number; kind: string }[]>(
+          'GET',
+          `/api/incidents?camera=${c}&${q}&limit=1000`,
+        )
+        .catch(() => []),
+    ]);
+    return {
+      segs,
+      gaps,
+      incidents: incidents.map((i) => ({ id: i.id, opened_us: i.opened_at_us, kind: i.kind })),
+    };
   } catch (e) {
     return message(e);
   }

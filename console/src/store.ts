@@ -7,7 +7,7 @@
 // - the queue holds open alerts only (rules in ./lib/alerts.ts);
 // - `nowUs` ticks once a second; every age and countdown is computed from it.
 
-import { computed, effect, signal } from '@preact/signals';
+import { batch, computed, effect, signal } from '@preact/signals';
 import type { AlertDetail, AlertSummary } from './lib/alerts';
 import type { MeView } from './lib/api';
 import type { UnitTask } from './lib/unit';
@@ -61,7 +61,7 @@ export function setMuted(m: boolean): void {
 
 // ----- routing -----
 
-export type Route = 'setup' | 'login' | 'device' | 'alerts' | 'live' | 'unit' | 'units';
+export type Route = 'setup' | 'login' | 'device' | 'alerts' | 'live' | 'unit' | 'units' | 'playback';
 
 function parseHash(h: string): Route {
   if (h === '#/setup') return 'setup';
@@ -69,6 +69,7 @@ function parseHash(h: string): Route {
   if (h === '#/device' || h.startsWith('#/device/')) return 'device';
   if (h === '#/unit') return 'unit';
   if (h === '#/units') return 'units';
+  if (h === '#/playback' || h.startsWith('#/playback/')) return 'playback';
   if (h === '#/live' || h.startsWith('#/live/')) return 'live';
   return 'alerts';
 }
@@ -83,11 +84,31 @@ function parseLiveCamera(h: string): string | null {
   }
 }
 
+/** The camera and moment (µs) of `#/playback/CAMERA/TIME`. */
+function parsePlayback(h: string): { camera: string | null; at: number | null } {
+  const parts = h.startsWith('#/playback/') ? h.slice('#/playback/'.length).split('/') : [];
+  let camera: string | null = null;
+  try {
+    camera = parts[0] ? decodeURIComponent(parts[0]) : null;
+  } catch {
+    camera = null;
+  }
+  const at = parts[1] !== undefined && /^\d{1,17}$/.test(parts[1]) ? Number(parts[1]) : null;
+  return { camera, at };
+}
+
 export const route = signal<Route>(parseHash(location.hash));
 export const liveCamera = signal<string | null>(parseLiveCamera(location.hash));
+export const playbackCamera = signal<string | null>(parsePlayback(location.hash).camera);
+export const playbackAt = signal<number | null>(parsePlayback(location.hash).at);
 window.addEventListener('hashchange', () => {
-  route.value = parseHash(location.hash);
-  liveCamera.value = parseLiveCamera(location.hash);
+  const p = parsePlayback(location.hash);
+  batch(() => {
+    route.value = parseHash(location.hash);
+    liveCamera.value = parseLiveCamera(location.hash);
+    playbackCamera.value = p.camera;
+    playbackAt.value = p.at;
+  });
 });
 
 /** Goes to a page. */

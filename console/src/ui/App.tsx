@@ -8,6 +8,7 @@ import { Queue } from './Queue';
 import { DevicePage, SetupPage, SignInPage } from './SignIn';
 import { UnitPage } from './Unit';
 import { UnitsPage } from './Units';
+import { PlaybackPage } from './Playback';
 
 /** Moves focus to the page's main region (the hash stays the route's). */
 function skipToMain(e: Event) {
@@ -31,6 +32,7 @@ export function App() {
   else if (s.role === 'unit') page = <UnitPage />;
   else if (r === 'live') page = <LivePage />;
   else if (r === 'units') page = <UnitsPage />;
+  else if (r === 'playback') page = <PlaybackPage />;
   else page = <Queue />;
   return (
     <>

@@ -7,6 +7,10 @@ import { formatClock, formatDateTime, isolate, shortId } from '../lib/format';
 import { cameraLabel, eventLabel, hotspotLabel, severityLabel, stateLabel } from '../labels';
 import { detail, detailError, detailId, t } from '../store';
 import { focusCard } from './ids';
+import { parseWallTime } from '../lib/time';
+
+/** Recorded playback of an incident starts this long before it opened, µs. */
+const PLAY_BEFORE_US = 10_000_000;
 
 /** The text of a note in an event's detail (`{"text": …}` for notes, `{"note": …}` with a
  * state change). */
@@ -127,11 +131,25 @@ export function Details() {
           </dl>
           <h3>{t.value('details.incidents')}</h3>
           <ul class="plain">
-            {a.incidents.map((i) => (
-              <li key={i.id}>
-                <bdi>{formatClock(i.opened_at)}</bdi> · <bdi>{cameraLabel(i.camera)}</bdi>
-              </li>
-            ))}
+            {a.incidents.map((i) => {
+              const at = parseWallTime(i.opened_at);
+              return (
+                <li key={i.id}>
+                  <bdi>{formatClock(i.opened_at)}</bdi> · <bdi>{cameraLabel(i.camera)}</bdi>
+                  {at !== null && (
+                    <>
+                      {' · '}
+                      <a
+                        class="play-moment"
+                        href={`#/playback/${encodeURIComponent(i.camera)}/${at - PLAY_BEFORE_US}`}
+                      >
+                        {t.value('details.playMoment')}
+                      </a>
+                    </>
+                  )}
+                </li>
+              );
+            })}
           </ul>
           {d.dispatches.length > 0 && (
             <>

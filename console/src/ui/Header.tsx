@@ -56,6 +56,9 @@ export function Header() {
           <a href="#/live" aria-current={route.value === 'live' ? 'page' : undefined}>
             {t.value('nav.live')}
           </a>
+          <a href="#/playback" aria-current={route.value === 'playback' ? 'page' : undefined}>
+            {t.value('nav.playback')}
+          </a>
           <a href="#/units" aria-current={route.value === 'units' ? 'page' : undefined}>
             {t.value('nav.units')}
           </a>

@@ -1505,6 +1505,7 @@ pub(crate) struct ClipQuery {
 pub(crate) async fn clip(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<ClipQuery>,
 ) -> Result<Response, ApiError> {
     let denied = || ApiError::new(ErrorKind::PermissionDenied, "invalid or expired clip link");
@@ -1532,7 +1533,15 @@ pub(crate) async fn clip(
         .evidence_end
         .unwrap_or_else(|| st.clock.wall())
         .max(start);
-    crate::export::mp4_range(&st, &cam, start, end, &format!("clip-link:{id}")).await
+    crate::export::mp4_range(
+        &st,
+        &cam,
+        start,
+        end,
+        &format!("clip-link:{id}"),
+        crate::export::byte_range(&headers),
+    )
+    .await
 }
 
 /// The key push messages are signed with (`GET /api/push/key`, and in `POST /api/units`).

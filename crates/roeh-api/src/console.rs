@@ -12,7 +12,7 @@
 //!   could not run.
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -27,25 +27,67 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 const INDEX_HTML: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/index.html"));
 const APP_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/app.js"));
 const APP_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/app.css"));
+const INDEX_HTML_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/index.html.gz"));
+const APP_JS_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/app.js.gz"));
+const APP_CSS_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/app.css.gz"));
 
 /// The console's routes (merged outside the route layer: public, static, no data).
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(
             "/",
-            get(|| async { file(INDEX_HTML, "text/html; charset=utf-8") }),
+            get(|h: HeaderMap| async move {
+                file(&h, INDEX_HTML, INDEX_HTML_GZ, "text/html; charset=utf-8")
+            }),
         )
         .route(
             "/assets/app.js",
-            get(|| async { file(APP_JS, "text/javascript; charset=utf-8") }),
+            get(|h: HeaderMap| async move {
+                file(&h, APP_JS, APP_JS_GZ, "text/javascript; charset=utf-8")
+            }),
         )
         .route(
             "/assets/app.css",
-            get(|| async { file(APP_CSS, "text/css; charset=utf-8") }),
+            get(|h: HeaderMap| async move { file(&h, APP_CSS, APP_CSS_GZ, "text/css; charset=utf-8") }),
         )
 }
 
-fn file(body: &'static [u8], content_type: &'static str) -> Response {
+/// Whether the request's `Accept-Encoding` takes gzip (and does not refuse it with `q=0`).
+fn accepts_gzip(h: &HeaderMap) -> bool {
+    h.get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+}
+
+fn file(
+    req: &HeaderMap,
+    plain: &'static [u8],
+    gzip: &'static [u8],
+    content_type: &'static str,
+) -> Response {
+    let gz = accepts_gzip(req);
+    let body = if gz { gzip } else { plain };
+    let mut resp = file_with(body, content_type);
+    let h = resp.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gz {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    resp
+}
+
+fn file_with(body: &'static [u8], content_type: &'static str) -> Response {
     let headers: [(HeaderName, HeaderValue); 6] = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (
@@ -71,6 +113,27 @@ fn file(body: &'static [u8], content_type: &'static str) -> Response {
 mod tests {
     use super::*;
 
+    fn with(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn gzip_only_where_the_browser_takes_it() {
+        assert!(accepts_gzip(&with("gzip, deflate, br, zstd")));
+        assert!(accepts_gzip(&with("br;q=1.0, GZIP;q=0.5")));
+        assert!(accepts_gzip(&with("*")));
+        assert!(!accepts_gzip(&with("gzip;q=0")));
+        assert!(!accepts_gzip(&with("identity")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+        let r = file(&with("gzip"), APP_JS, APP_JS_GZ, "text/javascript");
+        assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(r.headers()[header::VARY], "accept-encoding");
+        let r = file(&HeaderMap::new(), APP_JS, APP_JS_GZ, "text/javascript");
+        assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
+    }
+
     #[test]
     fn the_page_loads_only_its_own_files_and_no_inline_code() {
         let html = std::str::from_utf8(INDEX_HTML).unwrap_or("");
@@ -87,6 +150,8 @@ mod tests {
             "{html}"
         );
         assert!(APP_JS.len() > 1000 && APP_CSS.len() > 100);
+        assert!(APP_JS_GZ.len() < APP_JS.len() / 2 && APP_JS_GZ.starts_with(&[0x1f, 0x8b]));
+        assert!(INDEX_HTML_GZ.starts_with(&[0x1f, 0x8b]) && APP_CSS_GZ.starts_with(&[0x1f, 0x8b]));
         assert!(CONTENT_SECURITY_POLICY.contains("script-src 'self';"));
         assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
     }

@@ -165,11 +165,84 @@ pub(crate) async fn mp4(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<roeh_auth::Principal>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Response, ApiError> {
     let cam = cameras::load(&st, &id).await?;
     let (start, end) = q.range(st.clock.wall())?;
-    mp4_range(&st, &cam, start, end, &who.username).await
+    mp4_range(&st, &cam, start, end, &who.username, byte_range(&headers)).await
+}
+
+/// The one byte range a request asks for (`Range: bytes=a-b`, `a-` or `-n`), unresolved:
+/// `(first, last)` where `None` is open. Several ranges, or another unit, are served whole.
+pub(crate) fn byte_range(headers: &axum::http::HeaderMap) -> Option<(Option<u64>, Option<u64>)> {
+    let v = headers.get(header::RANGE)?.to_str().ok()?.trim();
+    let spec = v.strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let a = a.trim();
+    let b = b.trim();
+    let first = if a.is_empty() {
+        None
+    } else {
+        Some(a.parse().ok()?)
+    };
+    let last = if b.is_empty() {
+        None
+    } else {
+        Some(b.parse().ok()?)
+    };
+    if first.is_none() && last.is_none() {
+        return None;
+    }
+    Some((first, last))
+}
+
+/// Resolves a byte range against a file of `total` bytes: `Ok(Some((first, last)))` inclusive,
+/// `Ok(None)` for the whole file, `Err(())` when it cannot be satisfied (416).
+fn resolve_range(
+    range: Option<(Option<u64>, Option<u64>)>,
+    total: u64,
+) -> Result<Option<(u64, u64)>, ()> {
+    let Some((first, last)) = range else {
+        return Ok(None);
+    };
+    let (a, b) = match (first, last) {
+        (Some(a), Some(b)) => (a, b.min(total.saturating_sub(1))),
+        (Some(a), None) => (a, total.saturating_sub(1)),
+        // The last n bytes.
+        (None, Some(n)) => (total.saturating_sub(n), total.saturating_sub(1)),
+        (None, None) => return Ok(None),
+    };
+    if total == 0 || a >= total || a > b {
+        return Err(());
+    }
+    Ok(Some((a, b)))
+}
+
+/// The part `[first, last]` of a file made of `head` then `pieces` `(path, offset, len)`: the
+/// slice of the head and the pieces cut to the range.
+fn slice_file(
+    head_len: u64,
+    pieces: &[(PathBuf, u64, u64)],
+    first: u64,
+    last: u64,
+) -> (std::ops::Range<usize>, Vec<(PathBuf, u64, u64)>) {
+    let end = last + 1;
+    let head = (first.min(head_len) as usize)..(end.min(head_len) as usize);
+    let mut out = Vec::new();
+    let mut at = head_len;
+    for (path, offset, len) in pieces {
+        let (p0, p1) = (at, at + len);
+        let (a, b) = (first.max(p0), end.min(p1));
+        if a < b {
+            out.push((path.clone(), offset + (a - p0), b - a));
+        }
+        at = p1;
+    }
+    (head, out)
 }
 
 /// The MP4 of `cam`'s committed footage in `[start, end)`, streamed from the segment files; the
@@ -180,6 +253,7 @@ pub(crate) async fn mp4_range(
     start: roeh_domain::WallTime,
     end: roeh_domain::WallTime,
     actor: &str,
+    range: Option<(Option<u64>, Option<u64>)>,
 ) -> Result<Response, ApiError> {
     if end.duration_since(start) > MAX_EXPORT_RANGE {
         return Err(ApiError::invalid(
@@ -201,20 +275,32 @@ pub(crate) async fn mp4_range(
         title: Some(format!("{} {}", cam.name, plan.first_frame.to_rfc3339())),
     };
     let header = roeh_mp4::build_header(&refs, &plan.samples, &opts)?;
-    // Viewing footage is a custody event in the evidence log (besides the audit row).
-    st.custody
-        .record_access(
-            "footage_viewed",
-            actor,
-            Some(cam.id),
-            serde_json::json!({
-                "start": start.to_rfc3339(),
-                "end": end.to_rfc3339(),
-                "route": "mp4",
-            }),
-        )
-        .await?;
     let total_len = header.total_len;
+    let Ok(part) = resolve_range(range, total_len) else {
+        return Response::builder()
+            .status(axum::http::StatusCode::RANGE_NOT_SATISFIABLE)
+            .header(header::CONTENT_RANGE, format!("bytes */{total_len}"))
+            .header(header::ACCEPT_RANGES, "bytes")
+            .body(Body::empty())
+            .map_err(|e| ApiError::new(roeh_domain::ErrorKind::Internal, e.to_string()));
+    };
+    // Viewing footage is a custody event in the evidence log (besides the audit row). A
+    // player's later requests for parts of the same file (seeking) are the same view: only a
+    // request from the file's start counts.
+    if part.is_none_or(|(a, _)| a == 0) {
+        st.custody
+            .record_access(
+                "footage_viewed",
+                actor,
+                Some(cam.id),
+                serde_json::json!({
+                    "start": start.to_rfc3339(),
+                    "end": end.to_rfc3339(),
+                    "route": "mp4",
+                }),
+            )
+            .await?;
+    }
     let root = st.footage_root.clone();
     let files: Vec<(PathBuf, u64, u64)> = plan
         .pieces
@@ -229,21 +315,33 @@ pub(crate) async fn mp4_range(
             (path, p.offset, p.len)
         })
         .collect();
-    let head =
-        futures::stream::once(
-            async move { Ok::<Bytes, std::io::Error>(Bytes::from(header.bytes)) },
-        );
+    let head_len = header.bytes.len() as u64;
+    let (head_part, files, len) = match part {
+        Some((a, b)) => {
+            let (h, f) = slice_file(head_len, &files, a, b);
+            (h, f, b - a + 1)
+        }
+        None => (0..header.bytes.len(), files, total_len),
+    };
+    let head_bytes = Bytes::from(header.bytes).slice(head_part);
+    let head = futures::stream::once(async move { Ok::<Bytes, std::io::Error>(head_bytes) });
     let body = futures::stream::unfold((files.into_iter(), None), read_pieces);
     let disposition = format!(
         "inline; filename=\"roeh-{}-{}.mp4\"",
         cam.id, plan.first_frame.0
     );
-    Response::builder()
+    let mut r = Response::builder()
         .header(header::CONTENT_TYPE, "video/mp4")
-        .header(header::CONTENT_LENGTH, total_len)
+        .header(header::CONTENT_LENGTH, len)
+        .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_DISPOSITION, disposition)
-        .header("x-content-type-options", "nosniff")
-        .body(Body::from_stream(futures::StreamExt::chain(head, body)))
+        .header("x-content-type-options", "nosniff");
+    if let Some((a, b)) = part {
+        r = r
+            .status(axum::http::StatusCode::PARTIAL_CONTENT)
+            .header(header::CONTENT_RANGE, format!("bytes {a}-{b}/{total_len}"));
+    }
+    r.body(Body::from_stream(futures::StreamExt::chain(head, body)))
         .map_err(|e| ApiError::new(roeh_domain::ErrorKind::Internal, e.to_string()))
 }
 
@@ -289,6 +387,42 @@ async fn read_pieces(
 mod tests {
     use super::*;
     use roeh_domain::{CameraId, Pts90k, VideoCodec};
+
+    #[test]
+    fn byte_ranges_resolve_like_http_says() {
+        let h = |v: &str| {
+            let mut m = axum::http::HeaderMap::new();
+            m.insert(header::RANGE, v.parse().unwrap());
+            byte_range(&m)
+        };
+        assert_eq!(h("bytes=0-"), Some((Some(0), None)));
+        assert_eq!(h("bytes=10-19"), Some((Some(10), Some(19))));
+        assert_eq!(h("bytes=-5"), Some((None, Some(5))));
+        assert_eq!(h("bytes=0-1,5-6"), None);
+        assert_eq!(h("items=0-1"), None);
+        assert_eq!(h("bytes=x-"), None);
+        assert_eq!(resolve_range(h("bytes=0-"), 100), Ok(Some((0, 99))));
+        assert_eq!(resolve_range(h("bytes=90-200"), 100), Ok(Some((90, 99))));
+        assert_eq!(resolve_range(h("bytes=-10"), 100), Ok(Some((90, 99))));
+        assert_eq!(resolve_range(h("bytes=100-"), 100), Err(()));
+        assert_eq!(resolve_range(h("bytes=5-4"), 100), Err(()));
+        assert_eq!(resolve_range(None, 100), Ok(None));
+    }
+
+    #[test]
+    fn a_range_cuts_the_head_and_the_pieces() {
+        let p = |n: &str, o: u64, l: u64| (PathBuf::from(n), o, l);
+        let pieces = vec![p("a", 1000, 50), p("b", 0, 30)];
+        // File: head [0, 20), a [20, 70), b [70, 100).
+        let (h, f) = slice_file(20, &pieces, 10, 29);
+        assert_eq!((h, f), (10..20, vec![p("a", 1000, 10)]));
+        let (h, f) = slice_file(20, &pieces, 60, 79);
+        assert_eq!((h, f), (20..20, vec![p("a", 1040, 10), p("b", 0, 10)]));
+        let (h, f) = slice_file(20, &pieces, 0, 99);
+        assert_eq!((h, f), (0..20, pieces.clone()));
+        let (h, f) = slice_file(20, &pieces, 99, 99);
+        assert_eq!((h, f), (20..20, vec![p("b", 29, 1)]));
+    }
 
     fn seg(
         id: i64,

@@ -1271,3 +1271,126 @@ fn a_residents_call_placed_on_the_map_reaches_the_volunteer_patrol_as_place_and_
     assert!(st.success(), "roeh exited with {st}");
     server.stop();
 }
+
+#[test]
+fn recordings_play_from_a_moment_step_by_frame_and_keep_the_time_on_another_camera() {
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 2)).unwrap();
+    let site = Site::new(
+        4.0,
+        &[
+            ("Gate".into(), server.url(0)),
+            ("Square".into(), server.url(1)),
+        ],
+    );
+    let (proc_, base) = site.serve();
+    let cams = wait_streaming(&base, Some(2)).unwrap();
+    let id = |i: usize| cams[i]["id"].as_str().unwrap().to_string();
+    let (gate, square) = (id(0), id(1));
+    // At least three sealed segments on each camera (4 s each).
+    let first = roeh_testkit::wait_for("recorded segments", GUARD, || {
+        let mut firsts = Vec::new();
+        for cam in [&gate, &square] {
+            let (_, v) = call(
+                "GET",
+                &format!("{base}/api/cameras/{cam}/segments"),
+                Value::Null,
+            );
+            let a = v.as_array()?;
+            if a.len() < 3 {
+                return None;
+            }
+            firsts.push(a[0]["start_us"].as_i64()?);
+        }
+        firsts.into_iter().max()
+    })
+    .unwrap();
+    let password = "a-long-operator-Passw0rd";
+    user_with_password(&base, "tamar", "operator", password);
+    let b = Browser::open("console-playback-he", "he", 1400, 900);
+    sign_in_page(&b, &base, "tamar", password);
+
+    // The moment 2 s into the recording: the player starts there.
+    let moment = first + 2_000_000;
+    b.js(&format!(
+        "location.hash = '#/playback/{gate}/{moment}'; return true"
+    ));
+    let now = |b: &Browser| -> i64 {
+        b.js("const f = document.querySelector('figure[data-now]'); return f ? Number(f.dataset.now) : 0")
+            .as_i64()
+            .unwrap_or(0)
+    };
+    b.until(
+        "the recording playing",
+        "const v = document.querySelector('video.playback-video'); return v && v.currentTime > 0.5",
+    );
+    let shown = now(&b);
+    assert!(
+        (shown - moment).abs() < 3_000_000,
+        "playing {shown}, asked for {moment}"
+    );
+    b.until(
+        "the recorded segments on the timeline",
+        "return document.querySelectorAll('svg.timeline .tl-seg').length >= 3",
+    );
+    b.shot("01-playing");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    // One frame forward while paused: a tenth of a second later on the wall clock.
+    b.js("document.querySelector('video.playback-video').pause(); return true");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = now(&b);
+    b.js("document.querySelector('button.step-forward').click(); return true");
+    let after = b
+        .until(
+            "one frame further",
+            &format!(
+                "const n = Number(document.querySelector('figure[data-now]').dataset.now); \
+                 return n > {before} && n"
+            ),
+        )
+        .as_i64()
+        .unwrap();
+    assert!(
+        (after - before - 100_000).abs() < 20_000,
+        "a step of {} µs",
+        after - before
+    );
+
+    // The same moment on the other camera: the time is kept.
+    b.js(&format!(
+        "const s = document.getElementById('playback-camera'); s.value = '{square}'; \
+         s.dispatchEvent(new Event('change', {{bubbles: true}})); return true"
+    ));
+    b.until(
+        "the other camera",
+        &format!("return location.hash.startsWith('#/playback/{square}/')"),
+    );
+    b.until(
+        "the other camera playing",
+        "const v = document.querySelector('video.playback-video'); \
+         return v && v.currentTime > 0 && document.querySelector('figure[data-now]')",
+    );
+    let there = now(&b);
+    assert!(
+        (there - after).abs() < 2_000_000,
+        "the other camera shows {there}, the first showed {after}"
+    );
+
+    // A click on the timeline plays from that point of the hour (here: the first segment).
+    b.js(
+        "const r = document.querySelector('svg.timeline .tl-seg').getBoundingClientRect(); \
+         document.querySelector('svg.timeline').dispatchEvent(new MouseEvent('click', \
+           {bubbles: true, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2})); \
+         return true",
+    );
+    b.until(
+        "playing from the clicked point",
+        "const v = document.querySelector('video.playback-video'); return v && v.currentTime > 0",
+    );
+    b.shot("02-other-camera");
+
+    drop(b);
+    let st = proc_.terminate(Duration::from_secs(30)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    server.stop();
+}
