@@ -40,6 +40,22 @@ function Field(props: {
   );
 }
 
+/** The end of each sign-in form: the server's refusal as text, the submit button, the links. */
+function Submit(props: { error: string | null; pending: boolean; label: string; pendingLabel: string }) {
+  return (
+    <>
+      {props.error !== null && (
+        <p class="error" role="alert">
+          {props.error}
+        </p>
+      )}
+      <button type="submit" class="btn btn-primary" disabled={props.pending}>
+        {props.pending ? props.pendingLabel : props.label}
+      </button>
+    </>
+  );
+}
+
 export function SignInPage() {
   const username = useSignal('');
   const password = useSignal('');
@@ -74,14 +90,7 @@ export function SignInPage() {
           value={password.value}
           onInput={(v) => (password.value = v)}
         />
-        {error.value !== null && (
-          <p class="error" role="alert">
-            {error.value}
-          </p>
-        )}
-        <button type="submit" class="btn btn-primary" disabled={pending.value}>
-          {pending.value ? t.value('signin.pending') : t.value('signin.submit')}
-        </button>
+        <Submit error={error.value} pending={pending.value} label={t.value('signin.submit')} pendingLabel={t.value('signin.pending')} />
         <p class="hint">
           <a href="#/setup">{t.value('signin.toSetup')}</a>
         </p>
@@ -135,14 +144,7 @@ export function SetupPage() {
           onInput={(v) => (password.value = v)}
           hint={t.value('setup.passwordHint')}
         />
-        {error.value !== null && (
-          <p class="error" role="alert">
-            {error.value}
-          </p>
-        )}
-        <button type="submit" class="btn btn-primary" disabled={pending.value}>
-          {pending.value ? t.value('setup.pending') : t.value('setup.submit')}
-        </button>
+        <Submit error={error.value} pending={pending.value} label={t.value('setup.submit')} pendingLabel={t.value('setup.pending')} />
         <p class="hint">
           <a href="#/login">{t.value('setup.toSignIn')}</a>
         </p>
@@ -192,14 +194,7 @@ export function DevicePage() {
           onInput={(v) => (token.value = v)}
           hint={t.value('unit.signin.help')}
         />
-        {error.value !== null && (
-          <p class="error" role="alert">
-            {error.value}
-          </p>
-        )}
-        <button type="submit" class="btn btn-primary" disabled={pending.value}>
-          {pending.value ? t.value('signin.pending') : t.value('unit.signin.submit')}
-        </button>
+        <Submit error={error.value} pending={pending.value} label={t.value('unit.signin.submit')} pendingLabel={t.value('signin.pending')} />
         <p class="hint">
           <a href="#/login">{t.value('setup.toSignIn')}</a>
         </p>

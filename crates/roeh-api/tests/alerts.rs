@@ -1265,6 +1265,30 @@ async fn operators_raise_alerts_by_hand_and_a_volunteer_patrol_receives_the_plac
         (sum["incidents"].clone(), sum["cameras"].clone()),
         (json!([]), json!([]))
     );
+    // Its list says the same: the text, the place, no pictures or cameras.
+    let (_, v) = e
+        .call(&vol_token, "GET", "/api/units/me/alerts", Value::Null)
+        .await;
+    let d = &v["dispatches"][0];
+    assert_eq!(
+        (d["text"].as_str(), d["alert"]["place"].as_str()),
+        (Some(text), Some("Square"))
+    );
+    assert!(
+        d["alert"]["snapshot"].is_null() && d["alert"]["clip"].is_null(),
+        "{d}"
+    );
+    assert_eq!(d["alert"]["cameras"], json!([]));
+    // A text that is too long is refused.
+    let (s, _) = e
+        .call(
+            &op,
+            "POST",
+            &format!("/api/alerts/{alert}/dispatch"),
+            json!({"units": [vol], "text": "x".repeat(281)}),
+        )
+        .await;
+    assert_eq!(s, 400);
     let (s, _) = e
         .call(
             &op,
@@ -1300,69 +1324,4 @@ async fn operators_raise_alerts_by_hand_and_a_volunteer_patrol_receives_the_plac
         .await;
     assert_eq!(s, 403, "{snap}");
     vol_ws.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_volunteers_list_shows_its_dispatch_text_and_no_pictures() {
-    let e = env(1024).await;
-    let cam = camera(&e, "gate").await;
-    hotspot(&e, "Square", cam, 59.3300, 18.0600).await;
-    let op = support::user_token(&e.store, "op", Role::Operator, Scope::unrestricted()).await;
-    let (s, v) = e
-        .call(&op, "POST", "/api/alerts", json!({"source": "call", "lat": 59.33, "lon": 18.06,
-            "phenomenon": "vandalism", "severity": "medium", "description": "Breaking the bus stop"}))
-        .await;
-    assert_eq!(s, 201, "{v}");
-    let alert = v["alert"]["id"].as_str().unwrap().to_string();
-    let (_, v) = e
-        .call(
-            &e.admin,
-            "POST",
-            "/api/units",
-            json!({"name": "parents-2", "kind": "volunteer"}),
-        )
-        .await;
-    let (vol, vol_token) = (
-        v["id"].as_str().unwrap().to_string(),
-        v["token"].as_str().unwrap().to_string(),
-    );
-    for step in ["claim", "acknowledge"] {
-        e.call(
-            &op,
-            "POST",
-            &format!("/api/alerts/{alert}/{step}"),
-            json!({}),
-        )
-        .await;
-    }
-    let (s, v) = e
-        .call(
-            &op,
-            "POST",
-            &format!("/api/alerts/{alert}/dispatch"),
-            json!({"units": [vol], "text": "Bus stop on Elm St."}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let (_, v) = e
-        .call(&vol_token, "GET", "/api/units/me/alerts", Value::Null)
-        .await;
-    let d = &v["dispatches"][0];
-    assert_eq!(d["text"], "Bus stop on Elm St.");
-    assert_eq!(d["alert"]["place"], "Square");
-    assert!(
-        d["alert"]["snapshot"].is_null() && d["alert"]["clip"].is_null(),
-        "{d}"
-    );
-    assert_eq!(d["alert"]["cameras"], json!([]));
-    // A text that is too long, or carries control characters, is refused.
-    let (s, _) = e
-        .call(
-            &op,
-            "POST",
-            &format!("/api/alerts/{alert}/dispatch"),
-            json!({"units": [vol], "text": "x".repeat(281)}),
-        )
-        .await;
-    assert_eq!(s, 400);
 }

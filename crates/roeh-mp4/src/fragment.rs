@@ -15,7 +15,7 @@
 
 use crate::Error;
 use crate::boxes::BoxWriter;
-use crate::mux::{MATRIX, TIMESCALE, check_params, ftyp, write_stsd};
+use crate::mux::{check_params, ftyp, write_mvhd, write_stsd, write_trak};
 use roeh_domain::media::check_length_prefixed;
 use roeh_domain::{CodecParams, ErrorKind};
 
@@ -29,70 +29,18 @@ pub fn init_segment(params: &CodecParams) -> Result<Vec<u8>, Error> {
     check_params(&[params])?;
     let mut w = BoxWriter::with_capacity(1024 + params.config_record.len());
     w.boxed(b"moov", |w| {
-        w.full(b"mvhd", 0, 0, |w| {
-            w.u32(0); // creation time
-            w.u32(0); // modification time
-            w.u32(TIMESCALE);
-            w.u32(0); // duration: unknown (live)
-            w.u32(0x0001_0000); // rate 1.0
-            w.u16(0x0100); // volume 1.0
-            w.zeros(10);
-            MATRIX.iter().for_each(|&m| w.u32(m));
-            w.zeros(24);
-            w.u32(2); // next track id
-        });
-        w.boxed(b"trak", |w| {
-            w.full(b"tkhd", 0, 0x3, |w| {
+        // Duration unknown (live), times 0: the same boxes as a recorded export's.
+        write_mvhd(w, false, 0, 0);
+        write_trak(w, false, 0, 0, params, |w| {
+            write_stsd(w, &[params]);
+            // Empty tables: the samples come in fragments.
+            w.full(b"stts", 0, 0, |w| w.u32(0));
+            w.full(b"stsc", 0, 0, |w| w.u32(0));
+            w.full(b"stsz", 0, 0, |w| {
                 w.u32(0);
                 w.u32(0);
-                w.u32(1); // track id
-                w.u32(0);
-                w.u32(0); // duration
-                w.zeros(8);
-                w.u16(0); // layer
-                w.u16(0); // alternate group
-                w.u16(0); // volume
-                w.u16(0);
-                MATRIX.iter().for_each(|&m| w.u32(m));
-                w.u32(params.width << 16);
-                w.u32(params.height << 16);
             });
-            w.boxed(b"mdia", |w| {
-                w.full(b"mdhd", 0, 0, |w| {
-                    w.u32(0);
-                    w.u32(0);
-                    w.u32(TIMESCALE);
-                    w.u32(0);
-                    w.u16(0x55c4); // language "und"
-                    w.u16(0);
-                });
-                w.full(b"hdlr", 0, 0, |w| {
-                    w.u32(0);
-                    w.bytes(b"vide");
-                    w.zeros(12);
-                    w.bytes(b"VideoHandler\0");
-                });
-                w.boxed(b"minf", |w| {
-                    w.full(b"vmhd", 0, 1, |w| w.zeros(8));
-                    w.boxed(b"dinf", |w| {
-                        w.full(b"dref", 0, 0, |w| {
-                            w.u32(1);
-                            w.full(b"url ", 0, 1, |_| {});
-                        });
-                    });
-                    w.boxed(b"stbl", |w| {
-                        write_stsd(w, &[params]);
-                        // Empty tables: the samples come in fragments.
-                        w.full(b"stts", 0, 0, |w| w.u32(0));
-                        w.full(b"stsc", 0, 0, |w| w.u32(0));
-                        w.full(b"stsz", 0, 0, |w| {
-                            w.u32(0);
-                            w.u32(0);
-                        });
-                        w.full(b"stco", 0, 0, |w| w.u32(0));
-                    });
-                });
-            });
+            w.full(b"stco", 0, 0, |w| w.u32(0));
         });
         w.boxed(b"mvex", |w| {
             w.full(b"trex", 0, 0, |w| {

@@ -352,7 +352,7 @@ fn versioned(w: &mut BoxWriter, v1: bool, value: u64) {
     }
 }
 
-pub(crate) const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
+const MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
 
 fn write_moov(
     params: &[&CodecParams],
@@ -364,92 +364,37 @@ fn write_moov(
     let duration: u64 = samples.iter().map(|s| u64::from(s.duration)).sum();
     let time = mp4_time(opts.creation_time);
     let v1 = duration > u64::from(u32::MAX) || time > u64::from(u32::MAX);
-    let version = u8::from(v1);
     let shown = params[samples[0].entry];
     let mut w = BoxWriter::with_capacity(1024 + samples.len() * 4 + chunks.len() * 8);
     let mut offsets_at = 0;
     w.boxed(b"moov", |w| {
-        w.full(b"mvhd", version, 0, |w| {
-            versioned(w, v1, time);
-            versioned(w, v1, time);
-            w.u32(TIMESCALE);
-            versioned(w, v1, duration);
-            w.u32(0x0001_0000); // rate 1.0
-            w.u16(0x0100); // volume 1.0
-            w.zeros(10);
-            MATRIX.iter().for_each(|&m| w.u32(m));
-            w.zeros(24);
-            w.u32(2); // next track id
-        });
-        w.boxed(b"trak", |w| {
-            w.full(b"tkhd", version, 0x3, |w| {
-                // Flags: enabled, in movie.
-                versioned(w, v1, time);
-                versioned(w, v1, time);
-                w.u32(1); // track id
-                w.u32(0);
-                versioned(w, v1, duration);
-                w.zeros(8);
-                w.u16(0); // layer
-                w.u16(0); // alternate group
-                w.u16(0); // volume
-                w.u16(0);
-                MATRIX.iter().for_each(|&m| w.u32(m));
-                w.u32(shown.width << 16);
-                w.u32(shown.height << 16);
-            });
-            w.boxed(b"mdia", |w| {
-                w.full(b"mdhd", version, 0, |w| {
-                    versioned(w, v1, time);
-                    versioned(w, v1, time);
-                    w.u32(TIMESCALE);
-                    versioned(w, v1, duration);
-                    w.u16(0x55c4); // language "und"
-                    w.u16(0);
-                });
-                w.full(b"hdlr", 0, 0, |w| {
-                    w.u32(0);
-                    w.bytes(b"vide");
-                    w.zeros(12);
-                    w.bytes(b"VideoHandler\0");
-                });
-                w.boxed(b"minf", |w| {
-                    w.full(b"vmhd", 0, 1, |w| w.zeros(8));
-                    w.boxed(b"dinf", |w| {
-                        w.full(b"dref", 0, 0, |w| {
-                            w.u32(1);
-                            w.full(b"url ", 0, 1, |_| {});
-                        });
-                    });
-                    w.boxed(b"stbl", |w| {
-                        write_stsd(w, params);
-                        write_stts(w, samples);
-                        if samples.iter().any(|s| !s.is_key) {
-                            w.full(b"stss", 0, 0, |w| {
-                                let keys = samples.iter().filter(|s| s.is_key).count();
-                                w.u32(keys as u32);
-                                for (i, s) in samples.iter().enumerate() {
-                                    if s.is_key {
-                                        w.u32(i as u32 + 1);
-                                    }
-                                }
-                            });
+        write_mvhd(w, v1, time, duration);
+        write_trak(w, v1, time, duration, shown, |w| {
+            write_stsd(w, params);
+            write_stts(w, samples);
+            if samples.iter().any(|s| !s.is_key) {
+                w.full(b"stss", 0, 0, |w| {
+                    let keys = samples.iter().filter(|s| s.is_key).count();
+                    w.u32(keys as u32);
+                    for (i, s) in samples.iter().enumerate() {
+                        if s.is_key {
+                            w.u32(i as u32 + 1);
                         }
-                        write_stsc(w, chunks);
-                        w.full(b"stsz", 0, 0, |w| {
-                            w.u32(0);
-                            w.u32(samples.len() as u32);
-                            samples.iter().for_each(|s| w.u32(s.size));
-                        });
-                        let fourcc = if co64 { b"co64" } else { b"stco" };
-                        w.full(fourcc, 0, 0, |w| {
-                            w.u32(chunks.len() as u32);
-                            offsets_at = w.len();
-                            let width = if co64 { 8 } else { 4 };
-                            w.zeros(chunks.len() * width);
-                        });
-                    });
+                    }
                 });
+            }
+            write_stsc(w, chunks);
+            w.full(b"stsz", 0, 0, |w| {
+                w.u32(0);
+                w.u32(samples.len() as u32);
+                samples.iter().for_each(|s| w.u32(s.size));
+            });
+            let fourcc = if co64 { b"co64" } else { b"stco" };
+            w.full(fourcc, 0, 0, |w| {
+                w.u32(chunks.len() as u32);
+                offsets_at = w.len();
+                let width = if co64 { 8 } else { 4 };
+                w.zeros(chunks.len() * width);
             });
         });
         if let Some(title) = &opts.title {
@@ -461,6 +406,79 @@ fn write_moov(
         offsets_at,
         co64,
     }
+}
+
+/// The `mvhd` of a movie with one track (id 1).
+pub(crate) fn write_mvhd(w: &mut BoxWriter, v1: bool, time: u64, duration: u64) {
+    w.full(b"mvhd", u8::from(v1), 0, |w| {
+        versioned(w, v1, time);
+        versioned(w, v1, time);
+        w.u32(TIMESCALE);
+        versioned(w, v1, duration);
+        w.u32(0x0001_0000); // rate 1.0
+        w.u16(0x0100); // volume 1.0
+        w.zeros(10);
+        MATRIX.iter().for_each(|&m| w.u32(m));
+        w.zeros(24);
+        w.u32(2); // next track id
+    });
+}
+
+/// The video track (id 1): `tkhd`, `mdia` with `mdhd`, `hdlr`, `minf` with `vmhd`, `dinf`, and
+/// the sample table written by `stbl`.
+pub(crate) fn write_trak(
+    w: &mut BoxWriter,
+    v1: bool,
+    time: u64,
+    duration: u64,
+    shown: &CodecParams,
+    stbl: impl FnOnce(&mut BoxWriter),
+) {
+    let version = u8::from(v1);
+    w.boxed(b"trak", |w| {
+        w.full(b"tkhd", version, 0x3, |w| {
+            // Flags: enabled, in movie.
+            versioned(w, v1, time);
+            versioned(w, v1, time);
+            w.u32(1); // track id
+            w.u32(0);
+            versioned(w, v1, duration);
+            w.zeros(8);
+            w.u16(0); // layer
+            w.u16(0); // alternate group
+            w.u16(0); // volume
+            w.u16(0);
+            MATRIX.iter().for_each(|&m| w.u32(m));
+            w.u32(shown.width << 16);
+            w.u32(shown.height << 16);
+        });
+        w.boxed(b"mdia", |w| {
+            w.full(b"mdhd", version, 0, |w| {
+                versioned(w, v1, time);
+                versioned(w, v1, time);
+                w.u32(TIMESCALE);
+                versioned(w, v1, duration);
+                w.u16(0x55c4); // language "und"
+                w.u16(0);
+            });
+            w.full(b"hdlr", 0, 0, |w| {
+                w.u32(0);
+                w.bytes(b"vide");
+                w.zeros(12);
+                w.bytes(b"VideoHandler\0");
+            });
+            w.boxed(b"minf", |w| {
+                w.full(b"vmhd", 0, 1, |w| w.zeros(8));
+                w.boxed(b"dinf", |w| {
+                    w.full(b"dref", 0, 0, |w| {
+                        w.u32(1);
+                        w.full(b"url ", 0, 1, |_| {});
+                    });
+                });
+                w.boxed(b"stbl", stbl);
+            });
+        });
+    });
 }
 
 pub(crate) fn write_stsd(w: &mut BoxWriter, params: &[&CodecParams]) {
