@@ -5,6 +5,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type LiveSources, liveSources, raiseAlert } from '../actions';
 import { formatClock } from '../lib/format';
+import { dropGroup, GROUPS_KEY, type Group, readGroups, saveGroup } from '../lib/groups';
 import type { MessageKey } from '../lib/i18n';
 import { go, liveCamera, nowUs, session, t } from '../store';
 import { LivePlayer, type PlayerState } from './player';
@@ -163,9 +164,96 @@ function Tile({ id, name, big }: { id: string; name: string; big?: boolean }) {
   );
 }
 
+/** Saves the cameras ticked here as a named group of this browser. */
+function GroupEditor({
+  cameras,
+  initial,
+  onSave,
+  onCancel,
+}: {
+  cameras: { id: string; name: string }[];
+  initial: string[];
+  onSave: (name: string, cams: string[]) => string | null;
+  onCancel: () => void;
+}) {
+  const [name, setName] = useState('');
+  const [picked, setPicked] = useState<string[]>(initial);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <form
+      class="card form group-editor"
+      aria-labelledby="group-title"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setError(onSave(name, picked));
+      }}
+    >
+      <h2 id="group-title">{t.value('live.groupNew')}</h2>
+      <div class="field">
+        <label for="group-name">{t.value('live.groupName')}</label>
+        <input
+          id="group-name"
+          type="text"
+          dir="auto"
+          maxLength={60}
+          value={name}
+          onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)}
+        />
+      </div>
+      <fieldset class="group-cameras">
+        <legend>{t.value('live.groupCameras')}</legend>
+        {cameras.map((c) => (
+          <label key={c.id} class="check">
+            <input
+              type="checkbox"
+              checked={picked.includes(c.id)}
+              onChange={(e) => {
+                const on = (e.currentTarget as HTMLInputElement).checked;
+                setPicked(on ? [...picked, c.id] : picked.filter((x) => x !== c.id));
+              }}
+            />{' '}
+            <bdi>{c.name}</bdi>
+          </label>
+        ))}
+      </fieldset>
+      {error !== null && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="dispatch-buttons">
+        <button type="submit" class="btn btn-primary">
+          {t.value('live.groupSave')}
+        </button>
+        <button type="button" class="btn btn-quiet" onClick={onCancel}>
+          {t.value('dispatch.cancel')}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function readStoredGroups(): Group[] {
+  try {
+    return readGroups(localStorage.getItem(GROUPS_KEY));
+  } catch {
+    return [];
+  }
+}
+
+function storeGroups(g: Group[]): void {
+  try {
+    localStorage.setItem(GROUPS_KEY, JSON.stringify(g));
+  } catch {
+    // The groups then last for this page only.
+  }
+}
+
 export function LivePage() {
   const [src, setSrc] = useState<LiveSources | string | null>(null);
-  const [group, setGroup] = useState(readGroup());
+  const [choice, setChoice] = useState(readGroup());
+  const [groups, setGroups] = useState<Group[]>(readStoredGroups());
+  const [editing, setEditing] = useState(false);
   const single = liveCamera.value;
 
   useEffect(() => {
@@ -194,9 +282,7 @@ export function LivePage() {
     return (
       <main id="main" class="page live-page" tabIndex={-1}>
         <div class="live-bar">
-          <h1 class="page-title">
-            {cam ? <bdi>{cam.name}</bdi> : t.value('live.noCamera')}
-          </h1>
+          <h1 class="page-title">{cam ? <bdi>{cam.name}</bdi> : t.value('live.noCamera')}</h1>
           <a class="btn" href="#/live">
             {t.value('live.back')}
           </a>
@@ -206,8 +292,20 @@ export function LivePage() {
     );
   }
 
-  const hs = src.hotspots.find((h) => h.id === group);
-  const shown = hs ? src.cameras.filter((c) => hs.cameras.includes(c.id)) : src.cameras;
+  // `h:ID` a hotspot, `g:NAME` a saved group, '' every camera (an older stored value is a
+  // hotspot id).
+  const hs = src.hotspots.find((h) => choice === `h:${h.id}` || choice === h.id);
+  const group = groups.find((g) => choice === `g:${g.name}`);
+  const shown = hs
+    ? src.cameras.filter((c) => hs.cameras.includes(c.id))
+    : group
+      ? src.cameras.filter((c) => group.cameras.includes(c.id))
+      : src.cameras;
+  const value = hs ? `h:${hs.id}` : group ? `g:${group.name}` : '';
+  const choose = (v: string) => {
+    setChoice(v);
+    writeGroup(v);
+  };
   return (
     <main id="main" class="page live-page" tabIndex={-1}>
       <div class="live-bar">
@@ -215,22 +313,67 @@ export function LivePage() {
         <label class="live-group">
           <span>{t.value('live.group')}</span>
           <select
-            value={hs ? hs.id : ''}
-            onChange={(e) => {
-              const v = (e.target as HTMLSelectElement).value;
-              setGroup(v);
-              writeGroup(v);
-            }}
+            id="live-choice"
+            value={value}
+            onChange={(e) => choose((e.target as HTMLSelectElement).value)}
           >
             <option value="">{t.value('live.all')}</option>
-            {src.hotspots.map((h) => (
-              <option key={h.id} value={h.id}>
-                {h.name}
-              </option>
-            ))}
+            {src.hotspots.length > 0 && (
+              <optgroup label={t.value('live.hotspots')}>
+                {src.hotspots.map((h) => (
+                  <option key={h.id} value={`h:${h.id}`}>
+                    {h.name}
+                  </option>
+                ))}
+              </optgroup>
+            )}
+            {groups.length > 0 && (
+              <optgroup label={t.value('live.groups')}>
+                {groups.map((g) => (
+                  <option key={g.name} value={`g:${g.name}`}>
+                    {g.name}
+                  </option>
+                ))}
+              </optgroup>
+            )}
           </select>
         </label>
+        {!editing && (
+          <button type="button" class="btn btn-quiet btn-small group-new" onClick={() => setEditing(true)}>
+            {t.value('live.groupNew')}
+          </button>
+        )}
+        {group && (
+          <button
+            type="button"
+            class="btn btn-quiet btn-small group-delete"
+            onClick={() => {
+              const next = dropGroup(groups, group.name);
+              setGroups(next);
+              storeGroups(next);
+              choose('');
+            }}
+          >
+            {t.value('live.groupDelete')}
+          </button>
+        )}
       </div>
+      {editing && (
+        <GroupEditor
+          cameras={src.cameras}
+          initial={shown.map((c) => c.id)}
+          onCancel={() => setEditing(false)}
+          onSave={(name, cams) => {
+            const next = saveGroup(groups, name, cams);
+            if (!next) return t.value('live.groupInvalid');
+            setGroups(next);
+            storeGroups(next);
+            setEditing(false);
+            choose(`g:${name.trim()}`);
+            return null;
+          }}
+        />
+      )}
       {shown.length === 0 ? (
         <p class="muted">{t.value('live.empty')}</p>
       ) : (

@@ -1060,8 +1060,41 @@ fn the_live_grid_plays_every_camera_and_live_video_keeps_to_scope_and_origin() {
     assert_eq!(tiles_play(&b, "the single view playing"), 1);
     b.shot("02-single");
 
-    // English, the grid again.
+    // A saved group: only the Gate; chosen, it is the grid; deleted, every camera again.
     b.js("location.hash = '#/live'; return true");
+    b.until(
+        "the grid again",
+        "return document.querySelectorAll('video[data-camera]').length === 2 && \
+                document.querySelector('button.group-new')",
+    );
+    b.js("document.querySelector('button.group-new').click(); return true");
+    b.until(
+        "the group editor",
+        "return document.getElementById('group-name')",
+    );
+    b.type_into("group-name", "Gate only");
+    b.js(&format!(
+        "for (const box of document.querySelectorAll('.group-cameras input')) {{ \
+           const on = box.closest('label').textContent.trim() === 'Gate'; \
+           if (box.checked !== on) box.click(); }} return true"
+    ));
+    b.shot("03-group-editor");
+    b.js("document.querySelector('form.group-editor button[type=submit]').click(); return true");
+    b.until(
+        "the group's grid",
+        &format!(
+            "const v = document.querySelectorAll('video[data-camera]'); \
+             return v.length === 1 && v[0].dataset.camera === '{gate}'"
+        ),
+    );
+    assert_eq!(tiles_play(&b, "the group's tile playing"), 1);
+    b.js("document.querySelector('button.group-delete').click(); return true");
+    b.until(
+        "every camera after deleting the group",
+        "return document.querySelectorAll('video[data-camera]').length === 2",
+    );
+
+    // English, the grid again.
     b.js("document.querySelector('.header-tools button[lang=en]').click(); return true");
     b.until(
         "the English grid",
@@ -1069,7 +1102,7 @@ fn the_live_grid_plays_every_camera_and_live_video_keeps_to_scope_and_origin() {
                 document.querySelectorAll('video[data-camera]').length === 2",
     );
     assert_eq!(tiles_play(&b, "both tiles playing in English"), 2);
-    b.shot("03-grid-en");
+    b.shot("04-grid-en");
 
     // Scope: a user of one hotspot (the Gate's) gets no live video of the other camera, and the
     // refusal is the one a missing camera gets (no existence oracle).
@@ -1189,6 +1222,13 @@ fn a_residents_call_placed_on_the_map_reaches_the_volunteer_patrol_as_place_and_
     b.type_into("call-description", "Two youths fighting by the kiosk");
     b.shot("01-call-on-map");
     assert_eq!(axe_violations(&b), Vec::<String>::new());
+    // The same page in English: left to right, the map not mirrored, the picked place kept.
+    b.js("document.querySelector('.header-tools button[lang=en]').click(); return true");
+    b.until(
+        "the English page",
+        "return document.documentElement.dir === 'ltr' && document.querySelector('.map-pick')",
+    );
+    b.shot("01-call-on-map-en");
     b.js("document.querySelector('form.call-form button[type=submit]').click(); return true");
     let card = first_card(&b, "the operator's");
     let alert = card.trim_start_matches("alert-").to_string();
@@ -1388,6 +1428,13 @@ fn recordings_play_from_a_moment_step_by_frame_and_keep_the_time_on_another_came
         "const v = document.querySelector('video.playback-video'); return v && v.currentTime > 0",
     );
     b.shot("02-other-camera");
+    b.js("document.querySelector('.header-tools button[lang=en]').click(); return true");
+    b.until(
+        "the English page",
+        "return document.documentElement.dir === 'ltr'",
+    );
+    b.shot("03-en");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
 
     drop(b);
     let st = proc_.terminate(Duration::from_secs(30)).unwrap();
