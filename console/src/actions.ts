@@ -24,6 +24,7 @@ import { Api, ApiError, type HttpResponse, type RaiseBody } from './lib/api';
 import { isolate } from './lib/format';
 import { PushClient, type SocketLike } from './lib/pushclient';
 import type { GapInfo, Seg } from './lib/playback';
+import { setSiteZone } from './lib/zone';
 import { applyToTasks, type ReceiptKind, receiptId, tasksFrom, type UnitTask } from './lib/unit';
 import { chime } from './sound';
 import {
@@ -219,6 +220,8 @@ let streamUser: number | null = null;
 
 function signedIn(): void {
   const me = session.value;
+  // Every time is shown in the site's zone (an unknown name keeps the browser's).
+  if (me?.time_zone) setSiteZone(me.time_zone);
   if (me && me.id !== streamUser) {
     push.reset();
     streamUser = me.id;

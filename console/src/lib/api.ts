@@ -67,6 +67,8 @@ export interface MeView {
   role: string;
   scope: unknown;
   csrf?: string;
+  /** The site's time zone (IANA name). */
+  time_zone?: string;
 }
 
 /** `SetupView`. */

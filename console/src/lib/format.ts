@@ -3,10 +3,11 @@
 // Invariants:
 // - durations are written with ASCII digits and colons only (`m:ss`, `h:mm:ss`), the same in
 //   both languages; the UI wraps them in <bdi> so right-to-left text never reorders them;
-// - clock times are the browser's local time, 24-hour `HH:MM:SS`;
+// - clock times are in the site's time zone (./zone.ts), 24-hour `HH:MM:SS`;
 // - nothing here throws on a malformed server time: it formats as "—".
 
 import { type Micros, parseWallTime } from './time';
+import { fieldsOf } from './zone';
 
 /** Text for a value that cannot be shown. */
 export const NOTHING = '—';
@@ -48,20 +49,20 @@ export function countdown(deadline: string, now: Micros): Countdown | null {
   return { overdue: true, text: formatDuration(-left) };
 }
 
-/** A server time as local `HH:MM:SS`; "—" when it is not a time. */
+/** A server time as `HH:MM:SS` in the site's zone; "—" when it is not a time. */
 export function formatClock(t: string): string {
   const us = parseWallTime(t);
   if (us === null) return NOTHING;
-  const d = new Date(Math.floor(us / 1000));
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  const f = fieldsOf(Math.floor(us / 1000));
+  return `${pad2(f.hour)}:${pad2(f.minute)}:${pad2(f.second)}`;
 }
 
-/** A server time as local `YYYY-MM-DD HH:MM:SS`; "—" when it is not a time. */
+/** A server time as `YYYY-MM-DD HH:MM:SS` in the site's zone; "—" when it is not a time. */
 export function formatDateTime(t: string): string {
   const us = parseWallTime(t);
   if (us === null) return NOTHING;
-  const d = new Date(Math.floor(us / 1000));
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${formatClock(t)}`;
+  const f = fieldsOf(Math.floor(us / 1000));
+  return `${f.year}-${pad2(f.month)}-${pad2(f.day)} ${formatClock(t)}`;
 }
 
 /** The first block of a UUID, enough to tell alerts apart on screen. */

@@ -8,7 +8,10 @@
 //   begins exactly at media time 0 = first.start_us;
 // - segments are laid end to end in the MP4, gaps closed up: the mapping is piecewise, segment by
 //   segment, so a time after a gap maps to the right wall time;
-// - `wallAt(mediaAt(t)) == t` for every t inside a segment of the window.
+// - `wallAt(mediaAt(t)) == t` for every t inside a segment of the window;
+// - days and hours are the site's (./zone.ts).
+
+import { fieldsOf, msOf } from './zone';
 
 export interface Seg {
   start_us: number;
@@ -73,13 +76,21 @@ export function span(from: number, to: number, start: number, end: number): [num
   return [(a - from) / (to - from), (b - from) / (to - from)];
 }
 
-/** Local midnight of the day `date` (`YYYY-MM-DD`) plus `hour` hours, µs; null if not a date. */
+/** The start of hour `hour` of the day `date` (`YYYY-MM-DD`) in the site's zone, µs; null if
+ * not a date. */
 export function hourStart(date: string, hour: number): number | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
   if (!m || hour < 0 || hour > 23) return null;
-  const [y, mo, day] = [Number(m[1]), Number(m[2]) - 1, Number(m[3])];
-  const d = new Date(y, mo, day, hour, 0, 0, 0);
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
   // No rolling over: 2026-13-06 or 2026-02-31 are not dates.
-  if (Number.isNaN(d.getTime()) || d.getMonth() !== mo || d.getDate() !== day) return null;
-  return d.getTime() * 1000;
+  const check = new Date(Date.UTC(year, month - 1, day));
+  if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return null;
+  return msOf({ year, month, day, hour, minute: 0, second: 0 }) * 1000;
+}
+
+/** `YYYY-MM-DD` and the hour of the instant `us` in the site's zone. */
+export function dayAndHour(us: number): { date: string; hour: number } {
+  const f = fieldsOf(Math.floor(us / 1000));
+  const p = (n: number) => String(n).padStart(2, '0');
+  return { date: `${f.year}-${p(f.month)}-${p(f.day)}`, hour: f.hour };
 }

@@ -7,7 +7,16 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type LiveSources, liveSources, recordings } from '../actions';
 import { formatClock, formatDateTime } from '../lib/format';
-import { type GapInfo, hourStart, mediaAt, type Seg, span, wallAt, windowAt } from '../lib/playback';
+import {
+  dayAndHour,
+  type GapInfo,
+  hourStart,
+  mediaAt,
+  type Seg,
+  span,
+  wallAt,
+  windowAt,
+} from '../lib/playback';
 import { playbackAt, playbackCamera, t } from '../store';
 
 const HOUR_US = 3600 * 1_000_000;
@@ -18,10 +27,6 @@ function pad2(n: number): string {
   return String(n).padStart(2, '0');
 }
 
-function dateOf(us: number): string {
-  const d = new Date(us / 1000);
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
-}
 
 function go(camera: string, at: number): void {
   location.hash = `#/playback/${encodeURIComponent(camera)}/${Math.round(at)}`;
@@ -37,7 +42,9 @@ export function PlaybackPage() {
   const [src, setSrc] = useState<LiveSources | string | null>(null);
   const camera = playbackCamera.value;
   const at = playbackAt.value ?? Date.now() * 1000 - 5 * 60 * 1_000_000;
-  const from = Math.floor(at / HOUR_US) * HOUR_US;
+  // The site's hour holding the moment (zones with half-hour offsets included).
+  const here = dayAndHour(at);
+  const from = hourStart(here.date, here.hour) ?? Math.floor(at / HOUR_US) * HOUR_US;
   const [hour, setHour] = useState<Hour | string | null>(null);
   const [win, setWin] = useState<Seg[] | null>(null);
   const [now, setNow] = useState<number | null>(null);
@@ -163,9 +170,9 @@ export function PlaybackPage() {
           <input
             id="playback-date"
             type="date"
-            value={dateOf(from)}
+            value={here.date}
             onChange={(e) => {
-              const s = hourStart((e.currentTarget as HTMLInputElement).value, new Date(from / 1000).getHours());
+              const s = hourStart((e.currentTarget as HTMLInputElement).value, here.hour);
               if (s !== null && cam) go(cam, s);
             }}
           />
@@ -173,8 +180,8 @@ export function PlaybackPage() {
       </div>
       <div class="hours" role="group" aria-label={t.value('playback.hour')}>
         {Array.from({ length: 24 }, (_, i) => {
-          const s = hourStart(dateOf(from), i);
-          const current = new Date(from / 1000).getHours() === i;
+          const s = hourStart(here.date, i);
+          const current = here.hour === i;
           return (
             <button
               key={i}

@@ -750,6 +750,8 @@ pub(crate) struct MeView {
     /// `x-roeh-csrf`, so a reloaded page can go on without signing in again. Absent for tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf: Option<String>,
+    /// The site's time zone (IANA name, `[alerts] time_zone`): the console shows times in it.
+    time_zone: String,
 }
 
 /// `GET /api/auth/me`.
@@ -767,6 +769,7 @@ pub(crate) async fn me(
             .unwrap_or(serde_json::Value::Null),
         username: p.username,
         csrf,
+        time_zone: st.alerts.settings().shifts.time_zone().name().to_string(),
     })
 }
 

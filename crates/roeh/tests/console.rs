@@ -1073,11 +1073,11 @@ fn the_live_grid_plays_every_camera_and_live_video_keeps_to_scope_and_origin() {
         "return document.getElementById('group-name')",
     );
     b.type_into("group-name", "Gate only");
-    b.js(&format!(
-        "for (const box of document.querySelectorAll('.group-cameras input')) {{ \
+    b.js(
+        "for (const box of document.querySelectorAll('.group-cameras input')) { \
            const on = box.closest('label').textContent.trim() === 'Gate'; \
-           if (box.checked !== on) box.click(); }} return true"
-    ));
+           if (box.checked !== on) box.click(); } return true",
+    );
     b.shot("03-group-editor");
     b.js("document.querySelector('form.group-editor button[type=submit]').click(); return true");
     b.until(
