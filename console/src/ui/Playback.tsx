@@ -83,6 +83,9 @@ export function PlaybackPage() {
       ? `/api/cameras/${encodeURIComponent(cam)}/mp4?start=${first.start_us}&end=${last.end_us}`
       : null;
 
+  // A new file (another camera, another window) has no position until it plays.
+  useEffect(() => setNow(null), [mp4]);
+
   const onLoaded = () => {
     const v = video.current;
     if (!v || !win) return;

@@ -1361,7 +1361,8 @@ fn recordings_play_from_a_moment_step_by_frame_and_keep_the_time_on_another_came
     };
     b.until(
         "the recording playing",
-        "const v = document.querySelector('video.playback-video'); return v && v.currentTime > 0.5",
+        "const v = document.querySelector('video.playback-video'); \
+         return v && v.currentTime > 0.5 && document.querySelector('figure[data-now]')",
     );
     let shown = now(&b);
     assert!(
@@ -1407,8 +1408,11 @@ fn recordings_play_from_a_moment_step_by_frame_and_keep_the_time_on_another_came
     );
     b.until(
         "the other camera playing",
-        "const v = document.querySelector('video.playback-video'); \
-         return v && v.currentTime > 0 && document.querySelector('figure[data-now]')",
+        &format!(
+            "const v = document.querySelector('video.playback-video'); \
+             return v && v.src.includes('{square}') && v.currentTime > 0 && \
+                    document.querySelector('figure[data-now]')"
+        ),
     );
     let there = now(&b);
     assert!(
