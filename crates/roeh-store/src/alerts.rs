@@ -1229,14 +1229,13 @@ impl Store {
     /// [`MAX_ALERT_LIST`]): what the unit's client shows after a reconnect.
     #[tracing::instrument(skip_all)]
     pub async fn open_dispatches_of_unit(&self, unit: Uuid) -> Result<Vec<DispatchRow>> {
-        let rows = sqlx::query(
-            "SELECT d.alert_id, d.unit_id, d.seq, d.dispatched_at, d.dispatched_by, \
-             d.delivered_at, d.accepted_at, d.arrived_at, d.closed_at, d.text \
-             FROM dispatches d JOIN alerts a ON a.id = d.alert_id \
-             WHERE d.unit_id = ? AND d.closed_at IS NULL \
-             AND a.state IN ('new', 'claimed', 'acknowledged', 'dispatched', 'on_scene', 'escalated') \
-             ORDER BY d.seq LIMIT ?",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            dispatch_cols!(),
+            " FROM dispatches WHERE unit_id = ? AND closed_at IS NULL \
+             AND alert_id IN (SELECT id FROM alerts WHERE state NOT IN ('resolved', 'false_alarm')) \
+             ORDER BY seq LIMIT ?"
+        ))
         .bind(unit.to_string())
         .bind(i64::from(MAX_ALERT_LIST))
         .fetch_all(&self.pool)
