@@ -8,6 +8,8 @@
 //! - the evidence window is `[opened − pre_roll, closed + post_roll]`; its end is written at close;
 //! - loading new hotspots or rules closes every incident the old engine had open (at the load
 //!   time) before the new engine starts; a change of camera settings alone keeps the engine;
+//! - a camera turned away from its home position (PTZ) is analysed like one switched off: its
+//!   open incidents close, it is not decoded, and it resumes when it is back home;
 //! - on shutdown every open incident is closed;
 //! - a failed write is logged and counted against nothing else: the task keeps running.
 
@@ -38,6 +40,16 @@ pub(crate) struct Loaded {
     pub hotspots: Vec<Hotspot>,
     pub rules: Vec<Rule>,
     pub settings: HashMap<CameraId, AnalysisSetting>,
+    /// Cameras turned away from their home position: their rules pause (the zones were drawn
+    /// on the home picture) and they are not decoded.
+    pub paused: HashSet<CameraId>,
+}
+
+impl Loaded {
+    /// Whether `cam`'s pictures are analysed: not switched off, and not turned away from home.
+    fn analysed(&self, cam: CameraId) -> bool {
+        self.settings.get(&cam).is_none_or(|s| s.enabled) && !self.paused.contains(&cam)
+    }
 }
 
 /// Requests to the rule task; each is answered when done.
@@ -192,8 +204,8 @@ impl RuleTask {
                 continue;
             }
             for cam in rule_cameras(rule, h) {
-                let s = self.loaded.settings.get(&cam);
-                if s.is_none_or(|s| s.enabled) {
+                if self.loaded.analysed(cam) {
+                    let s = self.loaded.settings.get(&cam);
                     out.insert(cam, s.map_or(self.settings.default_fps, |s| s.fps));
                 }
             }
@@ -204,6 +216,13 @@ impl RuleTask {
     async fn load(&mut self, l: Loaded) {
         let now = self.clock.wall();
         let same_rules = l.hotspots == self.loaded.hotspots && l.rules == self.loaded.rules;
+        for cam in l.paused.symmetric_difference(&self.loaded.paused) {
+            if l.paused.contains(cam) {
+                tracing::info!(camera = %cam, "Camera turned away from its home position: its rules pause.");
+            } else {
+                tracing::info!(camera = %cam, "Camera back at its home position: its rules resume.");
+            }
+        }
         if !same_rules {
             match RuleEngine::with_config(
                 l.hotspots.clone(),
@@ -222,7 +241,7 @@ impl RuleTask {
                 }
             }
         }
-        // Camera settings: apply the differences (all of them to a new engine).
+        // Camera settings and positions: apply the differences (all of them to a new engine).
         let mut events = Vec::new();
         let cams: HashSet<CameraId> = l
             .hotspots
@@ -230,7 +249,7 @@ impl RuleTask {
             .flat_map(|h| h.cameras.iter().copied())
             .collect();
         for cam in cams {
-            let on = l.settings.get(&cam).is_none_or(|s| s.enabled);
+            let on = l.analysed(cam);
             if !same_rules || self.engine.analysis(cam) != on {
                 events.extend(self.engine.set_analysis(cam, on, now));
             }

@@ -309,9 +309,16 @@ async fn load(store: &Store) -> Result<Loaded> {
         .into_iter()
         .map(|s| (s.camera, s))
         .collect();
+    let paused = store
+        .cameras_away_from_home()
+        .await
+        .map_err(ctx("loading cameras away from home"))?
+        .into_iter()
+        .collect();
     Ok(Loaded {
         hotspots,
         rules,
         settings,
+        paused,
     })
 }

@@ -510,3 +510,86 @@ async fn the_real_detector_finds_people_on_the_walkway() {
     assert!(st.inference_ms_p50 > 0.0 && st.inference_ms_p99 >= st.inference_ms_p50);
     an.shutdown(Duration::from_secs(10)).await;
 }
+
+/// A camera turned away from its home position (PTZ) is analysed like one switched off: the
+/// incident it had open closes, it is no longer decoded, and when it is back home its rules run
+/// again and open a new incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_away_from_home_pauses_its_rules_until_it_returns() {
+    let s = site().await;
+    let hotspot = s.hotspot(LOWER_HALF, ALWAYS).await;
+    // A short cooldown, so that the incident after the return is not held back by the one the
+    // turn closed.
+    s.rule(
+        hotspot,
+        r#""kind":"intrusion","zone":"walkway""#,
+        r#","cooldown_secs":1"#,
+    )
+    .await;
+    let det = Arc::new(
+        ScriptedDetector::new("s", [vec![person(0.9, [0.4, 0.6, 0.5, 0.9])]]).repeat_last(),
+    );
+    let clock: Arc<dyn Clock> = s.clock.clone();
+    let an = Analytics::start(s.store.clone(), clock, det, s.config())
+        .await
+        .unwrap();
+    let aus = footage("vtest_h264.mp4", s.camera, 120);
+    for au in &aus[..40] {
+        an.offer(au);
+    }
+    let first = wait_until("an incident to open", || async {
+        s.incidents().await.pop()
+    })
+    .await;
+    assert_eq!(first.state, IncidentState::Open);
+
+    let state = |away: bool, position: &str, at: i64| roeh_store::PtzState {
+        camera: s.camera,
+        away,
+        position: position.into(),
+        changed_at: WallTime::from_secs(at),
+        changed_by: "dana".into(),
+    };
+    s.store
+        .set_ptz_state(&state(true, "preset:gate", START + 10))
+        .await
+        .unwrap();
+    an.reload().await.unwrap();
+    assert!(an.wanted_cameras().is_empty(), "not decoded while away");
+    let closed = s
+        .store
+        .get_incident(first.incident.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        closed.state,
+        IncidentState::Closed,
+        "closed when turned away"
+    );
+    let opened_before = an.stats().incidents_opened;
+    for au in &aus[40..80] {
+        an.offer(au);
+    }
+    an.tick().await.unwrap();
+    assert_eq!(s.incidents().await.len(), 1, "no incident while away");
+
+    s.store
+        .set_ptz_state(&state(false, "home", START + 20))
+        .await
+        .unwrap();
+    an.reload().await.unwrap();
+    assert_eq!(an.wanted_cameras().get(&s.camera), Some(&5.0));
+    // Decoding resumes at the next key frame.
+    for au in &aus[80..] {
+        an.offer(au);
+    }
+    let again = wait_until("a new incident after returning home", || async {
+        let all = s.incidents().await;
+        (all.len() == 2).then_some(all)
+    })
+    .await;
+    assert!(again.iter().any(|i| i.state == IncidentState::Open));
+    assert_eq!(an.stats().incidents_opened, opened_before + 1);
+    an.shutdown(Duration::from_secs(10)).await;
+}

@@ -101,6 +101,15 @@ pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
         }
         ("POST", "/api/cameras") | ("DELETE", "/api/cameras/{id}") => Needs(P::ManageCameras),
         ("GET", "/api/cameras/{id}/live") => Needs(P::ViewLive),
+        // Whoever may watch a camera live may aim it; every command is audited (crate::ptz).
+        ("GET", "/api/cameras/{id}/ptz")
+        | (
+            "POST",
+            "/api/cameras/{id}/ptz/move"
+            | "/api/cameras/{id}/ptz/stop"
+            | "/api/cameras/{id}/ptz/home"
+            | "/api/cameras/{id}/ptz/presets/{preset}",
+        ) => Needs(P::ViewLive),
         (
             "GET",
             "/api/cameras/{id}/segments" | "/api/cameras/{id}/gaps" | "/api/cameras/{id}/mp4",

@@ -60,7 +60,9 @@ pub trait AnalyticsControl: Send + Sync + 'static {
     fn default_fps(&self) -> f64;
 }
 
-async fn reload(st: &AppState) {
+/// Lets the running analytics read hotspots, rules, camera settings and positions again; a
+/// failure is logged.
+pub(crate) async fn reload(st: &AppState) {
     if let Some(a) = &st.analytics
         && let Err(e) = a.reload().await
     {

@@ -27,6 +27,7 @@ pub mod live;
 pub mod metrics;
 pub mod onvif;
 pub mod openapi;
+pub mod ptz;
 pub mod push;
 mod raise;
 mod reach;
@@ -134,6 +135,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/cameras/{id}/gaps"),
     ("GET", "/api/cameras/{id}/mp4"),
     ("GET", "/api/cameras/{id}/live"),
+    ("GET", "/api/cameras/{id}/ptz"),
+    ("POST", "/api/cameras/{id}/ptz/move"),
+    ("POST", "/api/cameras/{id}/ptz/stop"),
+    ("POST", "/api/cameras/{id}/ptz/home"),
+    ("POST", "/api/cameras/{id}/ptz/presets/{preset}"),
     ("GET", "/api/cameras/{id}/analysis"),
     ("PUT", "/api/cameras/{id}/analysis"),
     ("GET", "/api/hotspots"),
@@ -221,6 +227,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/cameras/{id}/gaps", get(recordings::gaps))
         .route("/api/cameras/{id}/mp4", get(export::mp4))
         .route("/api/cameras/{id}/live", get(live::ws))
+        .route("/api/cameras/{id}/ptz", get(ptz::get))
+        .route("/api/cameras/{id}/ptz/move", post(ptz::r#move))
+        .route("/api/cameras/{id}/ptz/stop", post(ptz::stop))
+        .route("/api/cameras/{id}/ptz/home", post(ptz::home))
+        .route("/api/cameras/{id}/ptz/presets/{preset}", post(ptz::preset))
         .route(
             "/api/cameras/{id}/analysis",
             get(detection::get_analysis).put(detection::put_analysis),

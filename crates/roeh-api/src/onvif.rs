@@ -51,6 +51,8 @@ pub struct OnvifSettings {
     pub discovery_timeout: Duration,
     /// How main and sub profiles are chosen.
     pub selection: SelectionRule,
+    /// The ONVIF clients of cameras that are turned (see [`crate::ptz`]).
+    pub ptz: Arc<crate::ptz::PtzClients>,
 }
 
 impl OnvifSettings {
@@ -62,6 +64,7 @@ impl OnvifSettings {
             unicast_targets: Vec::new(),
             discovery_timeout: Duration::from_secs(3),
             selection: SelectionRule::default(),
+            ptz: Arc::default(),
         }
     }
 

@@ -213,6 +213,7 @@ fn request_body(method: &str, path: &str, generator: &mut SchemaGenerator) -> Bo
         ("POST", "/api/units") => typed::<alerts::RegisterBody>(g),
         ("POST", "/api/auth/device") => typed::<auth::DeviceBody>(g),
         ("POST", "/api/alerts") => typed::<crate::raise::RaiseBody>(g),
+        ("POST", "/api/cameras/{id}/ptz/move") => typed::<crate::ptz::MoveBody>(g),
         ("POST", "/api/units/me/position") => typed::<alerts::PositionBody>(g),
         ("POST", "/api/units/me/status") => typed::<alerts::StatusBody>(g),
         ("POST", "/api/units/me/receipts") => typed::<alerts::ReceiptBody>(g),
@@ -229,7 +230,10 @@ fn request_body(method: &str, path: &str, generator: &mut SchemaGenerator) -> Bo
             | "/api/onvif/discover"
             | "/api/onvif/discovered/{id}/dismiss"
             | "/api/webhooks/{id}/disable"
-            | "/api/webhooks/{id}/enable",
+            | "/api/webhooks/{id}/enable"
+            | "/api/cameras/{id}/ptz/stop"
+            | "/api/cameras/{id}/ptz/home"
+            | "/api/cameras/{id}/ptz/presets/{preset}",
         ) => Body::Empty,
         ("POST" | "PUT" | "PATCH", _) => Body::Untyped,
         _ => Body::Empty,
@@ -256,6 +260,14 @@ fn response_body(method: &str, path: &str, generator: &mut SchemaGenerator) -> B
         ("POST", "/api/cameras") | ("GET", "/api/cameras/{id}") => typed::<cameras::CameraView>(g),
         ("DELETE", "/api/cameras/{id}") => typed::<cameras::RemovedView>(g),
         ("GET" | "PUT", "/api/cameras/{id}/analysis") => typed::<detection::AnalysisView>(g),
+        (
+            "GET" | "POST",
+            "/api/cameras/{id}/ptz"
+            | "/api/cameras/{id}/ptz/move"
+            | "/api/cameras/{id}/ptz/stop"
+            | "/api/cameras/{id}/ptz/home"
+            | "/api/cameras/{id}/ptz/presets/{preset}",
+        ) => typed::<crate::ptz::PtzView>(g),
         ("GET", "/api/hotspots") => typed::<Vec<detection::HotspotView>>(g),
         ("POST", "/api/hotspots") | ("GET" | "PUT", "/api/hotspots/{id}") => {
             typed::<detection::HotspotView>(g)

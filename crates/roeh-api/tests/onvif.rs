@@ -702,3 +702,48 @@ async fn discovery_without_targets_is_a_clear_error() {
             .contains("probe_addresses")
     );
 }
+
+/// A camera whose device has no PTZ service shows no controls and refuses commands clearly; a
+/// camera added without ONVIF likewise; a speed out of range is refused before the device is
+/// asked; an unknown camera is not found.
+#[tokio::test]
+async fn ptz_commands_need_a_device_that_turns() {
+    let e = env().await;
+    let (_dev, url) = start_device(Script::default()).await;
+    let (st, v) = post(&e.app, "/api/onvif/add", add_body(&url)).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let id = v["camera"]["id"].as_str().unwrap().to_owned();
+    let (st, v) = get(&e.app, &format!("/api/cameras/{id}/ptz")).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["available"], false);
+    assert_eq!(v["away"], false);
+    assert_eq!(v["position"], "home");
+    assert_eq!(v["presets"], serde_json::json!([]));
+    for (path, body) in [
+        ("move", serde_json::json!({"pan": 0.5})),
+        ("stop", serde_json::Value::Null),
+        ("home", serde_json::Value::Null),
+        ("presets/gate", serde_json::Value::Null),
+    ] {
+        let (st, v) = post(&e.app, &format!("/api/cameras/{id}/ptz/{path}"), body).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{path}: {v}");
+        assert_eq!(v["error"]["kind"], "failed_precondition");
+    }
+    for bad in [
+        serde_json::json!({"pan": 1.5}),
+        serde_json::json!({"tilt": -2}),
+        serde_json::json!({}),
+        serde_json::json!({"pan": 0.5, "speed": 1}),
+    ] {
+        let (st, v) = post(&e.app, &format!("/api/cameras/{id}/ptz/move"), bad.clone()).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}: {v}");
+    }
+    // Nothing was recorded as a move: the camera's rules still run.
+    let cam = CameraId::parse(&id).unwrap();
+    assert_eq!(e.store.ptz_state(cam).await.unwrap(), None);
+    assert!(e.store.cameras_away_from_home().await.unwrap().is_empty());
+
+    let ghost = CameraId::new_random();
+    let (st, _) = get(&e.app, &format!("/api/cameras/{ghost}/ptz")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}

@@ -769,6 +769,7 @@ const REQUEST_BODIES: &[(&str, &str, &str, bool)] = &[
     ("POST", "/api/units/me/status", "StatusBody", true),
     ("POST", "/api/units/me/receipts", "ReceiptBody", true),
     ("PUT", "/api/cameras/{id}/analysis", "AnalysisBody", true),
+    ("POST", "/api/cameras/{id}/ptz/move", "MoveBody", true),
     ("POST", "/api/hotspots", "Hotspot", true),
     ("PUT", "/api/hotspots/{id}", "Hotspot", true),
     ("POST", "/api/rules", "Rule", true),
@@ -785,6 +786,9 @@ const NO_BODY: &[(&str, &str)] = &[
     ("POST", "/api/onvif/discovered/{id}/dismiss"),
     ("POST", "/api/webhooks/{id}/disable"),
     ("POST", "/api/webhooks/{id}/enable"),
+    ("POST", "/api/cameras/{id}/ptz/stop"),
+    ("POST", "/api/cameras/{id}/ptz/home"),
+    ("POST", "/api/cameras/{id}/ptz/presets/{preset}"),
 ];
 
 /// Routes whose JSON answer is not described: the figures of the running analytics, which the
@@ -1117,7 +1121,7 @@ async fn request_schemas_refuse_what_the_server_refuses() {
         assert_eq!(object["type"], "object", "{p}");
         // Any id works for the others: they read their body before they look anything up.
         let id = match *p {
-            "/api/cameras/{id}/analysis" => cam.as_str(),
+            "/api/cameras/{id}/analysis" | "/api/cameras/{id}/ptz/move" => cam.as_str(),
             "/api/hotspots/{id}" => hotspot.as_str(),
             "/api/rules/{id}" => rule.as_str(),
             _ => "1",

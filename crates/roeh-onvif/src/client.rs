@@ -15,7 +15,8 @@ use crate::auth::{self, DigestChallenge};
 use crate::http::{self, Target};
 use crate::media::{self, MediaProfile, SelectionRule};
 use crate::policy::NetPolicy;
-use crate::soap::{self, NS_MEDIA};
+use crate::ptz::{self, PtzPreset, PtzStatus, PtzVector};
+use crate::soap::{self, NS_MEDIA, NS_PTZ};
 use crate::xml::{self, Element};
 use crate::{Error, Result, sanitize};
 use roeh_domain::{CameraUrl, Clock, Credentials, ErrorKind, WallTime};
@@ -79,12 +80,15 @@ pub struct OnvifClient {
     rule: SelectionRule,
     device: OnceCell<Target>,
     media: OnceCell<Target>,
+    /// The PTZ service; `None` inside: the device has none.
+    ptz: OnceCell<Option<Target>>,
     clock_offset_micros: Mutex<Option<i64>>,
     digest: Mutex<Option<(DigestChallenge, u32)>>,
 }
 
 const ACTION_DEVICE: &str = "http://www.onvif.org/ver10/device/wsdl";
 const ACTION_MEDIA: &str = "http://www.onvif.org/ver10/media/wsdl";
+const ACTION_PTZ: &str = "http://www.onvif.org/ver20/ptz/wsdl";
 
 impl OnvifClient {
     /// A client for the device service at `device_url` (e.g.
@@ -110,6 +114,7 @@ impl OnvifClient {
             rule: SelectionRule::default(),
             device: OnceCell::new(),
             media: OnceCell::new(),
+            ptz: OnceCell::new(),
             clock_offset_micros: Mutex::new(None),
             digest: Mutex::new(None),
         })
@@ -261,6 +266,25 @@ impl OnvifClient {
     /// The media service XAddr, from `GetCapabilities` or else `GetServices`. Not yet checked
     /// against the policy (that happens when it is used).
     pub async fn get_media_xaddr(&self) -> Result<url::Url> {
+        self.service_xaddr("Media", NS_MEDIA, "media")
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "device offers no media service"))
+    }
+
+    /// The PTZ service XAddr, `None` when the device offers none. Not yet checked against the
+    /// policy (that happens when it is used).
+    pub async fn get_ptz_xaddr(&self) -> Result<Option<url::Url>> {
+        self.service_xaddr("PTZ", NS_PTZ, "PTZ").await
+    }
+
+    /// A service's XAddr: the `capability` element of `GetCapabilities`, or else the service of
+    /// `namespace` in `GetServices`; `None` when neither names one.
+    async fn service_xaddr(
+        &self,
+        capability: &str,
+        namespace: &str,
+        what: &str,
+    ) -> Result<Option<url::Url>> {
         let caps = self
             .call_device(
                 "GetCapabilities",
@@ -270,37 +294,141 @@ impl OnvifClient {
             .await
             .and_then(|root| {
                 let r = soap::response(&root, "GetCapabilitiesResponse")?;
-                Ok(r.find("Media")
+                Ok(r.find(capability)
                     .and_then(|m| m.child("XAddr"))
-                    .map(|x| x.text.trim().to_owned()))
+                    .map(|x| x.text.trim().to_owned())
+                    .filter(|x| !x.is_empty()))
             });
         let xaddr = match caps {
             Ok(Some(x)) => x,
             Ok(None) | Err(_) => {
-                let root = self
+                let services = self
                     .call_device(
                         "GetServices",
                         "<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>",
                         true,
                     )
-                    .await?;
-                let r = soap::response(&root, "GetServicesResponse")?;
-                r.children_named("Service")
-                    .find(|s| s.text_at(&["Namespace"]) == Some(NS_MEDIA))
+                    .await;
+                let root = match services {
+                    Ok(root) => root,
+                    // The capabilities were answered without this service, and the device has
+                    // no GetServices to say otherwise.
+                    Err(_) if caps.is_ok() => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                let r = match soap::response(&root, "GetServicesResponse") {
+                    Ok(r) => r,
+                    Err(_) if caps.is_ok() => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                match r
+                    .children_named("Service")
+                    .find(|s| s.text_at(&["Namespace"]) == Some(namespace))
                     .and_then(|s| s.text_at(&["XAddr"]))
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        Error::new(ErrorKind::InvalidArgument, "device offers no media service")
-                    })?
+                {
+                    Some(x) => x.trim().to_owned(),
+                    None => return Ok(None),
+                }
             }
         };
         let url = url::Url::parse(&xaddr).map_err(|_| {
             Error::new(
                 ErrorKind::InvalidArgument,
-                "device media XAddr is not a valid URL",
+                format!("device {what} XAddr is not a valid URL"),
             )
         })?;
-        http::check_service_url(&url, "media")
+        http::check_service_url(&url, what).map(Some)
+    }
+
+    async fn ptz_target(&self) -> Result<&Target> {
+        let t = self
+            .ptz
+            .get_or_try_init(|| async {
+                match self.get_ptz_xaddr().await? {
+                    Some(url) => Target::resolve(&self.policy, &url, "PTZ").await.map(Some),
+                    None => Ok(None),
+                }
+            })
+            .await?;
+        t.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::FailedPrecondition,
+                "the device offers no PTZ service",
+            )
+        })
+    }
+
+    /// Whether the device offers a PTZ service (asked once, then remembered).
+    pub async fn has_ptz(&self) -> Result<bool> {
+        match self.ptz_target().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::FailedPrecondition => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn call_ptz(&self, op: &str, body: &str) -> Result<Element> {
+        let target = self.ptz_target().await?;
+        self.call_target(target, ACTION_PTZ, op, body, true).await
+    }
+
+    /// `GetPresets` of a media profile.
+    pub async fn ptz_presets(&self, profile_token: &str) -> Result<Vec<PtzPreset>> {
+        let root = self
+            .call_ptz("GetPresets", &ptz::get_presets_body(profile_token))
+            .await?;
+        Ok(ptz::parse_presets(soap::response(
+            &root,
+            "GetPresetsResponse",
+        )?))
+    }
+
+    /// `GotoPreset`: turns the camera to a stored position.
+    pub async fn ptz_goto_preset(&self, profile_token: &str, preset_token: &str) -> Result<()> {
+        let root = self
+            .call_ptz(
+                "GotoPreset",
+                &ptz::goto_preset_body(profile_token, preset_token),
+            )
+            .await?;
+        soap::response(&root, "GotoPresetResponse").map(|_| ())
+    }
+
+    /// `GotoHomePosition`: turns the camera to its home position.
+    pub async fn ptz_goto_home(&self, profile_token: &str) -> Result<()> {
+        let root = self
+            .call_ptz("GotoHomePosition", &ptz::goto_home_body(profile_token))
+            .await?;
+        soap::response(&root, "GotoHomePositionResponse").map(|_| ())
+    }
+
+    /// `ContinuousMove` at `velocity` (each part in `[-1, 1]`), with a device-side timeout of
+    /// `timeout_secs` for devices that honour it.
+    pub async fn ptz_continuous_move(
+        &self,
+        profile_token: &str,
+        velocity: PtzVector,
+        timeout_secs: u32,
+    ) -> Result<()> {
+        let body = ptz::continuous_move_body(profile_token, velocity, timeout_secs)?;
+        let root = self.call_ptz("ContinuousMove", &body).await?;
+        soap::response(&root, "ContinuousMoveResponse").map(|_| ())
+    }
+
+    /// `Stop` of pan, tilt and zoom.
+    pub async fn ptz_stop(&self, profile_token: &str) -> Result<()> {
+        let root = self
+            .call_ptz("Stop", &ptz::stop_body(profile_token))
+            .await?;
+        soap::response(&root, "StopResponse").map(|_| ())
+    }
+
+    /// `GetStatus`: where the camera points and whether it moves.
+    pub async fn ptz_status(&self, profile_token: &str) -> Result<PtzStatus> {
+        let root = self
+            .call_ptz("GetStatus", &ptz::get_status_body(profile_token))
+            .await?;
+        ptz::parse_status(soap::response(&root, "GetStatusResponse")?)
     }
 
     /// `GetProfiles` (media ver10). URIs are not filled in.

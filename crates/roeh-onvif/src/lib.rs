@@ -1,6 +1,7 @@
 //! A small, hardened ONVIF Profile S client: WS-Discovery, the device service and the media
 //! service, enough to onboard a camera (device information, clock offset, profiles, stream and
-//! snapshot URIs, and a chosen main and sub profile).
+//! snapshot URIs, and a chosen main and sub profile), and the PTZ service for an operator's pan,
+//! tilt, zoom and presets.
 //!
 //! Every peer is treated as hostile (TRUST S1, S3, S4, S7). Invariants kept by this crate:
 //! - **Egress**: no connection is made and no URI is returned unless its host is an IP inside
@@ -25,6 +26,7 @@ pub mod discovery;
 mod http;
 pub mod media;
 pub mod policy;
+pub mod ptz;
 mod sanitize;
 mod soap;
 mod xml;
@@ -35,6 +37,7 @@ pub use client::{DeviceInfo, DeviceSummary, OnvifClient};
 pub use discovery::{DiscoveredDevice, DiscoveryOptions, DiscoveryScopes, discover};
 pub use media::{MediaProfile, SelectionRule, VideoEncoding, select_profiles};
 pub use policy::{Cidr, NetPolicy};
+pub use ptz::{PtzPreset, PtzStatus, PtzVector};
 pub use sanitize::MAX_DEVICE_STRING_CHARS;
 
 type Result<T, E = Error> = std::result::Result<T, E>;

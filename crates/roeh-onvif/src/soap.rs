@@ -11,6 +11,8 @@ use roeh_domain::ErrorKind;
 pub(crate) const NS_DEVICE: &str = "http://www.onvif.org/ver10/device/wsdl";
 /// ONVIF media (ver10) service namespace.
 pub(crate) const NS_MEDIA: &str = "http://www.onvif.org/ver10/media/wsdl";
+/// ONVIF PTZ (ver20) service namespace.
+pub(crate) const NS_PTZ: &str = "http://www.onvif.org/ver20/ptz/wsdl";
 /// ONVIF schema namespace.
 pub(crate) const NS_SCHEMA: &str = "http://www.onvif.org/ver10/schema";
 
@@ -38,11 +40,12 @@ pub(crate) fn envelope(security: Option<&str>, body: &str) -> String {
         concat!(
             r#"<?xml version="1.0" encoding="UTF-8"?>"#,
             r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" "#,
-            r#"xmlns:tds="{dev}" xmlns:trt="{media}" xmlns:tt="{schema}">"#,
+            r#"xmlns:tds="{dev}" xmlns:trt="{media}" xmlns:tptz="{ptz}" xmlns:tt="{schema}">"#,
             "{header}<s:Body>{body}</s:Body></s:Envelope>"
         ),
         dev = NS_DEVICE,
         media = NS_MEDIA,
+        ptz = NS_PTZ,
         schema = NS_SCHEMA,
         header = header,
         body = body,

@@ -4,8 +4,8 @@
 //! ipycam binds all interfaces on fixed ports (HTTP 8080, RTSP 8554, WS-Discovery 3702), so the
 //! test re-runs itself inside a private network namespace (`unshare -n`), where only loopback
 //! exists, starts the camera there with WS-Security credentials enabled, and runs the client
-//! against it: unicast and multicast discovery, then `probe_device`. No traffic leaves the
-//! namespace.
+//! against it: unicast and multicast discovery, then `probe_device`, then PTZ (presets, moves,
+//! home). No traffic leaves the namespace.
 //!
 //! Prerequisites (installed by `scripts/setup.sh`; a missing one fails the test unless
 //! `ROEH_ALLOW_SKIP=1`): the venv made by `crates/roeh-onvif/tests/setup-ipycam.sh` (or
@@ -15,7 +15,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use roeh_domain::{Credentials, ErrorKind, Secret, SystemClock};
-use roeh_onvif::{Cidr, DiscoveryOptions, NetPolicy, OnvifClient, VideoEncoding, discover};
+use roeh_onvif::{
+    Cidr, DiscoveryOptions, NetPolicy, OnvifClient, PtzVector, VideoEncoding, discover,
+};
 use roeh_testkit::ipycam::{self, Camera};
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -47,6 +49,14 @@ fn inside_namespace() {
     ipycam::prepare_loopback().unwrap();
     let dir = std::env::temp_dir().join(format!("roeh-ipycam-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    ipycam::write_ptz_presets(
+        &dir,
+        &[
+            ("home", "Home", 0.0, 0.0, 0.0),
+            ("gate", "Gate", 0.5, -0.25, 0.5),
+        ],
+    )
+    .unwrap();
     let cam = Camera::start(&dir, USER, PASSWORD).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -153,6 +163,8 @@ async fn checks() {
         "RTSP OPTIONS answered: {reply}"
     );
 
+    ptz_checks(&client, &main.token).await;
+
     // Wrong password: refused by the camera, and the password is not in the error.
     let wrong = OnvifClient::new(
         url::Url::parse(xaddr).unwrap(),
@@ -191,4 +203,82 @@ fn rtsp_options(addr: &str, url: &str) -> String {
     let mut buf = [0u8; 512];
     let n = s.read(&mut buf).unwrap_or(0);
     String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// The PTZ service: presets, going to one, moving and stopping, going home, with the camera's
+/// own status as the proof of where it points.
+async fn ptz_checks(client: &OnvifClient, profile: &str) {
+    assert!(client.has_ptz().await.expect("has_ptz"));
+    let presets = client.ptz_presets(profile).await.expect("GetPresets");
+    let mut tokens: Vec<&str> = presets.iter().map(|p| p.token.as_str()).collect();
+    tokens.sort_unstable();
+    assert_eq!(tokens, ["gate", "home"], "{presets:?}");
+    let g = presets.iter().find(|p| p.token == "gate").unwrap();
+    assert_eq!(g.name, "Gate");
+    let gate = PtzVector {
+        pan: 0.5,
+        tilt: -0.25,
+        zoom: 0.5,
+    };
+    assert_eq!(g.position, Some(gate));
+
+    client
+        .ptz_goto_preset(profile, "gate")
+        .await
+        .expect("GotoPreset");
+    let s = client.ptz_status(profile).await.expect("GetStatus");
+    assert_eq!(s.position, Some(gate), "{s:?}");
+
+    // A continuous move changes the position until it is stopped.
+    client
+        .ptz_continuous_move(
+            profile,
+            PtzVector {
+                pan: -1.0,
+                tilt: 0.0,
+                zoom: 0.0,
+            },
+            5,
+        )
+        .await
+        .expect("ContinuousMove");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let p = client.ptz_status(profile).await.unwrap().position.unwrap();
+        if p.pan < gate.pan - 0.05 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the camera did not pan: {p:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.ptz_stop(profile).await.expect("Stop");
+    let a = client.ptz_status(profile).await.unwrap().position.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let b = client.ptz_status(profile).await.unwrap().position.unwrap();
+    assert_eq!(a, b, "the camera still moves after Stop");
+
+    client
+        .ptz_goto_home(profile)
+        .await
+        .expect("GotoHomePosition");
+    let s = client.ptz_status(profile).await.unwrap();
+    assert_eq!(s.position, Some(PtzVector::default()), "{s:?}");
+
+    // A speed out of range is refused before anything is sent.
+    let e = client
+        .ptz_continuous_move(
+            profile,
+            PtzVector {
+                pan: 2.0,
+                tilt: 0.0,
+                zoom: 0.0,
+            },
+            5,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 }

@@ -21,6 +21,7 @@ mod gaps;
 mod holds;
 mod log;
 mod onvif;
+mod ptz;
 mod reports;
 mod secrets;
 mod segments;
@@ -42,6 +43,7 @@ pub use gaps::TimeEvent;
 pub use holds::{ExportRow, ExportState, HoldRow, NewHold};
 pub use log::{CheckpointRow, EventRow, KeyRow, LogLeaf};
 pub use onvif::{DiscoveredRow, DiscoveredState, NewDiscovered, OnvifDeviceRow, OnvifProfileRow};
+pub use ptz::PtzState;
 pub use reports::{AlertTimesRow, MAX_REPORT_ALERTS};
 pub use secrets::{CREDENTIAL_KEY_LEN, CredentialKey, ENCRYPTED_PREFIX};
 pub use users::{

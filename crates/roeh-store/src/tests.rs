@@ -2200,3 +2200,57 @@ async fn webhooks_keep_secrets_encrypted_and_deliveries_once_per_event() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn where_a_ptz_camera_points_is_kept_and_goes_with_the_camera() {
+    let (_dir, store) = open_tmp().await;
+    let a = camera("gate");
+    let b = camera("square");
+    store.insert_camera(&a, WallTime(1)).await.unwrap();
+    store.insert_camera(&b, WallTime(1)).await.unwrap();
+    assert_eq!(store.ptz_state(a.id).await.unwrap(), None);
+    assert!(store.cameras_away_from_home().await.unwrap().is_empty());
+    let away = crate::PtzState {
+        camera: a.id,
+        away: true,
+        position: "preset:gate".into(),
+        changed_at: WallTime(5),
+        changed_by: "dana".into(),
+    };
+    store.set_ptz_state(&away).await.unwrap();
+    store
+        .set_ptz_state(&crate::PtzState {
+            camera: b.id,
+            away: false,
+            position: "home".into(),
+            changed_at: WallTime(6),
+            changed_by: "dana".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.ptz_state(a.id).await.unwrap(), Some(away.clone()));
+    assert_eq!(store.cameras_away_from_home().await.unwrap(), vec![a.id]);
+    // Sent home: the same row, no longer away.
+    let home = crate::PtzState {
+        away: false,
+        position: "home".into(),
+        changed_at: WallTime(9),
+        ..away
+    };
+    store.set_ptz_state(&home).await.unwrap();
+    assert_eq!(store.ptz_state(a.id).await.unwrap(), Some(home));
+    assert!(store.cameras_away_from_home().await.unwrap().is_empty());
+    // No row for a camera that does not exist.
+    let ghost = crate::PtzState {
+        camera: CameraId::new_random(),
+        away: true,
+        position: "moved".into(),
+        changed_at: WallTime(9),
+        changed_by: "dana".into(),
+    };
+    let e = store.set_ptz_state(&ghost).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
+    // The row goes with a camera that is deleted.
+    store.delete_camera(a.id, WallTime(10)).await.unwrap();
+    assert_eq!(store.ptz_state(a.id).await.unwrap(), None);
+}

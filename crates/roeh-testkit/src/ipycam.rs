@@ -121,6 +121,29 @@ pub fn tail(path: &Path) -> String {
     text.get(start..).unwrap_or_default().to_owned()
 }
 
+/// A PTZ preset of the virtual camera: token, name, pan, tilt, zoom.
+pub type Preset<'a> = (&'a str, &'a str, f64, f64, f64);
+
+/// Writes the presets the camera started in `dir` will have (`ptz_presets.json`, read from the
+/// camera's working directory at start). Without this file the camera has one preset, `home`.
+pub fn write_ptz_presets(dir: &Path, presets: &[Preset<'_>]) -> anyhow::Result<()> {
+    let map: serde_json::Map<String, serde_json::Value> = presets
+        .iter()
+        .map(|(token, name, pan, tilt, zoom)| {
+            (
+                (*token).to_owned(),
+                serde_json::json!({"token": token, "name": name, "pan": pan, "tilt": tilt,
+                                   "zoom": zoom}),
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.join("ptz_presets.json"),
+        serde_json::to_vec_pretty(&map)?,
+    )?;
+    Ok(())
+}
+
 /// The running virtual camera; killed and reaped when dropped.
 #[derive(Debug)]
 pub struct Camera {
