@@ -20,7 +20,7 @@ import {
   isLoud,
   replaceAll,
 } from './lib/alerts';
-import { Api, ApiError, type HttpResponse, type RaiseBody } from './lib/api';
+import { Api, ApiError, type HttpResponse, type PtzCommand, type PtzView, type RaiseBody } from './lib/api';
 import { isolate } from './lib/format';
 import { PushClient, type SocketLike } from './lib/pushclient';
 import type { GapInfo, Seg } from './lib/playback';
@@ -559,6 +559,26 @@ export async function raiseAlert(body: RaiseBody): Promise<{ id: string } | { er
 export async function allUnits(): Promise<UnitsView | string> {
   try {
     return await api.units();
+  } catch (e) {
+    return message(e);
+  }
+}
+
+// ----- pan, tilt, zoom -----
+
+/** A camera's PTZ (presets, whether it is away from home); the server's message on failure. */
+export async function ptzOf(camera: string): Promise<PtzView | string> {
+  try {
+    return await api.ptz(camera);
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Sends one PTZ command; the camera's PTZ after it, or the server's message. */
+export async function ptzCommand(camera: string, c: PtzCommand): Promise<PtzView | string> {
+  try {
+    return await api.ptzCommand(camera, c);
   } catch (e) {
     return message(e);
   }

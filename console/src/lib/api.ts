@@ -127,6 +127,24 @@ export type RaiseBody =
       description: string;
     };
 
+/** `PtzView` (crates/roeh-api/src/ptz.rs). */
+export interface PtzView {
+  available: boolean;
+  presets: { token: string; name: string; home: boolean }[];
+  away: boolean;
+  position: string;
+  changed_by: string | null;
+  changed_at: string | null;
+  status: { pan: number; tilt: number; zoom: number; moving: boolean | null } | null;
+}
+
+/** A PTZ command: a continuous move, stop, home or a preset. */
+export type PtzCommand =
+  | { kind: 'move'; pan: number; tilt: number; zoom: number }
+  | { kind: 'stop' }
+  | { kind: 'home' }
+  | { kind: 'preset'; token: string };
+
 /** The header carrying the CSRF token (`roeh_auth::CSRF_HEADER`). */
 export const CSRF_HEADER = 'x-roeh-csrf';
 /** Where the CSRF token is kept across a reload (sessionStorage). */
@@ -334,6 +352,24 @@ export class Api {
   /** `POST /api/alerts` (body: `RaiseBody`): an alert raised by hand. */
   raise(body: RaiseBody): Promise<{ alert: AlertSummary; merged: boolean }> {
     return this.request<{ alert: AlertSummary; merged: boolean }>('POST', '/api/alerts', body);
+  }
+
+  /** `GET /api/cameras/{id}/ptz`. */
+  ptz(camera: string): Promise<PtzView> {
+    return this.request<PtzView>('GET', `/api/cameras/${encodeURIComponent(camera)}/ptz`);
+  }
+
+  /** `POST /api/cameras/{id}/ptz/…`: one PTZ command; the camera's PTZ after it. */
+  ptzCommand(camera: string, c: PtzCommand): Promise<PtzView> {
+    const base = `/api/cameras/${encodeURIComponent(camera)}/ptz`;
+    switch (c.kind) {
+      case 'move':
+        return this.request<PtzView>('POST', `${base}/move`, { pan: c.pan, tilt: c.tilt, zoom: c.zoom });
+      case 'preset':
+        return this.request<PtzView>('POST', `${base}/presets/${encodeURIComponent(c.token)}`);
+      default:
+        return this.request<PtzView>('POST', `${base}/${c.kind}`);
+    }
   }
 
   /** `GET /api/units[?alert=ID]`: every unit, and with an alert the nearest available ones. */

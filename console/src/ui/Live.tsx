@@ -9,6 +9,7 @@ import { dropGroup, GROUPS_KEY, type Group, readGroups, saveGroup } from '../lib
 import type { MessageKey } from '../lib/i18n';
 import { go, liveCamera, nowUs, session, t } from '../store';
 import { LivePlayer, type PlayerState } from './player';
+import { PtzPanel } from './Ptz';
 import { PhenomenonFields } from './Units';
 
 /** Roles that raise alerts (`handle_alerts`). */
@@ -287,7 +288,12 @@ export function LivePage() {
             {t.value('live.back')}
           </a>
         </div>
-        {cam && <Tile key={cam.id} id={cam.id} name={cam.name} big />}
+        {cam && (
+          <div class="single">
+            <Tile key={cam.id} id={cam.id} name={cam.name} big />
+            <PtzPanel key={`ptz-${cam.id}`} camera={cam.id} />
+          </div>
+        )}
       </main>
     );
   }

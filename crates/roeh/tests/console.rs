@@ -1445,3 +1445,232 @@ fn recordings_play_from_a_moment_step_by_frame_and_keep_the_time_on_another_came
     assert!(st.success(), "roeh exited with {st}");
     server.stop();
 }
+
+const PTZ_ENV: &str = "ROEH_CONSOLE_PTZ_IN_NETNS";
+const PTZ_CAM_USER: &str = "operator";
+const PTZ_CAM_PASSWORD: &str = "Virtual-Cam-Pa55-ptz";
+
+/// PTZ on the ONVIF simulator (ipycam, which turns its picture digitally and keeps presets): the
+/// operator opens the camera's single view, sends it to a preset, and the camera reports that
+/// position; the console says its rules are paused and the analytics stops analysing it; the
+/// audit log names the move; "back to the home position" resumes the rules. Runs inside a
+/// private network namespace (ipycam binds fixed ports on every interface).
+#[test]
+fn ptz_on_the_onvif_simulator_reaches_a_preset_pauses_the_rules_and_resumes_them_at_home() {
+    if std::env::var_os(PTZ_ENV).is_some() {
+        ptz_inside_namespace();
+        return;
+    }
+    if let Some(why) = roeh_testkit::ipycam::missing_prerequisite() {
+        return roeh_testkit::prerequisite_missing("console", &why);
+    }
+    let status = roeh_testkit::ipycam::run_in_private_netns(
+        PTZ_ENV,
+        "ptz_on_the_onvif_simulator_reaches_a_preset_pauses_the_rules_and_resumes_them_at_home",
+    )
+    .unwrap();
+    assert!(
+        status.success(),
+        "test inside the namespace failed: {status}"
+    );
+}
+
+fn ptz_inside_namespace() {
+    use roeh_testkit::ipycam;
+    ipycam::prepare_loopback().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    ipycam::write_ptz_presets(
+        dir.path(),
+        &[
+            ("home", "Home", 0.0, 0.0, 0.0),
+            ("gate", "Gate <b>north</b>", 0.6, -0.3, 0.5),
+        ],
+    )
+    .unwrap();
+    let cam = ipycam::Camera::start(dir.path(), PTZ_CAM_USER, PTZ_CAM_PASSWORD).unwrap();
+    let site = Site::new(4.0, &[]);
+    let mut toml = std::fs::read_to_string(&site.config).unwrap();
+    toml.push_str(&format!(
+        "[onvif]\nallowed_networks = [\"127.0.0.0/8\"]\n[analytics]\n{}\n",
+        models_line()
+    ));
+    std::fs::write(&site.config, toml).unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ptz_story(&site)));
+    if result.is_err() {
+        eprintln!("ipycam log tail:\n{}", cam.log_tail());
+        eprintln!("roeh log tail:\n{}", ipycam::tail(&site.log));
+    }
+    drop(cam);
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+fn ptz_story(site: &Site) {
+    let (proc_, base) = site.serve();
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/onvif/add"),
+        json!({"address": roeh_testkit::ipycam::DEVICE_SERVICE_URL, "name": "Square 360",
+               "username": PTZ_CAM_USER, "password": PTZ_CAM_PASSWORD}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let cam = v["camera"]["id"].as_str().unwrap().to_string();
+    let hotspot = arm_walkway(&base, "Square", "high");
+    let analysed = |n: u64| {
+        roeh_testkit::wait_for(&format!("{n} camera(s) analysed"), GUARD, || {
+            let (_, v) = call("GET", &format!("{base}/api/analytics/stats"), Value::Null);
+            (v["cameras_analysed"].as_u64()? == n).then_some(())
+        })
+        .unwrap()
+    };
+    analysed(1);
+
+    let password = "a-long-operator-Passw0rd";
+    user_with_password(&base, "noa", "operator", password);
+    let b = Browser::open("console-ptz-he", "he", 1400, 900);
+    sign_in_page(&b, &base, "noa", password);
+    b.js(&format!("location.hash = '#/live/{cam}'; return true"));
+    b.until(
+        "the camera's presets",
+        "return document.querySelectorAll('button.ptz-preset').length === 2",
+    );
+    b.until(
+        "the single view playing",
+        "const v = document.querySelector('video.tile-video'); return v && v.currentTime > 0",
+    );
+    assert_eq!(
+        b.js("return document.querySelector('.ptz [data-away]').dataset.away"),
+        json!("false")
+    );
+    // The device's preset name is text, not markup.
+    assert_eq!(
+        b.js("return document.querySelector('button.ptz-preset[data-token=gate] bdi').textContent"),
+        json!("Gate <b>north</b>")
+    );
+    b.shot("01-at-home");
+
+    // To the preset: the camera reports its position, the rules pause, the console says so.
+    b.js("document.querySelector('button.ptz-preset[data-token=gate]').click(); return true");
+    b.until(
+        "the rules-paused notice",
+        "return document.querySelector('.ptz-away[data-away=true]')",
+    );
+    let (s, v) = call("GET", &format!("{base}/api/cameras/{cam}/ptz"), Value::Null);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["away"], true, "{v}");
+    assert_eq!(v["position"], "preset:gate");
+    assert_eq!(v["changed_by"], "noa");
+    let pos = &v["status"];
+    assert!(
+        (pos["pan"].as_f64().unwrap() - 0.6).abs() < 1e-6
+            && (pos["tilt"].as_f64().unwrap() + 0.3).abs() < 1e-6
+            && (pos["zoom"].as_f64().unwrap() - 0.5).abs() < 1e-6,
+        "the camera reports {pos}"
+    );
+    analysed(0);
+    // A few seconds of live video later the turned picture is on screen.
+    let t0 = b
+        .js("return document.querySelector('video.tile-video').currentTime")
+        .as_f64()
+        .unwrap();
+    b.until(
+        "three more seconds of live video",
+        &format!("return document.querySelector('video.tile-video').currentTime > {t0} + 3"),
+    );
+    b.shot("02-away-rules-paused");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    // A held direction button turns the camera until it is let go.
+    let pan_before = pos["pan"].as_f64().unwrap();
+    b.js(
+        "const e = document.querySelector('button.ptz-left'); e.focus(); \
+         e.dispatchEvent(new KeyboardEvent('keydown', {key: ' ', bubbles: true})); return true",
+    );
+    let moved = roeh_testkit::wait_for("the camera to pan left", GUARD, || {
+        let (_, v) = call("GET", &format!("{base}/api/cameras/{cam}/ptz"), Value::Null);
+        let pan = v["status"]["pan"].as_f64()?;
+        (pan < pan_before - 0.05).then_some(pan)
+    })
+    .unwrap();
+    b.js("document.querySelector('button.ptz-left').dispatchEvent(\
+           new KeyboardEvent('keyup', {key: ' ', bubbles: true})); return true");
+    let stopped = roeh_testkit::wait_for("the camera to stop", GUARD, || {
+        let read = || {
+            let (_, v) = call("GET", &format!("{base}/api/cameras/{cam}/ptz"), Value::Null);
+            v["status"]["pan"].as_f64()
+        };
+        let a = read()?;
+        std::thread::sleep(Duration::from_millis(300));
+        (read()? == a).then_some(a)
+    })
+    .unwrap();
+    assert!(stopped <= moved, "{stopped} after {moved}");
+
+    // English, then home: the rules resume.
+    b.js("document.querySelector('.header-tools button[lang=en]').click(); return true");
+    b.until(
+        "the English page",
+        "return document.documentElement.dir === 'ltr'",
+    );
+    b.shot("03-en-away");
+    b.js("document.querySelector('.ptz-away button.ptz-home').click(); return true");
+    b.until(
+        "the at-home notice",
+        "return document.querySelector('.ptz-at-home[data-away=false]')",
+    );
+    let (_, v) = call("GET", &format!("{base}/api/cameras/{cam}/ptz"), Value::Null);
+    assert_eq!(v["away"], false, "{v}");
+    assert_eq!(v["position"], "home");
+    assert_eq!(v["status"]["pan"].as_f64(), Some(0.0), "{v}");
+    analysed(1);
+    b.shot("04-en-home");
+
+    // Every command is in the audit log, by the operator, with the camera and the preset.
+    let (_, audit) = call(
+        "GET",
+        &format!("{base}/api/audit?actor=noa&limit=1000"),
+        Value::Null,
+    );
+    let entries: Vec<(String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "noa" && e["outcome"] == "ok")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_string(),
+                e["target"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let has = |action: &str, target: &str| {
+        entries
+            .iter()
+            .any(|(a, t)| a == action && t == &format!("/api/cameras/{cam}/ptz{target}"))
+    };
+    assert!(
+        has(
+            "POST /api/cameras/{id}/ptz/presets/{preset}",
+            "/presets/gate"
+        ),
+        "{entries:?}"
+    );
+    assert!(
+        has("POST /api/cameras/{id}/ptz/move", "/move"),
+        "{entries:?}"
+    );
+    assert!(
+        has("POST /api/cameras/{id}/ptz/stop", "/stop"),
+        "{entries:?}"
+    );
+    assert!(
+        has("POST /api/cameras/{id}/ptz/home", "/home"),
+        "{entries:?}"
+    );
+    let _ = hotspot;
+
+    drop(b);
+    let st = proc_.terminate(Duration::from_secs(30)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+}
