@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { lib } from './helpers.mjs';
 
-const { fit, project, unproject, scaleBarM } = await lib('map');
+const map = await lib('map');
+const { fit, project, unproject, scaleBarM } = map;
 
 const tlv = [
   { lat: 32.08, lon: 34.77 },
@@ -47,4 +48,15 @@ test('one point or none still gives a usable view, and the scale bar is round', 
   assert.ok(fit([], 100, 100).scale > 0);
   const bar = scaleBarM(one);
   assert.ok([1, 2, 5].includes(bar / 10 ** Math.floor(Math.log10(bar))), String(bar));
+});
+
+test('distances on the flat projection match the great circle at city scale', () => {
+  // Tel Aviv: 0.01° of latitude is about 1105 m, 0.01° of longitude about 943 m at 32°N.
+  const a = { lat: 32.08, lon: 34.77 };
+  assert.ok(Math.abs(map.distanceM(a, { lat: 32.09, lon: 34.77 }) - 1105.4) < 1);
+  assert.ok(Math.abs(map.distanceM(a, { lat: 32.08, lon: 34.78 }) - 943.4) < 2);
+  assert.equal(map.distanceM(a, a), 0);
+  const far = { lat: 32.3, lon: 34.95 };
+  assert.equal(map.distanceM(a, far), map.distanceM(far, a));
+  assert.ok(map.distanceM(a, far) > 25_000);
 });

@@ -71,3 +71,12 @@ export function scaleBarM(v: View): number {
   for (const m of [5, 2, 1]) if (m * pow <= target) return m * pow;
   return pow;
 }
+
+/** Distance in metres between two places, on the same flat projection (good to well under 1 % at
+ * city scale). */
+export function distanceM(a: LatLon, b: LatLon): number {
+  const lat = (a.lat + b.lat) / 2;
+  const dx = (b.lon - a.lon) * mPerDegLon(lat);
+  const dy = (b.lat - a.lat) * M_PER_DEG_LAT;
+  return Math.hypot(dx, dy);
+}

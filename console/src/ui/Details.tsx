@@ -2,13 +2,18 @@
 // history (notes included), from `GET /api/alerts/{id}`, refreshed when a pushed event concerns it.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { closeDetail, loadDetail } from '../actions';
+import { allUnits, closeDetail, loadDetail } from '../actions';
+import type { AlertSummary, Unit } from '../lib/alerts';
 import { formatClock, formatDateTime, isolate, shortId } from '../lib/format';
 import { cameraLabel, eventLabel, hotspotLabel, severityLabel, stateLabel } from '../labels';
 import { detail, detailError, detailId, t } from '../store';
 import { focusCard } from './ids';
+import { distanceM } from '../lib/map';
 import { parseWallTime } from '../lib/time';
+import { MapSvg } from './MapSvg';
 
+/** Units shown on an alert's map: those this close to it, metres. */
+const NEAR_M = 3000;
 /** Recorded playback of an incident starts this long before it opened, µs. */
 const PLAY_BEFORE_US = 10_000_000;
 
@@ -49,6 +54,42 @@ function EvidenceClip({ id, src }: { id: string; src: string }) {
         <video class="evidence-video" controls preload="none" src={src} onError={() => setFailed(true)} />
       )}
     </details>
+  );
+}
+
+/** The alert's place and the patrol units around it, on the plain coordinate map. */
+function AlertMap({ a }: { a: AlertSummary }) {
+  const [units, setUnits] = useState<Unit[]>([]);
+  useEffect(() => {
+    let live = true;
+    void allUnits().then((u) => {
+      if (live && typeof u === 'object') setUnits(u.units);
+    });
+    return () => {
+      live = false;
+    };
+  }, [a.id]);
+  const at = a.location;
+  if (!at) return null;
+  const name = a.place ?? hotspotLabel(a.hotspot);
+  // The units that could get there: the ones within a few kilometres (a far one would shrink
+  // the place to a dot).
+  const near = units.filter((u) => u.position && distanceM(u.position, at) <= NEAR_M);
+  return (
+    <figure class="map-box details-map">
+      <MapSvg
+        width={480}
+        height={260}
+        label={t.value('details.map', { place: name })}
+        spots={[{ id: a.hotspot, name: '', at }]}
+        alerts={[{ id: a.id, severity: a.severity, location: at }]}
+        units={near}
+        minSpanM={1000}
+      />
+      <figcaption class="hint">
+        <bdi>{name}</bdi> · {t.value('details.mapUnits', { n: near.length })}
+      </figcaption>
+    </figure>
   );
 }
 
@@ -129,6 +170,7 @@ export function Details() {
               </dd>
             </div>
           </dl>
+          <AlertMap a={a} />
           <h3>{t.value('details.incidents')}</h3>
           <ul class="plain">
             {a.incidents.map((i) => {

@@ -4,11 +4,12 @@
 // keyboard).
 
 import { useSignal } from '@preact/signals';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect } from 'preact/hooks';
 import { allUnits, liveSources, raiseAlert } from '../actions';
 import type { UnitsView } from '../lib/alerts';
 import { formatAge } from '../lib/format';
-import { fit, type LatLon, project, scaleBarM, unproject } from '../lib/map';
+import type { LatLon } from '../lib/map';
+import { MapSvg, type Spot } from './MapSvg';
 import { severityLabel, unitKindLabel } from '../labels';
 import { go, nowUs, queue, t } from '../store';
 
@@ -39,11 +40,6 @@ const PHENOMENON_KEYS = {
 } as const;
 const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 
-interface Spot {
-  id: string;
-  name: string;
-  at: LatLon;
-}
 
 function unitStatusLabel(s: string): string {
   if (s === 'available') return t.value('unit.available');
@@ -186,7 +182,6 @@ export function UnitsPage() {
   const units = useSignal<UnitsView | string | null>(null);
   const spots = useSignal<Spot[]>([]);
   const place = useSignal<LatLon | null>(null);
-  const svg = useRef<SVGSVGElement>(null);
 
   useEffect(() => {
     let live = true;
@@ -211,23 +206,9 @@ export function UnitsPage() {
   }, []);
 
   const u = typeof units.value === 'object' && units.value !== null ? units.value.units : [];
-  const alerts = [...queue.value.values()].filter((a) => a.location);
-  const points: LatLon[] = [
-    ...spots.value.map((s) => s.at),
-    ...u.flatMap((x) => (x.position ? [x.position] : [])),
-    ...alerts.flatMap((a) => (a.location ? [a.location] : [])),
-  ];
-  const v = fit(points, W, H);
-  const bar = scaleBarM(v);
-  const pick = (e: MouseEvent) => {
-    const el = svg.current;
-    if (!el) return;
-    const r = el.getBoundingClientRect();
-    const x = ((e.clientX - r.left) / r.width) * W;
-    const y = ((e.clientY - r.top) / r.height) * H;
-    place.value = unproject(v, x, y);
-  };
-  const picked = place.value ? project(v, place.value) : null;
+  const alerts = [...queue.value.values()].flatMap((a) =>
+    a.location ? [{ id: a.id, severity: a.severity, location: a.location }] : [],
+  );
 
   return (
     <main id="main" class="page units-page" tabIndex={-1} aria-labelledby="units-title">
@@ -236,68 +217,16 @@ export function UnitsPage() {
       </h1>
       <div class="units-layout">
         <figure class="map-box">
-          <svg
-            ref={svg}
-            dir="ltr"
-            class="map"
-            viewBox={`0 0 ${W} ${H}`}
-            role="img"
-            aria-label={t.value('units.mapLabel')}
-            onClick={pick}
-          >
-            <rect class="map-bg" x="0" y="0" width={W} height={H} />
-            {spots.value.map((s) => {
-              const p = project(v, s.at);
-              return (
-                <g key={s.id} class="map-hotspot" data-hotspot={s.id} transform={`translate(${p.x} ${p.y})`}>
-                  <circle r="14" />
-                  <text y="-20" text-anchor="middle">
-                    {s.name}
-                  </text>
-                </g>
-              );
-            })}
-            {alerts.map((a) => {
-              const p = project(v, a.location as LatLon);
-              return (
-                <g key={a.id} class={`map-alert sev-${a.severity}`} transform={`translate(${p.x} ${p.y})`}>
-                  <path d="M0 -11 L11 0 L0 11 L-11 0 Z" />
-                </g>
-              );
-            })}
-            {u.map((x) => {
-              if (!x.position) return null;
-              const p = project(v, x.position);
-              return (
-                <g
-                  key={x.id}
-                  class={`map-unit status-${x.status}`}
-                  data-unit={x.id}
-                  transform={`translate(${p.x} ${p.y})`}
-                >
-                  <rect x="-7" y="-7" width="14" height="14" />
-                  <text x="11" y="5">
-                    {x.name}
-                  </text>
-                </g>
-              );
-            })}
-            {picked && (
-              <g class="map-pick" transform={`translate(${picked.x} ${picked.y})`}>
-                <circle r="9" />
-                <path d="M-15 0 H15 M0 -15 V15" />
-              </g>
-            )}
-            <g class="map-scale" transform={`translate(16 ${H - 18})`}>
-              <path d={`M0 0 H${bar * v.scale}`} />
-              <text x="0" y="-6">
-                {bar >= 1000 ? `${bar / 1000} km` : `${bar} m`}
-              </text>
-            </g>
-            <text class="map-north" x={W - 20} y="28" text-anchor="middle">
-              {t.value('units.north')}
-            </text>
-          </svg>
+          <MapSvg
+            width={W}
+            height={H}
+            label={t.value('units.mapLabel')}
+            spots={spots.value}
+            alerts={alerts}
+            units={u}
+            picked={place.value}
+            onPick={(p) => (place.value = p)}
+          />
           <figcaption class="hint">{t.value('units.mapHint')}</figcaption>
         </figure>
         <div class="units-side">

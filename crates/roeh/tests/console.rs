@@ -1,26 +1,27 @@
 //! The console in a real browser: Debian's chromium, driven through chromedriver by fantoccini,
 //! against `roeh serve` with the RTSP test camera (vtest, people on a walkway) and the real
-//! detector. Each step saves a screenshot to `target/screenshots/console-…png` (Hebrew and
-//! English) for a person to look at.
+//! detector. Each step saves a screenshot to `target/screenshots/console-…png` (Hebrew and English)
+//! for a person to look at.
 //!
-//! The story: the first admin is created on the console's first-admin page with the one-time
-//! setup token, in Hebrew; the queue is empty and mirrored (right to left); a hotspot and a rule
-//! are armed and the detector raises an alert, which appears in the queue over the signed push
+//! The story: the first admin is created on the console's first-admin page with the one-time setup
+//! token, in Hebrew; the queue is empty and mirrored (right to left); a hotspot and a rule are
+//! armed and the detector raises an alert, which appears in the queue over the signed push
 //! (verified in the browser); the operator claims it from the keyboard; another client's
 //! acknowledgement shows in the console; D dispatches the nearest unit the server suggests; Enter
-//! opens the snapshot (boxes and zone drawn), the evidence clip (played) and the history; the
-//! patrol car's phone signs in with its device token, shows the dispatch and sends accepted,
-//! arrived and closed with one tap each while the operator's details show every receipt; names
-//! carrying markup render as text and run nothing; the page switches to English; the operator
-//! resolves the alert; the audit log holds every step; axe-core finds no serious or critical
-//! violation. Two operators at once: one claims, the other's console shows who holds the alert,
-//! and a second claim is refused. A `kill -9` of the server: the operator's console and the
-//! unit's phone say they are reconnecting, and after the restart they resync, holding exactly
-//! the open alerts and the dispatch. A session that ends while a note is being typed returns to
-//! sign-in, and the note is there after it. The live grid plays every camera (each tile's
-//! `currentTime` advances), the single view plays, a scoped user gets no live video of another
-//! camera and a foreign Origin is refused. A resident's call placed on the map raises an alert
-//! that a volunteer patrol receives as the place and a text only.
+//! opens the snapshot (boxes and zone drawn), the evidence clip (played), the place with the units
+//! around it on a map, and the history; the patrol car's phone signs in with its device token,
+//! shows the dispatch and sends accepted, arrived and closed with one tap each while the operator's
+//! details show every receipt; names carrying markup render as text and run nothing; the page
+//! switches to English; the operator resolves the alert; the audit log holds every step; axe-core
+//! finds no serious or critical violation. Two operators at once: one claims, the other's console
+//! shows who holds the alert, and a second claim is refused. A `kill -9` of the server: the
+//! operator's console and the unit's phone say they are reconnecting, and after the restart they
+//! resync, holding exactly the open alerts and the dispatch. A session that ends while a note is
+//! being typed returns to sign-in, and the note is there after it. The live grid plays every camera
+//! (each tile's `currentTime` advances), the single view plays, a scoped user gets no live video of
+//! another camera and a foreign Origin is refused. A resident's call placed on the map raises an
+//! alert that a volunteer patrol receives as the place and a text only. PTZ on the ONVIF simulator:
+//! a preset is reached, the rules pause and resume at home, and the audit log names each command.
 
 #![allow(clippy::unwrap_used)]
 
@@ -477,6 +478,15 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
         "the history in the details",
         "return document.querySelectorAll('.details .history li').length >= 4",
     );
+    // The hotspot on the map, with the units around it (the near car inside the view).
+    b.until(
+        "the alert's place and units on the details map",
+        &format!(
+            "const m = document.querySelector('.details svg.map'); \
+             return m && m.querySelector('[data-alert=\"{alert}\"]') && \
+                    m.querySelector('[data-unit=\"{near}\"]')"
+        ),
+    );
     // The evidence window plays from the recorded footage. Its last segment is served once
     // sealed: until then the player says so, and "try again" reads a fresh link.
     b.until(
@@ -493,6 +503,10 @@ fn an_operator_signs_in_in_hebrew_and_claims_a_detected_alert_from_the_keyboard(
          return v.currentTime > 0.5 && v.duration > 1",
     );
     b.shot("07-details");
+    b.js(
+        "document.querySelector('.details svg.map').scrollIntoView({block: 'center'}); return true",
+    );
+    b.shot("07-details-map");
 
     // The unit's phone: signed in by the device token carried once in the address's fragment
     // (which leaves the address at once), it shows the dispatch with its place and snapshot and
