@@ -71,4 +71,6 @@ test('media time maps back to the time roeh received the picture', () => {
 test('the live URL follows the page scheme and escapes the id', () => {
   assert.equal(liveUrl({ protocol: 'https:', host: 'roeh.city:8443' }, 'a b'), 'wss://roeh.city:8443/api/cameras/a%20b/live');
   assert.equal(liveUrl({ protocol: 'http:', host: '127.0.0.1:1' }, 'x'), 'ws://127.0.0.1:1/api/cameras/x/live');
+  assert.equal(liveUrl({ protocol: 'http:', host: 'h' }, 'x', 'sub'), 'ws://h/api/cameras/x/live?stream=sub');
+  assert.equal(liveUrl({ protocol: 'http:', host: 'h' }, 'x', 'main'), 'ws://h/api/cameras/x/live');
 });

@@ -132,8 +132,11 @@ export class WallMap {
   }
 }
 
-/** `ws:` or `wss:` URL of a camera's live stream, on the page's own origin. */
-export function liveUrl(loc: { protocol: string; host: string }, camera: string): string {
+/** `ws:` or `wss:` URL of a camera's live stream, on the page's own origin; `sub` asks for the
+ * camera's second, smaller stream (grids), which the server answers with the main one where the
+ * camera has none. */
+export function liveUrl(loc: { protocol: string; host: string }, camera: string, stream: 'main' | 'sub' = 'main'): string {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${loc.host}/api/cameras/${encodeURIComponent(camera)}/live`;
+  const q = stream === 'sub' ? '?stream=sub' : '';
+  return `${scheme}//${loc.host}/api/cameras/${encodeURIComponent(camera)}/live${q}`;
 }

@@ -111,7 +111,8 @@ function Tile({ id, name, big }: { id: string; name: string; big?: boolean }) {
     const v = video.current;
     const el = box.current;
     if (!v || !el) return;
-    const p = new LivePlayer(v, id, setState);
+    // The grid plays a camera's smaller second stream where it has one; the single view its main.
+    const p = new LivePlayer(v, id, setState, big ? 'main' : 'sub');
     player.current = p;
     let visible = false;
     const update = () => {
@@ -130,7 +131,7 @@ function Tile({ id, name, big }: { id: string; name: string; big?: boolean }) {
       p.stop();
       player.current = null;
     };
-  }, [id]);
+  }, [id, big]);
 
   const label = t.value('live.tile', { name });
   return (

@@ -45,6 +45,7 @@ export class LivePlayer {
     private readonly video: HTMLVideoElement,
     private readonly camera: string,
     private readonly onState: (s: PlayerState) => void,
+    private readonly stream: 'main' | 'sub' = 'main',
   ) {}
 
   start(): void {
@@ -70,7 +71,7 @@ export class LivePlayer {
 
   private connect(ms: MediaSource): void {
     if (this.stopped || ms !== this.ms) return;
-    const ws = new WebSocket(liveUrl(location, this.camera));
+    const ws = new WebSocket(liveUrl(location, this.camera, this.stream));
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.onmessage = (e) => {

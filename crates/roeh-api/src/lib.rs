@@ -66,6 +66,12 @@ pub trait CameraControl: Send + Sync + 'static {
         let _ = id;
         None
     }
+    /// Starts watching a camera's second (sub) stream, `camera.url` its address, opened on
+    /// demand and closed after its last viewer; `None` where this node opens none.
+    fn live_sub(&self, camera: &roeh_domain::Camera) -> Option<live::LiveFeed> {
+        let _ = camera;
+        None
+    }
 }
 
 /// Everything handlers need. Cheap to clone.

@@ -15,16 +15,22 @@
 //!   and its stream always starts at a key frame;
 //! - the stream's timeline is continuous: each picture is placed after the previous one by the
 //!   step of the camera's media time, or by the last step where that time jumps (a reconnected
-//!   camera starts its media time again) or after skipped pictures; each picture is sent as soon as it arrives, with the
-//!   previous step as its duration (the next picture's own decode time corrects any error);
+//!   camera starts its media time again) or after skipped pictures; each picture is sent as soon
+//!   as it arrives, with the previous step as its duration (the next picture's own decode time
+//!   corrects any error);
+//! - `?stream=sub` asks for the camera's second, smaller stream (grids): an ONVIF camera's sub
+//!   profile, opened on demand and not recorded ([`roeh_ingest::OnDemand`]); a camera without
+//!   one answers with its main stream;
 //! - access is checked by the route layer (`ViewLive`, the caller's scope, a cookie session's
 //!   Origin), and opening the stream is a `footage_viewed` custody event.
 
+use crate::extract::ApiQuery;
 use crate::{ApiError, AppState, cameras};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use roeh_domain::{AccessUnit, CodecParams, ErrorKind};
+use serde::Deserialize;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -36,6 +42,18 @@ pub struct LiveFeed {
     pub gop: Vec<AccessUnit>,
     /// Every later access unit.
     pub rx: broadcast::Receiver<AccessUnit>,
+    /// Held while the viewer watches (an on-demand session closes when its last one goes).
+    pub keep: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// Query of `GET /api/cameras/{id}/live`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LiveQuery {
+    /// `main` (the recorded stream; default) or `sub` (the camera's second, smaller stream, for
+    /// grids; the main stream where the camera has none).
+    #[serde(default)]
+    stream: Option<String>,
 }
 
 /// Step used before a stream has shown its own: 25 pictures per second.
@@ -47,17 +65,30 @@ pub(crate) async fn ws(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<roeh_auth::Principal>,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<LiveQuery>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     // A missing camera answers as such before anything else.
     let cam = cameras::load(&st, &id).await?;
+    let sub = match q.stream.as_deref() {
+        None | Some("main") => false,
+        Some("sub") => true,
+        Some(_) => return Err(ApiError::invalid("stream must be main or sub")),
+    };
     let upgrade = upgrade.map_err(|e| ApiError::invalid(e.body_text()))?;
-    let feed = st.control.live(cam.id).ok_or_else(|| {
-        ApiError::new(
-            ErrorKind::Unavailable,
-            "this node does not serve live video of that camera",
-        )
-    })?;
+    let sub_feed = if sub {
+        sub_feed(&st, &cam).await?
+    } else {
+        None
+    };
+    let feed = sub_feed
+        .or_else(|| st.control.live(cam.id))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::Unavailable,
+                "this node does not serve live video of that camera",
+            )
+        })?;
     st.custody
         .record_access(
             "footage_viewed",
@@ -72,6 +103,22 @@ pub(crate) async fn ws(
     Ok(upgrade
         .read_buffer_size(4096)
         .on_upgrade(move |socket| pump(socket, feed)))
+}
+
+/// The camera's sub stream, where it has one (an ONVIF camera with a second profile) and this
+/// node opens it.
+async fn sub_feed(st: &AppState, cam: &roeh_domain::Camera) -> Result<Option<LiveFeed>, ApiError> {
+    let Some(url) = st
+        .store
+        .onvif_device(cam.id)
+        .await?
+        .and_then(|d| d.sub)
+        .and_then(|s| roeh_domain::CameraUrl::parse(&s.stream_url).ok())
+    else {
+        return Ok(None);
+    };
+    let sub = roeh_domain::Camera { url, ..cam.clone() };
+    Ok(st.control.live_sub(&sub))
 }
 
 /// Turns access units into the messages of one viewer.
@@ -191,7 +238,12 @@ fn message(header: &serde_json::Value, body: &[u8]) -> Vec<u8> {
 }
 
 async fn pump(mut socket: WebSocket, feed: LiveFeed) {
-    let LiveFeed { gop, mut rx } = feed;
+    // `_keep` lives as long as this viewer.
+    let LiveFeed {
+        gop,
+        mut rx,
+        keep: _keep,
+    } = feed;
     let mut mux = LiveMuxer::new();
     for au in &gop {
         for m in mux.push(au) {

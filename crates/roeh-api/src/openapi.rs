@@ -68,6 +68,12 @@ fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static s
     ];
     const SINCE: (&str, &str, &str) = ("since", "integer", "Resume after this event seq.");
     match (method, path) {
+        ("GET", "/api/cameras/{id}/live") => &[(
+            "stream",
+            "string",
+            "`main` (default) or `sub`: the camera's second, smaller stream, opened on demand \
+             and not recorded; the main stream where the camera has none.",
+        )],
         ("GET", "/api/alerts") => &[
             ("state", "string", "Only alerts in this state."),
             ("hotspot", "string", "Only alerts of this hotspot (UUID)."),

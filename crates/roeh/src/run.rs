@@ -143,6 +143,8 @@ async fn sync_config_cameras(store: &Store, cfg: &Config, clock: &dyn Clock) -> 
 struct Control {
     pipeline: Pipeline,
     live: Arc<roeh_ingest::LiveHub>,
+    /// Sub streams for live grids, opened while watched.
+    ondemand: roeh_ingest::OnDemand,
 }
 
 impl roeh_api::CameraControl for Control {
@@ -159,6 +161,7 @@ impl roeh_api::CameraControl for Control {
             self.pipeline.stop_camera(id).await;
             // Its viewers see the end of the stream.
             self.live.remove(id);
+            self.ondemand.stop(id);
         })
     }
 
@@ -167,6 +170,16 @@ impl roeh_api::CameraControl for Control {
         Some(roeh_api::live::LiveFeed {
             gop: start.gop,
             rx: start.rx,
+            keep: None,
+        })
+    }
+
+    fn live_sub(&self, camera: &Camera) -> Option<roeh_api::live::LiveFeed> {
+        let (start, viewer) = self.ondemand.watch(camera.clone());
+        Some(roeh_api::live::LiveFeed {
+            gop: start.gop,
+            rx: start.rx,
+            keep: Some(Box::new(viewer)),
         })
     }
 }
@@ -362,6 +375,14 @@ async fn run_until(
     }
     pcfg.ingest.tap = Some(Arc::new(roeh_ingest::Taps(taps)));
     let opener = Arc::new(roeh_ingest::CameraOpener::new());
+    // Sub streams for the live grids: the same ingest settings, no tap (not recorded or
+    // analysed), closed 15 s after their last viewer.
+    let ondemand = roeh_ingest::OnDemand::new(
+        opener.clone(),
+        clock.clone(),
+        pcfg.ingest.clone(),
+        Duration::from_secs(15),
+    );
     let pipeline = Pipeline::start(store.clone(), clock.clone(), opener, pcfg).await?;
     let api_stop = CancellationToken::new();
     let checkpointer = custody.spawn_checkpointer(api_stop.clone());
@@ -383,6 +404,7 @@ async fn run_until(
         control: Arc::new(Control {
             pipeline: pipeline.clone(),
             live,
+            ondemand,
         }),
         footage_root,
         clock,

@@ -21,7 +21,8 @@
 //! (each tile's `currentTime` advances), the single view plays, a scoped user gets no live video of
 //! another camera and a foreign Origin is refused. A resident's call placed on the map raises an
 //! alert that a volunteer patrol receives as the place and a text only. PTZ on the ONVIF simulator:
-//! a preset is reached, the rules pause and resume at home, and the audit log names each command.
+//! a preset is reached, the rules pause and resume at home, and the audit log names each command;
+//! there the grid plays the camera's sub stream and the single view its main stream.
 
 #![allow(clippy::unwrap_used)]
 
@@ -1544,14 +1545,35 @@ fn ptz_story(site: &Site) {
     user_with_password(&base, "noa", "operator", password);
     let b = Browser::open("console-ptz-he", "he", 1400, 900);
     sign_in_page(&b, &base, "noa", password);
+    // The grid plays the camera's second, smaller stream (640x360, opened on demand); the single
+    // view its main, recorded one (768x576).
+    b.js("location.hash = '#/live'; return true");
+    let grid = b.until(
+        "the grid tile playing",
+        "const v = document.querySelector('video.tile-video'); \
+         return v && v.currentTime > 0 && v.videoWidth + 'x' + v.videoHeight",
+    );
+    assert_eq!(grid, json!("640x360"), "the grid plays the sub stream");
+    let (s, v) = call(
+        "GET",
+        &format!("{base}/api/cameras/{cam}/live?stream=thumbnail"),
+        Value::Null,
+    );
+    assert_eq!(s, 400, "{v}");
     b.js(&format!("location.hash = '#/live/{cam}'; return true"));
     b.until(
         "the camera's presets",
         "return document.querySelectorAll('button.ptz-preset').length === 2",
     );
-    b.until(
+    let single = b.until(
         "the single view playing",
-        "const v = document.querySelector('video.tile-video'); return v && v.currentTime > 0",
+        "const v = document.querySelector('video.tile-video'); \
+         return v && v.currentTime > 0 && v.videoWidth + 'x' + v.videoHeight",
+    );
+    assert_eq!(
+        single,
+        json!("768x576"),
+        "the single view plays the main stream"
     );
     assert_eq!(
         b.js("return document.querySelector('.ptz [data-away]').dataset.away"),
