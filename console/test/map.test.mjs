@@ -60,3 +60,37 @@ test('distances on the flat projection match the great circle at city scale', ()
   assert.equal(map.distanceM(a, far), map.distanceM(far, a));
   assert.ok(map.distanceM(a, far) > 25_000);
 });
+
+test('tiles of a tile server cover the view, at the zoom of its pixels, in place', () => {
+  const v = fit(tlv, 800, 560);
+  const tiles = map.tilesFor(v, 19);
+  assert.ok(tiles.length > 0 && tiles.length <= 48, `${tiles.length}`);
+  const z = tiles[0].z;
+  assert.ok(tiles.every((t) => t.z === z));
+  // A tile's pixels are about the view's pixels: 256 wide, within a factor of √2.
+  for (const t of tiles) {
+    assert.ok(t.w > 256 / Math.SQRT2 - 1 && t.w < 256 * Math.SQRT2 + 1, `${t.w}`);
+    assert.ok(Math.abs(t.w - t.h) < 0.02 * t.w, 'square at city scale');
+  }
+  // Together they cover the view.
+  const left = Math.min(...tiles.map((t) => t.px));
+  const top = Math.min(...tiles.map((t) => t.py));
+  const right = Math.max(...tiles.map((t) => t.px + t.w));
+  const bottom = Math.max(...tiles.map((t) => t.py + t.h));
+  assert.ok(left <= 0 && top <= 0 && right >= 800 && bottom >= 560, `${left} ${top} ${right} ${bottom}`);
+  // At the scale of zoom 15's pixels, the tile under Tel Aviv's 32.08 N 34.77 E is x 19548,
+  // y 13298 (the slippy-map numbering), and it is drawn where that place is.
+  const at = { lat: 32.08, lon: 34.77 };
+  const scale = 2 ** 15 / (156543.03392 * Math.cos((at.lat * Math.PI) / 180));
+  const v15 = { lat: at.lat, lon: at.lon, scale, width: 512, height: 512 };
+  const t15 = map.tilesFor(v15, 19);
+  assert.ok(t15.every((t) => t.z === 15));
+  const home = t15.find((t) => t.x === 19548 && t.y === 13298);
+  assert.ok(home, JSON.stringify(t15.map((t) => [t.x, t.y])));
+  const p = project(v15, at);
+  assert.ok(p.x >= home.px && p.x <= home.px + home.w && p.y >= home.py && p.y <= home.py + home.h);
+  // A low maximum zoom is kept; too many tiles lower the zoom.
+  assert.ok(map.tilesFor(v, 12).every((t) => t.z <= 12));
+  assert.ok(map.tilesFor(v, 19, 4).length <= 4);
+  assert.equal(map.tileUrl('https://t/{z}/{x}/{y}.png', { z: 3, x: 4, y: 5 }), 'https://t/3/4/5.png');
+});

@@ -109,6 +109,7 @@ async fn h265_camera_is_recorded_and_exported() {
         auth: Arc::new(
             roeh_api::auth::AuthState::new(roeh_auth::HashParams::INSECURE_FAST, false).unwrap(),
         ),
+        console: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

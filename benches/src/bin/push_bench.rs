@@ -314,6 +314,7 @@ async fn run(args: Args) -> Result<()> {
             HashParams::INSECURE_FAST,
             false,
         )?),
+        console: Arc::default(),
     };
     let admin = token_for(&store, "admin", Role::Admin).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -69,6 +69,15 @@ export interface MeView {
   csrf?: string;
   /** The site's time zone (IANA name). */
   time_zone?: string;
+  /** The site's map tile server, if it has one. */
+  map_tiles?: TileServer;
+}
+
+/** A map tile server (`MapTilesView`): XYZ Web Mercator tiles. */
+export interface TileServer {
+  url: string;
+  attribution: string | null;
+  max_zoom: number;
 }
 
 /** `SetupView`. */

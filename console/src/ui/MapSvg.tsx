@@ -1,10 +1,11 @@
 // The plain coordinate map as SVG (../lib/map.ts): hotspots, alerts and units on a flat local
-// projection with a scale bar and north up, never mirrored. Used by the units page (where a
+// projection with a scale bar and north up, never mirrored; under them the site's map tiles
+// where it configured a tile server (`[console] map_tiles`), else nothing that needs a network. Used by the units page (where a
 // click picks a place) and by an alert's details (its place and the units around it).
 
 import type { Unit } from '../lib/alerts';
-import { fit, type LatLon, project, scaleBarM, unproject } from '../lib/map';
-import { t } from '../store';
+import { fit, type LatLon, project, scaleBarM, tilesFor, tileUrl, unproject } from '../lib/map';
+import { session, t } from '../store';
 
 /** A hotspot on the map. */
 export interface Spot {
@@ -43,6 +44,8 @@ export function MapSvg(props: {
     onPick(unproject(v, ((e.clientX - r.left) / r.width) * W, ((e.clientY - r.top) / r.height) * H));
   };
   const picked = props.picked ? project(v, props.picked) : null;
+  const server = session.value?.map_tiles;
+  const tiles = server ? tilesFor(v, server.max_zoom) : [];
   return (
     <svg
       dir="ltr"
@@ -53,6 +56,19 @@ export function MapSvg(props: {
       onClick={pick}
     >
       <rect class="map-bg" x="0" y="0" width={W} height={H} />
+      {server &&
+        tiles.map((tile) => (
+          <image
+            key={`${tile.z}/${tile.x}/${tile.y}`}
+            class="map-tile"
+            href={tileUrl(server.url, tile)}
+            x={tile.px}
+            y={tile.py}
+            width={tile.w}
+            height={tile.h}
+            preserveAspectRatio="none"
+          />
+        ))}
       {props.spots.map((s) => {
         const p = project(v, s.at);
         return (
@@ -101,6 +117,11 @@ export function MapSvg(props: {
       <text class="map-north" x={W - 20} y="28" text-anchor="middle">
         {t.value('units.north')}
       </text>
+      {server?.attribution && (
+        <text class="map-attribution" x={W - 8} y={H - 8} text-anchor="end">
+          {server.attribution}
+        </text>
+      )}
     </svg>
   );
 }

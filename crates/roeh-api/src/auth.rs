@@ -761,6 +761,20 @@ pub(crate) struct MeView {
     csrf: Option<String>,
     /// The site's time zone (IANA name, `[alerts] time_zone`): the console shows times in it.
     time_zone: String,
+    /// The site's map tile server (`[console] map_tiles`); absent: the plain map only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    map_tiles: Option<MapTilesView>,
+}
+
+/// A map tile server as the console uses it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct MapTilesView {
+    /// XYZ template with `{z}`, `{x}`, `{y}` (Web Mercator tiles).
+    url: String,
+    /// Credit to show under the map.
+    attribution: Option<String>,
+    /// Highest zoom level.
+    max_zoom: u8,
 }
 
 /// `GET /api/auth/me`.
@@ -779,6 +793,11 @@ pub(crate) async fn me(
         username: p.username,
         csrf,
         time_zone: st.alerts.settings().shifts.time_zone().name().to_string(),
+        map_tiles: st.console.map_tiles.as_ref().map(|t| MapTilesView {
+            url: t.template().to_string(),
+            attribution: t.attribution().map(str::to_string),
+            max_zoom: t.max_zoom(),
+        }),
     })
 }
 

@@ -9,7 +9,8 @@
 //!   the API's routes and their policy;
 //! - every answer carries a strict Content-Security-Policy (no inline script or style, nothing
 //!   from another origin, no framing), so a string that slipped into the page as markup still
-//!   could not run.
+//!   could not run; the one exception a site may configure is the pictures of its own map tile
+//!   server ([`MapTiles`]), whose origin alone is added to `img-src`.
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
@@ -23,6 +24,117 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
     font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 
+/// A site's map tile server (`[console] map_tiles`): XYZ tiles in Web Mercator, as served by
+/// OpenStreetMap-style servers on the city's network. Without one the console's map is the
+/// plain coordinate view, which needs no network at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapTiles {
+    /// The tile URL template with `{z}`, `{x}` and `{y}`.
+    template: String,
+    /// `scheme://host[:port]` of the template: what the page's CSP allows pictures from.
+    origin: String,
+    /// Credit shown under the map (the tile licence usually asks for one).
+    attribution: Option<String>,
+    /// Highest zoom level the server has.
+    max_zoom: u8,
+}
+
+/// Longest tile URL template accepted.
+const MAX_TEMPLATE_LEN: usize = 512;
+
+impl MapTiles {
+    /// Checks a template: an `http`/`https` URL without credentials, with `{z}`, `{x}` and
+    /// `{y}`, and nothing a CSP source could be confused by; `max_zoom` at most 22.
+    pub fn parse(
+        template: &str,
+        attribution: Option<String>,
+        max_zoom: u8,
+    ) -> Result<MapTiles, String> {
+        let t = template.trim();
+        if t.len() > MAX_TEMPLATE_LEN {
+            return Err(format!(
+                "map_tiles is longer than {MAX_TEMPLATE_LEN} characters"
+            ));
+        }
+        for part in ["{z}", "{x}", "{y}"] {
+            if !t.contains(part) {
+                return Err(format!("map_tiles must contain {part}"));
+            }
+        }
+        if t.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ';' | ',' | '\'' | '"'))
+        {
+            return Err("map_tiles contains a character a URL template may not".into());
+        }
+        let probe = t
+            .replace("{z}", "0")
+            .replace("{x}", "0")
+            .replace("{y}", "0");
+        let url = url::Url::parse(&probe).map_err(|_| "map_tiles is not a URL".to_string())?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("map_tiles must use http or https".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("map_tiles must not carry credentials".into());
+        }
+        let Some(host) = url.host_str() else {
+            return Err("map_tiles has no host".into());
+        };
+        if max_zoom > 22 {
+            return Err("map_max_zoom must be at most 22".into());
+        }
+        let origin = match url.port() {
+            Some(p) => format!("{}://{host}:{p}", url.scheme()),
+            None => format!("{}://{host}", url.scheme()),
+        };
+        Ok(MapTiles {
+            template: t.to_string(),
+            origin,
+            attribution: attribution
+                .map(|a| roeh_auth::audit::clean(&a, 200))
+                .filter(|a| !a.is_empty()),
+            max_zoom,
+        })
+    }
+
+    /// The template.
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+
+    /// The credit to show, if any.
+    pub fn attribution(&self) -> Option<&str> {
+        self.attribution.as_deref()
+    }
+
+    /// The highest zoom level.
+    pub fn max_zoom(&self) -> u8 {
+        self.max_zoom
+    }
+}
+
+/// How the console is served: the site's map tile server, if it has one.
+#[derive(Clone, Debug, Default)]
+pub struct ConsoleSettings {
+    /// The tile server; `None`: the plain map only.
+    pub map_tiles: Option<MapTiles>,
+}
+
+impl ConsoleSettings {
+    /// The Content-Security-Policy of the console's answers: [`CONTENT_SECURITY_POLICY`], with
+    /// the tile server's origin allowed for pictures.
+    pub fn content_security_policy(&self) -> String {
+        match &self.map_tiles {
+            None => CONTENT_SECURITY_POLICY.to_string(),
+            Some(t) => CONTENT_SECURITY_POLICY.replacen(
+                "img-src 'self' blob: data:;",
+                &format!("img-src 'self' blob: data: {};", t.origin),
+                1,
+            ),
+        }
+    }
+}
+
 /// The console's files as built by `build.rs`.
 const INDEX_HTML: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/index.html"));
 const APP_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/app.js"));
@@ -31,24 +143,36 @@ const INDEX_HTML_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/i
 const APP_JS_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/app.js.gz"));
 const APP_CSS_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/console/app.css.gz"));
 
-/// The console's routes (merged outside the route layer: public, static, no data).
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// The console's routes (merged outside the route layer: public, static, no data), answering
+/// with the policy of `settings`.
+pub fn router<S: Clone + Send + Sync + 'static>(settings: &ConsoleSettings) -> Router<S> {
+    let csp = HeaderValue::from_str(&settings.content_security_policy())
+        .unwrap_or_else(|_| HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    let (c1, c2, c3) = (csp.clone(), csp.clone(), csp);
     Router::new()
         .route(
             "/",
-            get(|h: HeaderMap| async move {
-                file(&h, INDEX_HTML, INDEX_HTML_GZ, "text/html; charset=utf-8")
+            get(move |h: HeaderMap| async move {
+                file(
+                    &h,
+                    INDEX_HTML,
+                    INDEX_HTML_GZ,
+                    "text/html; charset=utf-8",
+                    c1,
+                )
             }),
         )
         .route(
             "/assets/app.js",
-            get(|h: HeaderMap| async move {
-                file(&h, APP_JS, APP_JS_GZ, "text/javascript; charset=utf-8")
+            get(move |h: HeaderMap| async move {
+                file(&h, APP_JS, APP_JS_GZ, "text/javascript; charset=utf-8", c2)
             }),
         )
         .route(
             "/assets/app.css",
-            get(|h: HeaderMap| async move { file(&h, APP_CSS, APP_CSS_GZ, "text/css; charset=utf-8") }),
+            get(move |h: HeaderMap| async move {
+                file(&h, APP_CSS, APP_CSS_GZ, "text/css; charset=utf-8", c3)
+            }),
         )
 }
 
@@ -75,10 +199,11 @@ fn file(
     plain: &'static [u8],
     gzip: &'static [u8],
     content_type: &'static str,
+    csp: HeaderValue,
 ) -> Response {
     let gz = accepts_gzip(req);
     let body = if gz { gzip } else { plain };
-    let mut resp = file_with(body, content_type);
+    let mut resp = file_with(body, content_type, csp);
     let h = resp.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if gz {
@@ -87,13 +212,10 @@ fn file(
     resp
 }
 
-fn file_with(body: &'static [u8], content_type: &'static str) -> Response {
+fn file_with(body: &'static [u8], content_type: &'static str, csp: HeaderValue) -> Response {
     let headers: [(HeaderName, HeaderValue); 6] = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ),
+        (header::CONTENT_SECURITY_POLICY, csp),
         // The binary's files change only with the binary: a browser revalidates each load.
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         (
@@ -127,10 +249,17 @@ mod tests {
         assert!(!accepts_gzip(&with("gzip;q=0")));
         assert!(!accepts_gzip(&with("identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
-        let r = file(&with("gzip"), APP_JS, APP_JS_GZ, "text/javascript");
+        let csp = || HeaderValue::from_static(CONTENT_SECURITY_POLICY);
+        let r = file(&with("gzip"), APP_JS, APP_JS_GZ, "text/javascript", csp());
         assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
         assert_eq!(r.headers()[header::VARY], "accept-encoding");
-        let r = file(&HeaderMap::new(), APP_JS, APP_JS_GZ, "text/javascript");
+        let r = file(
+            &HeaderMap::new(),
+            APP_JS,
+            APP_JS_GZ,
+            "text/javascript",
+            csp(),
+        );
         assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
     }
 
@@ -154,5 +283,40 @@ mod tests {
         assert!(INDEX_HTML_GZ.starts_with(&[0x1f, 0x8b]) && APP_CSS_GZ.starts_with(&[0x1f, 0x8b]));
         assert!(CONTENT_SECURITY_POLICY.contains("script-src 'self';"));
         assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
+    }
+
+    #[test]
+    fn a_tile_server_is_checked_and_only_its_origin_is_allowed_for_pictures() {
+        let t = MapTiles::parse(
+            "https://tiles.city.example:8443/osm/{z}/{x}/{y}.png",
+            Some("© OpenStreetMap contributors".into()),
+            19,
+        )
+        .unwrap();
+        let csp = ConsoleSettings {
+            map_tiles: Some(t.clone()),
+        }
+        .content_security_policy();
+        assert!(
+            csp.contains("img-src 'self' blob: data: https://tiles.city.example:8443;"),
+            "{csp}"
+        );
+        assert!(csp.contains("connect-src 'self';") && csp.contains("script-src 'self';"));
+        assert_eq!(t.attribution(), Some("© OpenStreetMap contributors"));
+        assert_eq!(
+            ConsoleSettings::default().content_security_policy(),
+            CONTENT_SECURITY_POLICY
+        );
+        for bad in [
+            "https://tiles.example/{z}/{x}.png",
+            "ftp://tiles.example/{z}/{x}/{y}.png",
+            "https://user:pw@tiles.example/{z}/{x}/{y}.png",
+            "https://tiles.example/{z}/{x}/{y}.png; script-src *",
+            "https://tiles.example/{z}/{x}/{y}.png 'unsafe-inline'",
+            "/tiles/{z}/{x}/{y}.png",
+        ] {
+            assert!(MapTiles::parse(bad, None, 19).is_err(), "{bad}");
+        }
+        assert!(MapTiles::parse("http://10.0.0.9/{z}/{x}/{y}.png", None, 23).is_err());
     }
 }

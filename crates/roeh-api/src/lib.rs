@@ -95,6 +95,8 @@ pub struct AppState {
     pub auth: Arc<auth::AuthState>,
     /// Alerts, patrol units and the push of their events.
     pub alerts: Arc<alerts::AlertsService>,
+    /// How the console is served (the site's map tile server).
+    pub console: Arc<console::ConsoleSettings>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -213,6 +215,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The API's router.
 pub fn router(state: AppState) -> Router {
+    let console_settings = state.console.clone();
     Router::new()
         .route("/api/health", get(health))
         .route("/api/auth/setup", post(auth::setup))
@@ -327,7 +330,7 @@ pub fn router(state: AppState) -> Router {
             auth::authenticate,
         ))
         // The console's static files: public, outside the route layer (see console.rs).
-        .merge(console::router())
+        .merge(console::router(&console_settings))
         .fallback(|| async { ApiError::not_found("no such route") })
         // The extractors enforce the cap, so an oversized body is refused with the shared
         // error body (413 resource_exhausted), whether or not it announces its length.

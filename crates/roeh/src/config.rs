@@ -37,6 +37,9 @@ pub struct Config {
     /// Outbound webhooks: where they may go.
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// The browser console: the site's map tile server.
+    #[serde(default)]
+    pub console: ConsoleConfig,
     /// Cameras known at start.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
@@ -533,6 +536,49 @@ impl TryFrom<RawAlertsConfig> for AlertsConfig {
             shifts,
             push_ttl: std::time::Duration::from_secs_f64(r.push_ttl_secs),
         })
+    }
+}
+
+/// `[console]`: the site's map tile server, if it has one (XYZ Web Mercator tiles on the city's
+/// network, e.g. `map_tiles = "https://tiles.city.local/osm/{z}/{x}/{y}.png"`). Without it the
+/// console's maps are the plain coordinate view, which needs no network.
+#[derive(Debug, Default, Deserialize)]
+#[serde(try_from = "RawConsoleConfig")]
+pub struct ConsoleConfig {
+    /// The checked tile server.
+    pub map_tiles: Option<roeh_api::console::MapTiles>,
+}
+
+/// `[console]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawConsoleConfig {
+    map_tiles: String,
+    map_attribution: String,
+    map_max_zoom: u8,
+}
+
+impl Default for RawConsoleConfig {
+    fn default() -> Self {
+        RawConsoleConfig {
+            map_tiles: String::new(),
+            map_attribution: String::new(),
+            map_max_zoom: 19,
+        }
+    }
+}
+
+impl TryFrom<RawConsoleConfig> for ConsoleConfig {
+    type Error = String;
+
+    fn try_from(r: RawConsoleConfig) -> Result<Self, String> {
+        if r.map_tiles.trim().is_empty() {
+            return Ok(ConsoleConfig::default());
+        }
+        let attribution = Some(r.map_attribution).filter(|a| !a.trim().is_empty());
+        roeh_api::console::MapTiles::parse(&r.map_tiles, attribution, r.map_max_zoom)
+            .map(|t| ConsoleConfig { map_tiles: Some(t) })
+            .map_err(|e| format!("console.{e}"))
     }
 }
 
@@ -1055,6 +1101,28 @@ mod tests {
         ] {
             let e = Config::parse(&format!("[server]\n{bad}")).unwrap_err();
             assert!(e.to_string().contains("tls_cert"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_map_tile_server_is_optional_and_checked() {
+        assert_eq!(Config::parse("").unwrap().console.map_tiles, None);
+        let cfg = Config::parse(
+            "[console]\nmap_tiles = \"https://tiles.city.local/osm/{z}/{x}/{y}.png\"\n\
+             map_attribution = \"© OpenStreetMap contributors\"\nmap_max_zoom = 18",
+        )
+        .unwrap();
+        let t = cfg.console.map_tiles.unwrap();
+        assert_eq!(t.template(), "https://tiles.city.local/osm/{z}/{x}/{y}.png");
+        assert_eq!(t.max_zoom(), 18);
+        for bad in [
+            "map_tiles = \"https://tiles.city.local/{z}/{y}.png\"",
+            "map_tiles = \"file:///srv/{z}/{x}/{y}.png\"",
+            "map_tiles = \"https://t/{z}/{x}/{y}.png\"\nmap_max_zoom = 30",
+            "map_tile = \"https://t/{z}/{x}/{y}.png\"",
+        ] {
+            let e = Config::parse(&format!("[console]\n{bad}")).unwrap_err();
+            assert!(e.to_string().contains("map_"), "{bad}: {e}");
         }
     }
 }

@@ -414,6 +414,9 @@ async fn run_until(
             .clone()
             .map(|a| Arc::new(AnalyticsApi(a)) as Arc<dyn roeh_api::detection::AnalyticsControl>),
         auth: Arc::new(auth),
+        console: Arc::new(roeh_api::console::ConsoleSettings {
+            map_tiles: cfg.console.map_tiles.clone(),
+        }),
     };
     let app = roeh_api::router(state).layer(webhooks.layer());
     let api = match tls {

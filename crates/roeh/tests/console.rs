@@ -297,6 +297,58 @@ fn unit(base: &str, name: &str, lat: f64, lon: f64) -> (String, String) {
     (v["id"].as_str().unwrap().to_string(), token)
 }
 
+/// A 1×1 PNG (one grey-blue pixel), the picture of every tile of [`tile_server`].
+const TILE_PNG: [u8; 69] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xb0, 0xf2, 0x8a, 0x02,
+    0x00, 0x01, 0xa0, 0x00, 0xdf, 0x62, 0x0b, 0xff, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
+    0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// A map tile server on loopback: every `GET /osm/{z}/{x}/{y}.png` answers [`TILE_PNG`]; its port
+/// and how many tiles it served.
+fn tile_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(&conn);
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() {
+                    return;
+                }
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let tile = first.starts_with("GET /osm/") && first.contains(".png ");
+                let mut out = &conn;
+                if tile {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = write!(
+                        out,
+                        "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n",
+                        TILE_PNG.len()
+                    );
+                    let _ = out.write_all(&TILE_PNG);
+                } else {
+                    let _ = out.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            });
+        }
+    });
+    (port, served)
+}
+
 /// axe-core (from the console's npm packages) run on the page: its serious and critical
 /// violations, as `id: help (n nodes)` lines.
 fn axe_violations(b: &Browser) -> Vec<String> {
@@ -1190,6 +1242,14 @@ fn the_live_grid_plays_every_camera_and_live_video_keeps_to_scope_and_origin() {
 #[test]
 fn a_residents_call_placed_on_the_map_reaches_the_volunteer_patrol_as_place_and_text_only() {
     let (server, site) = camera_site("Gate", None);
+    // The site's own map tile server, shown under the map (and allowed by the page's policy).
+    let (tile_port, tiles_served) = tile_server();
+    let mut text = std::fs::read_to_string(&site.config).unwrap();
+    text.push_str(&format!(
+        "[console]\nmap_tiles = \"http://127.0.0.1:{tile_port}/osm/{{z}}/{{x}}/{{y}}.png\"\n\
+         map_attribution = \"Test tiles\"\n"
+    ));
+    std::fs::write(&site.config, text).unwrap();
     let (proc_, base) = site.serve();
     let cams = wait_streaming(&base, Some(1)).unwrap();
     let cam = cams[0]["id"].as_str().unwrap().to_string();
@@ -1221,6 +1281,28 @@ fn a_residents_call_placed_on_the_map_reaches_the_volunteer_patrol_as_place_and_
     b.until(
         "the hotspot on the map",
         "return document.querySelector('.map-hotspot circle')",
+    );
+    let drawn = b
+        .until(
+            "the site's map tiles under the map",
+            "return document.querySelectorAll('svg.map image.map-tile').length",
+        )
+        .as_u64()
+        .unwrap();
+    let fetched = roeh_testkit::wait_for("the tiles fetched", GUARD, || {
+        let n = tiles_served.load(std::sync::atomic::Ordering::SeqCst);
+        (n as u64 >= drawn).then_some(n)
+    })
+    .unwrap();
+    assert!(fetched > 0);
+    let first =
+        b.js("return document.querySelector('svg.map image.map-tile').getAttribute('href')");
+    assert!(
+        first
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("http://127.0.0.1:{tile_port}/osm/")),
+        "{first}"
     );
     // The caller is 40 px east of the hotspot's marker: a click there places the call.
     b.js(

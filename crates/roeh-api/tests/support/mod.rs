@@ -76,6 +76,7 @@ pub async fn bare_state(
         onvif: Arc::new(roeh_api::onvif::OnvifSettings::default()),
         analytics: None,
         auth: auth_state(),
+        console: Arc::default(),
     };
     (state, key)
 }
