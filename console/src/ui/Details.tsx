@@ -2,7 +2,7 @@
 // history (notes included), from `GET /api/alerts/{id}`, refreshed when a pushed event concerns it.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { allUnits, closeDetail, loadDetail } from '../actions';
+import { allUnits, closeDetail, liveSources, loadDetail } from '../actions';
 import type { AlertSummary, Unit } from '../lib/alerts';
 import { formatClock, formatDateTime, isolate, shortId } from '../lib/format';
 import { cameraLabel, eventLabel, hotspotLabel, severityLabel, stateLabel } from '../labels';
@@ -90,6 +90,42 @@ function AlertMap({ a }: { a: AlertSummary }) {
         <bdi>{name}</bdi> · {t.value('details.mapUnits', { n: near.length })}
       </figcaption>
     </figure>
+  );
+}
+
+/** The hotspot's cameras that recorded no incident of the alert, each a link to its recording
+ * at the moment the alert began (10 s before), to see the same moment from another side. */
+function OtherCameras({ a }: { a: AlertSummary }) {
+  const [cams, setCams] = useState<string[]>([]);
+  useEffect(() => {
+    let live = true;
+    void liveSources().then((s) => {
+      if (!live || typeof s === 'string') return;
+      setCams(s.hotspots.find((h) => h.id === a.hotspot)?.cameras ?? []);
+    });
+    return () => {
+      live = false;
+    };
+  }, [a.id, a.hotspot]);
+  const starts = a.incidents.map((i) => parseWallTime(i.opened_at)).filter((x): x is number => x !== null);
+  if (starts.length === 0) return null;
+  const seen = new Set(a.incidents.map((i) => i.camera));
+  const others = cams.filter((c) => !seen.has(c));
+  if (others.length === 0) return null;
+  const at = Math.min(...starts) - PLAY_BEFORE_US;
+  return (
+    <>
+      <h3>{t.value('details.otherCameras')}</h3>
+      <ul class="plain other-cameras">
+        {others.map((c) => (
+          <li key={c}>
+            <a class="play-moment" data-camera={c} href={`#/playback/${encodeURIComponent(c)}/${at}`}>
+              <bdi>{cameraLabel(c)}</bdi>
+            </a>
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
 
@@ -193,6 +229,7 @@ export function Details() {
               );
             })}
           </ul>
+          <OtherCameras a={a} />
           {d.dispatches.length > 0 && (
             <>
               <h3>{t.value('details.dispatches')}</h3>

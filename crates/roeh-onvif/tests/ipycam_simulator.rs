@@ -30,18 +30,11 @@ const PASSWORD: &str = "Virtual-Cam-Pa55";
 
 #[test]
 fn ipycam_simulator() {
-    if std::env::var_os(INNER_ENV).is_some() {
-        inside_namespace();
-        return;
-    }
-    if let Some(why) = ipycam::missing_prerequisite() {
-        return roeh_testkit::prerequisite_missing("ipycam_simulator", &why);
-    }
-    let status =
-        ipycam::run_in_private_netns(INNER_ENV, "ipycam_simulator").expect("run in a namespace");
-    assert!(
-        status.success(),
-        "simulator test inside the namespace failed: {status}"
+    ipycam::in_private_netns(
+        "ipycam_simulator",
+        INNER_ENV,
+        "ipycam_simulator",
+        inside_namespace,
     );
 }
 
@@ -62,15 +55,8 @@ fn inside_namespace() {
         .enable_all()
         .build()
         .unwrap();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(checks())));
-    if result.is_err() {
-        eprintln!("ipycam log tail:\n{}", cam.log_tail());
-    }
-    drop(cam);
+    ipycam::tell_logs_on_failure(cam, None, || rt.block_on(checks()));
     let _ = std::fs::remove_dir_all(&dir);
-    if let Err(p) = result {
-        std::panic::resume_unwind(p);
-    }
 }
 
 async fn checks() {

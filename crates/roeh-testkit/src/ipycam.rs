@@ -97,6 +97,43 @@ pub fn run_in_private_netns(inner_env: &str, test_name: &str) -> anyhow::Result<
         .context("run the test inside unshare -n")
 }
 
+/// The shape of every test against the camera: inside the namespace (`inner_env` set) runs
+/// `inner`; outside, checks the prerequisites (a missing one fails `test`, or skips it where
+/// allowed) and runs the test `test_name` of this binary again inside a new namespace, failing
+/// when it fails there.
+pub fn in_private_netns(test: &str, inner_env: &str, test_name: &str, inner: impl FnOnce()) {
+    if std::env::var_os(inner_env).is_some() {
+        inner();
+        return;
+    }
+    if let Some(why) = missing_prerequisite() {
+        return crate::prerequisite_missing(test, &why);
+    }
+    match run_in_private_netns(inner_env, test_name) {
+        Ok(status) => assert!(
+            status.success(),
+            "test inside the namespace failed: {status}"
+        ),
+        Err(e) => panic!("could not run the test in a network namespace: {e:#}"),
+    }
+}
+
+/// Runs `story`; when it fails, prints the end of the camera's log and of `other_log` (roeh's),
+/// then fails the same way. The camera is stopped either way.
+pub fn tell_logs_on_failure(cam: Camera, other_log: Option<&Path>, story: impl FnOnce()) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(story));
+    if result.is_err() {
+        eprintln!("ipycam log tail:\n{}", cam.log_tail());
+        if let Some(log) = other_log {
+            eprintln!("roeh log tail:\n{}", tail(log));
+        }
+    }
+    drop(cam);
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
 fn run(cmd: &str, args: &[&str]) -> anyhow::Result<()> {
     let st = Command::new(cmd)
         .args(args)

@@ -1537,6 +1537,53 @@ fn recordings_play_from_a_moment_step_by_frame_and_keep_the_time_on_another_came
     b.shot("03-en");
     assert_eq!(axe_violations(&b), Vec::<String>::new());
 
+    // An alert seen on one camera of a hotspot: its details link the hotspot's other camera at
+    // the alert's moment.
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/hotspots"),
+        json!({"name": "Gate and square", "lat": 32.08, "lon": 34.77, "priority": 2,
+               "cameras": [gate, square], "zones": [],
+               "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/alerts"),
+        json!({"source": "camera", "camera": gate, "phenomenon": "fight", "severity": "high",
+               "description": "Two men pushing at the gate"}),
+    );
+    assert!(s == 200 || s == 201, "{v}");
+    b.js("location.hash = '#/alerts'; return true");
+    let card = first_card(&b, "the operator's");
+    b.js(&format!(
+        "document.getElementById('{card}').focus(); return true"
+    ));
+    b.keys("\u{e007}");
+    b.until(
+        "the other camera in the details",
+        &format!(
+            "return document.querySelector('.details .other-cameras a[data-camera=\"{square}\"]')"
+        ),
+    );
+    assert_eq!(
+        b.js(&format!(
+            "return !!document.querySelector('.details .other-cameras a[data-camera=\"{gate}\"]')"
+        )),
+        json!(false),
+        "the camera of the alert's own incident is not listed again"
+    );
+    b.js("document.querySelector('.details .other-cameras').scrollIntoView({block: 'center'}); return true");
+    b.shot("04-en-other-cameras");
+    b.js(&format!(
+        "document.querySelector('.details .other-cameras a[data-camera=\"{square}\"]').click(); \
+         return true"
+    ));
+    b.until(
+        "the other camera's recording at the alert's moment",
+        &format!("return location.hash.startsWith('#/playback/{square}/')"),
+    );
+
     drop(b);
     let st = proc_.terminate(Duration::from_secs(30)).unwrap();
     assert!(st.success(), "roeh exited with {st}");
@@ -1554,21 +1601,11 @@ const PTZ_CAM_PASSWORD: &str = "Virtual-Cam-Pa55-ptz";
 /// private network namespace (ipycam binds fixed ports on every interface).
 #[test]
 fn ptz_on_the_onvif_simulator_reaches_a_preset_pauses_the_rules_and_resumes_them_at_home() {
-    if std::env::var_os(PTZ_ENV).is_some() {
-        ptz_inside_namespace();
-        return;
-    }
-    if let Some(why) = roeh_testkit::ipycam::missing_prerequisite() {
-        return roeh_testkit::prerequisite_missing("console", &why);
-    }
-    let status = roeh_testkit::ipycam::run_in_private_netns(
+    roeh_testkit::ipycam::in_private_netns(
+        "console",
         PTZ_ENV,
         "ptz_on_the_onvif_simulator_reaches_a_preset_pauses_the_rules_and_resumes_them_at_home",
-    )
-    .unwrap();
-    assert!(
-        status.success(),
-        "test inside the namespace failed: {status}"
+        ptz_inside_namespace,
     );
 }
 
@@ -1592,15 +1629,7 @@ fn ptz_inside_namespace() {
         models_line()
     ));
     std::fs::write(&site.config, toml).unwrap();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ptz_story(&site)));
-    if result.is_err() {
-        eprintln!("ipycam log tail:\n{}", cam.log_tail());
-        eprintln!("roeh log tail:\n{}", ipycam::tail(&site.log));
-    }
-    drop(cam);
-    if let Err(p) = result {
-        std::panic::resume_unwind(p);
-    }
+    ipycam::tell_logs_on_failure(cam, Some(&site.log), || ptz_story(&site));
 }
 
 fn ptz_story(site: &Site) {

@@ -28,21 +28,11 @@ const XADDR: &str = ipycam::DEVICE_SERVICE_URL;
 
 #[test]
 fn onvif_camera_is_discovered_approved_added_and_recorded() {
-    if std::env::var_os(INNER_ENV).is_some() {
-        inside_namespace();
-        return;
-    }
-    if let Some(why) = ipycam::missing_prerequisite() {
-        return roeh_testkit::prerequisite_missing("onvif", &why);
-    }
-    let status = ipycam::run_in_private_netns(
+    ipycam::in_private_netns(
+        "onvif",
         INNER_ENV,
         "onvif_camera_is_discovered_approved_added_and_recorded",
-    )
-    .expect("run in a namespace");
-    assert!(
-        status.success(),
-        "test inside the namespace failed: {status}"
+        inside_namespace,
     );
 }
 
@@ -62,15 +52,7 @@ fn inside_namespace() {
          probe_addresses = [\"127.0.0.1:3702\"]\ndiscovery_timeout_secs = 2.0\n",
     );
     std::fs::write(&site.config, toml).unwrap();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| story(&site, t0)));
-    if result.is_err() {
-        eprintln!("ipycam log tail:\n{}", cam.log_tail());
-        eprintln!("roeh log tail:\n{}", ipycam::tail(&site.log));
-    }
-    drop(cam);
-    if let Err(p) = result {
-        std::panic::resume_unwind(p);
-    }
+    ipycam::tell_logs_on_failure(cam, Some(&site.log), || story(&site, t0));
 }
 
 fn post(url: &str, body: serde_json::Value) -> (u16, String) {
