@@ -10,6 +10,12 @@
 //!   transaction) to its row in the queue of each of B browsers (a MutationObserver, then the
 //!   next animation frame), p50 and p99 over A alerts raised through `POST /api/alerts`.
 //!
+//! Each browser figure has a baseline measured in the same run: a plain WebSocket client (Rust,
+//! no browser) on the same routes. For live video it reads the same streams first (the time
+//! from roeh receiving a picture to the client receiving its fragment); for alerts it listens
+//! to the push stream beside the browsers (commit to the signed message received). The ratio
+//! browser / baseline is what the browser adds.
+//!
 //! `cargo build --release -p roeh -p roeh-benches && ./target/release/console_bench`
 
 use anyhow::Context;
@@ -213,6 +219,8 @@ fn weight(base: &str) -> anyhow::Result<()> {
 
 /// Latency samples of every tile over `secs`, after a warm-up.
 fn live(base: &str, tiles: usize, secs: u64) -> anyhow::Result<()> {
+    // The same streams read by plain clients first, alone on the machine.
+    let (raw50, raw95) = live_raw(base, tiles, secs)?;
     // Tall enough that every tile is on screen (tiles off screen stop by design).
     let (w, h) = if tiles > 1 { (1600, 1800) } else { (1200, 900) };
     let b = Browser::open(w, h)?;
@@ -263,7 +271,153 @@ fn live(base: &str, tiles: usize, secs: u64) -> anyhow::Result<()> {
     println!(
         "live latency, {tiles} tile(s): {n} frames presented in {secs} s; receive → present p50 {p50:.0} ms, p95 {p95:.0} ms, p99 {p99:.0} ms; buffered ahead at the end {behind:.2?} s"
     );
+    println!(
+        "  ratio browser / plain client: p50 {:.1}×, p95 {:.1}×",
+        p50 / raw50.max(0.001),
+        p95 / raw95.max(0.001)
+    );
     Ok(())
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket to `path` on `base`, with the test admin's bearer token.
+async fn ws_connect(base: &str, path: &str) -> anyhow::Result<Ws> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let token = roeh_testkit::token_for(base).context("a bearer token")?;
+    let mut req =
+        format!("{}{path}", base.replacen("http://", "ws://", 1)).into_client_request()?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(tokio_tungstenite::connect_async(req).await?.0)
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// Baseline of the live figure: plain WebSocket clients on the first `tiles` cameras' live
+/// streams for `secs`; for each picture roeh received after the client connected, the time it
+/// was received here minus the wall time roeh received it (the header's `wall`). Returns the
+/// p50 and p95, ms.
+fn live_raw(base: &str, tiles: usize, secs: u64) -> anyhow::Result<(f64, f64)> {
+    use futures::StreamExt as _;
+    let cams: Value = roeh_testkit::get(&format!("{base}/api/cameras"))?.json()?;
+    let ids: Vec<String> = cams
+        .as_array()
+        .context("cameras")?
+        .iter()
+        .take(tiles)
+        .filter_map(|c| c["id"].as_str().map(str::to_string))
+        .collect();
+    let rt = tokio::runtime::Runtime::new()?;
+    let samples = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for id in ids {
+            let ws = ws_connect(base, &format!("/api/cameras/{id}/live")).await?;
+            // Pictures roeh received before the client connected (the group of pictures a new
+            // viewer starts with) are a backlog, not a delivery time: left out.
+            let connected = now_ms();
+            tasks.push(tokio::spawn(async move {
+                let (_, mut rx) = ws.split();
+                let mut out = Vec::new();
+                let end = tokio::time::Instant::now() + Duration::from_secs(secs);
+                while let Ok(Some(Ok(m))) = tokio::time::timeout_at(end, rx.next()).await {
+                    let at = now_ms();
+                    let data = m.into_data();
+                    let Some(n) = data
+                        .get(..4)
+                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                    else {
+                        continue;
+                    };
+                    let Some(h) = data.get(4..4 + n) else {
+                        continue;
+                    };
+                    let h: Value = serde_json::from_slice(h).unwrap_or(Value::Null);
+                    if h["kind"] == "frame"
+                        && let Some(wall) = h["wall"].as_f64()
+                        && wall / 1000.0 >= connected
+                    {
+                        out.push(at - wall / 1000.0);
+                    }
+                }
+                out
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await?);
+        }
+        anyhow::Ok(all)
+    })?;
+    let (n, p50, p95, p99) = summary(samples);
+    println!(
+        "baseline, {tiles} plain WebSocket client(s): {n} pictures in {secs} s; receive → fragment received p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms"
+    );
+    Ok((p50, p95))
+}
+
+/// Baseline of the alert figure: one plain client on the push WebSocket, listening beside the
+/// browsers; for each `raised` message, when it arrived (epoch ms), by alert id.
+struct PushListener {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<anyhow::Result<std::collections::HashMap<String, f64>>>,
+}
+
+impl PushListener {
+    fn start(base: &str) -> anyhow::Result<PushListener> {
+        use futures::StreamExt as _;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let base = base.to_string();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let mut ws = ws_connect(&base, "/api/push/ws").await?;
+                let _ = ready_tx.send(());
+                let mut seen = std::collections::HashMap::new();
+                while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    let Ok(m) = tokio::time::timeout(Duration::from_millis(200), ws.next()).await
+                    else {
+                        continue;
+                    };
+                    let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = m else {
+                        continue;
+                    };
+                    let at = now_ms();
+                    let env: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+                    let msg: Value = env["msg"]
+                        .as_str()
+                        .and_then(|m| serde_json::from_str(m).ok())
+                        .unwrap_or(Value::Null);
+                    if msg["kind"] == "raised"
+                        && let Some(id) = msg["alert"].as_str()
+                    {
+                        seen.entry(id.to_string()).or_insert(at);
+                    }
+                }
+                anyhow::Ok(seen)
+            })
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .context("the push listener did not connect")?;
+        Ok(PushListener { stop, thread })
+    }
+
+    fn finish(self) -> anyhow::Result<std::collections::HashMap<String, f64>> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the push listener panicked"))?
+    }
 }
 
 fn alert_to_row(base: &str, alerts: usize, browsers: usize) -> anyhow::Result<()> {
@@ -292,6 +446,7 @@ fn alert_to_row(base: &str, alerts: usize, browsers: usize) -> anyhow::Result<()
                    window.__seen[id] = performance.timeOrigin + performance.now(); }); } } }) \
                .observe(document.body, {childList: true, subtree: true}); return true")?;
     }
+    let listener = PushListener::start(base)?;
     let mut created = Vec::new();
     let started = Instant::now();
     for i in 0..alerts {
@@ -331,6 +486,21 @@ fn alert_to_row(base: &str, alerts: usize, browsers: usize) -> anyhow::Result<()
     println!(
         "alert commit → row painted: {alerts} alerts raised in {:.1} s, {browsers} browsers, {n} rows seen ({missing} not seen): p50 {p50:.0} ms, p95 {p95:.0} ms, p99 {p99:.0} ms",
         elapsed.as_secs_f64()
+    );
+    let heard = listener.finish()?;
+    let raw: Vec<f64> = created
+        .iter()
+        .filter_map(|(id, at)| heard.get(id).map(|t| t - at))
+        .collect();
+    let (rn, r50, r95, r99) = summary(raw);
+    println!(
+        "baseline, plain push WebSocket client beside them: {rn} messages; commit → message received p50 {r50:.1} ms, p95 {r95:.1} ms, p99 {r99:.1} ms"
+    );
+    println!(
+        "  ratio browser row / plain push: p50 {:.2}×, p95 {:.2}×, p99 {:.2}×",
+        p50 / r50.max(0.001),
+        p95 / r95.max(0.001),
+        p99 / r99.max(0.001)
     );
     Ok(())
 }
