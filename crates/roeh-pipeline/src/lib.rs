@@ -366,21 +366,33 @@ async fn supervise(
     }
 }
 
-/// Bytes available to unprivileged writers on the file system holding `path`.
+/// Bytes available to unprivileged writers on the file system holding `path` (`statvfs`, through
+/// rustix: no `unsafe` here).
 fn free_bytes(path: &std::path::Path) -> std::io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::other("path contains NUL"))?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
-    // SAFETY: FFI call; `c` is a valid NUL-terminated string and `st` points to writable memory
-    // of the right type, which statvfs fills in on success.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: statvfs returned 0, so it initialised the struct.
-    #[allow(unsafe_code)]
-    let st = unsafe { st.assume_init() };
+    let st = rustix::fs::statvfs(path)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::free_bytes;
+
+    #[test]
+    fn free_bytes_reads_the_file_system_and_names_a_missing_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = free_bytes(dir.path()).unwrap();
+        assert!(free > 0, "a writable temporary directory has room");
+        // What df says is available there, give or take what others wrote in between.
+        let out = std::process::Command::new("df")
+            .args(["-B1", "--output=avail"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let df: u64 = text.lines().nth(1).unwrap().trim().parse().unwrap();
+        assert!(free.abs_diff(df) < 64 << 20, "statvfs {free}, df {df}");
+        let e = free_bytes(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    }
 }
