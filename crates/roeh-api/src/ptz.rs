@@ -20,7 +20,8 @@
 //! - a preset counts as home when its token or name is `home` (any case), the convention of
 //!   ONVIF devices and of the simulator; `GotoHomePosition` is always home;
 //! - one ONVIF client per camera is kept (its service addresses and clock offset learned once)
-//!   and rebuilt when the camera's device address or credentials change.
+//!   and rebuilt when the camera's device address or credentials change; its presets are read
+//!   when the view opens (`GET`) and when a command names an unknown one, not by every command.
 
 use crate::extract::ApiJson;
 use crate::{ApiError, AppState};
@@ -43,6 +44,9 @@ pub const MOVE_LIMIT: Duration = Duration::from_secs(5);
 pub struct PtzClients {
     clients: Mutex<HashMap<CameraId, Cached>>,
     generation: Mutex<HashMap<CameraId, u64>>,
+    /// Each camera's presets as last read: read again by `GET …/ptz` (opening the view) and
+    /// when a command names one not known, not by every command (a held move repeats).
+    presets: Mutex<HashMap<CameraId, Vec<PtzPreset>>>,
 }
 
 #[derive(Debug)]
@@ -60,6 +64,31 @@ impl PtzClients {
         let n = g.entry(camera).or_default();
         *n = n.wrapping_add(1);
         *n
+    }
+
+    /// `camera`'s presets: the remembered list, or the device's when `refresh` or none is known.
+    async fn presets(
+        &self,
+        camera: CameraId,
+        client: &OnvifClient,
+        profile: &str,
+        refresh: bool,
+    ) -> Result<Vec<PtzPreset>, ApiError> {
+        if !refresh
+            && let Some(p) = self
+                .presets
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&camera)
+        {
+            return Ok(p.clone());
+        }
+        let fresh = client.ptz_presets(profile).await.map_err(onvif_error)?;
+        self.presets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(camera, fresh.clone());
+        Ok(fresh)
     }
 
     fn is_current(&self, camera: CameraId, generation: u64) -> bool {
@@ -208,7 +237,8 @@ async fn ptz_client(
     Ok((client, profile))
 }
 
-async fn view(st: &AppState, camera: CameraId) -> Result<PtzView, ApiError> {
+/// The camera's PTZ as the console shows it; `refresh`: read the presets from the device again.
+async fn view(st: &AppState, camera: CameraId, refresh: bool) -> Result<PtzView, ApiError> {
     let stored = st.store.ptz_state(camera).await?;
     let mut v = PtzView {
         available: false,
@@ -228,10 +258,11 @@ async fn view(st: &AppState, camera: CameraId) -> Result<PtzView, ApiError> {
         return Ok(v);
     }
     v.available = true;
-    v.presets = client
-        .ptz_presets(&profile)
-        .await
-        .map_err(onvif_error)?
+    v.presets = st
+        .onvif
+        .ptz
+        .presets(camera, &client, &profile, refresh)
+        .await?
         .iter()
         .map(|p| PresetView {
             token: p.token.clone(),
@@ -279,17 +310,13 @@ async fn record(
     Ok(())
 }
 
-fn camera_of(id: &str) -> Result<CameraId, ApiError> {
-    crate::cameras::parse_id(id)
-}
-
 /// `GET /api/cameras/{id}/ptz`.
 pub(crate) async fn get(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<PtzView>, ApiError> {
-    let camera = camera_of(&id)?;
-    Ok(Json(view(&st, camera).await?))
+    let camera = crate::cameras::parse_id(&id)?;
+    Ok(Json(view(&st, camera, true).await?))
 }
 
 /// `POST /api/cameras/{id}/ptz/move`: a continuous move at the given speeds, for at most
@@ -300,7 +327,7 @@ pub(crate) async fn r#move(
     axum::Extension(who): axum::Extension<Principal>,
     ApiJson(b): ApiJson<MoveBody>,
 ) -> Result<Json<PtzView>, ApiError> {
-    let camera = camera_of(&id)?;
+    let camera = crate::cameras::parse_id(&id)?;
     let speed = PtzVector {
         pan: b.pan,
         tilt: b.tilt,
@@ -329,7 +356,7 @@ pub(crate) async fn r#move(
             tracing::warn!(camera = %camera, error = %e, "Could not stop a PTZ move that ran out.");
         }
     });
-    Ok(Json(view(&st, camera).await?))
+    Ok(Json(view(&st, camera, false).await?))
 }
 
 /// `POST /api/cameras/{id}/ptz/stop`.
@@ -337,11 +364,11 @@ pub(crate) async fn stop(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<PtzView>, ApiError> {
-    let camera = camera_of(&id)?;
+    let camera = crate::cameras::parse_id(&id)?;
     let (client, profile) = ptz_client(&st, camera).await?;
     st.onvif.ptz.next_generation(camera);
     client.ptz_stop(&profile).await.map_err(onvif_error)?;
-    Ok(Json(view(&st, camera).await?))
+    Ok(Json(view(&st, camera, false).await?))
 }
 
 /// `POST /api/cameras/{id}/ptz/home`: back to the home position; the rules resume.
@@ -350,12 +377,12 @@ pub(crate) async fn home(
     Path(id): Path<String>,
     axum::Extension(who): axum::Extension<Principal>,
 ) -> Result<Json<PtzView>, ApiError> {
-    let camera = camera_of(&id)?;
+    let camera = crate::cameras::parse_id(&id)?;
     let (client, profile) = ptz_client(&st, camera).await?;
     st.onvif.ptz.next_generation(camera);
     client.ptz_goto_home(&profile).await.map_err(onvif_error)?;
     record(&st, camera, &who, false, "home".to_owned()).await?;
-    Ok(Json(view(&st, camera).await?))
+    Ok(Json(view(&st, camera, false).await?))
 }
 
 /// `POST /api/cameras/{id}/ptz/presets/{preset}`: to a stored position; the rules pause unless
@@ -365,9 +392,16 @@ pub(crate) async fn preset(
     Path((id, token)): Path<(String, String)>,
     axum::Extension(who): axum::Extension<Principal>,
 ) -> Result<Json<PtzView>, ApiError> {
-    let camera = camera_of(&id)?;
+    let camera = crate::cameras::parse_id(&id)?;
     let (client, profile) = ptz_client(&st, camera).await?;
-    let presets = client.ptz_presets(&profile).await.map_err(onvif_error)?;
+    let ptz = &st.onvif.ptz;
+    let known = ptz.presets(camera, &client, &profile, false).await?;
+    let presets = if known.iter().any(|p| p.token == token) {
+        known
+    } else {
+        // Perhaps stored on the camera since the view was opened.
+        ptz.presets(camera, &client, &profile, true).await?
+    };
     let p = presets
         .iter()
         .find(|p| p.token == token)
@@ -387,5 +421,5 @@ pub(crate) async fn preset(
             .await
             .map_err(onvif_error)?;
     }
-    Ok(Json(view(&st, camera).await?))
+    Ok(Json(view(&st, camera, false).await?))
 }
