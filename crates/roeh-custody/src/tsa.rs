@@ -8,8 +8,9 @@
 //! - the body is refused as soon as it passes [`MAX_RESPONSE_BYTES`] (or its declared
 //!   `Content-Length` does); it is never buffered past the cap;
 //! - a response is returned only when [`check_response`] accepts it: granted, stamping exactly
-//!   the hash sent, carrying the random nonce sent. Its signature is not checked here (the
-//!   verifier delegates that to `openssl ts -verify`);
+//!   the hash sent, carrying the random nonce sent, its CMS signature verifying with the signer
+//!   certificate the token carries. Whether that certificate chains to the TSA's CA is not
+//!   checked here (design record 0005 leaves it to `openssl ts -verify`);
 //! - errors never include the URL (it may carry credentials).
 //!
 //! Only `http://` URLs are accepted: this build has no TLS client, and RFC 3161 tokens are

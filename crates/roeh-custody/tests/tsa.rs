@@ -2,11 +2,14 @@
 //! and served over HTTP, and against TSAs that answer badly.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../roeh-evidence/tests/fixture/mod.rs"]
+mod fixture;
+
 use roeh_custody::{Custody, CustodyConfig, TsaClient, TsaConfig};
 use roeh_domain::{ErrorKind, SystemClock};
-use roeh_evidence::tsa::testkit::{TestTsa, have_openssl};
 use roeh_evidence::tsa::{check_response, request_der};
 use roeh_store::Store;
+use roeh_testkit::tsa::{TestTsa, have_openssl};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -47,12 +50,19 @@ async fn open(dir: &Path, tsa: Option<TsaConfig>) -> (Arc<Custody>, Store) {
 /// Reads one HTTP request (head and `Content-Length` body) and answers `reply`; repeats for
 /// every connection.
 fn serve_fixed(reply: Vec<u8>) -> String {
+    serve_with(move |_| reply.clone())
+}
+
+/// Reads one HTTP request (head and `Content-Length` body) and answers what `answer` makes of
+/// its body; repeats for every connection.
+fn serve_with(answer: impl Fn(&[u8]) -> Vec<u8> + Send + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
             let mut buf = Vec::new();
+            let mut body_at = 0;
             let mut chunk = [0u8; 4096];
             while let Ok(n) = conn.read(&mut chunk) {
                 if n == 0 {
@@ -66,12 +76,13 @@ fn serve_fixed(reply: Vec<u8>) -> String {
                         .find_map(|l| l.strip_prefix("content-length:"))
                         .and_then(|v| v.trim().parse().ok())
                         .unwrap_or(0);
-                    if buf.len() >= i + 4 + len {
+                    body_at = i + 4;
+                    if buf.len() >= body_at + len {
                         break;
                     }
                 }
             }
-            let _ = conn.write_all(&reply);
+            let _ = conn.write_all(&answer(buf.get(body_at..).unwrap_or(&[])));
         }
     });
     format!("http://{addr}/tsa")
@@ -237,6 +248,17 @@ async fn bad_answers_are_refused() {
     let e = client(&url).timestamp(b"data\n").await.unwrap_err();
     assert!(e.to_string().contains("imprint"), "{e}");
 
+    // The right hash and nonce, but a flipped byte in the TSA's signature: a forged answer.
+    let forging = tsa.clone();
+    let url = serve_with(move |query| {
+        let mut resp = forging.reply(query).unwrap();
+        let last = resp.len() - 3;
+        resp[last] ^= 0x01;
+        http_reply("200 OK", "application/timestamp-reply", &resp)
+    });
+    let e = client(&url).timestamp(b"data\n").await.unwrap_err();
+    assert!(e.to_string().contains("signature"), "{e}");
+
     // Wrong media type, an HTTP error, a redirect (to the real TSA: not followed), too large.
     let url = serve_fixed(http_reply("200 OK", "text/html", &replay));
     let e = client(&url).timestamp(b"data\n").await.unwrap_err();
@@ -283,9 +305,9 @@ async fn bad_answers_are_refused() {
 
 #[tokio::test]
 async fn exports_carry_the_checkpoint_timestamp() {
+    use crate::fixture::{FixtureOptions, fixture};
     use roeh_custody::{ExportForm, ExportRequest};
     use roeh_domain::{Camera, CameraUrl, Retention, Transport, WallTime};
-    use roeh_evidence::bundle::testkit::{FixtureOptions, fixture};
     use roeh_evidence::bundle::{CHECKPOINT_TSR, CHECKPOINT_TXT};
     use roeh_evidence::chain::{SegmentLinkInput, ZERO_LINK, chain_link};
     use roeh_evidence::verify::{Verdict, verify_bundle};

@@ -349,7 +349,7 @@ pub(crate) mod tests {
     use ed25519_dalek::pkcs8::EncodePublicKey;
     use std::process::Command;
 
-    pub(crate) use crate::tsa::testkit::have_openssl;
+    pub(crate) use roeh_testkit::tsa::have_openssl;
 
     /// Verifies with `openssl pkeyutl -verify -rawin`, as 0005 §3 tells users to.
     pub(crate) fn openssl_verifies(public_pem: &str, msg: &[u8], sig: &[u8]) -> bool {

@@ -1,13 +1,31 @@
 //! RFC 3161 timestamps of checkpoints (design record 0005 §3 and §4): the request a site sends
 //! to a time-stamping authority (TSA) for the SHA-256 of a checkpoint's text, and the checks of
 //! the response it keeps as `checkpoint.tsr`. No I/O here: the HTTP exchange is the custody
-//! service's.
+//! service's. The ASN.1 is read and written with the RustCrypto crates (`der`, `cms`,
+//! `x509-cert`, `x509-tsp`); signatures are checked with `rsa`, `p256` and `p384`.
 //!
-//! What is checked here: the response is DER, its status is `granted` or `grantedWithMods`, the
-//! token is a CMS `SignedData` whose encapsulated content is a `TSTInfo` (version 1), and the
-//! `TSTInfo`'s message imprint is SHA-256 of exactly the expected bytes (and, when the caller
-//! sent one, its nonce is the one sent). What is *not* checked here: the CMS signature, the
-//! TSA's certificate and its chain. That is left to the stock tool, on the files of a bundle:
+//! What [`check_response`] checks:
+//! - the response is DER (see the invariants) and its status is `granted` or `grantedWithMods`;
+//! - its token is a CMS `SignedData` (RFC 5652) with exactly one `SignerInfo`, whose
+//!   encapsulated content (carried in the token, not detached) is a `TSTInfo` of version 1;
+//! - the `TSTInfo`'s message imprint is SHA-256 of exactly the expected bytes and, when the
+//!   caller sent one, its nonce is the one sent ([`TsaErrorKind::Imprint`],
+//!   [`TsaErrorKind::Nonce`]);
+//! - the CMS signature ([`TsaErrorKind::Signature`]): the signer's signed attributes hold
+//!   exactly one content-type attribute, `id-ct-TSTInfo`, and exactly one message-digest
+//!   attribute, equal to the digest (the signer's digest algorithm: SHA-256, SHA-384 or
+//!   SHA-512) of the encapsulated `TSTInfo`; the signer's certificate is among the token's
+//!   `certificates`, found by issuer and serial number or by subject key identifier; and the
+//!   signature over the DER of the signed attributes (as a `SET OF`) verifies with that
+//!   certificate's public key: RSA PKCS#1 v1.5 (keys of at most 4096 bits) or ECDSA on P-256 or
+//!   P-384. A token signed otherwise is refused ([`TsaErrorKind::Unsupported`]), never trusted.
+//!
+//! What is *not* checked here: whether the signer's certificate is one to trust. Its issuer,
+//! its chain to a CA, its validity period (against `genTime`), its revocation, its extended key
+//! usage `timeStamping` and the ESS signing-certificate attribute that names it are not looked
+//! at; the certificate's own signature is not checked. A token made by anyone who signs with
+//! the key of a certificate that the token carries passes; only the TSA's CA tells whether that
+//! key is the TSA's. That is left to the stock tool, on the files of a bundle:
 //!
 //! ```text
 //! openssl ts -verify -in checkpoint.tsr -data checkpoint.txt -CAfile tsa-ca.pem
@@ -18,21 +36,58 @@
 //! certificate and only the TSA's CA has to be given.)
 //!
 //! Invariants (the input is hostile):
-//! - the reader accepts DER only: definite lengths in their shortest form, at most 4 length
-//!   bytes, low tag numbers, no bytes after the outermost element; every length is checked
-//!   against what is left before it is used;
-//! - every constructed element of a response or token is walked, at most [`MAX_DEPTH`] deep;
-//!   nothing recurses deeper and nothing here panics;
-//! - inputs longer than [`MAX_RESPONSE_BYTES`] are refused before they are read.
+//! - inputs longer than [`MAX_RESPONSE_BYTES`] are refused before they are read;
+//! - the framing is walked first, without recursion, with the `der` crate's header reader:
+//!   definite lengths in their shortest form (indefinite-length BER is refused), at most 4
+//!   length bytes, low tag numbers, every length within its enclosing element, constructed
+//!   elements at most [`MAX_DEPTH`] deep and holding at most [`MAX_ELEMENTS`] elements each,
+//!   OBJECT IDENTIFIERs in their shortest form, nothing after the outermost element. The
+//!   `TSTInfo` inside its OCTET STRING gets the same walk;
+//! - then the typed decoders of the crates read it (they nest only as deep as the ASN.1 types,
+//!   which are not recursive), and each of the response, the `SignedData` and the `TSTInfo`
+//!   must encode back to exactly the bytes it was read from: BER that the decoders tolerate (a
+//!   `SET OF` out of order, an encoded DEFAULT value) is refused as not DER;
+//! - nothing here panics, unwraps input or uses `unsafe`.
+//!
+//! Two types are declared here rather than taken from `x509-tsp` 0.1 (which has the request,
+//! the message imprint, the accuracy and the version): its `TSTInfo` reads `genTime` with the
+//! `der` crate's `GeneralizedTime`, which refuses the fractional seconds that RFC 3161 §2.4.2
+//! allows and some TSAs send, and its `PKIStatusInfo` (from `cmpv2`) cannot read a `failInfo`
+//! with bits past 15 (`unacceptedExtension`, `systemFailure`), so such a refusal would read as
+//! malformed instead of as a refusal. Here `genTime` is read as DER's GeneralizedTime with an
+//! optional fraction (no trailing zero) and `failInfo` as a plain BIT STRING; the other fields
+//! are the crates' types.
 
+use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedAttributes, SignedData, SignerIdentifier};
+use der::asn1::{BitStringRef, Int, ObjectIdentifier, OctetString, Uint, Utf8StringRef};
+use der::{
+    Any, Decode, DecodeValue, Encode, EncodeValue, FixedTag, Header, Length, Reader, Sequence,
+    SliceReader, Tag, Writer,
+};
+use ecdsa::signature::hazmat::PrehashVerifier;
 use roeh_domain::WallTime;
+use rsa::pkcs8::DecodePublicKey;
+use sha2::{Digest, Sha256, Sha384, Sha512};
 use std::fmt;
+use x509_cert::Certificate;
+use x509_cert::ext::Extensions;
+use x509_cert::ext::pkix::SubjectKeyIdentifier;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::spki::{AlgorithmIdentifier, AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_tsp::{Accuracy, MessageImprint, TimeStampReq, TsaPolicyId, TspVersion};
 
 /// Largest `TimeStampResp` accepted, in bytes (also the cap of the HTTP reply).
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// Deepest nesting of constructed DER elements accepted.
 pub const MAX_DEPTH: usize = 32;
+
+/// Most elements directly inside one constructed element. The decoders sort each `SET OF` by
+/// insertion (quadratic in its length); this bounds that work on hostile input. A token has a
+/// few dozen at most (extensions, name attributes, signed attributes).
+pub const MAX_ELEMENTS: usize = 1024;
 
 /// Media type of an RFC 3161 request (RFC 3161 §3.4).
 pub const QUERY_MEDIA_TYPE: &str = "application/timestamp-query";
@@ -43,25 +98,29 @@ pub const REPLY_MEDIA_TYPE: &str = "application/timestamp-reply";
 /// OID of SHA-256, 2.16.840.1.101.3.4.2.1, as DER content bytes.
 pub const OID_SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
 
-/// OID of CMS `signedData`, 1.2.840.113549.1.7.2.
-const OID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
-
-/// OID of `id-ct-TSTInfo`, 1.2.840.113549.1.9.16.1.4.
-const OID_TST_INFO: &[u8] = &[
-    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04,
-];
-
-const TAG_BOOLEAN: u8 = 0x01;
-const TAG_INTEGER: u8 = 0x02;
-const TAG_BIT_STRING: u8 = 0x03;
-const TAG_OCTET_STRING: u8 = 0x04;
-const TAG_NULL: u8 = 0x05;
-const TAG_OID: u8 = 0x06;
-const TAG_GENERALIZED_TIME: u8 = 0x18;
-const TAG_SEQUENCE: u8 = 0x30;
-const TAG_SET: u8 = 0x31;
-const TAG_CTX0: u8 = 0xa0;
-const TAG_CTX1: u8 = 0xa1;
+const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+/// CMS `signedData`.
+const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+/// `id-ct-TSTInfo`.
+const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+/// The content-type attribute (RFC 5652 §11.1).
+const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
+/// The message-digest attribute (RFC 5652 §11.2).
+const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+/// The subject key identifier extension (RFC 5280 §4.2.1.2).
+const ID_CE_SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+const ECDSA_WITH_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
+const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 /// What kind of timestamp failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +134,13 @@ pub enum TsaErrorKind {
     Imprint,
     /// The token does not carry the nonce that was sent.
     Nonce,
+    /// The token's CMS signature does not hold: the signed attributes do not bind its
+    /// `TSTInfo`, the signer's certificate is not in the token, or the signature does not
+    /// verify with that certificate's key. A forged or altered token.
+    Signature,
+    /// The token is signed with an algorithm that is not checked here (see the module docs):
+    /// refused, since its signature cannot be checked.
+    Unsupported,
 }
 
 /// A timestamp failure: its kind and a message for people.
@@ -97,6 +163,14 @@ impl TsaError {
     fn format(message: impl Into<String>) -> Self {
         TsaError::new(TsaErrorKind::Format, message)
     }
+
+    fn signature(message: impl Into<String>) -> Self {
+        TsaError::new(TsaErrorKind::Signature, message)
+    }
+
+    fn unsupported(message: impl Into<String>) -> Self {
+        TsaError::new(TsaErrorKind::Unsupported, message)
+    }
 }
 
 impl fmt::Display for TsaError {
@@ -106,6 +180,8 @@ impl fmt::Display for TsaError {
             TsaErrorKind::NotGranted => "not granted",
             TsaErrorKind::Imprint => "imprint",
             TsaErrorKind::Nonce => "nonce",
+            TsaErrorKind::Signature => "signature",
+            TsaErrorKind::Unsupported => "unsupported",
         };
         write!(f, "timestamp ({kind}): {}", self.message)
     }
@@ -115,280 +191,209 @@ impl std::error::Error for TsaError {}
 
 type Result<T> = std::result::Result<T, TsaError>;
 
+/// Maps an error of the `der` crate (or one built on it) to a format error about `what`.
+fn der_error<E: fmt::Display>(what: &str) -> impl Fn(E) -> TsaError + '_ {
+    move |e| TsaError::format(format!("{what}: {e}"))
+}
+
 // ---------------------------------------------------------------------------------------------
-// DER writing.
+// Requests.
 
-fn push_len(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = (len as u64).to_be_bytes();
-        let skip = bytes.iter().take_while(|&&b| b == 0).count();
-        out.push(0x80 | (8 - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
+/// The nonce `n` as an ASN.1 INTEGER (non-negative, shortest form).
+fn nonce_integer(n: u64) -> der::Result<Int> {
+    Ok(Int::from(Uint::new(&n.to_be_bytes())?))
+}
+
+fn encode_request(digest: &[u8; 32], nonce: u64) -> der::Result<Vec<u8>> {
+    TimeStampReq {
+        version: TspVersion::V1,
+        message_imprint: MessageImprint {
+            // NULL parameters, as OpenSSL writes them.
+            hash_algorithm: AlgorithmIdentifier {
+                oid: ID_SHA256,
+                parameters: Some(Any::null()),
+            },
+            hashed_message: OctetString::new(digest.as_slice())?,
+        },
+        req_policy: None,
+        nonce: Some(nonce_integer(nonce)?),
+        cert_req: true,
+        extensions: None,
     }
-}
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 6);
-    out.push(tag);
-    push_len(&mut out, content.len());
-    out.extend_from_slice(content);
-    out
-}
-
-/// The DER content of a non-negative INTEGER.
-fn uint_content(v: u64) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let skip = bytes.iter().take_while(|&&b| b == 0).count().min(7);
-    let mut out = Vec::with_capacity(9);
-    if bytes[skip] & 0x80 != 0 {
-        out.push(0);
-    }
-    out.extend_from_slice(&bytes[skip..]);
-    out
-}
-
-/// The DER `AlgorithmIdentifier` of SHA-256 with NULL parameters, as OpenSSL writes it.
-fn sha256_algorithm() -> Vec<u8> {
-    let mut alg = tlv(TAG_OID, OID_SHA256);
-    alg.extend_from_slice(&[TAG_NULL, 0]);
-    tlv(TAG_SEQUENCE, &alg)
+    .to_der()
 }
 
 /// The DER `TimeStampReq` (RFC 3161 §2.4.1) for the SHA-256 `digest` of the data to stamp:
 /// version 1, the message imprint, `nonce`, and `certReq` TRUE (so the token carries the TSA's
 /// certificate); no policy, no extensions.
 pub fn request_der(digest: &[u8; 32], nonce: u64) -> Vec<u8> {
-    let mut imprint = sha256_algorithm();
-    imprint.extend(tlv(TAG_OCTET_STRING, digest));
-    let mut body = tlv(TAG_INTEGER, &[1]);
-    body.extend(tlv(TAG_SEQUENCE, &imprint));
-    body.extend(tlv(TAG_INTEGER, &uint_content(nonce)));
-    body.extend(tlv(TAG_BOOLEAN, &[0xff]));
-    tlv(TAG_SEQUENCE, &body)
+    // Not an input path: a request of fixed-size fields, a few dozen bytes, always encodes (the
+    // `der` crate fails only past 256 MiB).
+    encode_request(digest, nonce).expect("a TimeStampReq of a SHA-256 hash and a u64 nonce")
 }
 
 // ---------------------------------------------------------------------------------------------
-// DER reading.
+// DER framing and strictness.
 
-/// One element: its tag, its content and all its bytes.
-#[derive(Clone, Copy, Debug)]
-struct Tlv<'a> {
-    tag: u8,
-    content: &'a [u8],
-    raw: &'a [u8],
-}
-
-/// A cursor over a run of DER elements.
-#[derive(Debug)]
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+/// Checks the framing of `der` (see the module's invariants): exactly one element, every
+/// length definite, in its shortest form and within its enclosing element, constructed
+/// elements at most [`MAX_DEPTH`] deep and holding at most [`MAX_ELEMENTS`] each, OBJECT
+/// IDENTIFIERs in their shortest form. Iterative: the open elements are a stack of their ends
+/// and how many elements each holds so far.
+fn check_framing(der: &[u8], what: &str) -> Result<()> {
+    if der.is_empty() {
+        return Err(TsaError::format(format!("{what}: empty")));
     }
-
-    fn is_empty(&self) -> bool {
-        self.pos >= self.buf.len()
-    }
-
-    fn peek_tag(&self) -> Option<u8> {
-        self.buf.get(self.pos).copied()
-    }
-
-    fn read(&mut self, what: &str) -> Result<Tlv<'a>> {
-        let start = self.pos;
-        let rest = self.buf.get(start..).unwrap_or(&[]);
-        let (&tag, after_tag) = rest
-            .split_first()
-            .ok_or_else(|| TsaError::format(format!("{what}: missing")))?;
-        if tag & 0x1f == 0x1f {
-            return Err(TsaError::format(format!(
-                "{what}: high tag numbers are not used by RFC 3161"
-            )));
+    let at = |reader: &SliceReader<'_>| usize::try_from(reader.position()).map_err(der_error(what));
+    let mut reader = SliceReader::new(der).map_err(der_error(what))?;
+    // (where it ends, elements in it so far) of each open constructed element.
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut pos = 0usize;
+    loop {
+        while open.last().is_some_and(|&(end, _)| end == pos) {
+            open.pop();
         }
-        let (&first, after_len0) = after_tag
-            .split_first()
-            .ok_or_else(|| TsaError::format(format!("{what}: truncated length")))?;
-        let (len, len_bytes) = if first < 0x80 {
-            (usize::from(first), 0usize)
-        } else if first == 0x80 {
-            return Err(TsaError::format(format!(
-                "{what}: indefinite length (BER, not DER)"
-            )));
-        } else {
-            let n = usize::from(first & 0x7f);
-            if n > 4 {
-                return Err(TsaError::format(format!("{what}: length of {n} bytes")));
-            }
-            let lb = after_len0
-                .get(..n)
-                .ok_or_else(|| TsaError::format(format!("{what}: truncated length")))?;
-            if lb.first() == Some(&0) {
+        if pos >= der.len() {
+            return Ok(());
+        }
+        match open.last_mut() {
+            None if pos > 0 => {
                 return Err(TsaError::format(format!(
-                    "{what}: length not in its shortest form"
+                    "{what}: unexpected trailing data"
                 )));
             }
-            let len = lb
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-            if len < 0x80 {
-                return Err(TsaError::format(format!(
-                    "{what}: length not in its shortest form"
-                )));
+            None => {}
+            Some((_, count)) => {
+                *count += 1;
+                if *count > MAX_ELEMENTS {
+                    return Err(TsaError::format(format!(
+                        "{what}: more than {MAX_ELEMENTS} elements in one element"
+                    )));
+                }
             }
-            (len, n)
-        };
-        let header = 2 + len_bytes;
-        let content_start = start
-            .checked_add(header)
-            .ok_or_else(|| TsaError::format(format!("{what}: too long")))?;
-        let end = content_start
+        }
+        let header = Header::decode(&mut reader).map_err(der_error(what))?;
+        let len = usize::try_from(header.length).map_err(der_error(what))?;
+        let start = at(&reader)?;
+        let limit = open.last().map_or(der.len(), |&(end, _)| end);
+        let end = start
             .checked_add(len)
-            .filter(|&e| e <= self.buf.len())
+            .filter(|&e| e <= limit)
             .ok_or_else(|| {
                 TsaError::format(format!(
-                    "{what}: length {len} runs past the end of the data"
+                    "{what}: length {len} at byte {start} runs past the end of the data"
                 ))
             })?;
-        self.pos = end;
-        Ok(Tlv {
-            tag,
-            content: self.buf.get(content_start..end).unwrap_or(&[]),
-            raw: self.buf.get(start..end).unwrap_or(&[]),
-        })
-    }
-
-    /// The content of the next element, which must have `tag`.
-    fn expect(&mut self, tag: u8, what: &str) -> Result<&'a [u8]> {
-        let t = self.read(what)?;
-        if t.tag != tag {
-            return Err(TsaError::format(format!(
-                "{what}: tag 0x{:02x}, expected 0x{tag:02x}",
-                t.tag
-            )));
-        }
-        Ok(t.content)
-    }
-
-    /// The content of the next element if it has `tag`.
-    fn optional(&mut self, tag: u8, what: &str) -> Result<Option<&'a [u8]>> {
-        if self.peek_tag() == Some(tag) {
-            self.expect(tag, what).map(Some)
-        } else {
-            Ok(None)
-        }
-    }
-
-    fn finish(&self, what: &str) -> Result<()> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(TsaError::format(format!(
-                "{what}: unexpected trailing data"
-            )))
-        }
-    }
-}
-
-/// The content of `buf`, which must be exactly one element with `tag`.
-fn single<'a>(buf: &'a [u8], tag: u8, what: &str) -> Result<&'a [u8]> {
-    let mut r = Reader::new(buf);
-    let c = r.expect(tag, what)?;
-    r.finish(what)?;
-    Ok(c)
-}
-
-/// Checks that `buf` is a run of well-formed DER elements, descending into every constructed
-/// one, at most `MAX_DEPTH - depth` levels further.
-fn walk(buf: &[u8], depth: usize) -> Result<()> {
-    let mut r = Reader::new(buf);
-    while !r.is_empty() {
-        let t = r.read("element")?;
-        if t.tag & 0x20 != 0 {
-            if depth + 1 >= MAX_DEPTH {
+        if header.tag.is_constructed() {
+            if open.len() + 1 >= MAX_DEPTH {
                 return Err(TsaError::format(format!(
-                    "nested more than {MAX_DEPTH} levels deep"
+                    "{what}: nested more than {MAX_DEPTH} levels deep"
                 )));
             }
-            walk(t.content, depth + 1)?;
-        }
-    }
-    Ok(())
-}
-
-/// A DER INTEGER's content, checked for minimal form.
-fn integer(c: &[u8], what: &str) -> Result<Vec<u8>> {
-    match c {
-        [] => Err(TsaError::format(format!("{what}: empty INTEGER"))),
-        [0, b, ..] if b & 0x80 == 0 => Err(TsaError::format(format!(
-            "{what}: INTEGER not in its shortest form"
-        ))),
-        [0xff, b, ..] if b & 0x80 != 0 => Err(TsaError::format(format!(
-            "{what}: INTEGER not in its shortest form"
-        ))),
-        _ => Ok(c.to_vec()),
-    }
-}
-
-/// A small non-negative INTEGER.
-fn small_uint(c: &[u8], what: &str) -> Result<u64> {
-    let c = integer(c, what)?;
-    if c.first().is_some_and(|b| b & 0x80 != 0) {
-        return Err(TsaError::format(format!("{what}: negative")));
-    }
-    let c = c.strip_prefix(&[0]).unwrap_or(&c);
-    if c.len() > 8 {
-        return Err(TsaError::format(format!("{what}: too large")));
-    }
-    Ok(c.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
-}
-
-/// An OID's dotted form, checked for minimal encoding.
-fn oid_text(c: &[u8], what: &str) -> Result<String> {
-    if c.is_empty() {
-        return Err(TsaError::format(format!("{what}: empty OID")));
-    }
-    let mut arcs: Vec<u64> = Vec::new();
-    let mut v: u64 = 0;
-    let mut fresh = true;
-    for &b in c {
-        if fresh && b == 0x80 {
-            return Err(TsaError::format(format!(
-                "{what}: OID not in its shortest form"
-            )));
-        }
-        if v > (u64::MAX >> 7) {
-            return Err(TsaError::format(format!("{what}: OID arc too large")));
-        }
-        v = (v << 7) | u64::from(b & 0x7f);
-        fresh = b & 0x80 == 0;
-        if fresh {
-            arcs.push(v);
-            v = 0;
-        }
-    }
-    if !fresh {
-        return Err(TsaError::format(format!("{what}: truncated OID")));
-    }
-    let mut out = String::new();
-    for (i, &a) in arcs.iter().enumerate() {
-        if i == 0 {
-            let (x, y) = match a {
-                0..=39 => (0, a),
-                40..=79 => (1, a - 40),
-                _ => (2, a - 80),
-            };
-            out.push_str(&format!("{x}.{y}"));
+            open.push((end, 0));
+            pos = start;
         } else {
-            out.push_str(&format!(".{a}"));
+            let content = reader.read_slice(header.length).map_err(der_error(what))?;
+            if header.tag == Tag::ObjectIdentifier && !minimal_oid(content) {
+                return Err(TsaError::format(format!(
+                    "{what}: OBJECT IDENTIFIER at byte {start} not in its shortest form"
+                )));
+            }
+            pos = end;
         }
     }
-    Ok(out)
+}
+
+/// Whether no arc of the OID's content starts with a 0x80 byte (X.690 8.19.2: the shortest
+/// form), which the `const-oid` crate does not check.
+fn minimal_oid(content: &[u8]) -> bool {
+    let mut arc_start = true;
+    for &b in content {
+        if arc_start && b == 0x80 {
+            return false;
+        }
+        arc_start = b & 0x80 == 0;
+    }
+    true
+}
+
+/// Decodes `bytes` as a `T`, which must encode back to exactly `bytes` (DER has one encoding
+/// of each value; the decoders accept some BER that is not it).
+fn decode_strict<'a, T: Decode<'a> + Encode>(bytes: &'a [u8], what: &str) -> Result<T> {
+    let value = T::from_der(bytes).map_err(der_error(what))?;
+    if value.to_der().map_err(der_error(what))? != bytes {
+        return Err(TsaError::format(format!(
+            "{what}: not DER (a SET OF out of order, an encoded DEFAULT value or another BER form)"
+        )));
+    }
+    Ok(value)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ASN.1 types declared here (see the module docs for why).
+
+/// `PKIStatusInfo` (RFC 3161 §2.4.2), with the status as a plain INTEGER and `failInfo` as a
+/// plain BIT STRING.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+struct StatusInfo<'a> {
+    status: u64,
+    #[asn1(optional = "true")]
+    status_string: Option<Vec<Utf8StringRef<'a>>>,
+    #[asn1(optional = "true")]
+    fail_info: Option<BitStringRef<'a>>,
+}
+
+/// `TimeStampResp` (RFC 3161 §2.4.2).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+struct TimeStampResp<'a> {
+    status: StatusInfo<'a>,
+    #[asn1(optional = "true")]
+    time_stamp_token: Option<ContentInfo>,
+}
+
+/// The value of a GeneralizedTime, read by [`generalized_time`] (which allows the fractional
+/// seconds that the `der` crate's `GeneralizedTime` refuses).
+#[derive(Clone, Debug, Eq, PartialEq)]
+struct GenTime(Vec<u8>);
+
+impl FixedTag for GenTime {
+    const TAG: Tag = Tag::GeneralizedTime;
+}
+
+impl<'a> DecodeValue<'a> for GenTime {
+    fn decode_value<R: Reader<'a>>(reader: &mut R, header: Header) -> der::Result<Self> {
+        Ok(GenTime(reader.read_vec(header.length)?))
+    }
+}
+
+impl EncodeValue for GenTime {
+    fn value_len(&self) -> der::Result<Length> {
+        Length::try_from(self.0.len())
+    }
+
+    fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
+        writer.write(&self.0)
+    }
+}
+
+/// `TSTInfo` (RFC 3161 §2.4.2): `x509_tsp::TstInfo` with [`GenTime`].
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+struct TstInfoDer {
+    version: TspVersion,
+    policy: TsaPolicyId,
+    message_imprint: MessageImprint,
+    serial_number: Int,
+    gen_time: GenTime,
+    #[asn1(optional = "true")]
+    accuracy: Option<Accuracy>,
+    #[asn1(default = "Default::default")]
+    ordering: bool,
+    #[asn1(optional = "true")]
+    nonce: Option<Int>,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    tsa: Option<GeneralName>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    extensions: Option<Extensions>,
 }
 
 /// A DER GeneralizedTime (`YYYYMMDDHHMMSS[.f…]Z`, no trailing zero in the fraction) as wall
@@ -427,6 +432,11 @@ fn generalized_time(c: &[u8]) -> Result<WallTime> {
         return Err(bad());
     }
     Ok(t)
+}
+
+/// Whether algorithm parameters are absent or NULL (as OpenSSL writes them for hashes and RSA).
+fn absent_or_null(parameters: Option<&Any>) -> bool {
+    parameters.is_none_or(|p| p.is_null())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -478,16 +488,12 @@ fn status_name(s: u64) -> &'static str {
 }
 
 /// The TSA's free text of a refused response, sanitised and bounded.
-fn status_text(c: &[u8]) -> String {
-    let mut r = Reader::new(c);
-    let mut parts = Vec::new();
-    while !r.is_empty() {
-        match r.read("statusString") {
-            Ok(t) => parts.push(String::from_utf8_lossy(t.content).into_owned()),
-            Err(_) => break,
-        }
-    }
-    let joined = parts.join("; ");
+fn status_text(parts: &[Utf8StringRef<'_>]) -> String {
+    let joined = parts
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
     joined
         .chars()
         .take(200)
@@ -498,7 +504,7 @@ fn status_text(c: &[u8]) -> String {
 
 /// Parses a DER `TimeStampResp` (RFC 3161 §2.4.2) and returns its token. The status must be
 /// granted (0) or grantedWithMods (1) and a token must be present; the whole response must be
-/// well-formed DER.
+/// DER. Does not look inside the token (see [`parse_token`]).
 pub fn parse_response(der: &[u8]) -> Result<TimeStampResponse> {
     if der.len() > MAX_RESPONSE_BYTES {
         return Err(TsaError::format(format!(
@@ -506,139 +512,128 @@ pub fn parse_response(der: &[u8]) -> Result<TimeStampResponse> {
             der.len()
         )));
     }
-    walk(der, 0)?;
-    let body = single(der, TAG_SEQUENCE, "TimeStampResp")?;
-    let mut r = Reader::new(body);
-    let info = r.expect(TAG_SEQUENCE, "PKIStatusInfo")?;
-    let mut ri = Reader::new(info);
-    let status = small_uint(ri.expect(TAG_INTEGER, "PKIStatus")?, "PKIStatus")?;
-    let text = ri.optional(TAG_SEQUENCE, "statusString")?;
-    let fail_info = ri.optional(TAG_BIT_STRING, "failInfo")?;
-    ri.finish("PKIStatusInfo")?;
-    if status > 1 {
-        let mut msg = format!("the TSA answered {} ({status})", status_name(status));
-        if let Some(t) = text {
+    check_framing(der, "TimeStampResp")?;
+    let resp: TimeStampResp<'_> = decode_strict(der, "TimeStampResp")?;
+    let info = &resp.status;
+    if info.status > 1 {
+        let mut msg = format!(
+            "the TSA answered {} ({})",
+            status_name(info.status),
+            info.status
+        );
+        if let Some(t) = &info.status_string {
             msg.push_str(&format!(": {}", status_text(t)));
         }
-        if let Some(fi) = fail_info {
-            msg.push_str(&format!(", failInfo {}", hex::encode(fi)));
+        if let Some(fi) = &info.fail_info {
+            msg.push_str(&format!(
+                ", failInfo {:02x}{}",
+                fi.unused_bits(),
+                hex::encode(fi.raw_bytes())
+            ));
         }
         return Err(TsaError::new(TsaErrorKind::NotGranted, msg));
     }
-    let token = r.read("timeStampToken")?;
-    if token.tag != TAG_SEQUENCE {
-        return Err(TsaError::format("timeStampToken: not a ContentInfo"));
-    }
-    r.finish("TimeStampResp")?;
+    let token = resp
+        .time_stamp_token
+        .as_ref()
+        .ok_or_else(|| TsaError::format("timeStampToken: missing from a granted response"))?;
     Ok(TimeStampResponse {
-        status,
-        token: token.raw.to_vec(),
+        status: info.status,
+        token: token.to_der().map_err(der_error("timeStampToken"))?,
+    })
+}
+
+/// A decoded token.
+#[derive(Debug)]
+struct Token {
+    /// The CMS `SignedData`.
+    signed_data: SignedData,
+    /// The DER of the encapsulated `TSTInfo` (the eContent's octets).
+    tst_der: Vec<u8>,
+    /// Its message imprint's hash algorithm.
+    imprint_algorithm: ObjectIdentifier,
+    /// What it says.
+    info: TstInfo,
+}
+
+fn decode_token(token_der: &[u8]) -> Result<Token> {
+    if token_der.len() > MAX_RESPONSE_BYTES {
+        return Err(TsaError::format("token too large"));
+    }
+    check_framing(token_der, "TimeStampToken")?;
+    let ci: ContentInfo = decode_strict(token_der, "ContentInfo")?;
+    if ci.content_type != ID_SIGNED_DATA {
+        return Err(TsaError::format(format!(
+            "the token is not CMS signedData (content type {})",
+            ci.content_type
+        )));
+    }
+    let sd_der = ci.content.to_der().map_err(der_error("SignedData"))?;
+    let signed_data: SignedData = decode_strict(&sd_der, "SignedData")?;
+    match signed_data.signer_infos.0.len() {
+        0 => return Err(TsaError::format("the token has no signer")),
+        1 => {}
+        n => {
+            return Err(TsaError::format(format!(
+                "the token has {n} signers; RFC 3161 allows only the TSA's"
+            )));
+        }
+    }
+    let eci = &signed_data.encap_content_info;
+    if eci.econtent_type != ID_CT_TST_INFO {
+        return Err(TsaError::format(format!(
+            "the token's content is not a TSTInfo (content type {})",
+            eci.econtent_type
+        )));
+    }
+    let econtent = eci
+        .econtent
+        .as_ref()
+        .ok_or_else(|| TsaError::format("the token does not carry its TSTInfo (eContent)"))?;
+    let octets: OctetString = econtent.decode_as().map_err(der_error("eContent"))?;
+    let tst_der = octets.as_bytes().to_vec();
+    check_framing(&tst_der, "TSTInfo")?;
+    let tst: TstInfoDer = decode_strict(&tst_der, "TSTInfo")?;
+
+    let alg = &tst.message_imprint.hash_algorithm;
+    // Parameters: absent, or NULL (as OpenSSL writes them).
+    if !absent_or_null(alg.parameters.as_ref()) {
+        return Err(TsaError::format("hashAlgorithm parameters: not NULL"));
+    }
+    let info = TstInfo {
+        policy: tst.policy.to_string(),
+        hash_algorithm: alg.oid.to_string(),
+        hashed_message: tst.message_imprint.hashed_message.as_bytes().to_vec(),
+        serial: tst.serial_number.as_bytes().to_vec(),
+        gen_time: generalized_time(&tst.gen_time.0)?,
+        nonce: tst.nonce.as_ref().map(|n| n.as_bytes().to_vec()),
+    };
+    Ok(Token {
+        imprint_algorithm: alg.oid,
+        signed_data,
+        tst_der,
+        info,
     })
 }
 
 /// Parses a `TimeStampToken` (a CMS `ContentInfo` of `SignedData` encapsulating a `TSTInfo`,
-/// RFC 3161 §2.4.2) and returns what its `TSTInfo` says. Does not check the signature.
+/// RFC 3161 §2.4.2) and returns what its `TSTInfo` says. Checks the structure only: not what
+/// it stamps and not the signature (see [`check_token`]).
 pub fn parse_token(token_der: &[u8]) -> Result<TstInfo> {
-    if token_der.len() > MAX_RESPONSE_BYTES {
-        return Err(TsaError::format("token too large"));
-    }
-    walk(token_der, 0)?;
-    let ci = single(token_der, TAG_SEQUENCE, "ContentInfo")?;
-    let mut r = Reader::new(ci);
-    if r.expect(TAG_OID, "contentType")? != OID_SIGNED_DATA {
-        return Err(TsaError::format("the token is not CMS signedData"));
-    }
-    let sd = single(r.expect(TAG_CTX0, "content")?, TAG_SEQUENCE, "SignedData")?;
-    r.finish("ContentInfo")?;
-
-    let mut s = Reader::new(sd);
-    small_uint(s.expect(TAG_INTEGER, "SignedData version")?, "version")?;
-    s.expect(TAG_SET, "digestAlgorithms")?;
-    let eci = s.expect(TAG_SEQUENCE, "encapContentInfo")?;
-    s.optional(TAG_CTX0, "certificates")?;
-    s.optional(TAG_CTX1, "crls")?;
-    let signers = s.expect(TAG_SET, "signerInfos")?;
-    s.finish("SignedData")?;
-    if signers.is_empty() {
-        return Err(TsaError::format("the token has no signer"));
-    }
-
-    let mut e = Reader::new(eci);
-    if e.expect(TAG_OID, "eContentType")? != OID_TST_INFO {
-        return Err(TsaError::format("the token's content is not a TSTInfo"));
-    }
-    let econtent = single(
-        e.expect(TAG_CTX0, "eContent")?,
-        TAG_OCTET_STRING,
-        "eContent",
-    )?;
-    e.finish("encapContentInfo")?;
-    walk(econtent, 0)?;
-    let tst = single(econtent, TAG_SEQUENCE, "TSTInfo")?;
-    parse_tst_info(tst)
+    decode_token(token_der).map(|t| t.info)
 }
 
-fn parse_tst_info(tst: &[u8]) -> Result<TstInfo> {
-    let mut t = Reader::new(tst);
-    let version = small_uint(t.expect(TAG_INTEGER, "TSTInfo version")?, "TSTInfo version")?;
-    if version != 1 {
-        return Err(TsaError::format(format!(
-            "TSTInfo version {version}, not 1"
-        )));
-    }
-    let policy = oid_text(t.expect(TAG_OID, "policy")?, "policy")?;
-    let imprint = t.expect(TAG_SEQUENCE, "messageImprint")?;
-    let serial = integer(t.expect(TAG_INTEGER, "serialNumber")?, "serialNumber")?;
-    let gen_time = generalized_time(t.expect(TAG_GENERALIZED_TIME, "genTime")?)?;
-    t.optional(TAG_SEQUENCE, "accuracy")?;
-    if let Some(o) = t.optional(TAG_BOOLEAN, "ordering")?
-        && o.len() != 1
-    {
-        return Err(TsaError::format("ordering: not a BOOLEAN"));
-    }
-    let nonce = match t.optional(TAG_INTEGER, "nonce")? {
-        Some(c) => Some(integer(c, "nonce")?),
-        None => None,
-    };
-    t.optional(TAG_CTX0, "tsa")?;
-    t.optional(TAG_CTX1, "extensions")?;
-    t.finish("TSTInfo")?;
-
-    let mut m = Reader::new(imprint);
-    let alg = m.expect(TAG_SEQUENCE, "hashAlgorithm")?;
-    let hashed_message = m.expect(TAG_OCTET_STRING, "hashedMessage")?.to_vec();
-    m.finish("messageImprint")?;
-    let mut a = Reader::new(alg);
-    let alg_oid = a.expect(TAG_OID, "hashAlgorithm")?;
-    let hash_algorithm = oid_text(alg_oid, "hashAlgorithm")?;
-    // Parameters: absent, or NULL (as OpenSSL writes them).
-    if let Some(p) = a.optional(TAG_NULL, "hashAlgorithm parameters")?
-        && !p.is_empty()
-    {
-        return Err(TsaError::format("hashAlgorithm parameters: not NULL"));
-    }
-    a.finish("hashAlgorithm")?;
-    Ok(TstInfo {
-        policy,
-        hash_algorithm,
-        hashed_message,
-        serial,
-        gen_time,
-        nonce,
-    })
-}
-
-/// Parses `token_der` ([`parse_token`]) and checks that it stamps the SHA-256 `expected_sha256`
-/// and, when `expected_nonce` is given, that it carries that nonce. Does not check the
-/// signature (see the module docs).
+/// Parses `token_der` ([`parse_token`]) and checks that it stamps the SHA-256 `expected_sha256`,
+/// that it carries `expected_nonce` when one is given, and then its CMS signature (see the
+/// module docs for what that covers and what it does not).
 pub fn check_token(
     token_der: &[u8],
     expected_sha256: &[u8; 32],
     expected_nonce: Option<u64>,
 ) -> Result<TstInfo> {
-    let info = parse_token(token_der)?;
-    let sha256 = oid_text(OID_SHA256, "SHA-256")?;
-    if info.hash_algorithm != sha256 {
+    let token = decode_token(token_der)?;
+    let info = &token.info;
+    if token.imprint_algorithm != ID_SHA256 {
         return Err(TsaError::new(
             TsaErrorKind::Imprint,
             format!(
@@ -657,15 +652,17 @@ pub fn check_token(
             ),
         ));
     }
-    if let Some(n) = expected_nonce
-        && info.nonce.as_deref() != Some(uint_content(n).as_slice())
-    {
-        return Err(TsaError::new(
-            TsaErrorKind::Nonce,
-            "the token does not carry the nonce of the request",
-        ));
+    if let Some(n) = expected_nonce {
+        let sent = nonce_integer(n).map_err(der_error("nonce"))?;
+        if info.nonce.as_deref() != Some(sent.as_bytes()) {
+            return Err(TsaError::new(
+                TsaErrorKind::Nonce,
+                "the token does not carry the nonce of the request",
+            ));
+        }
     }
-    Ok(info)
+    verify_signature(&token)?;
+    Ok(token.info)
 }
 
 /// [`parse_response`] then [`check_token`] on its token.
@@ -678,276 +675,300 @@ pub fn check_response(
     check_token(&resp.token, expected_sha256, expected_nonce)
 }
 
-/// A local TSA made with the stock `openssl` tool, for tests of this crate and of the custody
-/// service. Not part of the supported API.
-#[doc(hidden)]
-pub mod testkit {
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
+// ---------------------------------------------------------------------------------------------
+// The CMS signature.
 
-    /// Whether `openssl` runs. When it does not, the calling test fails (`scripts/setup.sh`
-    /// installs it), unless `ROEH_ALLOW_SKIP=1` asks to skip it: then this prints `SKIPPED` and
-    /// answers `false`.
-    pub fn have_openssl() -> bool {
-        if Command::new("openssl")
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return true;
+/// A digest algorithm of a `SignerInfo`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DigestAlg {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl DigestAlg {
+    fn from_oid(oid: ObjectIdentifier) -> Option<DigestAlg> {
+        if oid == ID_SHA256 {
+            Some(DigestAlg::Sha256)
+        } else if oid == ID_SHA384 {
+            Some(DigestAlg::Sha384)
+        } else if oid == ID_SHA512 {
+            Some(DigestAlg::Sha512)
+        } else {
+            None
         }
-        let why = "the openssl command is not on PATH (bash scripts/setup.sh installs it)";
-        assert!(
-            std::env::var("ROEH_ALLOW_SKIP").is_ok_and(|v| v == "1"),
-            "OpenSSL cross-check: {why}; set ROEH_ALLOW_SKIP=1 only to skip it deliberately"
-        );
-        eprintln!("SKIPPED OpenSSL cross-check: {why} (ROEH_ALLOW_SKIP=1)");
-        false
     }
 
-    /// A CA, a TSA certificate it issued (critical extendedKeyUsage timeStamping) and an
-    /// `openssl ts` configuration, in a directory.
-    #[derive(Debug, Clone)]
-    pub struct TestTsa {
-        /// The directory holding the files.
-        pub dir: PathBuf,
+    fn name(self) -> &'static str {
+        match self {
+            DigestAlg::Sha256 => "SHA-256",
+            DigestAlg::Sha384 => "SHA-384",
+            DigestAlg::Sha512 => "SHA-512",
+        }
     }
 
-    fn run(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .map_err(|e| format!("running openssl: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "openssl {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
+    fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            DigestAlg::Sha256 => Sha256::digest(data).to_vec(),
+            DigestAlg::Sha384 => Sha384::digest(data).to_vec(),
+            DigestAlg::Sha512 => Sha512::digest(data).to_vec(),
+        }
+    }
+
+    fn pkcs1v15(self) -> rsa::Pkcs1v15Sign {
+        match self {
+            DigestAlg::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
+            DigestAlg::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
+            DigestAlg::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
+        }
+    }
+}
+
+/// The only value of the signed attribute `oid`, which must appear exactly once with exactly
+/// one value (RFC 5652 §11.1 and §11.2).
+fn signed_attribute<'s>(
+    attrs: &'s SignedAttributes,
+    oid: ObjectIdentifier,
+    name: &str,
+) -> Result<&'s Any> {
+    let mut found = attrs.iter().filter(|a| a.oid == oid);
+    let attr = found.next().ok_or_else(|| {
+        TsaError::format(format!("the signed attributes have no {name} attribute"))
+    })?;
+    if found.next().is_some() {
+        return Err(TsaError::format(format!(
+            "the signed attributes have more than one {name} attribute"
+        )));
+    }
+    match attr.values.as_slice() {
+        [value] => Ok(value),
+        _ => Err(TsaError::format(format!(
+            "the {name} attribute does not have exactly one value"
+        ))),
+    }
+}
+
+/// The certificate's subject key identifier, if it has one that reads.
+fn subject_key_identifier(cert: &Certificate) -> Option<SubjectKeyIdentifier> {
+    cert.tbs_certificate
+        .extensions
+        .as_ref()?
+        .iter()
+        .find(|e| e.extn_id == ID_CE_SUBJECT_KEY_IDENTIFIER)
+        .and_then(|e| SubjectKeyIdentifier::from_der(e.extn_value.as_bytes()).ok())
+}
+
+/// The signer's certificate among the token's `certificates`.
+fn signer_certificate<'s>(sd: &'s SignedData, sid: &SignerIdentifier) -> Result<&'s Certificate> {
+    let found = sd
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|c| match c {
+            CertificateChoices::Certificate(cert) => Some(cert),
+            CertificateChoices::Other(_) => None,
+        })
+        .find(|cert| match sid {
+            SignerIdentifier::IssuerAndSerialNumber(ias) => {
+                ias.issuer == cert.tbs_certificate.issuer
+                    && ias.serial_number == cert.tbs_certificate.serial_number
+            }
+            SignerIdentifier::SubjectKeyIdentifier(ski) => {
+                subject_key_identifier(cert).is_some_and(|k| k == *ski)
+            }
+        });
+    found.ok_or_else(|| {
+        let who = match sid {
+            SignerIdentifier::IssuerAndSerialNumber(ias) => format!(
+                "issuer {}, serial {}",
+                ias.issuer.to_string().escape_debug(),
+                hex::encode(ias.serial_number.as_bytes())
+            ),
+            SignerIdentifier::SubjectKeyIdentifier(ski) => {
+                format!("subject key identifier {}", hex::encode(ski.0.as_bytes()))
+            }
+        };
+        TsaError::signature(format!(
+            "the signer's certificate ({who}) is not in the token, so its signature cannot be \
+             checked (the request asks for it with certReq)"
+        ))
+    })
+}
+
+/// Checks the signature of the token's only `SignerInfo` (see the module docs).
+fn verify_signature(token: &Token) -> Result<()> {
+    let si = token
+        .signed_data
+        .signer_infos
+        .0
+        .get(0)
+        .ok_or_else(|| TsaError::format("the token has no signer"))?;
+    if !absent_or_null(si.digest_alg.parameters.as_ref()) {
+        return Err(TsaError::format(
+            "the signer's digest algorithm parameters: not NULL",
+        ));
+    }
+    let digest = DigestAlg::from_oid(si.digest_alg.oid).ok_or_else(|| {
+        TsaError::unsupported(format!(
+            "the signer's digest algorithm {} is not SHA-256, SHA-384 or SHA-512",
+            si.digest_alg.oid
+        ))
+    })?;
+    let attrs = si.signed_attrs.as_ref().ok_or_else(|| {
+        TsaError::format("the signer has no signed attributes (CMS requires them for a TSTInfo)")
+    })?;
+    let content_type: ObjectIdentifier = signed_attribute(attrs, ID_CONTENT_TYPE, "content-type")?
+        .decode_as()
+        .map_err(der_error("the content-type attribute"))?;
+    if content_type != ID_CT_TST_INFO {
+        return Err(TsaError::signature(format!(
+            "the signed content-type attribute is {content_type}, not id-ct-TSTInfo"
+        )));
+    }
+    let message_digest: OctetString = signed_attribute(attrs, ID_MESSAGE_DIGEST, "message-digest")?
+        .decode_as()
+        .map_err(der_error("the message-digest attribute"))?;
+    if message_digest.as_bytes() != digest.digest(&token.tst_der).as_slice() {
+        return Err(TsaError::signature(format!(
+            "the signed message-digest attribute is not the {} of the TSTInfo (an altered token)",
+            digest.name()
+        )));
+    }
+    let cert = signer_certificate(&token.signed_data, &si.sid)?;
+    // The signature is over the DER of the signed attributes as a SET OF (RFC 5652 §5.4). The
+    // SignedData encoded back to its own bytes, so these are the attributes as received.
+    let signed = attrs.to_der().map_err(der_error("the signed attributes"))?;
+    verify_with_key(
+        &cert.tbs_certificate.subject_public_key_info,
+        &si.signature_algorithm,
+        digest,
+        &digest.digest(&signed),
+        si.signature.as_bytes(),
+    )
+}
+
+/// Verifies `signature` of the digest `hashed` (made with `digest`) with `key`, for the
+/// signature algorithm `sig_alg`: RSA PKCS#1 v1.5, or ECDSA on P-256 or P-384.
+fn verify_with_key(
+    key: &SubjectPublicKeyInfoOwned,
+    sig_alg: &AlgorithmIdentifierOwned,
+    digest: DigestAlg,
+    hashed: &[u8],
+    signature: &[u8],
+) -> Result<()> {
+    let refused = || {
+        TsaError::signature(
+            "the token's signature does not verify with its signer certificate's key \
+             (a forged or altered token)",
+        )
+    };
+    let mismatch = |named: DigestAlg| {
+        TsaError::format(format!(
+            "the signature algorithm {} names {}, but the signer's digest algorithm is {}",
+            sig_alg.oid,
+            named.name(),
+            digest.name()
+        ))
+    };
+    if key.algorithm.oid == RSA_ENCRYPTION {
+        // rsaEncryption (as OpenSSL writes it), or shaNNNWithRSAEncryption of the same digest.
+        let named = if sig_alg.oid == RSA_ENCRYPTION {
+            None
+        } else if sig_alg.oid == SHA256_WITH_RSA {
+            Some(DigestAlg::Sha256)
+        } else if sig_alg.oid == SHA384_WITH_RSA {
+            Some(DigestAlg::Sha384)
+        } else if sig_alg.oid == SHA512_WITH_RSA {
+            Some(DigestAlg::Sha512)
+        } else {
+            return Err(TsaError::unsupported(format!(
+                "signature algorithm {} with an RSA key (only PKCS#1 v1.5 is checked)",
+                sig_alg.oid
+            )));
+        };
+        if let Some(named) = named
+            && named != digest
+        {
+            return Err(mismatch(named));
+        }
+        if !absent_or_null(sig_alg.parameters.as_ref()) {
+            return Err(TsaError::format(
+                "the RSA signature algorithm's parameters: not NULL",
             ));
         }
-        Ok(out.stdout)
-    }
-
-    const TS_CNF: &str = "\
-[ tsa ]
-default_tsa = tsa_config
-
-[ tsa_config ]
-serial = ./tsaserial
-crypto_device = builtin
-signer_digest = sha256
-default_policy = 1.2.3.4.1
-digests = sha256
-accuracy = secs:1
-ordering = no
-tsa_name = yes
-ess_cert_id_alg = sha256
-";
-
-    impl TestTsa {
-        /// Makes the CA, the TSA's key and certificate and the configuration in `dir`.
-        pub fn create(dir: &Path) -> Result<TestTsa, String> {
-            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-            run(
-                dir,
-                &[
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                    "-nodes",
-                    "-keyout",
-                    "ca.key",
-                    "-out",
-                    "ca.pem",
-                    "-days",
-                    "3650",
-                    "-subj",
-                    "/CN=roeh test TSA CA",
-                    "-addext",
-                    "basicConstraints=critical,CA:TRUE",
-                    "-addext",
-                    "keyUsage=critical,keyCertSign,cRLSign",
-                ],
-            )?;
-            run(
-                dir,
-                &[
-                    "req",
-                    "-new",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                    "-nodes",
-                    "-keyout",
-                    "tsa.key",
-                    "-out",
-                    "tsa.csr",
-                    "-subj",
-                    "/CN=roeh test TSA",
-                ],
-            )?;
-            std::fs::write(
-                dir.join("tsa.ext"),
-                "basicConstraints=critical,CA:FALSE\n\
-                 keyUsage=critical,digitalSignature,nonRepudiation\n\
-                 extendedKeyUsage=critical,timeStamping\n",
-            )
-            .map_err(|e| e.to_string())?;
-            run(
-                dir,
-                &[
-                    "x509",
-                    "-req",
-                    "-in",
-                    "tsa.csr",
-                    "-CA",
-                    "ca.pem",
-                    "-CAkey",
-                    "ca.key",
-                    "-CAcreateserial",
-                    "-out",
-                    "tsa.pem",
-                    "-days",
-                    "3650",
-                    "-extfile",
-                    "tsa.ext",
-                ],
-            )?;
-            std::fs::write(dir.join("ts.cnf"), TS_CNF).map_err(|e| e.to_string())?;
-            std::fs::write(dir.join("tsaserial"), "01\n").map_err(|e| e.to_string())?;
-            Ok(TestTsa {
-                dir: dir.to_path_buf(),
-            })
-        }
-
-        /// The CA certificate (PEM) to give `openssl ts -verify -CAfile`.
-        pub fn ca_pem(&self) -> PathBuf {
-            self.dir.join("ca.pem")
-        }
-
-        /// Answers a DER `TimeStampReq` with `openssl ts -reply`, returning the DER
-        /// `TimeStampResp`. Calls are serialised by the caller (the serial file is shared).
-        pub fn reply(&self, query: &[u8]) -> Result<Vec<u8>, String> {
-            let n = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            let q = format!("query-{n}.tsq");
-            let r = format!("reply-{n}.tsr");
-            std::fs::write(self.dir.join(&q), query).map_err(|e| e.to_string())?;
-            run(
-                &self.dir,
-                &[
-                    "ts",
-                    "-reply",
-                    "-queryfile",
-                    &q,
-                    "-signer",
-                    "tsa.pem",
-                    "-inkey",
-                    "tsa.key",
-                    "-config",
-                    "ts.cnf",
-                    "-out",
-                    &r,
-                ],
-            )?;
-            let out = std::fs::read(self.dir.join(&r)).map_err(|e| e.to_string())?;
-            let _ = std::fs::remove_file(self.dir.join(&q));
-            let _ = std::fs::remove_file(self.dir.join(&r));
-            Ok(out)
-        }
-
-        /// Whether `openssl ts -verify -in <response> -data <data> -CAfile ca.pem` succeeds,
-        /// the command 0005 gives to check a bundle's `checkpoint.tsr`.
-        pub fn openssl_verifies(&self, response: &Path, data: &Path) -> bool {
-            Command::new("openssl")
-                .arg("ts")
-                .arg("-verify")
-                .arg("-in")
-                .arg(response)
-                .arg("-data")
-                .arg(data)
-                .arg("-CAfile")
-                .arg(self.ca_pem())
-                .output()
-                .is_ok_and(|o| o.status.success())
-        }
-
-        /// Serves the TSA over HTTP on 127.0.0.1 (an ephemeral port) from a thread: every POST
-        /// is answered `200` with `application/timestamp-reply` and the DER response (or `500`
-        /// when openssl fails). Returns the URL to post to. The thread lives as long as the
-        /// process.
-        pub fn serve(&self) -> Result<String, String> {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-            let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            let tsa = self.clone();
-            std::thread::spawn(move || {
-                for conn in listener.incoming() {
-                    let Ok(mut conn) = conn else { continue };
-                    let _ = answer(&tsa, &mut conn);
-                }
-            });
-            Ok(format!("http://{addr}/tsa"))
-        }
-    }
-
-    fn answer(tsa: &TestTsa, conn: &mut std::net::TcpStream) -> std::io::Result<()> {
-        use std::io::{Read, Write};
-        conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let (head_end, len) = loop {
-            let n = conn.read(&mut chunk)?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
-                let len = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                break (i + 4, len);
-            }
-            if buf.len() > 1 << 16 {
-                return Ok(());
-            }
+        let spki = key.to_der().map_err(der_error("the signer's public key"))?;
+        let public = rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|e| {
+            TsaError::unsupported(format!(
+                "the signer's RSA key ({e}): malformed, or larger than 4096 bits"
+            ))
+        })?;
+        public
+            .verify(digest.pkcs1v15(), hashed, signature)
+            .map_err(|_| refused())
+    } else if key.algorithm.oid == ID_EC_PUBLIC_KEY {
+        let named = if sig_alg.oid == ECDSA_WITH_SHA256 {
+            DigestAlg::Sha256
+        } else if sig_alg.oid == ECDSA_WITH_SHA384 {
+            DigestAlg::Sha384
+        } else if sig_alg.oid == ECDSA_WITH_SHA512 {
+            DigestAlg::Sha512
+        } else {
+            return Err(TsaError::unsupported(format!(
+                "signature algorithm {} with an EC key (only ECDSA with SHA-2 is checked)",
+                sig_alg.oid
+            )));
         };
-        while buf.len() < head_end + len {
-            let n = conn.read(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
+        if named != digest {
+            return Err(mismatch(named));
         }
-        let body = buf.get(head_end..).unwrap_or(&[]);
-        let (status, reply) = match tsa.reply(body) {
-            Ok(r) => ("200 OK", r),
-            Err(_) => ("500 Internal Server Error", Vec::new()),
+        if sig_alg.parameters.is_some() {
+            return Err(TsaError::format(
+                "the ECDSA signature algorithm has parameters",
+            ));
+        }
+        let curve: ObjectIdentifier = key
+            .algorithm
+            .parameters
+            .as_ref()
+            .ok_or_else(|| TsaError::format("the signer's EC key names no curve"))?
+            .decode_as()
+            .map_err(der_error("the signer's EC key's curve"))?;
+        let point = key.subject_public_key.as_bytes().ok_or_else(|| {
+            TsaError::format("the signer's EC key is not a whole number of bytes")
+        })?;
+        let bad_point = |_| {
+            TsaError::format(format!(
+                "the signer's EC key is not a point of curve {curve}"
+            ))
         };
-        let head = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            super::REPLY_MEDIA_TYPE,
-            reply.len()
-        );
-        conn.write_all(head.as_bytes())?;
-        conn.write_all(&reply)?;
-        conn.flush()
+        if curve == SECP256R1 {
+            let public = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(bad_point)?;
+            let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| refused())?;
+            public.verify_prehash(hashed, &sig).map_err(|_| refused())
+        } else if curve == SECP384R1 {
+            let public = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(bad_point)?;
+            let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| refused())?;
+            public.verify_prehash(hashed, &sig).map_err(|_| refused())
+        } else {
+            Err(TsaError::unsupported(format!(
+                "the signer's EC key is on curve {curve} (only P-256 and P-384 are checked)"
+            )))
+        }
+    } else {
+        Err(TsaError::unsupported(format!(
+            "the signer's key algorithm {} (only RSA and ECDSA are checked)",
+            key.algorithm.oid
+        )))
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::testkit::{TestTsa, have_openssl};
     use super::*;
+    use cms::signed_data::{SignerInfo, SignerInfos};
+    use der::asn1::SetOfVec;
+    use roeh_testkit::tsa::{TestTsa, TsaKey, have_openssl};
     use sha2::{Digest, Sha256};
 
     const DIGEST: [u8; 32] = [
@@ -955,6 +976,23 @@ mod tests {
         0xd2, 0x1b, 0xb4, 0xfc, 0x71, 0x63, 0xaf, 0x34, 0xd0, 0x82, 0x86, 0xa2, 0xe8, 0x46, 0xf6,
         0xbe, 0x03,
     ];
+
+    const TAG_INTEGER: u8 = 0x02;
+    const TAG_BIT_STRING: u8 = 0x03;
+    const TAG_OCTET_STRING: u8 = 0x04;
+    const TAG_OID: u8 = 0x06;
+    const TAG_GENERALIZED_TIME: u8 = 0x18;
+    const TAG_SEQUENCE: u8 = 0x30;
+    const TAG_SET: u8 = 0x31;
+    const TAG_CTX0: u8 = 0xa0;
+
+    /// One element, written by hand (to build input the encoders would not write).
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        out.extend(Length::try_from(content.len()).unwrap().to_der().unwrap());
+        out.extend_from_slice(content);
+        out
+    }
 
     #[test]
     fn request_matches_openssl_bytes() {
@@ -965,46 +1003,62 @@ mod tests {
         want.extend(hex::decode("020900c28dc09a8dfbc0d80101ff").unwrap());
         assert_eq!(request_der(&DIGEST, 0xc28d_c09a_8dfb_c0d8), want);
         assert_eq!(<[u8; 32]>::from(Sha256::digest(b"hello\n")), DIGEST);
+        // The request reads back with the same fields.
+        let req = TimeStampReq::from_der(&want).unwrap();
+        assert!(req.cert_req);
+        assert_eq!(req.message_imprint.hash_algorithm.oid, ID_SHA256);
+        assert_eq!(
+            req.nonce.unwrap().as_bytes(),
+            hex::decode("00c28dc09a8dfbc0d8").unwrap()
+        );
     }
 
     #[test]
-    fn integers_and_lengths_are_minimal() {
-        assert_eq!(uint_content(0), [0]);
-        assert_eq!(uint_content(0x7f), [0x7f]);
-        assert_eq!(uint_content(0x80), [0, 0x80]);
-        assert_eq!(uint_content(0x1234), [0x12, 0x34]);
+    fn integers_lengths_and_oids_are_minimal() {
+        let n = |v: u64| nonce_integer(v).unwrap().as_bytes().to_vec();
+        assert_eq!(n(0), [0]);
+        assert_eq!(n(0x7f), [0x7f]);
+        assert_eq!(n(0x80), [0, 0x80]);
+        assert_eq!(n(0x1234), [0x12, 0x34]);
         assert_eq!(
-            uint_content(u64::MAX),
+            n(u64::MAX),
             [0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
         );
-        for n in [0u64, 1, 0x7f, 0x80, 0xff, 0x100, u64::MAX] {
-            let c = uint_content(n);
-            assert_eq!(small_uint(&c, "n").unwrap(), n);
+        for v in [0u64, 1, 0x7f, 0x80, 0xff, 0x100, u64::MAX] {
+            let der = nonce_integer(v).unwrap().to_der().unwrap();
+            assert_eq!(u64::from_der(&der).unwrap(), v);
+            assert_eq!(Int::from_der(&der).unwrap().as_bytes(), n(v));
         }
         let big = tlv(TAG_OCTET_STRING, &[7u8; 300]);
         assert_eq!(&big[..4], &[0x04, 0x82, 0x01, 0x2c]);
-        let mut r = Reader::new(&big);
-        assert_eq!(r.expect(TAG_OCTET_STRING, "x").unwrap().len(), 300);
-        assert!(r.is_empty());
+        assert_eq!(OctetString::from_der(&big).unwrap().as_bytes().len(), 300);
+        check_framing(&big, "x").unwrap();
         // Non-minimal forms are refused.
-        assert!(
-            Reader::new(&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5])
-                .read("x")
-                .is_err()
-        );
-        assert!(Reader::new(&[0x04, 0x82, 0x00, 0x81]).read("x").is_err());
-        assert!(integer(&[0, 1], "x").is_err());
-        assert!(integer(&[0xff, 0x80], "x").is_err());
-        assert!(integer(&[], "x").is_err());
-        assert!(small_uint(&[0x80], "x").is_err());
-        assert_eq!(oid_text(OID_SHA256, "x").unwrap(), "2.16.840.1.101.3.4.2.1");
+        for bad in [
+            &[0x04, 0x81, 0x05, 1, 2, 3, 4, 5][..],
+            &[0x04, 0x82, 0x00, 0x81],
+        ] {
+            assert!(OctetString::from_der(bad).is_err(), "{bad:02x?}");
+            assert!(check_framing(bad, "x").is_err(), "{bad:02x?}");
+        }
+        assert!(Int::from_der(&[0x02, 0x02, 0, 1]).is_err());
+        assert!(Int::from_der(&[0x02, 0x02, 0xff, 0x80]).is_err());
+        assert!(Int::from_der(&[0x02, 0x00]).is_err());
+        assert!(u64::from_der(&[0x02, 0x01, 0x80]).is_err());
+        assert_eq!(ID_SHA256.as_bytes(), OID_SHA256);
         assert_eq!(
-            oid_text(OID_TST_INFO, "x").unwrap(),
-            "1.2.840.113549.1.9.16.1.4"
+            ObjectIdentifier::from_bytes(OID_SHA256)
+                .unwrap()
+                .to_string(),
+            "2.16.840.1.101.3.4.2.1"
         );
-        assert!(oid_text(&[0x2a, 0x80, 0x01], "x").is_err());
-        assert!(oid_text(&[0x2a, 0x86], "x").is_err());
-        assert!(oid_text(&[0xff; 12], "x").is_err());
+        assert_eq!(ID_CT_TST_INFO.to_string(), "1.2.840.113549.1.9.16.1.4");
+        // const-oid accepts an arc that starts with 0x80; the framing walk refuses it.
+        assert!(check_framing(&tlv(TAG_OID, &[0x2a, 0x80, 0x01]), "x").is_err());
+        assert!(minimal_oid(OID_SHA256));
+        assert!(minimal_oid(ID_CT_TST_INFO.as_bytes()));
+        assert!(ObjectIdentifier::from_bytes(&[0x2a, 0x86]).is_err());
+        assert!(ObjectIdentifier::from_bytes(&[0xff; 12]).is_err());
     }
 
     #[test]
@@ -1033,13 +1087,17 @@ mod tests {
         }
     }
 
-    fn tsa() -> Option<(tempfile::TempDir, TestTsa)> {
+    fn tsa_with(key: TsaKey) -> Option<(tempfile::TempDir, TestTsa)> {
         if !have_openssl() {
             return None;
         }
         let d = tempfile::tempdir().unwrap();
-        let t = TestTsa::create(&d.path().join("tsa")).unwrap();
+        let t = TestTsa::create_with(&d.path().join("tsa"), key).unwrap();
         Some((d, t))
+    }
+
+    fn tsa() -> Option<(tempfile::TempDir, TestTsa)> {
+        tsa_with(TsaKey::EcP256)
     }
 
     #[test]
@@ -1095,13 +1153,265 @@ mod tests {
         std::fs::write(&tsr, &flipped).unwrap();
         assert!(!tsa.openssl_verifies(&tsr, &txt));
 
-        // A flipped byte in the signature still parses (we do not check signatures), and
-        // openssl refuses it: the delegated check is needed and works.
+        // A flipped byte in the signature still parses, and both the in-process check and
+        // openssl refuse it.
         let mut sig_flipped = resp.clone();
         let last = sig_flipped.len() - 3;
         sig_flipped[last] ^= 0x01;
-        check_response(&sig_flipped, &digest, None).unwrap();
+        parse_token(&parse_response(&sig_flipped).unwrap().token).unwrap();
+        let e = check_response(&sig_flipped, &digest, None).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Signature, "{e}");
+        assert!(e.message.contains("does not verify"), "{e}");
         std::fs::write(&tsr, &sig_flipped).unwrap();
+        assert!(!tsa.openssl_verifies(&tsr, &txt));
+    }
+
+    #[test]
+    fn every_supported_key_verifies_and_a_flipped_signature_byte_is_refused() {
+        for key in [TsaKey::EcP256, TsaKey::EcP384, TsaKey::Rsa2048] {
+            let Some((d, tsa)) = tsa_with(key) else {
+                return;
+            };
+            let text = format!("checkpoint signed with {key:?}\n");
+            let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+            let resp = tsa.reply(&request_der(&digest, 77)).unwrap();
+            let info = check_response(&resp, &digest, Some(77)).unwrap();
+            assert_eq!(info.hashed_message, digest, "{key:?}");
+            let tsr = d.path().join("checkpoint.tsr");
+            let txt = d.path().join("checkpoint.txt");
+            std::fs::write(&tsr, &resp).unwrap();
+            std::fs::write(&txt, &text).unwrap();
+            assert!(tsa.openssl_verifies(&tsr, &txt), "{key:?}");
+
+            // Every byte of the signature value flipped in turn: refused, by both.
+            let sig = signer(&resp).signature.as_bytes().to_vec();
+            let at = resp.windows(sig.len()).position(|w| w == sig).unwrap();
+            for i in 0..sig.len() {
+                let mut m = resp.clone();
+                m[at + i] ^= 0x01;
+                let e = check_response(&m, &digest, Some(77)).unwrap_err();
+                assert_eq!(e.kind, TsaErrorKind::Signature, "{key:?} byte {i}: {e}");
+            }
+            let mut m = resp.clone();
+            m[at + sig.len() / 2] ^= 0x10;
+            std::fs::write(&tsr, &m).unwrap();
+            assert!(!tsa.openssl_verifies(&tsr, &txt), "{key:?}");
+        }
+    }
+
+    /// The only `SignerInfo` of the token in `resp`.
+    fn signer(resp: &[u8]) -> SignerInfo {
+        let token = decode_token(&parse_response(resp).unwrap().token).unwrap();
+        token.signed_data.signer_infos.0.get(0).unwrap().clone()
+    }
+
+    /// `resp` with its token's `SignedData` changed by `f`, encoded again (nothing re-signed).
+    fn with_signed_data(resp: &[u8], f: impl FnOnce(&mut SignedData)) -> Vec<u8> {
+        let mut r = TimeStampResp::from_der(resp).unwrap();
+        let mut ci = r.time_stamp_token.take().unwrap();
+        let mut sd: SignedData = ci.content.decode_as().unwrap();
+        f(&mut sd);
+        ci.content = Any::from_der(&sd.to_der().unwrap()).unwrap();
+        r.time_stamp_token = Some(ci);
+        r.to_der().unwrap()
+    }
+
+    /// `sd` with its only `SignerInfo` changed by `f`.
+    fn with_signer(sd: &mut SignedData, f: impl FnOnce(&mut SignerInfo)) {
+        let mut si = sd.signer_infos.0.get(0).unwrap().clone();
+        f(&mut si);
+        sd.signer_infos = SignerInfos(SetOfVec::try_from(vec![si]).unwrap());
+    }
+
+    /// Replaces the first occurrence of `from` in `v` with `to` and fixes nothing else.
+    fn replace(v: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+        let at = v.windows(from.len()).position(|w| w == from).unwrap();
+        let mut out = v[..at].to_vec();
+        out.extend_from_slice(to);
+        out.extend_from_slice(&v[at + from.len()..]);
+        out
+    }
+
+    /// The DER of attribute `oid`'s header: the OID and the header of its SET of values.
+    fn attribute_prefix(oid: ObjectIdentifier, set_len: u8) -> Vec<u8> {
+        let mut p = oid.to_der().unwrap();
+        p.extend([TAG_SET, set_len]);
+        p
+    }
+
+    #[test]
+    fn tampered_tokens_are_refused() {
+        let Some((d, tsa)) = tsa() else { return };
+        let digest: [u8; 32] = Sha256::digest(b"tampered\n").into();
+        let resp = tsa.reply(&request_der(&digest, 5)).unwrap();
+        check_response(&resp, &digest, Some(5)).unwrap();
+        let tsr = d.path().join("checkpoint.tsr");
+        let txt = d.path().join("checkpoint.txt");
+        std::fs::write(&txt, b"tampered\n").unwrap();
+        let refused_by_openssl = |bytes: &[u8]| {
+            std::fs::write(&tsr, bytes).unwrap();
+            !tsa.openssl_verifies(&tsr, &txt)
+        };
+        let signature_error = |bytes: &[u8], what: &str| {
+            let e = check_response(bytes, &digest, Some(5)).unwrap_err();
+            assert_eq!(e.kind, TsaErrorKind::Signature, "{what}: {e}");
+            assert!(refused_by_openssl(bytes), "{what}");
+            e
+        };
+
+        // The TSTInfo altered (genTime one second later): its digest is no longer the signed
+        // message-digest attribute.
+        let at = resp
+            .windows(2)
+            .position(|w| w == [TAG_GENERALIZED_TIME, 15])
+            .unwrap();
+        let mut later = resp.clone();
+        let s = &mut later[at + 2 + 13];
+        *s = if *s == b'9' { b'0' } else { *s + 1 };
+        parse_token(&parse_response(&later).unwrap().token).unwrap();
+        let e = signature_error(&later, "genTime");
+        assert!(e.message.contains("message-digest"), "{e}");
+
+        // The signed message-digest attribute altered.
+        let md = attribute_prefix(ID_MESSAGE_DIGEST, 0x22);
+        let at = resp.windows(md.len()).position(|w| w == md).unwrap() + md.len() + 2;
+        let mut m = resp.clone();
+        m[at + 7] ^= 0x20;
+        let e = signature_error(&m, "message-digest");
+        assert!(e.message.contains("message-digest"), "{e}");
+
+        // The signed content-type attribute altered (id-ct-TSTInfo to another id-ct).
+        let ct = attribute_prefix(ID_CONTENT_TYPE, 0x0d);
+        let at = resp.windows(ct.len()).position(|w| w == ct).unwrap() + ct.len();
+        let mut m = resp.clone();
+        m[at + 12] ^= 0x07;
+        let e = signature_error(&m, "content-type");
+        assert!(e.message.contains("content-type"), "{e}");
+
+        // Another signed attribute altered (the signing time): the signature fails.
+        let st = attribute_prefix(ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5"), 0x0f);
+        let at = resp.windows(st.len()).position(|w| w == st).unwrap() + st.len() + 2;
+        let mut m = resp.clone();
+        m[at + 11] = if m[at + 11] == b'9' {
+            b'0'
+        } else {
+            m[at + 11] + 1
+        };
+        let e = signature_error(&m, "signing time");
+        assert!(e.message.contains("does not verify"), "{e}");
+
+        // The TSA's certificate taken out of the token.
+        let no_cert = with_signed_data(&resp, |sd| sd.certificates = None);
+        let e = signature_error(&no_cert, "no certificate");
+        assert!(e.message.contains("not in the token"), "{e}");
+
+        // A token that names its signer by subject key identifier (the identifier is not
+        // signed): found, and verified; another identifier is not found.
+        let cert = match decode_token(&parse_response(&resp).unwrap().token)
+            .unwrap()
+            .signed_data
+            .certificates
+            .unwrap()
+            .0
+            .get(0)
+            .unwrap()
+        {
+            CertificateChoices::Certificate(c) => c.clone(),
+            CertificateChoices::Other(_) => unreachable!(),
+        };
+        let ski = subject_key_identifier(&cert).expect("the test TSA has a key identifier");
+        let by_ski = with_signed_data(&resp, |sd| {
+            with_signer(sd, |si| {
+                si.version = cms::content_info::CmsVersion::V3;
+                si.sid = SignerIdentifier::SubjectKeyIdentifier(ski.clone());
+            })
+        });
+        check_response(&by_ski, &digest, Some(5)).unwrap();
+        let mut wrong = ski.0.as_bytes().to_vec();
+        wrong[0] ^= 1;
+        let wrong_ski = with_signed_data(&resp, |sd| {
+            with_signer(sd, |si| {
+                si.sid = SignerIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(
+                    OctetString::new(wrong).unwrap(),
+                ))
+            })
+        });
+        let e = check_response(&wrong_ski, &digest, Some(5)).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Signature, "{e}");
+        assert!(e.message.contains("not in the token"), "{e}");
+
+        // Another serial number in the issuer-and-serial signer identifier.
+        let wrong_serial = with_signed_data(&resp, |sd| {
+            with_signer(sd, |si| {
+                if let SignerIdentifier::IssuerAndSerialNumber(ias) = &mut si.sid {
+                    let mut s = ias.serial_number.as_bytes().to_vec();
+                    let last = s.len() - 1;
+                    s[last] ^= 1;
+                    ias.serial_number = x509_cert::serial_number::SerialNumber::new(&s).unwrap();
+                }
+            })
+        });
+        let e = check_response(&wrong_serial, &digest, Some(5)).unwrap_err();
+        assert!(e.message.contains("not in the token"), "{e}");
+
+        // A digest algorithm that is not checked here: refused as unsupported.
+        let sha1 = with_signed_data(&resp, |sd| {
+            with_signer(sd, |si| {
+                si.digest_alg.oid = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+            })
+        });
+        let e = check_response(&sha1, &digest, Some(5)).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Unsupported, "{e}");
+        // A signature algorithm naming another digest than the signer's.
+        let mixed = with_signed_data(&resp, |sd| {
+            with_signer(sd, |si| si.signature_algorithm.oid = ECDSA_WITH_SHA384)
+        });
+        let e = check_response(&mixed, &digest, Some(5)).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Format, "{e}");
+        // Two signers.
+        let two = with_signed_data(&resp, |sd| {
+            let si = sd.signer_infos.0.get(0).unwrap().clone();
+            let mut other = si.clone();
+            other.signature = OctetString::new(vec![0x30, 0x00]).unwrap();
+            sd.signer_infos = SignerInfos(SetOfVec::try_from(vec![si, other]).unwrap());
+        });
+        let e = check_response(&two, &digest, Some(5)).unwrap_err();
+        assert!(e.message.contains("2 signers"), "{e}");
+    }
+
+    #[test]
+    fn a_token_without_the_tsa_certificate_is_refused() {
+        let Some((d, tsa)) = tsa() else { return };
+        let digest: [u8; 32] = Sha256::digest(b"no certificate\n").into();
+        // A request without certReq: openssl leaves its certificate out of the token.
+        let query = TimeStampReq {
+            version: TspVersion::V1,
+            message_imprint: MessageImprint {
+                hash_algorithm: AlgorithmIdentifier {
+                    oid: ID_SHA256,
+                    parameters: Some(Any::null()),
+                },
+                hashed_message: OctetString::new(digest.as_slice()).unwrap(),
+            },
+            req_policy: None,
+            nonce: Some(nonce_integer(9).unwrap()),
+            cert_req: false,
+            extensions: None,
+        }
+        .to_der()
+        .unwrap();
+        let resp = tsa.reply(&query).unwrap();
+        let token = decode_token(&parse_response(&resp).unwrap().token).unwrap();
+        assert!(token.signed_data.certificates.is_none());
+        let e = check_response(&resp, &digest, Some(9)).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Signature, "{e}");
+        assert!(e.message.contains("not in the token"), "{e}");
+        assert!(e.message.contains("certReq"), "{e}");
+        // The stock tool needs the certificate too.
+        let tsr = d.path().join("checkpoint.tsr");
+        let txt = d.path().join("checkpoint.txt");
+        std::fs::write(&tsr, &resp).unwrap();
+        std::fs::write(&txt, b"no certificate\n").unwrap();
         assert!(!tsa.openssl_verifies(&tsr, &txt));
     }
 
@@ -1118,15 +1428,15 @@ mod tests {
         // Granted without a token.
         let e = parse_response(&hex::decode("30053003020100").unwrap()).unwrap_err();
         assert_eq!(e.kind, TsaErrorKind::Format);
-    }
-
-    /// Replaces the first occurrence of `from` in `v` with `to` and fixes nothing else.
-    fn replace(v: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-        let at = v.windows(from.len()).position(|w| w == from).unwrap();
-        let mut out = v[..at].to_vec();
-        out.extend_from_slice(to);
-        out.extend_from_slice(&v[at + from.len()..]);
-        out
+        // A failInfo past bit 15 (systemFailure, bit 25) is still read as a refusal.
+        let mut info = tlv(TAG_INTEGER, &[2]);
+        info.extend(tlv(TAG_BIT_STRING, &[0x06, 0x00, 0x00, 0x00, 0x40]));
+        let e = parse_response(&tlv(TAG_SEQUENCE, &tlv(TAG_SEQUENCE, &info))).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::NotGranted, "{e}");
+        assert!(e.message.contains("failInfo 06000000"), "{e}");
+        // An unknown status is a refusal too.
+        let e = parse_response(&hex::decode("30053003020109").unwrap()).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::NotGranted, "{e}");
     }
 
     #[test]
@@ -1208,13 +1518,21 @@ mod tests {
         assert!(e.message.contains("deep"), "{e}");
 
         // Wrong OIDs: the content type, the encapsulated content type, the hash algorithm.
-        let e = check_response(&replace(&resp, OID_SIGNED_DATA, &[0x2a; 9]), &digest, None)
-            .unwrap_err();
+        let e = check_response(
+            &replace(&resp, ID_SIGNED_DATA.as_bytes(), &[0x2a; 9]),
+            &digest,
+            None,
+        )
+        .unwrap_err();
         assert!(e.message.contains("signedData"), "{e}");
-        let mut data_oid = OID_TST_INFO.to_vec();
+        let mut data_oid = ID_CT_TST_INFO.as_bytes().to_vec();
         data_oid[10] = 0x05;
-        let e =
-            check_response(&replace(&resp, OID_TST_INFO, &data_oid), &digest, None).unwrap_err();
+        let e = check_response(
+            &replace(&resp, ID_CT_TST_INFO.as_bytes(), &data_oid),
+            &digest,
+            None,
+        )
+        .unwrap_err();
         assert!(e.message.contains("TSTInfo"), "{e}");
         // The imprint's algorithm is the SHA-256 OID followed by NULL and the 32-byte hash;
         // SHA-512's OID has the same length.
@@ -1229,30 +1547,112 @@ mod tests {
         assert!(e.message.contains("2.16.840.1.101.3.4.2.3"), "{e}");
     }
 
+    /// The response's outermost element, or its token's, made indefinite-length (BER): the
+    /// length octets become 0x80 and end-of-contents octets follow the content.
     #[test]
-    fn a_hash_of_another_algorithm_is_an_imprint_error() {
-        // A TSTInfo stamping SHA-1 (20 bytes), in a minimal signedData.
-        let sha1_alg = tlv(
+    fn indefinite_lengths_are_refused() {
+        let Some((_d, tsa)) = tsa() else { return };
+        let digest = [0x33u8; 32];
+        let resp = tsa.reply(&request_der(&digest, 3)).unwrap();
+        check_response(&resp, &digest, Some(3)).unwrap();
+        let header_len = |b: &[u8]| match b[1] {
+            l if l < 0x80 => 2,
+            l => 2 + usize::from(l & 0x7f),
+        };
+        // The whole response.
+        let h = header_len(&resp);
+        let mut ber = vec![resp[0], 0x80];
+        ber.extend_from_slice(&resp[h..]);
+        ber.extend([0, 0]);
+        let e = check_response(&ber, &digest, Some(3)).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Format, "{e}");
+        assert!(e.message.contains("indefinite"), "{e}");
+        // The token inside it (the response's length adjusted, so only the token is BER).
+        let token = parse_response(&resp).unwrap().token;
+        let at = resp.windows(token.len()).position(|w| w == token).unwrap();
+        let th = header_len(&token);
+        let mut ber_token = vec![token[0], 0x80];
+        ber_token.extend_from_slice(&token[th..]);
+        ber_token.extend([0, 0]);
+        let status = &resp[h..at];
+        let mut body = status.to_vec();
+        body.extend(&ber_token);
+        let nested = tlv(TAG_SEQUENCE, &body);
+        let e = check_response(&nested, &digest, Some(3)).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Format, "{e}");
+        assert!(e.message.contains("indefinite"), "{e}");
+        // And a bare token.
+        let e = check_token(&ber_token, &digest, Some(3)).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Format, "{e}");
+    }
+
+    /// BER that the decoders accept, but that is not DER, is refused: the signed attributes
+    /// out of their DER order.
+    #[test]
+    fn a_set_out_of_order_is_not_der() {
+        let Some((_d, tsa)) = tsa() else { return };
+        let digest = [0x44u8; 32];
+        let resp = tsa.reply(&request_der(&digest, 4)).unwrap();
+        let si = signer(&resp);
+        let attrs: Vec<Vec<u8>> = si
+            .signed_attrs
+            .unwrap()
+            .iter()
+            .map(|a| a.to_der().unwrap())
+            .collect();
+        assert!(attrs.len() >= 3);
+        let sorted = attrs.concat();
+        let reversed: Vec<u8> = attrs.iter().rev().flatten().copied().collect();
+        let m = replace(&resp, &sorted, &reversed);
+        assert_eq!(m.len(), resp.len());
+        let e = check_response(&m, &digest, Some(4)).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Format, "{e}");
+        assert!(e.message.contains("not DER"), "{e}");
+    }
+
+    /// A minimal token around `tst` (a TSTInfo's content), with one `SignerInfo` that names
+    /// an issuer and serial number but has no signed attributes, and no certificate.
+    fn minimal_token(tst: &[u8], signers: usize) -> Vec<u8> {
+        let tst = tlv(TAG_SEQUENCE, tst);
+        let mut eci = tlv(TAG_OID, ID_CT_TST_INFO.as_bytes());
+        eci.extend(tlv(TAG_CTX0, &tlv(TAG_OCTET_STRING, &tst)));
+        let mut si = tlv(TAG_INTEGER, &[1]);
+        let mut ias = tlv(TAG_SEQUENCE, &[]);
+        ias.extend(tlv(TAG_INTEGER, &[1]));
+        si.extend(tlv(TAG_SEQUENCE, &ias));
+        si.extend(tlv(TAG_SEQUENCE, &tlv(TAG_OID, OID_SHA256)));
+        si.extend(tlv(
             TAG_SEQUENCE,
-            &[0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00],
-        );
-        let mut imprint = sha1_alg;
-        imprint.extend(tlv(TAG_OCTET_STRING, &[0x22; 20]));
+            &tlv(TAG_OID, ECDSA_WITH_SHA256.as_bytes()),
+        ));
+        si.extend(tlv(TAG_OCTET_STRING, &[0x30, 0x00]));
+        let si = tlv(TAG_SEQUENCE, &si);
+        let mut sd = tlv(TAG_INTEGER, &[3]);
+        sd.extend(tlv(TAG_SET, &[]));
+        sd.extend(tlv(TAG_SEQUENCE, &eci));
+        sd.extend(tlv(TAG_SET, &si.repeat(signers)));
+        let mut ci = tlv(TAG_OID, ID_SIGNED_DATA.as_bytes());
+        ci.extend(tlv(TAG_CTX0, &tlv(TAG_SEQUENCE, &sd)));
+        tlv(TAG_SEQUENCE, &ci)
+    }
+
+    /// A TSTInfo's content stamping `hash` with the algorithm of DER `alg`.
+    fn tst_content(alg: &[u8], hash: &[u8], gen_time: &[u8]) -> Vec<u8> {
+        let mut imprint = tlv(TAG_SEQUENCE, alg);
+        imprint.extend(tlv(TAG_OCTET_STRING, hash));
         let mut tst = tlv(TAG_INTEGER, &[1]);
         tst.extend(tlv(TAG_OID, &[0x2a, 0x03, 0x04]));
         tst.extend(tlv(TAG_SEQUENCE, &imprint));
         tst.extend(tlv(TAG_INTEGER, &[5]));
-        tst.extend(tlv(TAG_GENERALIZED_TIME, b"20260101000000Z"));
-        let tst = tlv(TAG_SEQUENCE, &tst);
-        let mut eci = tlv(TAG_OID, OID_TST_INFO);
-        eci.extend(tlv(TAG_CTX0, &tlv(TAG_OCTET_STRING, &tst)));
-        let mut sd = tlv(TAG_INTEGER, &[3]);
-        sd.extend(tlv(TAG_SET, &[]));
-        sd.extend(tlv(TAG_SEQUENCE, &eci));
-        sd.extend(tlv(TAG_SET, &tlv(TAG_SEQUENCE, &[0x02, 0x01, 0x01])));
-        let mut ci = tlv(TAG_OID, OID_SIGNED_DATA);
-        ci.extend(tlv(TAG_CTX0, &tlv(TAG_SEQUENCE, &sd)));
-        let token = tlv(TAG_SEQUENCE, &ci);
+        tst.extend(tlv(TAG_GENERALIZED_TIME, gen_time));
+        tst
+    }
+
+    #[test]
+    fn a_hash_of_another_algorithm_is_an_imprint_error() {
+        // A TSTInfo stamping SHA-1 (20 bytes), in a minimal signedData.
+        let sha1_alg = [0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00];
+        let token = minimal_token(&tst_content(&sha1_alg, &[0x22; 20], b"20260101000000Z"), 1);
         let info = parse_token(&token).unwrap();
         assert_eq!(info.hash_algorithm, "1.3.14.3.2.26");
         assert_eq!(info.serial_hex(), "05");
@@ -1261,13 +1661,72 @@ mod tests {
         assert_eq!(e.kind, TsaErrorKind::Imprint);
         assert!(e.message.contains("not SHA-256"), "{e}");
         // A token without signers is malformed.
-        let mut sd2 = tlv(TAG_INTEGER, &[3]);
-        sd2.extend(tlv(TAG_SET, &[]));
-        sd2.extend(tlv(TAG_SEQUENCE, &eci));
-        sd2.extend(tlv(TAG_SET, &[]));
-        let mut ci2 = tlv(TAG_OID, OID_SIGNED_DATA);
-        ci2.extend(tlv(TAG_CTX0, &tlv(TAG_SEQUENCE, &sd2)));
-        let e = parse_token(&tlv(TAG_SEQUENCE, &ci2)).unwrap_err();
+        let e = parse_token(&minimal_token(
+            &tst_content(&sha1_alg, &[0x22; 20], b"20260101000000Z"),
+            0,
+        ))
+        .unwrap_err();
         assert!(e.message.contains("signer"), "{e}");
+
+        // A token that stamps the right SHA-256 (with a genTime in fractional seconds, which
+        // RFC 3161 allows) but is not signed: it parses, and it is refused.
+        let mut sha256_alg = tlv(TAG_OID, OID_SHA256);
+        sha256_alg.extend([0x05, 0x00]);
+        let unsigned = minimal_token(&tst_content(&sha256_alg, &DIGEST, b"20260101000000.25Z"), 1);
+        let info = parse_token(&unsigned).unwrap();
+        assert_eq!(
+            info.gen_time,
+            WallTime::parse("2026-01-01T00:00:00.25Z").unwrap()
+        );
+        let e = check_token(&unsigned, &DIGEST, None).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Format, "{e}");
+        assert!(e.message.contains("no signed attributes"), "{e}");
+    }
+
+    /// A token whose signed attributes are `n` distinct attributes in descending order.
+    fn token_with_attributes(n: usize) -> Vec<u8> {
+        let mut attrs = Vec::new();
+        for k in (0..n).rev() {
+            let (hi, lo) = (0x81 + (k / 128) as u8, (k % 128) as u8);
+            attrs.extend(tlv(
+                TAG_SEQUENCE,
+                &[TAG_OID, 0x03, 0x2a, hi, lo, TAG_SET, 0x00],
+            ));
+        }
+        let mut si = tlv(TAG_INTEGER, &[1]);
+        let mut ias = tlv(TAG_SEQUENCE, &[]);
+        ias.extend(tlv(TAG_INTEGER, &[1]));
+        si.extend(tlv(TAG_SEQUENCE, &ias));
+        si.extend(tlv(TAG_SEQUENCE, &tlv(TAG_OID, OID_SHA256)));
+        si.extend(tlv(TAG_CTX0, &attrs));
+        si.extend(tlv(
+            TAG_SEQUENCE,
+            &tlv(TAG_OID, ECDSA_WITH_SHA256.as_bytes()),
+        ));
+        si.extend(tlv(TAG_OCTET_STRING, &[0x30, 0x00]));
+        let si = tlv(TAG_SEQUENCE, &si);
+        let mut eci = tlv(TAG_OID, ID_CT_TST_INFO.as_bytes());
+        eci.extend(tlv(TAG_CTX0, &tlv(TAG_OCTET_STRING, &[0x30, 0x00])));
+        let mut sd = tlv(TAG_INTEGER, &[3]);
+        sd.extend(tlv(TAG_SET, &[]));
+        sd.extend(tlv(TAG_SEQUENCE, &eci));
+        sd.extend(tlv(TAG_SET, &si));
+        let mut ci = tlv(TAG_OID, ID_SIGNED_DATA.as_bytes());
+        ci.extend(tlv(TAG_CTX0, &tlv(TAG_SEQUENCE, &sd)));
+        tlv(TAG_SEQUENCE, &ci)
+    }
+
+    /// The decoders sort a SET OF by insertion: a long one, out of order, is quadratic work.
+    /// Past MAX_ELEMENTS the framing walk refuses it before any decoding; up to it, the
+    /// decoder's sort is bounded and the result is refused as not DER.
+    #[test]
+    fn long_sets_are_bounded() {
+        let token = token_with_attributes(MAX_ELEMENTS + 1);
+        assert!(token.len() < MAX_RESPONSE_BYTES);
+        let e = parse_token(&token).unwrap_err();
+        assert_eq!(e.kind, TsaErrorKind::Format, "{e}");
+        assert!(e.message.contains("elements"), "{e}");
+        let e = parse_token(&token_with_attributes(MAX_ELEMENTS)).unwrap_err();
+        assert!(e.message.contains("not DER"), "{e}");
     }
 }

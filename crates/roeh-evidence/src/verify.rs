@@ -33,9 +33,10 @@
 //!
 //! # Timestamps
 //! An optional `checkpoint.tsr` (an RFC 3161 `TimeStampResp`, see [`crate::tsa`]) is checked
-//! right after the checkpoint: it must be well-formed DER, granted, and stamp SHA-256 of exactly
-//! the bytes of `checkpoint.txt`, or the verdict is `FAILED` at `timestamp`. The TSA's signature
-//! and certificate chain are not checked here; the verdict names the `openssl ts -verify`
+//! right after the checkpoint: it must be DER, granted, stamp SHA-256 of exactly the bytes of
+//! `checkpoint.txt`, and carry a CMS signature that verifies with the signer certificate in the
+//! token, or the verdict is `FAILED` at `timestamp`. Whether that certificate is the TSA's (its
+//! chain to the TSA's CA) is not checked here; the verdict names the `openssl ts -verify`
 //! command that does.
 
 use crate::bundle::{
@@ -138,8 +139,9 @@ pub struct Summary {
     pub timestamp: Option<Timestamp>,
 }
 
-/// What a bundle's `checkpoint.tsr` says, once it is known to stamp `checkpoint.txt`. Its
-/// signature is not checked by this crate (see [`TSR_VERIFY_COMMAND`]).
+/// What a bundle's `checkpoint.tsr` says, once it is known to stamp `checkpoint.txt` with a
+/// signature that verifies with the certificate it carries. That certificate's chain to the
+/// TSA's CA is not checked by this crate (see [`TSR_VERIFY_COMMAND`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timestamp {
     /// When the TSA stamped the checkpoint.
@@ -150,8 +152,8 @@ pub struct Timestamp {
     pub policy: String,
 }
 
-/// The command that checks the TSA's signature and certificate chain over a bundle's
-/// `checkpoint.tsr`, given the TSA's CA certificate.
+/// The command that checks the TSA's signature and its certificate's chain to the TSA's CA over
+/// a bundle's `checkpoint.tsr`, given the TSA's CA certificate.
 pub const TSR_VERIFY_COMMAND: &str =
     "openssl ts -verify -in checkpoint.tsr -data checkpoint.txt -CAfile tsa-ca.pem";
 
@@ -219,7 +221,7 @@ fn write_summary(f: &mut fmt::Formatter<'_>, s: &Summary, pinned: bool) -> fmt::
         write!(
             f,
             "\ntimestamp:  checkpoint.txt timestamped by a TSA at {} (serial {}, policy {}); \
-             verify the TSA's signature with: {TSR_VERIFY_COMMAND}",
+             check that its signer is the TSA (certificate chain) with: {TSR_VERIFY_COMMAND}",
             t.gen_time, t.serial, t.policy
         )?;
     }
@@ -828,7 +830,8 @@ fn check(
     })
 }
 
-/// The optional `checkpoint.tsr`: granted, and stamping SHA-256 of exactly `checkpoint.txt`.
+/// The optional `checkpoint.tsr`: granted, stamping SHA-256 of exactly `checkpoint.txt`, its
+/// signature verifying with the certificate it carries.
 fn check_timestamp(tsr: &[u8], checkpoint_txt: &[u8]) -> Check<Timestamp> {
     let digest: Hash = Sha256::digest(checkpoint_txt).into();
     match crate::tsa::check_response(tsr, &digest, None) {
@@ -839,7 +842,7 @@ fn check_timestamp(tsr: &[u8], checkpoint_txt: &[u8]) -> Check<Timestamp> {
         }),
         Err(err) => fail(
             "timestamp (checkpoint.tsr)",
-            format!("does not stamp checkpoint.txt: {err}"),
+            format!("is not a valid timestamp of checkpoint.txt: {err}"),
         ),
     }
 }

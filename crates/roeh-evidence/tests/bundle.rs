@@ -1,8 +1,10 @@
 //! Writing and verifying real bundles built from the test footage.
 #![allow(clippy::unwrap_used)]
 
+mod fixture;
+
+use fixture::{FixtureOptions, fixture, write_fixture};
 use roeh_domain::ErrorKind;
-use roeh_evidence::bundle::testkit::{FixtureOptions, fixture, write_fixture};
 use roeh_evidence::bundle::{BundleForm, CLIP, write_bundle};
 use roeh_evidence::checkpoint::Checkpoint;
 use roeh_evidence::keys::SiteKey;

@@ -4,10 +4,12 @@
 //! path-traversal entries.
 #![allow(clippy::unwrap_used)]
 
+mod fixture;
+
+use fixture::{FixtureOptions, write_fixture};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use roeh_domain::{CodecParams, WallTime};
-use roeh_evidence::bundle::testkit::{FixtureOptions, write_fixture};
 use roeh_evidence::bundle::{
     BundleForm, CHECKPOINT_SIG, CHECKPOINT_TXT, CLIP, CUSTODY, MANIFEST, README, SITE_KEY,
     clip_header, clip_samples, readme_text,

@@ -2,11 +2,13 @@
 //! made with the stock `openssl` tool.
 #![allow(clippy::unwrap_used)]
 
-use roeh_evidence::bundle::testkit::{FixtureOptions, fixture};
+mod fixture;
+
+use fixture::{FixtureOptions, fixture};
 use roeh_evidence::bundle::{BundleForm, CHECKPOINT_TSR, CHECKPOINT_TXT, README, write_bundle};
-use roeh_evidence::tsa::testkit::{TestTsa, have_openssl};
 use roeh_evidence::tsa::{MAX_RESPONSE_BYTES, request_der};
 use roeh_evidence::verify::{Verdict, verify_bundle};
+use roeh_testkit::tsa::{TestTsa, have_openssl};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -128,6 +130,17 @@ fn a_wrong_or_damaged_timestamp_fails() {
     flipped[at] ^= 0x40;
     std::fs::write(&tsr, &flipped).unwrap();
     assert_failed_at_timestamp(&verify(&dir).unwrap());
+    assert!(!tsa.openssl_verifies(&tsr, &dir.join(CHECKPOINT_TXT)));
+
+    // A byte of the TSA's signature flipped (the token stamps the right hash): the in-process
+    // signature check refuses it, as the stock tool does.
+    let mut forged = good.clone();
+    let last = forged.len() - 3;
+    forged[last] ^= 0x01;
+    std::fs::write(&tsr, &forged).unwrap();
+    let v = verify(&dir).unwrap();
+    assert_failed_at_timestamp(&v);
+    assert!(v.to_string().contains("signature"), "{v}");
     assert!(!tsa.openssl_verifies(&tsr, &dir.join(CHECKPOINT_TXT)));
 
     // A refusal from the TSA (status rejection, no token).

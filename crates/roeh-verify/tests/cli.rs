@@ -1,8 +1,11 @@
 //! Exit codes and output of the `roeh-verify` binary on real bundles.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../roeh-evidence/tests/fixture/mod.rs"]
+mod fixture;
+
+use fixture::{FixtureOptions, write_fixture};
 use roeh_evidence::bundle::BundleForm;
-use roeh_evidence::bundle::testkit::{FixtureOptions, write_fixture};
 use roeh_evidence::checkpoint::Checkpoint;
 use roeh_evidence::keys::SiteKey;
 use roeh_evidence::merkle::MerkleTree;
