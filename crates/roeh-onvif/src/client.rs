@@ -8,7 +8,8 @@
 //!   is first tried without authentication, as ONVIF requires devices to allow);
 //! - HTTP Digest is answered only when the device sends a `401` with a Digest challenge, at most
 //!   once per request (a second `401` is `PermissionDenied`); the challenge is then reused with
-//!   an increasing nonce count;
+//!   an increasing nonce count, until a `401` brings a new one (a `stale=true` nonce is answered
+//!   the same way: one retry with the new nonce);
 //! - device-supplied strings are cleaned ([`crate::sanitize`]) before they leave this module.
 
 use crate::auth::{self, DigestChallenge};
@@ -83,7 +84,7 @@ pub struct OnvifClient {
     /// The PTZ service; `None` inside: the device has none.
     ptz: OnceCell<Option<Target>>,
     clock_offset_micros: Mutex<Option<i64>>,
-    digest: Mutex<Option<(DigestChallenge, u32)>>,
+    digest: Mutex<Option<DigestChallenge>>,
 }
 
 const ACTION_DEVICE: &str = "http://www.onvif.org/ver10/device/wsdl";
@@ -513,21 +514,28 @@ impl OnvifClient {
                 auth::username_token_header(c, &auth::random_nonce(), created)
             });
             let envelope = soap::envelope(security.as_deref(), body);
-            let authorization = creds.and_then(|c| self.next_digest(c, &target.request_target()));
+            let authorization = match creds {
+                Some(c) => self.next_digest(c, &target.request_target())?,
+                None => None,
+            };
             let reply =
                 http::post_soap(&self.policy, target, &action, envelope, authorization).await?;
             if reply.status == 401 {
-                let challenge = pick_challenge(&reply.www_authenticate)?;
-                if let (Some(ch), Some(_)) = (&challenge, &self.creds) {
+                let challenge =
+                    DigestChallenge::pick(reply.www_authenticate.iter().map(String::as_str))?;
+                let challenged = challenge.is_some();
+                let stale = challenge.as_ref().is_some_and(DigestChallenge::stale);
+                if let (Some(ch), Some(_)) = (challenge, &self.creds) {
                     // Kept even for an unauthenticated call, so the authenticated retry (and
                     // every later request) answers it without another round trip.
-                    *self.digest.lock().unwrap_or_else(|p| p.into_inner()) = Some((ch.clone(), 0));
+                    *self.digest.lock().unwrap_or_else(|p| p.into_inner()) = Some(ch);
                 }
-                match (creds, challenge) {
-                    (Some(_), Some(_)) if !answered_challenge => {
+                match (creds, challenged) {
+                    (Some(_), true) if !answered_challenge => {
                         tracing::debug!(
                             service = target.what,
                             op,
+                            stale,
                             "answering HTTP Digest challenge"
                         );
                         answered_challenge = true;
@@ -566,40 +574,13 @@ impl OnvifClient {
         }
     }
 
-    /// The `Authorization` header for the cached Digest challenge, advancing its nonce count.
-    fn next_digest(&self, creds: &Credentials, uri: &str) -> Option<String> {
+    /// The `Authorization` header for the cached Digest challenge, if any, advancing its nonce
+    /// count.
+    fn next_digest(&self, creds: &Credentials, uri: &str) -> Result<Option<String>> {
         let mut g = self.digest.lock().unwrap_or_else(|p| p.into_inner());
-        let (ch, nc) = g.as_mut()?;
-        *nc = nc.wrapping_add(1);
-        let cnonce = hex::encode(auth::random_nonce());
-        Some(ch.authorization(creds, "POST", uri, *nc, &cnonce))
-    }
-}
-
-/// The strongest usable Digest challenge among `WWW-Authenticate` values (SHA-256 over MD5).
-fn pick_challenge(headers: &[String]) -> Result<Option<DigestChallenge>> {
-    let mut best: Option<DigestChallenge> = None;
-    let mut last_err = None;
-    for h in headers {
-        match DigestChallenge::parse(h) {
-            Ok(Some(c)) => {
-                let strong = |c: &DigestChallenge| {
-                    matches!(
-                        c.algorithm,
-                        auth::DigestAlgorithm::Sha256 | auth::DigestAlgorithm::Sha256Sess
-                    )
-                };
-                if best.as_ref().is_none_or(|b| strong(&c) && !strong(b)) {
-                    best = Some(c);
-                }
-            }
-            Ok(None) => {}
-            Err(e) => last_err = Some(e),
+        match g.as_mut() {
+            Some(ch) => ch.authorization(creds, "POST", uri).map(Some),
+            None => Ok(None),
         }
-    }
-    match (best, last_err) {
-        (Some(b), _) => Ok(Some(b)),
-        (None, Some(e)) => Err(e),
-        (None, None) => Ok(None),
     }
 }

@@ -79,7 +79,15 @@ struct Device {
     snapshot_uri: Mutex<Option<String>>,
     device_info: Mutex<Option<String>>,
     log: Mutex<Vec<Logged>>,
-    digest_nonce: String,
+    /// The Digest nonce now current.
+    digest_nonce: Mutex<String>,
+    /// Accepted requests after which the nonce is replaced (later answers to the old one get a
+    /// `stale=true` challenge); `None`: the nonce never changes.
+    nonce_lifetime: Mutex<Option<usize>>,
+    nonce_uses: AtomicUsize,
+    stale_401s: AtomicUsize,
+    /// A `WWW-Authenticate` value sent instead of the usual Digest challenge.
+    challenge: Mutex<Option<String>>,
 }
 
 impl Device {
@@ -92,7 +100,11 @@ impl Device {
             snapshot_uri: Mutex::new(None),
             device_info: Mutex::new(None),
             log: Mutex::new(Vec::new()),
-            digest_nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093".into(),
+            digest_nonce: Mutex::new("dcd98b7102dd2f0e8b11d0f600bfb0c093".into()),
+            nonce_lifetime: Mutex::new(None),
+            nonce_uses: AtomicUsize::new(0),
+            stale_401s: AtomicUsize::new(0),
+            challenge: Mutex::new(None),
         })
     }
 }
@@ -149,17 +161,20 @@ fn ws_security_ok(body: &str) -> bool {
     user == USER && B64.encode(h.finalize()) == pw
 }
 
-/// Independent check of an RFC 7616 Digest `Authorization` header with qop=auth.
-fn digest_ok(dev: &Device, authz: &str, sha256: bool) -> bool {
-    let field = |k: &str| -> Option<String> {
-        let i = authz.find(&format!(" {k}="))? + k.len() + 2;
-        let rest = authz.get(i..)?;
-        if let Some(r) = rest.strip_prefix('"') {
-            Some(r.get(..r.find('"')?)?.to_owned())
-        } else {
-            Some(rest.split([',', ' ']).next()?.to_owned())
-        }
-    };
+/// The value of `k` in an `Authorization` header.
+fn authz_field(authz: &str, k: &str) -> Option<String> {
+    let i = authz.find(&format!(" {k}="))? + k.len() + 2;
+    let rest = authz.get(i..)?;
+    if let Some(r) = rest.strip_prefix('"') {
+        Some(r.get(..r.find('"')?)?.to_owned())
+    } else {
+        Some(rest.split([',', ' ']).next()?.to_owned())
+    }
+}
+
+/// Independent check of an RFC 7616 Digest `Authorization` header with qop=auth. Returns the
+/// nonce it answers if the response is right for that nonce.
+fn digest_ok(authz: &str, sha256: bool) -> Option<String> {
     let h = |s: String| -> String {
         if sha256 {
             hex::encode(sha2::Sha256::digest(s.as_bytes()))
@@ -167,6 +182,7 @@ fn digest_ok(dev: &Device, authz: &str, sha256: bool) -> bool {
             hex::encode(md5::Md5::digest(s.as_bytes()))
         }
     };
+    let field = |k: &str| authz_field(authz, k);
     let (Some(user), Some(uri), Some(nc), Some(cnonce), Some(resp), Some(nonce)) = (
         field("username"),
         field("uri"),
@@ -175,12 +191,12 @@ fn digest_ok(dev: &Device, authz: &str, sha256: bool) -> bool {
         field("response"),
         field("nonce"),
     ) else {
-        return false;
+        return None;
     };
     let ha1 = h(format!("{user}:roeh-test:{PASSWORD}"));
     let ha2 = h(format!("POST:{uri}"));
     let want = h(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-    user == USER && nonce == dev.digest_nonce && want == resp
+    (user == USER && want == resp).then_some(nonce)
 }
 
 fn soap_reply(status: StatusCode, xml: String) -> Response {
@@ -215,15 +231,30 @@ async fn handle(
             }
         }
         Auth::Digest { sha256 } => {
-            let ok = authz.as_deref().is_some_and(|a| digest_ok(&dev, a, sha256));
-            if !ok {
+            let current = dev.digest_nonce.lock().unwrap().clone();
+            let answered = authz.as_deref().and_then(|a| digest_ok(a, sha256));
+            if answered.as_deref() == Some(current.as_str()) {
+                let lifetime = *dev.nonce_lifetime.lock().unwrap();
+                if lifetime.is_some_and(|n| dev.nonce_uses.fetch_add(1, Ordering::SeqCst) + 1 >= n)
+                {
+                    dev.nonce_uses.store(0, Ordering::SeqCst);
+                    *dev.digest_nonce.lock().unwrap() = format!("{current}x");
+                }
+            } else {
+                // A right answer for an earlier nonce: that nonce is stale.
+                let stale = answered.is_some();
+                if stale {
+                    dev.stale_401s.fetch_add(1, Ordering::SeqCst);
+                }
                 let alg = if sha256 { "SHA-256" } else { "MD5" };
                 let mut r = Response::new(Body::from("Unauthorized"));
                 *r.status_mut() = StatusCode::UNAUTHORIZED;
-                let v = format!(
-                    r#"Digest realm="roeh-test", qop="auth", nonce="{}", opaque="5ccc069c403ebaf9f0171e9517f40e41", algorithm={alg}"#,
-                    dev.digest_nonce
-                );
+                let v = dev.challenge.lock().unwrap().clone().unwrap_or_else(|| {
+                    format!(
+                        r#"Digest realm="roeh-test", qop="auth", nonce="{current}", opaque="5ccc069c403ebaf9f0171e9517f40e41", algorithm={alg}{}"#,
+                        if stale { ", stale=true" } else { "" }
+                    )
+                });
                 r.headers_mut()
                     .append(header::WWW_AUTHENTICATE, HeaderValue::from_str(&v).unwrap());
                 r.headers_mut().append(
@@ -448,6 +479,63 @@ async fn http_digest_md5_and_sha256() {
         let e = client(url, None).probe_device().await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
         assert_no_secret(&e);
+    }
+}
+
+#[tokio::test]
+async fn http_digest_stale_nonce_is_answered_with_the_new_one() {
+    let dev = Device::new(Auth::Digest { sha256: true });
+    *dev.nonce_lifetime.lock().unwrap() = Some(2);
+    let url = start_device(dev.clone()).await;
+    let s = client(url, Some(creds())).probe_device().await.unwrap();
+    assert_eq!(s.main_profile().unwrap().token, "Profile_1");
+    let stale = dev.stale_401s.load(Ordering::SeqCst);
+    assert!(stale >= 2, "only {stale} stale nonces");
+    let log = dev.log.lock().unwrap().clone();
+    assert_eq!(log.iter().filter(|l| l.3.is_none()).count(), 1);
+    let answers: Vec<(&str, String, String)> = log
+        .iter()
+        .filter_map(|l| {
+            let a = l.3.as_ref()?;
+            Some((
+                l.1.as_str(),
+                authz_field(a, "nonce")?,
+                authz_field(a, "nc")?,
+            ))
+        })
+        .collect();
+    assert!(answers.iter().all(|a| a.1.starts_with(&answers[0].1)));
+    for w in answers.windows(2) {
+        let ((op0, nonce0, nc0), (op1, nonce1, nc1)) = (&w[0], &w[1]);
+        if nonce0 == nonce1 {
+            assert!(nc0 < nc1, "{answers:?}");
+        } else {
+            // The stale answer is retried once, for the same operation, with the new nonce.
+            assert_eq!(op0, op1, "{answers:?}");
+            assert_eq!(nc1, "00000001", "{answers:?}");
+            assert!(nonce1.len() > nonce0.len(), "{answers:?}");
+        }
+    }
+    let nonces: std::collections::BTreeSet<&String> = answers.iter().map(|a| &a.1).collect();
+    assert_eq!(nonces.len(), stale + 1, "{answers:?}");
+}
+
+#[tokio::test]
+async fn unusable_digest_challenge_is_invalid_argument() {
+    for challenge in [
+        r#"Digest realm="roeh-test", qop="auth", nonce="unterminated"#,
+        r#"Digest realm="roeh-test", qop="auth", nonce="n", algorithm=SHA-512-256"#,
+        r#"Digest realm="roeh-test", qop="auth-int", nonce="n""#,
+        r#"Digest qop="auth", nonce="n""#,
+    ] {
+        let dev = Device::new(Auth::Digest { sha256: false });
+        *dev.challenge.lock().unwrap() = Some(challenge.into());
+        let url = start_device(dev.clone()).await;
+        let e = client(url, Some(creds())).probe_device().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{challenge}: {e}");
+        assert!(e.to_string().contains("Digest challenge"), "{e}");
+        assert_no_secret(&e);
+        assert!(dev.log.lock().unwrap().iter().all(|l| l.3.is_none()));
     }
 }
 
