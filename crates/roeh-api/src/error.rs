@@ -101,6 +101,12 @@ impl From<roeh_domain::Error> for ApiError {
     }
 }
 
+impl From<roeh_outbound::Error> for ApiError {
+    fn from(e: roeh_outbound::Error) -> Self {
+        ApiError::new(e.kind(), e.message())
+    }
+}
+
 impl From<roeh_mp4::Error> for ApiError {
     fn from(e: roeh_mp4::Error) -> Self {
         ApiError::new(e.kind(), e.chain())

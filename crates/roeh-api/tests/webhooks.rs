@@ -48,6 +48,7 @@ struct Got {
     signature: String,
     body: Vec<u8>,
     signed: bool,
+    content_type: String,
 }
 
 /// A webhook receiver: checks each signature with the shared secret, records the request, and
@@ -87,6 +88,7 @@ async fn receive(
         signature,
         body: body.to_vec(),
         signed,
+        content_type: h("content-type"),
     });
     let status = r.script.lock().unwrap().pop_front().unwrap_or(200);
     let mut resp =
@@ -215,7 +217,8 @@ async fn env_with(settings: Option<WebhookSettings>) -> Env {
                 settings,
             )
             .unwrap();
-            let app = roeh_api::router(site.state.clone()).layer(worker.layer());
+            let app =
+                roeh_api::router(site.state.clone()).layer(roeh_api::webhooks::layer(&worker));
             site.serve_app(app, clock).await
         }
         None => site.serve(clock).await,
@@ -1072,4 +1075,181 @@ async fn disabling_keeps_the_events_committed_while_it_was_enabled() {
     assert_eq!(seqs, vec![s1], "{s2} is not queued for it");
     let got: Vec<String> = rx.got().iter().map(|g| g.key.clone()).collect();
     assert_eq!(got, vec![format!("{id}-{s1}")]);
+}
+
+/// A subscription in the CAP format gets each event of an alert's life as an OASIS CAP 1.2
+/// message (`application/cap+xml`, signed like JSON): the raise is an Alert, later events are
+/// Updates that reference it, a resolution says all clear, and a false alarm cancels it. Every
+/// message validates against the OASIS schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cap_subscriptions_get_an_alerts_life_as_cap_messages_that_validate() {
+    if !roeh_testkit::cap::have_validator("cap_subscriptions_get_an_alerts_life") {
+        return;
+    }
+    let e = env().await;
+    let (rx, url) = receiver(&[]).await;
+    let hotspot = uuid::Uuid::new_v4();
+    let now = e.clock.wall();
+    e.store
+        .insert_hotspot(
+            hotspot,
+            "Herzl & Allenby <north>",
+            &json!({"id": hotspot, "name": "Herzl & Allenby <north>", "lat": 32.0686,
+                    "lon": 34.7706, "cameras": [], "schedule": {"tz": "Asia/Jerusalem",
+                    "always": true}})
+            .to_string(),
+            now,
+        )
+        .await
+        .unwrap();
+    let rule = uuid::Uuid::from_u128(42);
+    e.store
+        .insert_rule(&roeh_store::RuleRow {
+            id: rule,
+            hotspot_id: hotspot,
+            document: json!({"id": rule, "hotspot": hotspot, "name": "Fight on the corner",
+                             "kind": "fight", "severity": "high"})
+            .to_string(),
+            enabled: true,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .unwrap();
+    let (s, v) = e
+        .json(
+            "POST",
+            "/api/webhooks",
+            json!({"name": "police dispatch", "url": url, "secret": SECRET, "format": "xml"}),
+        )
+        .await;
+    assert_eq!(s, 400, "an unknown format is refused: {v}");
+    let id = e.subscribe(&url, json!({"format": "cap"})).await;
+    let (_, list) = e.json("GET", "/api/webhooks", Value::Null).await;
+    assert_eq!(list[0]["format"], "cap", "{list}");
+
+    // Two alerts: one claimed, dispatched and resolved; one marked a false alarm.
+    let mut alerts = Vec::new();
+    for _ in 0..2 {
+        let inc = support::incident(hotspot, CameraId::new_random(), e.clock.wall());
+        e.store.insert_incident(&inc).await.unwrap();
+        let link = AlertIncident {
+            incident_id: inc.id,
+            rule_id: inc.rule_id,
+            camera: inc.camera,
+            opened_at: inc.opened_at,
+        };
+        let new = NewAlert {
+            id: uuid::Uuid::new_v4(),
+            hotspot_id: hotspot,
+            severity: "high".into(),
+            priority: 4,
+            lat: Some(32.0686),
+            lon: Some(34.7706),
+            created_at: e.clock.wall(),
+        };
+        let (a, _, _) = e
+            .store
+            .raise_or_merge_alert(&link, &new, "system", |_| None)
+            .await
+            .unwrap()
+            .unwrap();
+        alerts.push(a.id);
+        e.advance(Duration::from_secs(600));
+    }
+    let step = |alert: uuid::Uuid, from: &str, to: &str, kind: &str| {
+        let (store, at) = (e.store.clone(), e.clock.wall());
+        let (from, to, kind) = (from.to_string(), to.to_string(), kind.to_string());
+        async move {
+            store
+                .alert_transition(
+                    alert,
+                    &roeh_store::AlertChange {
+                        from_state: from,
+                        from_claimed_by: None,
+                        to_state: to,
+                        claimed_by: None,
+                        at,
+                    },
+                    &roeh_store::NewAlertEvent {
+                        kind,
+                        actor: "op-campus".into(),
+                        unit_id: None,
+                        detail: "{}".into(),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    };
+    step(alerts[0], "new", "dispatched", "dispatch").await;
+    step(alerts[0], "dispatched", "resolved", "resolve").await;
+    step(alerts[1], "new", "false_alarm", "false_alarm").await;
+
+    let w = e.worker(e.store.clone(), local());
+    assert_eq!(w.enqueue_once().await.unwrap(), 5);
+    assert_eq!(w.deliver_once().await.unwrap(), 5);
+    let mut got = rx.got();
+    assert_eq!(got.len(), 5);
+    // Delivered side by side: in the order of the events' seq.
+    got.sort_by_key(|g| g.key.rsplit('-').next().unwrap().parse::<u64>().unwrap());
+    let texts: Vec<String> = got
+        .iter()
+        .map(|g| String::from_utf8(g.body.clone()).unwrap())
+        .collect();
+    for (g, t) in got.iter().zip(&texts) {
+        assert!(g.signed, "signed like JSON: {g:?}");
+        assert_eq!(g.content_type, "application/cap+xml");
+        assert!(g.key.starts_with(&id));
+        if let Err(err) = roeh_testkit::cap::validate(&g.body) {
+            panic!("{err}\n{t}");
+        }
+        // No people's names go out in CAP.
+        assert!(!t.contains("op-campus"), "{t}");
+        assert!(t.contains("<scope>Restricted</scope>"), "{t}");
+        assert!(
+            t.contains("<areaDesc>Herzl &amp; Allenby &lt;north&gt;</areaDesc>"),
+            "{t}"
+        );
+        assert!(
+            t.contains("<circle>32.068600,34.770600 0.100</circle>"),
+            "{t}"
+        );
+        assert!(t.contains("<event>Fight on the corner</event>"), "{t}");
+        assert!(t.contains("<severity>Severe</severity>"), "{t}");
+    }
+    let of = |alert: uuid::Uuid| -> Vec<&String> {
+        texts
+            .iter()
+            .filter(|t| t.contains(&format!("<incidents>{alert}</incidents>")))
+            .collect()
+    };
+    let life = of(alerts[0]);
+    let kinds: Vec<bool> = ["Alert", "Update", "Update"]
+        .iter()
+        .zip(&life)
+        .map(|(k, t)| t.contains(&format!("<msgType>{k}</msgType>")))
+        .collect();
+    assert_eq!(kinds, [true, true, true], "{life:?}");
+    let first_id = life[0]
+        .split("<identifier>")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_string();
+    assert!(!life[0].contains("<references>"));
+    for t in &life[1..] {
+        assert!(t.contains(&format!("<references>roeh,{first_id},")), "{t}");
+    }
+    assert!(life[0].contains("<certainty>Possible</certainty>"));
+    assert!(life[2].contains("<responseType>AllClear</responseType>"));
+    assert!(life[2].contains("<urgency>Past</urgency>"));
+    let cancelled = of(alerts[1]);
+    assert_eq!(cancelled.len(), 2);
+    assert!(cancelled[1].contains("<msgType>Cancel</msgType>"));
+    assert!(cancelled[1].contains("<certainty>Unlikely</certainty>"));
+
+    // The schema check is a real one: a message with a wrong msgType does not pass.
+    let broken = texts[0].replace("<msgType>Alert</msgType>", "<msgType>Alarm</msgType>");
+    assert!(roeh_testkit::cap::validate(broken.as_bytes()).is_err());
 }

@@ -1,5 +1,6 @@
-//! The egress policy: which networks cameras may live on, and the size and time limits of a
-//! request.
+//! The camera side of the egress policy: which networks cameras may live on (networks are
+//! `roeh-egress`'s [`Cidr`], the same type webhooks and MQTT use), and the size and time limits
+//! of a request.
 //!
 //! Invariants:
 //! - an address is allowed only if some [`Cidr`] in the list contains it; an empty list allows
@@ -12,121 +13,11 @@
 
 use crate::{Error, Result};
 use roeh_domain::ErrorKind;
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::str::FromStr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-/// An IPv4 or IPv6 network in CIDR notation, e.g. `10.20.0.0/16` or `fd00::/8`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// A network from an address and prefix length. Host bits are cleared.
-    pub fn new(addr: IpAddr, prefix: u8) -> Result<Self> {
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        if prefix > max {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("CIDR prefix /{prefix} is longer than /{max}"),
-            ));
-        }
-        let addr = match addr {
-            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask32(prefix))),
-            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask128(prefix))),
-        };
-        Ok(Cidr { addr, prefix })
-    }
-
-    /// Parses `ADDR/PREFIX`, or a bare address meaning a single host.
-    pub fn parse(s: &str) -> Result<Self> {
-        let bad = || {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                "not a CIDR network (ADDR/PREFIX)",
-            )
-        };
-        if s.len() > 64 {
-            return Err(bad());
-        }
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr = IpAddr::from_str(a).map_err(|_| bad())?;
-        let prefix = match p {
-            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
-                p.parse::<u8>().map_err(|_| bad())?
-            }
-            Some(_) => return Err(bad()),
-            None if addr.is_ipv4() => 32,
-            None => 128,
-        };
-        Cidr::new(addr, prefix)
-    }
-
-    /// Whether `ip` lies in this network (after unmapping IPv4-mapped IPv6).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, canonical(ip)) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                u32::from(ip) & mask32(self.prefix) == u32::from(net)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                u128::from(ip) & mask128(self.prefix) == u128::from(net)
-            }
-            _ => false,
-        }
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Cidr::parse(s)
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-impl fmt::Debug for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Cidr({self})")
-    }
-}
-
-fn mask32(prefix: u8) -> u32 {
-    if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix))
-    }
-}
-
-fn mask128(prefix: u8) -> u128 {
-    if prefix == 0 {
-        0
-    } else {
-        u128::MAX << (128 - u32::from(prefix))
-    }
-}
-
-/// IPv4-mapped IPv6 addresses become IPv4, so `::ffff:127.0.0.1` is checked as `127.0.0.1`.
-pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(v6),
-        },
-        v4 => v4,
-    }
-}
+pub use roeh_egress::Cidr;
+pub(crate) use roeh_egress::canonical;
 
 /// Where cameras may be, and how much a single request may cost.
 #[derive(Clone, Debug, PartialEq, Eq)]

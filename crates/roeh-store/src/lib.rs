@@ -53,7 +53,7 @@ pub use users::{
 
 pub use webhooks::{
     AttemptOutcome, DeliveryRow, DeliveryState, MAX_DELIVERY_LIST, NewDelivery, NewWebhook,
-    WebhookRow, idempotency_key,
+    WebhookFormat, WebhookRow, idempotency_key,
 };
 
 use sqlx::SqlitePool;

@@ -2022,6 +2022,7 @@ fn webhook(name: &str, kinds: &[&str], hotspots: Vec<uuid::Uuid>) -> NewWebhook 
         hotspots,
         enabled: true,
         created_at: WallTime::from_secs(1_800_000_000),
+        format: crate::WebhookFormat::Json,
     }
 }
 

@@ -28,7 +28,7 @@ pub const MAX_DELIVERY_LIST: u32 = 1000;
 
 macro_rules! webhook_cols {
     () => {
-        "id, name, url, kinds, hotspots, enabled, after_seq, created_at"
+        "id, name, url, kinds, hotspots, enabled, after_seq, created_at, format"
     };
 }
 macro_rules! delivery_cols {
@@ -57,6 +57,45 @@ pub struct NewWebhook {
     pub enabled: bool,
     /// When created.
     pub created_at: WallTime,
+    /// The body format: [`WebhookFormat::Json`] or [`WebhookFormat::Cap`].
+    pub format: WebhookFormat,
+}
+
+/// What a subscription's deliveries carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WebhookFormat {
+    /// roeh's JSON event (`application/json`).
+    #[default]
+    Json,
+    /// An OASIS CAP 1.2 message (`application/cap+xml`).
+    Cap,
+}
+
+impl WebhookFormat {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Cap => "cap",
+        }
+    }
+
+    /// Parses a stored or requested name.
+    pub fn parse(s: &str) -> Option<WebhookFormat> {
+        match s {
+            "json" => Some(WebhookFormat::Json),
+            "cap" => Some(WebhookFormat::Cap),
+            _ => None,
+        }
+    }
+
+    /// The media type of its bodies.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "application/json",
+            WebhookFormat::Cap => "application/cap+xml",
+        }
+    }
 }
 
 impl std::fmt::Debug for NewWebhook {
@@ -67,6 +106,7 @@ impl std::fmt::Debug for NewWebhook {
             .field("kinds", &self.kinds)
             .field("hotspots", &self.hotspots)
             .field("enabled", &self.enabled)
+            .field("format", &self.format)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +130,8 @@ pub struct WebhookRow {
     pub after_seq: u64,
     /// When created.
     pub created_at: WallTime,
+    /// What its deliveries carry.
+    pub format: WebhookFormat,
 }
 
 impl WebhookRow {
@@ -235,6 +277,8 @@ fn webhook_from_row(row: &SqliteRow) -> Result<WebhookRow> {
         enabled: int("enabled")? != 0,
         after_seq: to_u64(int("after_seq")?, "after_seq")?,
         created_at: WallTime(int("created_at")?),
+        format: WebhookFormat::parse(&get("format")?)
+            .ok_or_else(|| Error::new(ErrorKind::DataLoss, "stored webhook format is unknown"))?,
     })
 }
 
@@ -292,8 +336,8 @@ impl Store {
         // The last seq is read in the insert itself: no event can fall between the two.
         sqlx::query(
             "INSERT INTO webhooks (id, name, url, secret, kinds, hotspots, enabled, after_seq, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, \
-             (SELECT COALESCE(MAX(seq), 0) FROM alert_events), ?)",
+             created_at, format) VALUES (?, ?, ?, ?, ?, ?, ?, \
+             (SELECT COALESCE(MAX(seq), 0) FROM alert_events), ?, ?)",
         )
         .bind(new.id.to_string())
         .bind(&new.name)
@@ -303,6 +347,7 @@ impl Store {
         .bind(hotspots)
         .bind(i64::from(new.enabled))
         .bind(new.created_at.0)
+        .bind(new.format.as_str())
         .execute(&self.pool)
         .await
         .map_err(db("storing a webhook"))?;
@@ -396,6 +441,34 @@ impl Store {
                 format!("the stored secret of webhook {id} cannot be decrypted"),
             )
         })
+    }
+
+    /// The highest alert event seq outbound `channel` has had acknowledged (0 before any).
+    #[tracing::instrument(skip_all)]
+    pub async fn outbound_cursor(&self, channel: &str) -> Result<u64> {
+        let v: Option<(i64,)> =
+            sqlx::query_as("SELECT seq FROM outbound_cursors WHERE channel = ?")
+                .bind(channel)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading an outbound cursor"))?;
+        v.map_or(Ok(0), |(v,)| to_u64(v, "outbound cursor"))
+    }
+
+    /// Moves outbound `channel`'s cursor to `seq`; it never goes back.
+    #[tracing::instrument(skip_all)]
+    pub async fn advance_outbound_cursor(&self, channel: &str, seq: u64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outbound_cursors (channel, seq) VALUES (?, ?) \
+             ON CONFLICT (channel) DO UPDATE SET seq = CASE WHEN excluded.seq > outbound_cursors.seq \
+             THEN excluded.seq ELSE outbound_cursors.seq END",
+        )
+        .bind(channel)
+        .bind(to_i64(seq, "outbound cursor")?)
+        .execute(&self.pool)
+        .await
+        .map_err(db("advancing an outbound cursor"))?;
+        Ok(())
     }
 
     /// The highest alert event seq deliveries were enqueued for.
@@ -576,7 +649,29 @@ mod tests {
             hotspots: vec![],
             enabled,
             created_at: WallTime::from_secs(1_790_000_000),
+            format: WebhookFormat::Json,
         }
+    }
+
+    #[tokio::test]
+    async fn formats_are_stored_and_outbound_cursors_never_go_back() {
+        let (_d, store) = open_tmp().await;
+        let mut cap = webhook(true);
+        cap.format = WebhookFormat::Cap;
+        let row = store.insert_webhook(&cap).await.unwrap();
+        assert_eq!(row.format, WebhookFormat::Cap);
+        let json = store.insert_webhook(&webhook(true)).await.unwrap();
+        assert_eq!(json.format, WebhookFormat::Json);
+        assert_eq!(WebhookFormat::Cap.media_type(), "application/cap+xml");
+        assert_eq!(WebhookFormat::parse("xml"), None);
+
+        assert_eq!(store.outbound_cursor("mqtt").await.unwrap(), 0);
+        store.advance_outbound_cursor("mqtt", 7).await.unwrap();
+        store.advance_outbound_cursor("mqtt", 3).await.unwrap();
+        assert_eq!(store.outbound_cursor("mqtt").await.unwrap(), 7);
+        assert_eq!(store.outbound_cursor("other").await.unwrap(), 0);
+        store.advance_outbound_cursor("mqtt", 9).await.unwrap();
+        assert_eq!(store.outbound_cursor("mqtt").await.unwrap(), 9);
     }
 
     fn delivery(webhook_id: Uuid, seq: u64) -> NewDelivery {

@@ -7,10 +7,16 @@
 //! - [`wait_for`]: polls a condition with a deadline instead of sleeping a fixed time;
 //! - [`pki`]: a site CA and a server certificate for `localhost`, made with `openssl`;
 //! - [`ipycam`]: the virtual ONVIF camera ipycam, run inside a private network namespace;
+//! - [`cap`]: CAP 1.2 messages validated against the OASIS schema with `xmllint`;
+//! - [`mosquitto`]: a real MQTT broker on a free loopback port, stopped and restarted at will;
+//! - [`tsa`]: a local RFC 3161 time-stamping authority, made with `openssl`, served over HTTP;
 //! - [`prerequisite_missing`]: a missing prerequisite fails the test unless a run opts out.
 
+pub mod cap;
 pub mod ipycam;
+pub mod mosquitto;
 pub mod pki;
+pub mod tsa;
 
 /// The variable that lets a deliberate run skip a test whose prerequisite is missing
 /// (`ROEH_ALLOW_SKIP=1`). CI and `scripts/test.sh` never set it; there a missing prerequisite

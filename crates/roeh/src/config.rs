@@ -37,6 +37,9 @@ pub struct Config {
     /// Outbound webhooks: where they may go.
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// MQTT: alerts, incidents and availability on a broker (off without `host`).
+    #[serde(default)]
+    pub mqtt: MqttConfig,
     /// The browser console: the site's map tile server.
     #[serde(default)]
     pub console: ConsoleConfig,
@@ -588,7 +591,7 @@ impl TryFrom<RawConsoleConfig> for ConsoleConfig {
 #[serde(try_from = "RawWebhooksConfig")]
 pub struct WebhooksConfig {
     /// Networks receivers may live on besides public addresses.
-    pub allowed_networks: Vec<roeh_onvif::Cidr>,
+    pub allowed_networks: Vec<roeh_egress::Cidr>,
     /// Host names trusted whatever unicast address they resolve to (lower case, no trailing
     /// dot).
     pub allowed_hosts: Vec<String>,
@@ -596,52 +599,49 @@ pub struct WebhooksConfig {
     pub allow_http: bool,
     /// PEM file of extra CA certificates trusted for `https://` targets.
     pub ca_file: Option<PathBuf>,
+    /// The sender and area radius of CAP messages.
+    pub cap: roeh_outbound::cap::CapSettings,
 }
 
 /// `[webhooks]` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawWebhooksConfig {
     allowed_networks: Vec<String>,
     allowed_hosts: Vec<String>,
     allow_http: bool,
     ca_file: String,
+    /// CAP `sender` (default `roeh`).
+    cap_sender: String,
+    /// Radius of a hotspot's circle in CAP messages, metres (default 100).
+    cap_radius_m: f64,
+}
+
+impl Default for RawWebhooksConfig {
+    fn default() -> Self {
+        let cap = roeh_outbound::cap::CapSettings::default();
+        RawWebhooksConfig {
+            allowed_networks: Vec::new(),
+            allowed_hosts: Vec::new(),
+            allow_http: false,
+            ca_file: String::new(),
+            cap_sender: cap.sender,
+            cap_radius_m: cap.radius_m,
+        }
+    }
 }
 
 impl TryFrom<RawWebhooksConfig> for WebhooksConfig {
     type Error = String;
 
     fn try_from(r: RawWebhooksConfig) -> Result<Self, String> {
-        let mut networks = Vec::with_capacity(r.allowed_networks.len());
-        for c in &r.allowed_networks {
-            networks.push(
-                roeh_onvif::Cidr::parse(c.trim())
-                    .map_err(|_| format!("webhooks.allowed_networks: {c:?} is not ADDR/PREFIX"))?,
-            );
-        }
-        let mut hosts = Vec::with_capacity(r.allowed_hosts.len());
-        for h in &r.allowed_hosts {
-            let name = h.trim().trim_end_matches('.').to_ascii_lowercase();
-            if name.parse::<std::net::IpAddr>().is_ok() {
-                return Err(format!(
-                    "webhooks.allowed_hosts: {h:?} is an address; list addresses in \
-                     webhooks.allowed_networks"
-                ));
-            }
-            let label_ok = |l: &str| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            };
-            if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
-                return Err(format!(
-                    "webhooks.allowed_hosts: {h:?} is not a host name (exact names, no wildcards)"
-                ));
-            }
-            hosts.push(name);
-        }
+        let (networks, hosts) = egress_lists("webhooks", &r.allowed_networks, &r.allowed_hosts)?;
+        let cap = roeh_outbound::cap::CapSettings {
+            sender: r.cap_sender.trim().to_string(),
+            radius_m: r.cap_radius_m,
+        };
+        cap.check()
+            .map_err(|e| format!("webhooks.cap_sender / cap_radius_m: {e}"))?;
         let ca_file = match r.ca_file.trim() {
             "" => None,
             f => Some(PathBuf::from(f)),
@@ -651,13 +651,163 @@ impl TryFrom<RawWebhooksConfig> for WebhooksConfig {
             allowed_hosts: hosts,
             allow_http: r.allow_http,
             ca_file,
+            cap,
         })
+    }
+}
+
+/// The networks and host names of an outbound section's egress policy (`section` names it in
+/// errors): networks as `ADDR/PREFIX`, hosts as exact names (lower case, no trailing dot).
+fn egress_lists(
+    section: &str,
+    networks: &[String],
+    hosts: &[String],
+) -> Result<(Vec<roeh_egress::Cidr>, Vec<String>), String> {
+    let mut nets = Vec::with_capacity(networks.len());
+    for c in networks {
+        nets.push(
+            roeh_egress::Cidr::parse(c.trim())
+                .map_err(|_| format!("{section}.allowed_networks: {c:?} is not ADDR/PREFIX"))?,
+        );
+    }
+    let mut names = Vec::with_capacity(hosts.len());
+    for h in hosts {
+        let name = h.trim().trim_end_matches('.').to_ascii_lowercase();
+        if name.parse::<std::net::IpAddr>().is_ok() {
+            return Err(format!(
+                "{section}.allowed_hosts: {h:?} is an address; list addresses in \
+                 {section}.allowed_networks"
+            ));
+        }
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+            return Err(format!(
+                "{section}.allowed_hosts: {h:?} is not a host name (exact names, no wildcards)"
+            ));
+        }
+        names.push(name);
+    }
+    Ok((nets, names))
+}
+
+/// `[mqtt]`: the broker alerts, incidents and availability are published to. Without `host`
+/// nothing is published.
+#[derive(Debug, Default, Deserialize)]
+#[serde(try_from = "RawMqttConfig")]
+pub struct MqttConfig {
+    /// The broker's host name or address; `None`: MQTT is off.
+    pub host: Option<String>,
+    /// The broker's port (default 1883, or 8883 with TLS).
+    pub port: u16,
+    /// Whether to connect with TLS.
+    pub tls: bool,
+    /// PEM file of extra CA certificates trusted for the broker.
+    pub ca_file: Option<PathBuf>,
+    /// User name, if the broker wants one.
+    pub username: Option<String>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File holding the password (first line).
+    pub password_file: Option<PathBuf>,
+    /// MQTT client id (default `roeh`).
+    pub client_id: String,
+    /// First topic level (default `roeh`).
+    pub topic_prefix: String,
+    /// Networks the broker may live on besides public addresses.
+    pub allowed_networks: Vec<roeh_egress::Cidr>,
+    /// Host names trusted whatever unicast address they resolve to.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// `[mqtt]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMqttConfig {
+    host: String,
+    port: Option<u16>,
+    tls: bool,
+    ca_file: String,
+    username: String,
+    password_env: String,
+    password_file: String,
+    client_id: String,
+    topic_prefix: String,
+    allowed_networks: Vec<String>,
+    allowed_hosts: Vec<String>,
+}
+
+impl TryFrom<RawMqttConfig> for MqttConfig {
+    type Error = String;
+
+    fn try_from(r: RawMqttConfig) -> Result<Self, String> {
+        let (networks, hosts) = egress_lists("mqtt", &r.allowed_networks, &r.allowed_hosts)?;
+        let opt = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_string);
+        let c = MqttConfig {
+            host: opt(&r.host),
+            port: r.port.unwrap_or(if r.tls { 8883 } else { 1883 }),
+            tls: r.tls,
+            ca_file: opt(&r.ca_file).map(PathBuf::from),
+            username: opt(&r.username),
+            password_env: opt(&r.password_env),
+            password_file: opt(&r.password_file).map(PathBuf::from),
+            client_id: opt(&r.client_id).unwrap_or_else(|| "roeh".into()),
+            topic_prefix: opt(&r.topic_prefix).unwrap_or_else(|| "roeh".into()),
+            allowed_networks: networks,
+            allowed_hosts: hosts,
+        };
+        if c.password_env.is_some() && c.password_file.is_some() {
+            return Err("mqtt: give password_env or password_file, not both".into());
+        }
+        if (c.password_env.is_some() || c.password_file.is_some()) && c.username.is_none() {
+            return Err("mqtt: a password needs a username".into());
+        }
+        if let Some(host) = &c.host {
+            let mut s = roeh_outbound::mqtt::MqttSettings::new(host.clone(), c.port);
+            s.username.clone_from(&c.username);
+            s.client_id.clone_from(&c.client_id);
+            s.topic_prefix.clone_from(&c.topic_prefix);
+            s.check().map_err(|e| e.message().to_string())?;
+        }
+        Ok(c)
+    }
+}
+
+impl MqttConfig {
+    /// The publisher's settings, reading the password and the CA file; `None` when MQTT is
+    /// off.
+    pub fn settings(&self) -> anyhow::Result<Option<roeh_outbound::mqtt::MqttSettings>> {
+        let Some(host) = &self.host else {
+            return Ok(None);
+        };
+        let mut s = roeh_outbound::mqtt::MqttSettings::new(host.clone(), self.port);
+        s.tls = self.tls;
+        s.ca_pem = match &self.ca_file {
+            None => None,
+            Some(f) => Some(
+                std::fs::read(f)
+                    .with_context(|| format!("reading mqtt.ca_file {}", f.display()))?,
+            ),
+        };
+        s.username.clone_from(&self.username);
+        s.password = read_secret(self.password_env.as_deref(), self.password_file.as_deref())
+            .context("the MQTT password")?;
+        s.client_id.clone_from(&self.client_id);
+        s.topic_prefix.clone_from(&self.topic_prefix);
+        s.allowed_networks.clone_from(&self.allowed_networks);
+        s.allowed_hosts.clone_from(&self.allowed_hosts);
+        Ok(Some(s))
     }
 }
 
 impl WebhooksConfig {
     /// The webhook worker's settings, reading the CA file if one is named.
-    pub fn settings(&self) -> anyhow::Result<roeh_api::webhooks::WebhookSettings> {
+    pub fn settings(&self) -> anyhow::Result<roeh_outbound::WebhookSettings> {
         let extra_ca_pem = match &self.ca_file {
             None => None,
             Some(f) => Some(
@@ -665,11 +815,12 @@ impl WebhooksConfig {
                     .with_context(|| format!("reading webhooks.ca_file {}", f.display()))?,
             ),
         };
-        Ok(roeh_api::webhooks::WebhookSettings {
+        Ok(roeh_outbound::WebhookSettings {
             allowed_networks: self.allowed_networks.clone(),
             allowed_hosts: self.allowed_hosts.clone(),
             allow_http: self.allow_http,
             extra_ca_pem,
+            cap: self.cap.clone(),
             ..Default::default()
         })
     }
@@ -908,6 +1059,51 @@ mod tests {
                 .unwrap()
                 .is_file()
         );
+    }
+
+    #[test]
+    fn mqtt_is_off_without_a_host_and_its_settings_are_checked() {
+        let off = Config::parse("").unwrap().mqtt;
+        assert!(off.host.is_none());
+        assert!(off.settings().unwrap().is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let pass = dir.path().join("mqtt-pass");
+        std::fs::write(&pass, "s3cret-broker-pass\nignored\n").unwrap();
+        let cfg = Config::parse(&format!(
+            "[mqtt]\nhost = \"mqtt.city.example\"\ntls = true\nusername = \"roeh\"\n\
+             password_file = \"{}\"\ntopic_prefix = \"tlv-roeh\"\n\
+             allowed_hosts = [\"MQTT.City.Example.\"]\n",
+            pass.display()
+        ))
+        .unwrap();
+        assert_eq!(cfg.mqtt.port, 8883, "the TLS port by default");
+        let s = cfg.mqtt.settings().unwrap().unwrap();
+        assert_eq!(s.password.as_deref(), Some("s3cret-broker-pass"));
+        assert_eq!(s.topic_prefix, "tlv-roeh");
+        assert!(s.tls && s.policy().host_trusted("mqtt.city.example"));
+        assert!(!format!("{s:?}").contains("s3cret"));
+        assert_eq!(
+            Config::parse("[mqtt]\nhost = \"10.0.0.5\"\n").unwrap().mqtt.port,
+            1883
+        );
+
+        for bad in [
+            "host = \"b\"\ntopic_prefix = \"a/b\"",
+            "host = \"b\"\nclient_id = \"has space\"",
+            "host = \"b\"\npassword_env = \"X\"",
+            "host = \"b\"\nusername = \"u\"\npassword_env = \"X\"\npassword_file = \"/f\"",
+            "allowed_networks = [\"intranet\"]",
+            "allowed_hosts = [\"10.0.0.1\"]",
+            "broker = \"x\"",
+        ] {
+            assert!(Config::parse(&format!("[mqtt]\n{bad}")).is_err(), "{bad}");
+        }
+        for bad in ["cap_sender = \"a b\"", "cap_radius_m = 0.0"] {
+            assert!(Config::parse(&format!("[webhooks]\n{bad}")).is_err(), "{bad}");
+        }
+        let w = Config::parse("[webhooks]\ncap_sender = \"roeh@city.example\"\n").unwrap();
+        assert_eq!(w.webhooks.settings().unwrap().cap.sender, "roeh@city.example");
     }
 
     #[test]

@@ -398,6 +398,32 @@ async fn run_until(
     );
     let alerts_task = alerts.clone().spawn(api_stop.clone().cancelled_owned());
     let webhooks_task = webhooks.clone().spawn(api_stop.clone().cancelled_owned());
+    // MQTT: woken by every committed alert event the push hub carries (a lagging receiver
+    // wakes it too: it reads the store, not the messages).
+    let mqtt_task = match cfg.mqtt.settings()? {
+        None => None,
+        Some(settings) => {
+            let publisher = roeh_outbound::mqtt::MqttPublisher::new(store.clone(), settings)
+                .map_err(|e| anyhow::anyhow!("starting the MQTT publisher: {}", e.message()))?;
+            let mut pushed = alerts.hub().subscribe();
+            let woken = publisher.clone();
+            let stopped = api_stop.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = stopped.cancelled() => break,
+                        r = pushed.recv() => match r {
+                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                                woken.wake();
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                        },
+                    }
+                }
+            });
+            Some(publisher.spawn(api_stop.clone().cancelled_owned()))
+        }
+    };
     let state = roeh_api::AppState {
         store: store.clone(),
         alerts,
@@ -418,7 +444,7 @@ async fn run_until(
             map_tiles: cfg.console.map_tiles.clone(),
         }),
     };
-    let app = roeh_api::router(state).layer(webhooks.layer());
+    let app = roeh_api::router(state).layer(roeh_api::webhooks::layer(&webhooks));
     let api = match tls {
         Some(tls) => tokio::spawn(roeh_api::serve_app_tls(
             listener,
@@ -444,6 +470,9 @@ async fn run_until(
     let _ = checkpointer.await;
     let _ = alerts_task.await;
     let _ = webhooks_task.await;
+    if let Some(t) = mqtt_task {
+        let _ = t.await;
+    }
     // The last segments sealed by the shutdown get a checkpoint before the store closes.
     if let Err(e) = custody.checkpoint().await {
         tracing::warn!(error = %e.chain(), "Could not sign the final checkpoint.");

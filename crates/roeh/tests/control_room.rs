@@ -18,6 +18,7 @@ use roeh_alerts::push::PushVerifier;
 use roeh_domain::{Clock, SystemClock, WallTime};
 use roeh_testcam::{TestCamConfig, TestCamServer};
 use roeh_testkit::footage;
+use roeh_testkit::mosquitto::{Broker, Subscriber, have_mosquitto};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -242,9 +243,27 @@ fn receipt(base: &str, token: &str, id: &str, alert: &str, kind: &str) -> (u16, 
 fn an_intrusion_is_handled_end_to_end_and_survives_a_crash() {
     let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
     let site = Site::new(4.0, &[("Campus".into(), server.url(0))]);
+    // A real MQTT broker with a login: a subscriber on it gets the alert's life.
+    assert!(have_mosquitto("an_intrusion_is_handled_end_to_end"));
+    let mut broker = Broker::start(
+        &site.dir.path().join("broker"),
+        "roeh",
+        "mqtt-pass-2b7e91",
+        None,
+    )
+    .unwrap();
+    let pass_file = site.dir.path().join("mqtt-password");
+    std::fs::write(&pass_file, "mqtt-pass-2b7e91\n").unwrap();
     let mut text = std::fs::read_to_string(&site.config).unwrap();
     text.push_str(&format!("[analytics]\n{}\n", models_line()));
+    text.push_str(&format!(
+        "[mqtt]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"roeh\"\npassword_file = \"{}\"\n\
+         allowed_networks = [\"127.0.0.0/8\"]\n",
+        broker.port,
+        pass_file.display()
+    ));
     std::fs::write(&site.config, text).unwrap();
+    let mut mqtt = Subscriber::start(&broker, "roeh/#").unwrap();
     let (proc_, base) = site.serve();
     let cams = wait_streaming(&base, Some(1)).unwrap();
     let cam = cams[0]["id"].as_str().unwrap().to_string();
@@ -310,6 +329,17 @@ fn an_intrusion_is_handled_end_to_end_and_survives_a_crash() {
         frame_to_operator - inference_ms
     );
 
+    // The raise and its incident reach the MQTT subscriber; then the broker goes away while
+    // the operator claims and acknowledges, and comes back.
+    mqtt.until("the raise on MQTT", GUARD, |m| {
+        m.iter()
+            .any(|x| x.topic == "roeh/alerts" && x.payload.contains(&alert))
+            && m.iter()
+                .any(|x| x.topic == "roeh/Campus/incidents" && x.payload.contains(&alert))
+    })
+    .unwrap();
+    broker.stop().unwrap();
+
     // The operator handles it; the nearest available unit is suggested and dispatched.
     let alert_url = format!("{base}/api/alerts/{alert}");
     for (step, state) in [("claim", "claimed"), ("acknowledge", "acknowledged")] {
@@ -322,6 +352,7 @@ fn an_intrusion_is_handled_end_to_end_and_survives_a_crash() {
         assert_eq!((s, v["state"].as_str()), (200, Some(state)), "{v}");
         op_ws.until(is(step));
     }
+    broker.restart().unwrap();
     let (s, v) = call(
         "GET",
         &format!("{base}/api/units?alert={alert}"),
@@ -363,7 +394,21 @@ fn an_intrusion_is_handled_end_to_end_and_survives_a_crash() {
         let (s, v) = receipt(&base, &near_token, id, &alert, kind);
         assert_eq!(s, 201, "{kind}: {v}");
     }
-    unit_ws.until(is_receipt("delivered"));
+    let accepted = unit_ws.until(is_receipt("accepted"))["seq"]
+        .as_u64()
+        .unwrap();
+    // Killed once the broker has acknowledged everything so far (the cursor is past it), so
+    // the check below can ask for each event exactly once.
+    let rt = common::runtime();
+    let store = rt
+        .block_on(roeh_store::Store::open(&site.db_url()))
+        .unwrap();
+    roeh_testkit::wait_for("the MQTT cursor past the receipts", GUARD, || {
+        let c = rt.block_on(store.outbound_cursor("mqtt")).unwrap();
+        (c >= accepted).then_some(())
+    })
+    .unwrap();
+    rt.block_on(store.close());
     proc_.kill9().unwrap();
     // Whatever the clients read before the crash: each resumes from its last seq.
     while op_ws.try_next().is_some() {}
@@ -406,6 +451,34 @@ fn an_intrusion_is_handled_end_to_end_and_survives_a_crash() {
     let (s, detail) = call("GET", &alert_url, Some(&op), Value::Null);
     assert_eq!(s, 200, "{detail}");
     let events = detail["events"].as_array().unwrap();
+    // The MQTT subscriber got every event of the alert exactly once, across the broker's
+    // restart and roeh's kill -9, each with its idempotency key.
+    mqtt.until("the resolve on MQTT", GUARD, |m| {
+        m.iter()
+            .any(|x| x.topic == "roeh/alerts" && x.payload.contains("\"resolve\""))
+    })
+    .unwrap();
+    let mut on_mqtt: Vec<u64> = mqtt
+        .seen
+        .iter()
+        .filter(|x| x.topic == "roeh/alerts")
+        .map(|x| serde_json::from_str::<Value>(&x.payload).unwrap())
+        .filter(|v| v["alert"] == alert.as_str())
+        .map(|v| {
+            let seq = v["seq"].as_u64().unwrap();
+            assert_eq!(v["idempotency_key"], format!("mqtt-{seq}"));
+            seq
+        })
+        .collect();
+    on_mqtt.sort_unstable();
+    let stored: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(on_mqtt, stored, "each event once on MQTT");
+    assert!(
+        mqtt.seen
+            .iter()
+            .any(|x| x.topic == "roeh/available" && x.payload == "online"),
+        "availability"
+    );
     let receipts: Vec<&str> = events
         .iter()
         .filter(|e| e["kind"] == "receipt")
