@@ -110,6 +110,7 @@ async fn h265_camera_is_recorded_and_exported() {
             roeh_api::auth::AuthState::new(roeh_auth::HashParams::INSECURE_FAST, false).unwrap(),
         ),
         console: Arc::default(),
+        metrics: roeh_api::metrics::Metrics::new(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

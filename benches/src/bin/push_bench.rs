@@ -315,6 +315,7 @@ async fn run(args: Args) -> Result<()> {
             false,
         )?),
         console: Arc::default(),
+        metrics: roeh_api::metrics::Metrics::new(),
     };
     let admin = token_for(&store, "admin", Role::Admin).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

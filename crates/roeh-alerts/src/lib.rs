@@ -1,9 +1,10 @@
 //! Alerts of roeh, as pure functions: the alert lifecycle, merging incidents into alerts,
 //! escalation deadlines, patrol units and the nearest of them, unit receipts, response times,
-//! shifts and their statistics, and rule precision.
+//! shifts and their statistics, and rule precision. With the feature `service`, [`service`]
+//! runs them over the store: the alert service and the push fan-out.
 //!
 //! Invariants:
-//! - no I/O and no clock reads: every time is an argument, so callers decide (and tests use a
+//! - outside [`service`], no I/O and no clock reads: every time is an argument, so callers decide (and tests use a
 //!   simulated clock);
 //! - [`transition`] is the only way an alert changes state; an illegal move, a move by a role
 //!   that may not make it, or a move on an alert claimed by someone else is a typed
@@ -18,6 +19,8 @@
 
 mod lifecycle;
 pub mod push;
+#[cfg(feature = "service")]
+pub mod service;
 pub mod shifts;
 mod units;
 

@@ -53,6 +53,7 @@ impl UnitStatus {
 
 /// A point on the ground, degrees (WGS 84).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "service", derive(schemars::JsonSchema))]
 pub struct LatLon {
     /// Latitude, −90 to 90.
     pub lat: f64,

@@ -1,5 +1,6 @@
-//! Alerts and patrol units: the alert service (incidents → alerts, escalation timer, push) and
-//! the routes under `/api/alerts` and `/api/units`.
+//! Alerts and patrol units: the routes under `/api/alerts` and `/api/units`. The alert service
+//! itself (incidents → alerts, escalation timer, push fan-out, clip links) is
+//! [`roeh_alerts::service`]; its public names are re-exported here.
 //!
 //! Invariants:
 //! - every alerting incident becomes part of exactly one alert: a new one, or the open alert of
@@ -12,682 +13,27 @@
 //!   replayed receipt id changes nothing, the same id with other content is refused (409).
 
 use crate::extract::{ApiJson, ApiQuery, path_id};
-use crate::push::{Hub, PushMessage};
+pub use roeh_alerts::service::{
+    AlertSummary, AlertsService, AlertsSettings, CLIP_LINK_TTL, IncidentRef, UnitKind, Viewer,
+};
+use roeh_alerts::service::{actor_of, row_in_scope};
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roeh_alerts::{
-    Action, Actor, ActorRole, AlertState, AlertsConfig, DispatchTimes, LatLon, MergeCandidate,
-    ReceiptKind, Replay, ResponseTimes, Severity, UnitCandidate, UnitStatus,
+    Action, AlertState, DispatchTimes, LatLon, ReceiptKind, Replay, ResponseTimes, UnitCandidate,
+    UnitStatus,
 };
-use roeh_auth::{Permission, Principal, Role, Scope};
-use roeh_domain::{CameraId, Clock, ErrorKind, WallTime};
+use roeh_auth::{Principal, Role, Scope};
+use roeh_domain::{CameraId, ErrorKind, WallTime};
 use roeh_store::{
-    AlertChange, AlertEventRow, AlertFilter, AlertIncident, AlertRow, DispatchRow, MergeUpdate,
-    NewAlert, NewAlertEvent, NewReceipt, NewToken, NewUser, ReceiptStored, Store, TokenKind,
+    AlertChange, AlertFilter, AlertRow, DispatchRow, NewAlertEvent, NewReceipt, NewToken, NewUser,
+    ReceiptStored, TokenKind,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
 use uuid::Uuid;
-
-/// Settings of the alert service.
-#[derive(Clone, Debug)]
-pub struct AlertsSettings {
-    /// Lifecycle settings: merge window, escalation limits.
-    pub alerts: AlertsConfig,
-    /// How far a push subscriber may fall behind the live stream before it resyncs from the
-    /// store.
-    pub broadcast_capacity: usize,
-    /// How often new alerting incidents are gathered.
-    pub poll_every: Duration,
-    /// How old an incident may be and still raise an alert when first seen (at start-up).
-    pub lookback: Duration,
-    /// How many units to suggest for an alert.
-    pub suggestions: usize,
-    /// How long a unit's device token lasts.
-    pub unit_token_ttl: Duration,
-    /// How long a pushed message stays valid: clients reject a message whose `expires_at`
-    /// (its signing time plus this) has passed, and resync from their last accepted seq.
-    pub push_ttl: Duration,
-    /// The control room's time zone and shifts, for response-time reports.
-    pub shifts: roeh_alerts::Shifts,
-}
-
-impl Default for AlertsSettings {
-    fn default() -> Self {
-        AlertsSettings {
-            alerts: AlertsConfig::default(),
-            broadcast_capacity: 1024,
-            poll_every: Duration::from_millis(50),
-            lookback: Duration::from_secs(600),
-            suggestions: 5,
-            unit_token_ttl: Duration::from_secs(365 * 86_400),
-            push_ttl: Duration::from_secs(60),
-            shifts: roeh_alerts::Shifts::default(),
-        }
-    }
-}
-
-/// Who is listening: an operator (with a scope) or a unit.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Viewer {
-    /// Control room: alerts of the scope.
-    Operator(Scope),
-    /// A patrol unit: alerts dispatched to it.
-    Unit(Uuid),
-    /// A volunteer patrol: alerts dispatched to it, reduced to the place, the state and the
-    /// dispatch's text ([`PushMessage::for_volunteer`]).
-    Volunteer(Uuid),
-}
-
-/// The kind of a patrol unit (`migrations/0009_units.sql`).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum UnitKind {
-    /// A police officer with a municipal inspector.
-    #[default]
-    Joint,
-    /// Police only.
-    Police,
-    /// Municipal inspectors.
-    Municipal,
-    /// The volunteer parents' patrol: the place and a short text only, never pictures, footage
-    /// or names.
-    Volunteer,
-}
-
-impl UnitKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UnitKind::Joint => "joint",
-            UnitKind::Police => "police",
-            UnitKind::Municipal => "municipal",
-            UnitKind::Volunteer => "volunteer",
-        }
-    }
-}
-
-/// An incident of an alert, as shown.
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
-pub struct IncidentRef {
-    /// The incident.
-    pub id: Uuid,
-    /// Its rule.
-    pub rule: Uuid,
-    /// Its camera.
-    #[schemars(with = "Uuid")]
-    pub camera: CameraId,
-    /// When it opened.
-    pub opened_at: String,
-}
-
-/// An alert as clients see it.
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
-pub struct AlertSummary {
-    /// Id.
-    pub id: Uuid,
-    /// The hotspot.
-    pub hotspot: Uuid,
-    /// The hotspot's name when the summary was made (patrol units cannot list hotspots).
-    pub place: Option<String>,
-    /// Severity.
-    pub severity: String,
-    /// Priority.
-    pub priority: u8,
-    /// State.
-    pub state: String,
-    /// The claiming user's id.
-    pub claimed_by: Option<i64>,
-    /// The hotspot's position.
-    #[schemars(with = "Option<crate::openapi::foreign::LatLon>")]
-    pub location: Option<LatLon>,
-    /// When raised.
-    pub created_at: String,
-    /// When escalation is due if nobody acknowledges it.
-    pub escalates_at: String,
-    /// Its incidents, oldest first.
-    pub incidents: Vec<IncidentRef>,
-    /// The cameras of its incidents.
-    #[schemars(with = "Vec<Uuid>")]
-    pub cameras: Vec<CameraId>,
-    /// The first incident's snapshot.
-    pub snapshot: Option<String>,
-    /// The recorded footage of the first incident's evidence window.
-    pub clip: Option<String>,
-}
-
-/// Whether an operator limited to `scope` sees an alert of `hotspot` whose incidents come from
-/// `cameras`: the one visibility rule for alert rows, summaries and pushed messages.
-fn alert_in_scope(
-    scope: &Scope,
-    hotspot: Uuid,
-    mut cameras: impl Iterator<Item = CameraId>,
-) -> bool {
-    scope.allows_hotspot(hotspot) || cameras.any(|c| scope.allows_camera(c, [hotspot]))
-}
-
-impl AlertSummary {
-    /// The summary a volunteer patrol receives: the place and the alert's state, nothing that
-    /// shows, records or names anyone (no incidents, cameras, snapshot, clip or claimer).
-    pub fn for_volunteer(&self) -> AlertSummary {
-        AlertSummary {
-            claimed_by: None,
-            incidents: Vec::new(),
-            cameras: Vec::new(),
-            snapshot: None,
-            clip: None,
-            ..self.clone()
-        }
-    }
-
-    /// Whether an operator limited to `scope` sees this alert.
-    pub fn in_scope(&self, scope: &Scope) -> bool {
-        alert_in_scope(scope, self.hotspot, self.cameras.iter().copied())
-    }
-}
-
-/// Whether an operator limited to `scope` sees the stored alert `a` (no summary needed).
-fn row_in_scope(a: &AlertRow, scope: &Scope) -> bool {
-    alert_in_scope(scope, a.hotspot_id, a.incidents.iter().map(|i| i.camera))
-}
-
-/// The alert service: gathers incidents into alerts, escalates, writes changes and pushes them.
-pub struct AlertsService {
-    store: Store,
-    clock: Arc<dyn Clock>,
-    settings: AlertsSettings,
-    hub: Hub,
-    /// Signs the short-lived clip links of alerts (per process: a restart voids open links).
-    link_key: roeh_auth::CsrfKey,
-    /// Signs every push message (the site's push key, or one per process).
-    signer: roeh_alerts::push::PushSigner,
-}
-
-/// How long a signed clip link stays valid.
-pub const CLIP_LINK_TTL: Duration = Duration::from_secs(600);
-
-fn clip_link_digest(alert: Uuid, exp: i64) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(format!("roeh/clip-link/v1|{alert}|{exp}").as_bytes()).into()
-}
-
-impl std::fmt::Debug for AlertsService {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlertsService")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
-
-fn severity_of(s: &str) -> Severity {
-    Severity::parse(s).unwrap_or(Severity::Medium)
-}
-
-fn actor_of(p: &Principal) -> Actor {
-    let role = match p.role {
-        Role::Admin | Role::Supervisor => ActorRole::Supervisor,
-        Role::Unit => ActorRole::Unit,
-        _ => ActorRole::Operator,
-    };
-    Actor {
-        user_id: Some(p.user_id),
-        role,
-    }
-}
-
-fn alerts_err(e: roeh_alerts::Error) -> ApiError {
-    ApiError::new(e.kind(), e.message())
-}
-
-impl AlertsService {
-    /// A service over `store`, reading time from `clock`, signing push messages with a key
-    /// drawn for this process (clients fetch it from `GET /api/push/key`).
-    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: AlertsSettings) -> Arc<Self> {
-        let mut seed = [0u8; 32];
-        rand::Rng::fill(&mut rand::rng(), &mut seed);
-        Self::with_signer(
-            store,
-            clock,
-            settings,
-            roeh_alerts::push::PushSigner::from_seed(&seed),
-        )
-    }
-
-    /// A service signing push messages with `signer` (the site's stored push key, which units
-    /// are provisioned with).
-    pub fn with_signer(
-        store: Store,
-        clock: Arc<dyn Clock>,
-        settings: AlertsSettings,
-        signer: roeh_alerts::push::PushSigner,
-    ) -> Arc<Self> {
-        Arc::new(AlertsService {
-            store,
-            clock,
-            hub: Hub::new(settings.broadcast_capacity),
-            settings,
-            link_key: roeh_auth::CsrfKey::generate(),
-            signer,
-        })
-    }
-
-    /// The push signing key's id and public key (SPKI PEM).
-    pub fn push_key(&self) -> (&str, String) {
-        (self.signer.key_id(), self.signer.public_pem())
-    }
-
-    /// A link to the footage of `alert`'s first incident, valid for [`CLIP_LINK_TTL`], that
-    /// needs no credentials: a unit's client can hand it to a stock player. It names only that
-    /// alert's evidence window.
-    pub fn clip_link(&self, alert: Uuid) -> String {
-        let exp = self.clock.wall().plus(CLIP_LINK_TTL).0 / 1_000_000;
-        let sig = self.link_key.csrf_token_for(&clip_link_digest(alert, exp));
-        format!("/api/alerts/{alert}/clip?exp={exp}&sig={sig}")
-    }
-
-    /// Whether a clip link's expiry and signature hold now.
-    pub fn check_clip_link(&self, alert: Uuid, exp: i64, sig: &str) -> bool {
-        let now = self.clock.wall().0 / 1_000_000;
-        let max = now + CLIP_LINK_TTL.as_secs() as i64 + 1;
-        exp >= now && exp <= max && self.link_key.check_csrf(&clip_link_digest(alert, exp), sig)
-    }
-
-    /// The service's settings.
-    pub fn settings(&self) -> &AlertsSettings {
-        &self.settings
-    }
-
-    /// `m` as `viewer` receives it: `None` when it may not see it; for a volunteer patrol, the
-    /// reduced message, signed anew.
-    pub fn shape(&self, viewer: &Viewer, m: Arc<PushMessage>) -> Option<Arc<PushMessage>> {
-        if !m.visible_to(viewer) {
-            return None;
-        }
-        match viewer {
-            Viewer::Volunteer(unit) => {
-                let reduced = m.for_volunteer(*unit)?;
-                Some(Arc::new(PushMessage::sealed(
-                    &self.signer,
-                    self.clock.wall(),
-                    self.settings.push_ttl,
-                    reduced,
-                )))
-            }
-            _ => Some(m),
-        }
-    }
-
-    /// The live broadcast.
-    pub fn hub(&self) -> &Hub {
-        &self.hub
-    }
-
-    /// Who `who` is as a push subscriber: operators (and supervisors, admins) by scope; units
-    /// by their unit. Other roles are refused.
-    pub async fn viewer(&self, who: &Principal) -> Result<Viewer, ApiError> {
-        if who.may(Permission::HandleAlerts) {
-            return Ok(Viewer::Operator(who.scope.clone()));
-        }
-        if who.may(Permission::UnitReceipts) {
-            let unit = self
-                .store
-                .unit_of_user(who.user_id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("this user is not a registered unit"))?;
-            return Ok(if unit.kind == UnitKind::Volunteer.as_str() {
-                Viewer::Volunteer(unit.id)
-            } else {
-                Viewer::Unit(unit.id)
-            });
-        }
-        Err(ApiError::new(
-            ErrorKind::PermissionDenied,
-            format!("the {} role receives no alerts", who.role),
-        ))
-    }
-
-    pub(crate) async fn unit_of(&self, who: &Principal) -> Result<Uuid, ApiError> {
-        Ok(self
-            .store
-            .unit_of_user(who.user_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("this user is not a registered unit"))?
-            .id)
-    }
-
-    /// Gathers alerting incidents not yet in an alert; returns how many were gathered.
-    pub async fn ingest_once(&self) -> Result<usize, ApiError> {
-        let now = self.clock.wall();
-        let pending = self
-            .store
-            .unalerted_incidents(now.minus(self.settings.lookback), 100)
-            .await?;
-        let mut n = 0;
-        for (id, _) in pending {
-            let Some(inc) = self.store.get_incident(id).await? else {
-                continue;
-            };
-            let i = &inc.incident;
-            let location = match self.store.get_hotspot(i.hotspot_id).await? {
-                Some(h) => serde_json::from_str::<roeh_rules::Hotspot>(&h.document)
-                    .ok()
-                    .and_then(|h| LatLon::new(h.lat, h.lon).ok()),
-                None => None,
-            };
-            let severity = severity_of(&i.severity);
-            let link = AlertIncident {
-                incident_id: i.id,
-                rule_id: i.rule_id,
-                camera: i.camera,
-                opened_at: i.opened_at,
-            };
-            let new = NewAlert {
-                id: Uuid::new_v4(),
-                hotspot_id: i.hotspot_id,
-                severity: severity.as_str().into(),
-                priority: i.priority,
-                lat: location.map(|l| l.lat),
-                lon: location.map(|l| l.lon),
-                created_at: now,
-            };
-            let join = self.joiner(i.hotspot_id, i.opened_at, severity, i.priority);
-            let done = self
-                .store
-                .raise_or_merge_alert(&link, &new, "system", join)
-                .await?;
-            if let Some((_, ev, _)) = done {
-                n += 1;
-                self.publish(&[ev]).await;
-            }
-        }
-        Ok(n)
-    }
-
-    /// Whether an incident of `hotspot` opened at `opened` joins an open alert, and how the
-    /// alert changes then (the merge window and rules of `roeh_alerts::joins`).
-    fn joiner(
-        &self,
-        hotspot: Uuid,
-        opened: WallTime,
-        severity: Severity,
-        priority: u8,
-    ) -> impl FnOnce(&AlertRow) -> Option<MergeUpdate> + use<> {
-        let window = self.settings.alerts.merge_window;
-        move |a: &AlertRow| {
-            let cand = MergeCandidate {
-                hotspot: a.hotspot_id,
-                state: AlertState::parse(&a.state).ok()?,
-                last_incident_at: a.last_incident_at,
-            };
-            roeh_alerts::joins(&cand, hotspot, opened, window).then(|| MergeUpdate {
-                severity: severity_of(&a.severity).max(severity).as_str().into(),
-                priority: a.priority.max(priority),
-            })
-        }
-    }
-
-    /// Raises an alert by hand (`crate::raise`): its incidents are stored and gathered at once,
-    /// into a new alert at `location` or into the hotspot's open one, by `actor`; the event is
-    /// pushed. Returns the alert as it is now and whether it merged.
-    pub(crate) async fn raise_by_hand(
-        &self,
-        incidents: &[roeh_store::ManualIncident],
-        location: Option<LatLon>,
-        actor: &str,
-        detail: serde_json::Value,
-    ) -> Result<(AlertSummary, bool), ApiError> {
-        let first = incidents
-            .first()
-            .ok_or_else(|| ApiError::invalid("no camera to raise the alert on"))?;
-        let i = &first.incident;
-        let severity = severity_of(&i.severity);
-        let new = NewAlert {
-            id: Uuid::new_v4(),
-            hotspot_id: i.hotspot_id,
-            severity: severity.as_str().into(),
-            priority: i.priority,
-            lat: location.map(|l| l.lat),
-            lon: location.map(|l| l.lon),
-            created_at: self.clock.wall(),
-        };
-        let join = self.joiner(i.hotspot_id, i.opened_at, severity, i.priority);
-        let (row, ev, merged) = self
-            .store
-            .raise_manual_alert(incidents, &new, actor, detail, join)
-            .await?;
-        self.publish(&[ev]).await;
-        Ok((self.summary(&row).await?, merged))
-    }
-
-    /// Escalates every alert past its deadline; returns how many.
-    pub async fn escalate_once(&self) -> Result<usize, ApiError> {
-        let now = self.clock.wall();
-        let mut n = 0;
-        for a in self.store.alerts_awaiting_acknowledgement().await? {
-            let Ok(state) = AlertState::parse(&a.state) else {
-                continue;
-            };
-            if !roeh_alerts::escalation_due(
-                &self.settings.alerts.escalation,
-                state,
-                severity_of(&a.severity),
-                a.created_at,
-                a.escalated_at.is_some(),
-                now,
-            ) {
-                continue;
-            }
-            let detail = serde_json::json!({ "reason": "deadline" });
-            match self
-                .change(&a, Action::Escalate, &Actor::SYSTEM, "system", detail)
-                .await
-            {
-                Ok(_) => n += 1,
-                // Most likely someone acted on it meanwhile: the next tick decides again.
-                Err(e) => tracing::debug!(alert = %a.id, error = ?e, "Escalation skipped."),
-            }
-        }
-        Ok(n)
-    }
-
-    /// Runs the incident poll and the escalation timer until `shutdown` resolves.
-    pub fn spawn(
-        self: Arc<Self>,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut poll = tokio::time::interval(self.settings.poll_every);
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tokio::pin!(shutdown);
-            loop {
-                tokio::select! {
-                    biased;
-                    () = &mut shutdown => break,
-                    _ = poll.tick() => {
-                        if let Err(e) = self.ingest_once().await {
-                            tracing::warn!(error = ?e, "Gathering incidents into alerts failed.");
-                        }
-                    }
-                    _ = tick.tick() => {
-                        if let Err(e) = self.escalate_once().await {
-                            tracing::warn!(error = ?e, "Escalating alerts failed.");
-                        }
-                    }
-                }
-            }
-        })
-    }
-
-    /// Applies `action` by `actor` to `alert` (as loaded), stores it with its event, pushes it.
-    async fn change(
-        &self,
-        alert: &AlertRow,
-        action: Action,
-        actor: &Actor,
-        actor_name: &str,
-        detail: serde_json::Value,
-    ) -> Result<AlertRow, ApiError> {
-        let from = AlertState::parse(&alert.state).map_err(alerts_err)?;
-        let t = roeh_alerts::transition(from, alert.claimed_by, action, actor)
-            .map_err(|e| alerts_err(e.into()))?;
-        let change = AlertChange {
-            from_state: alert.state.clone(),
-            from_claimed_by: alert.claimed_by,
-            to_state: t.to.as_str().into(),
-            claimed_by: t.claimed_by,
-            at: self.clock.wall(),
-        };
-        let (row, ev) = self
-            .store
-            .alert_transition(
-                alert.id,
-                &change,
-                &NewAlertEvent {
-                    kind: action.as_str().into(),
-                    actor: actor_name.into(),
-                    unit_id: None,
-                    detail: detail.to_string(),
-                },
-            )
-            .await?;
-        self.publish(&[ev]).await;
-        Ok(row)
-    }
-
-    pub(crate) async fn summary(&self, a: &AlertRow) -> Result<AlertSummary, ApiError> {
-        let first = match a.incidents.first() {
-            Some(i) => self.store.get_incident(i.incident_id).await?,
-            None => None,
-        };
-        let snapshot = first.as_ref().and_then(|r| {
-            r.snapshot
-                .as_ref()
-                .map(|_| format!("/api/incidents/{}/snapshot", r.incident.id))
-        });
-        let clip = first.as_ref().map(|_| self.clip_link(a.id));
-        let mut cameras: Vec<CameraId> = a.incidents.iter().map(|i| i.camera).collect();
-        cameras.sort();
-        cameras.dedup();
-        let place = self.store.get_hotspot(a.hotspot_id).await?.map(|h| h.name);
-        Ok(AlertSummary {
-            id: a.id,
-            hotspot: a.hotspot_id,
-            place,
-            severity: a.severity.clone(),
-            priority: a.priority,
-            state: a.state.clone(),
-            claimed_by: a.claimed_by,
-            location: match (a.lat, a.lon) {
-                (Some(lat), Some(lon)) => Some(LatLon { lat, lon }),
-                _ => None,
-            },
-            created_at: a.created_at.to_rfc3339(),
-            escalates_at: roeh_alerts::escalation_deadline(
-                &self.settings.alerts.escalation,
-                severity_of(&a.severity),
-                a.created_at,
-            )
-            .to_rfc3339(),
-            incidents: a
-                .incidents
-                .iter()
-                .map(|i| IncidentRef {
-                    id: i.incident_id,
-                    rule: i.rule_id,
-                    camera: i.camera,
-                    opened_at: i.opened_at.to_rfc3339(),
-                })
-                .collect(),
-            cameras,
-            snapshot,
-            clip,
-        })
-    }
-
-    async fn messages_for(
-        &self,
-        events: &[AlertEventRow],
-        committed: Option<std::time::Instant>,
-    ) -> Result<Vec<Arc<PushMessage>>, ApiError> {
-        type Ctx = (Arc<AlertSummary>, Arc<Vec<(Uuid, u64)>>);
-        // Signed now: a replayed event gets a fresh validity, its `time` tells its age.
-        let issued = self.clock.wall();
-        let mut ctx: HashMap<Uuid, Ctx> = HashMap::new();
-        let mut out = Vec::with_capacity(events.len());
-        for e in events {
-            if !ctx.contains_key(&e.alert_id) {
-                let Some(a) = self.store.get_alert(e.alert_id).await? else {
-                    continue;
-                };
-                let summary = Arc::new(self.summary(&a).await?);
-                let units = self
-                    .store
-                    .dispatches_of_alert(a.id)
-                    .await?
-                    .into_iter()
-                    .map(|d| (d.unit_id, d.seq))
-                    .collect();
-                ctx.insert(a.id, (summary, Arc::new(units)));
-            }
-            let Some((summary, dispatched)) = ctx.get(&e.alert_id) else {
-                continue;
-            };
-            out.push(Arc::new(PushMessage::sealed(
-                &self.signer,
-                issued,
-                self.settings.push_ttl,
-                PushMessage {
-                    seq: e.seq,
-                    alert: e.alert_id,
-                    kind: e.kind.clone(),
-                    time: e.time.to_rfc3339(),
-                    actor: e.actor.clone(),
-                    state: e.state.clone(),
-                    unit: e.unit_id,
-                    detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
-                    summary: summary.clone(),
-                    dispatched: dispatched.clone(),
-                    committed,
-                    issued_at: String::new(),
-                    expires_at: String::new(),
-                    wire: Default::default(),
-                },
-            )));
-        }
-        Ok(out)
-    }
-
-    /// Stored events after `after` as push messages, oldest first.
-    pub(crate) async fn messages_after(
-        &self,
-        after: u64,
-        limit: u32,
-    ) -> Result<Vec<Arc<PushMessage>>, ApiError> {
-        let events = self.store.alert_events_after(after, limit).await?;
-        self.messages_for(&events, None).await
-    }
-
-    /// Pushes committed events. A failure to build a message is logged, not fatal: subscribers
-    /// notice the gap and read the event from the store.
-    async fn publish(&self, events: &[AlertEventRow]) {
-        // Called right after the store returned: the events are committed now.
-        let committed = Some(std::time::Instant::now());
-        match self.messages_for(events, committed).await {
-            Ok(msgs) => msgs.into_iter().for_each(|m| self.hub.publish(m)),
-            Err(e) => tracing::warn!(error = ?e, "Could not build push messages."),
-        }
-    }
-}
 
 // ----- handlers -----
 
@@ -722,7 +68,7 @@ pub(crate) async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<AlertSummary>>, ApiError> {
     if let Some(s) = &q.state {
-        AlertState::parse(s).map_err(alerts_err)?;
+        AlertState::parse(s)?;
     }
     let limit = crate::page_limit(q.limit)?.min(roeh_store::MAX_ALERT_LIST) as usize;
     if let Some(b) = q.before {
@@ -999,9 +345,9 @@ pub(crate) async fn dispatch(
         )));
     }
     let a = load_visible(&st, &who, &id).await?;
-    let from = AlertState::parse(&a.state).map_err(alerts_err)?;
+    let from = AlertState::parse(&a.state)?;
     let t = roeh_alerts::transition(from, a.claimed_by, Action::Dispatch, &actor_of(&who))
-        .map_err(|e| alerts_err(e.into()))?;
+        .map_err(|e| ApiError::from(roeh_alerts::Error::from(e)))?;
     let change = AlertChange {
         from_state: a.state.clone(),
         from_claimed_by: a.claimed_by,
@@ -1114,7 +460,7 @@ pub(crate) async fn register_unit(
         .create_unit(id, &b.name, b.kind.as_str(), user, now)
         .await?;
     let (text, hash) = roeh_auth::new_token();
-    let expires = now.plus(st.alerts.settings.unit_token_ttl);
+    let expires = now.plus(st.alerts.settings().unit_token_ttl);
     st.store
         .create_token(&NewToken {
             hash,
@@ -1202,7 +548,7 @@ pub(crate) async fn list_units(
                 roeh_alerts::nearest_available(
                     &cands,
                     LatLon { lat, lon },
-                    st.alerts.settings.suggestions,
+                    st.alerts.settings().suggestions,
                 )
             }
             _ => Vec::new(),
@@ -1255,7 +601,7 @@ pub(crate) async fn my_position(
     axum::Extension(who): axum::Extension<Principal>,
     ApiJson(b): ApiJson<PositionBody>,
 ) -> Result<StatusCode, ApiError> {
-    let p = LatLon::new(b.lat, b.lon).map_err(alerts_err)?;
+    let p = LatLon::new(b.lat, b.lon)?;
     let unit = st.alerts.unit_of(&who).await?;
     st.store
         .set_unit_position(unit, p.lat, p.lon, st.clock.wall())
@@ -1451,7 +797,7 @@ pub(crate) async fn my_receipt(
         })?;
     match stored {
         ReceiptStored::Replayed { alert_id, kind: k } => {
-            let seen = ReceiptKind::parse(&k).map_err(alerts_err)?;
+            let seen = ReceiptKind::parse(&k)?;
             match roeh_alerts::replay(Some((alert_id, seen)), b.alert, kind) {
                 Replay::Conflict => Err(ApiError::new(
                     ErrorKind::AlreadyExists,
@@ -1567,7 +913,7 @@ fn push_key_view(svc: &AlertsService) -> PushKeyView {
         key_id: id.to_string(),
         public_key: pem,
         context: String::from_utf8_lossy(roeh_alerts::push::PUSH_CONTEXT).into_owned(),
-        ttl_secs: svc.settings.push_ttl.as_secs(),
+        ttl_secs: svc.settings().push_ttl.as_secs(),
     }
 }
 

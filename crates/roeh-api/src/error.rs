@@ -112,3 +112,9 @@ impl From<roeh_mp4::Error> for ApiError {
         ApiError::new(e.kind(), e.chain())
     }
 }
+
+impl From<roeh_alerts::Error> for ApiError {
+    fn from(e: roeh_alerts::Error) -> Self {
+        ApiError::new(e.kind(), e.message())
+    }
+}

@@ -37,7 +37,7 @@ pub mod tls;
 pub mod webhooks;
 
 pub use error::ApiError;
-pub use export::{ExportPlan, MAX_EXPORT_RANGE, plan_export};
+pub use roeh_custody::{ExportPlan, MAX_EXPORT_RANGE, plan_export};
 
 use axum::Router;
 use axum::extract::State;
@@ -95,6 +95,8 @@ pub struct AppState {
     pub auth: Arc<auth::AuthState>,
     /// Alerts, patrol units and the push of their events.
     pub alerts: Arc<alerts::AlertsService>,
+    /// The API's metrics: requests by route, connected push clients, push latency.
+    pub metrics: Arc<metrics::Metrics>,
     /// How the console is served (the site's map tile server).
     pub console: Arc<console::ConsoleSettings>,
 }

@@ -356,7 +356,7 @@ pub(crate) async fn scrape(State(st): State<AppState>) -> Result<Response, ApiEr
         alerts: alert_gauges(&st).await?,
         cameras: camera_gauges(&st).await?,
     };
-    let body = st.alerts.hub().metrics().render(&gauges);
+    let body = st.metrics.render(&gauges);
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
         body,

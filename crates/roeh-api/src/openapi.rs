@@ -797,15 +797,9 @@ pub(crate) mod foreign {
         lon: f64,
     }
 
-    /// RTP transport for RTSP.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "lowercase")]
-    pub(crate) enum Transport {
-        /// Interleaved on the RTSP TCP connection (the default).
-        Tcp,
-        /// RTP over UDP.
-        Udp,
-    }
+    /// RTP transport for RTSP: the schema the ONVIF add body (`roeh_onvif::AddRequest`) names
+    /// too, so that the document has one `Transport`.
+    pub(crate) use roeh_onvif::schema::Transport;
 
     /// What a patrol unit reports it is doing.
     #[derive(JsonSchema)]

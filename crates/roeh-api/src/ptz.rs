@@ -28,74 +28,19 @@ use crate::{ApiError, AppState};
 use axum::Json;
 use axum::extract::{Path, State};
 use roeh_auth::Principal;
-use roeh_domain::{CameraId, Credentials, ErrorKind};
+use roeh_domain::{CameraId, ErrorKind};
 use roeh_onvif::{OnvifClient, PtzPreset, PtzVector};
 use roeh_store::PtzState;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long one continuous move lasts unless it is repeated.
 pub const MOVE_LIMIT: Duration = Duration::from_secs(5);
 
-/// The per-camera ONVIF clients and the generation of each camera's last command.
-#[derive(Debug, Default)]
-pub struct PtzClients {
-    clients: Mutex<HashMap<CameraId, Cached>>,
-    generation: Mutex<HashMap<CameraId, u64>>,
-    /// Each camera's presets as last read: read again by `GET …/ptz` (opening the view) and
-    /// when a command names one not known, not by every command (a held move repeats).
-    presets: Mutex<HashMap<CameraId, Vec<PtzPreset>>>,
-}
-
-#[derive(Debug)]
-struct Cached {
-    device_url: String,
-    creds: Option<Credentials>,
-    client: Arc<OnvifClient>,
-}
-
-impl PtzClients {
-    /// A new command for `camera`: returns its generation (a pending automatic stop of an older
-    /// move then does nothing).
-    fn next_generation(&self, camera: CameraId) -> u64 {
-        let mut g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
-        let n = g.entry(camera).or_default();
-        *n = n.wrapping_add(1);
-        *n
-    }
-
-    /// `camera`'s presets: the remembered list, or the device's when `refresh` or none is known.
-    async fn presets(
-        &self,
-        camera: CameraId,
-        client: &OnvifClient,
-        profile: &str,
-        refresh: bool,
-    ) -> Result<Vec<PtzPreset>, ApiError> {
-        if !refresh
-            && let Some(p) = self
-                .presets
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&camera)
-        {
-            return Ok(p.clone());
-        }
-        let fresh = client.ptz_presets(profile).await.map_err(onvif_error)?;
-        self.presets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(camera, fresh.clone());
-        Ok(fresh)
-    }
-
-    fn is_current(&self, camera: CameraId, generation: u64) -> bool {
-        let g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
-        g.get(&camera) == Some(&generation)
-    }
-}
+/// The per-camera ONVIF clients, presets and command generations, kept in
+/// [`crate::onvif::OnvifSettings::ptz`].
+pub use roeh_onvif::PtzClients;
 
 /// A camera's PTZ as the console shows it.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -177,14 +122,8 @@ async fn client_of(
         return Ok(None);
     };
     let ptz = &st.onvif.ptz;
-    {
-        let clients = ptz.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = clients.get(&camera)
-            && c.device_url == dev.device_url
-            && c.creds == cam.credentials
-        {
-            return Ok(Some((c.client.clone(), dev.main.token)));
-        }
+    if let Some(c) = ptz.client(camera, &dev.device_url, cam.credentials.as_ref()) {
+        return Ok(Some((c, dev.main.token)));
     }
     let url = url::Url::parse(&dev.device_url).map_err(|_| {
         ApiError::new(
@@ -205,17 +144,7 @@ async fn client_of(
     if let Err(e) = client.get_system_date_and_time().await {
         tracing::debug!(camera = %camera, error = %e, "PTZ device clock unknown; using ours.");
     }
-    ptz.clients
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(
-            camera,
-            Cached {
-                device_url: dev.device_url,
-                creds: cam.credentials,
-                client: client.clone(),
-            },
-        );
+    ptz.keep(camera, dev.device_url, cam.credentials, client.clone());
     Ok(Some((client, dev.main.token)))
 }
 
@@ -262,7 +191,8 @@ async fn view(st: &AppState, camera: CameraId, refresh: bool) -> Result<PtzView,
         .onvif
         .ptz
         .presets(camera, &client, &profile, refresh)
-        .await?
+        .await
+        .map_err(onvif_error)?
         .iter()
         .map(|p| PresetView {
             token: p.token.clone(),
@@ -395,12 +325,17 @@ pub(crate) async fn preset(
     let camera = crate::cameras::parse_id(&id)?;
     let (client, profile) = ptz_client(&st, camera).await?;
     let ptz = &st.onvif.ptz;
-    let known = ptz.presets(camera, &client, &profile, false).await?;
+    let known = ptz
+        .presets(camera, &client, &profile, false)
+        .await
+        .map_err(onvif_error)?;
     let presets = if known.iter().any(|p| p.token == token) {
         known
     } else {
         // Perhaps stored on the camera since the view was opened.
-        ptz.presets(camera, &client, &profile, true).await?
+        ptz.presets(camera, &client, &profile, true)
+            .await
+            .map_err(onvif_error)?
     };
     let p = presets
         .iter()

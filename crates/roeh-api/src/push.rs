@@ -14,6 +14,7 @@
 //!   them, from their dispatch on. Events hidden from a subscriber still advance its position.
 
 use crate::alerts::{AlertsService, Viewer};
+pub use roeh_alerts::service::{Hub, PushMessage};
 use crate::extract::ApiQuery;
 use crate::metrics::{ClientGuard, ClientKind, Metrics, Transport};
 use crate::{ApiError, AppState};
@@ -23,154 +24,9 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use roeh_auth::Principal;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
-
-/// One pushed event: the stored event and what a client needs to act on it. Clients receive it
-/// as the JSON text `msg` of a signed envelope (`roeh_alerts::push`).
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
-pub struct PushMessage {
-    /// Global, monotonic sequence number (the `alert_events` row).
-    pub seq: u64,
-    /// The alert.
-    pub alert: uuid::Uuid,
-    /// Event kind: `raised`, `merged`, `claim`, `dispatch`, `receipt`, `note`, …
-    pub kind: String,
-    /// When (RFC 3339).
-    pub time: String,
-    /// Who.
-    pub actor: String,
-    /// The alert's state after the event.
-    pub state: String,
-    /// The unit a dispatch or receipt concerns.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unit: Option<uuid::Uuid>,
-    /// Event details.
-    pub detail: serde_json::Value,
-    /// The alert as it is now (hotspot, location, severity, incidents, links).
-    pub summary: Arc<crate::alerts::AlertSummary>,
-    /// Units dispatched to the alert and the seq of each dispatch (for filtering).
-    #[serde(skip)]
-    pub dispatched: Arc<Vec<(uuid::Uuid, u64)>>,
-    /// When the event's commit returned in this process (live messages); `None` for messages
-    /// replayed from the store. Push latency is measured from it.
-    #[serde(skip)]
-    pub committed: Option<std::time::Instant>,
-    /// When this message was signed (RFC 3339).
-    pub issued_at: String,
-    /// After this a client must not act on it (RFC 3339): `issued_at` plus the push TTL.
-    pub expires_at: String,
-    /// The signed envelope sent to every client (`roeh_alerts::push`), built once.
-    #[serde(skip)]
-    pub wire: Utf8Bytes,
-}
-
-impl PushMessage {
-    /// `msg` with its validity set from `issued` and `ttl`, signed by `signer` into `wire`.
-    pub fn sealed(
-        signer: &roeh_alerts::push::PushSigner,
-        issued: roeh_domain::WallTime,
-        ttl: std::time::Duration,
-        mut msg: PushMessage,
-    ) -> PushMessage {
-        msg.issued_at = issued.to_rfc3339();
-        msg.expires_at = issued.plus(ttl).to_rfc3339();
-        // Serialising plain fields and JSON values cannot fail.
-        let body = serde_json::to_string(&msg).unwrap_or_default();
-        msg.wire = signer.seal(body).into();
-        msg
-    }
-
-    /// Whether `viewer` may see this message.
-    pub fn visible_to(&self, viewer: &Viewer) -> bool {
-        match viewer {
-            Viewer::Operator(scope) => self.summary.in_scope(scope),
-            Viewer::Unit(unit) | Viewer::Volunteer(unit) => self
-                .dispatched
-                .iter()
-                .any(|(u, seq)| u == unit && self.seq >= *seq),
-        }
-    }
-
-    /// What a volunteer patrol `unit` may receive of this message: the place, the severity, the
-    /// state and the text of its own dispatch; no pictures, footage, cameras, incidents or
-    /// names (the actor is withheld). `None` for notes, which may name people.
-    pub fn for_volunteer(&self, unit: uuid::Uuid) -> Option<PushMessage> {
-        if self.kind == "note" {
-            return None;
-        }
-        let detail = match (self.kind.as_str(), self.unit) {
-            ("dispatch", Some(u)) if u == unit => match self.detail.get("text") {
-                Some(t) => serde_json::json!({ "text": t }),
-                None => serde_json::json!({}),
-            },
-            _ => serde_json::json!({}),
-        };
-        Some(PushMessage {
-            seq: self.seq,
-            alert: self.alert,
-            kind: self.kind.clone(),
-            time: self.time.clone(),
-            actor: String::new(),
-            state: self.state.clone(),
-            unit: self.unit,
-            detail,
-            summary: Arc::new(self.summary.for_volunteer()),
-            dispatched: self.dispatched.clone(),
-            committed: self.committed,
-            issued_at: String::new(),
-            expires_at: String::new(),
-            wire: Utf8Bytes::default(),
-        })
-    }
-}
-
-/// The live broadcast of committed events.
-#[derive(Debug)]
-pub struct Hub {
-    tx: broadcast::Sender<Arc<PushMessage>>,
-    resyncs: std::sync::atomic::AtomicU64,
-    metrics: Arc<Metrics>,
-}
-
-impl Hub {
-    /// A hub whose receivers may fall `capacity` messages behind before they lag.
-    pub fn new(capacity: usize) -> Hub {
-        let (tx, _) = broadcast::channel(capacity.max(1));
-        Hub {
-            tx,
-            resyncs: std::sync::atomic::AtomicU64::new(0),
-            metrics: Metrics::new(),
-        }
-    }
-
-    /// The API's metrics: connected clients and push latency are kept here.
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
-    /// How many times a subscriber fell behind the live stream (lagged, or saw a gap) and read
-    /// the missing events from the store.
-    pub fn resyncs(&self) -> u64 {
-        self.resyncs.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn count_resync(&self) {
-        self.resyncs
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Sends a committed event to every live subscriber (none listening is fine).
-    pub fn publish(&self, msg: Arc<PushMessage>) {
-        let _ = self.tx.send(msg);
-    }
-
-    /// A receiver of live events from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<PushMessage>> {
-        self.tx.subscribe()
-    }
-}
 
 /// Replays stored events after `*last` (visible ones to `out`), advancing `*last`. `false` when
 /// the client has gone.
@@ -282,7 +138,7 @@ async fn start(
         Viewer::Operator(_) => ClientKind::Operator,
         Viewer::Unit(_) | Viewer::Volunteer(_) => ClientKind::Unit,
     };
-    let guard = st.alerts.hub().metrics().client_connected(kind, transport);
+    let guard = st.metrics.client_connected(kind, transport);
     let since = match since {
         Some(s) => s,
         None => st.store.last_alert_seq().await?,
@@ -304,7 +160,7 @@ pub(crate) async fn ws(
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|e| ApiError::invalid(e.body_text()))?;
     let (rx, guard) = start(&st, &who, q.since, Transport::Ws).await?;
-    let metrics = st.alerts.hub().metrics().clone();
+    let metrics = st.metrics.clone();
     // Clients send next to nothing (a close, a pong): a small read buffer keeps an idle
     // connection cheap (the default reserves 128 KiB per connection).
     Ok(upgrade
@@ -322,7 +178,9 @@ async fn pump(
         tokio::select! {
             m = rx.recv() => {
                 let Some(m) = m else { break };
-                if socket.send(Message::Text(m.wire.clone())).await.is_err() {
+                // Checked UTF-8 without a copy: the envelope is shared by every subscriber.
+                let text = Utf8Bytes::try_from(m.wire.clone()).unwrap_or_default();
+                if socket.send(Message::Text(text)).await.is_err() {
                     break;
                 }
                 if let Some(t) = m.committed {
@@ -357,7 +215,7 @@ pub(crate) async fn sse(
         None => None,
     };
     let (rx, guard) = start(&st, &who, last_id.or(q.since), Transport::Sse).await?;
-    let metrics = st.alerts.hub().metrics().clone();
+    let metrics = st.metrics.clone();
     // The guard lives in the stream's state: the client is counted until the body is dropped.
     let stream = futures::stream::unfold((rx, guard), move |(mut rx, guard)| {
         let metrics = metrics.clone();
@@ -370,7 +228,7 @@ pub(crate) async fn sse(
             let ev = Event::default()
                 .id(m.seq.to_string())
                 .event("alert")
-                .data(m.wire.as_str());
+                .data(m.wire_text());
             Some((Ok::<_, std::convert::Infallible>(ev), (rx, guard)))
         }
     });

@@ -47,7 +47,7 @@ async fn ten_thousand_idle_push_clients_cost_little_and_leave_nothing_behind() {
     let site = support::default_site().await;
     let clock = site.state.clock.clone();
     let e = site.serve(clock).await;
-    let (addr, admin, svc) = (e.addr, e.admin.clone(), e.svc.clone());
+    let (addr, admin) = (e.addr, e.admin.clone());
     let body = serde_json::json!({"name": "car-1"});
     let (_, text) = support::call(
         &e.http,
@@ -60,7 +60,7 @@ async fn ten_thousand_idle_push_clients_cost_little_and_leave_nothing_behind() {
     .await;
     let v = support::json(&text);
     let unit = v["token"].as_str().unwrap().to_string();
-    let metrics = svc.hub().metrics().clone();
+    let metrics = e.metrics.clone();
     let connected = move || {
         metrics.connected_clients(ClientKind::Operator, Transport::Ws)
             + metrics.connected_clients(ClientKind::Unit, Transport::Ws)

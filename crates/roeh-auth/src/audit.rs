@@ -188,23 +188,7 @@ impl AuditEntry {
     }
 }
 
-/// Whether `c` may not appear in an audit field as itself.
-fn is_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-        )
-}
-
-/// `s` with unsafe characters replaced by U+FFFD and cut to `max` characters.
-pub fn clean(s: &str, max: usize) -> String {
-    s.chars()
-        .take(max)
-        .map(|c| if is_unsafe(c) { '\u{fffd}' } else { c })
-        .collect()
-}
+pub use roeh_domain::text::clean;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -5,7 +5,7 @@
 //! signed checkpoint, and then written on the blocking pool with progress. Jobs left unfinished by
 //! a restart are failed at start-up, never half-delivered.
 
-use crate::{Custody, Error, Result, validate_text};
+use crate::{Custody, Error, MAX_EXPORT_RANGE, Result, validate_text};
 use roeh_domain::{CameraId, ErrorKind, SegmentState, WallTime};
 use roeh_evidence::bundle::{BundleForm, BundleGap, BundleInput, BundleSegment, write_bundle};
 use roeh_evidence::checkpoint::SignedCheckpoint;
@@ -16,10 +16,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// The longest range one export may cover.
-pub const MAX_EXPORT_RANGE: Duration = Duration::from_secs(6 * 3600);
 
 /// How a bundle is delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

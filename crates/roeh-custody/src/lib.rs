@@ -1,5 +1,6 @@
 //! Custody of evidence: the site key, the Merkle log kept in step with the store, signed
-//! checkpoints, legal holds and clip-bundle export jobs (docs/design/0005-evidence-format.md).
+//! checkpoints, legal holds and clip-bundle export jobs (docs/design/0005-evidence-format.md),
+//! and the planning of MP4 exports of recorded ranges ([`plan`]).
 //!
 //! Invariants:
 //! - the store is the log's source of truth; the in-memory [`MerkleTree`] only caches its leaf
@@ -17,9 +18,11 @@
 //!   caller handed an existing checkpoint waits for its timestamp request to end.
 
 mod export;
+pub mod plan;
 mod tsa;
 
-pub use export::{ExportForm, ExportRequest, MAX_EXPORT_RANGE};
+pub use export::{ExportForm, ExportRequest};
+pub use plan::{ExportPlan, MAX_EXPORT_RANGE, plan_export};
 pub use tsa::{TsaClient, TsaConfig};
 
 use roeh_domain::{CameraId, Clock, ErrorKind, WallTime};
@@ -609,5 +612,43 @@ mod tests {
         }
         assert_eq!(evs[1].time, rotated.created_at);
         assert_eq!(keys[1].key_id, rotated.key_id);
+    }
+
+    #[tokio::test]
+    async fn an_export_longer_than_the_longest_range_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let clock = Arc::new(SimClock::new(WallTime(1_800_000_000_000_000)));
+        let cfg = CustodyConfig {
+            keys_dir: dir.path().join("keys"),
+            exports_dir: dir.path().join("exports"),
+            footage_root: dir.path().join("footage"),
+            origin: "roeh:test".into(),
+            checkpoint_every: Duration::from_secs(60),
+        };
+        let custody = Custody::open(store, clock, cfg).await.unwrap();
+        let start = WallTime::from_secs(1_800_000_000);
+        let req = |end: WallTime| ExportRequest {
+            camera: CameraId(uuid::Uuid::nil()),
+            start,
+            end,
+            reason: "fight".into(),
+            case_ref: "PD-1".into(),
+            requester: "investigator".into(),
+            form: ExportForm::Zip,
+        };
+        let longest = start.plus(MAX_EXPORT_RANGE);
+        let e = custody
+            .start_export(req(longest.plus(Duration::from_micros(1))))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.message(), "range longer than 6 h; split the export");
+        // The longest range itself passes the range check (and then meets the unknown camera).
+        let e = custody.start_export(req(longest)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        let e = custody.start_export(req(start)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.message(), "end must be after start");
     }
 }

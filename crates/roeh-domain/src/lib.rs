@@ -9,8 +9,10 @@
 pub mod camera;
 pub mod clock;
 pub mod error;
+pub mod map;
 pub mod media;
 pub mod recording;
+pub mod text;
 pub mod time;
 pub mod token;
 
@@ -19,6 +21,7 @@ pub use camera::{
 };
 pub use clock::{Clock, SimClock, SystemClock};
 pub use error::{Error, ErrorKind};
+pub use map::MapTiles;
 pub use media::{AccessUnit, CodecParams, IngestEvent, StreamHealth, StreamState, VideoCodec};
 pub use recording::{FrameIndexEntry, Gap, GapReason, Segment, SegmentState};
 pub use time::{Pts90k, WallTime};

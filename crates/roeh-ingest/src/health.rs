@@ -5,7 +5,7 @@
 //! `fps` and `bitrate_bps` are measured over the frames of the last [`RATE_WINDOW`] (by the
 //! injected clock's monotonic time) and read zero whenever the stream is not streaming.
 
-use roeh_domain::{AccessUnit, StreamHealth, StreamState};
+use roeh_domain::{AccessUnit, CameraId, StreamHealth, StreamState};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -15,6 +15,15 @@ pub const RATE_WINDOW: Duration = Duration::from_secs(5);
 
 /// Most frames remembered in the window (bounds memory for absurd frame rates).
 const MAX_WINDOW_FRAMES: usize = 4096;
+
+/// A change of a camera stream's state, as [`HealthHandle::reporting`] announces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateChange {
+    /// The camera.
+    pub camera: CameraId,
+    /// Its state from now on.
+    pub state: StreamState,
+}
 
 /// A cheap-to-clone handle on one stream's health.
 #[derive(Clone, Debug, Default)]
@@ -27,12 +36,40 @@ struct Inner {
     health: StreamHealth,
     /// (monotonic arrival, bytes) of recent frames, oldest first.
     window: VecDeque<(Duration, usize)>,
+    /// Where state changes are announced, if anywhere. Full policy: a broadcast keeps the
+    /// newest changes; a receiver that lags learns so and reads every camera's state anew.
+    changes: Option<(CameraId, tokio::sync::broadcast::Sender<StateChange>)>,
 }
 
 impl HealthHandle {
     /// Health that reads `Idle` with zero counters.
     pub fn new() -> Self {
         HealthHandle::default()
+    }
+
+    /// As [`HealthHandle::new`], announcing every change of `camera`'s state on `changes`.
+    pub fn reporting(
+        camera: CameraId,
+        changes: tokio::sync::broadcast::Sender<StateChange>,
+    ) -> Self {
+        let h = HealthHandle::default();
+        h.lock().changes = Some((camera, changes));
+        h
+    }
+
+    /// Sets the state, announcing it when it changed.
+    fn change_state(g: &mut Inner, state: StreamState) {
+        if g.health.state == state {
+            return;
+        }
+        g.health.state = state;
+        if let Some((camera, tx)) = &g.changes {
+            // Nobody listening is fine.
+            let _ = tx.send(StateChange {
+                camera: *camera,
+                state,
+            });
+        }
     }
 
     /// The current health.
@@ -46,7 +83,7 @@ impl HealthHandle {
 
     pub(crate) fn set_state(&self, state: StreamState) {
         let mut g = self.lock();
-        g.health.state = state;
+        Self::change_state(&mut g, state);
         if state != StreamState::Streaming {
             g.window.clear();
             g.health.fps = 0.0;
@@ -76,8 +113,8 @@ impl HealthHandle {
             }
         }
         let (fps, bps) = rates(&g.window);
+        Self::change_state(&mut g, StreamState::Streaming);
         let h = &mut g.health;
-        h.state = StreamState::Streaming;
         h.last_frame_at = Some(au.received_at);
         h.frames += 1;
         h.bytes += len as u64;
@@ -109,6 +146,25 @@ mod tests {
     use super::*;
     use bytes::Bytes;
     use roeh_domain::{CameraId, CodecParams, Pts90k, VideoCodec, WallTime};
+
+    #[test]
+    fn state_changes_are_announced_once_each() {
+        let (tx, mut rx) = tokio::sync::broadcast::channel(16);
+        let cam = CameraId::new_random();
+        let h = HealthHandle::reporting(cam, tx);
+        h.set_state(StreamState::Connecting);
+        h.set_state(StreamState::Connecting);
+        h.set_state(StreamState::Backoff);
+        let got: Vec<StreamState> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|c| {
+                assert_eq!(c.camera, cam);
+                c.state
+            })
+            .collect();
+        assert_eq!(got, [StreamState::Connecting, StreamState::Backoff]);
+        // Without a channel nothing is announced and nothing fails.
+        HealthHandle::new().set_state(StreamState::Streaming);
+    }
 
     #[test]
     fn rates_over_the_window() {

@@ -44,7 +44,7 @@ pub use any_source::CameraOpener;
 pub use camera_task::{Backoff, run_camera};
 #[cfg(feature = "gstreamer")]
 pub use gst_source::{GstOpener, GstSource};
-pub use health::HealthHandle;
+pub use health::{HealthHandle, StateChange};
 pub use live::{LIVE_RING, LiveHub, LiveStart, MAX_GOP_BYTES, MAX_GOP_FRAMES, Taps};
 pub use ondemand::{OnDemand, SubViewer};
 pub use options::{IngestOptions, WhenFull};

@@ -19,23 +19,36 @@
 //! - **Device strings** (manufacturer, model, names, scopes) are length-capped and stripped of
 //!   control and bidirectional-override characters; they are still untrusted text for any UI.
 //! - **Discovery** returns candidates only; nothing is onboarded without an operator's approval.
+//!
+//! Onboarding on the site's database ([`onboard`](mod@onboard): discovery into the list awaiting
+//! approval, adding a device as a camera) and the clients kept for turning cameras ([`clients`])
+//! build on the client; the HTTP routes and the command line call them. With the feature
+//! `schema`, the JSON shapes ([`DiscoveredView`], [`AddRequest`]) derive `schemars::JsonSchema`.
 
 pub mod auth;
 pub mod client;
+pub mod clients;
 pub mod discovery;
 mod http;
 pub mod media;
+pub mod onboard;
 pub mod policy;
 pub mod ptz;
 mod sanitize;
+#[cfg(feature = "schema")]
+pub mod schema;
 mod soap;
 mod xml;
 
 roeh_domain::define_error!();
 
 pub use client::{DeviceInfo, DeviceSummary, OnvifClient};
+pub use clients::PtzClients;
 pub use discovery::{DiscoveredDevice, DiscoveryOptions, DiscoveryScopes, discover};
 pub use media::{MediaProfile, SelectionRule, VideoEncoding, select_profiles};
+pub use onboard::{
+    AddRequest, DiscoveredView, Onboarded, OnvifSettings, discover_and_record, onboard,
+};
 pub use policy::{Cidr, NetPolicy};
 pub use ptz::{PtzPreset, PtzStatus, PtzVector};
 pub use sanitize::MAX_DEVICE_STRING_CHARS;

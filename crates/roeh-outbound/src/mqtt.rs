@@ -6,6 +6,7 @@
 //! | `<prefix>/available` | `online` once connected; `offline` as the last will and at shutdown | 1, retained |
 //! | `<prefix>/alerts` | every committed alert event, the webhook JSON body (`seq`, `idempotency_key`, `kind`, `alert`, `hotspot`, `time`, `actor`, `state`, `unit`, `detail`) | 1 |
 //! | `<prefix>/<camera>/incidents` | an incident a camera's detection (or a person) added to an alert: `idempotency_key`, `seq`, `alert`, `incident`, `rule`, `camera`, `camera_name`, `hotspot`, `time`, `state` | 1 |
+//! | `<prefix>/<camera>/state` | `online` while the camera's frames flow, else `offline` | 1, retained |
 //!
 //! `<camera>` is the camera's name with `/`, `+`, `#`, spaces and control characters replaced
 //! by `_` (MQTT topic levels cannot carry them).
@@ -25,8 +26,12 @@
 //!   by name (the certificate must match it) after checking every address the name resolves to;
 //! - the password is never logged or shown (`Debug` prints its length only).
 //!
-//! Work arrives by [`MqttPublisher::wake`] (the binary wakes it on every committed alert event);
-//! a slow timer ([`MqttSettings::resync_every`]) only guards against a missed wake.
+//! Work arrives by [`MqttPublisher::wake`] (the binary wakes it on every committed alert event)
+//! and [`MqttPublisher::set_camera_state`] (on every change of a camera stream's state); a slow
+//! timer ([`MqttSettings::resync_every`]) only guards against a missed wake. Camera states are
+//! not events: the publisher keeps the latest of each camera and publishes it (retained) when
+//! it changes and after every connect, so a broker that was away ends up with the state as it
+//! is now.
 
 use crate::webhook::Payload;
 use crate::{Error, Result};
@@ -220,6 +225,9 @@ pub struct MqttPublisher {
     settings: MqttSettings,
     tls: Option<Arc<rustls::ClientConfig>>,
     wake: Notify,
+    /// Each camera's latest state (topic level → online, still to publish); one entry per
+    /// camera, so bounded by the site's cameras.
+    cameras: std::sync::Mutex<std::collections::BTreeMap<String, (bool, bool)>>,
 }
 
 impl std::fmt::Debug for MqttPublisher {
@@ -245,7 +253,57 @@ impl MqttPublisher {
             settings,
             tls,
             wake: Notify::new(),
+            cameras: std::sync::Mutex::new(std::collections::BTreeMap::new()),
         }))
+    }
+
+    /// Says that camera `name` is now online (its frames flow) or offline; published retained
+    /// on `<prefix>/<camera>/state` when it changed, and again after every connect.
+    pub fn set_camera_state(&self, name: &str, online: bool) {
+        let mut cams = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
+        let e = cams.entry(topic_level(name)).or_insert((!online, true));
+        if e.0 != online {
+            *e = (online, true);
+            drop(cams);
+            self.wake.notify_one();
+        }
+    }
+
+    /// Camera states still to publish, marking them published.
+    fn take_camera_states(&self) -> Vec<(String, bool)> {
+        let mut cams = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
+        cams.iter_mut()
+            .filter(|(_, v)| v.1)
+            .map(|(k, v)| {
+                v.1 = false;
+                (k.clone(), v.0)
+            })
+            .collect()
+    }
+
+    /// Marks every camera state to be published again (after a connect).
+    fn republish_camera_states(&self) {
+        let mut cams = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
+        cams.values_mut().for_each(|v| v.1 = true);
+    }
+
+    /// Publishes the camera states still to publish; one that fails is marked again.
+    async fn publish_camera_states(&self, client: &AsyncClient, events: &mut EventLoop) -> Result<()> {
+        let pending = self.take_camera_states();
+        for (i, (level, online)) in pending.iter().enumerate() {
+            let topic = format!("{}/{level}/state", self.settings.topic_prefix);
+            let payload: &[u8] = if *online { b"online" } else { b"offline" };
+            if let Err(e) = self.publish(client, events, &topic, payload, true).await {
+                let mut cams = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
+                for (level, _) in &pending[i..] {
+                    if let Some(v) = cams.get_mut(level) {
+                        v.1 = true;
+                    }
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// Says that alert events were committed.
@@ -372,12 +430,14 @@ impl MqttPublisher {
         }
         *failures = 0;
         tracing::info!("Connected to the MQTT broker.");
+        self.republish_camera_states();
         let mut resync = tokio::time::interval(s.resync_every);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             // An event being published is finished (each wait is bounded by the timeout), so a
             // stop does not leave an acknowledged event behind the cursor.
             self.drain(&client, &mut events).await?;
+            self.publish_camera_states(&client, &mut events).await?;
             if *stop.borrow() {
                 // Best effort: the last will says the same if this does not arrive.
                 let bye = self.publish(&client, &mut events, &available, b"offline", true);

@@ -260,7 +260,14 @@ async fn an_alert_arrives_once_across_a_broker_restart_and_a_publisher_restart()
     let mut watcher = Watcher::start(broker.port, "127.0.0.1", None).await;
     let p1 = run(&store, settings(broker.port));
 
-    // The raise: on roeh/alerts and on the camera's incidents topic; availability retained.
+    // The camera's state, retained; then the raise on roeh/alerts and on the camera's
+    // incidents topic; availability retained.
+    p1.publisher.set_camera_state("Herzl north", true);
+    watcher
+        .until("the camera online", |s| {
+            s.iter().any(|(t, p, _)| t == "roeh/Herzl_north/state" && p == "online")
+        })
+        .await;
     let alert = raise(&store, camera, hotspot).await;
     p1.publisher.wake();
     watcher
@@ -291,6 +298,10 @@ async fn an_alert_arrives_once_across_a_broker_restart_and_a_publisher_restart()
     broker.stop().unwrap();
     let claimed = step(&store, alert, "new", "claimed", "claim").await;
     p1.publisher.wake();
+    // The camera goes offline while the broker is away; the state as it is now arrives after.
+    p1.publisher.set_camera_state("Herzl north", false);
+    p1.publisher.set_camera_state("Herzl north", true);
+    p1.publisher.set_camera_state("Herzl north", false);
     broker.restart().unwrap();
     watcher
         .until("the claim after the broker restart", |s| {

@@ -9,8 +9,11 @@
 //! - crash recovery runs before any camera starts;
 //! - shutdown cancels sources first; recorders drain and seal; then the caller stops the API.
 
-use roeh_domain::{Camera, CameraId, Clock, IngestEvent, Retention, StreamHealth};
-use roeh_ingest::{HealthHandle, IngestOptions, Opener};
+use roeh_domain::{Camera, CameraId, Clock, IngestEvent, Retention, StreamHealth, StreamState};
+use roeh_ingest::{HealthHandle, IngestOptions, Opener, StateChange};
+
+/// State changes a lagging receiver of [`Pipeline::state_changes`] may fall behind by.
+pub const STATE_CHANGES: usize = 256;
 use roeh_recorder::{DiskSpace, LegalHolds, NoHolds, OldestFirst, RecorderConfig};
 use roeh_store::Store;
 use std::collections::HashMap;
@@ -85,6 +88,8 @@ struct Inner {
     cameras: Mutex<HashMap<CameraId, Running>>,
     tracker: TaskTracker,
     root: CancellationToken,
+    /// Every camera's stream state changes (see [`Pipeline::state_changes`]).
+    changes: tokio::sync::broadcast::Sender<StateChange>,
 }
 
 /// The running pipeline. Cheap to clone.
@@ -149,6 +154,7 @@ impl Pipeline {
                 cameras: Mutex::new(HashMap::new()),
                 tracker: TaskTracker::new(),
                 root: CancellationToken::new(),
+                changes: tokio::sync::broadcast::channel(STATE_CHANGES).0,
             }),
         };
         p.reconcile().await;
@@ -157,6 +163,21 @@ impl Pipeline {
             .tracker
             .spawn(async move { me.housekeeping_loop().await });
         Ok(p)
+    }
+
+    /// The stream state changes of every camera from now on. Full policy: the newest
+    /// [`STATE_CHANGES`] are kept; a receiver that lags gets `Lagged` and reads
+    /// [`Pipeline::states`] anew.
+    pub fn state_changes(&self) -> tokio::sync::broadcast::Receiver<StateChange> {
+        self.inner.changes.subscribe()
+    }
+
+    /// The stream state of every running camera now.
+    pub fn states(&self) -> Vec<(CameraId, StreamState)> {
+        self.lock()
+            .iter()
+            .map(|(id, r)| (*id, r.health.snapshot().state))
+            .collect()
     }
 
     /// Health of a running camera.
@@ -183,7 +204,7 @@ impl Pipeline {
             return;
         }
         let cancel = self.inner.root.child_token();
-        let health = HealthHandle::new();
+        let health = HealthHandle::reporting(camera.id, self.inner.changes.clone());
         let span = tracing::info_span!("camera", id = %camera.id);
         let id = camera.id;
         let task = self.inner.tracker.spawn(

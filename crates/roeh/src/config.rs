@@ -346,12 +346,12 @@ pub fn parse_probe_address(s: &str) -> Result<SocketAddr, String> {
 
 impl OnvifConfig {
     /// The API's ONVIF settings.
-    pub fn settings(&self) -> roeh_api::onvif::OnvifSettings {
+    pub fn settings(&self) -> roeh_onvif::OnvifSettings {
         let mut policy = roeh_onvif::NetPolicy::new(self.allowed_networks.clone());
         policy.connect_timeout = self.connect_timeout;
         policy.timeout = self.request_timeout;
         policy.max_reply_bytes = self.max_reply_bytes;
-        let mut s = roeh_api::onvif::OnvifSettings::new(policy);
+        let mut s = roeh_onvif::OnvifSettings::new(policy);
         s.multicast_interface = self.discovery_interface;
         s.unicast_targets = self.probe_addresses.clone();
         s.discovery_timeout = self.discovery_timeout;
@@ -481,7 +481,7 @@ impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig {
             shifts: roeh_alerts::Shifts::default(),
-            push_ttl: roeh_api::alerts::AlertsSettings::default().push_ttl,
+            push_ttl: roeh_alerts::service::AlertsSettings::default().push_ttl,
         }
     }
 }
@@ -549,7 +549,7 @@ impl TryFrom<RawAlertsConfig> for AlertsConfig {
 #[serde(try_from = "RawConsoleConfig")]
 pub struct ConsoleConfig {
     /// The checked tile server.
-    pub map_tiles: Option<roeh_api::console::MapTiles>,
+    pub map_tiles: Option<roeh_domain::MapTiles>,
 }
 
 /// `[console]` as written.
@@ -579,7 +579,7 @@ impl TryFrom<RawConsoleConfig> for ConsoleConfig {
             return Ok(ConsoleConfig::default());
         }
         let attribution = Some(r.map_attribution).filter(|a| !a.trim().is_empty());
-        roeh_api::console::MapTiles::parse(&r.map_tiles, attribution, r.map_max_zoom)
+        roeh_domain::MapTiles::parse(&r.map_tiles, attribution, r.map_max_zoom)
             .map(|t| ConsoleConfig { map_tiles: Some(t) })
             .map_err(|e| format!("console.{e}"))
     }
@@ -1177,7 +1177,7 @@ mod tests {
     fn push_ttl_defaults_to_the_services_and_is_bounded() {
         assert_eq!(
             Config::default().alerts.push_ttl,
-            roeh_api::alerts::AlertsSettings::default().push_ttl
+            roeh_alerts::service::AlertsSettings::default().push_ttl
         );
         assert_eq!(
             Config::parse("").unwrap().alerts.push_ttl,

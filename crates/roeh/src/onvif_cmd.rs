@@ -1,15 +1,16 @@
 //! `roeh onvif discover|list|add|dismiss`: ONVIF onboarding from the command line, on the
 //! database of the configured site (a running server picks added cameras up within seconds).
 //!
-//! Same rules as the HTTP routes (`roeh_api::onvif`): discovery only lists devices for approval;
-//! a device becomes a camera only through `add`; the password comes from an environment variable
-//! or a file, never from the command line, and is stored encrypted.
+//! The same onboarding as the HTTP routes ([`roeh_onvif::onboard`](mod@roeh_onvif::onboard)):
+//! discovery only lists devices for approval; a device becomes a camera only through `add`; the
+//! password comes from an environment variable or a file, never from the command line, and is
+//! stored encrypted.
 
 use crate::config::{self, Config};
 use anyhow::Context;
 use clap::Subcommand;
-use roeh_api::onvif::{AddRequest, DiscoveredView, discover_and_record, onboard};
 use roeh_domain::{Clock, SystemClock, Transport};
+use roeh_onvif::{AddRequest, DiscoveredView, discover_and_record, onboard};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;

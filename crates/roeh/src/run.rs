@@ -3,7 +3,7 @@
 
 use crate::config::{self, Config, secs};
 use anyhow::Context;
-use roeh_domain::{Camera, CameraId, CameraUrl, Clock, StreamHealth, SystemClock};
+use roeh_domain::{Camera, CameraId, CameraUrl, Clock, StreamHealth, StreamState, SystemClock};
 use roeh_pipeline::{Pipeline, PipelineConfig};
 use roeh_store::Store;
 use std::future::Future;
@@ -421,6 +421,39 @@ async fn run_until(
                     }
                 }
             });
+            // Camera states: every change the pipeline announces; after a lag, all anew.
+            let mut changes = pipeline.state_changes();
+            let (cams, pipe, stopped) = (publisher.clone(), pipeline.clone(), api_stop.clone());
+            let names = store.clone();
+            tokio::spawn(async move {
+                let name_of = |id: CameraId| {
+                    let names = names.clone();
+                    async move { names.get_camera(id).await.ok().flatten().map(|c| c.name) }
+                };
+                let mut resync = true;
+                loop {
+                    if resync {
+                        for (id, state) in pipe.states() {
+                            if let Some(name) = name_of(id).await {
+                                cams.set_camera_state(&name, state == StreamState::Streaming);
+                            }
+                        }
+                        resync = false;
+                    }
+                    tokio::select! {
+                        () = stopped.cancelled() => break,
+                        r = changes.recv() => match r {
+                            Ok(c) => {
+                                if let Some(name) = name_of(c.camera).await {
+                                    cams.set_camera_state(&name, c.state == StreamState::Streaming);
+                                }
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => resync = true,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                        },
+                    }
+                }
+            });
             Some(publisher.spawn(api_stop.clone().cancelled_owned()))
         }
     };
@@ -440,6 +473,7 @@ async fn run_until(
             .clone()
             .map(|a| Arc::new(AnalyticsApi(a)) as Arc<dyn roeh_api::detection::AnalyticsControl>),
         auth: Arc::new(auth),
+        metrics: roeh_api::metrics::Metrics::new(),
         console: Arc::new(roeh_api::console::ConsoleSettings {
             map_tiles: cfg.console.map_tiles.clone(),
         }),

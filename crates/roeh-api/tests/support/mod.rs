@@ -77,6 +77,7 @@ pub async fn bare_state(
         analytics: None,
         auth: auth_state(),
         console: Arc::default(),
+        metrics: roeh_api::metrics::Metrics::new(),
     };
     (state, key)
 }
@@ -114,6 +115,7 @@ impl Site {
             addr: served.addr,
             store: self.store,
             svc: self.state.alerts,
+            metrics: self.state.metrics,
             clock,
             http: reqwest::Client::new(),
             admin: self.admin,
@@ -134,6 +136,8 @@ pub struct HttpSite<C: ?Sized> {
     pub store: Store,
     /// The alerts service the server runs.
     pub svc: Arc<AlertsService>,
+    /// The API's metrics.
+    pub metrics: Arc<roeh_api::metrics::Metrics>,
     /// The clock the site runs on, as the test knows it (a simulated one can be advanced).
     pub clock: Arc<C>,
     /// A client for requests to the server.
