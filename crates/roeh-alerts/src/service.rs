@@ -150,7 +150,7 @@ pub struct AlertSummary {
     /// The claiming user's id.
     pub claimed_by: Option<i64>,
     /// The hotspot's position.
-        pub location: Option<LatLon>,
+    pub location: Option<LatLon>,
     /// When raised.
     pub created_at: String,
     /// When escalation is due if nobody acknowledges it.
@@ -337,11 +337,9 @@ impl AlertsService {
             return Ok(Viewer::Operator(who.scope.clone()));
         }
         if who.may(Permission::UnitReceipts) {
-            let unit = self
-                .store
-                .unit_of_user(who.user_id)
-                .await?
-                .ok_or_else(|| Error::new(ErrorKind::NotFound, "this user is not a registered unit"))?;
+            let unit = self.store.unit_of_user(who.user_id).await?.ok_or_else(|| {
+                Error::new(ErrorKind::NotFound, "this user is not a registered unit")
+            })?;
             return Ok(if unit.kind == UnitKind::Volunteer.as_str() {
                 Viewer::Volunteer(unit.id)
             } else {
@@ -444,9 +442,12 @@ impl AlertsService {
         actor: &str,
         detail: serde_json::Value,
     ) -> Result<(AlertSummary, bool)> {
-        let first = incidents
-            .first()
-            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "no camera to raise the alert on"))?;
+        let first = incidents.first().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "no camera to raise the alert on",
+            )
+        })?;
         let i = &first.incident;
         let severity = severity_of(&i.severity);
         let new = NewAlert {
@@ -539,8 +540,7 @@ impl AlertsService {
         detail: serde_json::Value,
     ) -> Result<AlertRow> {
         let from = AlertState::parse(&alert.state)?;
-        let t = crate::transition(from, alert.claimed_by, action, actor)
-            .map_err(Error::from)?;
+        let t = crate::transition(from, alert.claimed_by, action, actor).map_err(Error::from)?;
         let change = AlertChange {
             from_state: alert.state.clone(),
             from_claimed_by: alert.claimed_by,
@@ -669,11 +669,7 @@ impl AlertsService {
     }
 
     /// Stored events after `after` as push messages, oldest first.
-    pub async fn messages_after(
-        &self,
-        after: u64,
-        limit: u32,
-    ) -> Result<Vec<Arc<PushMessage>>> {
+    pub async fn messages_after(&self, after: u64, limit: u32) -> Result<Vec<Arc<PushMessage>>> {
         let events = self.store.alert_events_after(after, limit).await?;
         self.messages_for(&events, None).await
     }
@@ -689,7 +685,6 @@ impl AlertsService {
         }
     }
 }
-
 
 /// One pushed event: the stored event and what a client needs to act on it. Clients receive it
 /// as the JSON text `msg` of a signed envelope (`roeh_alerts::push`).
@@ -834,4 +829,3 @@ impl Hub {
         self.tx.subscribe()
     }
 }
-

@@ -13,15 +13,15 @@
 //!   replayed receipt id changes nothing, the same id with other content is refused (409).
 
 use crate::extract::{ApiJson, ApiQuery, path_id};
-pub use roeh_alerts::service::{
-    AlertSummary, AlertsService, AlertsSettings, CLIP_LINK_TTL, IncidentRef, UnitKind, Viewer,
-};
-use roeh_alerts::service::{actor_of, row_in_scope};
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+pub use roeh_alerts::service::{
+    AlertSummary, AlertsService, AlertsSettings, CLIP_LINK_TTL, IncidentRef, UnitKind, Viewer,
+};
+use roeh_alerts::service::{actor_of, row_in_scope};
 use roeh_alerts::{
     Action, AlertState, DispatchTimes, LatLon, ReceiptKind, Replay, ResponseTimes, UnitCandidate,
     UnitStatus,

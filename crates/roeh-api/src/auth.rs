@@ -369,7 +369,8 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
         Err(e) => e.into_response(),
     };
     let status = resp.status();
-    st.metrics.count_request(&template, &method, status.as_u16());
+    st.metrics
+        .count_request(&template, &method, status.as_u16());
     let audit = method != Method::GET
         || is_view_of_footage(&template)
         || status == StatusCode::UNAUTHORIZED

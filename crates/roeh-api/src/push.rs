@@ -14,7 +14,6 @@
 //!   them, from their dispatch on. Events hidden from a subscriber still advance its position.
 
 use crate::alerts::{AlertsService, Viewer};
-pub use roeh_alerts::service::{Hub, PushMessage};
 use crate::extract::ApiQuery;
 use crate::metrics::{ClientGuard, ClientKind, Metrics, Transport};
 use crate::{ApiError, AppState};
@@ -23,6 +22,7 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+pub use roeh_alerts::service::{Hub, PushMessage};
 use roeh_auth::Principal;
 use serde::Deserialize;
 use std::sync::Arc;

@@ -288,7 +288,11 @@ impl MqttPublisher {
     }
 
     /// Publishes the camera states still to publish; one that fails is marked again.
-    async fn publish_camera_states(&self, client: &AsyncClient, events: &mut EventLoop) -> Result<()> {
+    async fn publish_camera_states(
+        &self,
+        client: &AsyncClient,
+        events: &mut EventLoop,
+    ) -> Result<()> {
         let pending = self.take_camera_states();
         for (i, (level, online)) in pending.iter().enumerate() {
             let topic = format!("{}/{level}/state", self.settings.topic_prefix);

@@ -265,7 +265,8 @@ async fn an_alert_arrives_once_across_a_broker_restart_and_a_publisher_restart()
     p1.publisher.set_camera_state("Herzl north", true);
     watcher
         .until("the camera online", |s| {
-            s.iter().any(|(t, p, _)| t == "roeh/Herzl_north/state" && p == "online")
+            s.iter()
+                .any(|(t, p, _)| t == "roeh/Herzl_north/state" && p == "online")
         })
         .await;
     let alert = raise(&store, camera, hotspot).await;

@@ -1084,7 +1084,10 @@ mod tests {
         assert!(s.tls && s.policy().host_trusted("mqtt.city.example"));
         assert!(!format!("{s:?}").contains("s3cret"));
         assert_eq!(
-            Config::parse("[mqtt]\nhost = \"10.0.0.5\"\n").unwrap().mqtt.port,
+            Config::parse("[mqtt]\nhost = \"10.0.0.5\"\n")
+                .unwrap()
+                .mqtt
+                .port,
             1883
         );
 
@@ -1100,10 +1103,16 @@ mod tests {
             assert!(Config::parse(&format!("[mqtt]\n{bad}")).is_err(), "{bad}");
         }
         for bad in ["cap_sender = \"a b\"", "cap_radius_m = 0.0"] {
-            assert!(Config::parse(&format!("[webhooks]\n{bad}")).is_err(), "{bad}");
+            assert!(
+                Config::parse(&format!("[webhooks]\n{bad}")).is_err(),
+                "{bad}"
+            );
         }
         let w = Config::parse("[webhooks]\ncap_sender = \"roeh@city.example\"\n").unwrap();
-        assert_eq!(w.webhooks.settings().unwrap().cap.sender, "roeh@city.example");
+        assert_eq!(
+            w.webhooks.settings().unwrap().cap.sender,
+            "roeh@city.example"
+        );
     }
 
     #[test]
