@@ -207,6 +207,49 @@ pub fn special_range(ip: IpAddr) -> Option<Special> {
     }
 }
 
+/// Most addresses one lookup returns (the rest are not looked at).
+pub const MAX_ADDRESSES: usize = 16;
+
+/// How a lookup failed.
+#[derive(Debug)]
+pub enum LookupError {
+    /// It did not answer within the time given.
+    TimedOut,
+    /// The resolver failed.
+    Failed(std::io::Error),
+    /// It answered with no address.
+    NoAddress,
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupError::TimedOut => f.write_str("timed out"),
+            LookupError::Failed(e) => write!(f, "{e}"),
+            LookupError::NoAddress => f.write_str("no address"),
+        }
+    }
+}
+
+/// Resolves `host` once within `timeout`: its addresses with `port` (at most
+/// [`MAX_ADDRESSES`]), never empty. Every egress check judges all of them, then connects to one
+/// of exactly these, never resolving the name again.
+pub async fn lookup(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> std::result::Result<Vec<SocketAddr>, LookupError> {
+    let found = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
+        .await
+        .map_err(|_| LookupError::TimedOut)?
+        .map_err(LookupError::Failed)?;
+    let addrs: Vec<SocketAddr> = found.take(MAX_ADDRESSES).collect();
+    if addrs.is_empty() {
+        return Err(LookupError::NoAddress);
+    }
+    Ok(addrs)
+}
+
 /// Why a target may not be reached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -316,14 +359,9 @@ impl OutboundPolicy {
             return Ok(vec![SocketAddr::new(ip, port)]);
         }
         let trusted = self.host_trusted(host);
-        let found = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
+        let addrs = lookup(host, port, timeout)
             .await
-            .map_err(|_| Refusal::Unresolved("timed out".into()))?
             .map_err(|e| Refusal::Unresolved(e.to_string()))?;
-        let addrs: Vec<SocketAddr> = found.collect();
-        if addrs.is_empty() {
-            return Err(Refusal::Unresolved("no address".into()));
-        }
         for a in &addrs {
             if let Some(why) = self.address_refusal(a.ip(), trusted) {
                 return Err(Refusal::Blocked(format!(

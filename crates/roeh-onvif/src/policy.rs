@@ -47,15 +47,11 @@ impl NetPolicy {
         }
     }
 
-    /// Whether `ip` is inside the camera networks.
+    /// Whether `ip` is inside the camera networks (never an unspecified, broadcast or
+    /// multicast address, whatever the list says: the egress policy's "never" ranges).
     pub fn allows(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        if ip.is_unspecified() || ip.is_multicast() {
-            return false;
-        }
-        if let IpAddr::V4(v4) = ip
-            && v4.is_broadcast()
-        {
+        if roeh_egress::special_range(ip).is_some_and(|s| s.never) {
             return false;
         }
         self.allowed.iter().any(|c| c.contains(ip))
@@ -103,24 +99,24 @@ impl NetPolicy {
                         format!("{what} URL has an invalid host name"),
                     ));
                 }
-                let lookup = tokio::net::lookup_host((name, port));
-                let addrs: Vec<SocketAddr> = tokio::time::timeout(self.connect_timeout, lookup)
+                use roeh_egress::LookupError;
+                let addrs = roeh_egress::lookup(name, port, self.connect_timeout)
                     .await
-                    .map_err(|_| {
-                        Error::new(
+                    .map_err(|e| match e {
+                        LookupError::TimedOut => Error::new(
                             ErrorKind::DeadlineExceeded,
                             format!("resolving the {what} host timed out"),
-                        )
-                    })?
-                    .map_err(|e| {
-                        Error::with_source(
+                        ),
+                        LookupError::Failed(e) => Error::with_source(
                             ErrorKind::Unavailable,
                             format!("resolving the {what} host failed"),
                             e,
-                        )
-                    })?
-                    .take(16)
-                    .collect();
+                        ),
+                        LookupError::NoAddress => Error::new(
+                            ErrorKind::Unavailable,
+                            format!("the {what} host resolved to no address"),
+                        ),
+                    })?;
                 let Some(first) = addrs.first().copied() else {
                     return Err(Error::new(
                         ErrorKind::Unavailable,
