@@ -12,7 +12,8 @@
 //! - every loop selects on cancellation first;
 //! - frame ages are judged by the injected clock (wall time); the duration of a detector call is
 //!   measured with Tokio's clock, like every other elapsed-time bound in roeh, because a
-//!   simulated wall clock does not move while the detector works.
+//!   simulated wall clock does not move while the detector works. That duration also goes to
+//!   `roeh_inference_seconds`; the frame queue's depth is set each time a frame is taken.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use roeh_decode::DecodedFrame;
 use roeh_detect::{Detections, Detector, RgbFrame};
 use roeh_domain::Clock;
+use roeh_metrics::{Metrics, Queue};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -32,12 +34,13 @@ pub(crate) struct Analysed {
     pub detections: Detections,
 }
 
-/// Batching settings.
-#[derive(Clone, Copy, Debug)]
+/// Batching settings, and where the batcher's measurements go.
+#[derive(Clone, Debug)]
 pub(crate) struct BatchSettings {
     pub max_batch: usize,
     pub max_wait: Duration,
     pub max_frame_age: Duration,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Runs until cancelled or until the frame queue closes.
@@ -50,6 +53,8 @@ pub(crate) async fn run(
     counters: Arc<Counters>,
     cancel: CancellationToken,
 ) {
+    let metrics = settings.metrics.clone();
+    let mut depth = metrics.queue(Queue::AnalyticsFrames);
     loop {
         let first = tokio::select! {
             biased;
@@ -59,6 +64,7 @@ pub(crate) async fn run(
                 None => break,
             },
         };
+        depth.set(frames.len());
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + settings.max_wait;
         while batch.len() < settings.max_batch {
@@ -66,7 +72,10 @@ pub(crate) async fn run(
                 biased;
                 _ = cancel.cancelled() => return,
                 f = frames.recv() => match f {
-                    Some(f) => batch.push(f),
+                    Some(f) => {
+                        depth.set(frames.len());
+                        batch.push(f);
+                    }
                     None => break,
                 },
                 _ = tokio::time::sleep_until(deadline) => break,
@@ -82,7 +91,7 @@ pub(crate) async fn run(
         if batch.is_empty() {
             continue;
         }
-        let Some(results) = detect(&detector, &batch, &counters).await else {
+        let Some(results) = detect(&detector, &batch, &counters, &metrics).await else {
             continue;
         };
         for (frame, detections) in batch.into_iter().zip(results) {
@@ -104,6 +113,7 @@ async fn detect(
     detector: &Arc<dyn Detector>,
     batch: &[DecodedFrame],
     counters: &Counters,
+    metrics: &Metrics,
 ) -> Option<Vec<Detections>> {
     let mut rgb = Vec::with_capacity(batch.len());
     for f in batch {
@@ -125,6 +135,7 @@ async fn detect(
     match result {
         Ok(Ok(dets)) if dets.len() == n => {
             counters.batch(n, took);
+            metrics.observe_inference(took);
             Counters::add(&counters.frames_analysed, n as u64);
             Some(dets)
         }

@@ -7,10 +7,12 @@
 //! config.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use roeh_decode::DecodeConfig;
 use roeh_domain::ErrorKind;
+use roeh_metrics::Metrics;
 use roeh_rules::EngineConfig;
 
 use crate::{Error, Result};
@@ -59,6 +61,9 @@ pub struct AnalyticsConfig {
     pub jpeg_quality: u8,
     /// Batches kept for the inference latency percentiles. Default 512.
     pub latency_window: usize,
+    /// The process's metrics: decode and inference latency, the frame queue's depth. Fresh
+    /// ones by default.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AnalyticsConfig {
@@ -83,6 +88,7 @@ impl AnalyticsConfig {
             tick: Duration::from_secs(1),
             jpeg_quality: 85,
             latency_window: 512,
+            metrics: Metrics::new(),
         }
     }
 

@@ -22,6 +22,7 @@ use roeh_decode::{
     FrameSink, Offer, SinkResult, spawn_decode_stage,
 };
 use roeh_domain::{AccessUnit, CameraId};
+use roeh_metrics::Metrics;
 use tokio::sync::mpsc;
 
 use crate::stats::{CameraStats, Counters, add_decode};
@@ -30,6 +31,7 @@ use crate::stats::{CameraStats, Counters, add_decode};
 struct QueueSink {
     tx: mpsc::Sender<DecodedFrame>,
     counters: Arc<Counters>,
+    metrics: Arc<Metrics>,
 }
 
 impl FrameSink for QueueSink {
@@ -42,6 +44,10 @@ impl FrameSink for QueueSink {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => SinkResult::Closed,
         }
+    }
+
+    fn decoded(&mut self, took: Duration) {
+        self.metrics.observe_decode(took);
     }
 }
 
@@ -94,6 +100,7 @@ pub(crate) struct Decoders {
     frames: mpsc::Sender<DecodedFrame>,
     decode: DecodeConfig,
     counters: Arc<Counters>,
+    metrics: Arc<Metrics>,
     wanted: RwLock<HashMap<CameraId, f64>>,
     slots: Mutex<HashMap<CameraId, Slot>>,
     closed: AtomicBool,
@@ -115,11 +122,13 @@ impl Decoders {
         frames: mpsc::Sender<DecodedFrame>,
         decode: DecodeConfig,
         counters: Arc<Counters>,
+        metrics: Arc<Metrics>,
     ) -> Decoders {
         Decoders {
             frames,
             decode,
             counters,
+            metrics,
             wanted: RwLock::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
@@ -190,6 +199,7 @@ impl Decoders {
             let sink = QueueSink {
                 tx: self.frames.clone(),
                 counters: self.counters.clone(),
+                metrics: self.metrics.clone(),
             };
             match spawn_decode_stage(au.camera, &cfg, sink) {
                 Ok((input, stage)) => {

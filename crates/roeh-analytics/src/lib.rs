@@ -23,7 +23,11 @@
 //!   `[opened − pre_roll, closed + post_roll]`; the footage of that window is found by camera and
 //!   time in the recorded segments;
 //! - incidents left open by an earlier run are closed at start ([`Store::close_stale_incidents`]);
-//! - stage code reads time only from the injected [`Clock`].
+//! - stage code reads time only from the injected [`Clock`];
+//! - [`AnalyticsConfig::metrics`] gets every access unit's decode time
+//!   (`roeh_decode_seconds`), every detector call's time (`roeh_inference_seconds`, as the
+//!   stats measure it) and the frame queue's depth each time the batcher takes a frame
+//!   (`roeh_queue_depth{queue="analytics_frames"}`).
 
 mod batcher;
 mod config;
@@ -117,6 +121,7 @@ impl Analytics {
             frame_tx,
             cfg.decode.clone(),
             counters.clone(),
+            cfg.metrics.clone(),
         ));
         let loaded_counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
         let model_id = detector.model_id().to_owned();
@@ -149,6 +154,7 @@ impl Analytics {
                 max_batch: cfg.max_batch,
                 max_wait: cfg.max_wait,
                 max_frame_age: cfg.max_frame_age,
+                metrics: cfg.metrics.clone(),
             },
             counters.clone(),
             cancel.clone(),

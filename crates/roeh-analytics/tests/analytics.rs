@@ -235,7 +235,12 @@ async fn an_intrusion_opens_rises_and_closes_with_snapshot_and_evidence() {
         seen: Mutex::new(Vec::new()),
     });
     let clock: Arc<dyn Clock> = s.clock.clone();
-    let an = Analytics::start(s.store.clone(), clock, det.clone(), s.config())
+    let metrics = roeh_metrics::Metrics::new();
+    let cfg = AnalyticsConfig {
+        metrics: metrics.clone(),
+        ..s.config()
+    };
+    let an = Analytics::start(s.store.clone(), clock, det.clone(), cfg)
         .await
         .unwrap();
     assert_eq!(an.wanted_cameras().get(&s.camera), Some(&5.0));
@@ -318,7 +323,31 @@ async fn an_intrusion_opens_rises_and_closes_with_snapshot_and_evidence() {
     assert_eq!(c.received, 200);
     assert_eq!(c.decoded, c.received.min(c.decoded));
     assert!(c.analysed >= 95 && c.dropped_full == 0, "{c:?}");
+
+    // Every detector call observed the inference histogram, every access unit decoded the
+    // decode histogram (a unit's time is told before its picture is handed over).
+    let text = metrics.render(&roeh_metrics::Gauges::default()).unwrap();
+    let sample = |prefix: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    // (The decoder may still hand over its last pictures: at least the calls counted so far.)
+    let calls = sample("roeh_inference_seconds_count ");
+    assert!(calls >= st.batches as f64, "{calls} < {}", st.batches);
+    assert_eq!(sample("roeh_inference_seconds_bucket{le=\"+Inf\"} "), calls);
+    assert!(sample("roeh_decode_seconds_count ") >= c.analysed as f64);
+    assert!(sample("roeh_decode_seconds_sum ") > 0.0);
     an.shutdown(Duration::from_secs(10)).await;
+    // The batcher has stopped: the frame queue's gauge holds nothing of it.
+    let text = metrics.render(&roeh_metrics::Gauges::default()).unwrap();
+    assert!(
+        text.contains("roeh_queue_depth{queue=\"analytics_frames\"} 0\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

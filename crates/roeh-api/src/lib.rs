@@ -95,7 +95,8 @@ pub struct AppState {
     pub auth: Arc<auth::AuthState>,
     /// Alerts, patrol units and the push of their events.
     pub alerts: Arc<alerts::AlertsService>,
-    /// The API's metrics: requests by route, connected push clients, push latency.
+    /// The process's metrics (one per process, shared with the pipeline and the analytics);
+    /// the API records requests by route, connected push clients and push latency.
     pub metrics: Arc<metrics::Metrics>,
     /// How the console is served (the site's map tile server).
     pub console: Arc<console::ConsoleSettings>,

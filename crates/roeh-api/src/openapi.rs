@@ -376,7 +376,7 @@ fn success(method: &str, path: &str, body: &Body) -> (&'static str, Value) {
         ("GET", "/metrics") => (
             "200",
             json!({
-                "description": "Prometheus text exposition format 0.0.4.",
+                "description": "Prometheus metrics, OpenMetrics text format 1.0.0.",
                 "content": content(crate::metrics::CONTENT_TYPE, json!({ "type": "string" })),
             }),
         ),

@@ -1,5 +1,5 @@
 //! The API's own surface over real HTTP on a bound port: the OpenAPI document lists every route
-//! with its access policy and the shared error schema; `/metrics` answers the Prometheus text
+//! with its access policy and the shared error schema; `/metrics` answers the OpenMetrics text
 //! format with alerts by state, connected push clients, push latency and request counts, and
 //! escapes hostile label values.
 
@@ -77,14 +77,18 @@ impl Sample {
     }
 }
 
-/// Parses every sample line; panics on a malformed one. `# TYPE` lines are checked to precede
-/// their samples.
+/// Parses every sample line of an OpenMetrics exposition; panics on a malformed one, and unless
+/// it ends with `# EOF` and nothing after.
 fn parse(text: &str) -> Vec<Sample> {
     let mut out = Vec::new();
+    assert!(text.ends_with("\n# EOF\n"), "no EOF at the end: {text}");
     for line in text.lines() {
         if line.starts_with('#') {
             assert!(
-                line.starts_with("# HELP ") || line.starts_with("# TYPE "),
+                line.starts_with("# HELP ")
+                    || line.starts_with("# TYPE ")
+                    || line.starts_with("# UNIT ")
+                    || line == "# EOF",
                 "comment: {line}"
             );
             continue;
@@ -357,7 +361,7 @@ async fn metrics_count_alerts_clients_latency_and_requests() {
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.headers()["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8"
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
 
     // One WebSocket and one SSE client, both operators.
@@ -406,7 +410,8 @@ async fn metrics_count_alerts_clients_latency_and_requests() {
         ("roeh_cameras", "gauge"),
         ("roeh_push_clients", "gauge"),
         ("roeh_push_latency_seconds", "histogram"),
-        ("roeh_http_requests_total", "counter"),
+        // OpenMetrics: the family is named without `_total`, its samples with it.
+        ("roeh_http_requests", "counter"),
     ] {
         assert!(
             t.contains(&(name.into(), kind.into())),
@@ -453,7 +458,7 @@ async fn metrics_count_alerts_clients_latency_and_requests() {
     assert!(buckets.windows(2).all(|w| w[0].value <= w[1].value));
     assert_eq!(buckets[0].label("le"), Some("0.001"));
     assert_eq!(buckets[12].label("le"), Some("+Inf"));
-    assert_eq!(buckets[11].label("le"), Some("5"));
+    assert_eq!(buckets[11].label("le"), Some("5.0"));
     assert_eq!(buckets[12].value, 2.0);
     assert_eq!(
         value(&samples, "roeh_push_latency_seconds_count", &[]),
@@ -503,10 +508,12 @@ fn hostile_label_values_are_escaped_and_cannot_forge_samples() {
     let hostile = "/api/x\"} 1\nroeh_forged{a=\"b\"} 9\\";
     m.count_request(hostile, &Method::GET, 200);
     m.count_request(hostile, &Method::GET, 200);
-    let text = m.render(&Gauges {
-        alerts: vec![("new", 3)],
-        cameras: vec![],
-    });
+    let text = m
+        .render(&Gauges {
+            alerts: vec![("new", 3)],
+            cameras: vec![],
+        })
+        .unwrap();
     assert!(
         !text.lines().any(|l| l.starts_with("roeh_forged")),
         "{text}"

@@ -11,12 +11,14 @@
 //! - the decoder never blocks on its consumer: a [`FrameSink`] that is full drops the new frame
 //!   ([`OutputFullPolicy::DropNewest`]);
 //! - every drop is counted in [`DecodeStats`];
+//! - the sink is told how long each access unit took to decode ([`FrameSink::decoded`]);
 //! - the thread ends when the [`DecodeInput`] is dropped (after draining the queue and the codec)
 //!   or when the consumer goes away.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use roeh_domain::{AccessUnit, CameraId, ErrorKind};
 
@@ -72,6 +74,13 @@ pub enum SinkResult {
 pub trait FrameSink: Send + 'static {
     /// Hands over `frame` without blocking.
     fn offer(&mut self, frame: DecodedFrame) -> SinkResult;
+
+    /// Told, on the stage's thread, how long decoding one access unit took (with the conversion
+    /// of the picture it selected, if any); nothing is told for a unit that failed. Must not
+    /// block. Ignored by default.
+    fn decoded(&mut self, took: Duration) {
+        let _ = took;
+    }
 }
 
 impl FrameSink for tokio::sync::mpsc::Sender<DecodedFrame> {
@@ -277,7 +286,13 @@ fn run<S: FrameSink>(
         let Some(d) = decoder.as_mut() else {
             continue;
         };
-        match d.feed(&item.au, item.after_gap) {
+        // Work time on this thread, not a stage deadline: the injected clock has no part here.
+        let started = Instant::now();
+        let fed = d.feed(&item.au, item.after_gap);
+        if fed.is_ok() {
+            sink.decoded(started.elapsed());
+        }
+        match fed {
             Ok(Some(frame)) => {
                 if !deliver(&mut sink, &stats, frame) {
                     break 'items;

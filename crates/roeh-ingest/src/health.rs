@@ -3,9 +3,13 @@
 //! section is a few field updates.
 //!
 //! `fps` and `bitrate_bps` are measured over the frames of the last [`RATE_WINDOW`] (by the
-//! injected clock's monotonic time) and read zero whenever the stream is not streaming.
+//! injected clock's monotonic time) and read zero whenever the stream is not streaming. A handle
+//! made by [`HealthHandle::reporting`] with the process's [`Metrics`] also sets the camera's
+//! `roeh_camera_fps` and `roeh_camera_bitrate_bps` gauges to the same figures, and counts its
+//! reconnects in `roeh_camera_reconnects`.
 
 use roeh_domain::{AccessUnit, CameraId, StreamHealth, StreamState};
+use roeh_metrics::{CameraMetrics, Metrics};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -39,6 +43,8 @@ struct Inner {
     /// Where state changes are announced, if anywhere. Full policy: a broadcast keeps the
     /// newest changes; a receiver that lags learns so and reads every camera's state anew.
     changes: Option<(CameraId, tokio::sync::broadcast::Sender<StateChange>)>,
+    /// The camera's series in the process's metrics, if measured.
+    metrics: Option<CameraMetrics>,
 }
 
 impl HealthHandle {
@@ -47,13 +53,19 @@ impl HealthHandle {
         HealthHandle::default()
     }
 
-    /// As [`HealthHandle::new`], announcing every change of `camera`'s state on `changes`.
+    /// As [`HealthHandle::new`], announcing every change of `camera`'s state on `changes`, and
+    /// keeping `camera`'s ingest figures in `metrics` when given.
     pub fn reporting(
         camera: CameraId,
         changes: tokio::sync::broadcast::Sender<StateChange>,
+        metrics: Option<&Metrics>,
     ) -> Self {
         let h = HealthHandle::default();
-        h.lock().changes = Some((camera, changes));
+        {
+            let mut g = h.lock();
+            g.changes = Some((camera, changes));
+            g.metrics = metrics.map(|m| m.camera(camera));
+        }
         h
     }
 
@@ -88,6 +100,9 @@ impl HealthHandle {
             g.window.clear();
             g.health.fps = 0.0;
             g.health.bitrate_bps = 0.0;
+            if let Some(m) = &g.metrics {
+                m.set_rates(0.0, 0.0);
+            }
         }
     }
 
@@ -96,7 +111,11 @@ impl HealthHandle {
     }
 
     pub(crate) fn count_reconnect(&self) {
-        self.lock().health.reconnects += 1;
+        let mut g = self.lock();
+        g.health.reconnects += 1;
+        if let Some(m) = &g.metrics {
+            m.count_reconnect();
+        }
     }
 
     /// Records a frame delivered to the recorder; `now` is the clock's monotonic time.
@@ -114,6 +133,9 @@ impl HealthHandle {
         }
         let (fps, bps) = rates(&g.window);
         Self::change_state(&mut g, StreamState::Streaming);
+        if let Some(m) = &g.metrics {
+            m.set_rates(fps, bps);
+        }
         let h = &mut g.health;
         h.last_frame_at = Some(au.received_at);
         h.frames += 1;
@@ -151,7 +173,7 @@ mod tests {
     fn state_changes_are_announced_once_each() {
         let (tx, mut rx) = tokio::sync::broadcast::channel(16);
         let cam = CameraId::new_random();
-        let h = HealthHandle::reporting(cam, tx);
+        let h = HealthHandle::reporting(cam, tx, None);
         h.set_state(StreamState::Connecting);
         h.set_state(StreamState::Connecting);
         h.set_state(StreamState::Backoff);

@@ -731,6 +731,77 @@ async fn the_tap_sees_exactly_the_frames_the_recorder_took() {
     h.stop().await;
 }
 
+/// The value of the sample `name{camera="<camera>"}` in a scrape.
+fn camera_sample(text: &str, name: &str, camera: CameraId) -> Option<f64> {
+    let prefix = format!("{name}{{camera=\"{camera}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.parse().unwrap())
+}
+
+#[tokio::test(start_paused = true)]
+async fn reconnects_and_frame_rate_show_up_in_the_metrics() {
+    let metrics = roeh_metrics::Metrics::new();
+    let cam = camera();
+    let (changes, _) = tokio::sync::broadcast::channel(16);
+    let health = HealthHandle::reporting(cam.id, changes, Some(&metrics));
+    // Refused once, then frames every 100 ms.
+    let opener = FakeOpener::new(vec![
+        Script::Fail(ErrorKind::Unavailable, "connection refused".into()),
+        Script::Endless,
+    ]);
+    let sim = Arc::new(SimClock::new(WallTime::from_secs(1_700_000_000)));
+    let clock: Arc<dyn Clock> = sim.clone();
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(run_camera(
+        cam.clone(),
+        opener,
+        clock,
+        tx,
+        health.clone(),
+        cancel.clone(),
+        opts(),
+    ));
+    let mut frames = 0;
+    while frames < 30 {
+        let ev = tokio::time::timeout(Duration::from_secs(3600), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let IngestEvent::Frame(_) = ev {
+            frames += 1;
+            // The injected clock moves 100 ms per frame, as tokio's does.
+            sim.advance(Duration::from_millis(100));
+        }
+    }
+    let scrape = || metrics.render(&roeh_metrics::Gauges::default()).unwrap();
+    let text = scrape();
+    let fps = camera_sample(&text, "roeh_camera_fps", cam.id).unwrap();
+    assert!((fps - 10.0).abs() < 0.5, "{text}");
+    assert_eq!(fps, health.snapshot().fps);
+    let bps = camera_sample(&text, "roeh_camera_bitrate_bps", cam.id).unwrap();
+    assert!(bps > 0.0, "{text}");
+    assert_eq!(
+        camera_sample(&text, "roeh_camera_reconnects_total", cam.id),
+        Some(1.0),
+        "{text}"
+    );
+    // Stopped: no rate any more; the reconnect stays counted.
+    cancel.cancel();
+    task.await.unwrap();
+    let text = scrape();
+    assert_eq!(camera_sample(&text, "roeh_camera_fps", cam.id), Some(0.0));
+    assert_eq!(
+        camera_sample(&text, "roeh_camera_bitrate_bps", cam.id),
+        Some(0.0)
+    );
+    assert_eq!(
+        camera_sample(&text, "roeh_camera_reconnects_total", cam.id),
+        Some(1.0)
+    );
+}
+
 #[test]
 fn options_compare_taps_by_identity() {
     let tap: Arc<dyn roeh_ingest::FrameTap> = Arc::new(SeenTap::default());

@@ -11,6 +11,7 @@
 
 use roeh_domain::{Camera, CameraId, Clock, IngestEvent, Retention, StreamHealth, StreamState};
 use roeh_ingest::{HealthHandle, IngestOptions, Opener, StateChange};
+use roeh_metrics::Metrics;
 
 /// State changes a lagging receiver of [`Pipeline::state_changes`] may fall behind by.
 pub const STATE_CHANGES: usize = 256;
@@ -52,6 +53,9 @@ pub struct PipelineConfig {
     pub restart_delay: Duration,
     /// Legal holds: footage they cover is never deleted, by retention or on a full disk.
     pub holds: Arc<dyn LegalHolds>,
+    /// The process's metrics: each camera's ingest figures, the recorders' commits, gaps and
+    /// queue depth are recorded here. Fresh ones by default.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for PipelineConfig {
@@ -68,6 +72,7 @@ impl Default for PipelineConfig {
             reconcile_interval: Duration::from_secs(5),
             restart_delay: Duration::from_secs(1),
             holds: Arc::new(NoHolds),
+            metrics: Metrics::new(),
         }
     }
 }
@@ -131,10 +136,15 @@ impl Pipeline {
         let mut rc = RecorderConfig::new(cfg.footage_root.clone(), space.clone());
         rc.target_duration = cfg.segment_duration;
         rc.commit_interval = cfg.commit_interval;
+        rc.metrics = cfg.metrics.clone();
         let recorder_cfg = Arc::new(rc);
         let report = roeh_recorder::recover(&cfg.footage_root, &store, clock.as_ref())
             .await
             .map_err(|e| Error::with_source(e.kind(), "recovering footage after restart", e))?;
+        for (camera, _) in &report.crash_gaps {
+            cfg.metrics
+                .count_gap(*camera, roeh_domain::GapReason::Crash);
+        }
         if !report.missing_files.is_empty() || !report.errors.is_empty() {
             tracing::error!(
                 ?report,
@@ -204,7 +214,11 @@ impl Pipeline {
             return;
         }
         let cancel = self.inner.root.child_token();
-        let health = HealthHandle::reporting(camera.id, self.inner.changes.clone());
+        let health = HealthHandle::reporting(
+            camera.id,
+            self.inner.changes.clone(),
+            Some(&self.inner.cfg.metrics),
+        );
         let span = tracing::info_span!("camera", id = %camera.id);
         let id = camera.id;
         let task = self.inner.tracker.spawn(

@@ -9,6 +9,12 @@
 //! - an error is returned only where continuing could break the chain or durability (a
 //!   directory fsync failure, a segment row that cannot be inserted); the supervisor may restart
 //!   the task, which first runs [`crate::recover_camera`].
+//!
+//! Measured in [`RecorderConfig::metrics`]: every segment commit (`roeh_recorder_commit_seconds`,
+//! by tokio's clock, from the data file's fsync to its index row inserted), every gap opened
+//! (`roeh_camera_gaps{camera,reason}`, crash gaps of the recovery it runs first included), and
+//! the depth of the input queue each time an event is taken from it
+//! (`roeh_queue_depth{queue="recorder"}`, summed over cameras).
 
 use crate::writer::{FinishError, FrameIn, SegmentWriter, media_duration, wall_span};
 use crate::{DiskSpace, Error, Result, blocking, io_err, layout, recover_camera};
@@ -18,6 +24,7 @@ use roeh_domain::{
     WallTime,
 };
 use roeh_evidence::{SegmentLinkInput, ZERO_LINK, chain_link};
+use roeh_metrics::{Metrics, Queue};
 use roeh_store::{Store, TimeEvent};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +53,8 @@ pub struct RecorderConfig {
     pub commit_interval: Duration,
     /// Who frees space when the disk is full.
     pub space: Arc<dyn DiskSpace>,
+    /// The process's metrics (commit latency, gaps, queue depth); fresh ones by default.
+    pub metrics: Arc<Metrics>,
 }
 
 impl RecorderConfig {
@@ -60,6 +69,7 @@ impl RecorderConfig {
             disk_full_free_bytes: 256 << 20,
             commit_interval: Duration::from_millis(500),
             space,
+            metrics: Metrics::new(),
         }
     }
 }
@@ -95,6 +105,9 @@ pub async fn run_recorder(
     cfg: Arc<RecorderConfig>,
 ) -> Result<RecorderStats> {
     let report = recover_camera(&cfg.root, &store, camera, clock.as_ref()).await?;
+    for _ in &report.crash_gaps {
+        cfg.metrics.count_gap(camera, GapReason::Crash);
+    }
     let last = store.last_segment(camera).await?;
     let mut rec = Rec {
         camera,
@@ -121,7 +134,9 @@ pub async fn run_recorder(
         },
     };
     tracing::info!(%camera, next_seq = rec.next_seq, "Recorder started.");
+    let mut depth = rec.cfg.metrics.queue(Queue::Recorder);
     while let Some(ev) = rx.recv().await {
+        depth.set(rx.len());
         match ev {
             IngestEvent::Frame(au) => rec.frame(au).await?,
             IngestEvent::Connected { at, .. } => rec.connected(at).await?,
@@ -280,6 +295,7 @@ impl Rec {
         let id = self.store.open_gap(self.camera, at, reason, detail).await?;
         self.own_gap = Some(id);
         self.stats.gaps_opened += 1;
+        self.cfg.metrics.count_gap(self.camera, reason);
         tracing::info!(camera = %self.camera, reason = reason.as_str(), detail, "Gap opened.");
         Ok(())
     }
@@ -477,6 +493,8 @@ impl Rec {
         let continues = next_pts.is_some();
         let index = w.index.clone();
         let (seq, run, params, start_pts) = (w.seq, w.run, w.params.clone(), w.start_pts);
+        // The commit, as measured: fsync, rename, directory fsync, then the index row.
+        let commit_started = tokio::time::Instant::now();
         let finished = blocking(move || w.finish()).await?;
         let file = match finished {
             Ok(f) => f,
@@ -533,6 +551,9 @@ impl Rec {
                 e,
             )
         })?;
+        self.cfg
+            .metrics
+            .observe_recorder_commit(commit_started.elapsed());
         let journal = file.journal;
         blocking(move || {
             if let Err(e) = std::fs::remove_file(&journal) {

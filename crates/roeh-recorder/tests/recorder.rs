@@ -602,3 +602,58 @@ async fn a_burst_after_reconnect_moves_the_run_start_back_and_trims_the_gap() {
         assert!(w[1].start >= w[0].end, "overlap: {:?} {:?}", w[0], w[1]);
     }
 }
+
+/// The value of the first sample line starting with `prefix` (name and labels) in `text`.
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim_start().parse().ok())
+}
+
+#[tokio::test]
+async fn commits_gaps_and_queue_depth_reach_the_metrics() {
+    let env = Env::new().await;
+    let metrics = roeh_metrics::Metrics::new();
+    let mut cfg = (*env.config(Duration::from_secs(2))).clone();
+    cfg.metrics = metrics.clone();
+    let (tx, h) = env.start(std::sync::Arc::new(cfg));
+    env.connected(&tx).await;
+    env.feed(&tx, 0..45, 1_000).await;
+    tx.send(IngestEvent::Disconnected {
+        camera: env.camera,
+        at: env.clock.wall(),
+        reason: GapReason::Stall,
+        detail: "no frame for 2 s".into(),
+    })
+    .await
+    .unwrap();
+    drop(tx);
+    let stats = h.await.unwrap().unwrap();
+    // Two full segments at the key frames, the rest at the stall.
+    assert_eq!(stats.segments_committed, 3);
+    let text = metrics.render(&roeh_metrics::Gauges::default()).unwrap();
+    assert_eq!(
+        sample(&text, "roeh_recorder_commit_seconds_count"),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "roeh_recorder_commit_seconds_bucket{le=\"+Inf\"}"),
+        Some(3.0)
+    );
+    assert!(sample(&text, "roeh_recorder_commit_seconds_sum").unwrap() > 0.0);
+    let cam = env.camera;
+    assert_eq!(
+        sample(
+            &text,
+            &format!("roeh_camera_gaps_total{{camera=\"{cam}\",reason=\"stall\"}}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // The recorder is gone: its share of the queue gauge went with it.
+    assert_eq!(
+        sample(&text, "roeh_queue_depth{queue=\"recorder\"}"),
+        Some(0.0)
+    );
+}

@@ -248,6 +248,7 @@ pub async fn start_analytics(
     cfg: &Config,
     store: &Store,
     clock: Arc<dyn Clock>,
+    metrics: Arc<roeh_api::metrics::Metrics>,
 ) -> anyhow::Result<Option<Arc<roeh_analytics::Analytics>>> {
     let a = &cfg.analytics;
     if !a.enabled {
@@ -273,6 +274,7 @@ pub async fn start_analytics(
     acfg.default_fps = a.default_fps;
     acfg.pre_roll = secs("analytics.pre_secs", a.pre_secs)?;
     acfg.post_roll = secs("analytics.post_secs", a.post_secs)?;
+    acfg.metrics = metrics;
     let analytics =
         roeh_analytics::Analytics::start(store.clone(), clock, Arc::new(detector), acfg)
             .await
@@ -338,6 +340,9 @@ async fn run_until(
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let mut pcfg = pipeline_config(cfg)?;
+    // One set of metrics for the process: the pipeline, the analytics and the API record into it.
+    let metrics = roeh_api::metrics::Metrics::new();
+    pcfg.metrics = metrics.clone();
     let footage_root = pcfg.footage_root.clone();
     // Everything that can refuse to start (keys, certificates, settings) is read before the
     // recorder and the analytics start: a failure here leaves no camera recording, no segment
@@ -366,7 +371,7 @@ async fn run_until(
              \"username\", \"password\"}}); it is replaced at every start until used."
         );
     }
-    let analytics = start_analytics(cfg, &store, clock.clone()).await?;
+    let analytics = start_analytics(cfg, &store, clock.clone(), metrics.clone()).await?;
     // Live viewers and the analytics both see what the recorder's queue accepted.
     let live = Arc::new(roeh_ingest::LiveHub::new());
     let mut taps: Vec<Arc<dyn roeh_ingest::FrameTap>> = vec![live.clone()];
@@ -473,7 +478,7 @@ async fn run_until(
             .clone()
             .map(|a| Arc::new(AnalyticsApi(a)) as Arc<dyn roeh_api::detection::AnalyticsControl>),
         auth: Arc::new(auth),
-        metrics: roeh_api::metrics::Metrics::new(),
+        metrics,
         console: Arc::new(roeh_api::console::ConsoleSettings {
             map_tiles: cfg.console.map_tiles.clone(),
         }),
