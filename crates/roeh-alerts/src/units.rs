@@ -56,8 +56,10 @@ impl UnitStatus {
 #[cfg_attr(feature = "service", derive(schemars::JsonSchema))]
 pub struct LatLon {
     /// Latitude, −90 to 90.
+    #[cfg_attr(feature = "service", schemars(range(min = -90.0, max = 90.0)))]
     pub lat: f64,
     /// Longitude, −180 to 180.
+    #[cfg_attr(feature = "service", schemars(range(min = -180.0, max = 180.0)))]
     pub lon: f64,
 }
 

@@ -569,7 +569,6 @@ pub(crate) struct UnitView {
     /// What the unit last reported: `available`, `busy` or `off_duty`.
     status: String,
     /// Where it last reported to be; `null` before its first report.
-    #[schemars(with = "Option<crate::openapi::foreign::LatLon>")]
     position: Option<LatLon>,
     /// RFC 3339.
     updated_at: String,

@@ -786,17 +786,6 @@ pub(crate) mod foreign {
         hotspots: Vec<uuid::Uuid>,
     }
 
-    /// A point on the ground, degrees (WGS 84).
-    #[derive(JsonSchema)]
-    pub(crate) struct LatLon {
-        /// Latitude.
-        #[schemars(range(min = -90.0, max = 90.0))]
-        lat: f64,
-        /// Longitude.
-        #[schemars(range(min = -180.0, max = 180.0))]
-        lon: f64,
-    }
-
     /// RTP transport for RTSP: the schema the ONVIF add body (`roeh_onvif::AddRequest`) names
     /// too, so that the document has one `Transport`.
     pub(crate) use roeh_onvif::schema::Transport;
