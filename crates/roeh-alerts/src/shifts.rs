@@ -271,6 +271,7 @@ fn gap_end(tz: Tz, local: NaiveDateTime) -> Option<i64> {
 
 /// Count, median and 90th percentile of some durations (nearest rank; see the module docs).
 /// The percentiles are `None` when there are no durations.
+#[cfg_attr(feature = "service", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct DurationStats {
     /// How many durations.

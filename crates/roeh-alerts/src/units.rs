@@ -14,6 +14,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// What a unit reports it is doing.
+#[cfg_attr(feature = "service", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitStatus {
@@ -100,6 +101,7 @@ pub struct UnitCandidate {
 }
 
 /// A suggested unit.
+#[cfg_attr(feature = "service", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Suggestion {
     /// The unit.
@@ -130,6 +132,7 @@ pub fn nearest_available(units: &[UnitCandidate], target: LatLon, limit: usize) 
 }
 
 /// A receipt from a unit's client.
+#[cfg_attr(feature = "service", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiptKind {
@@ -238,6 +241,7 @@ pub fn replay(seen: Option<(Uuid, ReceiptKind)>, alert: Uuid, kind: ReceiptKind)
 }
 
 /// Response times of one dispatch, from the dispatch.
+#[cfg_attr(feature = "service", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct ResponseTimes {
     /// Dispatch to delivered, seconds.

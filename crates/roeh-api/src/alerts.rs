@@ -117,7 +117,6 @@ struct DispatchView {
     accepted_at: Option<String>,
     arrived_at: Option<String>,
     closed_at: Option<String>,
-    #[schemars(with = "crate::openapi::foreign::ResponseTimes")]
     response: ResponseTimes,
 }
 
@@ -581,7 +580,6 @@ pub(crate) struct UnitsView {
     units: Vec<UnitView>,
     /// With `alert`: the nearest available units to its hotspot, nearest first.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<Vec<crate::openapi::foreign::Suggestion>>")]
     suggested: Option<Vec<roeh_alerts::Suggestion>>,
 }
 /// `POST /api/units/me/position` body.
@@ -612,7 +610,6 @@ pub(crate) async fn my_position(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatusBody {
-    #[schemars(with = "crate::openapi::foreign::UnitStatus")]
     status: UnitStatus,
 }
 
@@ -744,7 +741,6 @@ pub(crate) struct ReceiptBody {
     /// Chosen by the client, unique per unit: a replay with the same id changes nothing.
     receipt_id: String,
     alert: Uuid,
-    #[schemars(with = "crate::openapi::foreign::ReceiptKind")]
     kind: ReceiptKind,
 }
 

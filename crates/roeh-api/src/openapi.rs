@@ -790,32 +790,6 @@ pub(crate) mod foreign {
     /// too, so that the document has one `Transport`.
     pub(crate) use roeh_onvif::schema::Transport;
 
-    /// What a patrol unit reports it is doing.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub(crate) enum UnitStatus {
-        /// Free to take a dispatch.
-        Available,
-        /// On a task.
-        Busy,
-        /// Not working.
-        OffDuty,
-    }
-
-    /// A receipt from a unit's client.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub(crate) enum ReceiptKind {
-        /// The dispatch reached the client.
-        Delivered,
-        /// The crew took it.
-        Accepted,
-        /// The crew is on scene.
-        Arrived,
-        /// The crew finished.
-        Closed,
-    }
-
     /// Lifecycle of a segment.
     #[derive(JsonSchema)]
     #[serde(rename_all = "snake_case")]
@@ -879,19 +853,6 @@ pub(crate) mod foreign {
         height: Option<u32>,
     }
 
-    /// Response times of one dispatch, seconds; absent steps are `null`.
-    #[derive(JsonSchema)]
-    pub(crate) struct ResponseTimes {
-        /// Dispatch to delivered.
-        delivered_s: Option<f64>,
-        /// Dispatch to accepted.
-        accepted_s: Option<f64>,
-        /// Dispatch to arrived (the response time).
-        arrived_s: Option<f64>,
-        /// Arrived to closed (time on scene).
-        on_scene_s: Option<f64>,
-    }
-
     /// A push message on the wire (`roeh_alerts::push::Envelope`): the body as JSON text and
     /// its Ed25519 signature over the push context followed by exactly those bytes.
     #[derive(JsonSchema)]
@@ -907,27 +868,6 @@ pub(crate) mod foreign {
         msg: String,
         /// The signature, lowercase hex.
         sig: String,
-    }
-
-    /// Count, median and 90th percentile of some durations (`roeh_alerts::DurationStats`);
-    /// the percentiles are `null` when there are none.
-    #[derive(JsonSchema)]
-    pub(crate) struct DurationStats {
-        /// How many durations.
-        count: u64,
-        /// The median (nearest rank), seconds.
-        median_secs: Option<f64>,
-        /// The 90th percentile (nearest rank), seconds.
-        p90_secs: Option<f64>,
-    }
-
-    /// A unit suggested for an alert (`roeh_alerts::Suggestion`), nearest first.
-    #[derive(JsonSchema)]
-    pub(crate) struct Suggestion {
-        /// The unit.
-        unit: uuid::Uuid,
-        /// Distance to the alert's hotspot, metres.
-        distance_m: f64,
     }
 
     /// The OpenAPI 3.1 document itself (`GET /api/openapi.json`); its parts follow the

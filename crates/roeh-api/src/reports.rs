@@ -41,7 +41,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// The schema of [`DurationStats`].
-type Stats = crate::openapi::foreign::DurationStats;
+type Stats = roeh_alerts::DurationStats;
 
 /// Longest range one report covers.
 pub const MAX_REPORT_RANGE: Duration = Duration::from_secs(366 * 86_400);
