@@ -26,7 +26,6 @@ pub struct CameraView {
     has_password: bool,
     retention_max_age_secs: Option<u64>,
     retention_max_bytes: Option<u64>,
-    #[schemars(with = "Option<crate::openapi::foreign::StreamHealth>")]
     health: Option<StreamHealth>,
 }
 

@@ -729,7 +729,6 @@ pub struct EvidenceSegment {
     seq: u64,
     start: String,
     end: String,
-    #[schemars(with = "crate::openapi::foreign::SegmentState")]
     state: roeh_domain::SegmentState,
 }
 

@@ -790,69 +790,6 @@ pub(crate) mod foreign {
     /// too, so that the document has one `Transport`.
     pub(crate) use roeh_onvif::schema::Transport;
 
-    /// Lifecycle of a segment.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub(crate) enum SegmentState {
-        /// Bytes on disk.
-        Committed,
-        /// Bytes deleted by retention; the row and its hash stay as proof.
-        Deleted,
-    }
-
-    /// Connection state of a camera stream.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub(crate) enum StreamState {
-        /// Not started yet, or disabled.
-        Idle,
-        /// Opening the RTSP session.
-        Connecting,
-        /// Frames are flowing.
-        Streaming,
-        /// Waiting before the next reconnect attempt.
-        Backoff,
-        /// Stopped for good.
-        Stopped,
-    }
-
-    /// A video codec.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "lowercase")]
-    pub(crate) enum VideoCodec {
-        /// H.264 / AVC.
-        H264,
-        /// H.265 / HEVC.
-        H265,
-    }
-
-    /// Health of a running camera stream.
-    #[derive(JsonSchema)]
-    pub(crate) struct StreamHealth {
-        /// Connection state.
-        state: StreamState,
-        /// Wall time of the last frame received, microseconds since the Unix epoch.
-        last_frame_at: Option<i64>,
-        /// Frames per second over the last few seconds.
-        fps: f64,
-        /// Bits per second over the last few seconds.
-        bitrate_bps: f64,
-        /// Reconnects since start.
-        reconnects: u64,
-        /// Frames received since start.
-        frames: u64,
-        /// Bytes received since start.
-        bytes: u64,
-        /// The last error, without credentials.
-        last_error: Option<String>,
-        /// Codec in use, if known.
-        codec: Option<VideoCodec>,
-        /// Width, if known.
-        width: Option<u32>,
-        /// Height, if known.
-        height: Option<u32>,
-    }
-
     /// A push message on the wire (`roeh_alerts::push::Envelope`): the body as JSON text and
     /// its Ed25519 signature over the push context followed by exactly those bytes.
     #[derive(JsonSchema)]

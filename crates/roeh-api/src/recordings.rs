@@ -61,7 +61,6 @@ pub(crate) struct SegmentView {
     prev_chain: String,
     chain: String,
     recovered: bool,
-    #[schemars(with = "crate::openapi::foreign::SegmentState")]
     state: roeh_domain::SegmentState,
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Video codecs roeh records.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -149,6 +150,7 @@ pub enum IngestEvent {
 }
 
 /// Connection state of one camera stream.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamState {
@@ -166,11 +168,13 @@ pub enum StreamState {
 }
 
 /// Health of one camera stream, as shown to operators and integrators.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamHealth {
     /// Connection state.
     pub state: StreamState,
     /// Wall time of the last frame received.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub last_frame_at: Option<WallTime>,
     /// Frames per second over the last few seconds.
     pub fps: f64,
