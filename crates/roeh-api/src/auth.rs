@@ -751,7 +751,7 @@ pub(crate) struct MeView {
     username: String,
     #[schemars(schema_with = "crate::openapi::foreign::role")]
     role: &'static str,
-    #[schemars(with = "crate::openapi::foreign::Scope")]
+    #[schemars(with = "roeh_auth::Scope")]
     scope: serde_json::Value,
     /// For a console session (cookie): the CSRF token its state changes must send in
     /// `x-roeh-csrf`, so a reloaded page can go on without signing in again. Absent for tokens.
@@ -808,7 +808,7 @@ pub(crate) struct NewUserBody {
     role: String,
     /// `{"cameras": [...], "hotspots": [...]}`; absent = unrestricted.
     #[serde(default)]
-    #[schemars(with = "Option<crate::openapi::foreign::Scope>")]
+    #[schemars(with = "Option<roeh_auth::Scope>")]
     scope: Option<serde_json::Value>,
 }
 
@@ -818,7 +818,7 @@ pub(crate) struct UserView {
     username: String,
     #[schemars(schema_with = "crate::openapi::foreign::role")]
     role: String,
-    #[schemars(with = "crate::openapi::foreign::Scope")]
+    #[schemars(with = "roeh_auth::Scope")]
     scope: serde_json::Value,
     created_at: String,
     disabled_at: Option<String>,

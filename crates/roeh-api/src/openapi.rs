@@ -773,19 +773,6 @@ pub(crate) mod foreign {
         json_schema!({ "type": "string", "enum": names })
     }
 
-    /// What a user may see (`roeh_auth::Scope`): `{}` is unrestricted; otherwise the listed
-    /// cameras and every camera of the listed hotspots.
-    #[derive(JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct Scope {
-        /// Cameras granted by id.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        cameras: Vec<uuid::Uuid>,
-        /// Hotspots granted by id: every camera that sees one of them is granted.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        hotspots: Vec<uuid::Uuid>,
-    }
-
     /// RTP transport for RTSP: the schema the ONVIF add body (`roeh_onvif::AddRequest`) names
     /// too, so that the document has one `Transport`.
     pub(crate) use roeh_onvif::schema::Transport;

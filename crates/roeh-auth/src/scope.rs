@@ -16,12 +16,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
-/// The cameras and hotspots a user is limited to. Stored as JSON.
+/// The cameras and hotspots a user is limited to. Stored as JSON. `{}` is unrestricted;
+/// otherwise the listed cameras and every camera of the listed hotspots.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
     /// Cameras granted by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<BTreeSet<Uuid>>"))]
     pub cameras: Option<BTreeSet<CameraId>>,
     /// Hotspots granted by id: every camera that sees one of them is granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
