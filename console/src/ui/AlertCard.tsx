@@ -37,6 +37,7 @@ import {
 } from '../store';
 import { DispatchPicker } from './DispatchPicker';
 import { cardId, noteId } from './ids';
+import { ErrorText } from './ErrorText';
 
 /** Runs an action from a button or a shortcut. */
 export function trigger(a: AlertSummary, action: ActionName): void {
@@ -224,11 +225,7 @@ export function AlertCard({ a, index }: { a: AlertSummary; index: number }) {
             <kbd aria-hidden="true">↵</kbd>
           </button>
         </div>
-        {err !== undefined && (
-          <p class="error" role="alert">
-            {err}
-          </p>
-        )}
+        <ErrorText message={err} />
         {dispatchFor.value === a.id && <DispatchPicker a={a} />}
         {selected && <NoteField a={a} />}
       </article>

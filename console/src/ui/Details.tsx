@@ -11,6 +11,7 @@ import { focusCard } from './ids';
 import { distanceM } from '../lib/map';
 import { parseWallTime } from '../lib/time';
 import { MapSvg } from './MapSvg';
+import { ErrorText } from './ErrorText';
 
 /** Units shown on an alert's map: those this close to it, metres. */
 const NEAR_M = 3000;
@@ -156,11 +157,7 @@ export function Details() {
           <kbd aria-hidden="true">{t.value('key.escape')}</kbd>
         </button>
       </div>
-      {detailError.value !== null && (
-        <p class="error" role="alert">
-          {detailError.value}
-        </p>
-      )}
+      <ErrorText message={detailError.value} />
       {!a && detailError.value === null && <p class="muted">{t.value('details.loading')}</p>}
       {a && d && (
         <>

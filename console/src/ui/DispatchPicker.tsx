@@ -9,6 +9,7 @@ import { formatDistance, isolate } from '../lib/format';
 import { unitKindLabel } from '../labels';
 import { busy, dispatchFor, t } from '../store';
 import { focusCard } from './ids';
+import { ErrorText } from './ErrorText';
 
 function unitStatus(s: string): string {
   if (s === 'available') return t.value('unit.available');
@@ -75,11 +76,7 @@ export function DispatchPicker({ a }: { a: AlertSummary }) {
       }}
     >
       <label for={id}>{t.value('dispatch.label')}</label>
-      {error.value !== null && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorText message={error.value} />
       {v === null && error.value === null && <p class="muted">{t.value('dispatch.loading')}</p>}
       {v !== null && (
         <>

@@ -11,6 +11,7 @@ import { go, liveCamera, nowUs, session, t } from '../store';
 import { LivePlayer, type PlayerState } from './player';
 import { PtzPanel } from './Ptz';
 import { PhenomenonFields } from './Units';
+import { ErrorText, PendingPage } from './ErrorText';
 
 /** Roles that raise alerts (`handle_alerts`). */
 const HANDLERS = ['admin', 'supervisor', 'operator'];
@@ -53,11 +54,7 @@ function RaiseHere({ camera, at, onDone }: { camera: string; at: number | null; 
         descriptionLabel={t.value('raise.youSee')}
         onChange={(k, v) => setFields({ ...fields, [k]: v })}
       />
-      {error !== null && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
       <div class="dispatch-buttons">
         <button type="submit" class="btn btn-primary" disabled={pending || fields.description.trim() === ''}>
           {t.value('raise.submit')}
@@ -218,11 +215,7 @@ function GroupEditor({
           </label>
         ))}
       </fieldset>
-      {error !== null && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
       <div class="dispatch-buttons">
         <button type="submit" class="btn btn-primary">
           {t.value('live.groupSave')}
@@ -262,22 +255,7 @@ export function LivePage() {
     void liveSources().then(setSrc);
   }, []);
 
-  if (src === null) {
-    return (
-      <main id="main" class="page live-page" tabIndex={-1}>
-        <p class="muted">{t.value('app.loading')}</p>
-      </main>
-    );
-  }
-  if (typeof src === 'string') {
-    return (
-      <main id="main" class="page live-page" tabIndex={-1}>
-        <p class="error" role="alert">
-          {src}
-        </p>
-      </main>
-    );
-  }
+  if (src === null || typeof src === 'string') return <PendingPage failure={src} pageClass="page live-page" />;
 
   if (single !== null) {
     const cam = src.cameras.find((c) => c.id === single);

@@ -18,6 +18,7 @@ import {
   windowAt,
 } from '../lib/playback';
 import { playbackAt, playbackCamera, t } from '../store';
+import { PendingPage } from './ErrorText';
 
 const HOUR_US = 3600 * 1_000_000;
 /** One picture at the test cameras' and most hotspot cameras' 10 pictures per second. */
@@ -126,22 +127,7 @@ export function PlaybackPage() {
     if (cam) go(cam, from + Math.min(1, Math.max(0, f)) * HOUR_US);
   };
 
-  if (src === null) {
-    return (
-      <main id="main" class="page" tabIndex={-1}>
-        <p class="muted">{t.value('app.loading')}</p>
-      </main>
-    );
-  }
-  if (typeof src === 'string') {
-    return (
-      <main id="main" class="page" tabIndex={-1}>
-        <p class="error" role="alert">
-          {src}
-        </p>
-      </main>
-    );
-  }
+  if (src === null || typeof src === 'string') return <PendingPage failure={src} pageClass="page" />;
   // Bars on a 1000-unit-wide timeline (SVG attributes, not styles: the CSP allows no inline style).
   const bar = (a: number, b: number) => {
     const sp = span(from, from + HOUR_US, a, b);

@@ -10,6 +10,7 @@ import type { PtzCommand, PtzView } from '../lib/api';
 import { formatClock } from '../lib/format';
 import type { MessageKey } from '../lib/i18n';
 import { t } from '../store';
+import { ErrorText } from './ErrorText';
 
 /** How often a held direction repeats its move (the server's limit is 5 s). */
 const REPEAT_MS = 3000;
@@ -76,11 +77,7 @@ export function PtzPanel({ camera }: { camera: string }) {
   };
 
   if (view === null) {
-    return error === null ? null : (
-      <p class="error" role="alert">
-        {error}
-      </p>
-    );
+    return <ErrorText message={error} />;
   }
   if (!view.available) return null;
   return (
@@ -160,11 +157,7 @@ export function PtzPanel({ camera }: { camera: string }) {
           )}
         </div>
       </div>
-      {error !== null && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
     </section>
   );
 }

@@ -4,6 +4,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { deviceSignIn, firstAdmin, signIn } from '../actions';
 import { drafts, t } from '../store';
+import { ErrorText } from './ErrorText';
 
 function Field(props: {
   id: string;
@@ -44,11 +45,7 @@ function Field(props: {
 function Submit(props: { error: string | null; pending: boolean; label: string; pendingLabel: string }) {
   return (
     <>
-      {props.error !== null && (
-        <p class="error" role="alert">
-          {props.error}
-        </p>
-      )}
+      <ErrorText message={props.error} />
       <button type="submit" class="btn btn-primary" disabled={props.pending}>
         {props.pending ? props.pendingLabel : props.label}
       </button>

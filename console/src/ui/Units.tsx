@@ -12,6 +12,7 @@ import type { LatLon } from '../lib/map';
 import { MapSvg, type Spot } from './MapSvg';
 import { severityLabel, unitKindLabel } from '../labels';
 import { go, nowUs, queue, t } from '../store';
+import { ErrorText } from './ErrorText';
 
 const W = 800;
 const H = 560;
@@ -162,11 +163,7 @@ function CallForm({ place, spots, onPlace }: { place: LatLon | null; spots: Spot
         descriptionLabel={t.value('raise.callerSaid')}
         onChange={(k, v) => (fields.value = { ...fields.value, [k]: v })}
       />
-      {error.value !== null && (
-        <p class="error" role="alert">
-          {error.value}
-        </p>
-      )}
+      <ErrorText message={error.value} />
       <button
         type="submit"
         class="btn btn-primary"

@@ -380,23 +380,13 @@ impl AlertsService {
                     .and_then(|h| LatLon::new(h.lat, h.lon).ok()),
                 None => None,
             };
-            let severity = severity_of(&i.severity);
             let link = AlertIncident {
                 incident_id: i.id,
                 rule_id: i.rule_id,
                 camera: i.camera,
                 opened_at: i.opened_at,
             };
-            let new = NewAlert {
-                id: Uuid::new_v4(),
-                hotspot_id: i.hotspot_id,
-                severity: severity.as_str().into(),
-                priority: i.priority,
-                lat: location.map(|l| l.lat),
-                lon: location.map(|l| l.lon),
-                created_at: now,
-            };
-            let join = self.joiner(i.hotspot_id, i.opened_at, severity, i.priority);
+            let (new, join) = self.raising(i, location, now);
             let done = self
                 .store
                 .raise_or_merge_alert(&link, &new, "system", join)
@@ -407,6 +397,33 @@ impl AlertsService {
             }
         }
         Ok(n)
+    }
+
+    /// The alert incident `i` raises at `now` (at `location`, a new id), and the joiner
+    /// ([`Self::joiner`]) deciding whether `i` joins an open alert of its hotspot instead.
+    fn raising(
+        &self,
+        i: &roeh_store::NewIncident,
+        location: Option<LatLon>,
+        now: WallTime,
+    ) -> (
+        NewAlert,
+        impl FnOnce(&AlertRow) -> Option<MergeUpdate> + use<>,
+    ) {
+        let severity = severity_of(&i.severity);
+        let new = NewAlert {
+            id: Uuid::new_v4(),
+            hotspot_id: i.hotspot_id,
+            severity: severity.as_str().into(),
+            priority: i.priority,
+            lat: location.map(|l| l.lat),
+            lon: location.map(|l| l.lon),
+            created_at: now,
+        };
+        (
+            new,
+            self.joiner(i.hotspot_id, i.opened_at, severity, i.priority),
+        )
     }
 
     /// Whether an incident of `hotspot` opened at `opened` joins an open alert, and how the
@@ -448,18 +465,7 @@ impl AlertsService {
                 "no camera to raise the alert on",
             )
         })?;
-        let i = &first.incident;
-        let severity = severity_of(&i.severity);
-        let new = NewAlert {
-            id: Uuid::new_v4(),
-            hotspot_id: i.hotspot_id,
-            severity: severity.as_str().into(),
-            priority: i.priority,
-            lat: location.map(|l| l.lat),
-            lon: location.map(|l| l.lon),
-            created_at: self.clock.wall(),
-        };
-        let join = self.joiner(i.hotspot_id, i.opened_at, severity, i.priority);
+        let (new, join) = self.raising(&first.incident, location, self.clock.wall());
         let (row, ev, merged) = self
             .store
             .raise_manual_alert(incidents, &new, actor, detail, join)

@@ -576,8 +576,9 @@ mod tests {
     use super::*;
     use roeh_domain::SimClock;
 
-    #[tokio::test]
-    async fn a_rotation_is_stored_as_key_rotated_and_its_json_agrees() {
+    /// A custody over an in-memory store, its directories under a fresh temporary one (kept
+    /// alive by the first element), on a simulated clock.
+    async fn open_tmp() -> (tempfile::TempDir, Store, Arc<SimClock>, Arc<Custody>) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open("sqlite::memory:").await.unwrap();
         let clock = Arc::new(SimClock::new(WallTime(1_800_000_000_000_000)));
@@ -591,6 +592,12 @@ mod tests {
         let custody = Custody::open(store.clone(), clock.clone(), cfg)
             .await
             .unwrap();
+        (dir, store, clock, custody)
+    }
+
+    #[tokio::test]
+    async fn a_rotation_is_stored_as_key_rotated_and_its_json_agrees() {
+        let (_dir, store, clock, custody) = open_tmp().await;
         clock.advance(Duration::from_secs(5));
         let rotated = custody.rotate_key().await.unwrap();
 
@@ -616,17 +623,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_export_longer_than_the_longest_range_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open("sqlite::memory:").await.unwrap();
-        let clock = Arc::new(SimClock::new(WallTime(1_800_000_000_000_000)));
-        let cfg = CustodyConfig {
-            keys_dir: dir.path().join("keys"),
-            exports_dir: dir.path().join("exports"),
-            footage_root: dir.path().join("footage"),
-            origin: "roeh:test".into(),
-            checkpoint_every: Duration::from_secs(60),
-        };
-        let custody = Custody::open(store, clock, cfg).await.unwrap();
+        let (_dir, _store, _clock, custody) = open_tmp().await;
         let start = WallTime::from_secs(1_800_000_000);
         let req = |end: WallTime| ExportRequest {
             camera: CameraId(uuid::Uuid::nil()),

@@ -98,13 +98,22 @@ fn http_reply(status: &str, ctype: &str, body: &[u8]) -> Vec<u8> {
     r
 }
 
-#[tokio::test]
-async fn checkpoints_are_timestamped_by_a_local_tsa() {
+/// A temporary directory with a local TSA in it; `None` when openssl is missing (the test then
+/// checks nothing).
+fn local_tsa() -> Option<(tempfile::TempDir, TestTsa)> {
     if !have_openssl() {
-        return;
+        return None;
     }
     let t = tempfile::tempdir().unwrap();
     let tsa = TestTsa::create(&t.path().join("tsa")).unwrap();
+    Some((t, tsa))
+}
+
+#[tokio::test]
+async fn checkpoints_are_timestamped_by_a_local_tsa() {
+    let Some((t, tsa)) = local_tsa() else {
+        return;
+    };
     let url = tsa.serve().unwrap();
     let (custody, store) = open(t.path(), Some(tsa_config(&url))).await;
 
@@ -205,11 +214,9 @@ async fn bad_urls_are_refused_at_open() {
 
 #[tokio::test]
 async fn bad_answers_are_refused() {
-    if !have_openssl() {
+    let Some((_t, tsa)) = local_tsa() else {
         return;
-    }
-    let t = tempfile::tempdir().unwrap();
-    let tsa = TestTsa::create(&t.path().join("tsa")).unwrap();
+    };
     let good_url = tsa.serve().unwrap();
     let client = |url: &str| TsaClient::new(&tsa_config(url)).unwrap();
 
@@ -219,33 +226,31 @@ async fn bad_answers_are_refused() {
     assert_eq!(info.hashed_message, digest);
     check_response(&resp, &digest, None).unwrap();
 
+    // A client of a server that answers every request with `body` (a timestamp reply).
+    let answering = |body: &[u8]| {
+        client(&serve_fixed(http_reply(
+            "200 OK",
+            "application/timestamp-reply",
+            body,
+        )))
+    };
+
     // A genuine token for another hash.
     let other: [u8; 32] = Sha256::digest(b"other\n").into();
     let foreign = tsa.reply(&request_der(&other, 5)).unwrap();
-    let url = serve_fixed(http_reply(
-        "200 OK",
-        "application/timestamp-reply",
-        &foreign,
-    ));
-    let e = client(&url).timestamp(b"data\n").await.unwrap_err();
+    let e = answering(&foreign).timestamp(b"data\n").await.unwrap_err();
     assert!(e.to_string().contains("imprint"), "{e}");
 
     // The right hash but a replayed answer (the nonce of another request).
     let replay = tsa.reply(&request_der(&digest, 5)).unwrap();
-    let url = serve_fixed(http_reply("200 OK", "application/timestamp-reply", &replay));
-    let e = client(&url).timestamp(b"data\n").await.unwrap_err();
+    let e = answering(&replay).timestamp(b"data\n").await.unwrap_err();
     assert!(e.to_string().contains("nonce"), "{e}");
 
     // A flipped byte in the token's stamped hash.
     let at = replay.windows(32).position(|w| w == digest).unwrap();
     let mut flipped = replay.clone();
     flipped[at + 31] ^= 1;
-    let url = serve_fixed(http_reply(
-        "200 OK",
-        "application/timestamp-reply",
-        &flipped,
-    ));
-    let e = client(&url).timestamp(b"data\n").await.unwrap_err();
+    let e = answering(&flipped).timestamp(b"data\n").await.unwrap_err();
     assert!(e.to_string().contains("imprint"), "{e}");
 
     // The right hash and nonce, but a flipped byte in the TSA's signature: a forged answer.
@@ -313,11 +318,9 @@ async fn exports_carry_the_checkpoint_timestamp() {
     use roeh_evidence::verify::{Verdict, verify_bundle};
     use roeh_store::ExportState;
 
-    if !have_openssl() {
+    let Some((t, tsa)) = local_tsa() else {
         return;
-    }
-    let t = tempfile::tempdir().unwrap();
-    let tsa = TestTsa::create(&t.path().join("tsa")).unwrap();
+    };
     let url = tsa.serve().unwrap();
 
     // Four recorded segments of the test footage, committed before the service opens (it logs

@@ -190,18 +190,8 @@ impl ModelManifest {
     /// Reads and checks a manifest file. Relative model paths resolve against its directory.
     pub fn load(path: impl AsRef<Path>) -> Result<ModelManifest, Error> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let kind = if e.kind() == std::io::ErrorKind::NotFound {
-                ErrorKind::NotFound
-            } else {
-                ErrorKind::Unavailable
-            };
-            Error::with_source(
-                kind,
-                format!("reading model manifest {}", path.display()),
-                e,
-            )
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| read_error(e, format!("reading model manifest {}", path.display())))?;
         let dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -317,15 +307,9 @@ impl ModelSpec {
     /// Reads the model file and checks its sha256; the returned bytes are the checked ones.
     pub fn read_verified(&self, path: &Path) -> Result<Vec<u8>, Error> {
         let bytes = std::fs::read(path).map_err(|e| {
-            let kind = if e.kind() == std::io::ErrorKind::NotFound {
-                ErrorKind::NotFound
-            } else {
-                ErrorKind::Unavailable
-            };
-            Error::with_source(
-                kind,
-                format!("model {}: reading file {}", self.id, path.display()),
+            read_error(
                 e,
+                format!("model {}: reading file {}", self.id, path.display()),
             )
         })?;
         let actual = hex::encode(Sha256::digest(&bytes));
@@ -348,6 +332,17 @@ impl ModelSpec {
             .cloned()
             .unwrap_or_else(|| format!("class-{class_id}"))
     }
+}
+
+/// A failure to read a file, `what` saying which: `NotFound` when it is missing, else
+/// `Unavailable`.
+fn read_error(e: std::io::Error, what: String) -> Error {
+    let kind = if e.kind() == std::io::ErrorKind::NotFound {
+        ErrorKind::NotFound
+    } else {
+        ErrorKind::Unavailable
+    };
+    Error::with_source(kind, what, e)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use roeh_detect::{
     Detection, Detector, ModelManifest, OrtDetector, OrtDetectorOptions, OrtRuntime, RgbFrame, iou,
 };
 use roeh_domain::{CameraId, Pts90k};
+use roeh_testkit::footage_dir;
 
 const FLOAT_MODEL: &str = "ssdlite-mobilenet-v2-ped";
 const INT8_MODEL: &str = "ssdlite-mobilenet-v2-ped-int8";
@@ -32,12 +33,6 @@ const MATCH_IOU: f32 = 0.5;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn footage_dir() -> PathBuf {
-    std::env::var_os("ROEH_FOOTAGE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".cache/roeh/footage"))
 }
 
 /// Pictures 10, 30, ..., 790 of the H.264 footage as full-size RGB24 frames, one ffmpeg run.

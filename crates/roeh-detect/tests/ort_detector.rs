@@ -13,6 +13,7 @@ use roeh_detect::{
     OrtRuntime, RgbFrame,
 };
 use roeh_domain::{CameraId, Pts90k};
+use roeh_testkit::footage_dir;
 use sha2::{Digest, Sha256};
 
 const DEFAULT_MODEL: &str = "ssdlite-mobilenet-v2-ped";
@@ -24,12 +25,6 @@ fn root() -> PathBuf {
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn footage_dir() -> PathBuf {
-    std::env::var_os("ROEH_FOOTAGE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".cache/roeh/footage"))
 }
 
 fn runtime() -> OrtRuntime {
@@ -72,17 +67,12 @@ fn frame(w: u32, h: u32, data: Vec<u8>) -> RgbFrame {
 
 /// Frame `index` of vtest.avi, full size (768x576), decoded with ffmpeg.
 fn vtest_frame(index: u32) -> RgbFrame {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-i"])
-        .arg(footage_dir().join("vtest.avi"))
-        .args(["-vf", &format!("select=eq(n\\,{index})"), "-frames:v", "1"])
-        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = roeh_testkit::output_ok(
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-i"])
+            .arg(footage_dir().join("vtest.avi"))
+            .args(["-vf", &format!("select=eq(n\\,{index})"), "-frames:v", "1"])
+            .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]),
     );
     frame(768, 576, out.stdout)
 }

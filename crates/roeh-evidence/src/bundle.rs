@@ -592,25 +592,11 @@ pub fn write_bundle(
     })?;
     let sink = match form {
         BundleForm::Directory => {
-            fs::create_dir(out).map_err(|e| {
-                let kind = if e.kind() == io::ErrorKind::AlreadyExists {
-                    ErrorKind::AlreadyExists
-                } else {
-                    ErrorKind::Unavailable
-                };
-                BundleError::with_source(kind, format!("creating {}", out.display()), e)
-            })?;
+            fs::create_dir(out).map_err(creating(out))?;
             Sink::Dir(out.to_path_buf())
         }
         BundleForm::Zip => {
-            let f = File::create_new(out).map_err(|e| {
-                let kind = if e.kind() == io::ErrorKind::AlreadyExists {
-                    ErrorKind::AlreadyExists
-                } else {
-                    ErrorKind::Unavailable
-                };
-                BundleError::with_source(kind, format!("creating {}", out.display()), e)
-            })?;
+            let f = File::create_new(out).map_err(creating(out))?;
             Sink::Zip(Box::new(zip::ZipWriter::new(BufWriter::with_capacity(
                 IO_BLOCK, f,
             ))))
@@ -760,4 +746,17 @@ fn write_clip(
     }
     w.flush().map_err(io_err("writing clip.mp4"))?;
     Ok(())
+}
+
+/// Maps a failure to create the bundle at `out`: `AlreadyExists` when something is there
+/// already, else `Unavailable`.
+fn creating(out: &Path) -> impl Fn(io::Error) -> BundleError + '_ {
+    move |e| {
+        let kind = if e.kind() == io::ErrorKind::AlreadyExists {
+            ErrorKind::AlreadyExists
+        } else {
+            ErrorKind::Unavailable
+        };
+        BundleError::with_source(kind, format!("creating {}", out.display()), e)
+    }
 }

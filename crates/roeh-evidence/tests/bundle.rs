@@ -3,7 +3,7 @@
 
 mod fixture;
 
-use fixture::{FixtureOptions, fixture, write_fixture};
+use fixture::{FixtureOptions, assert_ok_unpinned, fixture, write_fixture};
 use roeh_domain::ErrorKind;
 use roeh_evidence::bundle::{BundleForm, CLIP, write_bundle};
 use roeh_evidence::checkpoint::Checkpoint;
@@ -20,27 +20,7 @@ fn verify(p: &Path, key: Option<&roeh_evidence::keys::PublicKey>) -> Verdict {
 /// Frames ffprobe decodes from `clip` (ffprobe comes with ffmpeg, installed by
 /// `scripts/setup.sh`; its absence fails the test).
 fn ffprobe_frames(clip: &Path) -> u64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "default=nokey=1:noprint_wrappers=1",
-        ])
-        .arg(clip)
-        .output()
-        .expect("ffprobe runs (bash scripts/setup.sh installs ffmpeg)");
-    assert!(
-        out.status.success(),
-        "ffprobe failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    roeh_testkit::probe(clip).unwrap().frames
 }
 
 #[test]
@@ -81,17 +61,7 @@ fn intact_bundles_verify_ok() {
         );
         assert_eq!(v.to_string().lines().next(), Some("OK"));
         let v = verify(p, None);
-        assert!(
-            matches!(
-                v,
-                Verdict::Ok {
-                    key_pinned: false,
-                    ..
-                }
-            ),
-            "{v}"
-        );
-        assert!(v.to_string().contains("not pinned"));
+        assert_ok_unpinned(&v);
         let mut seen = (0, 0);
         verify_bundle(p, None, &mut |d, n| seen = (d, n)).unwrap();
         assert_eq!(seen, (sum.bytes, sum.bytes));

@@ -4,7 +4,7 @@
 
 mod fixture;
 
-use fixture::{FixtureOptions, fixture};
+use fixture::{Fixture, FixtureOptions, fixture};
 use roeh_evidence::bundle::{BundleForm, CHECKPOINT_TSR, CHECKPOINT_TXT, README, write_bundle};
 use roeh_evidence::tsa::{MAX_RESPONSE_BYTES, request_der};
 use roeh_evidence::verify::{Verdict, verify_bundle};
@@ -14,6 +14,18 @@ use std::path::Path;
 
 fn verify(p: &Path) -> Result<Verdict, roeh_evidence::BundleError> {
     verify_bundle(p, None, &mut |_, _| {})
+}
+
+/// A temporary directory with a local TSA and a bundle fixture in it; `None` when openssl is
+/// missing (the test then checks nothing).
+fn tsa_and_fixture() -> Option<(tempfile::TempDir, TestTsa, Fixture)> {
+    if !have_openssl() {
+        return None;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let tsa = TestTsa::create(&t.path().join("tsa")).unwrap();
+    let fx = fixture(t.path(), FixtureOptions::default()).unwrap();
+    Some((t, tsa, fx))
 }
 
 fn stamp(tsa: &TestTsa, data: &[u8], nonce: u64) -> Vec<u8> {
@@ -32,12 +44,9 @@ fn assert_failed_at_timestamp(v: &Verdict) {
 
 #[test]
 fn bundles_with_a_timestamp() {
-    if !have_openssl() {
+    let Some((t, tsa, mut fx)) = tsa_and_fixture() else {
         return;
-    }
-    let t = tempfile::tempdir().unwrap();
-    let tsa = TestTsa::create(&t.path().join("tsa")).unwrap();
-    let mut fx = fixture(t.path(), FixtureOptions::default()).unwrap();
+    };
     let text = fx.input.checkpoint.text.clone();
     fx.input.checkpoint_tsr = Some(stamp(&tsa, text.as_bytes(), 7));
 
@@ -91,12 +100,9 @@ fn bundles_with_a_timestamp() {
 
 #[test]
 fn a_wrong_or_damaged_timestamp_fails() {
-    if !have_openssl() {
+    let Some((t, tsa, mut fx)) = tsa_and_fixture() else {
         return;
-    }
-    let t = tempfile::tempdir().unwrap();
-    let tsa = TestTsa::create(&t.path().join("tsa")).unwrap();
-    let mut fx = fixture(t.path(), FixtureOptions::default()).unwrap();
+    };
     let text = fx.input.checkpoint.text.clone();
     let good = stamp(&tsa, text.as_bytes(), 9);
     fx.input.checkpoint_tsr = Some(good.clone());

@@ -6,21 +6,12 @@
 
 use roeh_domain::{CodecParams, ErrorKind, VideoCodec, WallTime};
 use roeh_mp4::{MuxOptions, SampleInfo, VideoTrack, build_header, read_video_track, write_mp4};
+use roeh_testkit::output_ok;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn footage(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("ROEH_FOOTAGE_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/roeh/footage"),
-        PathBuf::from,
-    );
-    let path = dir.join(name);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "test footage {} missing ({e}); run scripts/setup.sh",
-            path.display()
-        )
-    })
+    std::fs::read(roeh_testkit::footage(name)).unwrap()
 }
 
 /// The samples of `track` in `file`, as muxer input.
@@ -42,22 +33,11 @@ fn remux(params: &[&CodecParams], input: &[(SampleInfo, &[u8])], opts: &MuxOptio
 
 /// `ffprobe -count_frames` on `path`: the first stream's JSON and the format's JSON.
 fn ffprobe(path: &Path) -> (serde_json::Value, serde_json::Value) {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-show_streams",
-            "-show_format",
-        ])
-        .args(["-of", "json"])
-        .arg(path)
-        .output()
-        .expect("running ffprobe");
-    assert!(
-        out.status.success(),
-        "ffprobe: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-show_streams"])
+            .args(["-show_format", "-of", "json"])
+            .arg(path),
     );
     assert!(
         out.stderr.is_empty(),
@@ -72,16 +52,11 @@ fn ffprobe(path: &Path) -> (serde_json::Value, serde_json::Value) {
 
 /// Decodes every frame with ffmpeg and asserts it exits 0 without a word on stderr.
 fn assert_decodes_cleanly(path: &Path) {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "null", "-"])
-        .output()
-        .expect("running ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(path)
+            .args(["-f", "null", "-"]),
     );
     assert!(
         out.stderr.is_empty(),
@@ -363,24 +338,13 @@ fn large_file_uses_co64_and_largesize_mdat() {
     f.set_len(header.total_len).unwrap();
     drop(f);
 
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_streams",
-            "-show_format",
-            "-of",
-            "json",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
     // The sample data is zeros, so the decoder ffprobe uses for probing complains on stderr;
     // only the container must parse.
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-show_streams", "-show_format"])
+            .args(["-of", "json"])
+            .arg(&path),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("mov,mp4"), "demuxer complained: {stderr}");

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -15,22 +17,15 @@ use roeh_domain::{Clock, Credentials, ErrorKind, Secret, SimClock, WallTime};
 use roeh_onvif::{Cidr, DiscoveryOptions, NetPolicy, OnvifClient, VideoEncoding, discover};
 use sha1::Digest as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::{OPERATIONS, fixture, soap_reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
 const PASSWORD: &str = "S3cr3t-Pa55-do-not-leak";
 const USER: &str = "operator";
-
-fn fixture(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 fn creds() -> Credentials {
     Credentials {
@@ -124,15 +119,7 @@ fn between<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
 }
 
 fn op_of(body: &str) -> &'static str {
-    for op in [
-        "GetSystemDateAndTime",
-        "GetDeviceInformation",
-        "GetCapabilities",
-        "GetServices",
-        "GetProfiles",
-        "GetStreamUri",
-        "GetSnapshotUri",
-    ] {
+    for op in OPERATIONS {
         if body.contains(&format!("<tds:{op}")) || body.contains(&format!("<trt:{op}")) {
             return op;
         }
@@ -197,14 +184,6 @@ fn digest_ok(authz: &str, sha256: bool) -> Option<String> {
     let ha2 = h(format!("POST:{uri}"));
     let want = h(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
     (user == USER && want == resp).then_some(nonce)
-}
-
-fn soap_reply(status: StatusCode, xml: String) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/soap+xml; charset=utf-8")
-        .body(Body::from(xml))
-        .unwrap()
 }
 
 async fn handle(

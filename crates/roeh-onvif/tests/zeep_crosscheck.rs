@@ -22,10 +22,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -40,6 +41,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::{OPERATIONS, fixture, soap_reply};
 
 const USER: &str = "operator";
 const PASSWORD: &str = "Cross-Check-Pa55";
@@ -285,21 +287,6 @@ impl Capture {
     fn take(&self) -> Vec<Captured> {
         std::mem::take(&mut *self.seen.lock().unwrap())
     }
-}
-
-fn fixture(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn soap_reply(status: StatusCode, xml: String) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/soap+xml; charset=utf-8")
-        .body(Body::from(xml))
-        .unwrap()
 }
 
 async fn handle(
@@ -1015,15 +1002,7 @@ async fn zeep_crosscheck() {
         .filter_map(|r| r.operation())
         .map(|o| o.1)
         .collect();
-    for want in [
-        "GetSystemDateAndTime",
-        "GetDeviceInformation",
-        "GetCapabilities",
-        "GetServices",
-        "GetProfiles",
-        "GetStreamUri",
-        "GetSnapshotUri",
-    ] {
+    for want in OPERATIONS {
         assert!(ops.contains(want), "roeh sent no {want}: {ops:?}");
     }
     eprintln!(

@@ -94,6 +94,16 @@ impl Watcher {
         }
     }
 
+    /// Waits (as [`Watcher::until`]) for an alert event of `kind` on `roeh/alerts`.
+    async fn until_alert_event(&mut self, what: &str, kind: &str) {
+        let quoted = format!("\"{kind}\"");
+        self.until(what, |s| {
+            s.iter()
+                .any(|(t, p, _)| t == "roeh/alerts" && p.contains(&quoted))
+        })
+        .await;
+    }
+
     /// Alert events received on `roeh/alerts`, by seq, with how often each came.
     fn alert_seqs(&self) -> BTreeMap<u64, usize> {
         let mut m = BTreeMap::new();
@@ -305,10 +315,7 @@ async fn an_alert_arrives_once_across_a_broker_restart_and_a_publisher_restart()
     p1.publisher.set_camera_state("Herzl north", false);
     broker.restart().unwrap();
     watcher
-        .until("the claim after the broker restart", |s| {
-            s.iter()
-                .any(|(t, p, _)| t == "roeh/alerts" && p.contains("\"claim\""))
-        })
+        .until_alert_event("the claim after the broker restart", "claim")
         .await;
 
     // The publisher stops (it says offline) and a new one starts on the same store: it
@@ -323,10 +330,7 @@ async fn an_alert_arrives_once_across_a_broker_restart_and_a_publisher_restart()
     let resolved = step(&store, alert, "claimed", "resolved", "resolve").await;
     let p2 = run(&store, settings(broker.port));
     watcher
-        .until("the resolve from the new publisher", |s| {
-            s.iter()
-                .any(|(t, p, _)| t == "roeh/alerts" && p.contains("\"resolve\""))
-        })
+        .until_alert_event("the resolve from the new publisher", "resolve")
         .await;
     assert_eq!(watcher.last_available(), Some("online"));
     let seqs = watcher.alert_seqs();
@@ -436,10 +440,7 @@ async fn tls_trusts_the_site_ca_and_fails_without_it() {
     s.ca_pem = Some(ca_pem);
     let p = run(&store, s);
     watcher
-        .until("the raise over TLS", |s| {
-            s.iter()
-                .any(|(t, p, _)| t == "roeh/alerts" && p.contains("\"raised\""))
-        })
+        .until_alert_event("the raise over TLS", "raised")
         .await;
     p.stop().await;
 }

@@ -180,6 +180,26 @@ struct Hit {
     reason: String,
 }
 
+impl Hit {
+    /// A hit by `tracks`: the best of their scores, and their ids.
+    fn by(tracks: &[&Track], reason: String) -> Hit {
+        Hit {
+            score: tracks.iter().map(|t| t.score).fold(0.0, f32::max),
+            tracks: tracks.iter().map(|t| t.id).collect(),
+            reason,
+        }
+    }
+
+    /// A hit of the picture itself (a tampering sign): full score, no tracks.
+    fn of_picture(reason: String) -> Hit {
+        Hit {
+            score: 1.0,
+            tracks: Vec::new(),
+            reason,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct OpenIncident {
     seq: u64,
@@ -512,11 +532,10 @@ impl RuleEngine {
                     {
                         let silent = now.duration_since(since);
                         if silent >= Duration::from_secs(limit) {
-                            hit = Some(Hit {
-                                score: 1.0,
-                                tracks: Vec::new(),
-                                reason: format!("no frames for {} s", silent.as_secs()),
-                            });
+                            hit = Some(Hit::of_picture(format!(
+                                "no frames for {} s",
+                                silent.as_secs()
+                            )));
                         }
                     }
                     if hit.is_none() {
@@ -603,10 +622,6 @@ fn place_name(name: &str, id: &str) -> String {
     }
 }
 
-fn max_score<'a>(ts: impl Iterator<Item = &'a Track>) -> f32 {
-    ts.map(|t| t.score).fold(0.0, f32::max)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     cr: &CompiledRule,
@@ -628,10 +643,11 @@ fn evaluate(
                 .iter()
                 .filter(|t| counts(rule, t) && in_zone_since(t, zi).is_some())
                 .collect();
-            (!inside.is_empty()).then(|| Hit {
-                score: max_score(inside.iter().copied()),
-                tracks: inside.iter().map(|t| t.id).collect(),
-                reason: format!("{} in zone {}", inside.len(), place_name(&z.name, &z.id)),
+            (!inside.is_empty()).then(|| {
+                Hit::by(
+                    &inside,
+                    format!("{} in zone {}", inside.len(), place_name(&z.name, &z.id)),
+                )
             })
         }
         (RuleKind::Loitering { dwell_secs, .. }, Target::Zone(zi)) => {
@@ -644,15 +660,16 @@ fn evaluate(
                         && in_zone_since(t, zi).is_some_and(|s| at.duration_since(s) >= need)
                 })
                 .collect();
-            (!long.is_empty()).then(|| Hit {
-                score: max_score(long.iter().copied()),
-                tracks: long.iter().map(|t| t.id).collect(),
-                reason: format!(
-                    "{} in zone {} for {} s or more",
-                    long.len(),
-                    place_name(&z.name, &z.id),
-                    dwell_secs
-                ),
+            (!long.is_empty()).then(|| {
+                Hit::by(
+                    &long,
+                    format!(
+                        "{} in zone {} for {} s or more",
+                        long.len(),
+                        place_name(&z.name, &z.id),
+                        dwell_secs
+                    ),
+                )
             })
         }
         (
@@ -673,14 +690,15 @@ fn evaluate(
                 return None;
             }
             let since = *st.crowd_since.get_or_insert(at);
-            (at.duration_since(since) >= Duration::from_secs(*for_secs)).then(|| Hit {
-                score: max_score(inside.iter().copied()),
-                tracks: inside.iter().map(|t| t.id).collect(),
-                reason: format!(
-                    "{} in zone {} (at least {min_count}) for {for_secs} s or more",
-                    inside.len(),
-                    place_name(&z.name, &z.id)
-                ),
+            (at.duration_since(since) >= Duration::from_secs(*for_secs)).then(|| {
+                Hit::by(
+                    &inside,
+                    format!(
+                        "{} in zone {} (at least {min_count}) for {for_secs} s or more",
+                        inside.len(),
+                        place_name(&z.name, &z.id)
+                    ),
+                )
             })
         }
         (RuleKind::LineCrossing { .. }, Target::Line(li)) => {
@@ -691,14 +709,15 @@ fn evaluate(
                 .filter_map(|(_, _, id, _)| tracks.iter().find(|t| t.id == *id))
                 .filter(|t| counts(rule, t))
                 .collect();
-            (!crossed.is_empty()).then(|| Hit {
-                score: max_score(crossed.iter().copied()),
-                tracks: crossed.iter().map(|t| t.id).collect(),
-                reason: format!(
-                    "{} crossed line {}",
-                    crossed.len(),
-                    place_name(&l.name, &l.id)
-                ),
+            (!crossed.is_empty()).then(|| {
+                Hit::by(
+                    &crossed,
+                    format!(
+                        "{} crossed line {}",
+                        crossed.len(),
+                        place_name(&l.name, &l.id)
+                    ),
+                )
             })
         }
         (
@@ -716,11 +735,9 @@ fn evaluate(
                     let since = *st.dark_since.get_or_insert(at);
                     let dark_for = at.duration_since(since);
                     if dark_for >= Duration::from_secs(*dark_secs) {
-                        hit = Some(Hit {
-                            score: 1.0,
-                            tracks: Vec::new(),
-                            reason: format!("dark image (mean luma {l:.1} <= {max})"),
-                        });
+                        hit = Some(Hit::of_picture(format!(
+                            "dark image (mean luma {l:.1} <= {max})"
+                        )));
                     }
                 }
                 _ => st.dark_since = None,
@@ -729,11 +746,10 @@ fn evaluate(
                 && let (Some(limit), Some(f)) = (frozen_secs, frozen_for)
                 && f >= Duration::from_secs(*limit)
             {
-                hit = Some(Hit {
-                    score: 1.0,
-                    tracks: Vec::new(),
-                    reason: format!("frozen image for {} s", f.as_secs()),
-                });
+                hit = Some(Hit::of_picture(format!(
+                    "frozen image for {} s",
+                    f.as_secs()
+                )));
             }
             st.last_frame_hit = hit.clone();
             hit

@@ -108,6 +108,35 @@ pub struct Hotspot {
     pub schedule: Schedule,
 }
 
+/// Checks what zones and lines have alike: `id` is not empty and not in `ids` yet (it is added),
+/// `name` is not too long, `camera` is one of `cams`. A failure is the field (`id`, `name` or
+/// `camera`) and why; `kind` (`zone`, `line`) names the part in the message.
+fn check_part<'a>(
+    ids: &mut HashSet<&'a str>,
+    cams: &HashSet<CameraId>,
+    kind: &str,
+    id: &'a str,
+    name: &str,
+    camera: CameraId,
+) -> Result<(), (&'static str, String)> {
+    if id.trim().is_empty() {
+        return Err(("id", "is empty".into()));
+    }
+    if !ids.insert(id) {
+        return Err(("id", format!("{kind} id {id:?} is used twice")));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(("name", format!("is longer than {MAX_NAME_LEN} bytes")));
+    }
+    if !cams.contains(&camera) {
+        return Err((
+            "camera",
+            format!("camera {camera} is not one of the hotspot's cameras"),
+        ));
+    }
+    Ok(())
+}
+
 impl Hotspot {
     /// Parses and validates the JSON form.
     pub fn parse_json(s: &str) -> Result<Hotspot, Error> {
@@ -145,24 +174,8 @@ impl Hotspot {
         let mut ids = HashSet::new();
         for (i, z) in self.zones.iter().enumerate() {
             let f = |k: &str| format!("zones[{i}].{k}");
-            if z.id.trim().is_empty() {
-                return Err(bad(&f("id"), "is empty".into()));
-            }
-            if !ids.insert(z.id.as_str()) {
-                return Err(bad(&f("id"), format!("zone id {:?} is used twice", z.id)));
-            }
-            if z.name.len() > MAX_NAME_LEN {
-                return Err(bad(
-                    &f("name"),
-                    format!("is longer than {MAX_NAME_LEN} bytes"),
-                ));
-            }
-            if !cams.contains(&z.camera) {
-                return Err(bad(
-                    &f("camera"),
-                    format!("camera {} is not one of the hotspot's cameras", z.camera),
-                ));
-            }
+            check_part(&mut ids, &cams, "zone", &z.id, &z.name, z.camera)
+                .map_err(|(k, why)| bad(&f(k), why))?;
             // Fields are public: check the polygon again.
             Polygon::new(z.polygon.points().to_vec())
                 .map_err(|e| bad(&f("polygon"), e.message().to_owned()))?;
@@ -170,24 +183,8 @@ impl Hotspot {
         let mut ids = HashSet::new();
         for (i, l) in self.lines.iter().enumerate() {
             let f = |k: &str| format!("lines[{i}].{k}");
-            if l.id.trim().is_empty() {
-                return Err(bad(&f("id"), "is empty".into()));
-            }
-            if !ids.insert(l.id.as_str()) {
-                return Err(bad(&f("id"), format!("line id {:?} is used twice", l.id)));
-            }
-            if l.name.len() > MAX_NAME_LEN {
-                return Err(bad(
-                    &f("name"),
-                    format!("is longer than {MAX_NAME_LEN} bytes"),
-                ));
-            }
-            if !cams.contains(&l.camera) {
-                return Err(bad(
-                    &f("camera"),
-                    format!("camera {} is not one of the hotspot's cameras", l.camera),
-                ));
-            }
+            check_part(&mut ids, &cams, "line", &l.id, &l.name, l.camera)
+                .map_err(|(k, why)| bad(&f(k), why))?;
         }
         self.schedule
             .validate()

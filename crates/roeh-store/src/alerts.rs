@@ -12,7 +12,10 @@
 //! - an incident joins at most one alert (unique `incident_id`);
 //! - a receipt id is stored once per unit; a replay returns what was stored and changes nothing.
 
-use crate::{Error, Result, Store, db, to_i64, to_u64};
+use crate::{
+    Error, Result, Store, db, execute, execute_found, fetch_all, fetch_optional, opt_time, to_i64,
+    to_u64, to_uuid,
+};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
@@ -298,23 +301,12 @@ macro_rules! dispatch_cols {
     };
 }
 
-fn uuid_of(s: &str, what: &str) -> Result<Uuid> {
-    Uuid::parse_str(s)
-        .map_err(|_| Error::new(ErrorKind::DataLoss, format!("stored {what} is not a UUID")))
-}
-
-fn opt_time(r: &SqliteRow, c: &str) -> Result<Option<WallTime>> {
-    Ok(r.try_get::<Option<i64>, _>(c)
-        .map_err(db("reading alert row"))?
-        .map(WallTime))
-}
-
 fn alert_from_row(r: &SqliteRow) -> Result<AlertRow> {
     let e = || db("reading alert");
     let priority: i64 = r.try_get("priority").map_err(e())?;
     Ok(AlertRow {
-        id: uuid_of(&r.try_get::<String, _>("id").map_err(e())?, "alert id")?,
-        hotspot_id: uuid_of(
+        id: to_uuid(&r.try_get::<String, _>("id").map_err(e())?, "alert id")?,
+        hotspot_id: to_uuid(
             &r.try_get::<String, _>("hotspot_id").map_err(e())?,
             "alert hotspot",
         )?,
@@ -328,10 +320,10 @@ fn alert_from_row(r: &SqliteRow) -> Result<AlertRow> {
         created_at: WallTime(r.try_get("created_at").map_err(e())?),
         updated_at: WallTime(r.try_get("updated_at").map_err(e())?),
         last_incident_at: WallTime(r.try_get("last_incident_at").map_err(e())?),
-        claimed_at: opt_time(r, "claimed_at")?,
-        acknowledged_at: opt_time(r, "acknowledged_at")?,
-        escalated_at: opt_time(r, "escalated_at")?,
-        closed_at: opt_time(r, "closed_at")?,
+        claimed_at: opt_time(r, "claimed_at", "reading alert row")?,
+        acknowledged_at: opt_time(r, "acknowledged_at", "reading alert row")?,
+        escalated_at: opt_time(r, "escalated_at", "reading alert row")?,
+        closed_at: opt_time(r, "closed_at", "reading alert row")?,
         incidents: Vec::new(),
     })
 }
@@ -341,7 +333,7 @@ fn event_from_row(r: &SqliteRow) -> Result<AlertEventRow> {
     let unit: Option<String> = r.try_get("unit_id").map_err(e())?;
     Ok(AlertEventRow {
         seq: to_u64(r.try_get("seq").map_err(e())?, "event seq")?,
-        alert_id: uuid_of(
+        alert_id: to_uuid(
             &r.try_get::<String, _>("alert_id").map_err(e())?,
             "event alert",
         )?,
@@ -349,7 +341,7 @@ fn event_from_row(r: &SqliteRow) -> Result<AlertEventRow> {
         kind: r.try_get("kind").map_err(e())?,
         actor: r.try_get("actor").map_err(e())?,
         state: r.try_get("state").map_err(e())?,
-        unit_id: unit.map(|u| uuid_of(&u, "event unit")).transpose()?,
+        unit_id: unit.map(|u| to_uuid(&u, "event unit")).transpose()?,
         detail: r.try_get("detail").map_err(e())?,
     })
 }
@@ -357,7 +349,7 @@ fn event_from_row(r: &SqliteRow) -> Result<AlertEventRow> {
 fn unit_from_row(r: &SqliteRow) -> Result<UnitRow> {
     let e = || db("reading unit");
     Ok(UnitRow {
-        id: uuid_of(&r.try_get::<String, _>("id").map_err(e())?, "unit id")?,
+        id: to_uuid(&r.try_get::<String, _>("id").map_err(e())?, "unit id")?,
         name: r.try_get("name").map_err(e())?,
         user_id: r.try_get("user_id").map_err(e())?,
         lat: r.try_get("lat").map_err(e())?,
@@ -372,21 +364,21 @@ fn unit_from_row(r: &SqliteRow) -> Result<UnitRow> {
 fn dispatch_from_row(r: &SqliteRow) -> Result<DispatchRow> {
     let e = || db("reading dispatch");
     Ok(DispatchRow {
-        alert_id: uuid_of(
+        alert_id: to_uuid(
             &r.try_get::<String, _>("alert_id").map_err(e())?,
             "dispatch alert",
         )?,
-        unit_id: uuid_of(
+        unit_id: to_uuid(
             &r.try_get::<String, _>("unit_id").map_err(e())?,
             "dispatch unit",
         )?,
         seq: to_u64(r.try_get("seq").map_err(e())?, "dispatch seq")?,
         dispatched_at: WallTime(r.try_get("dispatched_at").map_err(e())?),
         dispatched_by: r.try_get("dispatched_by").map_err(e())?,
-        delivered_at: opt_time(r, "delivered_at")?,
-        accepted_at: opt_time(r, "accepted_at")?,
-        arrived_at: opt_time(r, "arrived_at")?,
-        closed_at: opt_time(r, "closed_at")?,
+        delivered_at: opt_time(r, "delivered_at", "reading alert row")?,
+        accepted_at: opt_time(r, "accepted_at", "reading alert row")?,
+        arrived_at: opt_time(r, "arrived_at", "reading alert row")?,
+        closed_at: opt_time(r, "closed_at", "reading alert row")?,
         text: r.try_get("text").map_err(e())?,
     })
 }
@@ -395,11 +387,11 @@ fn incident_from_row(r: &SqliteRow) -> Result<AlertIncident> {
     let e = || db("reading alert incident");
     let cam: String = r.try_get("camera_id").map_err(e())?;
     Ok(AlertIncident {
-        incident_id: uuid_of(
+        incident_id: to_uuid(
             &r.try_get::<String, _>("incident_id").map_err(e())?,
             "incident id",
         )?,
-        rule_id: uuid_of(&r.try_get::<String, _>("rule_id").map_err(e())?, "rule id")?,
+        rule_id: to_uuid(&r.try_get::<String, _>("rule_id").map_err(e())?, "rule id")?,
         camera: CameraId::parse(&cam)
             .map_err(|_| Error::new(ErrorKind::DataLoss, "stored camera id is not a UUID"))?,
         opened_at: WallTime(r.try_get("opened_at").map_err(e())?),
@@ -438,7 +430,7 @@ async fn incidents_of_all(tx: &mut sqlx::SqliteConnection, alerts: &mut [AlertRo
     .map_err(db("reading alert incidents"))?;
     let mut by_alert: HashMap<Uuid, Vec<AlertIncident>> = HashMap::new();
     for r in &rows {
-        let alert = uuid_of(
+        let alert = to_uuid(
             &r.try_get::<String, _>("alert_id")
                 .map_err(db("reading alert incident"))?,
             "incident alert",
@@ -503,21 +495,13 @@ async fn append_event(
     })
 }
 
-async fn begin(store: &Store) -> Result<Transaction<'static, Sqlite>> {
-    store
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(db("starting alert transaction"))
-}
-
 async fn commit(tx: Transaction<'static, Sqlite>) -> Result<()> {
     tx.commit().await.map_err(db("committing alert change"))
 }
 
 /// Sets the state, claimer and the first-time stamps a state implies; compare-and-set.
 async fn set_state(tx: &mut sqlx::SqliteConnection, id: Uuid, c: &AlertChange) -> Result<()> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE alerts SET state = ?, claimed_by = ?, updated_at = ?, \
          claimed_at = CASE WHEN ? = 'claimed' THEN COALESCE(claimed_at, ?) ELSE claimed_at END, \
          acknowledged_at = CASE WHEN ? = 'acknowledged' THEN COALESCE(acknowledged_at, ?) \
@@ -540,11 +524,8 @@ async fn set_state(tx: &mut sqlx::SqliteConnection, id: Uuid, c: &AlertChange) -
     .bind(c.at.0)
     .bind(id.to_string())
     .bind(&c.from_state)
-    .bind(c.from_claimed_by)
-    .execute(&mut *tx)
-    .await
-    .map_err(db("changing alert state"))?;
-    if r.rows_affected() == 0 {
+    .bind(c.from_claimed_by);
+    if execute(&mut *tx, q, "changing alert state").await? == 0 {
         return Err(Error::new(
             ErrorKind::FailedPrecondition,
             "the alert changed meanwhile; reload and retry",
@@ -576,7 +557,7 @@ impl Store {
             .map(|r| {
                 let id: String = r.try_get("id").map_err(db("reading incident"))?;
                 Ok((
-                    uuid_of(&id, "incident id")?,
+                    to_uuid(&id, "incident id")?,
                     WallTime(r.try_get("opened_at").map_err(db("reading incident"))?),
                 ))
             })
@@ -595,7 +576,7 @@ impl Store {
         actor: &str,
         join: impl FnOnce(&AlertRow) -> Option<MergeUpdate>,
     ) -> Result<Option<(AlertRow, AlertEventRow, bool)>> {
-        let mut tx = begin(self).await?;
+        let mut tx = self.begin("starting alert transaction").await?;
         let taken: Option<(String,)> =
             sqlx::query_as("SELECT alert_id FROM alert_incidents WHERE incident_id = ?")
                 .bind(incident.incident_id.to_string())
@@ -657,7 +638,7 @@ impl Store {
                 "a raised alert needs at least one camera",
             ));
         };
-        let mut tx = begin(self).await?;
+        let mut tx = self.begin("starting alert transaction").await?;
         for m in incidents {
             crate::detection::insert_incident_in(&mut tx, &m.incident).await?;
             crate::detection::close_incident_in(
@@ -764,17 +745,20 @@ impl Store {
     /// timer's candidates).
     #[tracing::instrument(skip_all)]
     pub async fn alerts_awaiting_acknowledgement(&self) -> Result<Vec<AlertRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             alert_cols!(),
             " FROM alerts WHERE state IN ('new', 'claimed') \
              AND escalated_at IS NULL ORDER BY created_at LIMIT ?"
         ))
-        .bind(i64::from(MAX_ALERT_LIST))
-        .fetch_all(&self.pool)
+        .bind(i64::from(MAX_ALERT_LIST));
+        fetch_all(
+            &self.pool,
+            q,
+            "listing alerts awaiting acknowledgement",
+            alert_from_row,
+        )
         .await
-        .map_err(db("listing alerts awaiting acknowledgement"))?;
-        rows.iter().map(alert_from_row).collect()
     }
 
     /// Changes an alert's state as decided by the caller from `change.from_*`, appending
@@ -787,7 +771,7 @@ impl Store {
         change: &AlertChange,
         event: &NewAlertEvent,
     ) -> Result<(AlertRow, AlertEventRow)> {
-        let mut tx = begin(self).await?;
+        let mut tx = self.begin("starting alert transaction").await?;
         if load_alert(&mut tx, id).await?.is_none() {
             return Err(Error::new(ErrorKind::NotFound, "no such alert"));
         }
@@ -812,7 +796,7 @@ impl Store {
         actor: &str,
         text: Option<&str>,
     ) -> Result<(AlertRow, Vec<AlertEventRow>)> {
-        let mut tx = begin(self).await?;
+        let mut tx = self.begin("starting alert transaction").await?;
         if load_alert(&mut tx, id).await?.is_none() {
             return Err(Error::new(ErrorKind::NotFound, "no such alert"));
         }
@@ -857,7 +841,7 @@ impl Store {
                 },
             )
             .await?;
-            sqlx::query(
+            let q = sqlx::query(
                 "INSERT INTO dispatches (alert_id, unit_id, seq, dispatched_at, dispatched_by, text) \
                  VALUES (?, ?, ?, ?, ?, ?)",
             )
@@ -866,16 +850,12 @@ impl Store {
             .bind(to_i64(ev.seq, "seq")?)
             .bind(change.at.0)
             .bind(actor)
-            .bind(text)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("recording dispatch"))?;
-            sqlx::query("UPDATE units SET status = 'busy', updated_at = ? WHERE id = ?")
+            .bind(text);
+            execute(&mut *tx, q, "recording dispatch").await?;
+            let q = sqlx::query("UPDATE units SET status = 'busy', updated_at = ? WHERE id = ?")
                 .bind(change.at.0)
-                .bind(unit.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db("marking unit busy"))?;
+                .bind(unit.to_string());
+            execute(&mut *tx, q, "marking unit busy").await?;
             events.push(ev);
         }
         if events.is_empty() {
@@ -900,7 +880,7 @@ impl Store {
         at: WallTime,
         event: &NewAlertEvent,
     ) -> Result<AlertEventRow> {
-        let mut tx = begin(self).await?;
+        let mut tx = self.begin("starting alert transaction").await?;
         let alert = load_alert(&mut tx, id)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::NotFound, "no such alert"))?;
@@ -952,7 +932,7 @@ impl Store {
                 ));
             }
         };
-        let mut tx = begin(self).await?;
+        let mut tx = self.begin("starting alert transaction").await?;
         let seen: Option<(String, String)> = sqlx::query_as(
             "SELECT alert_id, kind FROM receipts WHERE unit_id = ? AND receipt_id = ?",
         )
@@ -963,7 +943,7 @@ impl Store {
         .map_err(db("checking receipt"))?;
         if let Some((a, k)) = seen {
             return Ok(ReceiptStored::Replayed {
-                alert_id: uuid_of(&a, "receipt alert")?,
+                alert_id: to_uuid(&a, "receipt alert")?,
                 kind: k,
             });
         }
@@ -980,7 +960,7 @@ impl Store {
             .map_err(db("reading dispatch"))?
             .ok_or_else(|| Error::new(ErrorKind::NotFound, "no such dispatch"))?;
         let before = dispatch_from_row(&d)?;
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO receipts (unit_id, receipt_id, alert_id, kind, received_at) \
              VALUES (?, ?, ?, ?, ?)",
         )
@@ -988,10 +968,8 @@ impl Store {
         .bind(receipt_id)
         .bind(alert.to_string())
         .bind(kind)
-        .bind(at.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("storing receipt"))?;
+        .bind(at.0);
+        execute(&mut *tx, q, "storing receipt").await?;
         let set = sqlx::query(set_sql)
             .bind(at.0)
             .bind(alert.to_string())
@@ -1058,32 +1036,26 @@ impl Store {
     /// [`MAX_ALERT_LIST`]).
     #[tracing::instrument(skip_all)]
     pub async fn alert_events_after(&self, after: u64, limit: u32) -> Result<Vec<AlertEventRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             event_cols!(),
             " FROM alert_events WHERE seq > ? ORDER BY seq LIMIT ?"
         ))
         .bind(to_i64(after, "seq")?)
-        .bind(i64::from(limit.clamp(1, MAX_ALERT_LIST)))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("reading alert events"))?;
-        rows.iter().map(event_from_row).collect()
+        .bind(i64::from(limit.clamp(1, MAX_ALERT_LIST)));
+        fetch_all(&self.pool, q, "reading alert events", event_from_row).await
     }
 
     /// The events of one alert, oldest first.
     #[tracing::instrument(skip_all)]
     pub async fn alert_events_of(&self, alert: Uuid) -> Result<Vec<AlertEventRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             event_cols!(),
             " FROM alert_events WHERE alert_id = ? ORDER BY seq"
         ))
-        .bind(alert.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("reading alert events"))?;
-        rows.iter().map(event_from_row).collect()
+        .bind(alert.to_string());
+        fetch_all(&self.pool, q, "reading alert events", event_from_row).await
     }
 
     /// The highest event seq so far (0 when there is none).
@@ -1107,7 +1079,7 @@ impl Store {
         user_id: i64,
         now: WallTime,
     ) -> Result<()> {
-        sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "INSERT INTO units (",
             unit_cols!(),
             ") VALUES (?, ?, ?, NULL, NULL, 'off_duty', ?, ?, ?)"
@@ -1117,51 +1089,40 @@ impl Store {
         .bind(user_id)
         .bind(now.0)
         .bind(now.0)
-        .bind(kind)
-        .execute(&self.pool)
-        .await
-        .map_err(db("registering unit"))?;
+        .bind(kind);
+        execute(&self.pool, q, "registering unit").await?;
         Ok(())
     }
 
     /// A unit by id.
     #[tracing::instrument(skip_all)]
     pub async fn get_unit(&self, id: Uuid) -> Result<Option<UnitRow>> {
-        let r = sqlx::query(concat!("SELECT ", unit_cols!(), " FROM units WHERE id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading unit"))?;
-        r.as_ref().map(unit_from_row).transpose()
+        let q = sqlx::query(concat!("SELECT ", unit_cols!(), " FROM units WHERE id = ?"))
+            .bind(id.to_string());
+        fetch_optional(&self.pool, q, "reading unit", unit_from_row).await
     }
 
     /// The unit a user signs in as.
     #[tracing::instrument(skip_all)]
     pub async fn unit_of_user(&self, user_id: i64) -> Result<Option<UnitRow>> {
-        let r = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             unit_cols!(),
             " FROM units WHERE user_id = ?"
         ))
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db("reading unit"))?;
-        r.as_ref().map(unit_from_row).transpose()
+        .bind(user_id);
+        fetch_optional(&self.pool, q, "reading unit", unit_from_row).await
     }
 
     /// Every unit, by name.
     #[tracing::instrument(skip_all)]
     pub async fn list_units(&self) -> Result<Vec<UnitRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             unit_cols!(),
             " FROM units ORDER BY name"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("listing units"))?;
-        rows.iter().map(unit_from_row).collect()
+        ));
+        fetch_all(&self.pool, q, "listing units", unit_from_row).await
     }
 
     /// Records a unit's position. `NotFound` if it does not exist.
@@ -1179,57 +1140,42 @@ impl Store {
                 "position is not finite",
             ));
         }
-        let r = sqlx::query("UPDATE units SET lat = ?, lon = ?, updated_at = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE units SET lat = ?, lon = ?, updated_at = ? WHERE id = ?")
             .bind(lat)
             .bind(lon)
             .bind(now.0)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("recording unit position"))?;
-        if r.rows_affected() == 0 {
-            return Err(Error::new(ErrorKind::NotFound, "no such unit"));
-        }
-        Ok(())
+            .bind(id.to_string());
+        execute_found(&self.pool, q, "recording unit position", "no such unit").await
     }
 
     /// Records a unit's status (`available`, `busy`, `off_duty`). `NotFound` if it does not
     /// exist.
     #[tracing::instrument(skip_all)]
     pub async fn set_unit_status(&self, id: Uuid, status: &str, now: WallTime) -> Result<()> {
-        let r = sqlx::query("UPDATE units SET status = ?, updated_at = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE units SET status = ?, updated_at = ? WHERE id = ?")
             .bind(status)
             .bind(now.0)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("recording unit status"))?;
-        if r.rows_affected() == 0 {
-            return Err(Error::new(ErrorKind::NotFound, "no such unit"));
-        }
-        Ok(())
+            .bind(id.to_string());
+        execute_found(&self.pool, q, "recording unit status", "no such unit").await
     }
 
     /// The dispatches of an alert, in dispatch order.
     #[tracing::instrument(skip_all)]
     pub async fn dispatches_of_alert(&self, alert: Uuid) -> Result<Vec<DispatchRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             dispatch_cols!(),
             " FROM dispatches WHERE alert_id = ? ORDER BY seq"
         ))
-        .bind(alert.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("listing dispatches"))?;
-        rows.iter().map(dispatch_from_row).collect()
+        .bind(alert.to_string());
+        fetch_all(&self.pool, q, "listing dispatches", dispatch_from_row).await
     }
 
     /// A unit's dispatches it has not closed, of alerts still open, in dispatch order (at most
     /// [`MAX_ALERT_LIST`]): what the unit's client shows after a reconnect.
     #[tracing::instrument(skip_all)]
     pub async fn open_dispatches_of_unit(&self, unit: Uuid) -> Result<Vec<DispatchRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             dispatch_cols!(),
             " FROM dispatches WHERE unit_id = ? AND closed_at IS NULL \
@@ -1237,11 +1183,14 @@ impl Store {
              ORDER BY seq LIMIT ?"
         ))
         .bind(unit.to_string())
-        .bind(i64::from(MAX_ALERT_LIST))
-        .fetch_all(&self.pool)
+        .bind(i64::from(MAX_ALERT_LIST));
+        fetch_all(
+            &self.pool,
+            q,
+            "listing a unit's dispatches",
+            dispatch_from_row,
+        )
         .await
-        .map_err(db("listing a unit's dispatches"))?;
-        rows.iter().map(dispatch_from_row).collect()
     }
 
     /// Closed alerts and false alarms per (rule, camera) of the incidents they gathered.
@@ -1262,7 +1211,7 @@ impl Store {
                 let e = || db("reading precision");
                 let cam: String = r.try_get("camera_id").map_err(e())?;
                 Ok(PrecisionRow {
-                    rule_id: uuid_of(&r.try_get::<String, _>("rule_id").map_err(e())?, "rule")?,
+                    rule_id: to_uuid(&r.try_get::<String, _>("rule_id").map_err(e())?, "rule")?,
                     camera: CameraId::parse(&cam).map_err(|_| {
                         Error::new(ErrorKind::DataLoss, "stored camera id is not a UUID")
                     })?,
@@ -1307,7 +1256,7 @@ async fn raise_or_merge_in(
 ) -> Result<(Uuid, String, &'static str, bool)> {
     match merge {
         Some((a, m)) => {
-            sqlx::query(
+            let q = sqlx::query(
                 "UPDATE alerts SET severity = ?, priority = ?, updated_at = ?, \
                  last_incident_at = MAX(last_incident_at, ?) WHERE id = ?",
             )
@@ -1315,14 +1264,12 @@ async fn raise_or_merge_in(
             .bind(i64::from(m.priority))
             .bind(new.created_at.0)
             .bind(opened_at.0)
-            .bind(a.id.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db("merging into alert"))?;
+            .bind(a.id.to_string());
+            execute(&mut *conn, q, "merging into alert").await?;
             Ok((a.id, a.state.clone(), "merged", true))
         }
         None => {
-            sqlx::query(concat!(
+            let q = sqlx::query(concat!(
                 "INSERT INTO alerts (",
                 alert_cols!(),
                 ") VALUES (?, ?, ?, ?, 'new', NULL, ?, ?, \
@@ -1336,10 +1283,8 @@ async fn raise_or_merge_in(
             .bind(new.lon)
             .bind(new.created_at.0)
             .bind(new.created_at.0)
-            .bind(opened_at.0)
-            .execute(&mut *conn)
-            .await
-            .map_err(db("raising alert"))?;
+            .bind(opened_at.0);
+            execute(&mut *conn, q, "raising alert").await?;
             Ok((new.id, "new".to_string(), "raised", false))
         }
     }
@@ -1351,7 +1296,7 @@ async fn link_incident(
     alert: Uuid,
     incident: &AlertIncident,
 ) -> Result<()> {
-    sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO alert_incidents (alert_id, incident_id, rule_id, camera_id, opened_at) \
          VALUES (?, ?, ?, ?, ?)",
     )
@@ -1359,10 +1304,8 @@ async fn link_incident(
     .bind(incident.incident_id.to_string())
     .bind(incident.rule_id.to_string())
     .bind(incident.camera.to_string())
-    .bind(incident.opened_at.0)
-    .execute(&mut *conn)
-    .await
-    .map_err(db("linking incident"))?;
+    .bind(incident.opened_at.0);
+    execute(&mut *conn, q, "linking incident").await?;
     Ok(())
 }
 
@@ -1370,12 +1313,7 @@ async fn link_incident(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    async fn open_tmp() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
-        (dir, Store::open(&url).await.unwrap())
-    }
+    use crate::tests::open_tmp;
 
     fn incident(id: u128, opened_at: WallTime) -> AlertIncident {
         AlertIncident {

@@ -9,7 +9,9 @@
 //! Passwords are encrypted at rest ([`crate::secrets`]): writing a non-empty password needs the
 //! credential key; reading decrypts it, and a plain value from before encryption still reads.
 
-use crate::{Error, Result, Store, db, to_i64};
+use crate::{
+    Error, Query, Result, Store, db, execute, execute_found, fetch_all, fetch_optional, to_i64,
+};
 use roeh_domain::{
     Camera, CameraId, CameraUrl, Credentials, ErrorKind, Retention, Secret, Transport, WallTime,
 };
@@ -61,68 +63,36 @@ impl Store {
         cam: &Camera,
         now: WallTime,
     ) -> Result<()> {
-        let (user, pass) = self.creds_columns(cam)?;
-        let (age, bytes) = retention_columns(&cam.retention)?;
-        sqlx::query(INSERT_CAMERA_SQL)
-            .bind(cam.id.to_string())
-            .bind(&cam.name)
-            .bind(cam.url.as_str())
-            .bind(user)
-            .bind(pass)
-            .bind(cam.transport.as_str())
-            .bind(cam.enabled)
-            .bind(age)
-            .bind(bytes)
-            .bind(now.0)
-            .execute(conn)
-            .await
-            .map_err(db("inserting camera"))?;
+        let q = sqlx::query(INSERT_CAMERA_SQL).bind(cam.id.to_string());
+        let q = self.bind_settings(q, cam)?.bind(now.0);
+        execute(conn, q, "inserting camera").await?;
         Ok(())
     }
 
     /// A camera by id, including a retired one.
     #[tracing::instrument(skip_all)]
     pub async fn get_camera(&self, id: CameraId) -> Result<Option<Camera>> {
-        let row = sqlx::query(GET_CAMERA_SQL)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading camera"))?;
-        row.as_ref().map(|r| self.camera_from_row(r)).transpose()
+        let q = sqlx::query(GET_CAMERA_SQL).bind(id.to_string());
+        fetch_optional(&self.pool, q, "reading camera", |r| self.camera_from_row(r)).await
     }
 
     /// Cameras not removed, oldest first.
     #[tracing::instrument(skip_all)]
     pub async fn list_cameras(&self) -> Result<Vec<Camera>> {
-        let rows = sqlx::query(LIST_CAMERAS_SQL)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing cameras"))?;
-        rows.iter().map(|r| self.camera_from_row(r)).collect()
+        let q = sqlx::query(LIST_CAMERAS_SQL);
+        fetch_all(&self.pool, q, "listing cameras", |r| {
+            self.camera_from_row(r)
+        })
+        .await
     }
 
     /// Replaces a camera's settings. `NotFound` if it does not exist or was removed.
     #[tracing::instrument(skip_all)]
     pub async fn update_camera(&self, cam: &Camera) -> Result<()> {
-        let (user, pass) = self.creds_columns(cam)?;
-        let (age, bytes) = retention_columns(&cam.retention)?;
-        let r = sqlx::query(UPDATE_CAMERA_SQL)
-            .bind(&cam.name)
-            .bind(cam.url.as_str())
-            .bind(user)
-            .bind(pass)
-            .bind(cam.transport.as_str())
-            .bind(cam.enabled)
-            .bind(age)
-            .bind(bytes)
-            .bind(cam.id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("updating camera"))?;
-        if r.rows_affected() == 0 {
-            return Err(Error::new(ErrorKind::NotFound, "camera not found"));
-        }
-        Ok(())
+        let q = self
+            .bind_settings(sqlx::query(UPDATE_CAMERA_SQL), cam)?
+            .bind(cam.id.to_string());
+        execute_found(&self.pool, q, "updating camera", "camera not found").await
     }
 
     /// Removes a camera: deletes it when it has no footage, gaps or time events, else retires
@@ -130,11 +100,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn delete_camera(&self, id: CameraId, now: WallTime) -> Result<CameraRemoval> {
         let key = id.to_string();
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("removing camera"))?;
+        let mut tx = self.begin("removing camera").await?;
         let live: Option<(i64,)> =
             sqlx::query_as("SELECT 1 FROM cameras WHERE id = ? AND removed_at IS NULL")
                 .bind(&key)
@@ -152,33 +118,23 @@ impl Store {
             .await
             .map_err(db("removing camera"))?;
         // A discovered device whose camera is removed can be approved again.
-        sqlx::query(
+        let q = sqlx::query(
             "UPDATE onvif_discovered SET state = 'pending', camera_id = NULL WHERE camera_id = ?",
         )
-        .bind(&key)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("removing camera"))?;
+        .bind(&key);
+        execute(&mut *tx, q, "removing camera").await?;
         let outcome = if has {
-            sqlx::query("UPDATE cameras SET enabled = FALSE, removed_at = ? WHERE id = ?")
+            let q = sqlx::query("UPDATE cameras SET enabled = FALSE, removed_at = ? WHERE id = ?")
                 .bind(now.0)
-                .bind(&key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("retiring camera"))?;
+                .bind(&key);
+            execute(&mut *tx, q, "retiring camera").await?;
             CameraRemoval::Retired
         } else {
             // The ONVIF description goes with the camera; see crate::onvif.
-            sqlx::query("DELETE FROM onvif_devices WHERE camera_id = ?")
-                .bind(&key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("deleting camera"))?;
-            sqlx::query("DELETE FROM cameras WHERE id = ?")
-                .bind(&key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("deleting camera"))?;
+            let q = sqlx::query("DELETE FROM onvif_devices WHERE camera_id = ?").bind(&key);
+            execute(&mut *tx, q, "deleting camera").await?;
+            let q = sqlx::query("DELETE FROM cameras WHERE id = ?").bind(&key);
+            execute(&mut *tx, q, "deleting camera").await?;
             CameraRemoval::Deleted
         };
         tx.commit().await.map_err(db("removing camera"))?;
@@ -187,6 +143,21 @@ impl Store {
 }
 
 impl Store {
+    /// Binds a camera's settings, name to retention, in the order [`INSERT_CAMERA_SQL`] and
+    /// [`UPDATE_CAMERA_SQL`] both list them.
+    fn bind_settings<'q>(&self, q: Query<'q>, cam: &'q Camera) -> Result<Query<'q>> {
+        let (user, pass) = self.creds_columns(cam)?;
+        let (age, bytes) = retention_columns(&cam.retention)?;
+        Ok(q.bind(&cam.name)
+            .bind(cam.url.as_str())
+            .bind(user)
+            .bind(pass)
+            .bind(cam.transport.as_str())
+            .bind(cam.enabled)
+            .bind(age)
+            .bind(bytes))
+    }
+
     /// The username and stored password columns: the password encrypted, or NULL when empty.
     fn creds_columns<'a>(&self, cam: &'a Camera) -> Result<(Option<&'a str>, Option<String>)> {
         match &cam.credentials {

@@ -14,7 +14,10 @@
 //!   incident of a page) returns every incident exactly once; an access scope is applied in the
 //!   same query, so a page is never short while more incidents of the scope exist.
 
-use crate::{Error, Result, Store, db, to_i64, to_u64};
+use crate::{
+    Error, Result, Store, db, execute, execute_found, fetch_all, fetch_optional, opt_time, to_i64,
+    to_u64, to_uuid,
+};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -231,15 +234,10 @@ const LIST_INCIDENTS_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq
           OR hotspot_id IN (SELECT value FROM json_each(?))) \
      ORDER BY opened_at DESC, id LIMIT ?";
 
-fn parse_uuid(s: &str, what: &str) -> Result<Uuid> {
-    Uuid::parse_str(s)
-        .map_err(|_| Error::new(ErrorKind::DataLoss, format!("stored {what} is not a UUID")))
-}
-
 fn hotspot_from_row(r: &SqliteRow) -> Result<HotspotRow> {
     let id: String = r.try_get("id").map_err(db("reading hotspot"))?;
     Ok(HotspotRow {
-        id: parse_uuid(&id, "hotspot id")?,
+        id: to_uuid(&id, "hotspot id")?,
         name: r.try_get("name").map_err(db("reading hotspot"))?,
         document: r.try_get("document").map_err(db("reading hotspot"))?,
         created_at: WallTime(r.try_get("created_at").map_err(db("reading hotspot"))?),
@@ -251,8 +249,8 @@ fn rule_from_row(r: &SqliteRow) -> Result<RuleRow> {
     let id: String = r.try_get("id").map_err(db("reading rule"))?;
     let hotspot: String = r.try_get("hotspot_id").map_err(db("reading rule"))?;
     Ok(RuleRow {
-        id: parse_uuid(&id, "rule id")?,
-        hotspot_id: parse_uuid(&hotspot, "rule hotspot id")?,
+        id: to_uuid(&id, "rule id")?,
+        hotspot_id: to_uuid(&hotspot, "rule hotspot id")?,
         document: r.try_get("document").map_err(db("reading rule"))?,
         enabled: r.try_get("enabled").map_err(db("reading rule"))?,
         created_at: WallTime(r.try_get("created_at").map_err(db("reading rule"))?),
@@ -289,20 +287,17 @@ fn incident_from_row(r: &SqliteRow) -> Result<IncidentRow> {
     })?;
     let state = get_s("state")?;
     let priority: i64 = r.try_get("priority").map_err(e())?;
-    let opt_time = |c: &str| -> Result<Option<WallTime>> {
-        Ok(r.try_get::<Option<i64>, _>(c).map_err(e())?.map(WallTime))
-    };
     Ok(IncidentRow {
         incident: NewIncident {
-            id: parse_uuid(&get_s("id")?, "incident id")?,
-            rule_id: parse_uuid(&get_s("rule_id")?, "incident rule id")?,
+            id: to_uuid(&get_s("id")?, "incident id")?,
+            rule_id: to_uuid(&get_s("rule_id")?, "incident rule id")?,
             camera: CameraId::parse(&cam).map_err(|_| {
                 Error::new(
                     ErrorKind::DataLoss,
                     "stored incident camera id is not a UUID",
                 )
             })?,
-            hotspot_id: parse_uuid(&get_s("hotspot_id")?, "incident hotspot id")?,
+            hotspot_id: to_uuid(&get_s("hotspot_id")?, "incident hotspot id")?,
             seq: to_u64(r.try_get("seq").map_err(e())?, "incident seq")?,
             kind: get_s("kind")?,
             severity: get_s("severity")?,
@@ -327,9 +322,9 @@ fn incident_from_row(r: &SqliteRow) -> Result<IncidentRow> {
             )
         })?,
         updated_at: WallTime(r.try_get("updated_at").map_err(e())?),
-        closed_at: opt_time("closed_at")?,
+        closed_at: opt_time(r, "closed_at", "reading incident")?,
         snapshot: r.try_get("snapshot").map_err(e())?,
-        evidence_end: opt_time("evidence_end")?,
+        evidence_end: opt_time(r, "evidence_end", "reading incident")?,
     })
 }
 
@@ -364,15 +359,13 @@ impl Store {
         document: &str,
         now: WallTime,
     ) -> Result<()> {
-        sqlx::query(INSERT_HOTSPOT_SQL)
+        let q = sqlx::query(INSERT_HOTSPOT_SQL)
             .bind(id.to_string())
             .bind(name)
             .bind(document)
             .bind(now.0)
-            .bind(now.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db("inserting hotspot"))?;
+            .bind(now.0);
+        execute(&self.pool, q, "inserting hotspot").await?;
         Ok(())
     }
 
@@ -385,66 +378,47 @@ impl Store {
         document: &str,
         now: WallTime,
     ) -> Result<()> {
-        let r = sqlx::query(UPDATE_HOTSPOT_SQL)
+        let q = sqlx::query(UPDATE_HOTSPOT_SQL)
             .bind(name)
             .bind(document)
             .bind(now.0)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("updating hotspot"))?;
-        if r.rows_affected() == 0 {
-            return Err(Error::new(ErrorKind::NotFound, "hotspot not found"));
-        }
-        Ok(())
+            .bind(id.to_string());
+        execute_found(&self.pool, q, "updating hotspot", "hotspot not found").await
     }
 
     /// A hotspot by id.
     #[tracing::instrument(skip_all)]
     pub async fn get_hotspot(&self, id: Uuid) -> Result<Option<HotspotRow>> {
-        let row = sqlx::query(GET_HOTSPOT_SQL)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading hotspot"))?;
-        row.as_ref().map(hotspot_from_row).transpose()
+        let q = sqlx::query(GET_HOTSPOT_SQL).bind(id.to_string());
+        fetch_optional(&self.pool, q, "reading hotspot", hotspot_from_row).await
     }
 
     /// Every hotspot, oldest first.
     #[tracing::instrument(skip_all)]
     pub async fn list_hotspots(&self) -> Result<Vec<HotspotRow>> {
-        let rows = sqlx::query(LIST_HOTSPOTS_SQL)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing hotspots"))?;
-        rows.iter().map(hotspot_from_row).collect()
+        let q = sqlx::query(LIST_HOTSPOTS_SQL);
+        fetch_all(&self.pool, q, "listing hotspots", hotspot_from_row).await
     }
 
     /// Deletes a hotspot and its rules; `false` if it did not exist.
     #[tracing::instrument(skip_all)]
     pub async fn delete_hotspot(&self, id: Uuid) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM hotspots WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("deleting hotspot"))?;
-        Ok(r.rows_affected() > 0)
+        let q = sqlx::query("DELETE FROM hotspots WHERE id = ?").bind(id.to_string());
+        Ok(execute(&self.pool, q, "deleting hotspot").await? > 0)
     }
 
     /// Adds a rule. `AlreadyExists` if the id is taken, `FailedPrecondition` if the hotspot does
     /// not exist.
     #[tracing::instrument(skip_all)]
     pub async fn insert_rule(&self, rule: &RuleRow) -> Result<()> {
-        sqlx::query(INSERT_RULE_SQL)
+        let q = sqlx::query(INSERT_RULE_SQL)
             .bind(rule.id.to_string())
             .bind(rule.hotspot_id.to_string())
             .bind(&rule.document)
             .bind(rule.enabled)
             .bind(rule.created_at.0)
-            .bind(rule.updated_at.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db("inserting rule"))?;
+            .bind(rule.updated_at.0);
+        execute(&self.pool, q, "inserting rule").await?;
         Ok(())
     }
 
@@ -452,53 +426,36 @@ impl Store {
     /// if it does not exist.
     #[tracing::instrument(skip_all)]
     pub async fn update_rule(&self, rule: &RuleRow) -> Result<()> {
-        let r = sqlx::query(UPDATE_RULE_SQL)
+        let q = sqlx::query(UPDATE_RULE_SQL)
             .bind(rule.hotspot_id.to_string())
             .bind(&rule.document)
             .bind(rule.enabled)
             .bind(rule.updated_at.0)
-            .bind(rule.id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("updating rule"))?;
-        if r.rows_affected() == 0 {
-            return Err(Error::new(ErrorKind::NotFound, "rule not found"));
-        }
-        Ok(())
+            .bind(rule.id.to_string());
+        execute_found(&self.pool, q, "updating rule", "rule not found").await
     }
 
     /// A rule by id.
     #[tracing::instrument(skip_all)]
     pub async fn get_rule(&self, id: Uuid) -> Result<Option<RuleRow>> {
-        let row = sqlx::query(GET_RULE_SQL)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading rule"))?;
-        row.as_ref().map(rule_from_row).transpose()
+        let q = sqlx::query(GET_RULE_SQL).bind(id.to_string());
+        fetch_optional(&self.pool, q, "reading rule", rule_from_row).await
     }
 
     /// Rules, of one hotspot or all, oldest first.
     #[tracing::instrument(skip_all)]
     pub async fn list_rules(&self, hotspot: Option<Uuid>) -> Result<Vec<RuleRow>> {
-        let rows = sqlx::query(LIST_RULES_SQL)
+        let q = sqlx::query(LIST_RULES_SQL)
             .bind(hotspot.map(|h| h.to_string()))
-            .bind(hotspot.map(|h| h.to_string()))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing rules"))?;
-        rows.iter().map(rule_from_row).collect()
+            .bind(hotspot.map(|h| h.to_string()));
+        fetch_all(&self.pool, q, "listing rules", rule_from_row).await
     }
 
     /// Deletes a rule; `false` if it did not exist.
     #[tracing::instrument(skip_all)]
     pub async fn delete_rule(&self, id: Uuid) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM rules WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("deleting rule"))?;
-        Ok(r.rows_affected() > 0)
+        let q = sqlx::query("DELETE FROM rules WHERE id = ?").bind(id.to_string());
+        Ok(execute(&self.pool, q, "deleting rule").await? > 0)
     }
 
     /// Sets a camera's analysis settings. `InvalidArgument` unless `fps` is finite and positive;
@@ -517,36 +474,39 @@ impl Store {
                 format!("analysis fps must be positive, got {fps}"),
             ));
         }
-        sqlx::query(UPSERT_ANALYSIS_SQL)
+        let q = sqlx::query(UPSERT_ANALYSIS_SQL)
             .bind(camera.to_string())
             .bind(enabled)
             .bind(fps)
-            .bind(now.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db("storing analysis settings"))?;
+            .bind(now.0);
+        execute(&self.pool, q, "storing analysis settings").await?;
         Ok(())
     }
 
     /// A camera's analysis settings, `None` if never set.
     #[tracing::instrument(skip_all)]
     pub async fn camera_analysis(&self, camera: CameraId) -> Result<Option<AnalysisSetting>> {
-        let row = sqlx::query(GET_ANALYSIS_SQL)
-            .bind(camera.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading analysis settings"))?;
-        row.as_ref().map(analysis_from_row).transpose()
+        let q = sqlx::query(GET_ANALYSIS_SQL).bind(camera.to_string());
+        fetch_optional(
+            &self.pool,
+            q,
+            "reading analysis settings",
+            analysis_from_row,
+        )
+        .await
     }
 
     /// Every camera's analysis settings that were ever set.
     #[tracing::instrument(skip_all)]
     pub async fn list_camera_analysis(&self) -> Result<Vec<AnalysisSetting>> {
-        let rows = sqlx::query(LIST_ANALYSIS_SQL)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing analysis settings"))?;
-        rows.iter().map(analysis_from_row).collect()
+        let q = sqlx::query(LIST_ANALYSIS_SQL);
+        fetch_all(
+            &self.pool,
+            q,
+            "listing analysis settings",
+            analysis_from_row,
+        )
+        .await
     }
 
     /// Records a newly opened incident. `AlreadyExists` if the id is taken.
@@ -576,18 +536,12 @@ impl Store {
         track_ids: &[u64],
         at: WallTime,
     ) -> Result<()> {
-        let r = sqlx::query(UPDATE_INCIDENT_SQL)
+        let q = sqlx::query(UPDATE_INCIDENT_SQL)
             .bind(peak_score)
             .bind(tracks_json(track_ids))
             .bind(at.0)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("updating incident"))?;
-        if r.rows_affected() == 0 {
-            return Err(Error::new(ErrorKind::NotFound, "incident not found"));
-        }
-        Ok(())
+            .bind(id.to_string());
+        execute_found(&self.pool, q, "updating incident", "incident not found").await
     }
 
     /// Names an incident's snapshot file (a plain file name, see [`is_plain_file_name`]).
@@ -599,16 +553,16 @@ impl Store {
                 format!("snapshot name {file_name:?} is not a plain file name"),
             ));
         }
-        let r = sqlx::query(SET_SNAPSHOT_SQL)
+        let q = sqlx::query(SET_SNAPSHOT_SQL)
             .bind(file_name)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("naming incident snapshot"))?;
-        if r.rows_affected() == 0 {
-            return Err(Error::new(ErrorKind::NotFound, "incident not found"));
-        }
-        Ok(())
+            .bind(id.to_string());
+        execute_found(
+            &self.pool,
+            q,
+            "naming incident snapshot",
+            "incident not found",
+        )
+        .await
     }
 
     /// Closes an open incident at `at` with its final peak score and the end of its evidence
@@ -630,23 +584,15 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn close_stale_incidents(&self, post: std::time::Duration) -> Result<u64> {
         let post = i64::try_from(post.as_micros()).unwrap_or(i64::MAX);
-        let r = sqlx::query(CLOSE_STALE_SQL)
-            .bind(post)
-            .execute(&self.pool)
-            .await
-            .map_err(db("closing stale incidents"))?;
-        Ok(r.rows_affected())
+        let q = sqlx::query(CLOSE_STALE_SQL).bind(post);
+        execute(&self.pool, q, "closing stale incidents").await
     }
 
     /// An incident by id.
     #[tracing::instrument(skip_all)]
     pub async fn get_incident(&self, id: Uuid) -> Result<Option<IncidentRow>> {
-        let row = sqlx::query(GET_INCIDENT_SQL)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading incident"))?;
-        row.as_ref().map(incident_from_row).transpose()
+        let q = sqlx::query(GET_INCIDENT_SQL).bind(id.to_string());
+        fetch_optional(&self.pool, q, "reading incident", incident_from_row).await
     }
 
     /// Incidents matching `filter`, newest first (equal opening times by id), starting after
@@ -667,7 +613,7 @@ impl Store {
             (filter.scope_cameras.is_some() || filter.scope_hotspots.is_some()).then_some(1i64);
         let cameras = ids_json(filter.scope_cameras.iter().flatten());
         let hotspots = ids_json(filter.scope_hotspots.iter().flatten());
-        let rows = sqlx::query(LIST_INCIDENTS_SQL)
+        let q = sqlx::query(LIST_INCIDENTS_SQL)
             .bind(hotspot.clone())
             .bind(hotspot)
             .bind(camera.clone())
@@ -685,11 +631,8 @@ impl Store {
             .bind(scoped)
             .bind(cameras)
             .bind(hotspots)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing incidents"))?;
-        rows.iter().map(incident_from_row).collect()
+            .bind(i64::from(limit));
+        fetch_all(&self.pool, q, "listing incidents", incident_from_row).await
     }
 }
 
@@ -704,7 +647,7 @@ pub(crate) async fn insert_incident_in(
             "incident peak score is not finite",
         ));
     }
-    sqlx::query(INSERT_INCIDENT_SQL)
+    let q = sqlx::query(INSERT_INCIDENT_SQL)
         .bind(inc.id.to_string())
         .bind(inc.rule_id.to_string())
         .bind(inc.camera.to_string())
@@ -720,10 +663,8 @@ pub(crate) async fn insert_incident_in(
         .bind(inc.peak_score)
         .bind(tracks_json(&inc.track_ids))
         .bind(&inc.model_id)
-        .bind(inc.evidence_start.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(db("inserting incident"))?;
+        .bind(inc.evidence_start.0);
+    execute(&mut *conn, q, "inserting incident").await?;
     Ok(())
 }
 
@@ -735,28 +676,20 @@ pub(crate) async fn close_incident_in(
     at: WallTime,
     evidence_end: WallTime,
 ) -> Result<bool> {
-    let r = sqlx::query(CLOSE_INCIDENT_SQL)
+    let q = sqlx::query(CLOSE_INCIDENT_SQL)
         .bind(peak_score)
         .bind(at.0)
         .bind(at.0)
         .bind(evidence_end.0)
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db("closing incident"))?;
-    Ok(r.rows_affected() > 0)
+        .bind(id.to_string());
+    Ok(execute(&mut *conn, q, "closing incident").await? > 0)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    async fn open_tmp() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
-        (dir, Store::open(&url).await.unwrap())
-    }
+    use crate::tests::open_tmp;
 
     fn incident(n: u32, camera: CameraId, hotspot: Uuid, opened_s: i64) -> NewIncident {
         NewIncident {

@@ -4,7 +4,7 @@
 //! nothing); a closed gap's end is never before its start (an earlier end, as a wall-clock step
 //! can produce, is stored as the start). Time events are append-only.
 
-use crate::{Error, Result, Store, db};
+use crate::{Error, Result, Store, db, execute, fetch_all};
 use roeh_domain::{CameraId, ErrorKind, Gap, GapReason, WallTime};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -64,11 +64,7 @@ impl Store {
         reason: GapReason,
         detail: &str,
     ) -> Result<i64> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("opening gap"))?;
+        let mut tx = self.begin("opening gap").await?;
         let r = sqlx::query(OPEN_GAP_SQL)
             .bind(camera.to_string())
             .bind(start.0)
@@ -87,13 +83,8 @@ impl Store {
     /// closed or does not exist.
     #[tracing::instrument(skip_all)]
     pub async fn close_gap(&self, id: i64, end: WallTime) -> Result<bool> {
-        let r = sqlx::query(CLOSE_GAP_SQL)
-            .bind(end.0)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(db("closing gap"))?;
-        Ok(r.rows_affected() == 1)
+        let q = sqlx::query(CLOSE_GAP_SQL).bind(end.0).bind(id);
+        Ok(execute(&self.pool, q, "closing gap").await? == 1)
     }
 
     /// Moves a closed gap's end earlier to `end` (clamped to its start), when the footage that
@@ -101,14 +92,11 @@ impl Store {
     /// and never touches an open gap. Returns whether the gap changed.
     #[tracing::instrument(skip_all)]
     pub async fn trim_gap_end(&self, id: i64, end: WallTime) -> Result<bool> {
-        let r = sqlx::query(TRIM_GAP_END_SQL)
+        let q = sqlx::query(TRIM_GAP_END_SQL)
             .bind(end.0)
             .bind(id)
-            .bind(end.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db("trimming gap"))?;
-        Ok(r.rows_affected() == 1)
+            .bind(end.0);
+        Ok(execute(&self.pool, q, "trimming gap").await? == 1)
     }
 
     /// Open gaps of one camera, or of all cameras with `None`, oldest first.
@@ -136,15 +124,12 @@ impl Store {
         start: WallTime,
         end: WallTime,
     ) -> Result<Vec<Gap>> {
-        let rows = sqlx::query(GAPS_IN_RANGE_SQL)
+        let q = sqlx::query(GAPS_IN_RANGE_SQL)
             .bind(camera.to_string())
             .bind(end.0)
             .bind(start.0)
-            .bind(start.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing gaps"))?;
-        rows.iter().map(gap_from_row).collect()
+            .bind(start.0);
+        fetch_all(&self.pool, q, "listing gaps", gap_from_row).await
     }
 
     /// Records a clock step; returns its id.

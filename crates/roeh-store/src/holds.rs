@@ -4,7 +4,7 @@
 //! transaction; a hold is lifted at most once and never deleted; an export row moves
 //! queued → running → done | failed and never back.
 
-use crate::{Error, Result, Store, db, log, to_i64, to_u64};
+use crate::{Error, Result, Store, db, execute, fetch_all, fetch_optional, log, to_i64, to_u64};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -177,11 +177,7 @@ impl Store {
                 "a hold's end must be after its start",
             ));
         }
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("placing hold"))?;
+        let mut tx = self.begin("placing hold").await?;
         let r = sqlx::query(
             "INSERT INTO holds (case_ref, camera_id, start_wall, end_wall, reason, created_by, \
              created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -215,11 +211,7 @@ impl Store {
     /// `NotFound` if there is no such hold.
     #[tracing::instrument(skip_all)]
     pub async fn clear_hold(&self, id: i64, by: &str, reason: &str, at: WallTime) -> Result<bool> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("lifting hold"))?;
+        let mut tx = self.begin("lifting hold").await?;
         let row = sqlx::query(concat!("SELECT ", hold_cols!(), " FROM holds WHERE id = ?"))
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -232,17 +224,15 @@ impl Store {
         if hold.cleared.is_some() {
             return Ok(false);
         }
-        sqlx::query(
+        let q = sqlx::query(
             "UPDATE holds SET cleared_at = ?, cleared_by = ?, clear_reason = ? \
              WHERE id = ? AND cleared_at IS NULL",
         )
         .bind(at.0)
         .bind(by)
         .bind(reason)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("lifting hold"))?;
+        .bind(id);
+        execute(&mut *tx, q, "lifting hold").await?;
         let fields = serde_json::json!({
             "hold": id,
             "case": hold.hold.case_ref,
@@ -267,17 +257,14 @@ impl Store {
         } else {
             concat!("SELECT ", hold_cols!(), " FROM holds ORDER BY id DESC")
         };
-        let rows = sqlx::query(sql)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing holds"))?;
-        rows.iter().map(hold_row).collect()
+        let q = sqlx::query(sql);
+        fetch_all(&self.pool, q, "listing holds", hold_row).await
     }
 
     /// Records a new export job.
     #[tracing::instrument(skip_all)]
     pub async fn insert_export(&self, e: &ExportRow) -> Result<()> {
-        sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "INSERT INTO exports (",
             export_cols!(),
             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -295,17 +282,15 @@ impl Store {
         .bind(&e.path)
         .bind(&e.error)
         .bind(e.created_at.0)
-        .bind(e.finished_at.map(|t| t.0))
-        .execute(&self.pool)
-        .await
-        .map_err(db("recording export"))?;
+        .bind(e.finished_at.map(|t| t.0));
+        execute(&self.pool, q, "recording export").await?;
         Ok(())
     }
 
     /// Updates a job's state, progress, path and error (finished jobs get `finished_at`).
     #[tracing::instrument(skip_all)]
     pub async fn update_export(&self, e: &ExportRow) -> Result<()> {
-        sqlx::query(
+        let q = sqlx::query(
             "UPDATE exports SET state = ?, bytes_done = ?, bytes_total = ?, path = ?, error = ?, \
              finished_at = ? WHERE id = ? AND state IN ('queued', 'running')",
         )
@@ -315,41 +300,33 @@ impl Store {
         .bind(&e.path)
         .bind(&e.error)
         .bind(e.finished_at.map(|t| t.0))
-        .bind(&e.id)
-        .execute(&self.pool)
-        .await
-        .map_err(db("updating export"))?;
+        .bind(&e.id);
+        execute(&self.pool, q, "updating export").await?;
         Ok(())
     }
 
     /// One export job.
     #[tracing::instrument(skip_all)]
     pub async fn export(&self, id: &str) -> Result<Option<ExportRow>> {
-        let r = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             export_cols!(),
             " FROM exports WHERE id = ?"
         ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db("reading export"))?;
-        r.as_ref().map(export_row).transpose()
+        .bind(id);
+        fetch_optional(&self.pool, q, "reading export", export_row).await
     }
 
     /// Export jobs, newest first, at most `limit`.
     #[tracing::instrument(skip_all)]
     pub async fn exports(&self, limit: u32) -> Result<Vec<ExportRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             export_cols!(),
             " FROM exports ORDER BY created_at DESC, id LIMIT ?"
         ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("listing exports"))?;
-        rows.iter().map(export_row).collect()
+        .bind(i64::from(limit));
+        fetch_all(&self.pool, q, "listing exports", export_row).await
     }
 
     /// One page of export jobs, newest first (`created_at DESC, id`): at most `limit`, starting
@@ -369,7 +346,7 @@ impl Store {
             ),
             None => None,
         };
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             export_cols!(),
             " FROM exports WHERE (? IS NULL",
@@ -384,24 +361,18 @@ impl Store {
         .bind(before)
         .bind(cameras.as_deref())
         .bind(cameras.as_deref())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("listing exports"))?;
-        rows.iter().map(export_row).collect()
+        .bind(i64::from(limit));
+        fetch_all(&self.pool, q, "listing exports", export_row).await
     }
 
     /// Marks jobs left queued or running by a previous process as failed (at start-up).
     #[tracing::instrument(skip_all)]
     pub async fn fail_interrupted_exports(&self, at: WallTime) -> Result<u64> {
-        let r = sqlx::query(
+        let q = sqlx::query(
             "UPDATE exports SET state = 'failed', error = 'interrupted by a restart', \
              finished_at = ? WHERE state IN ('queued', 'running')",
         )
-        .bind(at.0)
-        .execute(&self.pool)
-        .await
-        .map_err(db("failing interrupted exports"))?;
-        Ok(r.rows_affected())
+        .bind(at.0);
+        execute(&self.pool, q, "failing interrupted exports").await
     }
 }

@@ -113,6 +113,15 @@ impl Store {
         })
     }
 
+    /// Starts a write transaction: `BEGIN IMMEDIATE` takes the write lock at once, so a
+    /// transaction that reads before it writes never fails to upgrade its lock half-way.
+    async fn begin(&self, what: &'static str) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db(what))
+    }
+
     /// Closes every connection, waiting for them to finish.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -159,6 +168,55 @@ fn db(what: &'static str) -> impl Fn(sqlx::Error) -> Error {
     }
 }
 
+/// A statement of this crate with its bound parameters, ready to run.
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Runs a statement on `conn` (the pool, a connection or a transaction) and returns how many
+/// rows it changed; a failure maps through [`db`] with `what` as context.
+async fn execute<'c>(
+    conn: impl sqlx::SqliteExecutor<'c>,
+    q: Query<'_>,
+    what: &'static str,
+) -> Result<u64> {
+    Ok(q.execute(conn).await.map_err(db(what))?.rows_affected())
+}
+
+/// [`execute`] for a statement that must change a row: `NotFound` with `missing` as message
+/// when it changed none.
+async fn execute_found<'c>(
+    conn: impl sqlx::SqliteExecutor<'c>,
+    q: Query<'_>,
+    what: &'static str,
+    missing: &'static str,
+) -> Result<()> {
+    if execute(conn, q, what).await? == 0 {
+        return Err(Error::new(ErrorKind::NotFound, missing));
+    }
+    Ok(())
+}
+
+/// Runs a query on `conn` and reads every row it returns with `read`, in order.
+async fn fetch_all<'c, T>(
+    conn: impl sqlx::SqliteExecutor<'c>,
+    q: Query<'_>,
+    what: &'static str,
+    read: impl Fn(&sqlx::sqlite::SqliteRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    let rows = q.fetch_all(conn).await.map_err(db(what))?;
+    rows.iter().map(read).collect()
+}
+
+/// Runs a query on `conn` and reads the row it returns, if any, with `read`.
+async fn fetch_optional<'c, T>(
+    conn: impl sqlx::SqliteExecutor<'c>,
+    q: Query<'_>,
+    what: &'static str,
+    read: impl Fn(&sqlx::sqlite::SqliteRow) -> Result<T>,
+) -> Result<Option<T>> {
+    let row = q.fetch_optional(conn).await.map_err(db(what))?;
+    row.as_ref().map(read).transpose()
+}
+
 /// A u64 as the i64 the database stores, refusing values above `i64::MAX`.
 fn to_i64(v: u64, what: &str) -> Result<i64> {
     i64::try_from(v)
@@ -169,6 +227,25 @@ fn to_i64(v: u64, what: &str) -> Result<i64> {
 fn to_u64(v: i64, what: &str) -> Result<u64> {
     u64::try_from(v)
         .map_err(|_| Error::new(ErrorKind::DataLoss, format!("stored {what} is negative")))
+}
+
+/// A stored UUID text.
+fn to_uuid(s: &str, what: &str) -> Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(s)
+        .map_err(|_| Error::new(ErrorKind::DataLoss, format!("stored {what} is not a UUID")))
+}
+
+/// Column `col` of `row`, an optional time; `what` is the context of a failed read.
+fn opt_time(
+    row: &sqlx::sqlite::SqliteRow,
+    col: &str,
+    what: &'static str,
+) -> Result<Option<roeh_domain::WallTime>> {
+    use sqlx::Row;
+    Ok(row
+        .try_get::<Option<i64>, _>(col)
+        .map_err(db(what))?
+        .map(roeh_domain::WallTime))
 }
 
 /// A stored 32-byte hash.

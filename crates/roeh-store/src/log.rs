@@ -14,7 +14,9 @@
 //!   the same kind and time that are stored in the event row and leaf, so they never disagree.
 //!   The bytes are serialised once, then stored and logged as they are, never re-serialised.
 
-use crate::{Error, Result, Store, db, to_hash, to_i64, to_u64};
+use crate::{
+    Error, Result, Store, db, execute, fetch_all, fetch_optional, to_hash, to_i64, to_u64,
+};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use roeh_evidence::leaf;
 use roeh_evidence::merkle::leaf_hash;
@@ -95,17 +97,15 @@ pub(crate) async fn append_leaf(
         .fetch_one(&mut *conn)
         .await
         .map_err(db("appending log leaf"))?;
-    sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO log_leaves (idx, kind, data, leaf_hash, appended_at) VALUES (?, ?, ?, ?, ?)",
     )
     .bind(next)
     .bind(i64::from(kind))
     .bind(data)
     .bind(&leaf_hash(data)[..])
-    .bind(at.0)
-    .execute(&mut *conn)
-    .await
-    .map_err(db("appending log leaf"))?;
+    .bind(at.0);
+    execute(&mut *conn, q, "appending log leaf").await?;
     to_u64(next, "log index")
 }
 
@@ -206,12 +206,10 @@ pub(crate) async fn settle_gaps(
         let data = leaf::gap_leaf(camera, to_u64(id, "gap id")?, start, end, &reason, &detail)
             .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("gap {id}: {e}")))?;
         let idx = append_leaf(conn, &data, at).await?;
-        sqlx::query("UPDATE gaps SET log_index = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE gaps SET log_index = ? WHERE id = ?")
             .bind(to_i64(idx, "log index")?)
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(db("settling gaps"))?;
+            .bind(id);
+        execute(&mut *conn, q, "settling gaps").await?;
     }
     Ok(())
 }
@@ -295,12 +293,9 @@ impl Store {
     /// One leaf.
     #[tracing::instrument(skip_all)]
     pub async fn log_leaf(&self, index: u64) -> Result<Option<LogLeaf>> {
-        let r = sqlx::query("SELECT idx, kind, data, leaf_hash FROM log_leaves WHERE idx = ?")
-            .bind(to_i64(index, "log index")?)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading log"))?;
-        r.as_ref().map(leaf_row).transpose()
+        let q = sqlx::query("SELECT idx, kind, data, leaf_hash FROM log_leaves WHERE idx = ?")
+            .bind(to_i64(index, "log index")?);
+        fetch_optional(&self.pool, q, "reading log", leaf_row).await
     }
 
     /// The log index of a segment (by row id), if it is logged.
@@ -341,11 +336,7 @@ impl Store {
                 continue;
             };
             let index = self.frame_index(id).await?;
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(db("backfilling log"))?;
+            let mut tx = self.begin("backfilling log").await?;
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT log_index FROM segments WHERE id = ?")
                     .bind(id)
@@ -355,12 +346,10 @@ impl Store {
             if done.is_none() {
                 let data = crate::segments::segment_leaf(&seg, &index);
                 let idx = append_leaf(&mut tx, &data, at).await?;
-                sqlx::query("UPDATE segments SET log_index = ? WHERE id = ?")
+                let q = sqlx::query("UPDATE segments SET log_index = ? WHERE id = ?")
                     .bind(to_i64(idx, "log index")?)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("backfilling log"))?;
+                    .bind(id);
+                execute(&mut *tx, q, "backfilling log").await?;
                 n += 1;
             }
             tx.commit().await.map_err(db("backfilling log"))?;
@@ -380,11 +369,7 @@ impl Store {
         camera: Option<CameraId>,
         fields: serde_json::Value,
     ) -> Result<EventRow> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("recording event"))?;
+        let mut tx = self.begin("recording event").await?;
         let event = append_event(&mut tx, time, kind, camera, fields).await?;
         tx.commit().await.map_err(db("recording event"))?;
         Ok(event)
@@ -420,16 +405,13 @@ impl Store {
     /// The event logged at `log_index`.
     #[tracing::instrument(skip_all)]
     pub async fn event_at(&self, log_index: u64) -> Result<Option<EventRow>> {
-        let r = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             event_cols!(),
             " FROM events WHERE log_index = ?"
         ))
-        .bind(to_i64(log_index, "log index")?)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db("reading event"))?;
-        r.as_ref().map(event_row).transpose()
+        .bind(to_i64(log_index, "log index")?);
+        fetch_optional(&self.pool, q, "reading event", event_row).await
     }
 
     /// Registers a site key's public half and records an event of `kind` (`key_created` for
@@ -445,11 +427,7 @@ impl Store {
         kind: &str,
         fields: serde_json::Value,
     ) -> Result<bool> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("registering key"))?;
+        let mut tx = self.begin("registering key").await?;
         let exists: Option<String> =
             sqlx::query_scalar("SELECT key_id FROM site_keys WHERE key_id = ?")
                 .bind(key_id)
@@ -459,18 +437,15 @@ impl Store {
         if exists.is_some() {
             return Ok(false);
         }
-        sqlx::query("UPDATE site_keys SET retired_at = ? WHERE retired_at IS NULL")
-            .bind(at.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("registering key"))?;
-        sqlx::query("INSERT INTO site_keys (key_id, public_key, created_at) VALUES (?, ?, ?)")
-            .bind(key_id)
-            .bind(&public_key[..])
-            .bind(at.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("registering key"))?;
+        let q =
+            sqlx::query("UPDATE site_keys SET retired_at = ? WHERE retired_at IS NULL").bind(at.0);
+        execute(&mut *tx, q, "registering key").await?;
+        let q =
+            sqlx::query("INSERT INTO site_keys (key_id, public_key, created_at) VALUES (?, ?, ?)")
+                .bind(key_id)
+                .bind(&public_key[..])
+                .bind(at.0);
+        execute(&mut *tx, q, "registering key").await?;
         append_event(&mut tx, at, kind, None, fields).await?;
         tx.commit().await.map_err(db("registering key"))?;
         Ok(true)
@@ -519,30 +494,24 @@ impl Store {
     /// The most recent checkpoint.
     #[tracing::instrument(skip_all)]
     pub async fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
-        let r = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             checkpoint_cols!(),
             " FROM checkpoints ORDER BY id DESC LIMIT 1"
-        ))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db("reading checkpoint"))?;
-        r.as_ref().map(checkpoint_row).transpose()
+        ));
+        fetch_optional(&self.pool, q, "reading checkpoint", checkpoint_row).await
     }
 
     /// Checkpoints, newest first, at most `limit`.
     #[tracing::instrument(skip_all)]
     pub async fn checkpoints(&self, limit: u32) -> Result<Vec<CheckpointRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             checkpoint_cols!(),
             " FROM checkpoints ORDER BY id DESC LIMIT ?"
         ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("listing checkpoints"))?;
-        rows.iter().map(checkpoint_row).collect()
+        .bind(i64::from(limit));
+        fetch_all(&self.pool, q, "listing checkpoints", checkpoint_row).await
     }
 }
 

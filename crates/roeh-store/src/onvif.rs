@@ -10,7 +10,7 @@
 //! - the same device service URL is not added twice while its camera exists;
 //! - no credential is stored here: the camera's password lives, encrypted, in `cameras`.
 
-use crate::{Error, Result, Store, db};
+use crate::{Error, Result, Store, db, execute, fetch_all, fetch_optional};
 use roeh_domain::{Camera, CameraId, ErrorKind, WallTime};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -157,11 +157,7 @@ impl Store {
     ) -> Result<DiscoveredRow> {
         let xaddrs = json_list(&d.xaddrs)?;
         let scopes = json_list(&d.scopes)?;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("recording discovered device"))?;
+        let mut tx = self.begin("recording discovered device").await?;
         let existing: Option<(i64, String)> =
             sqlx::query_as("SELECT id, state FROM onvif_discovered WHERE endpoint_ref = ?")
                 .bind(&d.endpoint_ref)
@@ -190,7 +186,7 @@ impl Store {
                 id
             }
             Some((id, state)) if state == "pending" => {
-                sqlx::query(
+                let q = sqlx::query(
                     "UPDATE onvif_discovered SET xaddrs = ?, scopes = ?, name = ?, hardware = ?, \
                      location = ?, from_addr = ?, last_seen = ? WHERE id = ?",
                 )
@@ -201,19 +197,15 @@ impl Store {
                 .bind(&d.location)
                 .bind(&d.from_addr)
                 .bind(now.0)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("recording discovered device"))?;
+                .bind(id);
+                execute(&mut *tx, q, "recording discovered device").await?;
                 id
             }
             Some((id, _)) => {
-                sqlx::query("UPDATE onvif_discovered SET last_seen = ? WHERE id = ?")
+                let q = sqlx::query("UPDATE onvif_discovered SET last_seen = ? WHERE id = ?")
                     .bind(now.0)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("recording discovered device"))?;
+                    .bind(id);
+                execute(&mut *tx, q, "recording discovered device").await?;
                 id
             }
         };
@@ -231,31 +223,37 @@ impl Store {
     /// A discovered device by id.
     #[tracing::instrument(skip_all)]
     pub async fn discovered(&self, id: i64) -> Result<Option<DiscoveredRow>> {
-        let row = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             discovered_columns!(),
             " FROM onvif_discovered WHERE id = ?"
         ))
-        .bind(id)
-        .fetch_optional(&self.pool)
+        .bind(id);
+        fetch_optional(
+            &self.pool,
+            q,
+            "reading discovered device",
+            discovered_from_row,
+        )
         .await
-        .map_err(db("reading discovered device"))?;
-        row.as_ref().map(discovered_from_row).transpose()
     }
 
     /// Discovered devices, oldest first: only `pending` ones unless `all`.
     #[tracing::instrument(skip_all)]
     pub async fn list_discovered(&self, all: bool) -> Result<Vec<DiscoveredRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             discovered_columns!(),
             " FROM onvif_discovered WHERE ? OR state = 'pending' ORDER BY id"
         ))
-        .bind(all)
-        .fetch_all(&self.pool)
+        .bind(all);
+        fetch_all(
+            &self.pool,
+            q,
+            "listing discovered devices",
+            discovered_from_row,
+        )
         .await
-        .map_err(db("listing discovered devices"))?;
-        rows.iter().map(discovered_from_row).collect()
     }
 
     /// Sets a pending discovered device aside (idempotent for a dismissed one). `NotFound` if
@@ -301,11 +299,7 @@ impl Store {
                 "ONVIF description is for another camera",
             ));
         }
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("adding ONVIF camera"))?;
+        let mut tx = self.begin("adding ONVIF camera").await?;
         if let Some(id) = discovered {
             let st: Option<(String, Option<String>)> =
                 sqlx::query_as("SELECT state, camera_id FROM onvif_discovered WHERE id = ?")
@@ -355,7 +349,7 @@ impl Store {
         self.insert_camera_on(&mut tx, cam, dev.added_at).await?;
         let sub = dev.sub.as_ref();
         let dim = |v: Option<u32>| v.map(i64::from);
-        sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "INSERT INTO onvif_devices (",
             device_columns!(),
             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -383,20 +377,16 @@ impl Store {
         .bind(sub.and_then(|s| s.fps))
         .bind(sub.map(|s| s.stream_url.as_str()))
         .bind(&dev.snapshot_url)
-        .bind(dev.added_at.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("storing ONVIF device"))?;
+        .bind(dev.added_at.0);
+        execute(&mut *tx, q, "storing ONVIF device").await?;
         if let Some(id) = discovered {
-            sqlx::query(
+            let q = sqlx::query(
                 "UPDATE onvif_discovered SET state = 'approved', camera_id = ? \
                  WHERE id = ? AND state = 'pending'",
             )
             .bind(cam.id.to_string())
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("approving discovered device"))?;
+            .bind(id);
+            execute(&mut *tx, q, "approving discovered device").await?;
         }
         tx.commit().await.map_err(db("adding ONVIF camera"))?;
         Ok(())
@@ -405,31 +395,25 @@ impl Store {
     /// The ONVIF description of a camera (also of a retired one).
     #[tracing::instrument(skip_all)]
     pub async fn onvif_device(&self, camera: CameraId) -> Result<Option<OnvifDeviceRow>> {
-        let row = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             device_columns!(),
             " FROM onvif_devices WHERE camera_id = ?"
         ))
-        .bind(camera.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db("reading ONVIF device"))?;
-        row.as_ref().map(device_from_row).transpose()
+        .bind(camera.to_string());
+        fetch_optional(&self.pool, q, "reading ONVIF device", device_from_row).await
     }
 
     /// ONVIF descriptions of cameras not removed, oldest first.
     #[tracing::instrument(skip_all)]
     pub async fn list_onvif_devices(&self) -> Result<Vec<OnvifDeviceRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             device_columns!(),
             " FROM onvif_devices WHERE camera_id IN \
              (SELECT id FROM cameras WHERE removed_at IS NULL) ORDER BY added_at, camera_id"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("listing ONVIF devices"))?;
-        rows.iter().map(device_from_row).collect()
+        ));
+        fetch_all(&self.pool, q, "listing ONVIF devices", device_from_row).await
     }
 }
 

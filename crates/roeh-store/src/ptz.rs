@@ -4,7 +4,7 @@
 //! Invariant: a camera without a row is at its home position; a row is written only for a
 //! camera that exists (the foreign key), and goes with the camera.
 
-use crate::{Result, Store, db};
+use crate::{Result, Store, db, execute};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 
 /// Where a camera points, as last commanded.
@@ -53,15 +53,13 @@ impl Store {
     /// not exist.
     #[tracing::instrument(skip_all)]
     pub async fn set_ptz_state(&self, s: &PtzState) -> Result<()> {
-        sqlx::query(UPSERT_SQL)
+        let q = sqlx::query(UPSERT_SQL)
             .bind(s.camera.to_string())
             .bind(s.away)
             .bind(&s.position)
             .bind(s.changed_at.0)
-            .bind(&s.changed_by)
-            .execute(&self.pool)
-            .await
-            .map_err(db("storing where a camera points"))?;
+            .bind(&s.changed_by);
+        execute(&self.pool, q, "storing where a camera points").await?;
         Ok(())
     }
 

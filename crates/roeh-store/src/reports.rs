@@ -12,7 +12,7 @@
 //!   every selected column); the hotspot list is one bound JSON array read with SQLite's
 //!   `json_each` (PostgreSQL's counterpart is `json_array_elements_text`).
 
-use crate::{Error, Result, Store, db};
+use crate::{Error, Result, Store, db, opt_time, to_uuid};
 use roeh_domain::{ErrorKind, WallTime};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -64,18 +64,11 @@ const ALERT_TIMES_SQL: &str = concat!(
 
 fn uuid_col(r: &SqliteRow, c: &str) -> Result<Uuid> {
     let s: String = r.try_get(c).map_err(db("reading alert times"))?;
-    Uuid::parse_str(&s).map_err(|_| {
-        Error::new(
-            ErrorKind::DataLoss,
-            format!("stored alert {c} is not a UUID"),
-        )
-    })
+    to_uuid(&s, &format!("alert {c}"))
 }
 
 fn time_col(r: &SqliteRow, c: &str) -> Result<Option<WallTime>> {
-    Ok(r.try_get::<Option<i64>, _>(c)
-        .map_err(db("reading alert times"))?
-        .map(WallTime))
+    opt_time(r, c, "reading alert times")
 }
 
 fn times_from_row(r: &SqliteRow) -> Result<AlertTimesRow> {
@@ -144,15 +137,10 @@ impl Store {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::tests::open_tmp;
     use crate::{AlertChange, AlertIncident, NewAlert, NewAlertEvent, NewReceipt, NewUser};
     use roeh_domain::CameraId;
     use std::time::Duration;
-
-    async fn open_tmp() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
-        (dir, Store::open(&url).await.unwrap())
-    }
 
     async fn raise(store: &Store, hotspot: Uuid, at: WallTime) -> Uuid {
         let id = Uuid::new_v4();

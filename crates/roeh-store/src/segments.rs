@@ -8,7 +8,10 @@
 //! - Range queries return rows in both states, so a caller can tell "deleted by retention" from
 //!   "never recorded"; they filter on [`SegmentState`] where only files matter.
 
-use crate::{Error, Result, Store, db, frame_index, log, to_hash, to_i64, to_u64};
+use crate::{
+    Error, Result, Store, db, execute, fetch_all, fetch_optional, frame_index, log, to_hash,
+    to_i64, to_u64,
+};
 use roeh_domain::{
     CameraId, ErrorKind, FrameIndexEntry, Pts90k, Segment, SegmentState, VideoCodec, WallTime,
 };
@@ -69,11 +72,7 @@ impl Store {
         }
         let blob = frame_index::encode(index).map_err(bad)?;
         let cam = seg.camera.to_string();
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("inserting segment"))?;
+        let mut tx = self.begin("inserting segment").await?;
         let last: Option<(i64, Vec<u8>)> = sqlx::query_as(
             "SELECT seq, chain FROM segments WHERE camera_id = ? ORDER BY seq DESC LIMIT 1",
         )
@@ -121,25 +120,21 @@ impl Store {
         // The segment's log leaf, in the same transaction as its row.
         let at = seg.end;
         let idx = log::append_leaf(&mut tx, &segment_leaf(seg, index), at).await?;
-        sqlx::query("UPDATE segments SET log_index = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE segments SET log_index = ? WHERE id = ?")
             .bind(to_i64(idx, "log index")?)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("inserting segment"))?;
+            .bind(id);
+        execute(&mut *tx, q, "inserting segment").await?;
         // A gap closed by this run's first frame ends where the footage begins (which may be
         // before that frame arrived); then every gap that ended by then is settled and logged.
-        sqlx::query(
+        let q = sqlx::query(
             "UPDATE gaps SET end_wall = MAX(start_wall, ?) WHERE camera_id = ? \
              AND log_index IS NULL AND end_wall IS NOT NULL AND start_wall <= ? AND end_wall > ?",
         )
         .bind(seg.start.0)
         .bind(&cam)
         .bind(seg.start.0)
-        .bind(seg.start.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("inserting segment"))?;
+        .bind(seg.start.0);
+        execute(&mut *tx, q, "inserting segment").await?;
         log::settle_gaps(&mut tx, seg.camera, seg.start, at).await?;
         tx.commit().await.map_err(db("committing segment"))?;
         Ok(id)
@@ -148,35 +143,24 @@ impl Store {
     /// The camera's segment with the highest seq (any state), to continue its chain.
     #[tracing::instrument(skip_all)]
     pub async fn last_segment(&self, camera: CameraId) -> Result<Option<Segment>> {
-        let row = sqlx::query(LAST_SEGMENT_SQL)
-            .bind(camera.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading last segment"))?;
-        row.as_ref().map(segment_from_row).transpose()
+        let q = sqlx::query(LAST_SEGMENT_SQL).bind(camera.to_string());
+        fetch_optional(&self.pool, q, "reading last segment", segment_from_row).await
     }
 
     /// A segment by id.
     #[tracing::instrument(skip_all)]
     pub async fn segment(&self, id: i64) -> Result<Option<Segment>> {
-        let row = sqlx::query(SEGMENT_BY_ID_SQL)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading segment"))?;
-        row.as_ref().map(segment_from_row).transpose()
+        let q = sqlx::query(SEGMENT_BY_ID_SQL).bind(id);
+        fetch_optional(&self.pool, q, "reading segment", segment_from_row).await
     }
 
     /// A segment by camera and seq.
     #[tracing::instrument(skip_all)]
     pub async fn segment_by_seq(&self, camera: CameraId, seq: u64) -> Result<Option<Segment>> {
-        let row = sqlx::query(SEGMENT_BY_SEQ_SQL)
+        let q = sqlx::query(SEGMENT_BY_SEQ_SQL)
             .bind(camera.to_string())
-            .bind(to_i64(seq, "seq")?)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading segment"))?;
-        row.as_ref().map(segment_from_row).transpose()
+            .bind(to_i64(seq, "seq")?);
+        fetch_optional(&self.pool, q, "reading segment", segment_from_row).await
     }
 
     /// Segments of `camera` overlapping `[start, end)` (both states), in seq order.
@@ -187,14 +171,11 @@ impl Store {
         start: WallTime,
         end: WallTime,
     ) -> Result<Vec<Segment>> {
-        let rows = sqlx::query(SEGMENTS_IN_RANGE_SQL)
+        let q = sqlx::query(SEGMENTS_IN_RANGE_SQL)
             .bind(camera.to_string())
             .bind(end.0)
-            .bind(start.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing segments"))?;
-        rows.iter().map(segment_from_row).collect()
+            .bind(start.0);
+        fetch_all(&self.pool, q, "listing segments", segment_from_row).await
     }
 
     /// Up to `limit` segments of `camera` (both states) from seq `from_seq` on, in seq order:
@@ -206,14 +187,11 @@ impl Store {
         from_seq: u64,
         limit: u32,
     ) -> Result<Vec<Segment>> {
-        let rows = sqlx::query(CHAIN_SEGMENTS_SQL)
+        let q = sqlx::query(CHAIN_SEGMENTS_SQL)
             .bind(camera.to_string())
             .bind(to_i64(from_seq, "seq")?)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing chain"))?;
-        rows.iter().map(segment_from_row).collect()
+            .bind(i64::from(limit));
+        fetch_all(&self.pool, q, "listing chain", segment_from_row).await
     }
 
     /// The per-frame index of a segment. `NotFound` if there is no such segment.
@@ -263,21 +241,14 @@ impl Store {
     /// `false` if it was already deleted; `NotFound` if there is no such segment.
     #[tracing::instrument(skip_all)]
     pub async fn mark_segment_deleted(&self, id: i64, at: WallTime) -> Result<bool> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("marking segment deleted"))?;
-        let r = sqlx::query(
+        let mut tx = self.begin("marking segment deleted").await?;
+        let q = sqlx::query(
             "UPDATE segments SET state = 'deleted', deleted_at = ? \
              WHERE id = ? AND state = 'committed'",
         )
         .bind(at.0)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("marking segment deleted"))?;
-        if r.rows_affected() == 1 {
+        .bind(id);
+        if execute(&mut *tx, q, "marking segment deleted").await? == 1 {
             // The deletion is a custody event; the segment's own leaf stays in the log.
             let row = sqlx::query("SELECT camera_id, seq, log_index FROM segments WHERE id = ?")
                 .bind(id)

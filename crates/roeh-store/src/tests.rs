@@ -6,7 +6,9 @@ use roeh_domain::{
     Secret, Segment, SegmentState, Transport, VideoCodec, WallTime,
 };
 
-async fn open_tmp() -> (tempfile::TempDir, Store) {
+/// A store in a fresh temporary directory (kept alive by the first element), with a credential
+/// key set. Shared by the tests of every module.
+pub(crate) async fn open_tmp() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
     let store = Store::open(&url).await.unwrap();

@@ -3,7 +3,7 @@
 //! Invariants: a checkpoint's timestamp response is set at most once and never replaced or
 //! cleared; the bytes are stored exactly as given (the custody service checks them before).
 
-use crate::{Error, Result, Store, db};
+use crate::{Error, Result, Store, db, execute};
 use roeh_domain::ErrorKind;
 
 impl Store {
@@ -11,15 +11,12 @@ impl Store {
     /// such checkpoint and `AlreadyExists` when it has a response already (which is kept).
     #[tracing::instrument(skip_all)]
     pub async fn set_checkpoint_tsa(&self, id: i64, response: &[u8]) -> Result<()> {
-        let r = sqlx::query(
+        let q = sqlx::query(
             "UPDATE checkpoints SET tsa_response = ? WHERE id = ? AND tsa_response IS NULL",
         )
         .bind(response)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(db("storing checkpoint timestamp"))?;
-        if r.rows_affected() == 1 {
+        .bind(id);
+        if execute(&self.pool, q, "storing checkpoint timestamp").await? == 1 {
             return Ok(());
         }
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM checkpoints WHERE id = ?")

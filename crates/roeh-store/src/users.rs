@@ -13,7 +13,7 @@
 //! - roles, scopes and outcomes are stored as text; their meaning lives in `roeh-auth`. The schema
 //!   checks roles and outcomes against the known names.
 
-use crate::{Error, Result, Store, db};
+use crate::{Error, Result, Store, db, execute, execute_found, fetch_all};
 use roeh_domain::{ErrorKind, WallTime};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -228,6 +228,20 @@ fn audit_row(r: &SqliteRow) -> Result<AuditRow> {
     })
 }
 
+/// A user's role and when they were disabled, if ever; `NotFound` if there is no such user.
+async fn role_of(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    what: &'static str,
+) -> Result<(String, Option<i64>)> {
+    sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db(what))?
+        .ok_or_else(|| Error::new(ErrorKind::NotFound, "no such user"))
+}
+
 /// Refuses a change that would leave no enabled admin. `role`/`disabled` describe the user
 /// before the change; `stays_admin` whether it is an enabled admin after.
 async fn guard_last_admin(
@@ -338,16 +352,10 @@ impl Store {
     /// revoked here; call [`Store::revoke_user_tokens`] as the caller's policy says.
     #[tracing::instrument(skip_all)]
     pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<()> {
-        let r = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(db("setting password"))?;
-        if r.rows_affected() == 0 {
-            return Err(Error::new(ErrorKind::NotFound, "no such user"));
-        }
-        Ok(())
+            .bind(id);
+        execute_found(&self.pool, q, "setting password", "no such user").await
     }
 
     /// Changes a user's role and scope. `NotFound` if there is no such user;
@@ -355,28 +363,14 @@ impl Store {
     /// unknown role.
     #[tracing::instrument(skip_all)]
     pub async fn set_user_access(&self, id: i64, role: &str, scope: &str) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("changing user access"))?;
-        let row: Option<(String, Option<i64>)> =
-            sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db("changing user access"))?;
-        let Some((old_role, disabled_at)) = row else {
-            return Err(Error::new(ErrorKind::NotFound, "no such user"));
-        };
+        let mut tx = self.begin("changing user access").await?;
+        let (old_role, disabled_at) = role_of(&mut tx, id, "changing user access").await?;
         guard_last_admin(&mut tx, &old_role, disabled_at.is_some(), role == "admin").await?;
-        sqlx::query("UPDATE users SET role = ?, scope = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE users SET role = ?, scope = ? WHERE id = ?")
             .bind(role)
             .bind(scope)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("changing user access"))?;
+            .bind(id);
+        execute(&mut *tx, q, "changing user access").await?;
         tx.commit().await.map_err(db("changing user access"))?;
         Ok(())
     }
@@ -386,36 +380,22 @@ impl Store {
     /// it is the last enabled admin.
     #[tracing::instrument(skip_all)]
     pub async fn disable_user(&self, id: i64, now: WallTime) -> Result<bool> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("disabling user"))?;
-        let row: Option<(String, Option<i64>)> =
-            sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db("disabling user"))?;
-        let Some((role, disabled_at)) = row else {
-            return Err(Error::new(ErrorKind::NotFound, "no such user"));
-        };
+        let mut tx = self.begin("disabling user").await?;
+        let (role, disabled_at) = role_of(&mut tx, id, "disabling user").await?;
         if disabled_at.is_some() {
             return Ok(false);
         }
         guard_last_admin(&mut tx, &role, false, false).await?;
-        sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
             .bind(now.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("disabling user"))?;
-        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
-            .bind(now.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("disabling user"))?;
+            .bind(id);
+        execute(&mut *tx, q, "disabling user").await?;
+        let q = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(id);
+        execute(&mut *tx, q, "disabling user").await?;
         tx.commit().await.map_err(db("disabling user"))?;
         Ok(true)
     }
@@ -431,7 +411,7 @@ impl Store {
                 "a token must expire after it is issued",
             ));
         }
-        let r = sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO tokens (hash, user_id, kind, label, created_at, expires_at) \
              SELECT ?, id, ?, ?, ?, ? FROM users WHERE id = ? AND disabled_at IS NULL",
         )
@@ -440,11 +420,8 @@ impl Store {
         .bind(&t.label)
         .bind(t.created_at.0)
         .bind(t.expires_at.0)
-        .bind(t.user_id)
-        .execute(&self.pool)
-        .await
-        .map_err(db("storing token"))?;
-        if r.rows_affected() == 1 {
+        .bind(t.user_id);
+        if execute(&self.pool, q, "storing token").await? == 1 {
             return Ok(());
         }
         match self.user_by_id(t.user_id).await? {
@@ -483,12 +460,10 @@ impl Store {
         let kind = stored_kind(&row.get::<String, _>(7))?;
         let last_used: Option<i64> = row.get(8);
         if last_used.is_none_or(|t| WallTime(t).plus(LAST_USED_GRANULARITY) <= now) {
-            sqlx::query("UPDATE tokens SET last_used_at = ? WHERE hash = ?")
+            let q = sqlx::query("UPDATE tokens SET last_used_at = ? WHERE hash = ?")
                 .bind(now.0)
-                .bind(hash.as_slice())
-                .execute(&self.pool)
-                .await
-                .map_err(db("recording token use"))?;
+                .bind(hash.as_slice());
+            execute(&self.pool, q, "recording token use").await?;
         }
         Ok(Some((user, kind)))
     }
@@ -496,55 +471,43 @@ impl Store {
     /// Revokes one token. `Ok(false)` if it was unknown or already revoked.
     #[tracing::instrument(skip_all)]
     pub async fn revoke_token(&self, hash: &[u8; 32], now: WallTime) -> Result<bool> {
-        let r =
+        let q =
             sqlx::query("UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL")
                 .bind(now.0)
-                .bind(hash.as_slice())
-                .execute(&self.pool)
-                .await
-                .map_err(db("revoking token"))?;
-        Ok(r.rows_affected() == 1)
+                .bind(hash.as_slice());
+        Ok(execute(&self.pool, q, "revoking token").await? == 1)
     }
 
     /// Revokes every token of a user; returns how many were live.
     #[tracing::instrument(skip_all)]
     pub async fn revoke_user_tokens(&self, user_id: i64, now: WallTime) -> Result<u64> {
-        let r = sqlx::query(
+        let q = sqlx::query(
             "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
         )
         .bind(now.0)
-        .bind(user_id)
-        .execute(&self.pool)
-        .await
-        .map_err(db("revoking tokens"))?;
-        Ok(r.rows_affected())
+        .bind(user_id);
+        execute(&self.pool, q, "revoking tokens").await
     }
 
     /// A user's tokens, revoked and expired ones included, oldest first.
     #[tracing::instrument(skip_all)]
     pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenRow>> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT hash, user_id, kind, label, created_at, expires_at, revoked_at, \
              last_used_at FROM tokens WHERE user_id = ? ORDER BY created_at, hash",
         )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("listing tokens"))?;
-        rows.iter().map(token_row).collect()
+        .bind(user_id);
+        fetch_all(&self.pool, q, "listing tokens", token_row).await
     }
 
     /// Deletes token rows that expired or were revoked before `before` (they authenticate
     /// nobody; the audit log keeps the history). Returns how many.
     #[tracing::instrument(skip_all)]
     pub async fn delete_dead_tokens(&self, before: WallTime) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM tokens WHERE expires_at < ? OR revoked_at < ?")
+        let q = sqlx::query("DELETE FROM tokens WHERE expires_at < ? OR revoked_at < ?")
             .bind(before.0)
-            .bind(before.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db("deleting dead tokens"))?;
-        Ok(r.rows_affected())
+            .bind(before.0);
+        execute(&self.pool, q, "deleting dead tokens").await
     }
 
     /// Appends an audit record; returns its id. `InvalidArgument` for an unknown outcome.
@@ -579,7 +542,7 @@ impl Store {
         };
         let since = f.since.map(|t| t.0);
         let until = f.until.map(|t| t.0);
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT id, time, actor, role, action, target, outcome, status, reason, source_ip \
              FROM audit_log \
              WHERE (? IS NULL OR time >= ?) AND (? IS NULL OR time < ?) \
@@ -597,11 +560,8 @@ impl Store {
         .bind(&f.action)
         .bind(f.before_id)
         .bind(f.before_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("reading audit log"))?;
-        rows.iter().map(audit_row).collect()
+        .bind(i64::from(limit));
+        fetch_all(&self.pool, q, "reading audit log", audit_row).await
     }
 
     /// Stores the hash of a fresh setup token if no admin exists (disabled ones included),
@@ -610,11 +570,7 @@ impl Store {
     /// other roles made before the first admin (the demo's patrol car) do not end the setup.
     #[tracing::instrument(skip_all)]
     pub async fn ensure_setup_token(&self, hash: &[u8; 32], now: WallTime) -> Result<bool> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("storing setup token"))?;
+        let mut tx = self.begin("storing setup token").await?;
         let (admins,): (bool,) = sqlx::query_as(NO_SETUP_ONCE_SQL)
             .fetch_one(&mut *tx)
             .await
@@ -622,16 +578,14 @@ impl Store {
         if admins {
             return Ok(false);
         }
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO setup_token (id, hash, created_at) VALUES (1, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, \
              created_at = excluded.created_at, used_at = NULL, used_by = NULL",
         )
         .bind(hash.as_slice())
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("storing setup token"))?;
+        .bind(now.0);
+        execute(&mut *tx, q, "storing setup token").await?;
         tx.commit().await.map_err(db("storing setup token"))?;
         Ok(true)
     }
@@ -666,11 +620,7 @@ impl Store {
                 "the setup token creates an admin",
             ));
         }
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("using setup token"))?;
+        let mut tx = self.begin("using setup token").await?;
         // Matched in SQL like every other token hash (`user_for_token`): what is compared is
         // the SHA-256 of a 256-bit random token, so the comparison's timing could at most reveal
         // bytes of that hash, which does not help anyone find the token text.
@@ -697,12 +647,10 @@ impl Store {
         .await
         .map_err(db("using setup token"))?;
         let id = r.last_insert_rowid();
-        sqlx::query("UPDATE setup_token SET used_at = ?, used_by = ? WHERE id = 1")
+        let q = sqlx::query("UPDATE setup_token SET used_at = ?, used_by = ? WHERE id = 1")
             .bind(now.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("using setup token"))?;
+            .bind(id);
+        execute(&mut *tx, q, "using setup token").await?;
         tx.commit().await.map_err(db("using setup token"))?;
         Ok(Some(id))
     }

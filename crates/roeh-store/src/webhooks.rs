@@ -17,7 +17,9 @@
 //! - within a subscription, deliveries are identified and listed by their event seq (newest
 //!   first), which [`Store::webhook_deliveries_page`] also uses as the paging cursor.
 
-use crate::{Error, Result, Store, db, to_i64, to_u64};
+use crate::{
+    Error, Result, Store, db, execute, fetch_all, fetch_optional, to_i64, to_u64, to_uuid,
+};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -258,7 +260,7 @@ pub fn idempotency_key(webhook: Uuid, seq: u64) -> String {
 
 fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid> {
     let s: String = row.try_get(col).map_err(db("reading webhook row"))?;
-    Uuid::parse_str(&s).map_err(|_| Error::new(ErrorKind::DataLoss, "stored id is not a UUID"))
+    to_uuid(&s, "id")
 }
 
 fn webhook_from_row(row: &SqliteRow) -> Result<WebhookRow> {
@@ -334,7 +336,7 @@ impl Store {
         let hotspots = serde_json::to_string(&new.hotspots)
             .map_err(|_| Error::new(ErrorKind::Internal, "encoding webhook hotspots"))?;
         // The last seq is read in the insert itself: no event can fall between the two.
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO webhooks (id, name, url, secret, kinds, hotspots, enabled, after_seq, \
              created_at, format) VALUES (?, ?, ?, ?, ?, ?, ?, \
              (SELECT COALESCE(MAX(seq), 0) FROM alert_events), ?, ?)",
@@ -347,10 +349,8 @@ impl Store {
         .bind(hotspots)
         .bind(i64::from(new.enabled))
         .bind(new.created_at.0)
-        .bind(new.format.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(db("storing a webhook"))?;
+        .bind(new.format.as_str());
+        execute(&self.pool, q, "storing a webhook").await?;
         self.get_webhook(new.id)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::Internal, "a stored webhook cannot be read back"))
@@ -359,41 +359,31 @@ impl Store {
     /// A subscription by id.
     #[tracing::instrument(skip_all)]
     pub async fn get_webhook(&self, id: Uuid) -> Result<Option<WebhookRow>> {
-        let row = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             webhook_cols!(),
             " FROM webhooks WHERE id = ?"
         ))
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db("reading a webhook"))?;
-        row.as_ref().map(webhook_from_row).transpose()
+        .bind(id.to_string());
+        fetch_optional(&self.pool, q, "reading a webhook", webhook_from_row).await
     }
 
     /// Every subscription, oldest first.
     #[tracing::instrument(skip_all)]
     pub async fn list_webhooks(&self) -> Result<Vec<WebhookRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             webhook_cols!(),
             " FROM webhooks ORDER BY created_at, id"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db("listing webhooks"))?;
-        rows.iter().map(webhook_from_row).collect()
+        ));
+        fetch_all(&self.pool, q, "listing webhooks", webhook_from_row).await
     }
 
     /// Deletes a subscription and its deliveries; `false` if there was none.
     #[tracing::instrument(skip_all)]
     pub async fn delete_webhook(&self, id: Uuid) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM webhooks WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("deleting a webhook"))?;
-        Ok(r.rows_affected() > 0)
+        let q = sqlx::query("DELETE FROM webhooks WHERE id = ?").bind(id.to_string());
+        Ok(execute(&self.pool, q, "deleting a webhook").await? > 0)
     }
 
     /// Enables or disables a subscription; `None` if there is none. Enabling a disabled one
@@ -409,11 +399,8 @@ impl Store {
         } else {
             "UPDATE webhooks SET enabled = 0 WHERE id = ?"
         };
-        sqlx::query(q)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("enabling or disabling a webhook"))?;
+        let q = sqlx::query(q).bind(id.to_string());
+        execute(&self.pool, q, "enabling or disabling a webhook").await?;
         self.get_webhook(id).await
     }
 
@@ -458,16 +445,14 @@ impl Store {
     /// Moves outbound `channel`'s cursor to `seq`; it never goes back.
     #[tracing::instrument(skip_all)]
     pub async fn advance_outbound_cursor(&self, channel: &str, seq: u64) -> Result<()> {
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO outbound_cursors (channel, seq) VALUES (?, ?) \
              ON CONFLICT (channel) DO UPDATE SET seq = CASE WHEN excluded.seq > outbound_cursors.seq \
              THEN excluded.seq ELSE outbound_cursors.seq END",
         )
         .bind(channel)
-        .bind(to_i64(seq, "outbound cursor")?)
-        .execute(&self.pool)
-        .await
-        .map_err(db("advancing an outbound cursor"))?;
+        .bind(to_i64(seq, "outbound cursor")?);
+        execute(&self.pool, q, "advancing an outbound cursor").await?;
         Ok(())
     }
 
@@ -491,11 +476,7 @@ impl Store {
         deliveries: &[NewDelivery],
         now: WallTime,
     ) -> Result<u64> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("starting webhook enqueue"))?;
+        let mut tx = self.begin("starting webhook enqueue").await?;
         let mut added = 0;
         for d in deliveries {
             let r = sqlx::query(
@@ -518,11 +499,9 @@ impl Store {
             .map_err(db("enqueueing a webhook delivery"))?;
             added += r.rows_affected();
         }
-        sqlx::query("UPDATE webhook_cursor SET seq = MAX(seq, ?) WHERE id = 1")
-            .bind(to_i64(through_seq, "seq")?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("advancing the webhook cursor"))?;
+        let q = sqlx::query("UPDATE webhook_cursor SET seq = MAX(seq, ?) WHERE id = 1")
+            .bind(to_i64(through_seq, "seq")?);
+        execute(&mut *tx, q, "advancing the webhook cursor").await?;
         tx.commit()
             .await
             .map_err(db("committing webhook enqueue"))?;
@@ -537,7 +516,7 @@ impl Store {
         now: WallTime,
         limit: u32,
     ) -> Result<Vec<DeliveryRow>> {
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             delivery_cols!(),
             " FROM webhook_deliveries d WHERE state = 'pending' AND next_attempt_at <= ? \
@@ -545,11 +524,14 @@ impl Store {
              ORDER BY next_attempt_at, id LIMIT ?"
         ))
         .bind(now.0)
-        .bind(i64::from(limit.clamp(1, MAX_DELIVERY_LIST)))
-        .fetch_all(&self.pool)
+        .bind(i64::from(limit.clamp(1, MAX_DELIVERY_LIST)));
+        fetch_all(
+            &self.pool,
+            q,
+            "reading due webhook deliveries",
+            delivery_from_row,
+        )
         .await
-        .map_err(db("reading due webhook deliveries"))?;
-        rows.iter().map(delivery_from_row).collect()
     }
 
     /// Records an attempt on a pending delivery at `now`. `false` if the delivery is gone or no
@@ -574,7 +556,7 @@ impl Store {
                 ("dead", *status, Some(error.as_str()), now, None)
             }
         };
-        let r = sqlx::query(
+        let q = sqlx::query(
             "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, \
              last_status = ?, last_error = ?, next_attempt_at = ?, delivered_at = ? \
              WHERE id = ? AND state = 'pending'",
@@ -584,11 +566,8 @@ impl Store {
         .bind(error)
         .bind(next.0)
         .bind(delivered)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(db("recording a webhook attempt"))?;
-        Ok(r.rows_affected() > 0)
+        .bind(id);
+        Ok(execute(&self.pool, q, "recording a webhook attempt").await? > 0)
     }
 
     /// The deliveries of a subscription, newest first, at most `limit`.
@@ -608,18 +587,21 @@ impl Store {
     ) -> Result<Vec<DeliveryRow>> {
         // A cursor beyond every stored seq reads from the newest.
         let before = before_seq.map_or(i64::MAX, |s| i64::try_from(s).unwrap_or(i64::MAX));
-        let rows = sqlx::query(concat!(
+        let q = sqlx::query(concat!(
             "SELECT ",
             delivery_cols!(),
             " FROM webhook_deliveries WHERE webhook_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
         ))
         .bind(webhook.to_string())
         .bind(before)
-        .bind(i64::from(limit.clamp(1, MAX_DELIVERY_LIST)))
-        .fetch_all(&self.pool)
+        .bind(i64::from(limit.clamp(1, MAX_DELIVERY_LIST)));
+        fetch_all(
+            &self.pool,
+            q,
+            "listing webhook deliveries",
+            delivery_from_row,
+        )
         .await
-        .map_err(db("listing webhook deliveries"))?;
-        rows.iter().map(delivery_from_row).collect()
     }
 }
 
@@ -627,17 +609,7 @@ impl Store {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::CredentialKey;
-
-    async fn open_tmp() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
-        let store = Store::open(&url).await.unwrap();
-        store
-            .set_credential_key(CredentialKey::generate().unwrap())
-            .unwrap();
-        (dir, store)
-    }
+    use crate::tests::open_tmp;
 
     fn webhook(enabled: bool) -> NewWebhook {
         NewWebhook {

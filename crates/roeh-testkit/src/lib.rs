@@ -2,6 +2,7 @@
 //!
 //! - [`footage`]: the real test footage prepared by `scripts/setup.sh`;
 //! - [`probe`]: what `ffprobe` says about a file (codec, size, frame count, duration);
+//! - [`output_ok`]: runs a command (a tool, or the binary under test) that must succeed;
 //! - [`RoehProcess`]: the `roeh` binary as a child process that tests can stop gracefully or
 //!   `kill -9`;
 //! - [`wait_for`]: polls a condition with a deadline instead of sleeping a fixed time;
@@ -128,6 +129,20 @@ pub fn decode_errors(file: &Path) -> anyhow::Result<String> {
         file.display()
     );
     Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Runs `cmd` to completion and returns its output; panics, with its stderr, unless it ran and
+/// exited 0 (`bash scripts/setup.sh` installs the tools tests run).
+pub fn output_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Polls `f` every 100 ms until it returns `Some`, or fails after `timeout`.

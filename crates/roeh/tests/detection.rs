@@ -13,7 +13,7 @@ mod common;
 use common::{BIN, Site, get_json, wait_streaming};
 use roeh_domain::WallTime;
 use roeh_testcam::{TestCamConfig, TestCamServer};
-use roeh_testkit::{footage, wait_for};
+use roeh_testkit::{footage, output_ok, wait_for};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -61,18 +61,13 @@ fn time(v: &Value) -> WallTime {
 
 /// Packed RGB24 of a JPEG, decoded by ffmpeg.
 fn decode_jpeg(path: &Path) -> Vec<u8> {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-i"])
-        .arg(path)
-        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    output_ok(
+        std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-i"])
+            .arg(path)
+            .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]),
+    )
+    .stdout
 }
 
 /// The longest horizontal run of box-red pixels, and how many there are. In the raw footage

@@ -8,7 +8,7 @@ mod common;
 
 use common::{BIN, Site, get_json, wait_streaming};
 use roeh_testcam::{TestCamConfig, TestCamServer};
-use roeh_testkit::footage;
+use roeh_testkit::{footage, output_ok};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -33,6 +33,15 @@ fn segments(base: &str, cam: &str) -> Vec<serde_json::Value> {
     v.as_array()
         .unwrap_or_else(|| panic!("segments: {v}"))
         .clone()
+}
+
+/// Asks for an export (`202 Accepted`) and waits until it is done: its id and final state.
+fn export(base: &str, request: serde_json::Value) -> (String, serde_json::Value) {
+    let (s, job) = post(&format!("{base}/api/exports"), request);
+    assert_eq!(s, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let done = wait_export(base, &id);
+    (id, done)
 }
 
 fn wait_export(base: &str, id: &str) -> serde_json::Value {
@@ -111,15 +120,12 @@ fn a_60s_clip_exports_plays_and_verifies_offline() {
     assert_eq!(s, 400, "an absurd range is refused");
 
     // A directory bundle.
-    let (s, job) = post(
-        &format!("{base}/api/exports"),
+    let (id, _) = export(
+        &base,
         serde_json::json!({"camera": cam, "start": start, "end": end,
             "reason": "assault reported at the walkway", "case": "PD-2026-4711", "form": "directory"}),
     );
-    assert_eq!(s, 202, "{job}");
-    let id = job["id"].as_str().unwrap();
-    wait_export(&base, id);
-    let dir = site.data().join("exports").join(id);
+    let dir = site.data().join("exports").join(&id);
     assert!(
         dir.join("clip.mp4").is_file(),
         "bundle at {}",
@@ -171,14 +177,11 @@ fn a_60s_clip_exports_plays_and_verifies_offline() {
     );
 
     // A zip bundle, downloaded like an investigator would; the download is a custody event.
-    let (s, job) = post(
-        &format!("{base}/api/exports"),
+    let (_, done) = export(
+        &base,
         serde_json::json!({"camera": cam, "start": start, "end": end,
             "reason": "copy for the prosecutor", "case": "PD-2026-4711"}),
     );
-    assert_eq!(s, 202, "{job}");
-    let zid = job["id"].as_str().unwrap();
-    let done = wait_export(&base, zid);
     let before = get_json(&format!("{base}/api/log/checkpoint"));
     let bytes = roeh_testkit::get(&format!("{base}{}", done["download"].as_str().unwrap()))
         .unwrap()
@@ -227,25 +230,17 @@ fn a_60s_clip_exports_plays_and_verifies_offline() {
 
     // Key rotation (TRUST I6): a new key signs from now on; bundles signed by the old key still
     // verify with the old key, and a new bundle verifies with the new key only.
-    let out = Command::new(BIN)
-        .args(["keys", "rotate", "--config"])
-        .arg(&site.config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    output_ok(
+        Command::new(BIN)
+            .args(["keys", "rotate", "--config"])
+            .arg(&site.config),
     );
-    let (s, job) = post(
-        &format!("{base}/api/exports"),
+    let (rid, _) = export(
+        &base,
         serde_json::json!({"camera": cam, "start": start, "end": end,
             "reason": "after rotation", "case": "PD-2026-4711", "form": "directory"}),
     );
-    assert_eq!(s, 202, "{job}");
-    let rid = job["id"].as_str().unwrap();
-    wait_export(&base, rid);
-    let rotated = site.data().join("exports").join(rid);
+    let rotated = site.data().join("exports").join(&rid);
     let keys = get_json(&format!("{base}/api/keys"));
     assert_eq!(keys.as_array().unwrap().len(), 2);
     assert!(keys[0]["retired_at"].is_string(), "{keys}");
@@ -330,17 +325,14 @@ fn a_held_range_survives_retention_that_deletes_everything_around_it() {
         "footage before the hold is deleted"
     );
     // The held footage still exports and verifies.
-    let (s, job) = post(
-        &format!("{base}/api/exports"),
+    let (id, _) = export(
+        &base,
         serde_json::json!({"camera": cam,
             "start": roeh_domain::WallTime(hs).to_rfc3339(),
             "end": roeh_domain::WallTime(he).to_rfc3339(),
             "reason": "held footage", "case": "PD-2026-0815",
             "form": "directory"}),
     );
-    assert_eq!(s, 202, "{job}");
-    let id = job["id"].as_str().unwrap();
-    wait_export(&base, id);
     let key_path = site.dir.path().join("site-key.pem");
     std::fs::write(
         &key_path,
@@ -349,7 +341,7 @@ fn a_held_range_survives_retention_that_deletes_everything_around_it() {
             .unwrap(),
     )
     .unwrap();
-    let (code, text) = roeh_verify(&site.data().join("exports").join(id), &key_path);
+    let (code, text) = roeh_verify(&site.data().join("exports").join(&id), &key_path);
     assert_eq!(code, 0, "{text}");
 
     // Lifting the hold lets retention take it.

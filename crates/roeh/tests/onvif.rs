@@ -64,6 +64,12 @@ fn post(url: &str, body: serde_json::Value) -> (u16, String) {
     (r.status().as_u16(), r.text().unwrap())
 }
 
+/// Asserts that the site lists no camera.
+fn assert_no_cameras(base: &str) {
+    let cams = get_json(&format!("{base}/api/cameras"));
+    assert!(cams.as_array().unwrap().is_empty(), "{cams}");
+}
+
 fn get_text(url: &str) -> String {
     roeh_testkit::get(url).unwrap().text().unwrap()
 }
@@ -107,12 +113,7 @@ fn story(site: &Site, t0: std::time::Instant) {
     let discovered_id = d["id"].as_i64().unwrap();
     let pending = get_json(&format!("{base}/api/onvif/discovered"));
     assert_eq!(pending.as_array().unwrap().len(), 1);
-    assert!(
-        get_json(&format!("{base}/api/cameras"))
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert_no_cameras(&base);
 
     // A wrong password is refused by the camera: nothing stored, the entry stays pending.
     let (st, text) = post(
@@ -122,12 +123,7 @@ fn story(site: &Site, t0: std::time::Instant) {
     );
     assert_eq!(st, 403, "{text}");
     assert!(!text.contains("Wrong-Pa55-xyz"));
-    assert!(
-        get_json(&format!("{base}/api/cameras"))
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert_no_cameras(&base);
 
     // Approving it adds the camera with both profiles and starts recording.
     let (st, text) = post(
