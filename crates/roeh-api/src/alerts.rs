@@ -29,7 +29,7 @@ use roeh_alerts::{
 use roeh_auth::{Principal, Role, Scope};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use roeh_store::{
-    AlertChange, AlertFilter, AlertRow, DispatchRow, NewAlertEvent, NewReceipt, NewToken, NewUser,
+    AlertFilter, AlertRow, DispatchRow, NewAlertEvent, NewReceipt, NewToken, NewUser,
     ReceiptStored, TokenKind,
 };
 use serde::{Deserialize, Serialize};
@@ -344,16 +344,7 @@ pub(crate) async fn dispatch(
         )));
     }
     let a = load_visible(&st, &who, &id).await?;
-    let from = AlertState::parse(&a.state)?;
-    let t = roeh_alerts::transition(from, a.claimed_by, Action::Dispatch, &actor_of(&who))
-        .map_err(|e| ApiError::from(roeh_alerts::Error::from(e)))?;
-    let change = AlertChange {
-        from_state: a.state.clone(),
-        from_claimed_by: a.claimed_by,
-        to_state: t.to.as_str().into(),
-        claimed_by: t.claimed_by,
-        at: st.clock.wall(),
-    };
+    let change = st.alerts.decide(&a, Action::Dispatch, &actor_of(&who))?;
     let (row, events) = st
         .store
         .dispatch_alert(a.id, &change, &b.units, &who.username, text)

@@ -17,21 +17,7 @@ pub(crate) const NS_PTZ: &str = "http://www.onvif.org/ver20/ptz/wsdl";
 pub(crate) const NS_SCHEMA: &str = "http://www.onvif.org/ver10/schema";
 
 /// Escapes text for element content or a double-quoted attribute.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use roeh_domain::text::xml_escape as escape;
 
 /// A SOAP 1.2 envelope with an optional security header and `body` inside `s:Body`.
 pub(crate) fn envelope(security: Option<&str>, body: &str) -> String {

@@ -157,18 +157,8 @@ pub fn identifier(alert: Uuid, seq: u64) -> String {
 /// Text for XML character data and attribute values: markup escaped, control characters (which
 /// XML 1.0 cannot carry) dropped, at most `max` characters.
 fn text(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max));
-    for c in s.chars().filter(|c| !c.is_control()).take(max) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    let kept: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
+    roeh_domain::text::xml_escape(&kept)
 }
 
 /// The CAP 1.2 XML of `event` of the alert `ctx` describes.
@@ -176,12 +166,8 @@ pub fn message(settings: &CapSettings, ctx: &CapContext, event: &CapEvent<'_>) -
     let sender = text(&settings.sender, 200);
     let kind = msg_type(event.kind, event.state);
     let by_person = ctx.rules.is_empty();
-    let what = if by_person {
-        "Reported by an operator".to_string()
-    } else {
-        ctx.rules.join("; ")
-    };
-    let what = text(&what, 200);
+    let event_name = what_plain(ctx);
+    let what = text(&event_name, 200);
     let place = text(&ctx.hotspot, 200);
     let mut x = String::with_capacity(2048);
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -235,7 +221,7 @@ pub fn message(settings: &CapSettings, ctx: &CapContext, event: &CapEvent<'_>) -
     x.push_str("    <senderName>roeh control room</senderName>\n");
     x.push_str(&format!(
         "    <headline>{}</headline>\n",
-        text(&format!("{} at {}", what_plain(ctx), ctx.hotspot), 160)
+        text(&format!("{event_name} at {}", ctx.hotspot), 160)
     ));
     x.push_str(&format!(
         "    <description>Alert {}: {} ({}).</description>\n",
