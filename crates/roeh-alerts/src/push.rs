@@ -38,16 +38,52 @@ pub const ENVELOPE_VERSION: u8 = 1;
 pub const MAX_ENVELOPE_BYTES: usize = 1 << 20;
 
 /// A push message on the wire.
+///
+/// With the feature `service` it has a JSON Schema, named `PushEnvelope`, for the HTTP API's
+/// OpenAPI document: there `msg` is described as JSON text of a `service::PushMessage`, the
+/// body the service signs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "service", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "service",
+    schemars(
+        rename = "PushEnvelope",
+        description = "A push message on the wire (`roeh_alerts::push::Envelope`): the body as \
+                       JSON text and\nits Ed25519 signature over the push context followed by \
+                       exactly those bytes."
+    )
+)]
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
     /// [`ENVELOPE_VERSION`].
+    #[cfg_attr(
+        feature = "service",
+        schemars(
+            description = "Envelope version.",
+            range(min = ENVELOPE_VERSION, max = ENVELOPE_VERSION)
+        )
+    )]
     pub v: u8,
     /// The signing key's id ([`key_id`]).
+    #[cfg_attr(
+        feature = "service",
+        schemars(description = "The signing key's id (`GET /api/push/key`).")
+    )]
     pub key: String,
     /// The message body, JSON text.
+    #[cfg_attr(
+        feature = "service",
+        schemars(
+            description = "The message body: JSON text of a `PushMessage`.",
+            schema_with = "crate::service::push_body_schema"
+        )
+    )]
     pub msg: String,
     /// Ed25519 signature of [`PUSH_CONTEXT`] ‖ `msg`, lowercase hex.
+    #[cfg_attr(
+        feature = "service",
+        schemars(description = "The signature, lowercase hex.")
+    )]
     pub sig: String,
 }
 
@@ -448,5 +484,49 @@ mod tests {
         assert!(!format!("{s:?}").contains("0707"));
         assert!(PushSigner::from_pkcs8_pem("not a key").is_err());
         assert!(PushVerifier::from_public_pem("junk", Duration::from_secs(1)).is_err());
+    }
+
+    #[cfg(feature = "service")]
+    #[test]
+    fn the_envelope_schema_is_the_push_envelope_of_the_api() {
+        use schemars::JsonSchema;
+        assert_eq!(Envelope::schema_name(), "PushEnvelope");
+        let root = schemars::SchemaGenerator::default().into_root_schema_for::<Envelope>();
+        let root = serde_json::to_value(root).unwrap();
+        assert_eq!(root["type"], "object");
+        assert_eq!(root["additionalProperties"], false);
+        assert_eq!(
+            root["required"],
+            serde_json::json!(["v", "key", "msg", "sig"])
+        );
+        let props = &root["properties"];
+        assert_eq!(props.as_object().unwrap().len(), 4);
+        assert_eq!(props["v"]["minimum"], ENVELOPE_VERSION);
+        assert_eq!(props["v"]["maximum"], ENVELOPE_VERSION);
+        assert_eq!(props["v"]["description"], "Envelope version.");
+        assert_eq!(props["key"]["type"], "string");
+        assert_eq!(props["sig"]["type"], "string");
+        assert_eq!(props["sig"]["description"], "The signature, lowercase hex.");
+        let msg = &props["msg"];
+        assert_eq!(msg["type"], "string");
+        assert_eq!(msg["contentMediaType"], "application/json");
+        assert_eq!(
+            msg["description"],
+            "The message body: JSON text of a `PushMessage`."
+        );
+        assert_eq!(msg["contentSchema"]["$ref"], "#/$defs/PushMessage");
+        // The body schema lists the fields a verifier needs.
+        let body = &root["$defs"]["PushMessage"]["properties"];
+        for field in ["seq", "issued_at", "expires_at"] {
+            assert!(body.get(field).is_some(), "{field}");
+        }
+        // A sealed envelope has exactly the schema's properties.
+        let sealed: serde_json::Value =
+            serde_json::from_str(&PushSigner::from_seed(&[7; 32]).seal("{}".into())).unwrap();
+        let mut names: Vec<&String> = sealed.as_object().unwrap().keys().collect();
+        names.sort();
+        let mut listed: Vec<&String> = props.as_object().unwrap().keys().collect();
+        listed.sort();
+        assert_eq!(names, listed);
     }
 }

@@ -736,6 +736,17 @@ pub struct PushMessage {
     pub wire: bytes::Bytes,
 }
 
+/// The schema of [`crate::push::Envelope::msg`]: a string holding the JSON text of a
+/// [`PushMessage`].
+pub(crate) fn push_body_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let body = generator.subschema_for::<PushMessage>();
+    schemars::json_schema!({
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": body,
+    })
+}
+
 impl PushMessage {
     /// `msg` with its validity set from `issued` and `ttl`, signed by `signer` into `wire`.
     pub fn sealed(

@@ -51,13 +51,16 @@ async fn load_visible(st: &AppState, who: &Principal, id: &str) -> Result<AlertR
 }
 
 /// `GET /api/alerts` filters and cursor.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
+    /// Only alerts in this state.
     state: Option<String>,
+    /// Only alerts of this hotspot.
     hotspot: Option<Uuid>,
-    /// The last alert of the previous page: the next page starts after it.
+    /// Cursor: the last alert of the previous page; the next page starts after it.
     before: Option<Uuid>,
+    /// Page size (default 100, max 1000).
     limit: Option<u32>,
 }
 
@@ -488,9 +491,10 @@ pub(crate) struct RegisteredView {
 }
 
 /// `GET /api/units` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UnitsQuery {
+    /// An alert (UUID): also list the available units nearest to its hotspot.
     alert: Option<String>,
 }
 
@@ -824,10 +828,12 @@ pub(crate) struct ReceiptView {
     dispatch: Option<DispatchView>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClipQuery {
+    /// When the link expires, seconds since 1970.
     exp: i64,
+    /// The link's signature, as issued with it.
     sig: String,
 }
 

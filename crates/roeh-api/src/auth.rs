@@ -80,109 +80,15 @@ pub enum Policy {
     Needs(Permission),
 }
 
-/// The policy of every route of [`crate::router`], by method and route template. `None`: the
-/// route has no policy and is refused.
+/// The policy of a route of [`crate::router`], by method and route template, from the route
+/// table ([`crate::routes`]). `None`: no route of the table, refused.
 pub fn route_policy(method: &Method, path: &str) -> Option<Policy> {
-    use Permission as P;
-    use Policy::{Needs, Public, SignedIn};
-    let get = method == Method::GET;
-    Some(match (method.as_str(), path) {
-        ("GET", "/api/health") => Public,
-        ("POST", "/api/auth/setup" | "/api/auth/login" | "/api/auth/device") => Public,
-        // A signed, short-lived link checked by the handler (alerts::clip), for units' players.
-        ("GET", "/api/alerts/{id}/clip") => Public,
-        ("POST", "/api/auth/logout") | ("GET", "/api/auth/me") => SignedIn,
-        (_, "/api/users" | "/api/users/{id}/disable" | "/api/users/{id}/tokens") => {
-            Needs(P::ManageUsers)
-        }
-        ("GET", "/api/audit") => Needs(P::ViewAudit),
-        ("GET", "/api/cameras" | "/api/cameras/{id}" | "/api/cameras/{id}/onvif") => {
-            Needs(P::ViewCameras)
-        }
-        ("POST", "/api/cameras") | ("DELETE", "/api/cameras/{id}") => Needs(P::ManageCameras),
-        ("GET", "/api/cameras/{id}/live") => Needs(P::ViewLive),
-        // Whoever may watch a camera live may aim it; every command is audited (crate::ptz).
-        ("GET", "/api/cameras/{id}/ptz")
-        | (
-            "POST",
-            "/api/cameras/{id}/ptz/move"
-            | "/api/cameras/{id}/ptz/stop"
-            | "/api/cameras/{id}/ptz/home"
-            | "/api/cameras/{id}/ptz/presets/{preset}",
-        ) => Needs(P::ViewLive),
-        (
-            "GET",
-            "/api/cameras/{id}/segments" | "/api/cameras/{id}/gaps" | "/api/cameras/{id}/mp4",
-        ) => Needs(P::ViewFootage),
-        ("GET", "/api/keys" | "/api/log/checkpoint" | "/api/log/consistency") => {
-            Needs(P::ViewEvidenceLog)
-        }
-        ("POST", "/api/log/checkpoint") => Needs(P::ExportEvidence),
-        (_, "/api/holds" | "/api/holds/{id}/clear") => Needs(P::ManageHolds),
-        (_, "/api/exports" | "/api/exports/{id}" | "/api/exports/{id}/download") => {
-            Needs(P::ExportEvidence)
-        }
-        (_, p) if p.starts_with("/api/onvif/") => Needs(P::OnvifOnboard),
-        (_, p) if p.starts_with("/api/hotspots") || p.starts_with("/api/rules") => {
-            if get {
-                Needs(P::ViewIncidents)
-            } else {
-                Needs(P::ManageHotspotsRules)
-            }
-        }
-        ("PUT", "/api/cameras/{id}/analysis") => Needs(P::ManageHotspotsRules),
-        ("GET", "/api/cameras/{id}/analysis") => Needs(P::ViewIncidents),
-        ("GET", p) if p.starts_with("/api/incidents") => Needs(P::ViewIncidents),
-        ("GET", "/api/analytics/stats") => Needs(P::ViewStatus),
-        ("GET", "/api/alerts/precision") => Needs(P::ViewIncidents),
-        ("GET", "/api/reports/response-times") => Needs(P::ViewIncidents),
-        ("GET", "/api/alerts" | "/api/alerts/{id}") | ("POST", "/api/alerts") => {
-            Needs(P::HandleAlerts)
-        }
-        (
-            "POST",
-            "/api/alerts/{id}/claim"
-            | "/api/alerts/{id}/acknowledge"
-            | "/api/alerts/{id}/note"
-            | "/api/alerts/{id}/resolve"
-            | "/api/alerts/{id}/false-alarm"
-            | "/api/alerts/{id}/escalate",
-        ) => Needs(P::HandleAlerts),
-        ("POST", "/api/alerts/{id}/dispatch") | (_, "/api/units") => Needs(P::DispatchUnits),
-        ("POST", "/api/units/me/position" | "/api/units/me/status" | "/api/units/me/receipts")
-        | ("GET", "/api/units/me/alerts" | "/api/units/me/alerts/{id}/snapshot") => {
-            Needs(P::UnitReceipts)
-        }
-        // Operators and units alike; the handler picks what each may see.
-        ("GET", "/api/push/ws" | "/api/push/sse" | "/api/push/key") => SignedIn,
-        // Webhooks send every alert of the site out of the building: admins only.
-        (
-            _,
-            "/api/webhooks"
-            | "/api/webhooks/{id}"
-            | "/api/webhooks/{id}/deliveries"
-            | "/api/webhooks/{id}/disable"
-            | "/api/webhooks/{id}/enable",
-        ) => Needs(P::ManageUsers),
-        // The API's description: no data, but not part of the public surface (0006, 0009).
-        ("GET", "/api/openapi.json") => SignedIn,
-        // Prometheus scrapers present an API token of a role holding `ViewStatus`.
-        ("GET", "/metrics") => Needs(P::ViewStatus),
-        _ => return None,
-    })
+    crate::routes::find(method, path).map(|r| r.policy)
 }
 
 /// Whether a request is audited even when it changes nothing: footage views and downloads.
-fn is_view_of_footage(path: &str) -> bool {
-    matches!(
-        path,
-        "/api/cameras/{id}/mp4"
-            | "/api/cameras/{id}/live"
-            | "/api/exports/{id}/download"
-            | "/api/incidents/{id}/snapshot"
-            | "/api/units/me/alerts/{id}/snapshot"
-            | "/api/alerts/{id}/clip"
-    )
+fn is_view_of_footage(method: &Method, path: &str) -> bool {
+    crate::routes::find(method, path).is_some_and(|r| r.view_of_footage)
 }
 
 /// The client's address, put in every request's extensions by [`authenticate`]
@@ -372,7 +278,7 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
     st.metrics
         .count_request(&template, &method, status.as_u16());
     let audit = method != Method::GET
-        || is_view_of_footage(&template)
+        || is_view_of_footage(&method, &template)
         || status == StatusCode::UNAUTHORIZED
         || status == StatusCode::FORBIDDEN;
     // Login and setup audit themselves (they know the username tried).
@@ -500,7 +406,7 @@ pub(crate) async fn setup(
 pub(crate) struct SetupView {
     id: i64,
     username: String,
-    #[schemars(schema_with = "crate::openapi::foreign::role")]
+    #[schemars(with = "roeh_auth::Role")]
     role: &'static str,
 }
 
@@ -531,7 +437,7 @@ pub(crate) struct LoginBody {
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct LoginView {
     username: String,
-    #[schemars(schema_with = "crate::openapi::foreign::role")]
+    #[schemars(with = "roeh_auth::Role")]
     role: &'static str,
     expires_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -749,7 +655,7 @@ pub(crate) async fn logout(
 pub(crate) struct MeView {
     id: i64,
     username: String,
-    #[schemars(schema_with = "crate::openapi::foreign::role")]
+    #[schemars(with = "roeh_auth::Role")]
     role: &'static str,
     #[schemars(with = "roeh_auth::Scope")]
     scope: serde_json::Value,
@@ -804,7 +710,7 @@ pub(crate) async fn me(
 pub(crate) struct NewUserBody {
     username: String,
     password: String,
-    #[schemars(schema_with = "crate::openapi::foreign::role")]
+    #[schemars(with = "roeh_auth::Role")]
     role: String,
     /// `{"cameras": [...], "hotspots": [...]}`; absent = unrestricted.
     #[serde(default)]
@@ -816,7 +722,7 @@ pub(crate) struct NewUserBody {
 pub(crate) struct UserView {
     id: i64,
     username: String,
-    #[schemars(schema_with = "crate::openapi::foreign::role")]
+    #[schemars(with = "roeh_auth::Role")]
     role: String,
     #[schemars(with = "roeh_auth::Scope")]
     scope: serde_json::Value,
@@ -984,14 +890,18 @@ pub(crate) struct TokenView {
     expires_at: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
+    /// Only entries of this actor.
     actor: Option<String>,
+    /// Only entries of this action.
     action: Option<String>,
-    /// The cursor (the last entry id of the previous page); `before_id` is its older name.
+    /// Cursor: the last entry id of the previous page.
     before: Option<i64>,
+    /// Older name of `before`.
     before_id: Option<i64>,
+    /// Page size (default 100, max 1000).
     limit: Option<u32>,
 }
 

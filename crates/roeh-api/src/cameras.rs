@@ -19,7 +19,7 @@ pub struct CameraView {
     id: CameraId,
     name: String,
     url: String,
-    #[schemars(with = "crate::openapi::foreign::Transport")]
+    #[schemars(with = "roeh_onvif::schema::Transport")]
     transport: Transport,
     enabled: bool,
     username: Option<String>,
@@ -93,7 +93,7 @@ pub struct NewCamera {
     #[serde(default)]
     password: Option<String>,
     #[serde(default)]
-    #[schemars(with = "Option<crate::openapi::foreign::Transport>")]
+    #[schemars(with = "Option<roeh_onvif::schema::Transport>")]
     transport: Option<Transport>,
     #[serde(default)]
     enabled: Option<bool>,

@@ -170,7 +170,7 @@ pub struct HotspotView {
     created_at: String,
     updated_at: String,
     /// The stored document.
-    #[schemars(with = "crate::openapi::foreign::Hotspot")]
+    #[schemars(with = "roeh_rules::schema::Hotspot")]
     hotspot: Value,
 }
 
@@ -374,7 +374,7 @@ pub struct RuleView {
     created_at: String,
     updated_at: String,
     /// The stored document.
-    #[schemars(with = "crate::openapi::foreign::Rule")]
+    #[schemars(with = "roeh_rules::schema::Rule")]
     rule: Value,
 }
 
@@ -443,9 +443,10 @@ async fn load_changeable_rule(
 }
 
 /// `?hotspot=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulesQuery {
+    /// Only rules of this hotspot (UUID).
     hotspot: Option<String>,
 }
 
@@ -629,15 +630,22 @@ pub(crate) async fn put_analysis(
 
 /// `?hotspot=&camera=&start=&end=&state=&limit=&before=`; times are RFC 3339 or microseconds;
 /// `before` is the last incident of the previous page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentQuery {
+    /// Only incidents of this hotspot (UUID).
     hotspot: Option<String>,
+    /// Only incidents of this camera (UUID).
     camera: Option<String>,
+    /// Range start (RFC 3339).
     start: Option<String>,
+    /// Range end (RFC 3339).
     end: Option<String>,
+    /// Only incidents in this state.
     state: Option<String>,
+    /// Page size (default 100, max 1000).
     limit: Option<u32>,
+    /// Cursor: the last incident of the previous page (UUID).
     before: Option<String>,
 }
 

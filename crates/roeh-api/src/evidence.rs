@@ -82,10 +82,12 @@ pub(crate) async fn sign_checkpoint(
     Ok(Json(st.custody.checkpoint().await?.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConsistencyQuery {
+    /// The older log size (a checkpoint's).
     from: u64,
+    /// The newer log size.
     to: u64,
 }
 
@@ -260,9 +262,10 @@ pub(crate) async fn place_hold(
     Ok((StatusCode::CREATED, Json(HoldView::from(row))).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HoldsQuery {
+    /// Also cleared holds (default: active ones only).
     all: Option<bool>,
 }
 
@@ -417,10 +420,12 @@ pub(crate) async fn start_export(
 
 /// `GET /api/exports?limit=&before=`: the pagination convention of the API (newest first,
 /// `limit` 1..=1000, default 100; `before` = the last export id of the previous page).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExportsQuery {
+    /// Page size (default 100, max 1000).
     limit: Option<u32>,
+    /// Cursor: the last export of the previous page (UUID).
     before: Option<String>,
 }
 

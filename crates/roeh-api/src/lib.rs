@@ -9,7 +9,8 @@
 //! - camera passwords are write-only: no route returns them;
 //! - footage is addressed only by camera id and time range, never by a path;
 //! - request bodies are capped ([`MAX_BODY_BYTES`]);
-//! - every route has an access policy ([`auth::route_policy`]) enforced by one route layer
+//! - every route is an entry of one table ([`routes`]) with its handler, its access policy and
+//!   its description; the policy is enforced by one route layer
 //!   ([`auth::authenticate`]), which also writes the audit log; a route without a policy is
 //!   refused. The console's static files ([`console`]) are the one exception: public bytes
 //!   without data, served outside that layer.
@@ -33,6 +34,7 @@ mod raise;
 mod reach;
 mod recordings;
 pub mod reports;
+pub mod routes;
 pub mod tls;
 pub mod webhooks;
 
@@ -41,7 +43,6 @@ pub use roeh_custody::{ExportPlan, MAX_EXPORT_RANGE, plan_export};
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::{delete, get, post};
 use roeh_domain::{Camera, CameraId, Clock, StreamHealth};
 use roeh_store::Store;
 use std::future::Future;
@@ -124,221 +125,29 @@ pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
-/// Every route of [`router`], by method and template: the access-policy matrix and its tests are
-/// generated from this list, and a test checks that the router answers each of them.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/api/health"),
-    ("POST", "/api/auth/setup"),
-    ("POST", "/api/auth/login"),
-    ("POST", "/api/auth/device"),
-    ("POST", "/api/auth/logout"),
-    ("GET", "/api/auth/me"),
-    ("GET", "/api/users"),
-    ("POST", "/api/users"),
-    ("POST", "/api/users/{id}/disable"),
-    ("POST", "/api/users/{id}/tokens"),
-    ("GET", "/api/audit"),
-    ("GET", "/api/cameras"),
-    ("POST", "/api/cameras"),
-    ("GET", "/api/cameras/{id}"),
-    ("DELETE", "/api/cameras/{id}"),
-    ("GET", "/api/cameras/{id}/segments"),
-    ("GET", "/api/cameras/{id}/gaps"),
-    ("GET", "/api/cameras/{id}/mp4"),
-    ("GET", "/api/cameras/{id}/live"),
-    ("GET", "/api/cameras/{id}/ptz"),
-    ("POST", "/api/cameras/{id}/ptz/move"),
-    ("POST", "/api/cameras/{id}/ptz/stop"),
-    ("POST", "/api/cameras/{id}/ptz/home"),
-    ("POST", "/api/cameras/{id}/ptz/presets/{preset}"),
-    ("GET", "/api/cameras/{id}/analysis"),
-    ("PUT", "/api/cameras/{id}/analysis"),
-    ("GET", "/api/hotspots"),
-    ("POST", "/api/hotspots"),
-    ("GET", "/api/hotspots/{id}"),
-    ("PUT", "/api/hotspots/{id}"),
-    ("DELETE", "/api/hotspots/{id}"),
-    ("GET", "/api/rules"),
-    ("POST", "/api/rules"),
-    ("GET", "/api/rules/{id}"),
-    ("PUT", "/api/rules/{id}"),
-    ("DELETE", "/api/rules/{id}"),
-    ("GET", "/api/incidents"),
-    ("GET", "/api/incidents/{id}"),
-    ("GET", "/api/incidents/{id}/snapshot"),
-    ("GET", "/api/analytics/stats"),
-    ("GET", "/api/cameras/{id}/onvif"),
-    ("POST", "/api/onvif/discover"),
-    ("GET", "/api/onvif/discovered"),
-    ("POST", "/api/onvif/discovered/{id}/dismiss"),
-    ("POST", "/api/onvif/add"),
-    ("GET", "/api/keys"),
-    ("GET", "/api/log/checkpoint"),
-    ("POST", "/api/log/checkpoint"),
-    ("GET", "/api/log/consistency"),
-    ("GET", "/api/holds"),
-    ("POST", "/api/holds"),
-    ("POST", "/api/holds/{id}/clear"),
-    ("GET", "/api/exports"),
-    ("POST", "/api/exports"),
-    ("GET", "/api/exports/{id}"),
-    ("GET", "/api/exports/{id}/download"),
-    ("GET", "/api/alerts"),
-    ("POST", "/api/alerts"),
-    ("GET", "/api/alerts/precision"),
-    ("GET", "/api/reports/response-times"),
-    ("GET", "/api/alerts/{id}"),
-    ("GET", "/api/alerts/{id}/clip"),
-    ("POST", "/api/alerts/{id}/claim"),
-    ("POST", "/api/alerts/{id}/acknowledge"),
-    ("POST", "/api/alerts/{id}/dispatch"),
-    ("POST", "/api/alerts/{id}/note"),
-    ("POST", "/api/alerts/{id}/resolve"),
-    ("POST", "/api/alerts/{id}/false-alarm"),
-    ("POST", "/api/alerts/{id}/escalate"),
-    ("GET", "/api/units"),
-    ("POST", "/api/units"),
-    ("POST", "/api/units/me/position"),
-    ("POST", "/api/units/me/status"),
-    ("POST", "/api/units/me/receipts"),
-    ("GET", "/api/units/me/alerts"),
-    ("GET", "/api/units/me/alerts/{id}/snapshot"),
-    ("GET", "/api/push/ws"),
-    ("GET", "/api/push/sse"),
-    ("GET", "/api/push/key"),
-    ("GET", "/api/webhooks"),
-    ("POST", "/api/webhooks"),
-    ("DELETE", "/api/webhooks/{id}"),
-    ("POST", "/api/webhooks/{id}/disable"),
-    ("POST", "/api/webhooks/{id}/enable"),
-    ("GET", "/api/webhooks/{id}/deliveries"),
-    ("GET", "/api/openapi.json"),
-    ("GET", "/metrics"),
-];
+/// Every route of [`router`], by method and template, in the table's order ([`routes::all`]):
+/// the access-policy matrix and its tests are generated from this list.
+pub static ROUTES: std::sync::LazyLock<Vec<(&'static str, &'static str)>> =
+    std::sync::LazyLock::new(|| routes::all().iter().map(routes::Route::key).collect());
 
 /// The API's router.
 pub fn router(state: AppState) -> Router {
     let console_settings = state.console.clone();
-    Router::new()
-        .route("/api/health", get(health))
-        .route("/api/auth/setup", post(auth::setup))
-        .route("/api/auth/login", post(auth::login))
-        .route("/api/auth/device", post(auth::device))
-        .route("/api/auth/logout", post(auth::logout))
-        .route("/api/auth/me", get(auth::me))
-        .route("/api/users", get(auth::list_users).post(auth::create_user))
-        .route("/api/users/{id}/disable", post(auth::disable_user))
-        .route("/api/users/{id}/tokens", post(auth::create_token))
-        .route("/api/audit", get(auth::audit))
-        .route("/api/cameras", get(cameras::list).post(cameras::add))
-        .route(
-            "/api/cameras/{id}",
-            get(cameras::get).delete(cameras::remove),
-        )
-        .route("/api/cameras/{id}/segments", get(recordings::segments))
-        .route("/api/cameras/{id}/gaps", get(recordings::gaps))
-        .route("/api/cameras/{id}/mp4", get(export::mp4))
-        .route("/api/cameras/{id}/live", get(live::ws))
-        .route("/api/cameras/{id}/ptz", get(ptz::get))
-        .route("/api/cameras/{id}/ptz/move", post(ptz::r#move))
-        .route("/api/cameras/{id}/ptz/stop", post(ptz::stop))
-        .route("/api/cameras/{id}/ptz/home", post(ptz::home))
-        .route("/api/cameras/{id}/ptz/presets/{preset}", post(ptz::preset))
-        .route(
-            "/api/cameras/{id}/analysis",
-            get(detection::get_analysis).put(detection::put_analysis),
-        )
-        .route(
-            "/api/hotspots",
-            get(detection::list_hotspots).post(detection::add_hotspot),
-        )
-        .route(
-            "/api/hotspots/{id}",
-            get(detection::get_hotspot)
-                .put(detection::put_hotspot)
-                .delete(detection::delete_hotspot),
-        )
-        .route(
-            "/api/rules",
-            get(detection::list_rules).post(detection::add_rule),
-        )
-        .route(
-            "/api/rules/{id}",
-            get(detection::get_rule)
-                .put(detection::put_rule)
-                .delete(detection::delete_rule),
-        )
-        .route("/api/incidents", get(detection::list_incidents))
-        .route("/api/incidents/{id}", get(detection::get_incident))
-        .route("/api/incidents/{id}/snapshot", get(detection::snapshot))
-        .route("/api/analytics/stats", get(detection::stats))
-        .route("/api/cameras/{id}/onvif", get(onvif::camera_onvif))
-        .route("/api/onvif/discover", post(onvif::discover))
-        .route("/api/onvif/discovered", get(onvif::discovered))
-        .route("/api/onvif/discovered/{id}/dismiss", post(onvif::dismiss))
-        .route("/api/onvif/add", post(onvif::add))
-        .route("/api/keys", get(evidence::keys))
-        .route(
-            "/api/log/checkpoint",
-            get(evidence::latest_checkpoint).post(evidence::sign_checkpoint),
-        )
-        .route("/api/log/consistency", get(evidence::consistency))
-        .route(
-            "/api/holds",
-            get(evidence::holds).post(evidence::place_hold),
-        )
-        .route("/api/holds/{id}/clear", post(evidence::clear_hold))
-        .route(
-            "/api/exports",
-            get(evidence::exports).post(evidence::start_export),
-        )
-        .route("/api/exports/{id}", get(evidence::export))
-        .route("/api/exports/{id}/download", get(evidence::download))
-        .route("/api/alerts", get(alerts::list).post(raise::raise))
-        .route("/api/alerts/precision", get(alerts::precision))
-        .route("/api/reports/response-times", get(reports::response_times))
-        .route("/api/alerts/{id}", get(alerts::get))
-        .route("/api/alerts/{id}/clip", get(alerts::clip))
-        .route("/api/alerts/{id}/claim", post(alerts::claim))
-        .route("/api/alerts/{id}/acknowledge", post(alerts::acknowledge))
-        .route("/api/alerts/{id}/dispatch", post(alerts::dispatch))
-        .route("/api/alerts/{id}/note", post(alerts::note))
-        .route("/api/alerts/{id}/resolve", post(alerts::resolve))
-        .route("/api/alerts/{id}/false-alarm", post(alerts::false_alarm))
-        .route("/api/alerts/{id}/escalate", post(alerts::escalate))
-        .route(
-            "/api/units",
-            get(alerts::list_units).post(alerts::register_unit),
-        )
-        .route("/api/units/me/position", post(alerts::my_position))
-        .route("/api/units/me/status", post(alerts::my_status))
-        .route("/api/units/me/receipts", post(alerts::my_receipt))
-        .route("/api/units/me/alerts", get(alerts::my_alerts))
-        .route(
-            "/api/units/me/alerts/{id}/snapshot",
-            get(alerts::my_snapshot),
-        )
-        .route("/api/push/ws", get(push::ws))
-        .route("/api/push/sse", get(push::sse))
-        .route("/api/push/key", get(alerts::push_key))
-        .route("/api/webhooks", get(webhooks::list).post(webhooks::create))
-        .route("/api/webhooks/{id}", delete(webhooks::remove))
-        .route("/api/webhooks/{id}/disable", post(webhooks::disable))
-        .route("/api/webhooks/{id}/enable", post(webhooks::enable))
-        .route("/api/webhooks/{id}/deliveries", get(webhooks::deliveries))
-        .route("/api/openapi.json", get(openapi::serve))
-        .route("/metrics", get(metrics::scrape))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
-        // The console's static files: public, outside the route layer (see console.rs).
-        .merge(console::router(&console_settings))
-        .fallback(|| async { ApiError::not_found("no such route") })
-        // The extractors enforce the cap, so an oversized body is refused with the shared
-        // error body (413 resource_exhausted), whether or not it announces its length.
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+    // Every route of the table, each under its policy (the route layer reads it from there).
+    let app = routes::entries()
+        .into_iter()
+        .fold(Router::new(), |app, e| app.route(e.route.path, e.handler));
+    app.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::authenticate,
+    ))
+    // The console's static files: public, outside the route layer (see console.rs).
+    .merge(console::router(&console_settings))
+    .fallback(|| async { ApiError::not_found("no such route") })
+    // The extractors enforce the cap, so an oversized body is refused with the shared
+    // error body (413 resource_exhausted), whether or not it announces its length.
+    .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .with_state(state)
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then finishes in-flight
@@ -409,7 +218,7 @@ where
 
 /// `GET /api/health`.
 #[derive(serde::Serialize, schemars::JsonSchema)]
-struct Health {
+pub(crate) struct Health {
     status: &'static str,
     version: &'static str,
     time: String,
@@ -417,7 +226,7 @@ struct Health {
     streaming: usize,
 }
 
-async fn health(State(st): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
+pub(crate) async fn health(State(st): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
     let cams = st.store.list_cameras().await?;
     let streaming = cams
         .iter()

@@ -47,7 +47,7 @@ pub struct LiveFeed {
 }
 
 /// Query of `GET /api/cameras/{id}/live`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LiveQuery {
     /// `main` (the recorded stream; default) or `sub` (the camera's second, smaller stream, for

@@ -122,7 +122,7 @@ pub(crate) async fn discover(
 }
 
 /// Query of `GET /api/onvif/discovered`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     /// Include approved and dismissed entries.
@@ -167,7 +167,7 @@ struct AddedCamera {
     id: CameraId,
     name: String,
     url: String,
-    #[schemars(with = "crate::openapi::foreign::Transport")]
+    #[schemars(with = "roeh_onvif::schema::Transport")]
     transport: Transport,
     enabled: bool,
     username: Option<String>,

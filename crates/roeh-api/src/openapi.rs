@@ -1,34 +1,41 @@
-//! The OpenAPI 3.1 document of the API, generated at run time from [`crate::ROUTES`] and
-//! [`crate::auth::route_policy`], served at `GET /api/openapi.json` (any signed-in user).
+//! The OpenAPI 3.1 document of the API, generated at run time from the route table
+//! ([`crate::routes`]) on aide's OpenAPI model, served at `GET /api/openapi.json` (any
+//! signed-in user).
 //!
 //! Invariants:
-//! - every entry of `ROUTES` is an operation of the document, and nothing else is; its
-//!   `security` follows its policy: none for public routes, bearer or session cookie for the
-//!   others, and `x-roeh-permission` names the permission a route needs;
+//! - every route of the table is an operation of the document, and nothing else is; its
+//!   `security` follows its policy: none (`[]`) for public routes, bearer or session cookie for
+//!   the others, and `x-roeh-permission` names the permission a route needs;
 //! - every error response references the one shared schema `Error`
 //!   (`{"error": {"kind", "message"}}`); the statuses come from the API's single kind-to-status
 //!   mapping, so the document cannot drift from what the server answers;
-//! - JSON bodies are described by schemas derived (`schemars`, JSON Schema 2020-12) from the very
-//!   types the handlers deserialize and serialize, listed per route in `request_body` and
-//!   `response_body`; every definition lives under `components/schemas` and every `$ref`
-//!   points there. A request schema follows the deserializing contract (`#[serde(default)]`
-//!   fields are optional, `deny_unknown_fields` is `additionalProperties: false`), a response
-//!   schema the serializing one (an `Option` is present as `null` unless skipped);
+//! - JSON bodies and query parameters are described by schemas derived (`schemars`, JSON Schema
+//!   2020-12) from the very types the handlers deserialize and serialize: the request side from
+//!   the handler's own extractors, the answer from its table entry; every definition lives under
+//!   `components/schemas` and every `$ref` points there. A request schema follows the
+//!   deserializing contract (`#[serde(default)]` fields are optional, `deny_unknown_fields` is
+//!   `additionalProperties: false`), a response schema the serializing one (an `Option` is
+//!   present as `null` unless skipped);
 //! - a body read as raw JSON and parsed by another crate (hotspot and rule documents, parsed by
-//!   `roeh_rules`) is described by a stand-in in `foreign` that refuses nothing the parser
-//!   accepts (a test feeds both the same documents);
+//!   `roeh_rules`) is described by that crate's schema (`roeh_rules::schema`), which refuses
+//!   nothing the parser accepts (a test feeds both the same documents);
 //! - a JSON body the handler builds by hand (or whose type is not derived) keeps the generic
 //!   `Json` schema and says so with `x-roeh-body: "untyped"`: the document never claims a shape
 //!   the code does not have. A route that takes no body has no `requestBody`; one that answers
 //!   nothing answers 204;
 //! - list routes that page follow one convention, written in [`PAGINATION`].
 
-use crate::ROUTES;
-use crate::auth::{Policy, route_policy};
-use axum::http::Method;
+use crate::auth::Policy;
+use crate::routes::{self, Answer, Route};
+use aide::openapi::{
+    ApiKeyLocation, Components, Info, MediaType, OpenApi, Operation, Parameter, ParameterData,
+    ParameterSchemaOrContent, PathItem, PathStyle, Paths, QueryStyle, ReferenceOr, RequestBody,
+    Response, Responses, SchemaObject, SecurityScheme, StatusCode,
+};
+use indexmap::IndexMap;
 use roeh_domain::ErrorKind;
 use schemars::generate::SchemaSettings;
-use schemars::{JsonSchema, SchemaGenerator};
+use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -59,114 +66,6 @@ const KINDS: [ErrorKind; 11] = [
     ErrorKind::Internal,
 ];
 
-/// Query parameters of the routes that take them: (name, JSON type, description).
-fn query_params(method: &str, path: &str) -> &'static [(&'static str, &'static str, &'static str)] {
-    const LIMIT: (&str, &str, &str) = ("limit", "integer", "Page size (default 100, max 1000).");
-    const RANGE: [(&str, &str, &str); 2] = [
-        ("start", "string", "Range start (RFC 3339)."),
-        ("end", "string", "Range end (RFC 3339)."),
-    ];
-    const SINCE: (&str, &str, &str) = ("since", "integer", "Resume after this event seq.");
-    match (method, path) {
-        ("GET", "/api/cameras/{id}/live") => &[(
-            "stream",
-            "string",
-            "`main` (default) or `sub`: the camera's second, smaller stream, opened on demand \
-             and not recorded; the main stream where the camera has none.",
-        )],
-        ("GET", "/api/alerts") => &[
-            ("state", "string", "Only alerts in this state."),
-            ("hotspot", "string", "Only alerts of this hotspot (UUID)."),
-            (
-                "before",
-                "string",
-                "Cursor: the last alert of the previous page (UUID).",
-            ),
-            LIMIT,
-        ],
-        ("GET", "/api/audit") => &[
-            ("actor", "string", "Only entries of this actor."),
-            ("action", "string", "Only entries of this action."),
-            (
-                "before",
-                "integer",
-                "Cursor: the last entry id of the previous page.",
-            ),
-            ("before_id", "integer", "Older name of `before`."),
-            LIMIT,
-        ],
-        ("GET", "/api/exports") => &[
-            (
-                "before",
-                "string",
-                "Cursor: the last export of the previous page (UUID).",
-            ),
-            LIMIT,
-        ],
-        ("GET", "/api/incidents") => &[
-            (
-                "hotspot",
-                "string",
-                "Only incidents of this hotspot (UUID).",
-            ),
-            ("camera", "string", "Only incidents of this camera (UUID)."),
-            RANGE[0],
-            RANGE[1],
-            ("state", "string", "Only incidents in this state."),
-            (
-                "before",
-                "string",
-                "Cursor: the last incident of the previous page (UUID).",
-            ),
-            LIMIT,
-        ],
-        ("GET", "/api/cameras/{id}/segments" | "/api/cameras/{id}/gaps") => &RANGE,
-        ("GET", "/api/reports/response-times") => &[
-            (
-                "from",
-                "string",
-                "Required: alerts raised at or after this (RFC 3339).",
-            ),
-            (
-                "to",
-                "string",
-                "Required: alerts raised before this (RFC 3339); at most 366 days after `from`.",
-            ),
-            ("hotspot", "string", "Only this hotspot (UUID)."),
-            (
-                "group",
-                "string",
-                "`hotspot`, `shift` or `hotspot_shift` (default).",
-            ),
-        ],
-        ("GET", "/api/push/ws" | "/api/push/sse") => &[SINCE],
-        ("GET", "/api/webhooks/{id}/deliveries") => &[
-            (
-                "before",
-                "integer",
-                "Cursor: the seq of the last delivery of the previous page.",
-            ),
-            LIMIT,
-        ],
-        _ => &[],
-    }
-}
-
-/// Whether the route pages with a cursor (see [`PAGINATION`]).
-fn is_paged(method: &str, path: &str) -> bool {
-    matches!(
-        (method, path),
-        (
-            "GET",
-            "/api/alerts"
-                | "/api/audit"
-                | "/api/exports"
-                | "/api/incidents"
-                | "/api/webhooks/{id}/deliveries"
-        )
-    )
-}
-
 /// Where the document's schemas live; schemars writes its `$ref`s to this path.
 const SCHEMAS: &str = "/components/schemas";
 
@@ -181,254 +80,148 @@ enum Body {
     Empty,
 }
 
-fn typed<T: JsonSchema>(generator: &mut SchemaGenerator) -> Body {
-    Body::Typed {
-        schema: generator.subschema_for::<T>().to_value(),
-        required: true,
-    }
-}
+/// A query parameter: name, required, description, schema.
+type Param = (String, bool, Option<String>, Value);
 
-/// The request body of a route. `generator` follows the deserializing contract.
-fn request_body(method: &str, path: &str, generator: &mut SchemaGenerator) -> Body {
-    use crate::{alerts, auth, cameras, detection, evidence, onvif, webhooks};
-    let g = generator;
-    match (method, path) {
-        ("POST", "/api/auth/setup") => typed::<auth::SetupBody>(g),
-        ("POST", "/api/auth/login") => typed::<auth::LoginBody>(g),
-        ("POST", "/api/users") => typed::<auth::NewUserBody>(g),
-        ("POST", "/api/users/{id}/tokens") => typed::<auth::TokenBody>(g),
-        ("POST", "/api/cameras") => typed::<cameras::NewCamera>(g),
-        ("POST", "/api/onvif/add") => typed::<onvif::AddRequest>(g),
-        ("POST", "/api/holds") => typed::<evidence::HoldBody>(g),
-        ("POST", "/api/holds/{id}/clear") => typed::<evidence::ClearBody>(g),
-        ("POST", "/api/exports") => typed::<evidence::ExportBody>(g),
-        (
-            "POST",
-            "/api/alerts/{id}/claim"
-            | "/api/alerts/{id}/acknowledge"
-            | "/api/alerts/{id}/resolve"
-            | "/api/alerts/{id}/false-alarm"
-            | "/api/alerts/{id}/escalate",
-        ) => Body::Typed {
-            // An empty body is the same as `{}`.
-            schema: g.subschema_for::<alerts::ActionBody>().to_value(),
-            required: false,
-        },
-        ("POST", "/api/alerts/{id}/note") => typed::<alerts::NoteBody>(g),
-        ("POST", "/api/alerts/{id}/dispatch") => typed::<alerts::DispatchBody>(g),
-        ("POST", "/api/units") => typed::<alerts::RegisterBody>(g),
-        ("POST", "/api/auth/device") => typed::<auth::DeviceBody>(g),
-        ("POST", "/api/alerts") => typed::<crate::raise::RaiseBody>(g),
-        ("POST", "/api/cameras/{id}/ptz/move") => typed::<crate::ptz::MoveBody>(g),
-        ("POST", "/api/units/me/position") => typed::<alerts::PositionBody>(g),
-        ("POST", "/api/units/me/status") => typed::<alerts::StatusBody>(g),
-        ("POST", "/api/units/me/receipts") => typed::<alerts::ReceiptBody>(g),
-        ("PUT", "/api/cameras/{id}/analysis") => typed::<detection::AnalysisBody>(g),
-        // Read as JSON and parsed by roeh-rules; the stand-ins describe what it accepts.
-        ("POST", "/api/hotspots") | ("PUT", "/api/hotspots/{id}") => typed::<foreign::Hotspot>(g),
-        ("POST", "/api/rules") | ("PUT", "/api/rules/{id}") => typed::<foreign::Rule>(g),
-        ("POST", "/api/webhooks") => typed::<webhooks::CreateBody>(g),
-        (
-            "POST",
-            "/api/auth/logout"
-            | "/api/users/{id}/disable"
-            | "/api/log/checkpoint"
-            | "/api/onvif/discover"
-            | "/api/onvif/discovered/{id}/dismiss"
-            | "/api/webhooks/{id}/disable"
-            | "/api/webhooks/{id}/enable"
-            | "/api/cameras/{id}/ptz/stop"
-            | "/api/cameras/{id}/ptz/home"
-            | "/api/cameras/{id}/ptz/presets/{preset}",
-        ) => Body::Empty,
-        ("POST" | "PUT" | "PATCH", _) => Body::Untyped,
-        _ => Body::Empty,
-    }
-}
-
-/// The JSON success body of a route (media and streams are described by [`success`]; for the
-/// push routes this is the schema of each message). `generator` follows the serializing
-/// contract.
-fn response_body(method: &str, path: &str, generator: &mut SchemaGenerator) -> Body {
-    use crate::{alerts, auth, cameras, detection, evidence, onvif, recordings, reports, webhooks};
-    let g = generator;
-    match (method, path) {
-        ("GET", "/api/health") => typed::<crate::Health>(g),
-        ("POST", "/api/auth/setup") => typed::<auth::SetupView>(g),
-        ("POST", "/api/auth/login") => typed::<auth::LoginView>(g),
-        ("GET", "/api/auth/me") => typed::<auth::MeView>(g),
-        ("GET", "/api/users") => typed::<Vec<auth::UserView>>(g),
-        ("POST", "/api/users") => typed::<auth::UserView>(g),
-        ("POST", "/api/users/{id}/disable") => typed::<auth::DisabledView>(g),
-        ("POST", "/api/users/{id}/tokens") => typed::<auth::TokenView>(g),
-        ("GET", "/api/audit") => typed::<Vec<auth::AuditView>>(g),
-        ("GET", "/api/cameras") => typed::<Vec<cameras::CameraView>>(g),
-        ("POST", "/api/cameras") | ("GET", "/api/cameras/{id}") => typed::<cameras::CameraView>(g),
-        ("DELETE", "/api/cameras/{id}") => typed::<cameras::RemovedView>(g),
-        ("GET" | "PUT", "/api/cameras/{id}/analysis") => typed::<detection::AnalysisView>(g),
-        (
-            "GET" | "POST",
-            "/api/cameras/{id}/ptz"
-            | "/api/cameras/{id}/ptz/move"
-            | "/api/cameras/{id}/ptz/stop"
-            | "/api/cameras/{id}/ptz/home"
-            | "/api/cameras/{id}/ptz/presets/{preset}",
-        ) => typed::<crate::ptz::PtzView>(g),
-        ("GET", "/api/hotspots") => typed::<Vec<detection::HotspotView>>(g),
-        ("POST", "/api/hotspots") | ("GET" | "PUT", "/api/hotspots/{id}") => {
-            typed::<detection::HotspotView>(g)
-        }
-        ("GET", "/api/rules") => typed::<Vec<detection::RuleView>>(g),
-        ("POST", "/api/rules") | ("GET" | "PUT", "/api/rules/{id}") => {
-            typed::<detection::RuleView>(g)
-        }
-        ("GET", "/api/incidents") => typed::<Vec<detection::IncidentView>>(g),
-        ("GET", "/api/incidents/{id}") => typed::<detection::IncidentView>(g),
-        ("GET", "/api/cameras/{id}/segments") => typed::<Vec<recordings::SegmentView>>(g),
-        ("GET", "/api/cameras/{id}/gaps") => typed::<Vec<recordings::GapView>>(g),
-        ("GET", "/api/cameras/{id}/onvif") => typed::<onvif::OnvifView>(g),
-        ("POST", "/api/onvif/discover") | ("GET", "/api/onvif/discovered") => {
-            typed::<Vec<onvif::DiscoveredView>>(g)
-        }
-        ("POST", "/api/onvif/discovered/{id}/dismiss") => typed::<onvif::DiscoveredView>(g),
-        ("POST", "/api/onvif/add") => typed::<onvif::Added>(g),
-        ("GET", "/api/keys") => typed::<Vec<evidence::KeyView>>(g),
-        ("GET" | "POST", "/api/log/checkpoint") => typed::<evidence::CheckpointView>(g),
-        ("GET", "/api/log/consistency") => typed::<evidence::ConsistencyView>(g),
-        ("GET", "/api/holds") => typed::<Vec<evidence::HoldView>>(g),
-        ("POST", "/api/holds") => typed::<evidence::HoldView>(g),
-        ("POST", "/api/holds/{id}/clear") => typed::<evidence::ClearedView>(g),
-        ("GET", "/api/exports") => typed::<Vec<evidence::ExportView>>(g),
-        ("POST", "/api/exports") | ("GET", "/api/exports/{id}") => typed::<evidence::ExportView>(g),
-        ("GET", "/api/alerts") => typed::<Vec<alerts::AlertSummary>>(g),
-        ("GET", "/api/alerts/{id}") => typed::<alerts::AlertDetail>(g),
-        ("GET", "/api/alerts/precision") => typed::<Vec<alerts::PrecisionView>>(g),
-        ("POST", "/api/alerts/{id}/note") => typed::<alerts::NoteView>(g),
-        ("POST", "/api/alerts/{id}/dispatch") => typed::<alerts::DispatchedView>(g),
-        ("GET", "/api/reports/response-times") => typed::<reports::ResponseTimesReport>(g),
-        ("GET", "/api/units") => typed::<alerts::UnitsView>(g),
-        ("GET", "/api/units/me/alerts") => typed::<alerts::MyAlertsView>(g),
-        ("POST", "/api/auth/device") => typed::<auth::LoginView>(g),
-        ("POST", "/api/alerts") => typed::<crate::raise::RaisedView>(g),
-        ("POST", "/api/units") => typed::<alerts::RegisteredView>(g),
-        ("POST", "/api/units/me/receipts") => typed::<alerts::ReceiptView>(g),
-        ("GET", "/api/push/key") => typed::<alerts::PushKeyView>(g),
-        ("GET", "/api/webhooks") => typed::<Vec<webhooks::WebhookView>>(g),
-        ("POST", "/api/webhooks")
-        | ("POST", "/api/webhooks/{id}/disable" | "/api/webhooks/{id}/enable") => {
-            typed::<webhooks::WebhookView>(g)
-        }
-        ("GET", "/api/webhooks/{id}/deliveries") => typed::<Vec<webhooks::DeliveryView>>(g),
-        ("GET", "/api/openapi.json") => typed::<foreign::OpenApiDocument>(g),
-        (
-            "POST",
-            "/api/alerts/{id}/claim"
-            | "/api/alerts/{id}/acknowledge"
-            | "/api/alerts/{id}/resolve"
-            | "/api/alerts/{id}/false-alarm"
-            | "/api/alerts/{id}/escalate",
-        ) => typed::<alerts::AlertSummary>(g),
-        ("GET", "/api/push/ws" | "/api/push/sse") => typed::<foreign::PushEnvelope>(g),
-        ("POST", "/api/auth/logout" | "/api/units/me/position" | "/api/units/me/status")
-        | ("DELETE", "/api/hotspots/{id}" | "/api/rules/{id}" | "/api/webhooks/{id}") => {
-            Body::Empty
-        }
-        // The figures come from the running analytics as it builds them.
-        _ => Body::Untyped,
-    }
+/// The query parameters of a query type's schema: one per property, its doc comment the
+/// description; `null` is dropped from a parameter's types (a query string cannot say null:
+/// an optional parameter is left out).
+fn query_params(schema: &Schema) -> Vec<Param> {
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    props
+        .iter()
+        .map(|(name, prop)| {
+            let mut prop = prop.clone();
+            let description = prop
+                .as_object_mut()
+                .and_then(|o| o.remove("description"))
+                .and_then(|d| d.as_str().map(str::to_string));
+            if let Some(types) = prop.get_mut("type").and_then(Value::as_array_mut) {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let t = types.remove(0);
+                    prop["type"] = t;
+                }
+            }
+            if let Some(o) = prop.as_object_mut() {
+                // `Option<T>` with a default of `null` says nothing a missing parameter does not.
+                if o.get("default") == Some(&Value::Null) {
+                    o.remove("default");
+                }
+            }
+            (
+                name.clone(),
+                required.contains(&name.as_str()),
+                description,
+                prop,
+            )
+        })
+        .collect()
 }
 
 /// The `requestBody` of an operation, if it takes one.
-fn request_object(body: &Body) -> Option<Value> {
-    match body {
-        Body::Typed { schema, required } => Some(json!({
-            "required": required,
-            "content": { "application/json": { "schema": schema } },
-        })),
-        Body::Untyped => Some(json!({
-            "required": false,
-            "x-roeh-body": "untyped",
-            "content": { "application/json": {
-                "schema": { "$ref": "#/components/schemas/Json" } } },
-        })),
-        Body::Empty => None,
+fn request_object(body: &Body) -> Option<ReferenceOr<RequestBody>> {
+    let content = |schema: Value| {
+        IndexMap::from([(
+            "application/json".to_string(),
+            MediaType {
+                schema: Some(schema_object(schema)),
+                ..Default::default()
+            },
+        )])
+    };
+    let body = match body {
+        Body::Typed { schema, required } => RequestBody {
+            required: *required,
+            content: content(schema.clone()),
+            ..Default::default()
+        },
+        Body::Untyped => RequestBody {
+            required: false,
+            content: content(json!({ "$ref": "#/components/schemas/Json" })),
+            extensions: IndexMap::from([("x-roeh-body".to_string(), json!("untyped"))]),
+            ..Default::default()
+        },
+        Body::Empty => return None,
+    };
+    Some(ReferenceOr::Item(body))
+}
+
+fn schema_object(schema: Value) -> SchemaObject {
+    SchemaObject {
+        json_schema: Schema::try_from(schema).unwrap_or_else(|_| Schema::from(true)),
+        external_docs: None,
+        example: None,
     }
 }
 
-/// The success response of a route: media, text and streams by route; JSON otherwise, with the
-/// schema of `body`.
-fn success(method: &str, path: &str, body: &Body) -> (&'static str, Value) {
-    let content = |t: &str, schema: Value| json!({ t: { "schema": schema } });
-    let binary = json!({ "type": "string", "contentEncoding": "binary" });
-    match (method, path) {
-        ("GET", "/api/cameras/{id}/mp4" | "/api/alerts/{id}/clip") => (
-            "200",
-            json!({ "description": "Recorded footage.", "content": content("video/mp4", binary) }),
-        ),
-        ("GET", "/api/incidents/{id}/snapshot" | "/api/units/me/alerts/{id}/snapshot") => (
-            "200",
-            json!({ "description": "Snapshot.", "content": content("image/jpeg", binary) }),
-        ),
-        ("GET", "/api/exports/{id}/download") => (
-            "200",
-            json!({ "description": "Evidence bundle.", "content": content("application/zip", binary) }),
-        ),
-        ("GET", "/metrics") => (
-            "200",
-            json!({
-                "description": "Prometheus metrics, OpenMetrics text format 1.0.0.",
-                "content": content(crate::metrics::CONTENT_TYPE, json!({ "type": "string" })),
-            }),
-        ),
-        ("GET", "/api/push/sse") => {
-            let mut ok = json!({
-                "description": "Server-sent events `alert`, `id:` = event seq; the data of each \
-                                is a signed envelope (`x-roeh-message`).",
-                "content": content("text/event-stream", json!({ "type": "string" })),
-            });
-            if let Body::Typed { schema, .. } = body {
-                ok["x-roeh-message"] = schema.clone();
-            }
-            ("200", ok)
-        }
-        ("GET", "/api/cameras/{id}/live") => (
-            "101",
-            json!({
-                "description": "WebSocket of live video: binary messages, each a 4-byte \
-                                big-endian header length, a JSON header (`init`: codec, width, \
-                                height; `frame`: t (90 kHz), wall (µs since 1970), key), then \
-                                fragmented MP4 (an initialisation segment or one picture's \
-                                moof+mdat) for Media Source Extensions.",
-            }),
-        ),
-        ("GET", "/api/push/ws") => {
-            let mut ok = json!({
-                "description": "WebSocket of push messages: each text message is a signed \
-                                envelope (`x-roeh-message`).",
-            });
-            if let Body::Typed { schema, .. } = body {
-                ok["x-roeh-message"] = schema.clone();
-            }
-            ("101", ok)
-        }
-        _ => match body {
-            Body::Typed { schema, .. } => (
-                "2XX",
-                json!({
-                    "description": "Success.",
-                    "content": content("application/json", schema.clone()),
-                }),
-            ),
-            Body::Untyped => (
-                "2XX",
-                json!({
-                    "description": "Success.",
-                    "x-roeh-body": "untyped",
-                    "content": content("application/json", json!({ "$ref": "#/components/schemas/Json" })),
-                }),
-            ),
-            Body::Empty => ("204", json!({ "description": "Success, no content." })),
+fn content(media: &str, schema: Value) -> IndexMap<String, MediaType> {
+    IndexMap::from([(
+        media.to_string(),
+        MediaType {
+            schema: Some(schema_object(schema)),
+            ..Default::default()
         },
+    )])
+}
+
+/// The success response of a route: media, text and streams as its entry says; JSON of the
+/// answer's schema (`answer`, already generated) otherwise.
+fn success(route: &Route, answer: Option<&Value>) -> (StatusCode, Response) {
+    let response = |description: &str| Response {
+        description: description.to_string(),
+        ..Default::default()
+    };
+    let message = |mut r: Response| {
+        if let Some(schema) = answer {
+            r.extensions
+                .insert("x-roeh-message".to_string(), schema.clone());
+        }
+        r
+    };
+    match route.answer {
+        Answer::Media { media, what, text } => {
+            let schema = if text {
+                json!({ "type": "string" })
+            } else {
+                json!({ "type": "string", "contentEncoding": "binary" })
+            };
+            let mut ok = response(what);
+            ok.content = content(media, schema);
+            (StatusCode::Code(200), ok)
+        }
+        Answer::EventStream { what, .. } => {
+            let mut ok = response(what);
+            ok.content = content("text/event-stream", json!({ "type": "string" }));
+            (StatusCode::Code(200), message(ok))
+        }
+        Answer::Upgrade { what, .. } => (StatusCode::Code(101), message(response(what))),
+        Answer::Json(_) => {
+            let mut ok = response("Success.");
+            ok.content = content(
+                "application/json",
+                answer.cloned().unwrap_or(Value::Bool(true)),
+            );
+            (StatusCode::Range(2), ok)
+        }
+        Answer::Untyped => {
+            let mut ok = response("Success.");
+            ok.content = content(
+                "application/json",
+                json!({ "$ref": "#/components/schemas/Json" }),
+            );
+            ok.extensions
+                .insert("x-roeh-body".to_string(), json!("untyped"));
+            (StatusCode::Range(2), ok)
+        }
+        Answer::NoContent => (StatusCode::Code(204), response("Success, no content.")),
     }
 }
 
@@ -461,175 +254,269 @@ fn operation_id(method: &str, path: &str) -> String {
     id
 }
 
-fn operation(
-    method: &str,
-    path: &str,
-    policy: Policy,
-    errors: &[(u16, Vec<&str>)],
-    (request, response): &(Body, Body),
-) -> Value {
-    let mut op = Map::new();
-    op.insert("operationId".into(), json!(operation_id(method, path)));
+fn parameter(
+    name: &str,
+    required: bool,
+    description: Option<String>,
+    schema: Value,
+) -> ParameterData {
+    ParameterData {
+        name: name.to_string(),
+        description,
+        required,
+        deprecated: None,
+        format: ParameterSchemaOrContent::Schema(schema_object(schema)),
+        example: None,
+        examples: IndexMap::new(),
+        explode: None,
+        extensions: IndexMap::new(),
+    }
+}
+
+/// What the document says of one route, its schemas already placed.
+struct Described<'a> {
+    route: &'a Route,
+    request: Body,
+    query: Vec<Param>,
+    /// The answer's JSON schema, or each message's for a stream.
+    answer: Option<Value>,
+}
+
+fn operation(d: &Described<'_>, errors: &[(u16, Vec<&str>)]) -> Operation {
+    let (method, path) = d.route.key();
+    let mut op = Operation {
+        operation_id: Some(operation_id(method, path)),
+        ..Default::default()
+    };
     let tag = path
         .trim_start_matches("/api/")
         .trim_start_matches('/')
         .split('/')
         .next()
         .unwrap_or("");
-    op.insert("tags".into(), json!([tag]));
-    let mut params: Vec<Value> = path
+    op.tags = vec![tag.to_string()];
+    op.parameters = path
         .split('/')
         .filter_map(|p| p.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
         .map(|name| {
-            json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
+            ReferenceOr::Item(Parameter::Path {
+                parameter_data: parameter(name, true, None, json!({ "type": "string" })),
+                style: PathStyle::default(),
+            })
         })
         .collect();
-    params.extend(query_params(method, path).iter().map(|(name, ty, doc)| {
-        json!({ "name": name, "in": "query", "required": false, "description": doc,
-                "schema": { "type": ty } })
-    }));
-    if !params.is_empty() {
-        op.insert("parameters".into(), Value::Array(params));
-    }
-    if let Some(body) = request_object(request) {
-        op.insert("requestBody".into(), body);
-    }
-    let (code, ok) = success(method, path, response);
-    let mut responses = Map::new();
-    responses.insert(code.into(), ok);
+    op.parameters
+        .extend(d.query.iter().map(|(name, required, description, schema)| {
+            ReferenceOr::Item(Parameter::Query {
+                parameter_data: parameter(name, *required, description.clone(), schema.clone()),
+                allow_reserved: false,
+                style: QueryStyle::default(),
+                allow_empty_value: None,
+            })
+        }));
+    op.request_body = request_object(&d.request);
+    let (code, ok) = success(d.route, d.answer.as_ref());
+    let mut responses = IndexMap::from([(code, ReferenceOr::Item(ok))]);
     let limited = matches!(path, "/api/auth/login" | "/api/auth/setup");
     for (status, _) in errors {
         if *status == 429 && !limited {
             continue;
         }
         responses.insert(
-            status.to_string(),
-            json!({ "$ref": format!("#/components/responses/Error{status}") }),
+            StatusCode::Code(*status),
+            ReferenceOr::ref_(&format!("#/components/responses/Error{status}")),
         );
     }
-    op.insert("responses".into(), Value::Object(responses));
-    match policy {
+    op.responses = Some(Responses {
+        responses,
+        ..Default::default()
+    });
+    let signed_in = vec![
+        IndexMap::from([("bearer".to_string(), Vec::new())]),
+        IndexMap::from([("cookie".to_string(), Vec::new())]),
+    ];
+    let x = &mut op.extensions;
+    match d.route.policy {
+        // An empty `security` (written by [`document`]: the model leaves an empty list out).
         Policy::Public => {
-            op.insert("security".into(), json!([]));
-            op.insert("x-roeh-policy".into(), json!("public"));
+            x.insert("x-roeh-policy".into(), json!("public"));
         }
         Policy::SignedIn => {
-            op.insert(
-                "security".into(),
-                json!([{ "bearer": [] }, { "cookie": [] }]),
-            );
-            op.insert("x-roeh-policy".into(), json!("signed_in"));
+            op.security = signed_in;
+            x.insert("x-roeh-policy".into(), json!("signed_in"));
         }
         Policy::Needs(p) => {
-            op.insert(
-                "security".into(),
-                json!([{ "bearer": [] }, { "cookie": [] }]),
-            );
-            op.insert("x-roeh-policy".into(), json!("permission"));
-            op.insert("x-roeh-permission".into(), json!(p.as_str()));
+            op.security = signed_in;
+            x.insert("x-roeh-policy".into(), json!("permission"));
+            x.insert("x-roeh-permission".into(), json!(p.as_str()));
         }
     }
-    if is_paged(method, path) {
-        op.insert("x-roeh-pagination".into(), json!("cursor"));
+    if d.route.paged {
+        op.extensions
+            .insert("x-roeh-pagination".into(), json!("cursor"));
     }
-    Value::Object(op)
+    op
 }
 
-/// The OpenAPI 3.1 document of every route of [`crate::router`]. A route of `ROUTES` without a
-/// policy (which the router refuses) is listed with `x-roeh-policy: "none"` and no success.
+/// The OpenAPI 3.1 document of every route of [`crate::router`].
 pub fn document() -> Value {
     let errors = error_statuses();
-    let (bodies, schemas) = body_schemas();
-    let mut paths = Map::new();
-    for ((m, p), body) in ROUTES.iter().zip(&bodies) {
-        let op = match Method::from_bytes(m.as_bytes())
-            .ok()
-            .and_then(|method| route_policy(&method, p))
-        {
-            Some(policy) => operation(m, p, policy, &errors, body),
-            None => json!({ "x-roeh-policy": "none", "responses": {
-                "403": { "$ref": "#/components/responses/Error403" } } }),
-        };
+    let (described, schemas) = describe(routes::all());
+    let mut paths: IndexMap<String, ReferenceOr<PathItem>> = IndexMap::new();
+    for d in &described {
+        let op = Some(operation(d, &errors));
         let entry = paths
-            .entry(p.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(ops) = entry {
-            ops.insert(m.to_ascii_lowercase(), op);
+            .entry(d.route.path.to_string())
+            .or_insert_with(|| ReferenceOr::Item(PathItem::default()));
+        if let ReferenceOr::Item(item) = entry {
+            match d.route.method.as_str() {
+                "GET" => item.get = op,
+                "POST" => item.post = op,
+                "PUT" => item.put = op,
+                "DELETE" => item.delete = op,
+                "PATCH" => item.patch = op,
+                _ => {}
+            }
         }
     }
-    let mut responses = Map::new();
+    let mut responses = IndexMap::new();
     for (status, kinds) in &errors {
-        responses.insert(
-            format!("Error{status}"),
-            json!({
-                "description": format!("Error: {}.", kinds.join(", ")),
-                "x-roeh-error-kinds": kinds,
-                "content": { "application/json": {
-                    "schema": { "$ref": "#/components/schemas/Error" } } },
-            }),
-        );
+        let mut r = Response {
+            description: format!("Error: {}.", kinds.join(", ")),
+            content: content(
+                "application/json",
+                json!({ "$ref": "#/components/schemas/Error" }),
+            ),
+            ..Default::default()
+        };
+        r.extensions
+            .insert("x-roeh-error-kinds".to_string(), json!(kinds));
+        responses.insert(format!("Error{status}"), ReferenceOr::Item(r));
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "roeh API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": format!(
+    let security_schemes = IndexMap::from([
+        (
+            "bearer".to_string(),
+            ReferenceOr::Item(SecurityScheme::Http {
+                scheme: "bearer".into(),
+                bearer_format: None,
+                description: Some(
+                    "API token `roeh_<64 hex>` (API clients, units, scrapers).".into(),
+                ),
+                extensions: IndexMap::new(),
+            }),
+        ),
+        (
+            "cookie".to_string(),
+            ReferenceOr::Item(SecurityScheme::ApiKey {
+                location: ApiKeyLocation::Cookie,
+                name: roeh_auth::cookie::SECURE_SESSION_COOKIE.into(),
+                description: Some(format!(
+                    "Console session (`{}` when the console is served over plain HTTP).",
+                    roeh_auth::cookie::SESSION_COOKIE
+                )),
+                extensions: IndexMap::new(),
+            }),
+        ),
+    ]);
+    let doc = OpenApi {
+        info: Info {
+            title: "roeh API".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: Some(format!(
                 "Every error answers `{{\"error\": {{\"kind\", \"message\"}}}}` (schema `Error`). \
                  Cookie-authenticated state changes need the `{}` header. {PAGINATION}",
                 roeh_auth::CSRF_HEADER
-            ),
+            )),
+            ..Default::default()
         },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "bearer": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "API token `roeh_<64 hex>` (API clients, units, scrapers).",
-                },
-                "cookie": {
-                    "type": "apiKey",
-                    "in": "cookie",
-                    "name": roeh_auth::cookie::SECURE_SESSION_COOKIE,
-                    "description": format!(
-                        "Console session (`{}` when the console is served over plain HTTP).",
-                        roeh_auth::cookie::SESSION_COOKIE
-                    ),
-                },
-            },
-            "schemas": schemas,
-            "responses": responses,
-        },
-    })
+        paths: Some(Paths {
+            paths,
+            ..Default::default()
+        }),
+        components: Some(Components {
+            security_schemes,
+            schemas: schemas
+                .into_iter()
+                .map(|(k, v)| (k, schema_object(v)))
+                .collect(),
+            responses,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut doc = serde_json::to_value(&doc).unwrap_or_default();
+    // A public route says so with an empty `security`, which the model leaves out.
+    for d in described
+        .iter()
+        .filter(|d| d.route.policy == Policy::Public)
+    {
+        let (m, p) = d.route.key();
+        if let Some(op) = doc
+            .get_mut("paths")
+            .and_then(|ps| ps.get_mut(p))
+            .and_then(|item| item.get_mut(m.to_ascii_lowercase()))
+            .and_then(Value::as_object_mut)
+        {
+            op.insert("security".into(), json!([]));
+        }
+    }
+    doc
 }
 
-/// The request and response bodies of every route of `ROUTES` (in its order), and every schema
-/// of `components/schemas`: the derived definitions, `Json` and `Error`.
-fn body_schemas() -> (Vec<(Body, Body)>, Map<String, Value>) {
+/// What the document says of each route of `routes` (in its order), and every schema of
+/// `components/schemas`: the derived definitions, `Json` and `Error`.
+fn describe(routes: &[Route]) -> (Vec<Described<'_>>, Map<String, Value>) {
     let settings = SchemaSettings::draft2020_12().with(|s| {
         s.definitions_path = SCHEMAS.into();
         s.meta_schema = None;
     });
     let mut requests = settings.clone().for_deserialize().into_generator();
-    let mut responses = settings.for_serialize().into_generator();
-    let mut bodies: Vec<(Body, Body)> = ROUTES
+    let mut responses = settings.clone().for_serialize().into_generator();
+    // Query parameters are described inline, each on its own.
+    let mut queries = settings
+        .for_deserialize()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let mut described: Vec<Described<'_>> = routes
         .iter()
-        .map(|(m, p)| {
-            (
-                request_body(m, p, &mut requests),
-                response_body(m, p, &mut responses),
-            )
+        .map(|route| {
+            let request = match route.inputs.body {
+                Some(routes::Body::Typed { schema, required }) => Body::Typed {
+                    schema: schema(&mut requests).to_value(),
+                    required,
+                },
+                Some(routes::Body::Untyped) => Body::Untyped,
+                None => Body::Empty,
+            };
+            let answer = match route.answer {
+                Answer::Json(f)
+                | Answer::EventStream { message: f, .. }
+                | Answer::Upgrade {
+                    message: Some(f), ..
+                } => Some(f(&mut responses).to_value()),
+                _ => None,
+            };
+            let query = route
+                .inputs
+                .query
+                .map(|f| query_params(&f(&mut queries)))
+                .unwrap_or_default();
+            Described {
+                route,
+                request,
+                query,
+                answer,
+            }
         })
         .collect();
     let mut schemas = fixed_schemas();
     let mut request_schemas: Vec<&mut Value> = Vec::new();
     let mut response_schemas: Vec<&mut Value> = Vec::new();
-    for (req, resp) in &mut bodies {
-        if let Body::Typed { schema, .. } = req {
+    for d in &mut described {
+        if let Body::Typed { schema, .. } = &mut d.request {
             request_schemas.push(schema);
         }
-        if let Body::Typed { schema, .. } = resp {
+        if let Some(schema) = &mut d.answer {
             response_schemas.push(schema);
         }
     }
@@ -643,7 +530,7 @@ fn body_schemas() -> (Vec<(Body, Body)>, Map<String, Value>) {
         responses.take_definitions(true),
         &mut response_schemas,
     );
-    (bodies, schemas)
+    (described, schemas)
 }
 
 /// Moves `defs` into `into`. A definition whose name is taken there by a different schema (the
@@ -758,424 +645,21 @@ pub(crate) async fn serve() -> axum::response::Response {
         .into_response()
 }
 
-/// Schemas of the types from other crates that bodies carry, written as the API reads and
-/// writes them (a test compares each with the real type's serde form), and of the push
-/// envelope.
-pub(crate) mod foreign {
-    // Only their schemas are used: the API never builds these types.
-    #![allow(dead_code)]
-
-    use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-
-    /// A role name (`roeh_auth::Role`).
-    pub(crate) fn role(_: &mut SchemaGenerator) -> Schema {
-        let names: Vec<&str> = roeh_auth::Role::ALL.iter().map(|r| r.as_str()).collect();
-        json_schema!({ "type": "string", "enum": names })
-    }
-
-    /// RTP transport for RTSP: the schema the ONVIF add body (`roeh_onvif::AddRequest`) names
-    /// too, so that the document has one `Transport`.
-    pub(crate) use roeh_onvif::schema::Transport;
-
-    /// A push message on the wire (`roeh_alerts::push::Envelope`): the body as JSON text and
-    /// its Ed25519 signature over the push context followed by exactly those bytes.
-    #[derive(JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct PushEnvelope {
-        /// Envelope version.
-        #[schemars(range(min = 1, max = 1))]
-        v: u8,
-        /// The signing key's id (`GET /api/push/key`).
-        key: String,
-        /// The message body: JSON text of a `PushMessage`.
-        #[schemars(schema_with = "push_body")]
-        msg: String,
-        /// The signature, lowercase hex.
-        sig: String,
-    }
-
-    /// The OpenAPI 3.1 document itself (`GET /api/openapi.json`); its parts follow the
-    /// OpenAPI 3.1.0 specification and are not described again here.
-    #[derive(JsonSchema)]
-    pub(crate) struct OpenApiDocument {
-        /// `3.1.0`.
-        #[schemars(extend("const" = "3.1.0"))]
-        openapi: String,
-        /// Title, version and description of the API.
-        info: serde_json::Map<String, serde_json::Value>,
-        /// One entry per route template.
-        paths: serde_json::Map<String, serde_json::Value>,
-        /// Schemas, shared responses and security schemes.
-        components: serde_json::Map<String, serde_json::Value>,
-    }
-
-    // ----- Hotspot and rule documents (`roeh_rules`) -----
-    //
-    // The API reads these as JSON and hands them to `Hotspot::parse_json` and
-    // `Rule::parse_json`; a test checks that a document these schemas refuse is refused by the
-    // parsers too. The parsers check more than a schema can say (distinct ids, zones on the
-    // hotspot's cameras, simple polygons, ordered date ranges, a known time zone); those
-    // refusals are 400s naming the field.
-
-    /// A point `[x, y]` in normalised image coordinates: fractions of the frame's width and
-    /// height, from the top left.
-    pub(crate) struct Point;
-
-    impl JsonSchema for Point {
-        fn schema_name() -> std::borrow::Cow<'static, str> {
-            "Point".into()
-        }
-
-        fn json_schema(_: &mut SchemaGenerator) -> Schema {
-            json_schema!({
-                "description": "[x, y]: fractions of the frame's width and height, from the \
-                                top left.",
-                "type": "array",
-                "items": { "type": "number", "minimum": 0.0, "maximum": 1.0 },
-                "minItems": 2,
-                "maxItems": 2,
-            })
-        }
-    }
-
-    /// Which crossings of a trip line count.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub(crate) enum Direction {
-        /// From side A (left of the line, walking from its first point to its second) to B.
-        AToB,
-        /// From side B to side A.
-        BToA,
-        /// Either way.
-        Both,
-    }
-
-    /// An area of one camera's picture (`roeh_rules::Zone`).
-    #[derive(JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct Zone {
-        /// Unique within the hotspot; rules name zones by it.
-        #[schemars(length(min = 1))]
-        id: String,
-        /// The camera whose picture the polygon is drawn on: one of the hotspot's cameras.
-        camera: uuid::Uuid,
-        /// For people.
-        #[serde(default)]
-        #[schemars(length(max = 200))]
-        name: String,
-        /// The area: a simple polygon (no self-intersection, not degenerate).
-        #[schemars(length(min = 3))]
-        polygon: Vec<Point>,
-    }
-
-    /// A line on one camera's picture that people may cross (`roeh_rules::TripLine`).
-    #[derive(JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct TripLine {
-        /// Unique within the hotspot; rules name lines by it.
-        #[schemars(length(min = 1))]
-        id: String,
-        /// The camera whose picture the line is drawn on: one of the hotspot's cameras.
-        camera: uuid::Uuid,
-        /// For people.
-        #[serde(default)]
-        #[schemars(length(max = 200))]
-        name: String,
-        /// The segment: two distinct points.
-        line: [Point; 2],
-        /// Which crossings count.
-        direction: Direction,
-    }
-
-    /// A day of the week: its English name or the name's first three letters, in any case.
-    pub(crate) struct Day;
-
-    impl JsonSchema for Day {
-        fn schema_name() -> std::borrow::Cow<'static, str> {
-            "Day".into()
-        }
-
-        fn json_schema(_: &mut SchemaGenerator) -> Schema {
-            day()
-        }
-    }
-
-    fn day() -> Schema {
-        let days = [
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-        ];
-        let any_case = |s: &str| -> String {
-            s.chars()
-                .map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c))
-                .collect()
-        };
-        let names: Vec<String> = days
-            .iter()
-            .map(|d| format!("{}(?:{})?", any_case(&d[..3]), any_case(&d[3..])))
-            .collect();
-        json_schema!({
-            "type": "string",
-            "pattern": format!("^(?:{})$", names.join("|")),
-            "examples": ["mon", "Saturday"],
-        })
-    }
-
-    /// A local time of day, `HH:MM` or `HH:MM:SS`.
-    fn time_of_day(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": "^(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?$",
-            "examples": ["22:00"],
-        })
-    }
-
-    /// A local date, `YYYY-MM-DD`.
-    fn date(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "format": "date",
-            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-            "examples": ["2026-07-01"],
-        })
-    }
-
-    /// A window repeated on some weekdays, in local time; `to <= from` ends on the next day.
-    #[derive(JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct WeeklyWindow {
-        /// The days an occurrence may start on.
-        #[schemars(length(min = 1))]
-        days: Vec<Day>,
-        /// Local start time (included).
-        #[schemars(schema_with = "time_of_day")]
-        from: String,
-        /// Local end time (excluded).
-        #[schemars(schema_with = "time_of_day")]
-        to: String,
-    }
-
-    /// An inclusive range of local dates (`from` not after `to`).
-    #[derive(JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct DateRange {
-        /// First date.
-        #[schemars(schema_with = "date")]
-        from: String,
-        /// Last date (included).
-        #[schemars(schema_with = "date")]
-        to: String,
-        /// What the range is, e.g. "summer holidays".
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        label: Option<String>,
-    }
-
-    /// When a hotspot is armed (`roeh_rules::Schedule`): weekly windows, limited to `dates`
-    /// when given and never on `except`, in the IANA time zone `tz`; `always` arms it at
-    /// every time of a counted date.
-    #[derive(JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct Schedule {
-        /// An IANA time zone name.
-        #[schemars(length(min = 1), example = &"Europe/Stockholm")]
-        tz: String,
-        /// Armed at all times (subject to `dates` and `except`).
-        #[serde(default)]
-        always: bool,
-        /// Weekly windows.
-        #[serde(default)]
-        windows: Vec<WeeklyWindow>,
-        /// If not empty, only occurrences starting on these dates count.
-        #[serde(default)]
-        dates: Vec<DateRange>,
-        /// Occurrences starting on these dates never count.
-        #[serde(default)]
-        except: Vec<DateRange>,
-    }
-
-    /// A hotspot document (`roeh_rules::Hotspot`): a watched place with its cameras, zones,
-    /// trip lines and schedule. In a request `id` may be left out (a new id is chosen, or the
-    /// path's); stored documents always have it.
-    #[derive(JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct Hotspot {
-        /// Identity.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        id: Option<uuid::Uuid>,
-        /// For people: not blank, at most 200 bytes, no control characters.
-        #[schemars(
-            length(min = 1, max = 200),
-            regex(pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")
-        )]
-        name: String,
-        /// Latitude, degrees.
-        #[schemars(range(min = -90.0, max = 90.0))]
-        lat: f64,
-        /// Longitude, degrees.
-        #[schemars(range(min = -180.0, max = 180.0))]
-        lon: f64,
-        /// Larger is more urgent.
-        #[serde(default)]
-        priority: u8,
-        /// The cameras that see it, each once.
-        #[schemars(extend("uniqueItems" = true))]
-        cameras: Vec<uuid::Uuid>,
-        /// Zones, each on one of the cameras, with distinct ids.
-        #[serde(default)]
-        zones: Vec<Zone>,
-        /// Trip lines, each on one of the cameras, with distinct ids.
-        #[serde(default)]
-        lines: Vec<TripLine>,
-        /// When it is armed.
-        schedule: Schedule,
-    }
-
-    /// How urgent a rule's incidents are.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub(crate) enum Severity {
-        /// Worth a look.
-        Low,
-        /// Worth attention.
-        Medium,
-        /// Act soon.
-        High,
-        /// Act now.
-        Critical,
-    }
-
-    /// What a rule watches for, tagged by `kind`; its fields sit beside the rule's.
-    #[derive(JsonSchema)]
-    #[serde(tag = "kind", rename_all = "snake_case")]
-    pub(crate) enum RuleKind {
-        /// Presence in a zone while armed.
-        Intrusion {
-            /// Zone id on the rule's hotspot.
-            #[schemars(length(min = 1))]
-            zone: String,
-        },
-        /// Presence in a zone for at least `dwell_secs`.
-        Loitering {
-            /// Zone id on the rule's hotspot.
-            #[schemars(length(min = 1))]
-            zone: String,
-            /// Seconds in the zone.
-            #[schemars(range(min = 1))]
-            dwell_secs: u64,
-        },
-        /// At least `min_count` objects in a zone for at least `for_secs`.
-        Crowding {
-            /// Zone id on the rule's hotspot.
-            #[schemars(length(min = 1))]
-            zone: String,
-            /// Objects at once.
-            #[schemars(range(min = 1))]
-            min_count: u32,
-            /// Seconds the count must hold.
-            for_secs: u64,
-        },
-        /// A crossing of a trip line, in the line's direction.
-        LineCrossing {
-            /// Line id on the rule's hotspot.
-            #[schemars(length(min = 1))]
-            line: String,
-        },
-        /// A camera without frames, frozen or dark: at least one of `no_frames_secs`,
-        /// `frozen_secs` and `dark_luma_max`.
-        #[schemars(extend("anyOf" = [
-            { "required": ["no_frames_secs"], "properties": { "no_frames_secs": { "type": "integer" } } },
-            { "required": ["frozen_secs"], "properties": { "frozen_secs": { "type": "integer" } } },
-            { "required": ["dark_luma_max"], "properties": { "dark_luma_max": { "type": "number" } } },
-        ]))]
-        Tamper {
-            /// Seconds without any frame.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            #[schemars(range(min = 1))]
-            no_frames_secs: Option<u64>,
-            /// Seconds of the same picture.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            #[schemars(range(min = 1))]
-            frozen_secs: Option<u64>,
-            /// Highest mean luma that counts as dark.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            #[schemars(range(min = 0.0, max = 255.0))]
-            dark_luma_max: Option<f32>,
-            /// Seconds the picture must stay dark (0: the first dark frame).
-            #[serde(default)]
-            dark_secs: u64,
-        },
-    }
-
-    fn default_cooldown() -> u64 {
-        60
-    }
-
-    fn default_min_confidence() -> f32 {
-        0.5
-    }
-
-    fn default_labels() -> Vec<String> {
-        vec!["person".to_owned()]
-    }
-
-    fn yes() -> bool {
-        true
-    }
-
-    /// A rule document (`roeh_rules::Rule`): what, on a hotspot, opens an incident. In a
-    /// request `id` may be left out (a new id is chosen, or the path's); stored documents
-    /// always have it. The zone or line it names must exist on the hotspot.
-    #[derive(JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct Rule {
-        /// Identity.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        id: Option<uuid::Uuid>,
-        /// The hotspot it watches.
-        hotspot: uuid::Uuid,
-        /// For people: not blank, at most 200 bytes.
-        #[schemars(length(min = 1, max = 200))]
-        name: String,
-        /// What it watches for.
-        #[serde(flatten)]
-        kind: RuleKind,
-        /// How urgent its incidents are.
-        severity: Severity,
-        /// Seconds after a close before the same rule and camera may open again.
-        #[serde(default = "default_cooldown")]
-        cooldown_secs: u64,
-        /// Detections below this score are ignored.
-        #[serde(default = "default_min_confidence")]
-        #[schemars(range(min = 0.0, max = 1.0))]
-        min_confidence: f32,
-        /// Detection labels it considers, none blank.
-        #[serde(default = "default_labels")]
-        #[schemars(length(min = 1), inner(length(min = 1)))]
-        labels: Vec<String>,
-        /// A disabled rule produces nothing.
-        #[serde(default = "yes")]
-        enabled: bool,
-        /// Whether its incidents should alert operators.
-        #[serde(default = "yes")]
-        alerting: bool,
-        /// Ignore the hotspot's schedule: armed at all times.
-        #[serde(default)]
-        always_armed: bool,
-    }
-
-    fn push_body(generator: &mut SchemaGenerator) -> Schema {
-        let body = generator.subschema_for::<crate::push::PushMessage>();
-        json_schema!({
-            "type": "string",
-            "contentMediaType": "application/json",
-            "contentSchema": body,
-        })
-    }
+// Only its schema is used: the document itself is built on aide's model.
+/// The OpenAPI 3.1 document itself (`GET /api/openapi.json`); its parts follow the
+/// OpenAPI 3.1.0 specification and are not described again here.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+pub(crate) struct OpenApiDocument {
+    /// `3.1.0`.
+    #[schemars(extend("const" = "3.1.0"))]
+    openapi: String,
+    /// Title, version and description of the API.
+    info: serde_json::Map<String, serde_json::Value>,
+    /// One entry per route template.
+    paths: serde_json::Map<String, serde_json::Value>,
+    /// Schemas, shared responses and security schemes.
+    components: serde_json::Map<String, serde_json::Value>,
 }
 
 #[cfg(test)]
@@ -1243,7 +727,7 @@ mod tests {
     }
 
     #[test]
-    fn foreign_schemas_match_the_real_types() {
+    fn schemas_of_other_crates_match_the_real_types() {
         let doc = document();
         let health = roeh_domain::StreamHealth {
             last_frame_at: Some(roeh_domain::WallTime(1)),
@@ -1691,7 +1175,7 @@ mod tests {
     #[test]
     fn bodies_are_typed_untyped_or_absent_and_never_both() {
         let doc = document();
-        for (m, p) in ROUTES {
+        for (m, p) in crate::ROUTES.iter() {
             let op = &doc["paths"][p][m.to_ascii_lowercase()];
             if let Some(rb) = op.get("requestBody") {
                 let schema = &rb["content"]["application/json"]["schema"];
@@ -1714,5 +1198,58 @@ mod tests {
                 .get("204")
                 .is_some()
         );
+    }
+
+    #[test]
+    fn query_parameters_are_the_fields_of_the_handlers_query_types() {
+        let doc = document();
+        let params = |m: &str, p: &str| -> Vec<Value> {
+            doc["paths"][p][m]["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|x| x["in"] == "query")
+                .collect()
+        };
+        let names = |m: &str, p: &str| -> Vec<String> {
+            params(m, p)
+                .iter()
+                .map(|x| x["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names("get", "/api/alerts"),
+            ["before", "hotspot", "limit", "state"]
+        );
+        assert_eq!(names("get", "/api/log/consistency"), ["from", "to"]);
+        assert_eq!(names("get", "/api/alerts/{id}/clip"), ["exp", "sig"]);
+        assert_eq!(names("get", "/api/units"), ["alert"]);
+        assert_eq!(names("get", "/api/cameras/{id}/mp4"), ["end", "start"]);
+        assert!(names("get", "/api/health").is_empty());
+        // Required where the type requires it; typed by the field; described by its doc.
+        for x in params("get", "/api/log/consistency") {
+            assert_eq!(x["required"], true, "{x}");
+            assert_eq!(x["schema"]["type"], "integer", "{x}");
+        }
+        let before = &params("get", "/api/alerts")[0];
+        assert!(before.get("required").is_none(), "optional: {before}");
+        assert_eq!(
+            before["schema"],
+            json!({ "type": "string", "format": "uuid" })
+        );
+        assert!(before["description"].as_str().unwrap().contains("Cursor"));
+        // A query string cannot say null: no parameter's type includes it.
+        for (p, item) in doc["paths"].as_object().unwrap() {
+            for (m, op) in item.as_object().unwrap() {
+                for x in op["parameters"].as_array().into_iter().flatten() {
+                    assert!(x["schema"]["type"].is_string(), "{m} {p}: {x}");
+                    assert!(
+                        x.get("description").is_some() || x["in"] == "path",
+                        "{m} {p}: {x}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -121,9 +121,10 @@ pub async fn feed(
 }
 
 /// `?since=SEQ`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SinceQuery {
+    /// Resume after this event seq.
     since: Option<u64>,
 }
 

@@ -8,10 +8,12 @@ use roeh_domain::{Gap, Segment, WallTime};
 use serde::{Deserialize, Serialize};
 
 /// `?start=&end=`: RFC 3339 or integer microseconds since the epoch (UTC).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RangeQuery {
+    /// Range start (RFC 3339 or microseconds since 1970; default: an hour before `end`).
     start: Option<String>,
+    /// Range end (RFC 3339 or microseconds since 1970; default: now).
     end: Option<String>,
 }
 

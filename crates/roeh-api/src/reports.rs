@@ -175,12 +175,16 @@ pub fn aggregate(alerts: &[AlertTimesRow], shifts: &Shifts, group: Group) -> Vec
 }
 
 /// `GET /api/reports/response-times` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResponseTimesQuery {
+    /// Required: alerts raised at or after this (RFC 3339).
     from: Option<String>,
+    /// Required: alerts raised before this (RFC 3339); at most 366 days after `from`.
     to: Option<String>,
+    /// Only this hotspot (UUID).
     hotspot: Option<String>,
+    /// `hotspot`, `shift` or `hotspot_shift` (default).
     group: Option<String>,
 }
 

@@ -239,10 +239,12 @@ pub(crate) struct DeliveryView {
 }
 
 /// `GET /api/webhooks/{id}/deliveries` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeliveriesQuery {
+    /// Page size (default 100, max 1000).
     limit: Option<u32>,
+    /// Cursor: the seq of the last delivery of the previous page.
     before: Option<u64>,
 }
 

@@ -96,6 +96,24 @@ impl fmt::Display for Role {
     }
 }
 
+/// A role in JSON: one of the [`Role::as_str`] names. Inlined where used (no `$ref`), so a
+/// `String` field holding a role name can take it with `#[schemars(with = "roeh_auth::Role")]`.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Role {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Role".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        schemars::json_schema!({ "type": "string", "enum": names })
+    }
+}
+
 /// A capability a route needs. The route also checks the object's scope where it takes an id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -342,6 +360,36 @@ mod tests {
                 serde_json::to_string(&p).unwrap(),
                 format!("\"{}\"", p.as_str())
             );
+        }
+    }
+
+    #[cfg(feature = "schema")]
+    #[test]
+    fn a_role_name_field_takes_the_role_schema_inline() {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct View {
+            /// The user's role.
+            #[schemars(with = "Role")]
+            role: String,
+        }
+        let root = schemars::SchemaGenerator::default().into_root_schema_for::<View>();
+        let root = serde_json::to_value(root).unwrap();
+        assert_eq!(
+            root["properties"]["role"],
+            serde_json::json!({
+                "type": "string",
+                "enum": ["admin", "supervisor", "operator", "investigator", "integrator", "unit"],
+                "description": "The user's role.",
+            })
+        );
+        assert!(root.get("$defs").is_none(), "{root}");
+        // Every name parses back, and serde writes the same names.
+        let names = root["properties"]["role"]["enum"].as_array().unwrap();
+        assert_eq!(names.len(), Role::ALL.len());
+        for (name, role) in names.iter().zip(Role::ALL) {
+            assert_eq!(Role::parse(name.as_str().unwrap()), Some(role));
+            assert_eq!(&serde_json::to_value(role).unwrap(), name);
         }
     }
 }

@@ -9,7 +9,9 @@
 //! - [`hotspot`]: a hotspot (place, priority, cameras, zones, lines, schedule);
 //! - [`rule`]: rules (intrusion, loitering, crowding, line crossing, camera tamper);
 //! - [`frame_stats`]: mean luma and a picture digest for camera tamper checks;
-//! - [`engine`]: the rule engine turning frames and detections into incident events.
+//! - [`engine`]: the rule engine turning frames and detections into incident events;
+//! - `schema` (feature `schema`): JSON Schemas of the hotspot and rule documents, for the HTTP
+//!   API's OpenAPI document.
 
 pub mod engine;
 pub mod frame_stats;
@@ -17,6 +19,8 @@ pub mod geometry;
 pub mod hotspot;
 pub mod rule;
 pub mod schedule;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod tracker;
 
 pub use engine::{EngineConfig, IncidentKey, RuleEngine, RuleEvent};

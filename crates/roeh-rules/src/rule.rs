@@ -59,6 +59,7 @@ impl fmt::Display for RuleId {
 
 /// How urgent a rule's incidents are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Worth a look.
@@ -131,16 +132,16 @@ impl RuleKind {
     }
 }
 
-fn default_cooldown() -> u64 {
+pub(crate) fn default_cooldown() -> u64 {
     60
 }
-fn default_min_confidence() -> f32 {
+pub(crate) fn default_min_confidence() -> f32 {
     0.5
 }
-fn default_labels() -> Vec<String> {
+pub(crate) fn default_labels() -> Vec<String> {
     vec!["person".to_owned()]
 }
-fn yes() -> bool {
+pub(crate) fn yes() -> bool {
     true
 }
 
