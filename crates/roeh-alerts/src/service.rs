@@ -88,7 +88,7 @@ pub enum Viewer {
     Volunteer(Uuid),
 }
 
-/// The kind of a patrol unit (`migrations/0009_units.sql`).
+/// The kind of a patrol unit (`migrations/sqlite/0009_units.sql`).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
 )]

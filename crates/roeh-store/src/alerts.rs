@@ -1,4 +1,4 @@
-//! Alerts, patrol units, dispatches and receipts (`migrations/0007_alerts.sql`).
+//! Alerts, patrol units, dispatches and receipts (`migrations/sqlite/0007_alerts.sql`).
 //!
 //! Invariants:
 //! - every change of an alert appends its event row to `alert_events` in the same transaction
@@ -183,7 +183,7 @@ pub struct UnitRow {
     pub created_at: WallTime,
     /// Last report.
     pub updated_at: WallTime,
-    /// `joint`, `police`, `municipal` or `volunteer` (`migrations/0009_units.sql`).
+    /// `joint`, `police`, `municipal` or `volunteer` (`migrations/sqlite/0009_units.sql`).
     pub kind: String,
 }
 

@@ -1,5 +1,5 @@
 //! Detection: hotspots, rules, per-camera analysis settings and incidents
-//! (`migrations/0005_detection.sql`).
+//! (`migrations/sqlite/0005_detection.sql`).
 //!
 //! Invariants:
 //! - hotspot and rule documents are stored as the JSON text they were given; this crate does not

@@ -11,7 +11,9 @@
 //! - cameras that have footage are never deleted: removing one retires it (see
 //!   [`Store::delete_camera`]).
 //!
-//! The schema (`migrations/0001_init.sql`) keeps to types PostgreSQL mirrors one to one.
+//! The schema (`migrations/sqlite/0001_init.sql`) keeps to types PostgreSQL mirrors one to one;
+//! `migrations/postgres/` holds its PostgreSQL twin, version for version (checked by
+//! `tests/schema.rs`).
 
 mod alerts;
 mod cameras;
@@ -103,7 +105,7 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| Error::with_source(ErrorKind::Unavailable, "opening database", e))?;
-        sqlx::migrate!("../../migrations")
+        sqlx::migrate!("../../migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| Error::with_source(ErrorKind::Internal, "applying migrations", e))?;

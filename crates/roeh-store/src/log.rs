@@ -93,10 +93,13 @@ pub(crate) async fn append_leaf(
     let kind = *data
         .first()
         .ok_or_else(|| Error::new(ErrorKind::Internal, "empty log leaf"))?;
-    let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_leaves")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db("appending log leaf"))?;
+    // The head row gives the index and is advanced in the same transaction (migration 0012):
+    // dense under concurrent appenders, and nothing taken by a rolled-back append.
+    let next: i64 =
+        sqlx::query_scalar("UPDATE log_head SET size = size + 1 WHERE id = 1 RETURNING size - 1")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db("appending log leaf"))?;
     let q = sqlx::query(
         "INSERT INTO log_leaves (idx, kind, data, leaf_hash, appended_at) VALUES (?, ?, ?, ?, ?)",
     )
@@ -269,10 +272,10 @@ impl Store {
     /// Number of leaves in the log.
     #[tracing::instrument(skip_all)]
     pub async fn log_size(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM log_leaves")
+        let n: i64 = sqlx::query_scalar("SELECT size FROM log_head WHERE id = 1")
             .fetch_one(&self.pool)
             .await
-            .map_err(db("counting log leaves"))?;
+            .map_err(db("reading the log's size"))?;
         to_u64(n, "log size")
     }
 
@@ -524,6 +527,45 @@ mod tests {
     use serde_json::json;
 
     const T: WallTime = WallTime(1_800_000_000_123_456);
+
+    #[tokio::test]
+    async fn indices_come_from_the_head_and_a_rolled_back_append_leaves_no_hole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("h.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let leaf = |n: u8| {
+            let mut d = vec![3u8];
+            d.extend_from_slice(format!("{{\"n\":{n}}}").as_bytes());
+            d
+        };
+        for n in 0..3u8 {
+            let mut tx = store.begin("test").await.unwrap();
+            assert_eq!(
+                super::append_leaf(&mut tx, &leaf(n), T).await.unwrap(),
+                u64::from(n)
+            );
+            tx.commit().await.unwrap();
+        }
+        // Taken, then rolled back: the next append gets the same index.
+        {
+            let mut tx = store.begin("test").await.unwrap();
+            assert_eq!(super::append_leaf(&mut tx, &leaf(9), T).await.unwrap(), 3);
+            tx.rollback().await.unwrap();
+        }
+        assert_eq!(store.log_size().await.unwrap(), 3);
+        let mut tx = store.begin("test").await.unwrap();
+        assert_eq!(super::append_leaf(&mut tx, &leaf(3), T).await.unwrap(), 3);
+        tx.commit().await.unwrap();
+        // The head is the count, and the indices are dense.
+        let (count, max): (i64, i64) = sqlx::query_as("SELECT COUNT(*), MAX(idx) FROM log_leaves")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!((count, max), (4, 3));
+        assert_eq!(store.log_size().await.unwrap(), 4);
+        assert_eq!(store.log_leaf(3).await.unwrap().unwrap().data, leaf(3));
+    }
 
     #[test]
     fn an_event_is_encoded_as_its_callers_wrote_it_by_hand() {

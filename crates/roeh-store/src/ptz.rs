@@ -1,5 +1,5 @@
 //! Where cameras with pan, tilt and zoom point, as roeh last commanded them
-//! (`migrations/0010_ptz.sql`).
+//! (`migrations/sqlite/0010_ptz.sql`).
 //!
 //! Invariant: a camera without a row is at its home position; a row is written only for a
 //! camera that exists (the foreign key), and goes with the camera.

@@ -1,5 +1,5 @@
 //! Reports over stored alerts: the timestamps response-time reports are computed from
-//! (`migrations/0007_alerts.sql`).
+//! (`migrations/sqlite/0007_alerts.sql`).
 //!
 //! Invariants:
 //! - read-only: nothing here writes;

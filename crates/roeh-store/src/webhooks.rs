@@ -1,4 +1,4 @@
-//! Outbound webhook subscriptions and their delivery outbox (`migrations/0008_webhooks.sql`).
+//! Outbound webhook subscriptions and their delivery outbox (`migrations/sqlite/0008_webhooks.sql`).
 //!
 //! Invariants:
 //! - a subscription's secret is stored only encrypted under the credential key (the format of

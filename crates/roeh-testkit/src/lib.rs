@@ -17,6 +17,7 @@ pub mod cap;
 pub mod ipycam;
 pub mod mosquitto;
 pub mod pki;
+pub mod postgres;
 pub mod tsa;
 
 /// The variable that lets a deliberate run skip a test whose prerequisite is missing
