@@ -401,7 +401,7 @@ fn incident_from_row(r: &SqliteRow) -> Result<AlertIncident> {
 async fn incidents_of(tx: &mut sqlx::SqliteConnection, alert: &mut AlertRow) -> Result<()> {
     let rows = sqlx::query(
         "SELECT incident_id, rule_id, camera_id, opened_at FROM alert_incidents \
-         WHERE alert_id = ? ORDER BY opened_at, incident_id",
+         WHERE alert_id = $1 ORDER BY opened_at, incident_id",
     )
     .bind(alert.id.to_string())
     .fetch_all(&mut *tx)
@@ -421,7 +421,7 @@ async fn incidents_of_all(tx: &mut sqlx::SqliteConnection, alerts: &mut [AlertRo
         .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
     let rows = sqlx::query(
         "SELECT alert_id, incident_id, rule_id, camera_id, opened_at FROM alert_incidents \
-         WHERE alert_id IN (SELECT value FROM json_each(?)) \
+         WHERE alert_id IN (SELECT value FROM json_each($1)) \
          ORDER BY alert_id, opened_at, incident_id",
     )
     .bind(ids)
@@ -450,7 +450,7 @@ async fn load_alert(tx: &mut sqlx::SqliteConnection, id: Uuid) -> Result<Option<
     let row = sqlx::query(concat!(
         "SELECT ",
         alert_cols!(),
-        " FROM alerts WHERE id = ?"
+        " FROM alerts WHERE id = $1"
     ))
     .bind(id.to_string())
     .fetch_optional(&mut *tx)
@@ -469,9 +469,9 @@ async fn append_event(
     state: &str,
     ev: &NewAlertEvent,
 ) -> Result<AlertEventRow> {
-    let r = sqlx::query(
+    let r = sqlx::query_scalar::<_, i64>(
         "INSERT INTO alert_events (alert_id, time, kind, actor, state, unit_id, detail) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
     )
     .bind(alert.to_string())
     .bind(time.0)
@@ -480,11 +480,11 @@ async fn append_event(
     .bind(state)
     .bind(ev.unit_id.map(|u| u.to_string()))
     .bind(&ev.detail)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(db("appending alert event"))?;
     Ok(AlertEventRow {
-        seq: to_u64(r.last_insert_rowid(), "event seq")?,
+        seq: to_u64(r, "event seq")?,
         alert_id: alert,
         time,
         kind: ev.kind.clone(),
@@ -502,14 +502,14 @@ async fn commit(tx: Transaction<'static, Sqlite>) -> Result<()> {
 /// Sets the state, claimer and the first-time stamps a state implies; compare-and-set.
 async fn set_state(tx: &mut sqlx::SqliteConnection, id: Uuid, c: &AlertChange) -> Result<()> {
     let q = sqlx::query(
-        "UPDATE alerts SET state = ?, claimed_by = ?, updated_at = ?, \
-         claimed_at = CASE WHEN ? = 'claimed' THEN COALESCE(claimed_at, ?) ELSE claimed_at END, \
-         acknowledged_at = CASE WHEN ? = 'acknowledged' THEN COALESCE(acknowledged_at, ?) \
+        "UPDATE alerts SET state = $1, claimed_by = $2, updated_at = $3, \
+         claimed_at = CASE WHEN $4 = 'claimed' THEN COALESCE(claimed_at, $5) ELSE claimed_at END, \
+         acknowledged_at = CASE WHEN $6 = 'acknowledged' THEN COALESCE(acknowledged_at, $7) \
              ELSE acknowledged_at END, \
-         escalated_at = CASE WHEN ? = 'escalated' THEN COALESCE(escalated_at, ?) \
+         escalated_at = CASE WHEN $8 = 'escalated' THEN COALESCE(escalated_at, $9) \
              ELSE escalated_at END, \
-         closed_at = CASE WHEN ? IN ('resolved', 'false_alarm') THEN ? ELSE closed_at END \
-         WHERE id = ? AND state = ? AND claimed_by IS ?",
+         closed_at = CASE WHEN $10 IN ('resolved', 'false_alarm') THEN $11 ELSE closed_at END \
+         WHERE id = $12 AND state = $13 AND claimed_by IS NOT DISTINCT FROM $14",
     )
     .bind(&c.to_state)
     .bind(c.claimed_by)
@@ -544,9 +544,9 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<(Uuid, WallTime)>> {
         let rows = sqlx::query(
-            "SELECT id, opened_at FROM incidents WHERE alerting AND opened_at >= ? \
+            "SELECT id, opened_at FROM incidents WHERE alerting AND opened_at >= $1 \
              AND id NOT IN (SELECT incident_id FROM alert_incidents) \
-             ORDER BY opened_at, id LIMIT ?",
+             ORDER BY opened_at, id LIMIT $2",
         )
         .bind(since.0)
         .bind(i64::from(limit.min(MAX_ALERT_LIST)))
@@ -578,7 +578,7 @@ impl Store {
     ) -> Result<Option<(AlertRow, AlertEventRow, bool)>> {
         let mut tx = self.begin("starting alert transaction").await?;
         let taken: Option<(String,)> =
-            sqlx::query_as("SELECT alert_id FROM alert_incidents WHERE incident_id = ?")
+            sqlx::query_as("SELECT alert_id FROM alert_incidents WHERE incident_id = $1")
                 .bind(incident.incident_id.to_string())
                 .fetch_optional(&mut *tx)
                 .await
@@ -716,10 +716,10 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT ",
             alert_cols!(),
-            " FROM alerts WHERE (? IS NULL OR state = ?) \
-             AND (? IS NULL OR hotspot_id = ?) \
-             AND (? IS NULL OR (created_at, id) < (SELECT created_at, id FROM alerts WHERE id = ?)) \
-             AND (? IS NULL OR created_at >= ?) ORDER BY created_at DESC, id DESC LIMIT ?"
+            " FROM alerts WHERE ($1 IS NULL OR state = $2) \
+             AND ($3 IS NULL OR hotspot_id = $4) \
+             AND ($5 IS NULL OR (created_at, id) < (SELECT created_at, id FROM alerts WHERE id = $6)) \
+             AND ($7 IS NULL OR created_at >= $8) ORDER BY created_at DESC, id DESC LIMIT $9"
         ))
         .bind(f.state.clone())
         .bind(f.state.clone())
@@ -749,7 +749,7 @@ impl Store {
             "SELECT ",
             alert_cols!(),
             " FROM alerts WHERE state IN ('new', 'claimed') \
-             AND escalated_at IS NULL ORDER BY created_at LIMIT ?"
+             AND escalated_at IS NULL ORDER BY created_at LIMIT $1"
         ))
         .bind(i64::from(MAX_ALERT_LIST));
         fetch_all(
@@ -803,7 +803,7 @@ impl Store {
         set_state(&mut tx, id, change).await?;
         let mut events = Vec::new();
         for unit in units {
-            let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM units WHERE id = ?")
+            let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM units WHERE id = $1")
                 .bind(unit.to_string())
                 .fetch_optional(&mut *tx)
                 .await
@@ -815,7 +815,7 @@ impl Store {
                 ));
             }
             let already: Option<(i64,)> =
-                sqlx::query_as("SELECT seq FROM dispatches WHERE alert_id = ? AND unit_id = ?")
+                sqlx::query_as("SELECT seq FROM dispatches WHERE alert_id = $1 AND unit_id = $2")
                     .bind(id.to_string())
                     .bind(unit.to_string())
                     .fetch_optional(&mut *tx)
@@ -843,7 +843,7 @@ impl Store {
             .await?;
             let q = sqlx::query(
                 "INSERT INTO dispatches (alert_id, unit_id, seq, dispatched_at, dispatched_by, text) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(id.to_string())
             .bind(unit.to_string())
@@ -852,7 +852,7 @@ impl Store {
             .bind(actor)
             .bind(text);
             execute(&mut *tx, q, "recording dispatch").await?;
-            let q = sqlx::query("UPDATE units SET status = 'busy', updated_at = ? WHERE id = ?")
+            let q = sqlx::query("UPDATE units SET status = 'busy', updated_at = $1 WHERE id = $2")
                 .bind(change.at.0)
                 .bind(unit.to_string());
             execute(&mut *tx, q, "marking unit busy").await?;
@@ -910,19 +910,19 @@ impl Store {
         } = *r;
         let set_sql = match kind {
             "delivered" => {
-                "UPDATE dispatches SET delivered_at = ? WHERE alert_id = ? AND unit_id = ? \
+                "UPDATE dispatches SET delivered_at = $1 WHERE alert_id = $2 AND unit_id = $3 \
                  AND delivered_at IS NULL"
             }
             "accepted" => {
-                "UPDATE dispatches SET accepted_at = ? WHERE alert_id = ? AND unit_id = ? \
+                "UPDATE dispatches SET accepted_at = $1 WHERE alert_id = $2 AND unit_id = $3 \
                  AND accepted_at IS NULL"
             }
             "arrived" => {
-                "UPDATE dispatches SET arrived_at = ? WHERE alert_id = ? AND unit_id = ? \
+                "UPDATE dispatches SET arrived_at = $1 WHERE alert_id = $2 AND unit_id = $3 \
                  AND arrived_at IS NULL"
             }
             "closed" => {
-                "UPDATE dispatches SET closed_at = ? WHERE alert_id = ? AND unit_id = ? \
+                "UPDATE dispatches SET closed_at = $1 WHERE alert_id = $2 AND unit_id = $3 \
                  AND closed_at IS NULL"
             }
             _ => {
@@ -934,7 +934,7 @@ impl Store {
         };
         let mut tx = self.begin("starting alert transaction").await?;
         let seen: Option<(String, String)> = sqlx::query_as(
-            "SELECT alert_id, kind FROM receipts WHERE unit_id = ? AND receipt_id = ?",
+            "SELECT alert_id, kind FROM receipts WHERE unit_id = $1 AND receipt_id = $2",
         )
         .bind(unit.to_string())
         .bind(receipt_id)
@@ -950,7 +950,7 @@ impl Store {
         let get_dispatch = concat!(
             "SELECT ",
             dispatch_cols!(),
-            " FROM dispatches WHERE alert_id = ? AND unit_id = ?"
+            " FROM dispatches WHERE alert_id = $1 AND unit_id = $2"
         );
         let d = sqlx::query(get_dispatch)
             .bind(alert.to_string())
@@ -962,7 +962,7 @@ impl Store {
         let before = dispatch_from_row(&d)?;
         let q = sqlx::query(
             "INSERT INTO receipts (unit_id, receipt_id, alert_id, kind, received_at) \
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(unit.to_string())
         .bind(receipt_id)
@@ -1039,7 +1039,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             event_cols!(),
-            " FROM alert_events WHERE seq > ? ORDER BY seq LIMIT ?"
+            " FROM alert_events WHERE seq > $1 ORDER BY seq LIMIT $2"
         ))
         .bind(to_i64(after, "seq")?)
         .bind(i64::from(limit.clamp(1, MAX_ALERT_LIST)));
@@ -1052,7 +1052,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             event_cols!(),
-            " FROM alert_events WHERE alert_id = ? ORDER BY seq"
+            " FROM alert_events WHERE alert_id = $1 ORDER BY seq"
         ))
         .bind(alert.to_string());
         fetch_all(&self.pool, q, "reading alert events", event_from_row).await
@@ -1082,7 +1082,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "INSERT INTO units (",
             unit_cols!(),
-            ") VALUES (?, ?, ?, NULL, NULL, 'off_duty', ?, ?, ?)"
+            ") VALUES ($1, $2, $3, NULL, NULL, 'off_duty', $4, $5, $6)"
         ))
         .bind(id.to_string())
         .bind(name)
@@ -1097,8 +1097,12 @@ impl Store {
     /// A unit by id.
     #[tracing::instrument(skip_all)]
     pub async fn get_unit(&self, id: Uuid) -> Result<Option<UnitRow>> {
-        let q = sqlx::query(concat!("SELECT ", unit_cols!(), " FROM units WHERE id = ?"))
-            .bind(id.to_string());
+        let q = sqlx::query(concat!(
+            "SELECT ",
+            unit_cols!(),
+            " FROM units WHERE id = $1"
+        ))
+        .bind(id.to_string());
         fetch_optional(&self.pool, q, "reading unit", unit_from_row).await
     }
 
@@ -1108,7 +1112,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             unit_cols!(),
-            " FROM units WHERE user_id = ?"
+            " FROM units WHERE user_id = $1"
         ))
         .bind(user_id);
         fetch_optional(&self.pool, q, "reading unit", unit_from_row).await
@@ -1140,7 +1144,7 @@ impl Store {
                 "position is not finite",
             ));
         }
-        let q = sqlx::query("UPDATE units SET lat = ?, lon = ?, updated_at = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE units SET lat = $1, lon = $2, updated_at = $3 WHERE id = $4")
             .bind(lat)
             .bind(lon)
             .bind(now.0)
@@ -1152,7 +1156,7 @@ impl Store {
     /// exist.
     #[tracing::instrument(skip_all)]
     pub async fn set_unit_status(&self, id: Uuid, status: &str, now: WallTime) -> Result<()> {
-        let q = sqlx::query("UPDATE units SET status = ?, updated_at = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE units SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status)
             .bind(now.0)
             .bind(id.to_string());
@@ -1165,7 +1169,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             dispatch_cols!(),
-            " FROM dispatches WHERE alert_id = ? ORDER BY seq"
+            " FROM dispatches WHERE alert_id = $1 ORDER BY seq"
         ))
         .bind(alert.to_string());
         fetch_all(&self.pool, q, "listing dispatches", dispatch_from_row).await
@@ -1178,9 +1182,9 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             dispatch_cols!(),
-            " FROM dispatches WHERE unit_id = ? AND closed_at IS NULL \
+            " FROM dispatches WHERE unit_id = $1 AND closed_at IS NULL \
              AND alert_id IN (SELECT id FROM alerts WHERE state NOT IN ('resolved', 'false_alarm')) \
-             ORDER BY seq LIMIT ?"
+             ORDER BY seq LIMIT $2"
         ))
         .bind(unit.to_string())
         .bind(i64::from(MAX_ALERT_LIST));
@@ -1228,7 +1232,7 @@ async fn open_alert_of(conn: &mut SqliteConnection, hotspot: Uuid) -> Result<Opt
     let open = sqlx::query(concat!(
         "SELECT ",
         alert_cols!(),
-        " FROM alerts WHERE hotspot_id = ? \
+        " FROM alerts WHERE hotspot_id = $1 \
          AND state NOT IN ('resolved', 'false_alarm') \
          ORDER BY last_incident_at DESC, created_at DESC LIMIT 1"
     ))
@@ -1257,8 +1261,9 @@ async fn raise_or_merge_in(
     match merge {
         Some((a, m)) => {
             let q = sqlx::query(
-                "UPDATE alerts SET severity = ?, priority = ?, updated_at = ?, \
-                 last_incident_at = MAX(last_incident_at, ?) WHERE id = ?",
+                "UPDATE alerts SET severity = $1, priority = $2, updated_at = $3, \
+                 last_incident_at = CASE WHEN last_incident_at > $4 THEN last_incident_at ELSE $4 END \
+                 WHERE id = $5",
             )
             .bind(&m.severity)
             .bind(i64::from(m.priority))
@@ -1272,8 +1277,8 @@ async fn raise_or_merge_in(
             let q = sqlx::query(concat!(
                 "INSERT INTO alerts (",
                 alert_cols!(),
-                ") VALUES (?, ?, ?, ?, 'new', NULL, ?, ?, \
-                 ?, ?, ?, NULL, NULL, NULL, NULL)"
+                ") VALUES ($1, $2, $3, $4, 'new', NULL, $5, $6, \
+                 $7, $8, $9, NULL, NULL, NULL, NULL)"
             ))
             .bind(new.id.to_string())
             .bind(new.hotspot_id.to_string())
@@ -1298,7 +1303,7 @@ async fn link_incident(
 ) -> Result<()> {
     let q = sqlx::query(
         "INSERT INTO alert_incidents (alert_id, incident_id, rule_id, camera_id, opened_at) \
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(alert.to_string())
     .bind(incident.incident_id.to_string())

@@ -30,22 +30,22 @@ pub enum CameraRemoval {
 
 const INSERT_CAMERA_SQL: &str = "INSERT INTO cameras (id, name, url, username, password, \
      transport, enabled, retention_max_age_secs, retention_max_bytes, created_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
-const UPDATE_CAMERA_SQL: &str = "UPDATE cameras SET name = ?, url = ?, username = ?, \
-     password = ?, transport = ?, enabled = ?, retention_max_age_secs = ?, \
-     retention_max_bytes = ? WHERE id = ? AND removed_at IS NULL";
+const UPDATE_CAMERA_SQL: &str = "UPDATE cameras SET name = $1, url = $2, username = $3, \
+     password = $4, transport = $5, enabled = $6, retention_max_age_secs = $7, \
+     retention_max_bytes = $8 WHERE id = $9 AND removed_at IS NULL";
 
 const GET_CAMERA_SQL: &str = "SELECT id, name, url, username, password, transport, enabled, \
-     retention_max_age_secs, retention_max_bytes FROM cameras WHERE id = ?";
+     retention_max_age_secs, retention_max_bytes FROM cameras WHERE id = $1";
 
 const LIST_CAMERAS_SQL: &str = "SELECT id, name, url, username, password, transport, enabled, \
      retention_max_age_secs, retention_max_bytes FROM cameras WHERE removed_at IS NULL \
      ORDER BY created_at, id";
 
-const CAMERA_HAS_EVIDENCE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM segments WHERE camera_id = ?) \
-     OR EXISTS (SELECT 1 FROM gaps WHERE camera_id = ?) \
-     OR EXISTS (SELECT 1 FROM time_events WHERE camera_id = ?)";
+const CAMERA_HAS_EVIDENCE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM segments WHERE camera_id = $1) \
+     OR EXISTS (SELECT 1 FROM gaps WHERE camera_id = $2) \
+     OR EXISTS (SELECT 1 FROM time_events WHERE camera_id = $3)";
 
 impl Store {
     /// Adds a camera. `AlreadyExists` if the id is taken.
@@ -102,7 +102,7 @@ impl Store {
         let key = id.to_string();
         let mut tx = self.begin("removing camera").await?;
         let live: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM cameras WHERE id = ? AND removed_at IS NULL")
+            sqlx::query_as("SELECT 1 FROM cameras WHERE id = $1 AND removed_at IS NULL")
                 .bind(&key)
                 .fetch_optional(&mut *tx)
                 .await
@@ -119,21 +119,22 @@ impl Store {
             .map_err(db("removing camera"))?;
         // A discovered device whose camera is removed can be approved again.
         let q = sqlx::query(
-            "UPDATE onvif_discovered SET state = 'pending', camera_id = NULL WHERE camera_id = ?",
+            "UPDATE onvif_discovered SET state = 'pending', camera_id = NULL WHERE camera_id = $1",
         )
         .bind(&key);
         execute(&mut *tx, q, "removing camera").await?;
         let outcome = if has {
-            let q = sqlx::query("UPDATE cameras SET enabled = FALSE, removed_at = ? WHERE id = ?")
-                .bind(now.0)
-                .bind(&key);
+            let q =
+                sqlx::query("UPDATE cameras SET enabled = FALSE, removed_at = $1 WHERE id = $2")
+                    .bind(now.0)
+                    .bind(&key);
             execute(&mut *tx, q, "retiring camera").await?;
             CameraRemoval::Retired
         } else {
             // The ONVIF description goes with the camera; see crate::onvif.
-            let q = sqlx::query("DELETE FROM onvif_devices WHERE camera_id = ?").bind(&key);
+            let q = sqlx::query("DELETE FROM onvif_devices WHERE camera_id = $1").bind(&key);
             execute(&mut *tx, q, "deleting camera").await?;
-            let q = sqlx::query("DELETE FROM cameras WHERE id = ?").bind(&key);
+            let q = sqlx::query("DELETE FROM cameras WHERE id = $1").bind(&key);
             execute(&mut *tx, q, "deleting camera").await?;
             CameraRemoval::Deleted
         };

@@ -180,59 +180,59 @@ pub struct IncidentFilter {
 pub const MAX_INCIDENT_LIST: u32 = 1000;
 
 const INSERT_HOTSPOT_SQL: &str = "INSERT INTO hotspots (id, name, document, created_at, \
-     updated_at) VALUES (?, ?, ?, ?, ?)";
+     updated_at) VALUES ($1, $2, $3, $4, $5)";
 const UPDATE_HOTSPOT_SQL: &str =
-    "UPDATE hotspots SET name = ?, document = ?, updated_at = ? WHERE id = ?";
+    "UPDATE hotspots SET name = $1, document = $2, updated_at = $3 WHERE id = $4";
 const GET_HOTSPOT_SQL: &str =
-    "SELECT id, name, document, created_at, updated_at FROM hotspots WHERE id = ?";
+    "SELECT id, name, document, created_at, updated_at FROM hotspots WHERE id = $1";
 const LIST_HOTSPOTS_SQL: &str =
     "SELECT id, name, document, created_at, updated_at FROM hotspots ORDER BY created_at, id";
 
 const INSERT_RULE_SQL: &str = "INSERT INTO rules (id, hotspot_id, document, enabled, created_at, \
-     updated_at) VALUES (?, ?, ?, ?, ?, ?)";
-const UPDATE_RULE_SQL: &str = "UPDATE rules SET hotspot_id = ?, document = ?, enabled = ?, \
-     updated_at = ? WHERE id = ?";
+     updated_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const UPDATE_RULE_SQL: &str = "UPDATE rules SET hotspot_id = $1, document = $2, enabled = $3, \
+     updated_at = $4 WHERE id = $5";
 const GET_RULE_SQL: &str =
-    "SELECT id, hotspot_id, document, enabled, created_at, updated_at FROM rules WHERE id = ?";
+    "SELECT id, hotspot_id, document, enabled, created_at, updated_at FROM rules WHERE id = $1";
 const LIST_RULES_SQL: &str = "SELECT id, hotspot_id, document, enabled, created_at, updated_at FROM rules \
-     WHERE (? IS NULL OR hotspot_id = ?) ORDER BY created_at, id";
+     WHERE ($1 IS NULL OR hotspot_id = $2) ORDER BY created_at, id";
 
 const UPSERT_ANALYSIS_SQL: &str = "INSERT INTO camera_analysis (camera_id, enabled, fps, \
-     updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (camera_id) DO UPDATE SET \
+     updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (camera_id) DO UPDATE SET \
      enabled = excluded.enabled, fps = excluded.fps, updated_at = excluded.updated_at";
 const GET_ANALYSIS_SQL: &str =
-    "SELECT camera_id, enabled, fps, updated_at FROM camera_analysis WHERE camera_id = ?";
+    "SELECT camera_id, enabled, fps, updated_at FROM camera_analysis WHERE camera_id = $1";
 const LIST_ANALYSIS_SQL: &str =
     "SELECT camera_id, enabled, fps, updated_at FROM camera_analysis ORDER BY camera_id";
 
 const INSERT_INCIDENT_SQL: &str = "INSERT INTO incidents (id, rule_id, camera_id, hotspot_id, \
      seq, kind, severity, priority, alerting, reason, state, opened_at, updated_at, closed_at, \
      peak_score, track_ids, model_id, snapshot, evidence_start, evidence_end) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, NULL, ?, ?, ?, NULL, ?, NULL)";
-const UPDATE_INCIDENT_SQL: &str = "UPDATE incidents SET peak_score = ?, track_ids = ?, \
-     updated_at = ? WHERE id = ?";
-const SET_SNAPSHOT_SQL: &str = "UPDATE incidents SET snapshot = ? WHERE id = ?";
-const CLOSE_INCIDENT_SQL: &str = "UPDATE incidents SET state = 'closed', peak_score = ?, \
-     updated_at = ?, closed_at = ?, evidence_end = ? WHERE id = ? AND state = 'open'";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12, NULL, $13, $14, $15, NULL, $16, NULL)";
+const UPDATE_INCIDENT_SQL: &str = "UPDATE incidents SET peak_score = $1, track_ids = $2, \
+     updated_at = $3 WHERE id = $4";
+const SET_SNAPSHOT_SQL: &str = "UPDATE incidents SET snapshot = $1 WHERE id = $2";
+const CLOSE_INCIDENT_SQL: &str = "UPDATE incidents SET state = 'closed', peak_score = $1, \
+     updated_at = $2, closed_at = $3, evidence_end = $4 WHERE id = $5 AND state = 'open'";
 const CLOSE_STALE_SQL: &str = "UPDATE incidents SET state = 'closed', closed_at = updated_at, \
-     evidence_end = updated_at + ? WHERE state = 'open'";
+     evidence_end = updated_at + $1 WHERE state = 'open'";
 const GET_INCIDENT_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq, kind, severity, \
      priority, alerting, reason, state, opened_at, updated_at, closed_at, peak_score, track_ids, \
-     model_id, snapshot, evidence_start, evidence_end FROM incidents WHERE id = ?";
+     model_id, snapshot, evidence_start, evidence_end FROM incidents WHERE id = $1";
 // Each filter is either disabled (its first parameter NULL) or applied. The cursor continues
 // the order `opened_at DESC, id` after the incident it names; the scope lists are JSON arrays of
 // ids (static SQL: the lists vary in length, the statement does not).
 const LIST_INCIDENTS_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq, kind, \
      severity, priority, alerting, reason, state, opened_at, updated_at, closed_at, peak_score, \
      track_ids, model_id, snapshot, evidence_start, evidence_end FROM incidents \
-     WHERE (? IS NULL OR hotspot_id = ?) AND (? IS NULL OR camera_id = ?) \
-     AND (? IS NULL OR closed_at IS NULL OR closed_at >= ?) AND (? IS NULL OR opened_at < ?) \
-     AND (? IS NULL OR state = ?) \
-     AND (? IS NULL OR opened_at < (SELECT c.opened_at FROM incidents c WHERE c.id = ?) \
-          OR (opened_at = (SELECT c.opened_at FROM incidents c WHERE c.id = ?) AND id > ?)) \
-     AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)) \
-          OR hotspot_id IN (SELECT value FROM json_each(?))) \
-     ORDER BY opened_at DESC, id LIMIT ?";
+     WHERE ($1 IS NULL OR hotspot_id = $2) AND ($3 IS NULL OR camera_id = $4) \
+     AND ($5 IS NULL OR closed_at IS NULL OR closed_at >= $6) AND ($7 IS NULL OR opened_at < $8) \
+     AND ($9 IS NULL OR state = $10) \
+     AND ($11 IS NULL OR opened_at < (SELECT c.opened_at FROM incidents c WHERE c.id = $12) \
+          OR (opened_at = (SELECT c.opened_at FROM incidents c WHERE c.id = $13) AND id > $14)) \
+     AND ($15 IS NULL OR camera_id IN (SELECT value FROM json_each($16)) \
+          OR hotspot_id IN (SELECT value FROM json_each($17))) \
+     ORDER BY opened_at DESC, id LIMIT $18";
 
 fn hotspot_from_row(r: &SqliteRow) -> Result<HotspotRow> {
     let id: String = r.try_get("id").map_err(db("reading hotspot"))?;
@@ -403,7 +403,7 @@ impl Store {
     /// Deletes a hotspot and its rules; `false` if it did not exist.
     #[tracing::instrument(skip_all)]
     pub async fn delete_hotspot(&self, id: Uuid) -> Result<bool> {
-        let q = sqlx::query("DELETE FROM hotspots WHERE id = ?").bind(id.to_string());
+        let q = sqlx::query("DELETE FROM hotspots WHERE id = $1").bind(id.to_string());
         Ok(execute(&self.pool, q, "deleting hotspot").await? > 0)
     }
 
@@ -454,7 +454,7 @@ impl Store {
     /// Deletes a rule; `false` if it did not exist.
     #[tracing::instrument(skip_all)]
     pub async fn delete_rule(&self, id: Uuid) -> Result<bool> {
-        let q = sqlx::query("DELETE FROM rules WHERE id = ?").bind(id.to_string());
+        let q = sqlx::query("DELETE FROM rules WHERE id = $1").bind(id.to_string());
         Ok(execute(&self.pool, q, "deleting rule").await? > 0)
     }
 

@@ -29,27 +29,26 @@ pub struct TimeEvent {
     pub detail: String,
 }
 
-const OPEN_GAP_SQL: &str =
-    "INSERT INTO gaps (camera_id, start_wall, end_wall, reason, detail) VALUES (?, ?, NULL, ?, ?)";
+const OPEN_GAP_SQL: &str = "INSERT INTO gaps (camera_id, start_wall, end_wall, reason, detail) VALUES ($1, $2, NULL, $3, $4) RETURNING id";
 
-const CLOSE_GAP_SQL: &str = "UPDATE gaps SET end_wall = MAX(start_wall, ?) \
-     WHERE id = ? AND end_wall IS NULL";
+const CLOSE_GAP_SQL: &str = "UPDATE gaps SET end_wall = CASE WHEN start_wall > $1 THEN start_wall ELSE $1 END \
+     WHERE id = $2 AND end_wall IS NULL";
 
-const TRIM_GAP_END_SQL: &str = "UPDATE gaps SET end_wall = MAX(start_wall, ?) \
-     WHERE id = ? AND end_wall IS NOT NULL AND end_wall > ? AND log_index IS NULL";
+const TRIM_GAP_END_SQL: &str = "UPDATE gaps SET end_wall = CASE WHEN start_wall > $1 THEN start_wall ELSE $1 END \
+     WHERE id = $2 AND end_wall IS NOT NULL AND end_wall > $3 AND log_index IS NULL";
 
 const OPEN_GAPS_SQL: &str = "SELECT id, camera_id, start_wall, end_wall, reason, detail \
-     FROM gaps WHERE camera_id = ? AND end_wall IS NULL ORDER BY id";
+     FROM gaps WHERE camera_id = $1 AND end_wall IS NULL ORDER BY id";
 
 const ALL_OPEN_GAPS_SQL: &str = "SELECT id, camera_id, start_wall, end_wall, reason, detail \
      FROM gaps WHERE end_wall IS NULL ORDER BY id";
 
 const GAPS_IN_RANGE_SQL: &str = "SELECT id, camera_id, start_wall, end_wall, reason, detail \
-     FROM gaps WHERE camera_id = ? AND start_wall < ? AND (end_wall IS NULL OR end_wall > ? \
-     OR (end_wall = start_wall AND start_wall >= ?)) ORDER BY start_wall, id";
+     FROM gaps WHERE camera_id = $1 AND start_wall < $2 AND (end_wall IS NULL OR end_wall > $3 \
+     OR (end_wall = start_wall AND start_wall >= $4)) ORDER BY start_wall, id";
 
 const INSERT_TIME_EVENT_SQL: &str = "INSERT INTO time_events (camera_id, monotonic_micros, \
-     wall_before, wall_after, delta_micros, detail) VALUES (?, ?, ?, ?, ?, ?)";
+     wall_before, wall_after, delta_micros, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 
 const TIME_EVENTS_SQL: &str = "SELECT id, camera_id, monotonic_micros, wall_before, wall_after, \
      delta_micros, detail FROM time_events ORDER BY id";
@@ -65,18 +64,18 @@ impl Store {
         detail: &str,
     ) -> Result<i64> {
         let mut tx = self.begin("opening gap").await?;
-        let r = sqlx::query(OPEN_GAP_SQL)
+        let r = sqlx::query_scalar::<_, i64>(OPEN_GAP_SQL)
             .bind(camera.to_string())
             .bind(start.0)
             .bind(reason.as_str())
             .bind(detail)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await
             .map_err(db("opening gap"))?;
         // Gaps that ended before this one began can no longer change: log them.
         crate::log::settle_gaps(&mut tx, camera, start, start).await?;
         tx.commit().await.map_err(db("opening gap"))?;
-        Ok(r.last_insert_rowid())
+        Ok(r)
     }
 
     /// Closes an open gap at `end` (clamped to its start). Returns `false` if it was already
@@ -137,17 +136,17 @@ impl Store {
     pub async fn insert_time_event(&self, ev: &TimeEvent) -> Result<i64> {
         let mono = i64::try_from(ev.monotonic.as_micros())
             .map_err(|_| Error::new(ErrorKind::InvalidArgument, "monotonic time too large"))?;
-        let r = sqlx::query(INSERT_TIME_EVENT_SQL)
+        let r = sqlx::query_scalar::<_, i64>(INSERT_TIME_EVENT_SQL)
             .bind(ev.camera.map(|c| c.to_string()))
             .bind(mono)
             .bind(ev.wall_before.0)
             .bind(ev.wall_after.0)
             .bind(ev.delta_micros)
             .bind(&ev.detail)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await
             .map_err(db("recording time event"))?;
-        Ok(r.last_insert_rowid())
+        Ok(r)
     }
 
     /// Every recorded clock step, oldest first.

@@ -178,9 +178,9 @@ impl Store {
             ));
         }
         let mut tx = self.begin("placing hold").await?;
-        let r = sqlx::query(
+        let r = sqlx::query_scalar::<_, i64>(
             "INSERT INTO holds (case_ref, camera_id, start_wall, end_wall, reason, created_by, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(&h.case_ref)
         .bind(h.camera.to_string())
@@ -189,10 +189,10 @@ impl Store {
         .bind(&h.reason)
         .bind(&h.created_by)
         .bind(at.0)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db("placing hold"))?;
-        let id = r.last_insert_rowid();
+        let id = r;
         let fields = serde_json::json!({
             "hold": id,
             "case": h.case_ref,
@@ -212,11 +212,15 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn clear_hold(&self, id: i64, by: &str, reason: &str, at: WallTime) -> Result<bool> {
         let mut tx = self.begin("lifting hold").await?;
-        let row = sqlx::query(concat!("SELECT ", hold_cols!(), " FROM holds WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db("lifting hold"))?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            hold_cols!(),
+            " FROM holds WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("lifting hold"))?;
         let Some(row) = row else {
             return Err(Error::new(ErrorKind::NotFound, "no such hold"));
         };
@@ -225,8 +229,8 @@ impl Store {
             return Ok(false);
         }
         let q = sqlx::query(
-            "UPDATE holds SET cleared_at = ?, cleared_by = ?, clear_reason = ? \
-             WHERE id = ? AND cleared_at IS NULL",
+            "UPDATE holds SET cleared_at = $1, cleared_by = $2, clear_reason = $3 \
+             WHERE id = $4 AND cleared_at IS NULL",
         )
         .bind(at.0)
         .bind(by)
@@ -267,7 +271,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "INSERT INTO exports (",
             export_cols!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(&e.id)
         .bind(e.camera.to_string())
@@ -291,8 +295,8 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn update_export(&self, e: &ExportRow) -> Result<()> {
         let q = sqlx::query(
-            "UPDATE exports SET state = ?, bytes_done = ?, bytes_total = ?, path = ?, error = ?, \
-             finished_at = ? WHERE id = ? AND state IN ('queued', 'running')",
+            "UPDATE exports SET state = $1, bytes_done = $2, bytes_total = $3, path = $4, error = $5, \
+             finished_at = $6 WHERE id = $7 AND state IN ('queued', 'running')",
         )
         .bind(e.state.as_str())
         .bind(to_i64(e.bytes_done, "bytes")?)
@@ -311,7 +315,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             export_cols!(),
-            " FROM exports WHERE id = ?"
+            " FROM exports WHERE id = $1"
         ))
         .bind(id);
         fetch_optional(&self.pool, q, "reading export", export_row).await
@@ -323,7 +327,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             export_cols!(),
-            " FROM exports ORDER BY created_at DESC, id LIMIT ?"
+            " FROM exports ORDER BY created_at DESC, id LIMIT $1"
         ))
         .bind(i64::from(limit));
         fetch_all(&self.pool, q, "listing exports", export_row).await
@@ -349,11 +353,11 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             export_cols!(),
-            " FROM exports WHERE (? IS NULL",
-            " OR created_at < (SELECT created_at FROM exports WHERE id = ?)",
-            " OR (created_at = (SELECT created_at FROM exports WHERE id = ?) AND id > ?))",
-            " AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)))",
-            " ORDER BY created_at DESC, id LIMIT ?"
+            " FROM exports WHERE ($1 IS NULL",
+            " OR created_at < (SELECT created_at FROM exports WHERE id = $2)",
+            " OR (created_at = (SELECT created_at FROM exports WHERE id = $3) AND id > $4))",
+            " AND ($5 IS NULL OR camera_id IN (SELECT value FROM json_each($6)))",
+            " ORDER BY created_at DESC, id LIMIT $7"
         ))
         .bind(before)
         .bind(before)
@@ -370,7 +374,7 @@ impl Store {
     pub async fn fail_interrupted_exports(&self, at: WallTime) -> Result<u64> {
         let q = sqlx::query(
             "UPDATE exports SET state = 'failed', error = 'interrupted by a restart', \
-             finished_at = ? WHERE state IN ('queued', 'running')",
+             finished_at = $1 WHERE state IN ('queued', 'running')",
         )
         .bind(at.0);
         execute(&self.pool, q, "failing interrupted exports").await

@@ -2,7 +2,9 @@
 //!
 //! Invariants:
 //! - all SQL of roeh lives in this crate, as runtime-checked queries with bound parameters only;
-//!   no user string is ever spliced into SQL text;
+//!   no user string is ever spliced into SQL text; it is written in the dialect SQLite and
+//!   PostgreSQL share (`$1` placeholders, `RETURNING`), the few SQLite-only statements listed
+//!   in `tests/sql_dialect.rs`;
 //! - the database runs in WAL mode with `synchronous = FULL`: a row is durable (survives
 //!   `kill -9` and power loss) once the call that wrote it returns;
 //! - segment rows are never deleted, only marked `deleted` when retention removes the file, and
@@ -105,10 +107,11 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| Error::with_source(ErrorKind::Unavailable, "opening database", e))?;
-        sqlx::migrate!("../../migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| Error::with_source(ErrorKind::Internal, "applying migrations", e))?;
+        let migrator = sqlx::migrate!("../../migrations/sqlite");
+        if let Err(e) = migrator.run(&pool).await {
+            pool.close().await;
+            return Err(migration_error(e, &migrator));
+        }
         Ok(Store {
             pool,
             credential_key: Default::default(),
@@ -149,6 +152,37 @@ impl Store {
             )),
         }
     }
+}
+
+/// A failed start-up migration as an error that names the problem. A database written by a
+/// newer roeh (a schema version this one does not know), a migration changed since it was
+/// applied, or one left half-applied are refused before anything is changed.
+fn migration_error(e: sqlx::migrate::MigrateError, migrator: &sqlx::migrate::Migrator) -> Error {
+    use sqlx::migrate::MigrateError as M;
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    let (kind, message) = match &e {
+        M::VersionMissing(v) => (
+            ErrorKind::FailedPrecondition,
+            format!(
+                "the database is at schema version {v}, newer than this roeh knows \
+                 (up to {known}): run the roeh that wrote it, or restore a backup; \
+                 nothing was changed"
+            ),
+        ),
+        M::VersionMismatch(v) => (
+            ErrorKind::FailedPrecondition,
+            format!(
+                "schema migration {v} in the database differs from this roeh's: \
+                 the database was not made by this release line; nothing was changed"
+            ),
+        ),
+        M::Dirty(v) => (
+            ErrorKind::FailedPrecondition,
+            format!("schema migration {v} was left half-applied; restore a backup"),
+        ),
+        _ => (ErrorKind::Internal, "applying migrations".to_string()),
+    };
+    Error::with_source(kind, message, e)
 }
 
 /// Maps a sqlx error to this crate's error, with `what` as context.

@@ -101,7 +101,7 @@ pub(crate) async fn append_leaf(
             .await
             .map_err(db("appending log leaf"))?;
     let q = sqlx::query(
-        "INSERT INTO log_leaves (idx, kind, data, leaf_hash, appended_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO log_leaves (idx, kind, data, leaf_hash, appended_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(next)
     .bind(i64::from(kind))
@@ -159,19 +159,19 @@ pub(crate) async fn append_event(
 ) -> Result<EventRow> {
     let json = encode_event(time, kind, fields)?;
     let idx = append_leaf(conn, &event_leaf(time, &json)?, time).await?;
-    let r = sqlx::query(
-        "INSERT INTO events (time, type, camera_id, json, log_index) VALUES (?, ?, ?, ?, ?)",
+    let r = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO events (time, type, camera_id, json, log_index) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(time.0)
     .bind(kind)
     .bind(camera.map(|c| c.to_string()))
     .bind(&json)
     .bind(to_i64(idx, "log index")?)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await
     .map_err(db("inserting event"))?;
     Ok(EventRow {
-        id: r.last_insert_rowid(),
+        id: r,
         time,
         kind: kind.to_string(),
         camera,
@@ -191,8 +191,8 @@ pub(crate) async fn settle_gaps(
 ) -> Result<()> {
     let cam = camera.to_string();
     let rows = sqlx::query(
-        "SELECT id, start_wall, end_wall, reason, detail FROM gaps WHERE camera_id = ? \
-         AND log_index IS NULL AND end_wall IS NOT NULL AND end_wall <= ? ORDER BY id",
+        "SELECT id, start_wall, end_wall, reason, detail FROM gaps WHERE camera_id = $1 \
+         AND log_index IS NULL AND end_wall IS NOT NULL AND end_wall <= $2 ORDER BY id",
     )
     .bind(&cam)
     .bind(until.0)
@@ -209,7 +209,7 @@ pub(crate) async fn settle_gaps(
         let data = leaf::gap_leaf(camera, to_u64(id, "gap id")?, start, end, &reason, &detail)
             .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("gap {id}: {e}")))?;
         let idx = append_leaf(conn, &data, at).await?;
-        let q = sqlx::query("UPDATE gaps SET log_index = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE gaps SET log_index = $1 WHERE id = $2")
             .bind(to_i64(idx, "log index")?)
             .bind(id);
         execute(&mut *conn, q, "settling gaps").await?;
@@ -283,7 +283,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn leaf_hashes_from(&self, from: u64, limit: u32) -> Result<Vec<[u8; 32]>> {
         let rows: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT leaf_hash FROM log_leaves WHERE idx >= ? ORDER BY idx LIMIT ?",
+            "SELECT leaf_hash FROM log_leaves WHERE idx >= $1 ORDER BY idx LIMIT $2",
         )
         .bind(to_i64(from, "log index")?)
         .bind(i64::from(limit))
@@ -296,7 +296,7 @@ impl Store {
     /// One leaf.
     #[tracing::instrument(skip_all)]
     pub async fn log_leaf(&self, index: u64) -> Result<Option<LogLeaf>> {
-        let q = sqlx::query("SELECT idx, kind, data, leaf_hash FROM log_leaves WHERE idx = ?")
+        let q = sqlx::query("SELECT idx, kind, data, leaf_hash FROM log_leaves WHERE idx = $1")
             .bind(to_i64(index, "log index")?);
         fetch_optional(&self.pool, q, "reading log", leaf_row).await
     }
@@ -305,7 +305,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn segment_log_index(&self, segment_id: i64) -> Result<Option<u64>> {
         let v: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT log_index FROM segments WHERE id = ?")
+            sqlx::query_scalar("SELECT log_index FROM segments WHERE id = $1")
                 .bind(segment_id)
                 .fetch_optional(&self.pool)
                 .await
@@ -316,7 +316,7 @@ impl Store {
     /// The log index of a gap, if it is settled and logged.
     #[tracing::instrument(skip_all)]
     pub async fn gap_log_index(&self, gap_id: i64) -> Result<Option<u64>> {
-        let v: Option<Option<i64>> = sqlx::query_scalar("SELECT log_index FROM gaps WHERE id = ?")
+        let v: Option<Option<i64>> = sqlx::query_scalar("SELECT log_index FROM gaps WHERE id = $1")
             .bind(gap_id)
             .fetch_optional(&self.pool)
             .await
@@ -341,7 +341,7 @@ impl Store {
             let index = self.frame_index(id).await?;
             let mut tx = self.begin("backfilling log").await?;
             let done: Option<i64> =
-                sqlx::query_scalar("SELECT log_index FROM segments WHERE id = ?")
+                sqlx::query_scalar("SELECT log_index FROM segments WHERE id = $1")
                     .bind(id)
                     .fetch_one(&mut *tx)
                     .await
@@ -349,7 +349,7 @@ impl Store {
             if done.is_none() {
                 let data = crate::segments::segment_leaf(&seg, &index);
                 let idx = append_leaf(&mut tx, &data, at).await?;
-                let q = sqlx::query("UPDATE segments SET log_index = ? WHERE id = ?")
+                let q = sqlx::query("UPDATE segments SET log_index = $1 WHERE id = $2")
                     .bind(to_i64(idx, "log index")?)
                     .bind(id);
                 execute(&mut *tx, q, "backfilling log").await?;
@@ -385,7 +385,7 @@ impl Store {
             Some(c) => sqlx::query(concat!(
                 "SELECT ",
                 event_cols!(),
-                " FROM events WHERE camera_id = ? ORDER BY id LIMIT ?"
+                " FROM events WHERE camera_id = $1 ORDER BY id LIMIT $2"
             ))
             .bind(c.to_string())
             .bind(i64::from(limit))
@@ -395,7 +395,7 @@ impl Store {
             None => sqlx::query(concat!(
                 "SELECT ",
                 event_cols!(),
-                " FROM events ORDER BY id LIMIT ?"
+                " FROM events ORDER BY id LIMIT $1"
             ))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
@@ -411,7 +411,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             event_cols!(),
-            " FROM events WHERE log_index = ?"
+            " FROM events WHERE log_index = $1"
         ))
         .bind(to_i64(log_index, "log index")?);
         fetch_optional(&self.pool, q, "reading event", event_row).await
@@ -432,7 +432,7 @@ impl Store {
     ) -> Result<bool> {
         let mut tx = self.begin("registering key").await?;
         let exists: Option<String> =
-            sqlx::query_scalar("SELECT key_id FROM site_keys WHERE key_id = ?")
+            sqlx::query_scalar("SELECT key_id FROM site_keys WHERE key_id = $1")
                 .bind(key_id)
                 .fetch_optional(&mut *tx)
                 .await
@@ -441,13 +441,14 @@ impl Store {
             return Ok(false);
         }
         let q =
-            sqlx::query("UPDATE site_keys SET retired_at = ? WHERE retired_at IS NULL").bind(at.0);
+            sqlx::query("UPDATE site_keys SET retired_at = $1 WHERE retired_at IS NULL").bind(at.0);
         execute(&mut *tx, q, "registering key").await?;
-        let q =
-            sqlx::query("INSERT INTO site_keys (key_id, public_key, created_at) VALUES (?, ?, ?)")
-                .bind(key_id)
-                .bind(&public_key[..])
-                .bind(at.0);
+        let q = sqlx::query(
+            "INSERT INTO site_keys (key_id, public_key, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(key_id)
+        .bind(&public_key[..])
+        .bind(at.0);
         execute(&mut *tx, q, "registering key").await?;
         append_event(&mut tx, at, kind, None, fields).await?;
         tx.commit().await.map_err(db("registering key"))?;
@@ -478,9 +479,9 @@ impl Store {
     /// Stores a signed checkpoint; returns its id.
     #[tracing::instrument(skip_all)]
     pub async fn insert_checkpoint(&self, cp: &CheckpointRow) -> Result<i64> {
-        let r = sqlx::query(
+        let r = sqlx::query_scalar::<_, i64>(
             "INSERT INTO checkpoints (tree_size, root, time, key_id, text, signature) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(to_i64(cp.tree_size, "tree size")?)
         .bind(&cp.root[..])
@@ -488,10 +489,10 @@ impl Store {
         .bind(&cp.key_id)
         .bind(&cp.text)
         .bind(&cp.signature)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(db("storing checkpoint"))?;
-        Ok(r.last_insert_rowid())
+        Ok(r)
     }
 
     /// The most recent checkpoint.
@@ -511,7 +512,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             checkpoint_cols!(),
-            " FROM checkpoints ORDER BY id DESC LIMIT ?"
+            " FROM checkpoints ORDER BY id DESC LIMIT $1"
         ))
         .bind(i64::from(limit));
         fetch_all(&self.pool, q, "listing checkpoints", checkpoint_row).await

@@ -159,7 +159,7 @@ impl Store {
         let scopes = json_list(&d.scopes)?;
         let mut tx = self.begin("recording discovered device").await?;
         let existing: Option<(i64, String)> =
-            sqlx::query_as("SELECT id, state FROM onvif_discovered WHERE endpoint_ref = ?")
+            sqlx::query_as("SELECT id, state FROM onvif_discovered WHERE endpoint_ref = $1")
                 .bind(&d.endpoint_ref)
                 .fetch_optional(&mut *tx)
                 .await
@@ -169,7 +169,7 @@ impl Store {
                 let (id,): (i64,) = sqlx::query_as(
                     "INSERT INTO onvif_discovered (endpoint_ref, xaddrs, scopes, name, hardware, \
                      location, from_addr, first_seen, last_seen, state) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') RETURNING id",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending') RETURNING id",
                 )
                 .bind(&d.endpoint_ref)
                 .bind(&xaddrs)
@@ -187,8 +187,8 @@ impl Store {
             }
             Some((id, state)) if state == "pending" => {
                 let q = sqlx::query(
-                    "UPDATE onvif_discovered SET xaddrs = ?, scopes = ?, name = ?, hardware = ?, \
-                     location = ?, from_addr = ?, last_seen = ? WHERE id = ?",
+                    "UPDATE onvif_discovered SET xaddrs = $1, scopes = $2, name = $3, hardware = $4, \
+                     location = $5, from_addr = $6, last_seen = $7 WHERE id = $8",
                 )
                 .bind(&xaddrs)
                 .bind(&scopes)
@@ -202,7 +202,7 @@ impl Store {
                 id
             }
             Some((id, _)) => {
-                let q = sqlx::query("UPDATE onvif_discovered SET last_seen = ? WHERE id = ?")
+                let q = sqlx::query("UPDATE onvif_discovered SET last_seen = $1 WHERE id = $2")
                     .bind(now.0)
                     .bind(id);
                 execute(&mut *tx, q, "recording discovered device").await?;
@@ -226,7 +226,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             discovered_columns!(),
-            " FROM onvif_discovered WHERE id = ?"
+            " FROM onvif_discovered WHERE id = $1"
         ))
         .bind(id);
         fetch_optional(
@@ -244,7 +244,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             discovered_columns!(),
-            " FROM onvif_discovered WHERE ? OR state = 'pending' ORDER BY id"
+            " FROM onvif_discovered WHERE $1 OR state = 'pending' ORDER BY id"
         ))
         .bind(all);
         fetch_all(
@@ -262,7 +262,7 @@ impl Store {
     pub async fn dismiss_discovered(&self, id: i64) -> Result<DiscoveredRow> {
         let r = sqlx::query(
             "UPDATE onvif_discovered SET state = 'dismissed' \
-             WHERE id = ? AND state IN ('pending', 'dismissed')",
+             WHERE id = $1 AND state IN ('pending', 'dismissed')",
         )
         .bind(id)
         .execute(&self.pool)
@@ -302,7 +302,7 @@ impl Store {
         let mut tx = self.begin("adding ONVIF camera").await?;
         if let Some(id) = discovered {
             let st: Option<(String, Option<String>)> =
-                sqlx::query_as("SELECT state, camera_id FROM onvif_discovered WHERE id = ?")
+                sqlx::query_as("SELECT state, camera_id FROM onvif_discovered WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await
@@ -334,7 +334,7 @@ impl Store {
         }
         let dup: Option<(String,)> = sqlx::query_as(
             "SELECT o.camera_id FROM onvif_devices o JOIN cameras c ON c.id = o.camera_id \
-             WHERE o.device_url = ? AND c.removed_at IS NULL",
+             WHERE o.device_url = $1 AND c.removed_at IS NULL",
         )
         .bind(&dev.device_url)
         .fetch_optional(&mut *tx)
@@ -352,7 +352,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "INSERT INTO onvif_devices (",
             device_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
         ))
         .bind(cam.id.to_string())
         .bind(&dev.device_url)
@@ -381,8 +381,8 @@ impl Store {
         execute(&mut *tx, q, "storing ONVIF device").await?;
         if let Some(id) = discovered {
             let q = sqlx::query(
-                "UPDATE onvif_discovered SET state = 'approved', camera_id = ? \
-                 WHERE id = ? AND state = 'pending'",
+                "UPDATE onvif_discovered SET state = 'approved', camera_id = $1 \
+                 WHERE id = $2 AND state = 'pending'",
             )
             .bind(cam.id.to_string())
             .bind(id);
@@ -398,7 +398,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             device_columns!(),
-            " FROM onvif_devices WHERE camera_id = ?"
+            " FROM onvif_devices WHERE camera_id = $1"
         ))
         .bind(camera.to_string());
         fetch_optional(&self.pool, q, "reading ONVIF device", device_from_row).await

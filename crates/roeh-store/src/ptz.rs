@@ -23,11 +23,11 @@ pub struct PtzState {
 }
 
 const UPSERT_SQL: &str = "INSERT INTO camera_ptz (camera_id, away, position, changed_at, \
-     changed_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (camera_id) DO UPDATE SET \
+     changed_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (camera_id) DO UPDATE SET \
      away = excluded.away, position = excluded.position, changed_at = excluded.changed_at, \
      changed_by = excluded.changed_by";
 const GET_SQL: &str = "SELECT camera_id, away, position, changed_at, changed_by FROM camera_ptz \
-     WHERE camera_id = ?";
+     WHERE camera_id = $1";
 const AWAY_SQL: &str = "SELECT camera_id, away, position, changed_at, changed_by FROM camera_ptz \
      WHERE away ORDER BY camera_id";
 

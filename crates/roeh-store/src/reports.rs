@@ -55,11 +55,11 @@ const ALERT_TIMES_SQL: &str = concat!(
     "a.state, MIN(d.dispatched_at) AS dispatched_at, MIN(d.delivered_at) AS delivered_at, ",
     "MIN(d.accepted_at) AS accepted_at, MIN(d.arrived_at) AS arrived_at ",
     "FROM alerts a LEFT JOIN dispatches d ON d.alert_id = a.id ",
-    "WHERE a.created_at >= ? AND a.created_at < ? ",
-    "AND (? IS NULL OR a.hotspot_id IN (SELECT value FROM json_each(?))) ",
+    "WHERE a.created_at >= $1 AND a.created_at < $2 ",
+    "AND ($3 IS NULL OR a.hotspot_id IN (SELECT value FROM json_each($4))) ",
     "GROUP BY a.id, a.hotspot_id, a.created_at, a.claimed_at, a.acknowledged_at, ",
     "a.closed_at, a.state ",
-    "ORDER BY a.created_at, a.id LIMIT ?"
+    "ORDER BY a.created_at, a.id LIMIT $5"
 );
 
 fn uuid_col(r: &SqliteRow, c: &str) -> Result<Uuid> {
@@ -336,7 +336,7 @@ mod tests {
         sqlx::query(
             "INSERT INTO alerts (id, hotspot_id, severity, priority, state, created_at, \
              updated_at, last_incident_at) \
-             WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?) \
+             WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $1) \
              SELECT printf('00000000-0000-4000-8000-%012d', i), \
              CASE i % 2 WHEN 0 THEN '00000000-0000-4000-8000-000000000001' \
              ELSE '00000000-0000-4000-8000-000000000002' END, \

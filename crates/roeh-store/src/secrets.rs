@@ -343,7 +343,7 @@ impl Store {
                 .map_err(|_| Error::new(ErrorKind::DataLoss, "stored camera id invalid"))?;
             let sealed = self.seal_password(camera, &plain)?;
             // Compare-and-set: a concurrent update of the same row wins.
-            let r = sqlx::query("UPDATE cameras SET password = ? WHERE id = ? AND password = ?")
+            let r = sqlx::query("UPDATE cameras SET password = $1 WHERE id = $2 AND password = $3")
                 .bind(sealed)
                 .bind(&id)
                 .bind(&plain)

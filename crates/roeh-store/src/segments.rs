@@ -20,41 +20,41 @@ use sqlx::sqlite::SqliteRow;
 
 const SEGMENT_BY_ID_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, end_wall, \
      start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, width, \
-     height, rfc6381, recovered, state FROM segments WHERE id = ?";
+     height, rfc6381, recovered, state FROM segments WHERE id = $1";
 
 const SEGMENT_BY_SEQ_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, end_wall, \
      start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, width, \
-     height, rfc6381, recovered, state FROM segments WHERE camera_id = ? AND seq = ?";
+     height, rfc6381, recovered, state FROM segments WHERE camera_id = $1 AND seq = $2";
 
 const INSERT_SEGMENT_SQL: &str = "INSERT INTO segments (camera_id, seq, run, codec, start_wall, \
      end_wall, start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, \
      width, height, rfc6381, recovered, state, frame_index) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'committed', ?)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'committed', $19) RETURNING id";
 
 const LAST_SEGMENT_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, end_wall, \
      start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, width, \
-     height, rfc6381, recovered, state FROM segments WHERE camera_id = ? \
+     height, rfc6381, recovered, state FROM segments WHERE camera_id = $1 \
      ORDER BY seq DESC LIMIT 1";
 
 const SEGMENTS_IN_RANGE_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, \
      end_wall, start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, \
      width, height, rfc6381, recovered, state FROM segments \
-     WHERE camera_id = ? AND start_wall < ? AND end_wall > ? ORDER BY seq";
+     WHERE camera_id = $1 AND start_wall < $2 AND end_wall > $3 ORDER BY seq";
 
 const OLDEST_SEGMENTS_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, end_wall, \
      start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, width, \
      height, rfc6381, recovered, state FROM segments \
-     WHERE state = 'committed' ORDER BY start_wall, id LIMIT ?";
+     WHERE state = 'committed' ORDER BY start_wall, id LIMIT $1";
 
 const OLDEST_CAMERA_SEGMENTS_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, \
      end_wall, start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, \
      width, height, rfc6381, recovered, state FROM segments \
-     WHERE state = 'committed' AND camera_id = ? ORDER BY seq LIMIT ?";
+     WHERE state = 'committed' AND camera_id = $1 ORDER BY seq LIMIT $2";
 
 const CHAIN_SEGMENTS_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, end_wall, \
      start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, width, \
-     height, rfc6381, recovered, state FROM segments WHERE camera_id = ? AND seq >= ? \
-     ORDER BY seq LIMIT ?";
+     height, rfc6381, recovered, state FROM segments WHERE camera_id = $1 AND seq >= $2 \
+     ORDER BY seq LIMIT $3";
 
 impl Store {
     /// Commits a segment row with its frame index; returns its id. Refuses (FailedPrecondition)
@@ -74,7 +74,7 @@ impl Store {
         let cam = seg.camera.to_string();
         let mut tx = self.begin("inserting segment").await?;
         let last: Option<(i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT seq, chain FROM segments WHERE camera_id = ? ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, chain FROM segments WHERE camera_id = $1 ORDER BY seq DESC LIMIT 1",
         )
         .bind(&cam)
         .fetch_optional(&mut *tx)
@@ -93,7 +93,7 @@ impl Store {
                 ),
             ));
         }
-        let r = sqlx::query(INSERT_SEGMENT_SQL)
+        let r = sqlx::query_scalar::<_, i64>(INSERT_SEGMENT_SQL)
             .bind(&cam)
             .bind(to_i64(seg.seq, "seq")?)
             .bind(to_i64(seg.run, "run")?)
@@ -113,22 +113,22 @@ impl Store {
             .bind(&seg.rfc6381)
             .bind(seg.recovered)
             .bind(blob)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await
             .map_err(db("inserting segment"))?;
-        let id = r.last_insert_rowid();
+        let id = r;
         // The segment's log leaf, in the same transaction as its row.
         let at = seg.end;
         let idx = log::append_leaf(&mut tx, &segment_leaf(seg, index), at).await?;
-        let q = sqlx::query("UPDATE segments SET log_index = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE segments SET log_index = $1 WHERE id = $2")
             .bind(to_i64(idx, "log index")?)
             .bind(id);
         execute(&mut *tx, q, "inserting segment").await?;
         // A gap closed by this run's first frame ends where the footage begins (which may be
         // before that frame arrived); then every gap that ended by then is settled and logged.
         let q = sqlx::query(
-            "UPDATE gaps SET end_wall = MAX(start_wall, ?) WHERE camera_id = ? \
-             AND log_index IS NULL AND end_wall IS NOT NULL AND start_wall <= ? AND end_wall > ?",
+            "UPDATE gaps SET end_wall = CASE WHEN start_wall > $1 THEN start_wall ELSE $1 END WHERE camera_id = $2 \
+             AND log_index IS NULL AND end_wall IS NOT NULL AND start_wall <= $3 AND end_wall > $4",
         )
         .bind(seg.start.0)
         .bind(&cam)
@@ -197,7 +197,7 @@ impl Store {
     /// The per-frame index of a segment. `NotFound` if there is no such segment.
     #[tracing::instrument(skip_all)]
     pub async fn frame_index(&self, segment_id: i64) -> Result<Vec<FrameIndexEntry>> {
-        let (blob,): (Vec<u8>,) = sqlx::query_as("SELECT frame_index FROM segments WHERE id = ?")
+        let (blob,): (Vec<u8>,) = sqlx::query_as("SELECT frame_index FROM segments WHERE id = $1")
             .bind(segment_id)
             .fetch_one(&self.pool)
             .await
@@ -243,14 +243,14 @@ impl Store {
     pub async fn mark_segment_deleted(&self, id: i64, at: WallTime) -> Result<bool> {
         let mut tx = self.begin("marking segment deleted").await?;
         let q = sqlx::query(
-            "UPDATE segments SET state = 'deleted', deleted_at = ? \
-             WHERE id = ? AND state = 'committed'",
+            "UPDATE segments SET state = 'deleted', deleted_at = $1 \
+             WHERE id = $2 AND state = 'committed'",
         )
         .bind(at.0)
         .bind(id);
         if execute(&mut *tx, q, "marking segment deleted").await? == 1 {
             // The deletion is a custody event; the segment's own leaf stays in the log.
-            let row = sqlx::query("SELECT camera_id, seq, log_index FROM segments WHERE id = ?")
+            let row = sqlx::query("SELECT camera_id, seq, log_index FROM segments WHERE id = $1")
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await
@@ -281,7 +281,7 @@ impl Store {
     pub async fn camera_bytes(&self, camera: CameraId) -> Result<u64> {
         let (n,): (i64,) = sqlx::query_as(
             "SELECT COALESCE(SUM(bytes), 0) FROM segments \
-             WHERE camera_id = ? AND state = 'committed'",
+             WHERE camera_id = $1 AND state = 'committed'",
         )
         .bind(camera.to_string())
         .fetch_one(&self.pool)

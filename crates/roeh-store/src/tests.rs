@@ -82,6 +82,57 @@ fn next_segment(
 }
 
 #[tokio::test]
+async fn a_database_from_a_newer_roeh_is_refused_by_name_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newer.db");
+    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    store
+        .set_credential_key(CredentialKey::generate().unwrap())
+        .unwrap();
+    store
+        .insert_camera(&camera("Gate"), WallTime(1))
+        .await
+        .unwrap();
+    // A newer roeh applied a migration this one does not have.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9001, 'from the future', TRUE, X'00', 1)",
+    )
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    store.close().await;
+    let before = std::fs::read(&path).unwrap();
+    let e = Store::open(path.to_str().unwrap()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition, "{e:?}");
+    assert!(
+        e.message().contains("schema version 9001"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        e.message().contains("newer than this roeh"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        e.message().contains("nothing was changed"),
+        "{}",
+        e.message()
+    );
+    // The file is as it was, and a roeh that knows it could still read the camera.
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM cameras")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
 async fn opens_with_wal_and_full_sync_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.db");
@@ -549,7 +600,7 @@ async fn the_evidence_log_follows_commits_gaps_and_custody_events() {
 
 /// The raw `cameras.password` column of `id`.
 async fn raw_password(store: &Store, id: CameraId) -> Option<String> {
-    let (p,): (Option<String>,) = sqlx::query_as("SELECT password FROM cameras WHERE id = ?")
+    let (p,): (Option<String>,) = sqlx::query_as("SELECT password FROM cameras WHERE id = $1")
         .bind(id.to_string())
         .fetch_one(&store.pool)
         .await
@@ -612,7 +663,7 @@ async fn passwords_are_encrypted_at_rest_and_bound_to_their_camera() {
     assert_eq!(store.get_camera(a.id).await.unwrap(), Some(a2.clone()));
 
     // A ciphertext copied to another row does not decrypt: DataLoss naming that camera only.
-    sqlx::query("UPDATE cameras SET password = ? WHERE id = ?")
+    sqlx::query("UPDATE cameras SET password = $1 WHERE id = $2")
         .bind(&ra2)
         .bind(b.id.to_string())
         .execute(&store.pool)
@@ -629,12 +680,12 @@ async fn passwords_are_encrypted_at_rest_and_bound_to_their_camera() {
     store.update_camera(&b).await.unwrap();
 
     // Plain values from before encryption still read, and are re-encrypted on request.
-    sqlx::query("UPDATE cameras SET password = 'legacy-pw' WHERE id = ?")
+    sqlx::query("UPDATE cameras SET password = 'legacy-pw' WHERE id = $1")
         .bind(b.id.to_string())
         .execute(&store.pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE cameras SET password = '' WHERE id = ?")
+    sqlx::query("UPDATE cameras SET password = '' WHERE id = $1")
         .bind(open.id.to_string())
         .execute(&store.pool)
         .await
@@ -2056,7 +2107,7 @@ async fn webhooks_keep_secrets_encrypted_and_deliveries_once_per_event() {
     );
 
     // Encrypted at rest, bound to the subscription, readable through the key.
-    let (raw,): (String,) = sqlx::query_as("SELECT secret FROM webhooks WHERE id = ?")
+    let (raw,): (String,) = sqlx::query_as("SELECT secret FROM webhooks WHERE id = $1")
         .bind(new.id.to_string())
         .fetch_one(&store.pool)
         .await
@@ -2071,7 +2122,7 @@ async fn webhooks_keep_secrets_encrypted_and_deliveries_once_per_event() {
         .insert_webhook(&webhook("b", &[], vec![]))
         .await
         .unwrap();
-    sqlx::query("UPDATE webhooks SET secret = ? WHERE id = ?")
+    sqlx::query("UPDATE webhooks SET secret = $1 WHERE id = $2")
         .bind(&raw)
         .bind(other.id.to_string())
         .execute(&store.pool)

@@ -12,14 +12,14 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn set_checkpoint_tsa(&self, id: i64, response: &[u8]) -> Result<()> {
         let q = sqlx::query(
-            "UPDATE checkpoints SET tsa_response = ? WHERE id = ? AND tsa_response IS NULL",
+            "UPDATE checkpoints SET tsa_response = $1 WHERE id = $2 AND tsa_response IS NULL",
         )
         .bind(response)
         .bind(id);
         if execute(&self.pool, q, "storing checkpoint timestamp").await? == 1 {
             return Ok(());
         }
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM checkpoints WHERE id = ?")
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM checkpoints WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -38,7 +38,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn checkpoint_tsa(&self, id: i64) -> Result<Option<Vec<u8>>> {
         let r: Option<Option<Vec<u8>>> =
-            sqlx::query_scalar("SELECT tsa_response FROM checkpoints WHERE id = ?")
+            sqlx::query_scalar("SELECT tsa_response FROM checkpoints WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await

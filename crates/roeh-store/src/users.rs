@@ -234,7 +234,7 @@ async fn role_of(
     id: i64,
     what: &'static str,
 ) -> Result<(String, Option<i64>)> {
-    sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = ?")
+    sqlx::query_as("SELECT role, disabled_at FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -275,19 +275,19 @@ impl Store {
     /// role.
     #[tracing::instrument(skip_all)]
     pub async fn create_user(&self, u: &NewUser, now: WallTime) -> Result<i64> {
-        let r = sqlx::query(
+        let r = sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (username, password_hash, role, scope, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(&u.username)
         .bind(&u.password_hash)
         .bind(&u.role)
         .bind(&u.scope)
         .bind(now.0)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(db("creating user"))?;
-        Ok(r.last_insert_rowid())
+        Ok(r)
     }
 
     /// The user with this name (disabled ones included).
@@ -296,7 +296,7 @@ impl Store {
         let row = sqlx::query(concat!(
             "SELECT ",
             user_cols!(),
-            " FROM users WHERE username = ?"
+            " FROM users WHERE username = $1"
         ))
         .bind(username)
         .fetch_optional(&self.pool)
@@ -308,11 +308,15 @@ impl Store {
     /// The user with this id (disabled ones included).
     #[tracing::instrument(skip_all)]
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>> {
-        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading user"))?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading user"))?;
         Ok(row.map(|r| user_row(&r, 0)))
     }
 
@@ -352,7 +356,7 @@ impl Store {
     /// revoked here; call [`Store::revoke_user_tokens`] as the caller's policy says.
     #[tracing::instrument(skip_all)]
     pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<()> {
-        let q = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id);
         execute_found(&self.pool, q, "setting password", "no such user").await
@@ -366,7 +370,7 @@ impl Store {
         let mut tx = self.begin("changing user access").await?;
         let (old_role, disabled_at) = role_of(&mut tx, id, "changing user access").await?;
         guard_last_admin(&mut tx, &old_role, disabled_at.is_some(), role == "admin").await?;
-        let q = sqlx::query("UPDATE users SET role = ?, scope = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE users SET role = $1, scope = $2 WHERE id = $3")
             .bind(role)
             .bind(scope)
             .bind(id);
@@ -386,12 +390,12 @@ impl Store {
             return Ok(false);
         }
         guard_last_admin(&mut tx, &role, false, false).await?;
-        let q = sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
             .bind(now.0)
             .bind(id);
         execute(&mut *tx, q, "disabling user").await?;
         let q = sqlx::query(
-            "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            "UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )
         .bind(now.0)
         .bind(id);
@@ -413,7 +417,7 @@ impl Store {
         }
         let q = sqlx::query(
             "INSERT INTO tokens (hash, user_id, kind, label, created_at, expires_at) \
-             SELECT ?, id, ?, ?, ?, ? FROM users WHERE id = ? AND disabled_at IS NULL",
+             SELECT $1, id, $2, $3, $4, $5 FROM users WHERE id = $6 AND disabled_at IS NULL",
         )
         .bind(t.hash.as_slice())
         .bind(t.kind.as_str())
@@ -445,7 +449,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT u.id, u.username, u.password_hash, u.role, u.scope, u.created_at, \
              u.disabled_at, t.kind, t.last_used_at FROM tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ? \
+             WHERE t.hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 \
              AND u.disabled_at IS NULL",
         )
         .bind(hash.as_slice())
@@ -460,7 +464,7 @@ impl Store {
         let kind = stored_kind(&row.get::<String, _>(7))?;
         let last_used: Option<i64> = row.get(8);
         if last_used.is_none_or(|t| WallTime(t).plus(LAST_USED_GRANULARITY) <= now) {
-            let q = sqlx::query("UPDATE tokens SET last_used_at = ? WHERE hash = ?")
+            let q = sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE hash = $2")
                 .bind(now.0)
                 .bind(hash.as_slice());
             execute(&self.pool, q, "recording token use").await?;
@@ -472,7 +476,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn revoke_token(&self, hash: &[u8; 32], now: WallTime) -> Result<bool> {
         let q =
-            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL")
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at IS NULL")
                 .bind(now.0)
                 .bind(hash.as_slice());
         Ok(execute(&self.pool, q, "revoking token").await? == 1)
@@ -482,7 +486,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn revoke_user_tokens(&self, user_id: i64, now: WallTime) -> Result<u64> {
         let q = sqlx::query(
-            "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            "UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )
         .bind(now.0)
         .bind(user_id);
@@ -494,7 +498,7 @@ impl Store {
     pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenRow>> {
         let q = sqlx::query(
             "SELECT hash, user_id, kind, label, created_at, expires_at, revoked_at, \
-             last_used_at FROM tokens WHERE user_id = ? ORDER BY created_at, hash",
+             last_used_at FROM tokens WHERE user_id = $1 ORDER BY created_at, hash",
         )
         .bind(user_id);
         fetch_all(&self.pool, q, "listing tokens", token_row).await
@@ -504,7 +508,7 @@ impl Store {
     /// nobody; the audit log keeps the history). Returns how many.
     #[tracing::instrument(skip_all)]
     pub async fn delete_dead_tokens(&self, before: WallTime) -> Result<u64> {
-        let q = sqlx::query("DELETE FROM tokens WHERE expires_at < ? OR revoked_at < ?")
+        let q = sqlx::query("DELETE FROM tokens WHERE expires_at < $1 OR revoked_at < $2")
             .bind(before.0)
             .bind(before.0);
         execute(&self.pool, q, "deleting dead tokens").await
@@ -513,9 +517,9 @@ impl Store {
     /// Appends an audit record; returns its id. `InvalidArgument` for an unknown outcome.
     #[tracing::instrument(skip_all)]
     pub async fn append_audit(&self, e: &NewAudit) -> Result<i64> {
-        let r = sqlx::query(
+        let r = sqlx::query_scalar::<_, i64>(
             "INSERT INTO audit_log (time, actor, role, action, target, outcome, status, reason, \
-             source_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             source_ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(e.time.0)
         .bind(&e.actor)
@@ -526,10 +530,10 @@ impl Store {
         .bind(e.status.map(i64::from))
         .bind(&e.reason)
         .bind(&e.source_ip)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(db("appending audit record"))?;
-        Ok(r.last_insert_rowid())
+        Ok(r)
     }
 
     /// Audit records matching `f`, newest first.
@@ -545,10 +549,10 @@ impl Store {
         let q = sqlx::query(
             "SELECT id, time, actor, role, action, target, outcome, status, reason, source_ip \
              FROM audit_log \
-             WHERE (? IS NULL OR time >= ?) AND (? IS NULL OR time < ?) \
-             AND (? IS NULL OR actor = ?) AND (? IS NULL OR action = ?) \
-             AND (? IS NULL OR id < ?) \
-             ORDER BY id DESC LIMIT ?",
+             WHERE ($1 IS NULL OR time >= $2) AND ($3 IS NULL OR time < $4) \
+             AND ($5 IS NULL OR actor = $6) AND ($7 IS NULL OR action = $8) \
+             AND ($9 IS NULL OR id < $10) \
+             ORDER BY id DESC LIMIT $11",
         )
         .bind(since)
         .bind(since)
@@ -579,7 +583,7 @@ impl Store {
             return Ok(false);
         }
         let q = sqlx::query(
-            "INSERT INTO setup_token (id, hash, created_at) VALUES (1, ?, ?) \
+            "INSERT INTO setup_token (id, hash, created_at) VALUES (1, $1, $2) \
              ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, \
              created_at = excluded.created_at, used_at = NULL, used_by = NULL",
         )
@@ -625,7 +629,7 @@ impl Store {
         // the SHA-256 of a 256-bit random token, so the comparison's timing could at most reveal
         // bytes of that hash, which does not help anyone find the token text.
         let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM setup_token WHERE id = 1 AND hash = ? AND used_at IS NULL \
+            "SELECT id FROM setup_token WHERE id = 1 AND hash = $1 AND used_at IS NULL \
              AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')",
         )
         .bind(hash.as_slice())
@@ -635,19 +639,19 @@ impl Store {
         if row.is_none() {
             return Ok(None);
         }
-        let r = sqlx::query(
+        let r = sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (username, password_hash, role, scope, created_at) \
-             VALUES (?, ?, 'admin', ?, ?)",
+             VALUES ($1, $2, 'admin', $3, $4) RETURNING id",
         )
         .bind(&admin.username)
         .bind(&admin.password_hash)
         .bind(&admin.scope)
         .bind(now.0)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db("using setup token"))?;
-        let id = r.last_insert_rowid();
-        let q = sqlx::query("UPDATE setup_token SET used_at = ?, used_by = ? WHERE id = 1")
+        let id = r;
+        let q = sqlx::query("UPDATE setup_token SET used_at = $1, used_by = $2 WHERE id = 1")
             .bind(now.0)
             .bind(id);
         execute(&mut *tx, q, "using setup token").await?;

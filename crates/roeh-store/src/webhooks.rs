@@ -338,8 +338,8 @@ impl Store {
         // The last seq is read in the insert itself: no event can fall between the two.
         let q = sqlx::query(
             "INSERT INTO webhooks (id, name, url, secret, kinds, hotspots, enabled, after_seq, \
-             created_at, format) VALUES (?, ?, ?, ?, ?, ?, ?, \
-             (SELECT COALESCE(MAX(seq), 0) FROM alert_events), ?, ?)",
+             created_at, format) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+             (SELECT COALESCE(MAX(seq), 0) FROM alert_events), $8, $9)",
         )
         .bind(new.id.to_string())
         .bind(&new.name)
@@ -362,7 +362,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             webhook_cols!(),
-            " FROM webhooks WHERE id = ?"
+            " FROM webhooks WHERE id = $1"
         ))
         .bind(id.to_string());
         fetch_optional(&self.pool, q, "reading a webhook", webhook_from_row).await
@@ -382,7 +382,7 @@ impl Store {
     /// Deletes a subscription and its deliveries; `false` if there was none.
     #[tracing::instrument(skip_all)]
     pub async fn delete_webhook(&self, id: Uuid) -> Result<bool> {
-        let q = sqlx::query("DELETE FROM webhooks WHERE id = ?").bind(id.to_string());
+        let q = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id.to_string());
         Ok(execute(&self.pool, q, "deleting a webhook").await? > 0)
     }
 
@@ -395,9 +395,9 @@ impl Store {
             "UPDATE webhooks SET enabled = 1, after_seq = CASE \
              WHEN (SELECT COALESCE(MAX(seq), 0) FROM alert_events) > after_seq \
              THEN (SELECT COALESCE(MAX(seq), 0) FROM alert_events) ELSE after_seq END \
-             WHERE id = ? AND enabled = 0"
+             WHERE id = $1 AND enabled = 0"
         } else {
-            "UPDATE webhooks SET enabled = 0 WHERE id = ?"
+            "UPDATE webhooks SET enabled = 0 WHERE id = $1"
         };
         let q = sqlx::query(q).bind(id.to_string());
         execute(&self.pool, q, "enabling or disabling a webhook").await?;
@@ -408,7 +408,7 @@ impl Store {
     /// subscription, never the value) if it cannot be decrypted.
     #[tracing::instrument(skip_all)]
     pub async fn webhook_secret(&self, id: Uuid) -> Result<String> {
-        let (stored,): (String,) = sqlx::query_as("SELECT secret FROM webhooks WHERE id = ?")
+        let (stored,): (String,) = sqlx::query_as("SELECT secret FROM webhooks WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -434,7 +434,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn outbound_cursor(&self, channel: &str) -> Result<u64> {
         let v: Option<(i64,)> =
-            sqlx::query_as("SELECT seq FROM outbound_cursors WHERE channel = ?")
+            sqlx::query_as("SELECT seq FROM outbound_cursors WHERE channel = $1")
                 .bind(channel)
                 .fetch_optional(&self.pool)
                 .await
@@ -446,7 +446,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn advance_outbound_cursor(&self, channel: &str, seq: u64) -> Result<()> {
         let q = sqlx::query(
-            "INSERT INTO outbound_cursors (channel, seq) VALUES (?, ?) \
+            "INSERT INTO outbound_cursors (channel, seq) VALUES ($1, $2) \
              ON CONFLICT (channel) DO UPDATE SET seq = CASE WHEN excluded.seq > outbound_cursors.seq \
              THEN excluded.seq ELSE outbound_cursors.seq END",
         )
@@ -482,8 +482,8 @@ impl Store {
             let r = sqlx::query(
                 "INSERT INTO webhook_deliveries (webhook_id, seq, idempotency_key, event_kind, \
                  body, state, attempts, next_attempt_at, created_at) \
-                 SELECT ?, ?, ?, ?, ?, 'pending', 0, ?, ? \
-                 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?) \
+                 SELECT $1, $2, $3, $4, $5, 'pending', 0, $6, $7 \
+                 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = $8) \
                  ON CONFLICT DO NOTHING",
             )
             .bind(d.webhook_id.to_string())
@@ -499,8 +499,10 @@ impl Store {
             .map_err(db("enqueueing a webhook delivery"))?;
             added += r.rows_affected();
         }
-        let q = sqlx::query("UPDATE webhook_cursor SET seq = MAX(seq, ?) WHERE id = 1")
-            .bind(to_i64(through_seq, "seq")?);
+        let q = sqlx::query(
+            "UPDATE webhook_cursor SET seq = CASE WHEN seq > $1 THEN seq ELSE $1 END WHERE id = 1",
+        )
+        .bind(to_i64(through_seq, "seq")?);
         execute(&mut *tx, q, "advancing the webhook cursor").await?;
         tx.commit()
             .await
@@ -519,9 +521,9 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             delivery_cols!(),
-            " FROM webhook_deliveries d WHERE state = 'pending' AND next_attempt_at <= ? \
+            " FROM webhook_deliveries d WHERE state = 'pending' AND next_attempt_at <= $1 \
              AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 1) \
-             ORDER BY next_attempt_at, id LIMIT ?"
+             ORDER BY next_attempt_at, id LIMIT $2"
         ))
         .bind(now.0)
         .bind(i64::from(limit.clamp(1, MAX_DELIVERY_LIST)));
@@ -557,9 +559,9 @@ impl Store {
             }
         };
         let q = sqlx::query(
-            "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, \
-             last_status = ?, last_error = ?, next_attempt_at = ?, delivered_at = ? \
-             WHERE id = ? AND state = 'pending'",
+            "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, \
+             last_status = $2, last_error = $3, next_attempt_at = $4, delivered_at = $5 \
+             WHERE id = $6 AND state = 'pending'",
         )
         .bind(state)
         .bind(status.map(i64::from))
@@ -590,7 +592,7 @@ impl Store {
         let q = sqlx::query(concat!(
             "SELECT ",
             delivery_cols!(),
-            " FROM webhook_deliveries WHERE webhook_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+            " FROM webhook_deliveries WHERE webhook_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
         ))
         .bind(webhook.to_string())
         .bind(before)
