@@ -12,13 +12,13 @@
 //! - an incident joins at most one alert (unique `incident_id`);
 //! - a receipt id is stored once per unit; a replay returns what was stored and changes nothing.
 
+use crate::{Db, DbConn, DbRow};
 use crate::{
     Error, Result, Store, db, execute, execute_found, fetch_all, fetch_optional, opt_time, to_i64,
     to_u64, to_uuid,
 };
 use roeh_domain::{CameraId, ErrorKind, WallTime};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Row, Transaction};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -301,7 +301,7 @@ macro_rules! dispatch_cols {
     };
 }
 
-fn alert_from_row(r: &SqliteRow) -> Result<AlertRow> {
+fn alert_from_row(r: &DbRow) -> Result<AlertRow> {
     let e = || db("reading alert");
     let priority: i64 = r.try_get("priority").map_err(e())?;
     Ok(AlertRow {
@@ -328,7 +328,7 @@ fn alert_from_row(r: &SqliteRow) -> Result<AlertRow> {
     })
 }
 
-fn event_from_row(r: &SqliteRow) -> Result<AlertEventRow> {
+fn event_from_row(r: &DbRow) -> Result<AlertEventRow> {
     let e = || db("reading alert event");
     let unit: Option<String> = r.try_get("unit_id").map_err(e())?;
     Ok(AlertEventRow {
@@ -346,7 +346,7 @@ fn event_from_row(r: &SqliteRow) -> Result<AlertEventRow> {
     })
 }
 
-fn unit_from_row(r: &SqliteRow) -> Result<UnitRow> {
+fn unit_from_row(r: &DbRow) -> Result<UnitRow> {
     let e = || db("reading unit");
     Ok(UnitRow {
         id: to_uuid(&r.try_get::<String, _>("id").map_err(e())?, "unit id")?,
@@ -361,7 +361,7 @@ fn unit_from_row(r: &SqliteRow) -> Result<UnitRow> {
     })
 }
 
-fn dispatch_from_row(r: &SqliteRow) -> Result<DispatchRow> {
+fn dispatch_from_row(r: &DbRow) -> Result<DispatchRow> {
     let e = || db("reading dispatch");
     Ok(DispatchRow {
         alert_id: to_uuid(
@@ -383,7 +383,7 @@ fn dispatch_from_row(r: &SqliteRow) -> Result<DispatchRow> {
     })
 }
 
-fn incident_from_row(r: &SqliteRow) -> Result<AlertIncident> {
+fn incident_from_row(r: &DbRow) -> Result<AlertIncident> {
     let e = || db("reading alert incident");
     let cam: String = r.try_get("camera_id").map_err(e())?;
     Ok(AlertIncident {
@@ -398,7 +398,7 @@ fn incident_from_row(r: &SqliteRow) -> Result<AlertIncident> {
     })
 }
 
-async fn incidents_of(tx: &mut sqlx::SqliteConnection, alert: &mut AlertRow) -> Result<()> {
+async fn incidents_of(tx: &mut sqlx::AnyConnection, alert: &mut AlertRow) -> Result<()> {
     let rows = sqlx::query(
         "SELECT incident_id, rule_id, camera_id, opened_at FROM alert_incidents \
          WHERE alert_id = $1 ORDER BY opened_at, incident_id",
@@ -413,7 +413,7 @@ async fn incidents_of(tx: &mut sqlx::SqliteConnection, alert: &mut AlertRow) -> 
 
 /// Fills the incidents of every alert in `alerts` with one query, each alert's oldest first
 /// (the order [`incidents_of`] gives).
-async fn incidents_of_all(tx: &mut sqlx::SqliteConnection, alerts: &mut [AlertRow]) -> Result<()> {
+async fn incidents_of_all(tx: &mut sqlx::AnyConnection, alerts: &mut [AlertRow]) -> Result<()> {
     if alerts.is_empty() {
         return Ok(());
     }
@@ -446,7 +446,7 @@ async fn incidents_of_all(tx: &mut sqlx::SqliteConnection, alerts: &mut [AlertRo
     Ok(())
 }
 
-async fn load_alert(tx: &mut sqlx::SqliteConnection, id: Uuid) -> Result<Option<AlertRow>> {
+async fn load_alert(tx: &mut sqlx::AnyConnection, id: Uuid) -> Result<Option<AlertRow>> {
     let row = sqlx::query(concat!(
         "SELECT ",
         alert_cols!(),
@@ -463,7 +463,7 @@ async fn load_alert(tx: &mut sqlx::SqliteConnection, id: Uuid) -> Result<Option<
 }
 
 async fn append_event(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     alert: Uuid,
     time: WallTime,
     state: &str,
@@ -495,12 +495,12 @@ async fn append_event(
     })
 }
 
-async fn commit(tx: Transaction<'static, Sqlite>) -> Result<()> {
+async fn commit(tx: Transaction<'static, Db>) -> Result<()> {
     tx.commit().await.map_err(db("committing alert change"))
 }
 
 /// Sets the state, claimer and the first-time stamps a state implies; compare-and-set.
-async fn set_state(tx: &mut sqlx::SqliteConnection, id: Uuid, c: &AlertChange) -> Result<()> {
+async fn set_state(tx: &mut sqlx::AnyConnection, id: Uuid, c: &AlertChange) -> Result<()> {
     let q = sqlx::query(
         "UPDATE alerts SET state = $1, claimed_by = $2, updated_at = $3, \
          claimed_at = CASE WHEN $4 = 'claimed' THEN COALESCE(claimed_at, $5) ELSE claimed_at END, \
@@ -1228,7 +1228,7 @@ impl Store {
 }
 
 /// The newest open alert of `hotspot`, with its incidents.
-async fn open_alert_of(conn: &mut SqliteConnection, hotspot: Uuid) -> Result<Option<AlertRow>> {
+async fn open_alert_of(conn: &mut DbConn, hotspot: Uuid) -> Result<Option<AlertRow>> {
     let open = sqlx::query(concat!(
         "SELECT ",
         alert_cols!(),
@@ -1253,7 +1253,7 @@ async fn open_alert_of(conn: &mut SqliteConnection, hotspot: Uuid) -> Result<Opt
 /// Merges into the chosen open alert, or raises `new`: `(alert id, its state, event kind,
 /// merged)`. `opened_at` is the gathered incident's start.
 async fn raise_or_merge_in(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     new: &NewAlert,
     merge: Option<(&AlertRow, MergeUpdate)>,
     opened_at: WallTime,
@@ -1296,11 +1296,7 @@ async fn raise_or_merge_in(
 }
 
 /// Links an incident to an alert.
-async fn link_incident(
-    conn: &mut SqliteConnection,
-    alert: Uuid,
-    incident: &AlertIncident,
-) -> Result<()> {
+async fn link_incident(conn: &mut DbConn, alert: Uuid, incident: &AlertIncident) -> Result<()> {
     let q = sqlx::query(
         "INSERT INTO alert_incidents (alert_id, incident_id, rule_id, camera_id, opened_at) \
          VALUES ($1, $2, $3, $4, $5)",

@@ -9,6 +9,7 @@
 //! Passwords are encrypted at rest ([`crate::secrets`]): writing a non-empty password needs the
 //! credential key; reading decrypts it, and a plain value from before encryption still reads.
 
+use crate::DbRow;
 use crate::{
     Error, Query, Result, Store, db, execute, execute_found, fetch_all, fetch_optional, to_i64,
 };
@@ -16,7 +17,6 @@ use roeh_domain::{
     Camera, CameraId, CameraUrl, Credentials, ErrorKind, Retention, Secret, Transport, WallTime,
 };
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use std::time::Duration;
 
 /// What [`Store::delete_camera`] did.
@@ -36,16 +36,17 @@ const UPDATE_CAMERA_SQL: &str = "UPDATE cameras SET name = $1, url = $2, usernam
      password = $4, transport = $5, enabled = $6, retention_max_age_secs = $7, \
      retention_max_bytes = $8 WHERE id = $9 AND removed_at IS NULL";
 
-const GET_CAMERA_SQL: &str = "SELECT id, name, url, username, password, transport, enabled, \
+const GET_CAMERA_SQL: &str = "SELECT id, name, url, username, password, transport, CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, \
      retention_max_age_secs, retention_max_bytes FROM cameras WHERE id = $1";
 
-const LIST_CAMERAS_SQL: &str = "SELECT id, name, url, username, password, transport, enabled, \
+const LIST_CAMERAS_SQL: &str = "SELECT id, name, url, username, password, transport, CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, \
      retention_max_age_secs, retention_max_bytes FROM cameras WHERE removed_at IS NULL \
      ORDER BY created_at, id";
 
-const CAMERA_HAS_EVIDENCE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM segments WHERE camera_id = $1) \
+const CAMERA_HAS_EVIDENCE_SQL: &str = "SELECT CASE WHEN \
+     EXISTS (SELECT 1 FROM segments WHERE camera_id = $1) \
      OR EXISTS (SELECT 1 FROM gaps WHERE camera_id = $2) \
-     OR EXISTS (SELECT 1 FROM time_events WHERE camera_id = $3)";
+     OR EXISTS (SELECT 1 FROM time_events WHERE camera_id = $3) THEN 1 ELSE 0 END";
 
 impl Store {
     /// Adds a camera. `AlreadyExists` if the id is taken.
@@ -59,7 +60,7 @@ impl Store {
     /// encrypted (see [`crate::secrets`]).
     pub(crate) async fn insert_camera_on(
         &self,
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut sqlx::AnyConnection,
         cam: &Camera,
         now: WallTime,
     ) -> Result<()> {
@@ -110,13 +111,14 @@ impl Store {
         if live.is_none() {
             return Err(Error::new(ErrorKind::NotFound, "camera not found"));
         }
-        let (has,): (bool,) = sqlx::query_as(CAMERA_HAS_EVIDENCE_SQL)
+        let (has,): (i64,) = sqlx::query_as(CAMERA_HAS_EVIDENCE_SQL)
             .bind(&key)
             .bind(&key)
             .bind(&key)
             .fetch_one(&mut *tx)
             .await
             .map_err(db("removing camera"))?;
+        let has = has != 0;
         // A discovered device whose camera is removed can be approved again.
         let q = sqlx::query(
             "UPDATE onvif_discovered SET state = 'pending', camera_id = NULL WHERE camera_id = $1",
@@ -170,7 +172,7 @@ impl Store {
         }
     }
 
-    fn camera_from_row(&self, row: &SqliteRow) -> Result<Camera> {
+    fn camera_from_row(&self, row: &DbRow) -> Result<Camera> {
         let mut cam = camera_from_row(row)?;
         if let Some(c) = &mut cam.credentials {
             let stored = c.password.expose();
@@ -195,7 +197,7 @@ fn retention_columns(r: &Retention) -> Result<(Option<i64>, Option<i64>)> {
 }
 
 /// The camera of a row, with the password column as stored (see [`Store::camera_from_row`]).
-fn camera_from_row(row: &SqliteRow) -> Result<Camera> {
+fn camera_from_row(row: &DbRow) -> Result<Camera> {
     let bad = |what: &str| Error::new(ErrorKind::DataLoss, format!("stored camera {what} invalid"));
     let g = |e| db("decoding camera")(e);
     let id: String = row.try_get("id").map_err(g)?;
@@ -222,7 +224,7 @@ fn camera_from_row(row: &SqliteRow) -> Result<Camera> {
         url: CameraUrl::parse_local_source(&url).map_err(|_| bad("url"))?,
         credentials,
         transport: Transport::parse(&transport).ok_or_else(|| bad("transport"))?,
-        enabled: row.try_get("enabled").map_err(g)?,
+        enabled: crate::flag(row, "enabled").map_err(g)?,
         retention: Retention {
             max_age: age
                 .map(|a| u64::try_from(a).map(Duration::from_secs))

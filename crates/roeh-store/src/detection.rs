@@ -14,13 +14,13 @@
 //!   incident of a page) returns every incident exactly once; an access scope is applied in the
 //!   same query, so a page is never short while more incidents of the scope exist.
 
+use crate::DbRow;
 use crate::{
     Error, Result, Store, db, execute, execute_found, fetch_all, fetch_optional, opt_time, to_i64,
     to_u64, to_uuid,
 };
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 /// A stored hotspot.
@@ -192,18 +192,15 @@ const INSERT_RULE_SQL: &str = "INSERT INTO rules (id, hotspot_id, document, enab
      updated_at) VALUES ($1, $2, $3, $4, $5, $6)";
 const UPDATE_RULE_SQL: &str = "UPDATE rules SET hotspot_id = $1, document = $2, enabled = $3, \
      updated_at = $4 WHERE id = $5";
-const GET_RULE_SQL: &str =
-    "SELECT id, hotspot_id, document, enabled, created_at, updated_at FROM rules WHERE id = $1";
-const LIST_RULES_SQL: &str = "SELECT id, hotspot_id, document, enabled, created_at, updated_at FROM rules \
+const GET_RULE_SQL: &str = "SELECT id, hotspot_id, document, CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, created_at, updated_at FROM rules WHERE id = $1";
+const LIST_RULES_SQL: &str = "SELECT id, hotspot_id, document, CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, created_at, updated_at FROM rules \
      WHERE ($1 IS NULL OR hotspot_id = $2) ORDER BY created_at, id";
 
 const UPSERT_ANALYSIS_SQL: &str = "INSERT INTO camera_analysis (camera_id, enabled, fps, \
      updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (camera_id) DO UPDATE SET \
      enabled = excluded.enabled, fps = excluded.fps, updated_at = excluded.updated_at";
-const GET_ANALYSIS_SQL: &str =
-    "SELECT camera_id, enabled, fps, updated_at FROM camera_analysis WHERE camera_id = $1";
-const LIST_ANALYSIS_SQL: &str =
-    "SELECT camera_id, enabled, fps, updated_at FROM camera_analysis ORDER BY camera_id";
+const GET_ANALYSIS_SQL: &str = "SELECT camera_id, CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, fps, updated_at FROM camera_analysis WHERE camera_id = $1";
+const LIST_ANALYSIS_SQL: &str = "SELECT camera_id, CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, fps, updated_at FROM camera_analysis ORDER BY camera_id";
 
 const INSERT_INCIDENT_SQL: &str = "INSERT INTO incidents (id, rule_id, camera_id, hotspot_id, \
      seq, kind, severity, priority, alerting, reason, state, opened_at, updated_at, closed_at, \
@@ -217,13 +214,13 @@ const CLOSE_INCIDENT_SQL: &str = "UPDATE incidents SET state = 'closed', peak_sc
 const CLOSE_STALE_SQL: &str = "UPDATE incidents SET state = 'closed', closed_at = updated_at, \
      evidence_end = updated_at + $1 WHERE state = 'open'";
 const GET_INCIDENT_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq, kind, severity, \
-     priority, alerting, reason, state, opened_at, updated_at, closed_at, peak_score, track_ids, \
+     priority, CASE WHEN alerting THEN 1 ELSE 0 END AS alerting, reason, state, opened_at, updated_at, closed_at, peak_score, track_ids, \
      model_id, snapshot, evidence_start, evidence_end FROM incidents WHERE id = $1";
 // Each filter is either disabled (its first parameter NULL) or applied. The cursor continues
 // the order `opened_at DESC, id` after the incident it names; the scope lists are JSON arrays of
 // ids (static SQL: the lists vary in length, the statement does not).
 const LIST_INCIDENTS_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq, kind, \
-     severity, priority, alerting, reason, state, opened_at, updated_at, closed_at, peak_score, \
+     severity, priority, CASE WHEN alerting THEN 1 ELSE 0 END AS alerting, reason, state, opened_at, updated_at, closed_at, peak_score, \
      track_ids, model_id, snapshot, evidence_start, evidence_end FROM incidents \
      WHERE ($1 IS NULL OR hotspot_id = $2) AND ($3 IS NULL OR camera_id = $4) \
      AND ($5 IS NULL OR closed_at IS NULL OR closed_at >= $6) AND ($7 IS NULL OR opened_at < $8) \
@@ -234,7 +231,7 @@ const LIST_INCIDENTS_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq
           OR hotspot_id IN (SELECT value FROM json_each($17))) \
      ORDER BY opened_at DESC, id LIMIT $18";
 
-fn hotspot_from_row(r: &SqliteRow) -> Result<HotspotRow> {
+fn hotspot_from_row(r: &DbRow) -> Result<HotspotRow> {
     let id: String = r.try_get("id").map_err(db("reading hotspot"))?;
     Ok(HotspotRow {
         id: to_uuid(&id, "hotspot id")?,
@@ -245,20 +242,20 @@ fn hotspot_from_row(r: &SqliteRow) -> Result<HotspotRow> {
     })
 }
 
-fn rule_from_row(r: &SqliteRow) -> Result<RuleRow> {
+fn rule_from_row(r: &DbRow) -> Result<RuleRow> {
     let id: String = r.try_get("id").map_err(db("reading rule"))?;
     let hotspot: String = r.try_get("hotspot_id").map_err(db("reading rule"))?;
     Ok(RuleRow {
         id: to_uuid(&id, "rule id")?,
         hotspot_id: to_uuid(&hotspot, "rule hotspot id")?,
         document: r.try_get("document").map_err(db("reading rule"))?,
-        enabled: r.try_get("enabled").map_err(db("reading rule"))?,
+        enabled: crate::flag(r, "enabled").map_err(db("reading rule"))?,
         created_at: WallTime(r.try_get("created_at").map_err(db("reading rule"))?),
         updated_at: WallTime(r.try_get("updated_at").map_err(db("reading rule"))?),
     })
 }
 
-fn analysis_from_row(r: &SqliteRow) -> Result<AnalysisSetting> {
+fn analysis_from_row(r: &DbRow) -> Result<AnalysisSetting> {
     let cam: String = r.try_get("camera_id").map_err(db("reading analysis"))?;
     Ok(AnalysisSetting {
         camera: CameraId::parse(&cam).map_err(|_| {
@@ -267,13 +264,13 @@ fn analysis_from_row(r: &SqliteRow) -> Result<AnalysisSetting> {
                 "stored analysis camera id is not a UUID",
             )
         })?,
-        enabled: r.try_get("enabled").map_err(db("reading analysis"))?,
+        enabled: crate::flag(r, "enabled").map_err(db("reading analysis"))?,
         fps: r.try_get("fps").map_err(db("reading analysis"))?,
         updated_at: WallTime(r.try_get("updated_at").map_err(db("reading analysis"))?),
     })
 }
 
-fn incident_from_row(r: &SqliteRow) -> Result<IncidentRow> {
+fn incident_from_row(r: &DbRow) -> Result<IncidentRow> {
     let e = || db("reading incident");
     let get_s = |c: &str| -> Result<String> { r.try_get::<String, _>(c).map_err(e()) };
     let cam = get_s("camera_id")?;
@@ -307,7 +304,7 @@ fn incident_from_row(r: &SqliteRow) -> Result<IncidentRow> {
                     "stored incident priority is out of range",
                 )
             })?,
-            alerting: r.try_get("alerting").map_err(e())?,
+            alerting: crate::flag(r, "alerting").map_err(e())?,
             reason: get_s("reason")?,
             opened_at: WallTime(r.try_get("opened_at").map_err(e())?),
             peak_score: r.try_get("peak_score").map_err(e())?,
@@ -638,7 +635,7 @@ impl Store {
 
 /// Inserts an open incident on `conn` (a connection or a transaction).
 pub(crate) async fn insert_incident_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     inc: &NewIncident,
 ) -> Result<()> {
     if !(inc.peak_score.is_finite()) {
@@ -670,7 +667,7 @@ pub(crate) async fn insert_incident_in(
 
 /// Closes an open incident on `conn`; `false` if it was not open.
 pub(crate) async fn close_incident_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     id: Uuid,
     peak_score: f64,
     at: WallTime,

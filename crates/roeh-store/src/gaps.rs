@@ -4,10 +4,10 @@
 //! nothing); a closed gap's end is never before its start (an earlier end, as a wall-clock step
 //! can produce, is stored as the start). Time events are append-only.
 
+use crate::DbRow;
 use crate::{Error, Result, Store, db, execute, fetch_all};
 use roeh_domain::{CameraId, ErrorKind, Gap, GapReason, WallTime};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use std::time::Duration;
 
 /// A wall-clock step noticed while recording: wall time moved differently from monotonic time.
@@ -178,7 +178,7 @@ impl Store {
     }
 }
 
-fn gap_from_row(row: &SqliteRow) -> Result<Gap> {
+fn gap_from_row(row: &DbRow) -> Result<Gap> {
     let g = |e| db("decoding gap")(e);
     let bad = |what: &str| Error::new(ErrorKind::DataLoss, format!("stored gap {what} invalid"));
     let camera: String = row.try_get("camera_id").map_err(g)?;

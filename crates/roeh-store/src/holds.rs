@@ -4,10 +4,10 @@
 //! transaction; a hold is lifted at most once and never deleted; an export row moves
 //! queued → running → done | failed and never back.
 
+use crate::DbRow;
 use crate::{Error, Result, Store, db, execute, fetch_all, fetch_optional, log, to_i64, to_u64};
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 /// A hold to place.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,7 +111,7 @@ fn camera_of(s: String) -> Result<CameraId> {
     CameraId::parse(&s).map_err(|_| Error::new(ErrorKind::DataLoss, "bad camera id in database"))
 }
 
-fn hold_row(r: &SqliteRow) -> Result<HoldRow> {
+fn hold_row(r: &DbRow) -> Result<HoldRow> {
     let cleared_at: Option<i64> = r.get(8);
     Ok(HoldRow {
         id: r.get(0),
@@ -134,7 +134,7 @@ fn hold_row(r: &SqliteRow) -> Result<HoldRow> {
     })
 }
 
-fn export_row(r: &SqliteRow) -> Result<ExportRow> {
+fn export_row(r: &DbRow) -> Result<ExportRow> {
     let state: String = r.get(7);
     Ok(ExportRow {
         id: r.get(0),

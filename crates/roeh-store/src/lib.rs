@@ -1,4 +1,5 @@
-//! Persistence of roeh: repositories over SQLite through sqlx, migrations applied at open.
+//! Persistence of roeh: repositories through sqlx's `Any` driver over SQLite (PostgreSQL is next:
+//! docs/design/0013-postgresql-store.md), migrations applied at open.
 //!
 //! Invariants:
 //! - all SQL of roeh lives in this crate, as runtime-checked queries with bound parameters only;
@@ -60,8 +61,8 @@ pub use webhooks::{
     WebhookFormat, WebhookRow, idempotency_key,
 };
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -78,7 +79,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The database. Cheap to clone (a pool handle).
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
     /// The credential key for camera passwords, shared by every clone (see [`secrets`]).
     credential_key: std::sync::Arc<std::sync::OnceLock<CredentialKey>>,
 }
@@ -88,22 +89,39 @@ impl Store {
     /// as `sqlite:///var/lib/roeh/roeh.db?mode=rwc`, or a plain file path — and applies pending
     /// migrations. `sqlite::memory:` gives a private in-memory database (one connection).
     pub async fn open(url_or_path: &str) -> Result<Store> {
+        static DRIVERS: std::sync::Once = std::sync::Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        if url_or_path.starts_with("postgres:") || url_or_path.starts_with("postgresql:") {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a PostgreSQL store is not built yet (docs/design/0013-postgresql-store.md); \
+                 give a SQLite path or sqlite: URL",
+            ));
+        }
         let memory = url_or_path.starts_with("sqlite::memory:");
-        let opts = if url_or_path.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url_or_path).map_err(|e| {
-                Error::with_source(ErrorKind::InvalidArgument, "bad database URL", e)
-            })?
-        } else {
-            SqliteConnectOptions::new().filename(url_or_path)
-        };
-        let opts = opts
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        let opts = AnyConnectOptions::from_str(&sqlite_url(url_or_path))
+            .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, "bad database URL", e))?;
+        let pool = AnyPoolOptions::new()
             .max_connections(if memory { 1 } else { 4 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    // Durability (see the module's invariants), on every connection: WAL and
+                    // FULL sync, so a row is durable once the call that wrote it returns.
+                    if !memory {
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    for pragma in [
+                        "PRAGMA synchronous = FULL",
+                        "PRAGMA busy_timeout = 10000",
+                        "PRAGMA foreign_keys = ON",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(opts)
             .await
             .map_err(|e| Error::with_source(ErrorKind::Unavailable, "opening database", e))?;
@@ -120,7 +138,7 @@ impl Store {
 
     /// Starts a write transaction: `BEGIN IMMEDIATE` takes the write lock at once, so a
     /// transaction that reads before it writes never fails to upgrade its lock half-way.
-    async fn begin(&self, what: &'static str) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    async fn begin(&self, what: &'static str) -> Result<sqlx::Transaction<'static, Db>> {
         self.pool
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -152,6 +170,45 @@ impl Store {
             )),
         }
     }
+}
+
+/// The database the store speaks through sqlx's `Any` driver (docs/design/0013): one SQL text
+/// for SQLite and PostgreSQL wherever they agree.
+pub(crate) type Db = sqlx::Any;
+/// A row of [`Db`].
+pub(crate) type DbRow = sqlx::any::AnyRow;
+/// A connection of [`Db`].
+pub(crate) type DbConn = sqlx::AnyConnection;
+
+/// A flag: selected as `CASE WHEN col THEN 1 ELSE 0 END AS col` and read as an integer, the one
+/// form both databases answer alike through `Any` (a SQLite column declared `BOOLEAN` cannot be
+/// read through it; docs/design/0013).
+fn flag(row: &DbRow, col: &str) -> std::result::Result<bool, sqlx::Error> {
+    use sqlx::Row;
+    row.try_get::<i64, _>(col).map(|v| v != 0)
+}
+
+/// `url_or_path` as a `sqlite:` URL that creates the file if missing: a URL as given (with
+/// `mode=rwc` added unless it names a mode), a path percent-encoded where a URL would read it
+/// otherwise (`%`, `?`, `#`).
+fn sqlite_url(url_or_path: &str) -> String {
+    if url_or_path.starts_with("sqlite:") {
+        if url_or_path.starts_with("sqlite::memory:") || url_or_path.contains("mode=") {
+            return url_or_path.to_string();
+        }
+        let sep = if url_or_path.contains('?') { '&' } else { '?' };
+        return format!("{url_or_path}{sep}mode=rwc");
+    }
+    let mut path = String::with_capacity(url_or_path.len());
+    for c in url_or_path.chars() {
+        match c {
+            '%' => path.push_str("%25"),
+            '?' => path.push_str("%3F"),
+            '#' => path.push_str("%23"),
+            c => path.push(c),
+        }
+    }
+    format!("sqlite://{path}?mode=rwc")
 }
 
 /// A failed start-up migration as an error that names the problem. A database written by a
@@ -205,12 +262,12 @@ fn db(what: &'static str) -> impl Fn(sqlx::Error) -> Error {
 }
 
 /// A statement of this crate with its bound parameters, ready to run.
-type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+type Query<'q> = sqlx::query::Query<'q, Db, sqlx::any::AnyArguments>;
 
 /// Runs a statement on `conn` (the pool, a connection or a transaction) and returns how many
 /// rows it changed; a failure maps through [`db`] with `what` as context.
 async fn execute<'c>(
-    conn: impl sqlx::SqliteExecutor<'c>,
+    conn: impl sqlx::Executor<'c, Database = Db>,
     q: Query<'_>,
     what: &'static str,
 ) -> Result<u64> {
@@ -220,7 +277,7 @@ async fn execute<'c>(
 /// [`execute`] for a statement that must change a row: `NotFound` with `missing` as message
 /// when it changed none.
 async fn execute_found<'c>(
-    conn: impl sqlx::SqliteExecutor<'c>,
+    conn: impl sqlx::Executor<'c, Database = Db>,
     q: Query<'_>,
     what: &'static str,
     missing: &'static str,
@@ -233,10 +290,10 @@ async fn execute_found<'c>(
 
 /// Runs a query on `conn` and reads every row it returns with `read`, in order.
 async fn fetch_all<'c, T>(
-    conn: impl sqlx::SqliteExecutor<'c>,
+    conn: impl sqlx::Executor<'c, Database = Db>,
     q: Query<'_>,
     what: &'static str,
-    read: impl Fn(&sqlx::sqlite::SqliteRow) -> Result<T>,
+    read: impl Fn(&DbRow) -> Result<T>,
 ) -> Result<Vec<T>> {
     let rows = q.fetch_all(conn).await.map_err(db(what))?;
     rows.iter().map(read).collect()
@@ -244,10 +301,10 @@ async fn fetch_all<'c, T>(
 
 /// Runs a query on `conn` and reads the row it returns, if any, with `read`.
 async fn fetch_optional<'c, T>(
-    conn: impl sqlx::SqliteExecutor<'c>,
+    conn: impl sqlx::Executor<'c, Database = Db>,
     q: Query<'_>,
     what: &'static str,
-    read: impl Fn(&sqlx::sqlite::SqliteRow) -> Result<T>,
+    read: impl Fn(&DbRow) -> Result<T>,
 ) -> Result<Option<T>> {
     let row = q.fetch_optional(conn).await.map_err(db(what))?;
     row.as_ref().map(read).transpose()
@@ -272,11 +329,7 @@ fn to_uuid(s: &str, what: &str) -> Result<uuid::Uuid> {
 }
 
 /// Column `col` of `row`, an optional time; `what` is the context of a failed read.
-fn opt_time(
-    row: &sqlx::sqlite::SqliteRow,
-    col: &str,
-    what: &'static str,
-) -> Result<Option<roeh_domain::WallTime>> {
+fn opt_time(row: &DbRow, col: &str, what: &'static str) -> Result<Option<roeh_domain::WallTime>> {
     use sqlx::Row;
     Ok(row
         .try_get::<Option<i64>, _>(col)

@@ -14,13 +14,14 @@
 //!   the same kind and time that are stored in the event row and leaf, so they never disagree.
 //!   The bytes are serialised once, then stored and logged as they are, never re-serialised.
 
+use crate::DbConn;
 use crate::{
     Error, Result, Store, db, execute, fetch_all, fetch_optional, to_hash, to_i64, to_u64,
 };
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use roeh_evidence::leaf;
 use roeh_evidence::merkle::leaf_hash;
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
 /// One leaf of the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,11 +86,7 @@ pub struct CheckpointRow {
 }
 
 /// Appends one leaf inside the caller's transaction; returns its index.
-pub(crate) async fn append_leaf(
-    conn: &mut SqliteConnection,
-    data: &[u8],
-    at: WallTime,
-) -> Result<u64> {
+pub(crate) async fn append_leaf(conn: &mut DbConn, data: &[u8], at: WallTime) -> Result<u64> {
     let kind = *data
         .first()
         .ok_or_else(|| Error::new(ErrorKind::Internal, "empty log leaf"))?;
@@ -151,7 +148,7 @@ pub(crate) fn encode_event(
 /// Appends an event of `kind` at `time` (its JSON built by [`encode_event`] from `fields`) as
 /// a leaf and a row, inside the caller's transaction; returns the event as stored.
 pub(crate) async fn append_event(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     time: WallTime,
     kind: &str,
     camera: Option<CameraId>,
@@ -184,7 +181,7 @@ pub(crate) async fn append_event(
 /// footage can move their ends any more. Called when a segment commits (whose start is
 /// `until`, after trimming) and when a new gap opens.
 pub(crate) async fn settle_gaps(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConn,
     camera: CameraId,
     until: WallTime,
     at: WallTime,
@@ -217,7 +214,7 @@ pub(crate) async fn settle_gaps(
     Ok(())
 }
 
-fn leaf_row(r: &sqlx::sqlite::SqliteRow) -> Result<LogLeaf> {
+fn leaf_row(r: &sqlx::any::AnyRow) -> Result<LogLeaf> {
     let kind: i64 = r.get(1);
     Ok(LogLeaf {
         index: to_u64(r.get(0), "log index")?,
@@ -228,7 +225,7 @@ fn leaf_row(r: &sqlx::sqlite::SqliteRow) -> Result<LogLeaf> {
     })
 }
 
-fn event_row(r: &sqlx::sqlite::SqliteRow) -> Result<EventRow> {
+fn event_row(r: &sqlx::any::AnyRow) -> Result<EventRow> {
     let cam: Option<String> = r.get(3);
     Ok(EventRow {
         id: r.get(0),
@@ -245,7 +242,7 @@ fn event_row(r: &sqlx::sqlite::SqliteRow) -> Result<EventRow> {
     })
 }
 
-fn checkpoint_row(r: &sqlx::sqlite::SqliteRow) -> Result<CheckpointRow> {
+fn checkpoint_row(r: &sqlx::any::AnyRow) -> Result<CheckpointRow> {
     Ok(CheckpointRow {
         id: r.get(0),
         tree_size: to_u64(r.get(1), "tree size")?,

@@ -10,10 +10,10 @@
 //! - the same device service URL is not added twice while its camera exists;
 //! - no credential is stored here: the camera's password lives, encrypted, in `cameras`.
 
+use crate::DbRow;
 use crate::{Error, Result, Store, db, execute, fetch_all, fetch_optional};
 use roeh_domain::{Camera, CameraId, ErrorKind, WallTime};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 /// One media profile as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -426,7 +426,7 @@ fn bad(what: &str) -> Error {
     Error::new(ErrorKind::DataLoss, format!("stored ONVIF {what} invalid"))
 }
 
-fn discovered_from_row(row: &SqliteRow) -> Result<DiscoveredRow> {
+fn discovered_from_row(row: &DbRow) -> Result<DiscoveredRow> {
     let g = |e| db("decoding discovered device")(e);
     let list = |col: &str| -> Result<Vec<String>> {
         let s: String = row.try_get(col).map_err(g)?;
@@ -454,7 +454,7 @@ fn discovered_from_row(row: &SqliteRow) -> Result<DiscoveredRow> {
     })
 }
 
-fn device_from_row(row: &SqliteRow) -> Result<OnvifDeviceRow> {
+fn device_from_row(row: &DbRow) -> Result<OnvifDeviceRow> {
     let g = |e| db("decoding ONVIF device")(e);
     let dim = |col: &str| -> Result<Option<u32>> {
         let v: Option<i64> = row.try_get(col).map_err(g)?;

@@ -26,12 +26,13 @@ const UPSERT_SQL: &str = "INSERT INTO camera_ptz (camera_id, away, position, cha
      changed_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (camera_id) DO UPDATE SET \
      away = excluded.away, position = excluded.position, changed_at = excluded.changed_at, \
      changed_by = excluded.changed_by";
-const GET_SQL: &str = "SELECT camera_id, away, position, changed_at, changed_by FROM camera_ptz \
+const GET_SQL: &str = "SELECT camera_id, CASE WHEN away THEN 1 ELSE 0 END AS away, position, changed_at, changed_by FROM camera_ptz \
      WHERE camera_id = $1";
-const AWAY_SQL: &str = "SELECT camera_id, away, position, changed_at, changed_by FROM camera_ptz \
+const AWAY_SQL: &str = "SELECT camera_id, CASE WHEN away THEN 1 ELSE 0 END AS away, position, changed_at, changed_by FROM camera_ptz \
      WHERE away ORDER BY camera_id";
 
-type Row = (String, bool, String, i64, String);
+/// A row, `away` as the integer flag it is selected as (see `crate::flag`).
+type Row = (String, i64, String, i64, String);
 
 fn from_row((camera, away, position, changed_at, changed_by): Row) -> Result<PtzState> {
     Ok(PtzState {
@@ -41,7 +42,7 @@ fn from_row((camera, away, position, changed_at, changed_by): Row) -> Result<Ptz
                 "stored PTZ state names an invalid camera",
             )
         })?,
-        away,
+        away: away != 0,
         position,
         changed_at: WallTime(changed_at),
         changed_by,

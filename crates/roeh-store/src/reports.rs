@@ -12,10 +12,10 @@
 //!   every selected column); the hotspot list is one bound JSON array read with SQLite's
 //!   `json_each` (PostgreSQL's counterpart is `json_array_elements_text`).
 
+use crate::DbRow;
 use crate::{Error, Result, Store, db, opt_time, to_uuid};
 use roeh_domain::{ErrorKind, WallTime};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 /// Most alerts one report reads.
@@ -62,16 +62,16 @@ const ALERT_TIMES_SQL: &str = concat!(
     "ORDER BY a.created_at, a.id LIMIT $5"
 );
 
-fn uuid_col(r: &SqliteRow, c: &str) -> Result<Uuid> {
+fn uuid_col(r: &DbRow, c: &str) -> Result<Uuid> {
     let s: String = r.try_get(c).map_err(db("reading alert times"))?;
     to_uuid(&s, &format!("alert {c}"))
 }
 
-fn time_col(r: &SqliteRow, c: &str) -> Result<Option<WallTime>> {
+fn time_col(r: &DbRow, c: &str) -> Result<Option<WallTime>> {
     opt_time(r, c, "reading alert times")
 }
 
-fn times_from_row(r: &SqliteRow) -> Result<AlertTimesRow> {
+fn times_from_row(r: &DbRow) -> Result<AlertTimesRow> {
     Ok(AlertTimesRow {
         id: uuid_col(r, "id")?,
         hotspot_id: uuid_col(r, "hotspot_id")?,

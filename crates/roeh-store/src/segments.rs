@@ -8,6 +8,7 @@
 //! - Range queries return rows in both states, so a caller can tell "deleted by retention" from
 //!   "never recorded"; they filter on [`SegmentState`] where only files matter.
 
+use crate::DbRow;
 use crate::{
     Error, Result, Store, db, execute, fetch_all, fetch_optional, frame_index, log, to_hash,
     to_i64, to_u64,
@@ -16,15 +17,14 @@ use roeh_domain::{
     CameraId, ErrorKind, FrameIndexEntry, Pts90k, Segment, SegmentState, VideoCodec, WallTime,
 };
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 const SEGMENT_BY_ID_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, end_wall, \
      start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, width, \
-     height, rfc6381, recovered, state FROM segments WHERE id = $1";
+     height, rfc6381, CASE WHEN recovered THEN 1 ELSE 0 END AS recovered, state FROM segments WHERE id = $1";
 
 const SEGMENT_BY_SEQ_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, end_wall, \
      start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, width, \
-     height, rfc6381, recovered, state FROM segments WHERE camera_id = $1 AND seq = $2";
+     height, rfc6381, CASE WHEN recovered THEN 1 ELSE 0 END AS recovered, state FROM segments WHERE camera_id = $1 AND seq = $2";
 
 const INSERT_SEGMENT_SQL: &str = "INSERT INTO segments (camera_id, seq, run, codec, start_wall, \
      end_wall, start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, \
@@ -33,27 +33,27 @@ const INSERT_SEGMENT_SQL: &str = "INSERT INTO segments (camera_id, seq, run, cod
 
 const LAST_SEGMENT_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, end_wall, \
      start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, width, \
-     height, rfc6381, recovered, state FROM segments WHERE camera_id = $1 \
+     height, rfc6381, CASE WHEN recovered THEN 1 ELSE 0 END AS recovered, state FROM segments WHERE camera_id = $1 \
      ORDER BY seq DESC LIMIT 1";
 
 const SEGMENTS_IN_RANGE_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, \
      end_wall, start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, \
-     width, height, rfc6381, recovered, state FROM segments \
+     width, height, rfc6381, CASE WHEN recovered THEN 1 ELSE 0 END AS recovered, state FROM segments \
      WHERE camera_id = $1 AND start_wall < $2 AND end_wall > $3 ORDER BY seq";
 
 const OLDEST_SEGMENTS_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, end_wall, \
      start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, width, \
-     height, rfc6381, recovered, state FROM segments \
+     height, rfc6381, CASE WHEN recovered THEN 1 ELSE 0 END AS recovered, state FROM segments \
      WHERE state = 'committed' ORDER BY start_wall, id LIMIT $1";
 
 const OLDEST_CAMERA_SEGMENTS_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, \
      end_wall, start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, \
-     width, height, rfc6381, recovered, state FROM segments \
+     width, height, rfc6381, CASE WHEN recovered THEN 1 ELSE 0 END AS recovered, state FROM segments \
      WHERE state = 'committed' AND camera_id = $1 ORDER BY seq LIMIT $2";
 
 const CHAIN_SEGMENTS_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, end_wall, \
      start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, width, \
-     height, rfc6381, recovered, state FROM segments WHERE camera_id = $1 AND seq >= $2 \
+     height, rfc6381, CASE WHEN recovered THEN 1 ELSE 0 END AS recovered, state FROM segments WHERE camera_id = $1 AND seq >= $2 \
      ORDER BY seq LIMIT $3";
 
 impl Store {
@@ -306,7 +306,7 @@ impl Store {
     }
 }
 
-fn segment_from_row(row: &SqliteRow) -> Result<Segment> {
+fn segment_from_row(row: &DbRow) -> Result<Segment> {
     let g = |e| db("decoding segment")(e);
     let bad = |what: &str| {
         Error::new(
@@ -339,7 +339,7 @@ fn segment_from_row(row: &SqliteRow) -> Result<Segment> {
         width: u32::try_from(width).map_err(|_| bad("width"))?,
         height: u32::try_from(height).map_err(|_| bad("height"))?,
         rfc6381: row.try_get("rfc6381").map_err(g)?,
-        recovered: row.try_get("recovered").map_err(g)?,
+        recovered: crate::flag(row, "recovered").map_err(g)?,
         state: match state.as_str() {
             "committed" => SegmentState::Committed,
             "deleted" => SegmentState::Deleted,

@@ -13,10 +13,10 @@
 //! - roles, scopes and outcomes are stored as text; their meaning lives in `roeh-auth`. The schema
 //!   checks roles and outcomes against the known names.
 
+use crate::DbRow;
 use crate::{Error, Result, Store, db, execute, execute_found, fetch_all};
 use roeh_domain::{ErrorKind, WallTime};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use std::fmt;
 use std::time::Duration;
 
@@ -173,7 +173,7 @@ macro_rules! user_cols {
     };
 }
 
-fn user_row(r: &SqliteRow, off: usize) -> UserRow {
+fn user_row(r: &DbRow, off: usize) -> UserRow {
     UserRow {
         id: r.get(off),
         username: r.get(off + 1),
@@ -189,7 +189,7 @@ fn hash_of(v: Vec<u8>) -> Result<[u8; 32]> {
     crate::to_hash(v, "token hash")
 }
 
-fn token_row(r: &SqliteRow) -> Result<TokenRow> {
+fn token_row(r: &DbRow) -> Result<TokenRow> {
     Ok(TokenRow {
         token: NewToken {
             hash: hash_of(r.get(0))?,
@@ -204,7 +204,7 @@ fn token_row(r: &SqliteRow) -> Result<TokenRow> {
     })
 }
 
-fn audit_row(r: &SqliteRow) -> Result<AuditRow> {
+fn audit_row(r: &DbRow) -> Result<AuditRow> {
     let status = r
         .get::<Option<i64>, _>(7)
         .map(|s| {
@@ -230,7 +230,7 @@ fn audit_row(r: &SqliteRow) -> Result<AuditRow> {
 
 /// A user's role and when they were disabled, if ever; `NotFound` if there is no such user.
 async fn role_of(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     id: i64,
     what: &'static str,
 ) -> Result<(String, Option<i64>)> {
@@ -245,7 +245,7 @@ async fn role_of(
 /// Refuses a change that would leave no enabled admin. `role`/`disabled` describe the user
 /// before the change; `stays_admin` whether it is an enabled admin after.
 async fn guard_last_admin(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     role: &str,
     disabled: bool,
     stays_admin: bool,
@@ -268,7 +268,8 @@ async fn guard_last_admin(
 }
 
 /// Whether the site has had its first admin (disabled ones included): then there is no setup.
-const NO_SETUP_ONCE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')";
+const NO_SETUP_ONCE_SQL: &str =
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM users WHERE role = 'admin') THEN 1 ELSE 0 END";
 
 impl Store {
     /// Creates a user. `AlreadyExists` if the name is taken; `InvalidArgument` for an unknown
@@ -333,22 +334,26 @@ impl Store {
     /// Whether any user exists (disabled ones included).
     #[tracing::instrument(skip_all)]
     pub async fn has_users(&self) -> Result<bool> {
-        let (b,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users)")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db("counting users"))?;
+        let (b,): (i64,) =
+            sqlx::query_as("SELECT CASE WHEN EXISTS (SELECT 1 FROM users) THEN 1 ELSE 0 END")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db("counting users"))?;
+        let b = b != 0;
         Ok(b)
     }
 
     /// Whether an enabled admin exists.
     #[tracing::instrument(skip_all)]
     pub async fn has_admin(&self) -> Result<bool> {
-        let (b,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND disabled_at IS NULL)",
+        let (b,): (i64,) = sqlx::query_as(
+            "SELECT CASE WHEN EXISTS \
+             (SELECT 1 FROM users WHERE role = 'admin' AND disabled_at IS NULL) THEN 1 ELSE 0 END",
         )
         .fetch_one(&self.pool)
         .await
         .map_err(db("counting admins"))?;
+        let b = b != 0;
         Ok(b)
     }
 
@@ -575,10 +580,11 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn ensure_setup_token(&self, hash: &[u8; 32], now: WallTime) -> Result<bool> {
         let mut tx = self.begin("storing setup token").await?;
-        let (admins,): (bool,) = sqlx::query_as(NO_SETUP_ONCE_SQL)
+        let (admins,): (i64,) = sqlx::query_as(NO_SETUP_ONCE_SQL)
             .fetch_one(&mut *tx)
             .await
             .map_err(db("storing setup token"))?;
+        let admins = admins != 0;
         if admins {
             return Ok(false);
         }
@@ -597,13 +603,14 @@ impl Store {
     /// Whether a setup token is waiting to be used.
     #[tracing::instrument(skip_all)]
     pub async fn setup_pending(&self) -> Result<bool> {
-        let (b,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM setup_token WHERE used_at IS NULL) \
-             AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')",
+        let (b,): (i64,) = sqlx::query_as(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM setup_token WHERE used_at IS NULL) \
+             AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin') THEN 1 ELSE 0 END",
         )
         .fetch_one(&self.pool)
         .await
         .map_err(db("reading setup token"))?;
+        let b = b != 0;
         Ok(b)
     }
 

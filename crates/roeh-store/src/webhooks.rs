@@ -17,12 +17,12 @@
 //! - within a subscription, deliveries are identified and listed by their event seq (newest
 //!   first), which [`Store::webhook_deliveries_page`] also uses as the paging cursor.
 
+use crate::DbRow;
 use crate::{
     Error, Result, Store, db, execute, fetch_all, fetch_optional, to_i64, to_u64, to_uuid,
 };
 use roeh_domain::{CameraId, ErrorKind, WallTime};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 /// Most deliveries one listing returns.
@@ -258,12 +258,12 @@ pub fn idempotency_key(webhook: Uuid, seq: u64) -> String {
     format!("{webhook}-{seq}")
 }
 
-fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid> {
+fn uuid_col(row: &DbRow, col: &str) -> Result<Uuid> {
     let s: String = row.try_get(col).map_err(db("reading webhook row"))?;
     to_uuid(&s, "id")
 }
 
-fn webhook_from_row(row: &SqliteRow) -> Result<WebhookRow> {
+fn webhook_from_row(row: &DbRow) -> Result<WebhookRow> {
     let get = |c: &str| -> Result<String> { row.try_get(c).map_err(db("reading webhook row")) };
     let kinds: Vec<String> = serde_json::from_str(&get("kinds")?)
         .map_err(|_| Error::new(ErrorKind::DataLoss, "stored webhook kinds are not JSON"))?;
@@ -284,7 +284,7 @@ fn webhook_from_row(row: &SqliteRow) -> Result<WebhookRow> {
     })
 }
 
-fn delivery_from_row(row: &SqliteRow) -> Result<DeliveryRow> {
+fn delivery_from_row(row: &DbRow) -> Result<DeliveryRow> {
     let r = db("reading delivery row");
     let int = |c: &str| -> Result<i64> { row.try_get(c).map_err(db("reading delivery row")) };
     let text = |c: &str| -> Result<String> { row.try_get(c).map_err(db("reading delivery row")) };

@@ -1,6 +1,6 @@
 //! The store's SQL keeps to what SQLite and PostgreSQL both speak (docs/design/0013): numbered
 //! placeholders (`$1`), `RETURNING` instead of `last_insert_rowid()`, no `INSERT OR …`, no
-//! two-argument `MAX`/`MIN`, no `IS ?`. What only SQLite speaks is listed here, statement by
+//! two-argument `MAX`/`MIN`, no `IS ?`; flags and `EXISTS` selected as integers. What only SQLite speaks is listed here, statement by
 //! statement, as the places a PostgreSQL twin is still to be written: a new SQLite-only
 //! statement fails this test until it is added to the list (or written for both).
 
@@ -75,14 +75,24 @@ const SQLITE_ONLY: [(&str, &str); 3] = [
 
 /// Where the store still speaks SQLite only: file and construct. Each is a statement with a
 /// PostgreSQL twin to come.
-const KNOWN: [(&str, &str); 6] = [
+const KNOWN: [(&str, &str); 10] = [
     ("alerts.rs", "json_each("),
     ("detection.rs", "json_each("),
     ("holds.rs", "json_each("),
     ("reports.rs", "json_each("),
     ("lib.rs", "BEGIN IMMEDIATE"),
+    // SQLite's connection settings (WAL, sync, busy timeout, foreign keys) and its
+    // integrity check.
+    ("lib.rs", "PRAGMA "),
+    ("lib.rs", "PRAGMA "),
+    ("lib.rs", "PRAGMA "),
+    ("lib.rs", "PRAGMA "),
     ("lib.rs", "PRAGMA "),
 ];
+
+/// The BOOLEAN columns of the schema: read through `Any` only as `CASE WHEN c THEN 1 ELSE 0
+/// END` (a SQLite column declared BOOLEAN cannot be read through it at all).
+const FLAGS: [&str; 4] = ["enabled", "recovered", "alerting", "away"];
 
 #[test]
 fn the_store_speaks_the_shared_dialect_except_where_listed() {
@@ -120,6 +130,25 @@ fn the_store_speaks_the_shared_dialect_except_where_listed() {
                 "JULIANDAY(",
             ] {
                 assert!(!upper.contains(banned), "{banned}: {at}");
+            }
+            // A flag or an EXISTS in a select list is read as an integer.
+            if let Some(select) = upper.find("SELECT ") {
+                let list = &lit[select
+                    ..upper[select..]
+                        .find(" FROM ")
+                        .map_or(lit.len(), |f| select + f)];
+                assert!(
+                    !list.to_ascii_uppercase().starts_with("SELECT EXISTS"),
+                    "EXISTS must be selected as CASE WHEN EXISTS (…) THEN 1 ELSE 0 END: {at}"
+                );
+                for flag in FLAGS {
+                    for (i, _) in list.match_indices(flag) {
+                        let before = list[..i].trim_end();
+                        let bare = (before.ends_with(',') || before.ends_with("SELECT"))
+                            && list[i + flag.len()..].starts_with([',', ' ']);
+                        assert!(!bare, "flag {flag} selected bare: {at}");
+                    }
+                }
             }
             for (construct, _) in SQLITE_ONLY {
                 if lit.contains(construct) {
