@@ -47,6 +47,12 @@ echo "[test] cargo test (all but the ONVIF camera tests)"
 # 2-core machine responsive.
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${ROEH_TEST_THREADS:-2}" \
   "${skips[@]}" 2>&1 | tee -a "$log" || status=1
+# The store's repository tests again, each on a throwaway PostgreSQL cluster instead of a
+# SQLite file (crates/roeh-store/src/tests.rs, `open_tmp`). All unit tests run, as --workspace
+# keeps cargo from building anything again; only the store's read the variable.
+echo "[test] the store's repository tests on PostgreSQL"
+ROEH_STORE_TEST_POSTGRES=1 cargo test --workspace --locked --lib --no-fail-fast -- \
+  --test-threads="${ROEH_TEST_THREADS:-2}" 2>&1 | tee -a "$log" || status=1
 for t in "${ALONE[@]}"; do
   read -r target name <<<"$t"
   echo "[test] cargo test --test $target $name (alone)"

@@ -419,15 +419,25 @@ async fn incidents_of_all(tx: &mut sqlx::AnyConnection, alerts: &mut [AlertRow])
     }
     let ids = serde_json::to_string(&alerts.iter().map(|a| a.id.to_string()).collect::<Vec<_>>())
         .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-    let rows = sqlx::query(
-        "SELECT alert_id, incident_id, rule_id, camera_id, opened_at FROM alert_incidents \
-         WHERE alert_id IN (SELECT value FROM json_each($1)) \
-         ORDER BY alert_id, opened_at, incident_id",
-    )
-    .bind(ids)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db("reading alert incidents"))?;
+    macro_rules! sql {
+        ($d:ident) => {
+            concat!(
+                "SELECT alert_id, incident_id, rule_id, camera_id, opened_at FROM alert_incidents \
+                 WHERE alert_id IN (",
+                crate::json_ids!($d, "$1"),
+                ") ORDER BY alert_id, opened_at, incident_id"
+            )
+        };
+    }
+    let sql = match crate::Backend::of(tx) {
+        crate::Backend::Sqlite => sql!(sqlite),
+        crate::Backend::Postgres => sql!(postgres),
+    };
+    let rows = sqlx::query(sql)
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("reading alert incidents"))?;
     let mut by_alert: HashMap<Uuid, Vec<AlertIncident>> = HashMap::new();
     for r in &rows {
         let alert = to_uuid(

@@ -219,7 +219,10 @@ const GET_INCIDENT_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq, 
 // Each filter is either disabled (its first parameter NULL) or applied. The cursor continues
 // the order `opened_at DESC, id` after the incident it names; the scope lists are JSON arrays of
 // ids (static SQL: the lists vary in length, the statement does not).
-const LIST_INCIDENTS_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq, kind, \
+macro_rules! list_incidents_sql {
+    ($d:ident) => {
+        concat!(
+            "SELECT id, rule_id, camera_id, hotspot_id, seq, kind, \
      severity, priority, CASE WHEN alerting THEN 1 ELSE 0 END AS alerting, reason, state, opened_at, updated_at, closed_at, peak_score, \
      track_ids, model_id, snapshot, evidence_start, evidence_end FROM incidents \
      WHERE ($1 IS NULL OR hotspot_id = $2) AND ($3 IS NULL OR camera_id = $4) \
@@ -227,9 +230,14 @@ const LIST_INCIDENTS_SQL: &str = "SELECT id, rule_id, camera_id, hotspot_id, seq
      AND ($9 IS NULL OR state = $10) \
      AND ($11 IS NULL OR opened_at < (SELECT c.opened_at FROM incidents c WHERE c.id = $12) \
           OR (opened_at = (SELECT c.opened_at FROM incidents c WHERE c.id = $13) AND id > $14)) \
-     AND ($15 IS NULL OR camera_id IN (SELECT value FROM json_each($16)) \
-          OR hotspot_id IN (SELECT value FROM json_each($17))) \
-     ORDER BY opened_at DESC, id LIMIT $18";
+     AND ($15 IS NULL OR camera_id IN (",
+            crate::json_ids!($d, "$16"),
+            ") OR hotspot_id IN (",
+            crate::json_ids!($d, "$17"),
+            ")) ORDER BY opened_at DESC, id LIMIT $18"
+        )
+    };
+}
 
 fn hotspot_from_row(r: &DbRow) -> Result<HotspotRow> {
     let id: String = r.try_get("id").map_err(db("reading hotspot"))?;
@@ -610,7 +618,11 @@ impl Store {
             (filter.scope_cameras.is_some() || filter.scope_hotspots.is_some()).then_some(1i64);
         let cameras = ids_json(filter.scope_cameras.iter().flatten());
         let hotspots = ids_json(filter.scope_hotspots.iter().flatten());
-        let q = sqlx::query(LIST_INCIDENTS_SQL)
+        let sql = match self.backend() {
+            crate::Backend::Sqlite => list_incidents_sql!(sqlite),
+            crate::Backend::Postgres => list_incidents_sql!(postgres),
+        };
+        let q = sqlx::query(sql)
             .bind(hotspot.clone())
             .bind(hotspot)
             .bind(camera.clone())

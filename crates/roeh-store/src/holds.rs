@@ -350,22 +350,32 @@ impl Store {
             ),
             None => None,
         };
-        let q = sqlx::query(concat!(
-            "SELECT ",
-            export_cols!(),
-            " FROM exports WHERE ($1 IS NULL",
-            " OR created_at < (SELECT created_at FROM exports WHERE id = $2)",
-            " OR (created_at = (SELECT created_at FROM exports WHERE id = $3) AND id > $4))",
-            " AND ($5 IS NULL OR camera_id IN (SELECT value FROM json_each($6)))",
-            " ORDER BY created_at DESC, id LIMIT $7"
-        ))
-        .bind(before)
-        .bind(before)
-        .bind(before)
-        .bind(before)
-        .bind(cameras.as_deref())
-        .bind(cameras.as_deref())
-        .bind(i64::from(limit));
+        macro_rules! sql {
+            ($d:ident) => {
+                concat!(
+                    "SELECT ",
+                    export_cols!(),
+                    " FROM exports WHERE ($1 IS NULL",
+                    " OR created_at < (SELECT created_at FROM exports WHERE id = $2)",
+                    " OR (created_at = (SELECT created_at FROM exports WHERE id = $3) AND id > $4))",
+                    " AND ($5 IS NULL OR camera_id IN (",
+                    crate::json_ids!($d, "$6"),
+                    ")) ORDER BY created_at DESC, id LIMIT $7"
+                )
+            };
+        }
+        let sql = match self.backend() {
+            crate::Backend::Sqlite => sql!(sqlite),
+            crate::Backend::Postgres => sql!(postgres),
+        };
+        let q = sqlx::query(sql)
+            .bind(before)
+            .bind(before)
+            .bind(before)
+            .bind(before)
+            .bind(cameras.as_deref())
+            .bind(cameras.as_deref())
+            .bind(i64::from(limit));
         fetch_all(&self.pool, q, "listing exports", export_row).await
     }
 

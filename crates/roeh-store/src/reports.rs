@@ -50,17 +50,23 @@ pub struct AlertTimesRow {
 
 /// The report query; `?`s: from, to, hotspot ids as a JSON array of strings (twice; NULL for
 /// every hotspot), limit.
-const ALERT_TIMES_SQL: &str = concat!(
+macro_rules! alert_times_sql {
+    ($d:ident) => {
+        concat!(
     "SELECT a.id, a.hotspot_id, a.created_at, a.claimed_at, a.acknowledged_at, a.closed_at, ",
     "a.state, MIN(d.dispatched_at) AS dispatched_at, MIN(d.delivered_at) AS delivered_at, ",
     "MIN(d.accepted_at) AS accepted_at, MIN(d.arrived_at) AS arrived_at ",
     "FROM alerts a LEFT JOIN dispatches d ON d.alert_id = a.id ",
     "WHERE a.created_at >= $1 AND a.created_at < $2 ",
-    "AND ($3 IS NULL OR a.hotspot_id IN (SELECT value FROM json_each($4))) ",
+    "AND ($3 IS NULL OR a.hotspot_id IN (",
+    crate::json_ids!($d, "$4"),
+    ")) ",
     "GROUP BY a.id, a.hotspot_id, a.created_at, a.claimed_at, a.acknowledged_at, ",
     "a.closed_at, a.state ",
     "ORDER BY a.created_at, a.id LIMIT $5"
-);
+        )
+    };
+}
 
 fn uuid_col(r: &DbRow, c: &str) -> Result<Uuid> {
     let s: String = r.try_get(c).map_err(db("reading alert times"))?;
@@ -117,7 +123,11 @@ impl Store {
         };
         // One more than may be returned, to tell "exactly full" from "too many".
         let room = MAX_REPORT_ALERTS + 1;
-        let rows = sqlx::query(ALERT_TIMES_SQL)
+        let sql = match self.backend() {
+            crate::Backend::Sqlite => alert_times_sql!(sqlite),
+            crate::Backend::Postgres => alert_times_sql!(postgres),
+        };
+        let rows = sqlx::query(sql)
             .bind(from.0)
             .bind(to.0)
             .bind(hotspots.as_deref())
@@ -337,7 +347,8 @@ mod tests {
             "INSERT INTO alerts (id, hotspot_id, severity, priority, state, created_at, \
              updated_at, last_incident_at) \
              WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $1) \
-             SELECT printf('00000000-0000-4000-8000-%012d', i), \
+             SELECT '00000000-0000-4000-8000-' \
+             || substr('000000000000' || i, length('000000000000' || i) - 11, 12), \
              CASE i % 2 WHEN 0 THEN '00000000-0000-4000-8000-000000000001' \
              ELSE '00000000-0000-4000-8000-000000000002' END, \
              'low', 1, 'new', i, i, i FROM k",

@@ -280,7 +280,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn camera_bytes(&self, camera: CameraId) -> Result<u64> {
         let (n,): (i64,) = sqlx::query_as(
-            "SELECT COALESCE(SUM(bytes), 0) FROM segments \
+            "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM segments \
              WHERE camera_id = $1 AND state = 'committed'",
         )
         .bind(camera.to_string())

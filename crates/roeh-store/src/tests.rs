@@ -6,16 +6,43 @@ use roeh_domain::{
     Secret, Segment, SegmentState, Transport, VideoCodec, WallTime,
 };
 
+/// Where [`open_tmp`] keeps its database: a temporary directory, and the PostgreSQL cluster in
+/// it when the tests run on PostgreSQL. Dropping it removes both.
+pub(crate) struct TmpDb {
+    // Declared first so the cluster stops before its directory goes.
+    _cluster: Option<roeh_testkit::postgres::Cluster>,
+    _dir: tempfile::TempDir,
+}
+
+/// The variable that runs the repository tests built on [`open_tmp`] on PostgreSQL (a
+/// throwaway cluster each) instead of SQLite: `ROEH_STORE_TEST_POSTGRES=1 cargo test -p
+/// roeh-store --lib`.
+pub(crate) const ON_POSTGRES: &str = "ROEH_STORE_TEST_POSTGRES";
+
 /// A store in a fresh temporary directory (kept alive by the first element), with a credential
-/// key set. Shared by the tests of every module.
-pub(crate) async fn open_tmp() -> (tempfile::TempDir, Store) {
+/// key set. Shared by the tests of every module. On PostgreSQL where [`ON_POSTGRES`] is set.
+pub(crate) async fn open_tmp() -> (TmpDb, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
+    let (cluster, url) = if std::env::var_os(ON_POSTGRES).is_some_and(|v| v == "1") {
+        assert!(roeh_testkit::postgres::have_postgres(ON_POSTGRES));
+        let c = roeh_testkit::postgres::Cluster::start(dir.path()).unwrap();
+        let url = c.create_database("roeh").unwrap();
+        (Some(c), url)
+    } else {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("roeh.db").display());
+        (None, url)
+    };
     let store = Store::open(&url).await.unwrap();
     store
         .set_credential_key(CredentialKey::generate().unwrap())
         .unwrap();
-    (dir, store)
+    (
+        TmpDb {
+            _cluster: cluster,
+            _dir: dir,
+        },
+        store,
+    )
 }
 
 fn camera(name: &str) -> Camera {

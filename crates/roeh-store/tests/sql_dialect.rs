@@ -75,11 +75,9 @@ const SQLITE_ONLY: [(&str, &str); 3] = [
 
 /// Where the store still speaks SQLite only: file and construct. Each is a statement with a
 /// PostgreSQL twin to come.
-const KNOWN: [(&str, &str); 10] = [
-    ("alerts.rs", "json_each("),
-    ("detection.rs", "json_each("),
-    ("holds.rs", "json_each("),
-    ("reports.rs", "json_each("),
+const KNOWN: [(&str, &str); 7] = [
+    // The JSON-array filter's SQLite side (`json_ids!`; its PostgreSQL side is beside it).
+    ("lib.rs", "json_each("),
     ("lib.rs", "BEGIN IMMEDIATE"),
     // SQLite's connection settings (WAL, sync, busy timeout, foreign keys) and its
     // integrity check.
