@@ -1,10 +1,12 @@
 //! Store benchmark: segment commits through `roeh-store` (the transaction the recorder runs for
 //! every segment: chain check, segment row, its log leaf from the head row, gap settling) on a
-//! SQLite file with the store's durability settings (WAL, `synchronous = FULL`): commits per
-//! second and the commit latency's median and p99, for one camera and for several cameras
-//! committing at once.
+//! SQLite file with the store's durability settings (WAL, `synchronous = FULL`) and on a local
+//! PostgreSQL cluster with `fsync` on (`--database both`, the default): commits per second and
+//! the commit latency's median and p99, for one camera and for several cameras committing at
+//! once.
 //!
-//! `cargo run --release -p roeh-benches --bin store_bench -- [--commits 2000] [--cameras 8]`
+//! `cargo run --release -p roeh-benches --bin store_bench -- [--commits 2000] [--cameras 8]
+//! [--database sqlite|postgres|both]`
 //!
 //! Prints one JSON line per configuration.
 
@@ -24,6 +26,9 @@ struct Args {
     /// Cameras committing at once in the second configuration.
     #[arg(long, default_value_t = 8)]
     cameras: u32,
+    /// `sqlite`, `postgres` or `both`.
+    #[arg(long, default_value = "both")]
+    database: String,
 }
 
 /// The `n`-th segment of `camera` after `prev`: 10 s, 250 frames of 4 KiB, as a 25 fps camera's.
@@ -86,9 +91,16 @@ fn quantile(sorted: &[Duration], q: f64) -> f64 {
 
 /// Commits `commits` segments spread over `cameras` cameras, each camera's in order, the
 /// cameras at once; prints the figures.
-async fn run(commits: u32, cameras: u32) -> anyhow::Result<()> {
+async fn run(database: &str, commits: u32, cameras: u32) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let store = Store::open(&dir.path().join("bench.db").to_string_lossy()).await?;
+    let (store, _cluster) = if database == "postgres" {
+        let c = roeh_testkit::postgres::Cluster::start_durable(dir.path())?;
+        let url = c.create_database("bench")?;
+        (Store::open(&url).await?, Some(c))
+    } else {
+        let path = dir.path().join("bench.db");
+        (Store::open(&path.to_string_lossy()).await?, None)
+    };
     let per_camera = commits / cameras;
     let mut tasks = Vec::new();
     let started = Instant::now();
@@ -118,6 +130,7 @@ async fn run(commits: u32, cameras: u32) -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({
+            "database": database,
             "cameras": cameras,
             "commits": all.len(),
             "commits_per_s": (all.len() as f64 / wall.as_secs_f64() * 10.0).round() / 10.0,
@@ -133,7 +146,15 @@ async fn run(commits: u32, cameras: u32) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    run(args.commits, 1).await?;
-    run(args.commits, args.cameras.max(1)).await?;
+    let databases: &[&str] = match args.database.as_str() {
+        "sqlite" => &["sqlite"],
+        "postgres" => &["postgres"],
+        "both" => &["sqlite", "postgres"],
+        other => anyhow::bail!("--database {other}: sqlite, postgres or both"),
+    };
+    for db in databases {
+        run(db, args.commits, 1).await?;
+        run(db, args.commits, args.cameras.max(1)).await?;
+    }
     Ok(())
 }

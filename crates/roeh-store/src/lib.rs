@@ -1,5 +1,5 @@
-//! Persistence of roeh: repositories through sqlx's `Any` driver over SQLite (PostgreSQL is next:
-//! docs/design/0013-postgresql-store.md), migrations applied at open.
+//! Persistence of roeh: repositories through sqlx's `Any` driver over SQLite (the embedded
+//! default) or PostgreSQL (docs/design/0013-postgresql-store.md), migrations applied at open.
 //!
 //! Invariants:
 //! - all SQL of roeh lives in this crate, as runtime-checked queries with bound parameters only;
@@ -134,9 +134,9 @@ impl Store {
         })
     }
 
-    /// Opens a PostgreSQL database (`postgres://…`) and applies pending migrations
-    /// (`migrations/postgres/`). Not yet reachable from the configuration: the repositories are
-    /// tested on PostgreSQL only in part (docs/design/0013-postgresql-store.md).
+    /// Opens a PostgreSQL database (`postgres://…`, `[server] database_url`) and applies pending
+    /// migrations (`migrations/postgres/`). Every session gives up a transaction left idle and a
+    /// statement that runs for a minute, so no process holds the log head's lock for long.
     async fn open_postgres(url: &str) -> Result<Store> {
         let opts = AnyConnectOptions::from_str(url)
             .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, "bad database URL", e))?;

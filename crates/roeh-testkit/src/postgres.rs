@@ -1,6 +1,6 @@
 //! A real PostgreSQL for tests: a throwaway cluster of Debian's server (package `postgresql`,
 //! installed by `scripts/setup.sh`) in a directory of its own, on a free loopback port, trusting
-//! local connections, stopped and removed on drop.
+//! local connections, stopped and removed on drop; without `fsync` unless asked for.
 //!
 //! The server refuses to run as root: as root the cluster is made and run as the `postgres`
 //! user (which the Debian package creates), through `runuser`.
@@ -55,11 +55,22 @@ pub struct Cluster {
     dir: PathBuf,
     bin: PathBuf,
     as_postgres: bool,
+    durable: bool,
 }
 
 impl Cluster {
-    /// Makes a cluster in `dir/pg` (which must not exist) and starts it on a free port.
+    /// Makes a cluster in `dir/pg` (which must not exist) and starts it on a free port, without
+    /// `fsync` (tests do not outlive the machine).
     pub fn start(dir: &Path) -> anyhow::Result<Cluster> {
+        Cluster::start_with(dir, false)
+    }
+
+    /// As [`Cluster::start`], with `fsync` on as a production server has it (for benchmarks).
+    pub fn start_durable(dir: &Path) -> anyhow::Result<Cluster> {
+        Cluster::start_with(dir, true)
+    }
+
+    fn start_with(dir: &Path, durable: bool) -> anyhow::Result<Cluster> {
         let bin = bin_dir().context("no PostgreSQL server under /usr/lib/postgresql")?;
         let as_postgres = rustix::process::geteuid().is_root();
         let root = dir.join("pg");
@@ -89,6 +100,7 @@ impl Cluster {
             dir: root,
             bin,
             as_postgres,
+            durable,
         };
         let data = c.dir.join("data");
         let out = c
@@ -116,9 +128,10 @@ impl Cluster {
 
     fn pg_ctl_start(&self) -> anyhow::Result<()> {
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={}",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            if self.durable { "on" } else { "off" }
         );
         let out = self
             .command("pg_ctl")

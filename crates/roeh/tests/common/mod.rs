@@ -7,8 +7,12 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_roeh");
 
-/// A data directory, a config file and a log file in a temp dir.
+/// A data directory, a config file and a log file in a temp dir; the database a SQLite file in
+/// the data directory, or a throwaway PostgreSQL cluster ([`Site::on_postgres`]).
 pub struct Site {
+    /// The PostgreSQL cluster holding the site's database, if any (stopped before the
+    /// directory it lives in is removed).
+    pub pg: Option<roeh_testkit::postgres::Cluster>,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub log: PathBuf,
@@ -35,7 +39,29 @@ impl Site {
         let config = dir.path().join("roeh.toml");
         std::fs::write(&config, toml).unwrap();
         let log = dir.path().join("roeh.log");
-        Site { dir, config, log }
+        Site {
+            pg: None,
+            dir,
+            config,
+            log,
+        }
+    }
+
+    /// As [`Site::new`], with the database on a throwaway PostgreSQL cluster
+    /// (`[server] database_url`).
+    pub fn on_postgres(segment_secs: f64, cameras: &[(String, String)]) -> Site {
+        let mut site = Site::new(segment_secs, cameras);
+        let cluster = roeh_testkit::postgres::Cluster::start(site.dir.path()).unwrap();
+        let url = cluster.create_database("roeh").unwrap();
+        let toml = std::fs::read_to_string(&site.config).unwrap();
+        let toml = toml.replacen(
+            "[server]\n",
+            &format!("[server]\ndatabase_url = \"{url}\"\n"),
+            1,
+        );
+        std::fs::write(&site.config, toml).unwrap();
+        site.pg = Some(cluster);
+        site
     }
 
     pub fn data(&self) -> PathBuf {
@@ -43,7 +69,10 @@ impl Site {
     }
 
     pub fn db_url(&self) -> String {
-        format!("sqlite://{}?mode=rw", self.data().join("roeh.db").display())
+        match &self.pg {
+            Some(c) => c.url("roeh"),
+            None => format!("sqlite://{}?mode=rw", self.data().join("roeh.db").display()),
+        }
     }
 
     /// Starts `roeh serve` and waits for its API; returns the process and the API base URL.
