@@ -90,16 +90,23 @@ impl Store {
     /// as `sqlite:///var/lib/roeh/roeh.db?mode=rwc`, or a plain file path — and applies pending
     /// migrations. `sqlite::memory:` gives a private in-memory database (one connection).
     pub async fn open(url_or_path: &str) -> Result<Store> {
+        Store::open_with(url_or_path, &PoolSettings::default()).await
+    }
+
+    /// As [`Store::open`], with the pool's size and timeouts from `settings`.
+    pub async fn open_with(url_or_path: &str, settings: &PoolSettings) -> Result<Store> {
+        settings.check()?;
         static DRIVERS: std::sync::Once = std::sync::Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         if url_or_path.starts_with("postgres:") || url_or_path.starts_with("postgresql:") {
-            return Store::open_postgres(url_or_path).await;
+            return Store::open_postgres(url_or_path, settings).await;
         }
         let memory = url_or_path.starts_with("sqlite::memory:");
         let opts = AnyConnectOptions::from_str(&sqlite_url(url_or_path))
             .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, "bad database URL", e))?;
         let pool = AnyPoolOptions::new()
             .max_connections(if memory { 1 } else { 4 })
+            .acquire_timeout(settings.acquire_timeout)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     // Durability (see the module's invariants), on every connection: WAL and
@@ -136,21 +143,33 @@ impl Store {
 
     /// Opens a PostgreSQL database (`postgres://…`, `[server] database_url`) and applies pending
     /// migrations (`migrations/postgres/`). Every session gives up a transaction left idle and a
-    /// statement that runs for a minute, so no process holds the log head's lock for long.
-    async fn open_postgres(url: &str) -> Result<Store> {
+    /// statement that runs too long ([`PoolSettings`]), so no process holds the log head's lock
+    /// for long.
+    async fn open_postgres(url: &str, settings: &PoolSettings) -> Result<Store> {
         let opts = AnyConnectOptions::from_str(url)
             .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, "bad database URL", e))?;
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        let (statement, idle) = (
+            ms(settings.statement_timeout),
+            ms(settings.idle_in_transaction_timeout),
+        );
         let pool = AnyPoolOptions::new()
-            .max_connections(8)
-            .after_connect(|conn, _| {
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .after_connect(move |conn, _| {
+                let (statement, idle) = (statement.clone(), idle.clone());
                 Box::pin(async move {
                     // A session never holds its locks (the log head's above all) for long.
-                    for setting in [
-                        "SET idle_in_transaction_session_timeout = '60s'",
-                        "SET statement_timeout = '60s'",
-                    ] {
-                        sqlx::query(setting).execute(&mut *conn).await?;
-                    }
+                    sqlx::query("SELECT set_config('statement_timeout', $1, false)")
+                        .bind(statement)
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query(
+                        "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
+                    )
+                    .bind(idle)
+                    .execute(&mut *conn)
+                    .await?;
                     Ok(())
                 })
             })
@@ -224,6 +243,55 @@ pub(crate) type Db = sqlx::Any;
 pub(crate) type DbRow = sqlx::any::AnyRow;
 /// A connection of [`Db`].
 pub(crate) type DbConn = sqlx::AnyConnection;
+
+/// How the store keeps its connections (`[database]` of the configuration).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolSettings {
+    /// Connections to PostgreSQL (SQLite keeps 4: it has one writer at a time anyway).
+    pub max_connections: u32,
+    /// How long a caller waits for a free connection.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL: how long one statement may run (`statement_timeout`).
+    pub statement_timeout: Duration,
+    /// PostgreSQL: how long a session may sit idle inside a transaction, holding its locks
+    /// (`idle_in_transaction_session_timeout`).
+    pub idle_in_transaction_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(30),
+            statement_timeout: Duration::from_secs(60),
+            idle_in_transaction_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl PoolSettings {
+    /// `InvalidArgument` naming the setting unless every value is usable: at least one
+    /// connection, timeouts of at least a millisecond.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::new(ErrorKind::InvalidArgument, m.to_string()));
+        if self.max_connections == 0 {
+            return bad("database max_connections must be at least 1");
+        }
+        for (name, d) in [
+            ("acquire_timeout_secs", self.acquire_timeout),
+            ("statement_timeout_secs", self.statement_timeout),
+            (
+                "idle_in_transaction_timeout_secs",
+                self.idle_in_transaction_timeout,
+            ),
+        ] {
+            if d < Duration::from_millis(1) {
+                return bad(&format!("database {name} must be at least 0.001"));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The database behind a [`Store`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

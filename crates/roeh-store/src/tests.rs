@@ -2335,3 +2335,68 @@ async fn where_a_ptz_camera_points_is_kept_and_goes_with_the_camera() {
     store.delete_camera(a.id, WallTime(10)).await.unwrap();
     assert_eq!(store.ptz_state(a.id).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn pool_settings_are_checked_and_reach_every_postgres_session() {
+    let bad = PoolSettings {
+        max_connections: 0,
+        ..PoolSettings::default()
+    };
+    let e = Store::open_with("sqlite::memory:", &bad).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.message().contains("max_connections"), "{}", e.message());
+    let bad = PoolSettings {
+        statement_timeout: std::time::Duration::ZERO,
+        ..PoolSettings::default()
+    };
+    let e = Store::open_with("sqlite::memory:", &bad).await.unwrap_err();
+    assert!(
+        e.message().contains("statement_timeout_secs"),
+        "{}",
+        e.message()
+    );
+
+    if !roeh_testkit::postgres::have_postgres("pool_settings_reach_every_postgres_session") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = roeh_testkit::postgres::Cluster::start(dir.path()).unwrap();
+    let url = cluster.create_database("pool").unwrap();
+    let settings = PoolSettings {
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_millis(300),
+        idle_in_transaction_timeout: std::time::Duration::from_millis(1500),
+    };
+    let store = Store::open_with(&url, &settings).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    // Each of the pool's connections has both timeouts.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut conn = store.pool.acquire().await.unwrap();
+        let (st, idle): (String, String) = sqlx::query_as(
+            "SELECT current_setting('statement_timeout'), \
+             current_setting('idle_in_transaction_session_timeout')",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!((st.as_str(), idle.as_str()), ("300ms", "1500ms"));
+        held.push(conn);
+    }
+    drop(held);
+    // A statement that runs longer is cancelled.
+    let slow = sqlx::query("SELECT pg_sleep(2)").execute(&store.pool).await;
+    let e = slow.unwrap_err().to_string();
+    assert!(e.contains("statement timeout"), "{e}");
+    // The store still works afterwards.
+    store
+        .set_credential_key(CredentialKey::generate().unwrap())
+        .unwrap();
+    store
+        .insert_camera(&camera("Gate"), WallTime(1))
+        .await
+        .unwrap();
+    assert_eq!(store.list_cameras().await.unwrap().len(), 1);
+    store.close().await;
+}

@@ -43,6 +43,9 @@ pub struct Config {
     /// The browser console: the site's map tile server.
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// The database's connection pool.
+    #[serde(default)]
+    pub database: DatabaseConfig,
     /// Cameras known at start.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
@@ -696,6 +699,59 @@ fn egress_lists(
     Ok((nets, names))
 }
 
+/// `[database]`: the store's connection pool (its size matters on PostgreSQL; SQLite keeps four
+/// connections whatever it says).
+#[derive(Debug, Default, Deserialize)]
+#[serde(try_from = "RawDatabaseConfig")]
+pub struct DatabaseConfig {
+    /// The pool's settings, checked.
+    pub pool: roeh_store::PoolSettings,
+}
+
+/// `[database]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDatabaseConfig {
+    max_connections: u32,
+    acquire_timeout_secs: f64,
+    statement_timeout_secs: f64,
+    idle_in_transaction_timeout_secs: f64,
+}
+
+impl Default for RawDatabaseConfig {
+    fn default() -> Self {
+        let d = roeh_store::PoolSettings::default();
+        RawDatabaseConfig {
+            max_connections: d.max_connections,
+            acquire_timeout_secs: d.acquire_timeout.as_secs_f64(),
+            statement_timeout_secs: d.statement_timeout.as_secs_f64(),
+            idle_in_transaction_timeout_secs: d.idle_in_transaction_timeout.as_secs_f64(),
+        }
+    }
+}
+
+impl TryFrom<RawDatabaseConfig> for DatabaseConfig {
+    type Error = String;
+
+    fn try_from(r: RawDatabaseConfig) -> Result<Self, String> {
+        let secs = |name: &str, v: f64| {
+            std::time::Duration::try_from_secs_f64(v)
+                .map_err(|_| format!("database: {name} must be a number of seconds, not {v}"))
+        };
+        let pool = roeh_store::PoolSettings {
+            max_connections: r.max_connections,
+            acquire_timeout: secs("acquire_timeout_secs", r.acquire_timeout_secs)?,
+            statement_timeout: secs("statement_timeout_secs", r.statement_timeout_secs)?,
+            idle_in_transaction_timeout: secs(
+                "idle_in_transaction_timeout_secs",
+                r.idle_in_transaction_timeout_secs,
+            )?,
+        };
+        pool.check().map_err(|e| e.message().to_string())?;
+        Ok(DatabaseConfig { pool })
+    }
+}
+
 /// `[mqtt]`: the broker alerts, incidents and availability are published to. Without `host`
 /// nothing is published.
 #[derive(Debug, Default, Deserialize)]
@@ -989,6 +1045,7 @@ mod tests {
         let cfg = Config::parse(text).unwrap();
         let d = Config::default();
         assert_eq!(cfg.server.listen, d.server.listen);
+        assert_eq!(cfg.database.pool, d.database.pool);
         assert_eq!(cfg.recording.segment_secs, d.recording.segment_secs);
         assert_eq!(cfg.recording.queue_frames, d.recording.queue_frames);
         assert_eq!(
@@ -1328,6 +1385,38 @@ mod tests {
         ] {
             let e = Config::parse(&format!("[console]\n{bad}")).unwrap_err();
             assert!(e.to_string().contains("map_"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_database_pool_has_defaults_and_checked_settings() {
+        let d = Config::parse("").unwrap().database.pool;
+        assert_eq!(d, roeh_store::PoolSettings::default());
+        let cfg = Config::parse(
+            "[database]\nmax_connections = 3\nacquire_timeout_secs = 2.5\n\
+             statement_timeout_secs = 30\nidle_in_transaction_timeout_secs = 10",
+        )
+        .unwrap();
+        let p = cfg.database.pool;
+        assert_eq!(p.max_connections, 3);
+        assert_eq!(p.acquire_timeout, std::time::Duration::from_millis(2500));
+        assert_eq!(p.statement_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(
+            p.idle_in_transaction_timeout,
+            std::time::Duration::from_secs(10)
+        );
+        for (bad, named) in [
+            ("max_connections = 0", "max_connections"),
+            ("statement_timeout_secs = -1", "statement_timeout_secs"),
+            (
+                "idle_in_transaction_timeout_secs = 0",
+                "idle_in_transaction_timeout_secs",
+            ),
+            ("acquire_timeout_secs = nan", "acquire_timeout_secs"),
+            ("pool_size = 4", "pool_size"),
+        ] {
+            let e = Config::parse(&format!("[database]\n{bad}")).unwrap_err();
+            assert!(e.to_string().contains(named), "{bad}: {e}");
         }
     }
 }

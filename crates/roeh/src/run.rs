@@ -42,7 +42,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     } else {
         cfg.server.database_url.clone()
     };
-    let store = Store::open(&url).await?;
+    let store = Store::open_with(&url, &cfg.database.pool).await?;
     // Camera passwords are encrypted at rest under the site's credential key.
     let key_path = cfg.server.data_dir.join("keys").join("credentials.key");
     let key = roeh_store::CredentialKey::load_or_create(&key_path)
