@@ -203,28 +203,6 @@ pub struct Route {
 }
 
 impl Route {
-    /// The request body where the handler reads raw bytes or raw JSON parsed elsewhere: the
-    /// schema of `T`; `required: false` where an empty body means `{}`.
-    fn reads<T: JsonSchema>(mut self, required: bool) -> Self {
-        self.inputs.body = Some(Body::Typed {
-            schema: schema_of::<T>,
-            required,
-        });
-        self
-    }
-
-    /// See [`Route::view_of_footage`].
-    fn footage(mut self) -> Self {
-        self.view_of_footage = true;
-        self
-    }
-
-    /// See [`Route::paged`].
-    fn paged(mut self) -> Self {
-        self.paged = true;
-        self
-    }
-
     /// `(method, template)`, as the audit matrix and tests name routes.
     pub fn key(&self) -> (&str, &'static str) {
         (self.method.as_str(), self.path)
@@ -238,18 +216,25 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// See [`Route::view_of_footage`].
     fn footage(mut self) -> Self {
-        self.route = self.route.footage();
+        self.route.view_of_footage = true;
         self
     }
 
+    /// See [`Route::paged`].
     fn paged(mut self) -> Self {
-        self.route = self.route.paged();
+        self.route.paged = true;
         self
     }
 
+    /// The request body where the handler reads raw bytes or raw JSON parsed elsewhere: the
+    /// schema of `T`; `required: false` where an empty body means `{}`.
     fn reads<T: JsonSchema>(mut self, required: bool) -> Self {
-        self.route = self.route.reads::<T>(required);
+        self.route.inputs.body = Some(Body::Typed {
+            schema: schema_of::<T>,
+            required,
+        });
         self
     }
 }

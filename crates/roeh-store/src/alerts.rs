@@ -429,10 +429,7 @@ async fn incidents_of_all(tx: &mut sqlx::AnyConnection, alerts: &mut [AlertRow])
             )
         };
     }
-    let sql = match crate::Backend::of(tx) {
-        crate::Backend::Sqlite => sql!(sqlite),
-        crate::Backend::Postgres => sql!(postgres),
-    };
+    let sql = crate::in_dialect!(crate::Backend::of(tx), sql);
     let rows = sqlx::query(sql)
         .bind(ids)
         .fetch_all(&mut *tx)

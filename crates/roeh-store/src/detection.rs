@@ -618,10 +618,7 @@ impl Store {
             (filter.scope_cameras.is_some() || filter.scope_hotspots.is_some()).then_some(1i64);
         let cameras = ids_json(filter.scope_cameras.iter().flatten());
         let hotspots = ids_json(filter.scope_hotspots.iter().flatten());
-        let sql = match self.backend() {
-            crate::Backend::Sqlite => list_incidents_sql!(sqlite),
-            crate::Backend::Postgres => list_incidents_sql!(postgres),
-        };
+        let sql = crate::in_dialect!(self.backend(), list_incidents_sql);
         let q = sqlx::query(sql)
             .bind(hotspot.clone())
             .bind(hotspot)

@@ -364,10 +364,7 @@ impl Store {
                 )
             };
         }
-        let sql = match self.backend() {
-            crate::Backend::Sqlite => sql!(sqlite),
-            crate::Backend::Postgres => sql!(postgres),
-        };
+        let sql = crate::in_dialect!(self.backend(), sql);
         let q = sqlx::query(sql)
             .bind(before)
             .bind(before)

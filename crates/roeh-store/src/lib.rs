@@ -327,6 +327,18 @@ macro_rules! json_ids {
 }
 pub(crate) use json_ids;
 
+/// The statement of macro `$sql` (which takes the dialect: `sqlite` or `postgres`) for
+/// `$backend`: the one place a dialect pair is chosen.
+macro_rules! in_dialect {
+    ($backend:expr, $sql:ident) => {
+        match $backend {
+            crate::Backend::Sqlite => $sql!(sqlite),
+            crate::Backend::Postgres => $sql!(postgres),
+        }
+    };
+}
+pub(crate) use in_dialect;
+
 /// A flag: selected as `CASE WHEN col THEN 1 ELSE 0 END AS col` and read as an integer, the one
 /// form both databases answer alike through `Any` (a SQLite column declared `BOOLEAN` cannot be
 /// read through it; docs/design/0013).

@@ -123,10 +123,7 @@ impl Store {
         };
         // One more than may be returned, to tell "exactly full" from "too many".
         let room = MAX_REPORT_ALERTS + 1;
-        let sql = match self.backend() {
-            crate::Backend::Sqlite => alert_times_sql!(sqlite),
-            crate::Backend::Postgres => alert_times_sql!(postgres),
-        };
+        let sql = crate::in_dialect!(self.backend(), alert_times_sql);
         let rows = sqlx::query(sql)
             .bind(from.0)
             .bind(to.0)
