@@ -7,18 +7,24 @@
 //! - a camera's failure (a recorder error, a panic) restarts that camera after a delay and
 //!   never touches the others;
 //! - crash recovery runs before any camera starts;
-//! - shutdown cancels sources first; recorders drain and seal; then the caller stops the API.
+//! - shutdown cancels sources first; recorders drain and seal; then the caller stops the API;
+//! - it records, recovers, applies retention to and frees disk space from only the cameras of
+//!   the store's node ([`Store::node`]; docs/design/0014-nodes-on-one-database.md): processes
+//!   sharing one database never touch each other's cameras or footage.
 
-use roeh_domain::{Camera, CameraId, Clock, IngestEvent, Retention, StreamHealth, StreamState};
+use roeh_domain::{
+    Camera, CameraId, Clock, IngestEvent, Retention, StreamHealth, StreamState, WallTime,
+};
 use roeh_ingest::{HealthHandle, IngestOptions, Opener, StateChange};
 use roeh_metrics::Metrics;
 
 /// State changes a lagging receiver of [`Pipeline::state_changes`] may fall behind by.
 pub const STATE_CHANGES: usize = 256;
-use roeh_recorder::{DiskSpace, LegalHolds, NoHolds, OldestFirst, RecorderConfig};
+use roeh_recorder::{DiskSpace, LegalHolds, NoHolds, RecorderConfig, RecoveryReport};
 use roeh_store::Store;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -47,6 +53,13 @@ pub struct PipelineConfig {
     pub min_free_bytes: u64,
     /// Retention for cameras that set none.
     pub default_retention: Retention,
+    /// A recorder's database write taking longer than this waits in its backlog (see
+    /// `RecorderConfig::store_timeout`).
+    pub database_write_timeout: Duration,
+    /// How often a recorder probes a database that went away.
+    pub database_retry: Duration,
+    /// Frames of finished segments a camera holds for a database that is away.
+    pub database_backlog_frames: usize,
     /// How often the camera list is re-read from the store (cameras added by the CLI).
     pub reconcile_interval: Duration,
     /// Delay before a failed camera is restarted.
@@ -69,6 +82,9 @@ impl Default for PipelineConfig {
             retention_interval: Duration::from_secs(60),
             min_free_bytes: 1 << 30,
             default_retention: Retention::default(),
+            database_write_timeout: Duration::from_secs(5),
+            database_retry: Duration::from_secs(1),
+            database_backlog_frames: 15_000,
             reconcile_interval: Duration::from_secs(5),
             restart_delay: Duration::from_secs(1),
             holds: Arc::new(NoHolds),
@@ -89,7 +105,7 @@ struct Inner {
     opener: Arc<dyn Opener>,
     cfg: PipelineConfig,
     recorder_cfg: Arc<RecorderConfig>,
-    space: Arc<OldestFirst>,
+    space: Arc<NodeOldestFirst>,
     cameras: Mutex<HashMap<CameraId, Running>>,
     tracker: TaskTracker,
     root: CancellationToken,
@@ -112,8 +128,8 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// Recovers what a crash left, then starts every enabled camera of the store, the retention
-    /// loop and the reconcile loop.
+    /// Recovers what a crash left, then starts every enabled camera of the store's node, the
+    /// retention loop and the reconcile loop.
     pub async fn start(
         store: Store,
         clock: Arc<dyn Clock>,
@@ -127,20 +143,21 @@ impl Pipeline {
                 e,
             )
         })?;
-        let space = Arc::new(OldestFirst::new(
-            store.clone(),
-            cfg.footage_root.clone(),
-            cfg.holds.clone(),
-            clock.clone(),
-        ));
+        let space = Arc::new(NodeOldestFirst {
+            store: store.clone(),
+            root: cfg.footage_root.clone(),
+            holds: cfg.holds.clone(),
+            clock: clock.clone(),
+        });
         let mut rc = RecorderConfig::new(cfg.footage_root.clone(), space.clone());
         rc.target_duration = cfg.segment_duration;
         rc.commit_interval = cfg.commit_interval;
+        rc.store_timeout = cfg.database_write_timeout;
+        rc.store_retry_interval = cfg.database_retry;
+        rc.backlog_frames = cfg.database_backlog_frames;
         rc.metrics = cfg.metrics.clone();
         let recorder_cfg = Arc::new(rc);
-        let report = roeh_recorder::recover(&cfg.footage_root, &store, clock.as_ref())
-            .await
-            .map_err(|e| Error::with_source(e.kind(), "recovering footage after restart", e))?;
+        let report = recover_node(&cfg.footage_root, &store, clock.as_ref()).await?;
         for (camera, _) in &report.crash_gaps {
             cfg.metrics
                 .count_gap(*camera, roeh_domain::GapReason::Crash);
@@ -204,7 +221,8 @@ impl Pipeline {
         self.inner.cameras.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts recording `camera` (no-op if it runs already or the pipeline is shutting down).
+    /// Starts recording `camera` (no-op if it runs already or the pipeline is shutting down). A
+    /// camera of another node is not recorded: its task checks the store first and ends.
     pub fn start_camera(&self, camera: Camera) {
         if self.inner.root.is_cancelled() || !camera.enabled {
             return;
@@ -255,10 +273,10 @@ impl Pipeline {
             .is_ok()
     }
 
-    /// Starts enabled cameras of the store that are not running; stops running ones that are
-    /// gone or disabled.
+    /// Starts enabled cameras of the store's node that are not running; stops running ones that
+    /// are gone, disabled or moved to another node.
     async fn reconcile(&self) {
-        let cams = match self.inner.store.list_cameras().await {
+        let cams = match self.inner.store.list_node_cameras().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e.chain(), "Listing cameras failed.");
@@ -302,10 +320,19 @@ impl Pipeline {
         }
     }
 
-    /// One retention pass over every camera, then the free-space check.
+    /// One retention pass over every camera of the store's node, then the free-space check.
+    /// The holds are read from the store first (see [`StoredHolds`]); a pass that cannot read
+    /// them deletes nothing.
     pub async fn retention_pass(&self) {
         let inner = &self.inner;
-        let cams = match inner.store.list_cameras().await {
+        let holds = match StoredHolds::load(&inner.store, &inner.cfg.holds).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "Reading legal holds for retention failed.");
+                return;
+            }
+        };
+        let cams = match inner.store.list_node_cameras().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e.chain(), "Listing cameras for retention failed.");
@@ -323,7 +350,7 @@ impl Pipeline {
                 cam.id,
                 &policy,
                 inner.clock.wall(),
-                inner.cfg.holds.as_ref(),
+                &holds,
             )
             .await
             {
@@ -351,6 +378,17 @@ async fn supervise(
     health: HealthHandle,
     cancel: CancellationToken,
 ) {
+    // A camera of another node, handed over directly rather than by reconcile, is that node's to
+    // record. If the store cannot say, the camera is recorded: reconcile, which lists only this
+    // node's cameras, stops it if it is not ours.
+    match inner.store.records_camera(camera.id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!("Camera is not this node's: not recorded here.");
+            return;
+        }
+        Err(e) => tracing::warn!(error = %e.chain(), "Could not read the camera's node."),
+    }
     loop {
         let (tx, rx) = tokio::sync::mpsc::channel::<IngestEvent>(inner.cfg.queue_frames.max(1));
         let attempt = cancel.child_token();
@@ -398,6 +436,154 @@ async fn supervise(
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(inner.cfg.restart_delay) => {}
         }
+    }
+}
+
+/// Recovers, as [`roeh_recorder::recover`] does, every camera found under `root` or with
+/// segment rows, except cameras of other nodes: their footage lives on another node's disk.
+async fn recover_node(
+    root: &Path,
+    store: &Store,
+    clock: &dyn Clock,
+) -> Result<RecoveryReport, Error> {
+    let err =
+        |e: roeh_store::Error| Error::with_source(e.kind(), "recovering footage after restart", e);
+    let listing = {
+        let root = root.to_path_buf();
+        tokio::task::spawn_blocking(move || camera_dirs(&root))
+            .await
+            .map_err(|e| {
+                Error::with_source(roeh_domain::ErrorKind::Internal, "footage listing task", e)
+            })?
+    };
+    let mut cameras = listing.map_err(|e| {
+        Error::with_source(
+            roeh_domain::ErrorKind::Unavailable,
+            format!("listing footage directory {}", root.display()),
+            e,
+        )
+    })?;
+    cameras.extend(store.cameras_with_segments().await.map_err(err)?);
+    cameras.sort();
+    cameras.dedup();
+    let nodes: HashMap<CameraId, Option<String>> = store
+        .camera_nodes()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .collect();
+    // A directory of a camera the store does not know is this node's debris.
+    cameras.retain(|c| nodes.get(c).is_none_or(|n| n.as_deref() == store.node()));
+    let mut report = RecoveryReport::default();
+    for camera in cameras {
+        match roeh_recorder::recover_camera(root, store, camera, clock).await {
+            Ok(r) => {
+                report.recovered.extend(r.recovered);
+                report.quarantined.extend(r.quarantined);
+                report.removed.extend(r.removed);
+                report.crash_gaps.extend(r.crash_gaps);
+                report.missing_files.extend(r.missing_files);
+                report.errors.extend(r.errors);
+            }
+            Err(e) => {
+                tracing::error!(%camera, err = %e.chain(), "Recovery of camera failed.");
+                report.errors.push((camera, e.chain()));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The cameras that have a directory under the footage root.
+fn camera_dirs(root: &Path) -> std::io::Result<Vec<CameraId>> {
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for ent in rd {
+        let ent = ent?;
+        if !ent.file_type()?.is_dir() {
+            continue;
+        }
+        if let Some(name) = ent.file_name().to_str()
+            && let Ok(id) = CameraId::parse(name)
+            && id.to_string() == name
+        {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Frees disk space as [`roeh_recorder::OldestFirst`] does, from the footage of this node's
+/// cameras only: the oldest committed, unheld segments first.
+#[derive(Debug)]
+struct NodeOldestFirst {
+    store: Store,
+    root: PathBuf,
+    holds: Arc<dyn LegalHolds>,
+    clock: Arc<dyn Clock>,
+}
+
+/// How many of the oldest segments one disk-full pass considers.
+const DISK_FULL_PAGE: u32 = 1024;
+
+impl DiskSpace for NodeOldestFirst {
+    fn free_oldest(
+        &self,
+        want_bytes: u64,
+    ) -> std::pin::Pin<Box<dyn Future<Output = roeh_recorder::Result<u64>> + Send + '_>> {
+        Box::pin(async move {
+            let mut freed = 0u64;
+            let holds = StoredHolds::load(&self.store, &self.holds).await?;
+            for s in self.store.oldest_node_segments(DISK_FULL_PAGE).await? {
+                if freed >= want_bytes {
+                    break;
+                }
+                if holds.is_held(s.camera, s.start, s.end) {
+                    continue;
+                }
+                roeh_recorder::delete_segment(&self.store, &self.root, &s, self.clock.wall())
+                    .await?;
+                freed += s.bytes;
+                tracing::warn!(camera = %s.camera, seq = s.seq, bytes = s.bytes,
+                    "Deleted oldest segment to free disk space.");
+            }
+            Ok(freed)
+        })
+    }
+}
+
+/// The legal holds in force as the store has them now, with those of the configured
+/// [`LegalHolds`]: a hold placed by another process (another node, or `roeh hold place`)
+/// protects footage from the next deletion of this one, not only from its next start.
+#[derive(Debug)]
+struct StoredHolds {
+    active: Vec<roeh_store::HoldRow>,
+    configured: Arc<dyn LegalHolds>,
+}
+
+impl StoredHolds {
+    async fn load(
+        store: &Store,
+        configured: &Arc<dyn LegalHolds>,
+    ) -> Result<StoredHolds, roeh_store::Error> {
+        Ok(StoredHolds {
+            active: store.holds(true).await?,
+            configured: configured.clone(),
+        })
+    }
+}
+
+impl LegalHolds for StoredHolds {
+    fn is_held(&self, camera: CameraId, start: WallTime, end: WallTime) -> bool {
+        self.configured.is_held(camera, start, end)
+            || self
+                .active
+                .iter()
+                .any(|h| h.hold.camera == camera && h.hold.start < end && h.hold.end > start)
     }
 }
 

@@ -6,6 +6,13 @@
 //! evidence (and keep their foreign key). [`Store::get_camera`] still finds a retired camera so
 //! its footage can be exported.
 //!
+//! Nodes (docs/design/0014-nodes-on-one-database.md): several `roeh serve` processes may share
+//! one database, each recording its own cameras into its own footage directory. A camera's
+//! `node` names the process that records it; `NULL` is the process without a node (a site of one
+//! process). A camera inserted through a store belongs to that store's node
+//! ([`Store::set_node`]); [`Store::list_node_cameras`] and [`Store::records_camera`] answer for
+//! that node alone, while [`Store::list_cameras`] and [`Store::get_camera`] see every camera.
+//!
 //! Passwords are encrypted at rest ([`crate::secrets`]): writing a non-empty password needs the
 //! credential key; reading decrypts it, and a plain value from before encryption still reads.
 
@@ -29,8 +36,8 @@ pub enum CameraRemoval {
 }
 
 const INSERT_CAMERA_SQL: &str = "INSERT INTO cameras (id, name, url, username, password, \
-     transport, enabled, retention_max_age_secs, retention_max_bytes, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     transport, enabled, retention_max_age_secs, retention_max_bytes, created_at, node) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 const UPDATE_CAMERA_SQL: &str = "UPDATE cameras SET name = $1, url = $2, username = $3, \
      password = $4, transport = $5, enabled = $6, retention_max_age_secs = $7, \
@@ -42,6 +49,13 @@ const GET_CAMERA_SQL: &str = "SELECT id, name, url, username, password, transpor
 const LIST_CAMERAS_SQL: &str = "SELECT id, name, url, username, password, transport, CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, \
      retention_max_age_secs, retention_max_bytes FROM cameras WHERE removed_at IS NULL \
      ORDER BY created_at, id";
+
+const LIST_NODE_CAMERAS_SQL: &str = "SELECT id, name, url, username, password, transport, CASE WHEN enabled THEN 1 ELSE 0 END AS enabled, \
+     retention_max_age_secs, retention_max_bytes FROM cameras WHERE removed_at IS NULL \
+     AND node IS NOT DISTINCT FROM $1 ORDER BY created_at, id";
+
+const RECORDS_CAMERA_SQL: &str = "SELECT CASE WHEN EXISTS (SELECT 1 FROM cameras \
+     WHERE id = $1 AND removed_at IS NULL AND node IS NOT DISTINCT FROM $2) THEN 1 ELSE 0 END";
 
 const CAMERA_HAS_EVIDENCE_SQL: &str = "SELECT CASE WHEN \
      EXISTS (SELECT 1 FROM segments WHERE camera_id = $1) \
@@ -65,7 +79,7 @@ impl Store {
         now: WallTime,
     ) -> Result<()> {
         let q = sqlx::query(INSERT_CAMERA_SQL).bind(cam.id.to_string());
-        let q = self.bind_settings(q, cam)?.bind(now.0);
+        let q = self.bind_settings(q, cam)?.bind(now.0).bind(self.node());
         execute(conn, q, "inserting camera").await?;
         Ok(())
     }
@@ -85,6 +99,74 @@ impl Store {
             self.camera_from_row(r)
         })
         .await
+    }
+
+    /// Installs the node this process records for (`[server] node`). Every clone of this store
+    /// shares it; cameras inserted from then on belong to it. Installing the same node again is
+    /// a no-op; another is refused (`FailedPrecondition`).
+    pub fn set_node(&self, node: &str) -> Result<()> {
+        let installed = self.node.get_or_init(|| node.to_string());
+        if installed == node {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!("the store already records for node {installed:?}"),
+            ))
+        }
+    }
+
+    /// The node this process records for; `None` for the process without a node.
+    pub fn node(&self) -> Option<&str> {
+        self.node.get().map(String::as_str)
+    }
+
+    /// The cameras this store's node records (enabled or not), not removed, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_node_cameras(&self) -> Result<Vec<Camera>> {
+        let q = sqlx::query(LIST_NODE_CAMERAS_SQL).bind(self.node());
+        fetch_all(&self.pool, q, "listing the node's cameras", |r| {
+            self.camera_from_row(r)
+        })
+        .await
+    }
+
+    /// Whether this store's node records camera `id`: it exists, is not removed, and its node
+    /// is this store's node.
+    #[tracing::instrument(skip_all)]
+    pub async fn records_camera(&self, id: CameraId) -> Result<bool> {
+        let (yes,): (i64,) = sqlx::query_as(RECORDS_CAMERA_SQL)
+            .bind(id.to_string())
+            .bind(self.node())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("reading a camera's node"))?;
+        Ok(yes != 0)
+    }
+
+    /// The node of every camera, removed ones included; `None` for cameras of the process
+    /// without a node.
+    #[tracing::instrument(skip_all)]
+    pub async fn camera_nodes(&self) -> Result<Vec<(CameraId, Option<String>)>> {
+        let q = sqlx::query("SELECT id, node FROM cameras ORDER BY id");
+        fetch_all(&self.pool, q, "listing camera nodes", |r| {
+            let g = |e| db("decoding camera node")(e);
+            let id: String = r.try_get("id").map_err(g)?;
+            let id = CameraId::parse(&id)
+                .map_err(|_| Error::new(ErrorKind::DataLoss, "stored camera id invalid"))?;
+            Ok((id, r.try_get("node").map_err(g)?))
+        })
+        .await
+    }
+
+    /// Makes camera `id` one of this store's node's cameras (a camera named in the node's
+    /// configuration). `NotFound` if it does not exist.
+    #[tracing::instrument(skip_all)]
+    pub async fn claim_camera(&self, id: CameraId) -> Result<()> {
+        let q = sqlx::query("UPDATE cameras SET node = $1 WHERE id = $2")
+            .bind(self.node())
+            .bind(id.to_string());
+        execute_found(&self.pool, q, "claiming camera", "camera not found").await
     }
 
     /// Replaces a camera's settings. `NotFound` if it does not exist or was removed.
@@ -236,4 +318,103 @@ fn camera_from_row(row: &DbRow) -> Result<Camera> {
                 .map_err(|_| bad("retention bytes"))?,
         },
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::Store;
+    use crate::tests::{camera, next_segment, open_tmp};
+    use roeh_domain::{ErrorKind, WallTime};
+
+    /// Another process's view of the same database: the same pool and credential key, its own
+    /// node.
+    fn process(store: &Store, node: Option<&str>) -> Store {
+        let other = Store {
+            pool: store.pool.clone(),
+            backend: store.backend,
+            credential_key: store.credential_key.clone(),
+            node: Default::default(),
+        };
+        if let Some(n) = node {
+            other.set_node(n).unwrap();
+        }
+        other
+    }
+
+    #[tokio::test]
+    async fn each_node_lists_records_and_frees_only_its_own_cameras() {
+        let (_tmp, store) = open_tmp().await;
+        let (a, b, none) = (
+            process(&store, Some("a")),
+            process(&store, Some("b")),
+            process(&store, None),
+        );
+        assert_eq!(
+            (a.node(), b.node(), none.node()),
+            (Some("a"), Some("b"), None)
+        );
+        a.set_node("a").unwrap();
+        assert_eq!(
+            a.set_node("b").unwrap_err().kind(),
+            ErrorKind::FailedPrecondition
+        );
+        let now = WallTime(1_000);
+        let (ca, cb, cn) = (camera("A cam"), camera("B cam"), camera("Plain cam"));
+        a.insert_camera(&ca, now).await.unwrap();
+        b.insert_camera(&cb, now).await.unwrap();
+        none.insert_camera(&cn, now).await.unwrap();
+
+        let ids = |v: Vec<roeh_domain::Camera>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(ids(a.list_node_cameras().await.unwrap()), [ca.id]);
+        assert_eq!(ids(b.list_node_cameras().await.unwrap()), [cb.id]);
+        assert_eq!(ids(none.list_node_cameras().await.unwrap()), [cn.id]);
+        assert_eq!(
+            a.list_cameras().await.unwrap().len(),
+            3,
+            "every node sees all"
+        );
+        let got = a.list_node_cameras().await.unwrap();
+        assert_eq!(got[0].credentials, ca.credentials, "read like any camera");
+        for (s, mine) in [(&a, ca.id), (&b, cb.id), (&none, cn.id)] {
+            for c in [ca.id, cb.id, cn.id] {
+                assert_eq!(s.records_camera(c).await.unwrap(), c == mine);
+            }
+        }
+        let nodes = a.camera_nodes().await.unwrap();
+        assert!(nodes.contains(&(ca.id, Some("a".into()))));
+        assert!(nodes.contains(&(cb.id, Some("b".into()))));
+        assert!(nodes.contains(&(cn.id, None)));
+
+        // Disk-full deletion looks at the node's own footage, a retired camera's included.
+        let (sa, ia) = next_segment(ca.id, None, 10);
+        a.insert_segment(&sa, &ia).await.unwrap();
+        let (sb, ib) = next_segment(cb.id, None, 5);
+        b.insert_segment(&sb, &ib).await.unwrap();
+        let cams =
+            |v: Vec<roeh_domain::Segment>| v.into_iter().map(|s| s.camera).collect::<Vec<_>>();
+        assert_eq!(cams(a.oldest_node_segments(10).await.unwrap()), [ca.id]);
+        assert_eq!(cams(b.oldest_node_segments(10).await.unwrap()), [cb.id]);
+        assert!(none.oldest_node_segments(10).await.unwrap().is_empty());
+        a.delete_camera(ca.id, now).await.unwrap();
+        assert!(a.list_node_cameras().await.unwrap().is_empty());
+        assert!(!a.records_camera(ca.id).await.unwrap(), "retired");
+        assert_eq!(cams(a.oldest_node_segments(10).await.unwrap()), [ca.id]);
+
+        // A camera named in another node's configuration moves there.
+        b.claim_camera(cn.id).await.unwrap();
+        let mut moved = ids(b.list_node_cameras().await.unwrap());
+        moved.sort();
+        let mut want = [cb.id, cn.id];
+        want.sort();
+        assert_eq!(moved, want);
+        assert!(none.list_node_cameras().await.unwrap().is_empty());
+        none.claim_camera(cn.id).await.unwrap();
+        assert!(none.records_camera(cn.id).await.unwrap());
+        let missing = roeh_domain::CameraId::new_random();
+        assert_eq!(
+            a.claim_camera(missing).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    }
 }

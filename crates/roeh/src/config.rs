@@ -92,6 +92,10 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Database URL; empty means SQLite in the data directory.
     pub database_url: String,
+    /// This process's node on a database shared by several processes: it records the cameras
+    /// of this node only, and the `[[camera]]` entries below become this node's. `None`: the
+    /// process records the cameras of no node (a site of one process).
+    pub node: Option<String>,
     /// Graceful shutdown deadline, seconds.
     pub shutdown_grace_secs: f64,
     /// Mark console session cookies `Secure` (needs HTTPS in front of roeh). Always on when
@@ -117,6 +121,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("/var/lib/roeh"),
             database_url: String::new(),
+            node: None,
             shutdown_grace_secs: 10.0,
             secure_cookie: true,
             tls_cert: None,
@@ -143,6 +148,14 @@ pub struct RecordingConfig {
     pub retention_max_bytes: u64,
     /// Free space to keep on the footage disk, bytes.
     pub min_free_bytes: u64,
+    /// A database write of the recorder taking longer than this waits in the camera's backlog
+    /// and recording goes on, seconds.
+    pub database_write_timeout_secs: f64,
+    /// While the database is away, how often the recorder asks for it, seconds.
+    pub database_retry_secs: f64,
+    /// Frames of finished segments a camera holds while the database is away; beyond them
+    /// recording stops with a gap of reason `database` until it is back.
+    pub database_backlog_frames: usize,
 }
 
 impl Default for RecordingConfig {
@@ -155,6 +168,9 @@ impl Default for RecordingConfig {
             retention_max_age_days: 30.0,
             retention_max_bytes: 0,
             min_free_bytes: 1 << 30,
+            database_write_timeout_secs: 5.0,
+            database_retry_secs: 1.0,
+            database_backlog_frames: 15_000,
         }
     }
 }
@@ -946,6 +962,14 @@ impl Config {
             bail!("recording.queue_frames must be between 1 and 100000");
         }
         secs(
+            "recording.database_write_timeout_secs",
+            r.database_write_timeout_secs,
+        )?;
+        secs("recording.database_retry_secs", r.database_retry_secs)?;
+        if r.database_backlog_frames == 0 || r.database_backlog_frames > 10_000_000 {
+            bail!("recording.database_backlog_frames must be between 1 and 10000000");
+        }
+        secs(
             "recording.retention_interval_secs",
             r.retention_interval_secs,
         )?;
@@ -957,6 +981,15 @@ impl Config {
             "server.shutdown_grace_secs",
             self.server.shutdown_grace_secs,
         )?;
+        if let Some(node) = &self.server.node
+            && (node.is_empty()
+                || node.len() > 64
+                || !node
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+        {
+            bail!("server.node must be 1 to 64 letters, digits, '-', '_' or '.', not {node:?}");
+        }
         match (&self.server.tls_cert, &self.server.tls_key) {
             (Some(_), None) | (None, Some(_)) => {
                 bail!("server.tls_cert and server.tls_key must be given together")
@@ -1053,6 +1086,18 @@ mod tests {
             d.recording.commit_interval_secs
         );
         assert_eq!(cfg.recording.min_free_bytes, d.recording.min_free_bytes);
+        assert_eq!(
+            (
+                cfg.recording.database_write_timeout_secs,
+                cfg.recording.database_retry_secs,
+                cfg.recording.database_backlog_frames
+            ),
+            (
+                d.recording.database_write_timeout_secs,
+                d.recording.database_retry_secs,
+                d.recording.database_backlog_frames
+            )
+        );
         assert_eq!(cfg.ingest.stall_timeout_secs, d.ingest.stall_timeout_secs);
         assert_eq!(cfg.ingest.backoff_max_secs, d.ingest.backoff_max_secs);
         assert!(cfg.cameras.is_empty());
@@ -1077,6 +1122,20 @@ mod tests {
             (cfg.webhooks.allow_http, &cfg.webhooks.ca_file),
             (d.webhooks.allow_http, &d.webhooks.ca_file)
         );
+    }
+
+    #[test]
+    fn server_node_is_a_plain_name() {
+        assert_eq!(Config::parse("").unwrap().server.node, None);
+        let cfg = Config::parse("[server]\nnode = \"rec-1.b_2\"").unwrap();
+        assert_eq!(cfg.server.node.as_deref(), Some("rec-1.b_2"));
+        let long = "n".repeat(65);
+        for bad in ["", "a b", "a/b", "ß", long.as_str()] {
+            let e = Config::parse(&format!("[server]\nnode = \"{bad}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("server.node"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

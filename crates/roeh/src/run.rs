@@ -31,7 +31,8 @@ pub fn init_logging() {
 }
 
 /// Opens the database named by the configuration (SQLite in the data directory by default),
-/// installs the credential key (`<data_dir>/keys/credentials.key`, created on first use) and
+/// installs the node (`[server] node`: cameras added through this store are that node's), the
+/// credential key (`<data_dir>/keys/credentials.key`, created on first use) and
 /// encrypts any camera password still stored in plain text.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&cfg.server.data_dir)
@@ -43,6 +44,9 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
         cfg.server.database_url.clone()
     };
     let store = Store::open_with(&url, &cfg.database.pool).await?;
+    if let Some(node) = &cfg.server.node {
+        store.set_node(node)?;
+    }
     // Camera passwords are encrypted at rest under the site's credential key.
     let key_path = cfg.server.data_dir.join("keys").join("credentials.key");
     let key = roeh_store::CredentialKey::load_or_create(&key_path)
@@ -101,14 +105,21 @@ fn pipeline_config(cfg: &Config) -> anyhow::Result<PipelineConfig> {
         retention_interval: secs("retention_interval_secs", r.retention_interval_secs)?,
         min_free_bytes: r.min_free_bytes,
         default_retention: config::retention(r.retention_max_age_days, r.retention_max_bytes),
+        database_write_timeout: secs("database_write_timeout_secs", r.database_write_timeout_secs)?,
+        database_retry: secs("database_retry_secs", r.database_retry_secs)?,
+        database_backlog_frames: r.database_backlog_frames,
         ..PipelineConfig::default()
     })
 }
 
 /// Makes the store's cameras match the `[[camera]]` entries by name: adds new ones, updates
 /// the URL, login and transport of existing ones. Cameras added by other means are left alone.
+/// Every `[[camera]]` is this process's node's (`[server] node`): one of another node moves
+/// here.
 async fn sync_config_cameras(store: &Store, cfg: &Config, clock: &dyn Clock) -> anyhow::Result<()> {
     let existing = store.list_cameras().await?;
+    let nodes: std::collections::HashMap<CameraId, Option<String>> =
+        store.camera_nodes().await?.into_iter().collect();
     for cc in &cfg.cameras {
         let url = CameraUrl::parse_local_source(&cc.url)?;
         let credentials = cc.credentials()?;
@@ -121,6 +132,13 @@ async fn sync_config_cameras(store: &Store, cfg: &Config, clock: &dyn Clock) -> 
                 c.transport = cc.transport;
                 c.retention = retention;
                 store.update_camera(&c).await?;
+                if let Some(before) = nodes.get(&c.id)
+                    && before.as_deref() != store.node()
+                {
+                    store.claim_camera(c.id).await?;
+                    tracing::warn!(camera = %c.name, from = ?before, to = ?store.node(),
+                        "A configured camera moves to this node.");
+                }
             }
             None => {
                 let cam = Camera {

@@ -106,9 +106,19 @@ pub fn runtime() -> tokio::runtime::Runtime {
 /// file exists with the recorded length and SHA-256, and every camera's chain verifies.
 /// Returns (camera, seq) → sha256 of every committed segment.
 pub fn check_footage(site: &Site) -> std::collections::BTreeMap<(String, u64), [u8; 32]> {
+    let footage = site.data().join("footage");
+    check_footage_of(&site.db_url(), |_| footage.clone())
+}
+
+/// [`check_footage`] for the database at `db_url`, each camera's files under the footage root
+/// `footage_of` names for it (one per node where several processes share the database).
+pub fn check_footage_of(
+    db_url: &str,
+    footage_of: impl Fn(roeh_domain::CameraId) -> PathBuf,
+) -> std::collections::BTreeMap<(String, u64), [u8; 32]> {
     let rt = runtime();
     rt.block_on(async {
-        let store = roeh_store::Store::open(&site.db_url()).await.unwrap();
+        let store = roeh_store::Store::open(db_url).await.unwrap();
         let mut all = std::collections::BTreeMap::new();
         for cam in store.cameras_with_segments().await.unwrap() {
             let segs = store.chain_segments(cam, 1, u32::MAX).await.unwrap();
@@ -117,12 +127,8 @@ pub fn check_footage(site: &Site) -> std::collections::BTreeMap<(String, u64), [
                 if s.state != roeh_domain::SegmentState::Committed {
                     continue;
                 }
-                let path = roeh_recorder::segment_path(
-                    &site.data().join("footage"),
-                    s.camera,
-                    s.seq,
-                    s.codec,
-                );
+                let path =
+                    roeh_recorder::segment_path(&footage_of(s.camera), s.camera, s.seq, s.codec);
                 let f = std::fs::File::open(&path).unwrap_or_else(|e| {
                     panic!("committed segment {} missing: {e}", path.display())
                 });
