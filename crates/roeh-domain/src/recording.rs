@@ -46,6 +46,9 @@ pub enum GapReason {
     BadStream,
     /// The camera was disabled or removed.
     Disabled,
+    /// The database was unavailable longer than the recorder could hold uncommitted footage
+    /// (see `roeh_recorder`'s commit backlog); footage it could hold was committed afterwards.
+    Database,
 }
 
 impl GapReason {
@@ -62,6 +65,7 @@ impl GapReason {
             GapReason::Io => "io",
             GapReason::BadStream => "bad_stream",
             GapReason::Disabled => "disabled",
+            GapReason::Database => "database",
         }
     }
 
@@ -78,6 +82,7 @@ impl GapReason {
             "io" => GapReason::Io,
             "bad_stream" => GapReason::BadStream,
             "disabled" => GapReason::Disabled,
+            "database" => GapReason::Database,
             _ => return None,
         })
     }

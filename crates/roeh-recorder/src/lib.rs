@@ -16,12 +16,20 @@
 //!   committed; nothing committed is touched by recovery.
 //! - **Gaps are facts.** Whenever frames are not being recorded, a gap row is open: disconnects
 //!   (with ingest's reason), dropped frames while waiting for a key frame, bad media time,
-//!   clock steps, disk full, I/O errors, shutdown and crashes. A gap is closed at the arrival of
-//!   the first frame of the next segment; at that moment *all* open gaps of the camera are
-//!   closed (including `shutdown` and `crash` gaps left by an earlier process).
-//! - **Bounded.** Memory per camera is one frame plus the open segment's index; frames larger
-//!   than [`roeh_domain::media::MAX_ACCESS_UNIT_BYTES`] are refused. File I/O runs on the
-//!   blocking pool, never on the async executor.
+//!   clock steps, disk full, I/O errors, a database away longer than the backlog holds,
+//!   shutdown and crashes. A gap is closed at the arrival of the first frame of the next
+//!   segment; at that moment *all* open gaps of the camera are closed (including `shutdown` and
+//!   `crash` gaps left by an earlier process).
+//! - **Database outages cost no committed footage.** Store writes go through a per-camera
+//!   backlog ([`backlog`]): while the database is unavailable, finished segments stay durable
+//!   on disk with their journals, their rows and the gap writes wait in order, and recording
+//!   goes on; when the database answers again they are written (a segment insert is idempotent
+//!   on its seq and hash). The backlog is bounded: when full, no new segment opens and a gap
+//!   with reason `database` covers the time until it has room again.
+//! - **Bounded.** Memory per camera is one frame plus the open segment's index (and the
+//!   backlog's, while the database is away); frames larger than
+//!   [`roeh_domain::media::MAX_ACCESS_UNIT_BYTES`] are refused. File I/O runs on the blocking
+//!   pool, never on the async executor.
 //!
 //! # Time
 //! Media time is the access unit's 90 kHz pts. Wall time is the access unit's `received_at`
@@ -43,6 +51,7 @@
 //! monotonic time, it writes a `time_events` row, closes the segment, opens a `clock_step` gap
 //! and starts a new run at the next key frame.
 
+pub mod backlog;
 pub mod journal;
 pub mod layout;
 mod read;

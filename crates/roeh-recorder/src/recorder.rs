@@ -6,8 +6,11 @@
 //!   and covered by an open gap;
 //! - the task ends when its input channel closes (the pipeline cancels ingest, which drops the
 //!   sender): the open segment is committed and a `shutdown` gap opened unless one is open;
+//! - store writes (segment rows, gaps, clock-step events) go through the camera's
+//!   [`crate::backlog`], in order: while the database is unavailable they wait there and recording
+//!   goes on; a backlog that is full stops new segments and queues a `database` gap;
 //! - an error is returned only where continuing could break the chain or durability (a
-//!   directory fsync failure, a segment row that cannot be inserted); the supervisor may restart
+//!   directory fsync failure, a segment row the store refuses); the supervisor may restart
 //!   the task, which first runs [`crate::recover_camera`].
 //!
 //! Measured in [`RecorderConfig::metrics`]: every segment commit (`roeh_recorder_commit_seconds`,
@@ -16,12 +19,12 @@
 //! the depth of the input queue each time an event is taken from it
 //! (`roeh_queue_depth{queue="recorder"}`, summed over cameras).
 
+use crate::backlog::{Backlog, QueuedSegment, Write};
 use crate::writer::{FinishError, FrameIn, SegmentWriter, media_duration, wall_span};
-use crate::{DiskSpace, Error, Result, blocking, io_err, layout, recover_camera};
+use crate::{DiskSpace, Result, blocking, io_err, layout, recover_camera};
 use roeh_domain::media::MAX_ACCESS_UNIT_BYTES;
 use roeh_domain::{
-    AccessUnit, CameraId, Clock, ErrorKind, GapReason, IngestEvent, Pts90k, Segment, SegmentState,
-    WallTime,
+    AccessUnit, CameraId, Clock, GapReason, IngestEvent, Pts90k, Segment, SegmentState, WallTime,
 };
 use roeh_evidence::{SegmentLinkInput, ZERO_LINK, chain_link};
 use roeh_metrics::{Metrics, Queue};
@@ -55,11 +58,22 @@ pub struct RecorderConfig {
     pub space: Arc<dyn DiskSpace>,
     /// The process's metrics (commit latency, gaps, queue depth); fresh ones by default.
     pub metrics: Arc<Metrics>,
+    /// A store write taking longer than this is abandoned and retried from the backlog (see
+    /// [`crate::backlog`]), so the frame path waits at most this long on a database going away.
+    pub store_timeout: Duration,
+    /// While the database is away, how often it is probed.
+    pub store_retry_interval: Duration,
+    /// Most frame-index entries of segments waiting for the database, per camera (memory: about
+    /// 32 bytes each). When reached, no new segment opens until the database is back: a gap
+    /// with reason `database`.
+    pub backlog_frames: usize,
 }
 
 impl RecorderConfig {
     /// Defaults: 10 s segments, 1 s clock-step threshold, 10 s frame interval limit, 256 MiB
-    /// freed per disk-full event.
+    /// freed per disk-full event, 500 ms commit interval; store writes abandoned after 5 s, the
+    /// database probed every second while away, and 15 000 frames (10 minutes at 25 fps) of
+    /// segments held for it.
     pub fn new(root: PathBuf, space: Arc<dyn DiskSpace>) -> Self {
         RecorderConfig {
             root,
@@ -70,6 +84,9 @@ impl RecorderConfig {
             commit_interval: Duration::from_millis(500),
             space,
             metrics: Metrics::new(),
+            store_timeout: Duration::from_secs(5),
+            store_retry_interval: Duration::from_secs(1),
+            backlog_frames: 15_000,
         }
     }
 }
@@ -93,6 +110,10 @@ pub struct RecorderStats {
     pub clock_steps: u64,
     /// Segments recovered at start.
     pub segments_recovered: u64,
+    /// Segments whose row had to wait for the database (committed later, or left for recovery).
+    pub segments_deferred: u64,
+    /// Times the database became unavailable to this recorder.
+    pub database_outages: u64,
 }
 
 /// Records one camera until `rx` closes. Run [`crate::recover`] (or let this call run
@@ -111,6 +132,7 @@ pub async fn run_recorder(
     let last = store.last_segment(camera).await?;
     let mut rec = Rec {
         camera,
+        backlog: Backlog::new(camera, store.clone(), &cfg),
         store,
         clock,
         cfg,
@@ -121,12 +143,12 @@ pub async fn run_recorder(
         new_run: true,
         anchor: None,
         last_end: last.as_ref().map(|s| s.end),
-        own_gap: None,
+        gap_open: false,
+        database_gap: false,
         stale_gaps: true,
         last_frame: None,
         pending: Vec::new(),
         pending_bytes: 0,
-        closed_at_run_start: Vec::new(),
         last_clock: None,
         stats: RecorderStats {
             segments_recovered: report.recovered.len() as u64,
@@ -135,7 +157,25 @@ pub async fn run_recorder(
     };
     tracing::info!(%camera, next_seq = rec.next_seq, "Recorder started.");
     let mut depth = rec.cfg.metrics.queue(Queue::Recorder);
-    while let Some(ev) = rx.recv().await {
+    enum Next {
+        Event(Option<IngestEvent>),
+        Probe(bool),
+    }
+    loop {
+        // The probe first: it finishes once per retry interval, frames may never pause.
+        let next = tokio::select! {
+            biased;
+            up = rec.backlog.probe_done() => Next::Probe(up),
+            ev = rx.recv() => Next::Event(ev),
+        };
+        let ev = match next {
+            Next::Probe(up) => {
+                rec.backlog.after_probe(up).await?;
+                continue;
+            }
+            Next::Event(Some(ev)) => ev,
+            Next::Event(None) => break,
+        };
         depth.set(rx.len());
         match ev {
             IngestEvent::Frame(au) => rec.frame(au).await?,
@@ -147,12 +187,17 @@ pub async fn run_recorder(
         }
     }
     rec.shutdown().await?;
+    rec.stats.segments_committed = rec.backlog.committed;
+    rec.stats.segments_deferred = rec.backlog.deferred;
+    rec.stats.database_outages = rec.backlog.outages;
     tracing::info!(%camera, stats = ?rec.stats, "Recorder stopped.");
     Ok(rec.stats)
 }
 
 struct Rec {
     camera: CameraId,
+    /// Every store write goes through it, in order.
+    backlog: Backlog,
     store: Store,
     clock: Arc<dyn Clock>,
     cfg: Arc<RecorderConfig>,
@@ -166,8 +211,11 @@ struct Rec {
     anchor: Option<WallTime>,
     /// End of the camera's last committed segment: no new segment starts before it.
     last_end: Option<WallTime>,
-    /// A gap this task opened and has not closed.
-    own_gap: Option<i64>,
+    /// A gap this task opened (its write may still wait in the backlog) is open.
+    gap_open: bool,
+    /// The open gap is a `database` gap opened because the backlog was full: it covers
+    /// everything until a segment opens again.
+    database_gap: bool,
     /// Gaps from before this task (shutdown, crash, offline) may be open: close them all at
     /// the next recorded frame.
     stale_gaps: bool,
@@ -177,8 +225,6 @@ struct Rec {
     pending: Vec<AccessUnit>,
     /// Bytes in `pending`.
     pending_bytes: usize,
-    /// Gaps closed by the current run's first frame, trimmed to its first segment's start.
-    closed_at_run_start: Vec<i64>,
     /// Wall and monotonic readings at the previous frame.
     last_clock: Option<(WallTime, Duration)>,
     stats: RecorderStats,
@@ -228,7 +274,7 @@ impl Rec {
         if self.open.is_none() {
             if !au.is_key {
                 self.stats.frames_dropped += 1;
-                if self.own_gap.is_none() && !self.stale_gaps {
+                if !self.gap_open && !self.stale_gaps {
                     self.open_gap(
                         au.received_at,
                         GapReason::BadStream,
@@ -265,8 +311,8 @@ impl Rec {
         self.stats.clock_steps += 1;
         let detail = format!("wall clock stepped by {delta} µs");
         tracing::warn!(camera = %self.camera, delta_micros = delta, "Wall clock stepped.");
-        self.store
-            .insert_time_event(&TimeEvent {
+        self.backlog
+            .push(Write::TimeEvent(Box::new(TimeEvent {
                 id: 0,
                 camera: Some(self.camera),
                 monotonic: mono,
@@ -274,7 +320,7 @@ impl Rec {
                 wall_after: wall,
                 delta_micros: delta,
                 detail: detail.clone(),
-            })
+            })))
             .await?;
         self.close_segment(None, None).await?;
         // The gap starts on the new time line, where the step was seen.
@@ -288,12 +334,35 @@ impl Rec {
         self.open_gap(at, reason, detail).await
     }
 
+    /// Closes this task's gap and opens a new one with `reason` from `at`. While the backlog is
+    /// full the gap is a `database` gap, and a `database` gap already open covers any other.
     async fn open_gap(&mut self, at: WallTime, reason: GapReason, detail: &str) -> Result<()> {
-        if let Some(id) = self.own_gap.take() {
-            self.store.close_gap(id, at).await?;
+        if self.database_gap {
+            return Ok(());
         }
-        let id = self.store.open_gap(self.camera, at, reason, detail).await?;
-        self.own_gap = Some(id);
+        let (reason, detail) = if self.backlog.full() || reason == GapReason::Database {
+            self.database_gap = true;
+            let waiting = format!(
+                "database unavailable; {} writes wait for it",
+                self.backlog.len()
+            );
+            let detail = if reason == GapReason::Database {
+                waiting
+            } else {
+                format!("{waiting} (and {}: {detail})", reason.as_str())
+            };
+            (GapReason::Database, detail)
+        } else {
+            (reason, detail.to_string())
+        };
+        self.backlog
+            .push(Write::OpenGap {
+                at,
+                reason,
+                detail: detail.clone(),
+            })
+            .await?;
+        self.gap_open = true;
         self.stats.gaps_opened += 1;
         self.cfg.metrics.count_gap(self.camera, reason);
         tracing::info!(camera = %self.camera, reason = reason.as_str(), detail, "Gap opened.");
@@ -303,6 +372,17 @@ impl Rec {
     /// Opens a segment starting with key frame `au`. Returns `false` if it could not be opened
     /// (a gap is then open and the next key frame retries).
     async fn start_segment(&mut self, au: &AccessUnit) -> Result<bool> {
+        if self.backlog.full() {
+            // The database has been away too long: stop and gap (see `crate::backlog`).
+            self.stats.frames_dropped += 1;
+            if !self.database_gap {
+                let at = self.anchor.unwrap_or(au.received_at);
+                tracing::error!(camera = %self.camera, queued = self.backlog.len(),
+                    "Database away too long: recording stops until it is back.");
+                self.split(at, GapReason::Database, "").await?;
+            }
+            return Ok(false);
+        }
         if self.new_run {
             self.run += 1;
             self.anchor = None;
@@ -366,16 +446,13 @@ impl Rec {
 
     /// Closes every open gap of the camera (this task's and older ones) at `at`.
     async fn close_gaps(&mut self, at: WallTime) -> Result<()> {
-        if self.own_gap.is_none() && !self.stale_gaps {
+        if !self.gap_open && !self.stale_gaps {
             return Ok(());
         }
-        self.own_gap = None;
+        self.gap_open = false;
+        self.database_gap = false;
         self.stale_gaps = false;
-        for g in self.store.open_gaps(Some(self.camera)).await? {
-            self.store.close_gap(g.id, at).await?;
-            self.closed_at_run_start.push(g.id);
-        }
-        Ok(())
+        self.backlog.push(Write::CloseGaps { at }).await
     }
 
     /// Queues a frame of the open segment; the queue is written in one blocking call once it
@@ -541,38 +618,23 @@ impl Rec {
             state: SegmentState::Committed,
         };
         seg.chain = chain_link(&seg.prev_chain, &SegmentLinkInput::from(&seg));
-        seg.id = self.store.insert_segment(&seg, &index).await.map_err(|e| {
-            Error::with_source(
-                ErrorKind::Unavailable,
-                format!(
-                    "committing segment {seq} of {} (left for recovery)",
-                    self.camera
-                ),
-                e,
-            )
-        })?;
-        self.cfg
-            .metrics
-            .observe_recorder_commit(commit_started.elapsed());
-        let journal = file.journal;
-        blocking(move || {
-            if let Err(e) = std::fs::remove_file(&journal) {
-                tracing::warn!(path = %journal.display(), err = %e, "Could not remove journal.");
-            }
-        })
-        .await?;
-        // The gaps this run's first frame closed end where its footage begins, which may be
-        // before that frame arrived (see `wall_span`).
-        for id in std::mem::take(&mut self.closed_at_run_start) {
-            self.store.trim_gap_end(id, start).await?;
-        }
+        let chain = seg.chain;
+        // The row, then the journal's removal and the trim of the gaps this run's first frame
+        // closed: at once, or once the database is back (see `crate::backlog`). The file is
+        // durable either way, and the chain goes on from this segment.
+        self.backlog
+            .push(Write::Segment(Box::new(QueuedSegment {
+                seg,
+                index,
+                journal: file.journal,
+                commit_started,
+                waited: false,
+            })))
+            .await?;
         self.next_seq = seq + 1;
-        self.last_chain = seg.chain;
+        self.last_chain = chain;
         self.anchor = if continues { Some(end) } else { None };
         self.last_end = Some(end);
-        self.stats.segments_committed += 1;
-        tracing::debug!(camera = %self.camera, seq, frames = seg.frames, bytes = seg.bytes,
-            "Segment committed.");
         Ok(Some(end))
     }
 
@@ -580,7 +642,7 @@ impl Rec {
         let end = self.close_segment(None, None).await?;
         self.new_run = true;
         if let Some(end) = end
-            && self.own_gap.is_none()
+            && !self.gap_open
         {
             // A new stream without a Disconnected first: footage between is missing.
             self.open_gap(end.min(at), GapReason::CameraOffline, "stream restarted")
@@ -596,11 +658,13 @@ impl Rec {
 
     async fn shutdown(&mut self) -> Result<()> {
         let end = self.close_segment(None, None).await?;
-        if self.own_gap.is_none() && !(self.stale_gaps && end.is_none()) {
+        // No gap of this task is open, and this task recorded something or found no gap open.
+        let covered = self.gap_open || (self.stale_gaps && end.is_none());
+        if !covered {
             let at = end.unwrap_or_else(|| self.clock.wall());
             self.open_gap(at, GapReason::Shutdown, "recorder stopped")
                 .await?;
         }
-        Ok(())
+        self.backlog.finish().await
     }
 }

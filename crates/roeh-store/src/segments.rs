@@ -3,7 +3,10 @@
 //! Invariants:
 //! - [`Store::insert_segment`] accepts a row only if it extends the camera's chain: `seq` is one
 //!   more than the camera's last seq (1 for the first) and `prev_chain` equals the last row's
-//!   `chain` (zeros for the first). The check and the insert happen in one transaction.
+//!   `chain` (zeros for the first). The check and the insert happen in one transaction. It is
+//!   idempotent on the segment's identity: inserting a segment whose row is already there, the
+//!   same in every field (SHA-256, chain links, times, …), returns that row's id and changes
+//!   nothing, so a commit whose answer was lost can be retried.
 //! - Rows are never deleted; [`Store::mark_segment_deleted`] only flips `state`.
 //! - Range queries return rows in both states, so a caller can tell "deleted by retention" from
 //!   "never recorded"; they filter on [`SegmentState`] where only files matter.
@@ -46,6 +49,12 @@ const OLDEST_SEGMENTS_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_
      height, rfc6381, CASE WHEN recovered THEN 1 ELSE 0 END AS recovered, state FROM segments \
      WHERE state = 'committed' ORDER BY start_wall, id LIMIT $1";
 
+const OLDEST_NODE_SEGMENTS_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, \
+     end_wall, start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, \
+     width, height, rfc6381, CASE WHEN recovered THEN 1 ELSE 0 END AS recovered, state FROM segments \
+     WHERE state = 'committed' AND camera_id IN \
+     (SELECT id FROM cameras WHERE node IS NOT DISTINCT FROM $1) ORDER BY start_wall, id LIMIT $2";
+
 const OLDEST_CAMERA_SEGMENTS_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_wall, \
      end_wall, start_pts, duration_pts, frames, bytes, sha256, prev_chain, chain, config_record, \
      width, height, rfc6381, CASE WHEN recovered THEN 1 ELSE 0 END AS recovered, state FROM segments \
@@ -59,7 +68,8 @@ const CHAIN_SEGMENTS_SQL: &str = "SELECT id, camera_id, seq, run, codec, start_w
 impl Store {
     /// Commits a segment row with its frame index; returns its id. Refuses (FailedPrecondition)
     /// a row that does not extend the camera's chain, and (InvalidArgument) an index whose
-    /// frame count or byte total disagrees with the segment.
+    /// frame count or byte total disagrees with the segment. A segment already committed (same
+    /// camera and seq, every field the same) returns its row's id unchanged.
     #[tracing::instrument(skip_all)]
     pub async fn insert_segment(&self, seg: &Segment, index: &[FrameIndexEntry]) -> Result<i64> {
         let bad = |m: &str| Error::new(ErrorKind::InvalidArgument, m.to_string());
@@ -84,6 +94,23 @@ impl Store {
             Some((seq, chain)) => (to_u64(seq, "seq")? + 1, to_hash(chain, "chain")?),
             None => (1, [0u8; 32]),
         };
+        if seg.seq < want_seq {
+            // Already in: a retry of an insert whose answer was lost (the database went away,
+            // or the caller gave up waiting). The same segment counts as committed.
+            let q = sqlx::query(SEGMENT_BY_SEQ_SQL)
+                .bind(&cam)
+                .bind(to_i64(seg.seq, "seq")?);
+            let existing =
+                fetch_optional(&mut *tx, q, "inserting segment", segment_from_row).await?;
+            if let Some(e) = existing {
+                let mut same = seg.clone();
+                same.id = e.id;
+                same.state = e.state;
+                if e == same {
+                    return Ok(e.id);
+                }
+            }
+        }
         if seg.seq != want_seq || seg.prev_chain != want_prev {
             return Err(Error::new(
                 ErrorKind::FailedPrecondition,
@@ -234,6 +261,19 @@ impl Store {
             }
         }
         .map_err(db("listing oldest segments"))?;
+        rows.iter().map(segment_from_row).collect()
+    }
+
+    /// Up to `limit` committed segments of the cameras this store's node records (removed ones
+    /// included: their files are on this node's disk), oldest first by start time.
+    #[tracing::instrument(skip_all)]
+    pub async fn oldest_node_segments(&self, limit: u32) -> Result<Vec<Segment>> {
+        let rows = sqlx::query(OLDEST_NODE_SEGMENTS_SQL)
+            .bind(self.node())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing the node's oldest segments"))?;
         rows.iter().map(segment_from_row).collect()
     }
 

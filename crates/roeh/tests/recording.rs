@@ -1,7 +1,7 @@
 //! The recorder as a user runs it: `roeh serve` against the real RTSP test server and real
 //! footage. Covers camera restarts (gap with reason, resume within 5 s) and `kill -9` at random
 //! moments (nothing committed lost or altered, chains verify, losses shown as gaps), on SQLite
-//! and on PostgreSQL.
+//! and on PostgreSQL, and PostgreSQL restarted or stopped for a while under a recording roeh.
 
 #![allow(clippy::unwrap_used)]
 
@@ -513,6 +513,129 @@ fn a_postgres_restart_mid_recording_loses_nothing_committed() {
                         w[1].seq
                     );
                 }
+            }
+        }
+        store.close().await;
+    });
+}
+
+/// PostgreSQL stopped for longer than the recorder waits on a store write (5 s) and than it
+/// probes (every second), then started again: roeh keeps running and recording; the segments
+/// finished while it was away are committed once it is back, by the running recorder (not left
+/// to a restart's recovery), in one unbroken chain; nothing committed before is lost; and no
+/// time around the outage is uncovered: it is footage, or a gap with reason `database`.
+#[test]
+fn a_postgres_outage_longer_than_the_retries_commits_the_footage_afterwards() {
+    if !roeh_testkit::postgres::have_postgres(
+        "a_postgres_outage_longer_than_the_retries_commits_the_footage_afterwards",
+    ) {
+        return;
+    }
+    const OUTAGE: Duration = Duration::from_secs(12);
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
+    let site = Site::on_postgres(1.0, &cams(&server));
+    let (mut proc_, base) = site.serve();
+    let list = wait_streaming(&base, Some(1)).unwrap();
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let count = |base: &str| -> usize {
+        roeh_testkit::get(&format!("{base}/api/cameras/{id}/segments"))
+            .ok()
+            .and_then(|r| r.json::<serde_json::Value>().ok())
+            .and_then(|v| v.as_array().map(Vec::len))
+            .unwrap_or(0)
+    };
+    wait_for("three segments", Duration::from_secs(30), || {
+        (count(&base) >= 3).then_some(())
+    })
+    .unwrap();
+    let before = check_footage(&site);
+    let cluster = site.pg.as_ref().unwrap();
+    let down_at = now();
+    cluster.kill().unwrap();
+    std::thread::sleep(OUTAGE);
+    cluster.restart().unwrap();
+    let back_at = now();
+    assert!(proc_.is_running(), "roeh survived the outage");
+    // What waited is written, and recording goes on after it.
+    wait_for("segments after the outage", Duration::from_secs(60), || {
+        let segs = roeh_testkit::get(&format!("{base}/api/cameras/{id}/segments"))
+            .ok()?
+            .json::<serde_json::Value>()
+            .ok()?;
+        let after = segs
+            .as_array()?
+            .iter()
+            .filter(|s| s["start_us"].as_i64().unwrap_or(0) >= back_at.0 + 1_000_000)
+            .count();
+        (after >= 2).then_some(())
+    })
+    .unwrap();
+    assert!(proc_.is_running(), "roeh still runs");
+    let st = proc_.terminate(Duration::from_secs(15)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    server.stop();
+    let all = check_footage(&site);
+    for (k, sha) in &before {
+        assert_eq!(
+            all.get(k),
+            Some(sha),
+            "committed segment {k:?} lost or altered"
+        );
+    }
+    let rt = runtime();
+    rt.block_on(async {
+        let store = roeh_store::Store::open(&site.db_url()).await.unwrap();
+        let cams = store.cameras_with_segments().await.unwrap();
+        assert_eq!(cams.len(), 1);
+        let cam = cams[0];
+        let segs = store.chain_segments(cam, 1, u32::MAX).await.unwrap();
+        let gaps = store.gaps_in_range(cam, WallTime(0), now()).await.unwrap();
+        eprintln!(
+            "outage {down_at}..{back_at}: {} segments, gaps {:?}",
+            segs.len(),
+            gaps.iter()
+                .map(|g| (g.reason, g.start, g.end))
+                .collect::<Vec<_>>()
+        );
+        // The footage of the outage was committed by the running recorder.
+        let during: Vec<_> = segs
+            .iter()
+            .filter(|s| s.start >= down_at && s.end <= back_at)
+            .collect();
+        let covered_us: i64 = during.iter().map(|s| s.end.0 - s.start.0).sum();
+        assert!(
+            covered_us >= (OUTAGE.as_micros() as i64) / 2,
+            "only {} ms of the {} s outage recorded: {:?}",
+            covered_us / 1000,
+            OUTAGE.as_secs(),
+            during
+                .iter()
+                .map(|s| (s.seq, s.start, s.end))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            segs.iter().all(|s| !s.recovered),
+            "nothing needed start-up recovery"
+        );
+        // From the first segment to the last, every moment is footage or a gap; a gap opened
+        // during the outage has reason `database`.
+        for w in segs.windows(2) {
+            if w[1].start.0 - w[0].end.0 > 1_000_000 {
+                let covered = gaps
+                    .iter()
+                    .any(|g| g.start <= w[0].end && g.end.is_none_or(|e| e >= w[1].start));
+                assert!(
+                    covered,
+                    "{} ms between segments {} and {} around the outage without a gap: {gaps:?}",
+                    (w[1].start.0 - w[0].end.0) / 1000,
+                    w[0].seq,
+                    w[1].seq
+                );
+            }
+        }
+        for g in &gaps {
+            if g.start >= down_at && g.start <= back_at {
+                assert_eq!(g.reason, GapReason::Database, "{g:?}");
             }
         }
         store.close().await;
