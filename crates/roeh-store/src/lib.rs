@@ -30,6 +30,7 @@ mod ptz;
 mod reports;
 mod secrets;
 mod segments;
+mod transfer;
 mod tsa;
 mod users;
 mod webhooks;
@@ -51,6 +52,7 @@ pub use onvif::{DiscoveredRow, DiscoveredState, NewDiscovered, OnvifDeviceRow, O
 pub use ptz::PtzState;
 pub use reports::{AlertTimesRow, MAX_REPORT_ALERTS};
 pub use secrets::{CREDENTIAL_KEY_LEN, CredentialKey, ENCRYPTED_PREFIX};
+pub use transfer::{CopyProof, TableCopy};
 pub use users::{
     AuditFilter, AuditRow, LAST_USED_GRANULARITY, MAX_AUDIT_LIST, NewAudit, NewToken, NewUser,
     TokenKind, TokenRow, UserRow,
@@ -83,6 +85,8 @@ pub struct Store {
     backend: Backend,
     /// The credential key for camera passwords, shared by every clone (see [`secrets`]).
     credential_key: std::sync::Arc<std::sync::OnceLock<CredentialKey>>,
+    /// The node this process records for, shared by every clone (see [`Store::set_node`]).
+    node: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl Store {
@@ -138,6 +142,7 @@ impl Store {
             pool,
             backend: Backend::Sqlite,
             credential_key: Default::default(),
+            node: Default::default(),
         })
     }
 
@@ -185,6 +190,7 @@ impl Store {
             pool,
             backend: Backend::Postgres,
             credential_key: Default::default(),
+            node: Default::default(),
         })
     }
 
@@ -411,7 +417,22 @@ fn db(what: &'static str) -> impl Fn(sqlx::Error) -> Error {
                 ErrorKind::FailedPrecondition
             }
             sqlx::Error::Database(d) if d.is_check_violation() => ErrorKind::InvalidArgument,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            // PostgreSQL refuses text it cannot hold (a NUL character: 22021, or one its
+            // encoding lacks: 22P05) where SQLite stores it: the caller's input, not a fault.
+            sqlx::Error::Database(d) if d.code().is_some_and(|c| c == "22021" || c == "22P05") => {
+                ErrorKind::InvalidArgument
+            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => ErrorKind::Unavailable,
+            // PostgreSQL going away or coming back: a connection exception (class 08) or an
+            // operator's intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 not
+            // accepting connections yet). Retrying on a new connection may help.
+            sqlx::Error::Database(d)
+                if d.code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+            {
                 ErrorKind::Unavailable
             }
             _ => ErrorKind::Internal,

@@ -45,7 +45,7 @@ pub(crate) async fn open_tmp() -> (TmpDb, Store) {
     )
 }
 
-fn camera(name: &str) -> Camera {
+pub(crate) fn camera(name: &str) -> Camera {
     Camera {
         id: CameraId::new_random(),
         name: name.into(),
@@ -64,7 +64,7 @@ fn camera(name: &str) -> Camera {
 }
 
 /// A segment extending `prev` (or the first), with `frames` frames of 100 bytes each.
-fn next_segment(
+pub(crate) fn next_segment(
     cam: CameraId,
     prev: Option<&Segment>,
     start: i64,
@@ -297,6 +297,27 @@ async fn segments_chain_ranges_retention_queries() {
     assert_eq!(
         store
             .insert_segment(&wrong_prev, &widx)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::FailedPrecondition
+    );
+    // A retry of a committed segment (its answer lost) counts as committed: same row, nothing
+    // changed. The same seq with other bytes is still refused.
+    let (_, idx3) = next_segment(cam.id, Some(&segs[1]), 2_000_000);
+    assert_eq!(
+        store.insert_segment(&segs[2], &idx3).await.unwrap(),
+        segs[2].id
+    );
+    assert_eq!(
+        store.last_segment(cam.id).await.unwrap().as_ref(),
+        segs.last()
+    );
+    let mut altered = segs[2].clone();
+    altered.sha256[0] ^= 1;
+    assert_eq!(
+        store
+            .insert_segment(&altered, &idx3)
             .await
             .unwrap_err()
             .kind(),
@@ -1211,7 +1232,7 @@ async fn hotspots_rules_analysis_and_incidents() {
     );
 }
 
-fn new_user(name: &str, role: &str) -> NewUser {
+pub(crate) fn new_user(name: &str, role: &str) -> NewUser {
     NewUser {
         username: name.into(),
         password_hash: format!("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$hash-of-{name}"),
@@ -2399,4 +2420,20 @@ async fn pool_settings_are_checked_and_reach_every_postgres_session() {
         .unwrap();
     assert_eq!(store.list_cameras().await.unwrap().len(), 1);
     store.close().await;
+}
+
+/// A NUL character: SQLite stores it, PostgreSQL cannot hold it in text and says so; the store
+/// calls that bad input (a 400 at the API), never an internal fault.
+#[tokio::test]
+async fn text_postgresql_cannot_hold_is_bad_input_not_a_fault() {
+    let (_d, store) = open_tmp().await;
+    let r = store
+        .create_user(&new_user("nul\u{0}name", "operator"), WallTime(1))
+        .await;
+    match store.backend() {
+        Backend::Sqlite => {
+            r.unwrap();
+        }
+        Backend::Postgres => assert_eq!(r.unwrap_err().kind(), ErrorKind::InvalidArgument),
+    }
 }

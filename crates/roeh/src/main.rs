@@ -1,5 +1,5 @@
 //! The `roeh` command: `serve`, `demo`, `camera add|list|remove`, `keys show|rotate`, `export`,
-//! `hold place|list|clear` and `verify`.
+//! `hold place|list|clear`, `verify` and `migrate-store`.
 //!
 //! Secrets never come in on the command line in clear: camera passwords are read from an
 //! environment variable or a file named by an option.
@@ -124,6 +124,20 @@ enum Cmd {
         /// The site's public key (PEM) to trust; without it the bundle's own key is used.
         #[arg(long)]
         key: Option<PathBuf>,
+    },
+    /// Moves a site's database from SQLite to PostgreSQL: copies every row into an empty
+    /// PostgreSQL database in one transaction, then proves the copy (the same rows in every
+    /// table, the same log size and root hash, every checkpoint and every camera's chain
+    /// holding). Stop roeh first; keep the data directory (keys, footage) and point
+    /// `[server] database_url` at the new database. Put the database password in PGPASSWORD
+    /// or ~/.pgpass, not in the URL.
+    MigrateStore {
+        /// The SQLite database: `sqlite:///path/roeh.db` or a path. It must exist.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database: `postgres://user@host:port/db`. It must hold no site.
+        #[arg(long)]
+        to: String,
     },
     /// ONVIF devices: discover, list, add as cameras (after approval), dismiss.
     Onvif {
@@ -362,6 +376,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Cmd::Verify { bundle, key } => verify_cmd(&bundle, key.as_deref()),
+        Cmd::MigrateStore { from, to } => migrate_store_cmd(&from, &to).await,
         Cmd::Onvif {
             cmd,
             config,
@@ -433,6 +448,54 @@ async fn hold_cmd(custody: &roeh_custody::Custody, cmd: HoldCmd) -> anyhow::Resu
             }
         }
     }
+    Ok(())
+}
+
+/// `roeh migrate-store`: opens both databases (the target is given this roeh's schema), copies
+/// the site and proves the copy, printing what was proved.
+async fn migrate_store_cmd(from: &str, to: &str) -> anyhow::Result<()> {
+    let path = from
+        .strip_prefix("sqlite://")
+        .map(|p| p.split('?').next().unwrap_or(p))
+        .unwrap_or(from);
+    if from.starts_with("postgres") || !std::path::Path::new(path).is_file() {
+        anyhow::bail!("--from must name an existing SQLite database (no file at {path})");
+    }
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        anyhow::bail!("--to must be a PostgreSQL URL (postgres://user@host:port/database)");
+    }
+    let source = roeh_store::Store::open(path)
+        .await
+        .context("opening the SQLite database")?;
+    let target = roeh_store::Store::open(to)
+        .await
+        .context("opening the PostgreSQL database")?;
+    let copied = source.copy_site_to(&target).await?;
+    let rows: u64 = copied.iter().map(|t| t.rows).sum();
+    println!("copied {rows} rows in {} tables", copied.len());
+    let proof = source
+        .prove_copy(&target)
+        .await
+        .context("the copy was committed but does not match the source")?;
+    for t in &proof.tables {
+        println!("  {:<28} {:>10} rows, same as the source", t.table, t.rows);
+    }
+    println!(
+        "log: {} leaves, root {}, the same as the source",
+        proof.log_size,
+        proof
+            .root
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    println!(
+        "{} checkpoints match the log; {} cameras' chains ({} segments) verify",
+        proof.checkpoints, proof.chains, proof.segments
+    );
+    println!("OK: point [server] database_url at the new database; keep the data directory");
+    source.close().await;
+    target.close().await;
     Ok(())
 }
 
