@@ -47,12 +47,51 @@ echo "[test] cargo test (all but the ONVIF camera tests)"
 # 2-core machine responsive.
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${ROEH_TEST_THREADS:-2}" \
   "${skips[@]}" 2>&1 | tee -a "$log" || status=1
-# The store's repository tests again, each on a throwaway PostgreSQL cluster instead of a
-# SQLite file (crates/roeh-store/src/tests.rs, `open_tmp`). All unit tests run, as --workspace
-# keeps cargo from building anything again; only the store's read the variable.
-echo "[test] the store's repository tests on PostgreSQL"
-ROEH_STORE_TEST_POSTGRES=1 cargo test --workspace --locked --lib --no-fail-fast -- \
-  --test-threads="${ROEH_TEST_THREADS:-2}" 2>&1 | tee -a "$log" || status=1
+# The suites of the store's users again, on PostgreSQL: with ROEH_STORE_TEST_POSTGRES=1 a test
+# that opens its store through the store's `open_tmp` (a throwaway cluster per test) or
+# `roeh_testkit::postgres::test_database` (a database on one cluster per test binary) gets
+# PostgreSQL instead of SQLite. Those are the store's repository tests, custody's and the
+# evidence log's (roeh-custody, with its time-stamping tests), and every integration test of the
+# API: alerts and units, evidence routes, auth with the S11 injection cases, detection, reports,
+# webhooks, ONVIF onboarding, TLS. Each entry: a crate directory and the kind of its test targets
+# that run (`lib` for its unit tests, `test` for every integration test). Only these run, from
+# the build above: `cargo test -p` would build them again with other features, and
+# `--test NAME` would also run crates/roeh's end-to-end tests of the same names, which configure
+# their database by file and would only repeat themselves on SQLite.
+ON_POSTGRES=(
+  "crates/roeh-store lib"
+  "crates/roeh-custody lib"
+  "crates/roeh-custody test"
+  "crates/roeh-api test"
+)
+echo "[test] the store's, custody's and the API's tests on PostgreSQL"
+pg_targets="$(mktemp)"
+cargo test --workspace --locked --no-run --message-format=json |
+  python3 -c '
+import json, os, sys
+wanted = {tuple(w.split()) for w in sys.argv[1:]}
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") != "compiler-artifact" or not m.get("executable") or not m["profile"]["test"]:
+        continue
+    crate = os.path.relpath(os.path.dirname(m["manifest_path"]))
+    kind = m["target"]["kind"][0]
+    if (crate, kind) in wanted:
+        print(crate, kind, m["executable"])
+' "${ON_POSTGRES[@]}" | sort >"$pg_targets" || status=1
+for t in "${ON_POSTGRES[@]}"; do
+  if ! grep -q "^$t " "$pg_targets"; then
+    echo "[test] no test target of $t to run on PostgreSQL"
+    status=1
+  fi
+done
+while read -r crate _ exe; do
+  # The line the count below looks for, as cargo prints it before each test binary.
+  echo "     Running $crate: $exe (on PostgreSQL)" | tee -a "$log"
+  (cd "$crate" && ROEH_STORE_TEST_POSTGRES=1 "$exe" --test-threads="${ROEH_TEST_THREADS:-2}" \
+    </dev/null) 2>&1 | tee -a "$log" || status=1
+done <"$pg_targets"
+rm -f "$pg_targets"
 for t in "${ALONE[@]}"; do
   read -r target name <<<"$t"
   echo "[test] cargo test --test $target $name (alone)"

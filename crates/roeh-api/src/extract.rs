@@ -5,7 +5,10 @@
 //! Invariants:
 //! - [`ApiJson`] refuses exactly what axum's `Json` refuses, mapped by [`ApiError::body`]
 //!   (413 `resource_exhausted` over the size limit, else 400 with the parser's message);
-//! - [`ApiQuery`] refuses exactly what axum's `Query` refuses, as 400 with the parser's message;
+//! - [`ApiQuery`] refuses what axum's `Query` refuses, as 400 with the parser's message, and a
+//!   NUL character in any value (`%00`), as 400 on every store: no text PostgreSQL keeps can
+//!   hold one (it refuses such a parameter outright), so a filter with one matches nothing
+//!   anywhere and is a malformed request;
 //! - [`path_id`] answers a malformed id as the 404 of an unknown one: a client cannot tell the
 //!   two apart.
 
@@ -47,11 +50,20 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(has_nul) {
+            return Err(ApiError::invalid("the query holds a NUL character (%00)"));
+        }
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(ApiQuery(value)),
             Err(e) => Err(ApiError::invalid(e.body_text())),
         }
     }
+}
+
+/// Whether the query string `q` decodes to text with a NUL character: `%00` is the only way to
+/// write one (a `%` escape is always two hex digits, so `%2500` is the text `%00`).
+fn has_nul(q: &str) -> bool {
+    q.contains("%00")
 }
 
 /// A UUID path segment naming a `what` (`"alert"`, `"rule"`, ...); a malformed one is answered
@@ -63,6 +75,14 @@ pub(crate) fn path_id(s: &str, what: &str) -> Result<Uuid, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_in_a_query_is_found_and_an_escaped_percent_is_not() {
+        assert!(has_nul("actor=chief%00"));
+        assert!(has_nul("a=1&b=%00x"));
+        assert!(!has_nul("actor=%2500"));
+        assert!(!has_nul("actor=chief%20x&limit=100"));
+    }
 
     #[test]
     fn a_malformed_path_id_reads_as_an_unknown_one() {

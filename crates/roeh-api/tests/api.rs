@@ -1,6 +1,7 @@
-//! The HTTP API over a real SQLite store: bad input is refused with clear errors and changes
-//! nothing. The recorder side is a stand-in that records which cameras were started, since these
-//! tests are about the HTTP surface (the recording path is tested end to end in `crates/roeh`).
+//! The HTTP API over a real store (SQLite, or PostgreSQL: see `support`): bad input is refused with
+//! clear errors and changes nothing. The recorder side is a stand-in that records which cameras
+//! were started, since these tests are about the HTTP surface (the recording path is tested end to
+//! end in `crates/roeh`).
 
 #![allow(clippy::unwrap_used)]
 

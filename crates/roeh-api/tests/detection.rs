@@ -1,7 +1,7 @@
-//! Detection routes over a real SQLite store: hotspots and rules are validated with messages
-//! that name the problem and nothing bad is stored; camera analysis settings; incidents listed
-//! by filter, with evidence and snapshots; analytics figures. Analytics is a stand-in that
-//! counts reloads.
+//! Detection routes over a real store (SQLite, or PostgreSQL: see `support`): hotspots and rules
+//! are validated with messages that name the problem and nothing bad is stored; camera analysis
+//! settings; incidents listed by filter, with evidence and snapshots; analytics figures. Analytics
+//! is a stand-in that counts reloads.
 
 #![allow(clippy::unwrap_used)]
 

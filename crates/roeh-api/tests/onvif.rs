@@ -43,7 +43,9 @@ struct Env {
     app: axum::Router,
     started: Arc<Started>,
     store: roeh_store::Store,
-    dir: tempfile::TempDir,
+    /// The database (see `support::database`).
+    db: String,
+    _dir: tempfile::TempDir,
 }
 
 fn loopback_policy() -> NetPolicy {
@@ -66,7 +68,8 @@ async fn env_with(settings: OnvifSettings) -> Env {
         app: support::with_token(router(state), site.admin),
         started,
         store: site.store,
-        dir: site.dir,
+        db: site.db,
+        _dir: site.dir,
     }
 }
 
@@ -251,17 +254,6 @@ async fn start_device(script: Script) -> (Device, String) {
     (dev, format!("{base}/onvif/device_service"))
 }
 
-/// Raw bytes of the database files (main and WAL).
-fn db_bytes(dir: &std::path::Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    for f in ["roeh.db", "roeh.db-wal"] {
-        if let Ok(b) = std::fs::read(dir.join(f)) {
-            all.extend(b);
-        }
-    }
-    all
-}
-
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -300,7 +292,12 @@ async fn add_by_address_stores_both_profiles_and_starts_recording() {
     // Stored encrypted: the password is not in the database files.
     let cam = e.store.get_camera(cam_id).await.unwrap().unwrap();
     assert_eq!(cam.credentials.unwrap().password.expose(), PASSWORD);
-    assert!(!contains(&db_bytes(e.dir.path()), PASSWORD.as_bytes()));
+    let stored = support::database_bytes(&e.db);
+    assert!(!contains(&stored, PASSWORD.as_bytes()));
+    assert!(
+        contains(&stored, b"Gate 3"),
+        "the bytes read hold the camera"
+    );
 
     // The same device is not added twice; a camera without ONVIF has no description.
     let (st, v) = post(&e.app, "/api/onvif/add", add_body(&url)).await;

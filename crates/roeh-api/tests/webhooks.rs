@@ -321,7 +321,7 @@ async fn a_failing_receiver_gets_the_same_signed_delivery_until_2xx_and_a_restar
     assert_eq!(w1.enqueue_once().await.unwrap(), 1);
     drop(w1);
 
-    // A new worker on a fresh handle of the same database file resumes the outbox.
+    // A new worker on a fresh handle of the same database resumes the outbox.
     let reopened = Store::open(&e.db).await.unwrap();
     reopened.set_credential_key(e.key.clone()).unwrap();
     let w2 = e.worker(reopened, settings);

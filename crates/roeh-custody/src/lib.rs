@@ -576,11 +576,14 @@ mod tests {
     use super::*;
     use roeh_domain::SimClock;
 
-    /// A custody over an in-memory store, its directories under a fresh temporary one (kept
-    /// alive by the first element), on a simulated clock.
+    /// A custody over an in-memory store (a fresh PostgreSQL database where
+    /// `ROEH_STORE_TEST_POSTGRES=1`), its directories under a fresh temporary one (kept alive by
+    /// the first element), on a simulated clock.
     async fn open_tmp() -> (tempfile::TempDir, Store, Arc<SimClock>, Arc<Custody>) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open("sqlite::memory:").await.unwrap();
+        let db =
+            roeh_testkit::postgres::test_database().unwrap_or_else(|| "sqlite::memory:".into());
+        let store = Store::open(&db).await.unwrap();
         let clock = Arc::new(SimClock::new(WallTime(1_800_000_000_000_000)));
         let cfg = CustodyConfig {
             keys_dir: dir.path().join("keys"),

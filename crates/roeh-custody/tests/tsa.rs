@@ -1,5 +1,6 @@
 //! RFC 3161 timestamps of checkpoints against a local TSA made with the stock `openssl` tool
-//! and served over HTTP, and against TSAs that answer badly.
+//! and served over HTTP, and against TSAs that answer badly. The store is in memory, or a fresh
+//! PostgreSQL database where `ROEH_STORE_TEST_POSTGRES=1` ([`store`]).
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../roeh-evidence/tests/fixture/mod.rs"]
@@ -34,8 +35,14 @@ fn tsa_config(url: &str) -> TsaConfig {
     }
 }
 
+/// A new empty store: SQLite in memory, or a database on the binary's PostgreSQL cluster.
+async fn store() -> Store {
+    let db = roeh_testkit::postgres::test_database().unwrap_or_else(|| "sqlite::memory:".into());
+    Store::open(&db).await.unwrap()
+}
+
 async fn open(dir: &Path, tsa: Option<TsaConfig>) -> (Arc<Custody>, Store) {
-    let store = Store::open("sqlite::memory:").await.unwrap();
+    let store = store().await;
     let custody = Custody::open_with_tsa(
         store.clone(),
         Arc::new(SystemClock::new()),
@@ -187,7 +194,7 @@ async fn a_failing_tsa_never_blocks_checkpoints() {
 #[tokio::test]
 async fn bad_urls_are_refused_at_open() {
     let t = tempfile::tempdir().unwrap();
-    let store = Store::open("sqlite::memory:").await.unwrap();
+    let store = store().await;
     for url in [
         "https://tsa.example/",
         "ftp://tsa.example/",
@@ -328,7 +335,7 @@ async fn exports_carry_the_checkpoint_timestamp() {
     let work = t.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let fx = fixture(&work, FixtureOptions::default()).unwrap();
-    let store = Store::open("sqlite::memory:").await.unwrap();
+    let store = store().await;
     let camera = Camera {
         id: fx.input.camera,
         name: "cam".into(),

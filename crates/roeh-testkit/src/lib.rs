@@ -11,6 +11,8 @@
 //! - [`cap`]: CAP 1.2 messages validated against the OASIS schema with `xmllint`;
 //! - [`mosquitto`]: a real MQTT broker on a free loopback port, stopped and restarted at will;
 //! - [`tsa`]: a local RFC 3161 time-stamping authority, made with `openssl`, served over HTTP;
+//! - [`postgres`]: a throwaway PostgreSQL cluster, and a database on one per test process for
+//!   the suites that run on both stores;
 //! - [`prerequisite_missing`]: a missing prerequisite fails the test unless a run opts out.
 
 pub mod cap;

@@ -4,11 +4,20 @@
 //!
 //! The server refuses to run as root: as root the cluster is made and run as the `postgres`
 //! user (which the Debian package creates), through `runuser`.
+//!
+//! Test suites that run on either database ask [`test_database`] for theirs: a fresh database
+//! on one cluster per test process ([`shared`]) where [`ON_POSTGRES`] is `1`, else nothing (and
+//! they use SQLite). That cluster outlives every test of the process and is stopped and removed
+//! once the process ends, however it ends: a watcher process waits for the end of a pipe that
+//! only the test process holds.
 
 use anyhow::Context as _;
+use std::ffi::OsString;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where Debian installs the server's programs, one directory per major version.
 const PG_LIB: &str = "/usr/lib/postgresql";
@@ -42,6 +51,72 @@ pub fn have_postgres(test: &str) -> bool {
         "the PostgreSQL server is not installed (Debian package postgresql)",
     );
     false
+}
+
+/// The variable that runs the tests of the store's users (the store's own repository tests,
+/// the API's, custody's) on PostgreSQL instead of SQLite: `ROEH_STORE_TEST_POSTGRES=1`.
+pub const ON_POSTGRES: &str = "ROEH_STORE_TEST_POSTGRES";
+
+/// Whether tests run their stores on PostgreSQL ([`ON_POSTGRES`] is `1`). Then the server must
+/// be installed: a missing one fails the test, even where skipping was asked for, since the
+/// run asked for PostgreSQL by name.
+pub fn on_postgres() -> bool {
+    if std::env::var_os(ON_POSTGRES).is_none_or(|v| v != "1") {
+        return false;
+    }
+    assert!(
+        have_postgres(ON_POSTGRES),
+        "{ON_POSTGRES}=1 needs PostgreSQL"
+    );
+    true
+}
+
+/// Where [`on_postgres`], the URL of a new empty database on this process's [`shared`]
+/// cluster; else `None`, and the test uses its SQLite database. Each call gives a database of
+/// its own, so tests running at once never share one.
+pub fn test_database() -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!("test_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    Some(
+        shared()
+            .create_database(&name)
+            .unwrap_or_else(|e| panic!("creating database {name}: {e:#}")),
+    )
+}
+
+/// The cluster of this test process, started on first use in a temporary directory, shared by
+/// every test of the process (each in a database of its own, see [`test_database`]). Statics are
+/// never dropped, so [`Cluster`]'s drop cannot stop it: a watcher (`sh`, ignoring the signals a
+/// terminal or a timeout sends to the whole group) reads a pipe whose writing end only this
+/// process holds (close-on-exec, so no child inherits it). The kernel closes it when the
+/// process ends, also when it is killed, and the watcher then stops the server at once and
+/// removes the directory.
+pub fn shared() -> &'static Cluster {
+    static SHARED: OnceLock<(Cluster, Child)> = OnceLock::new();
+    &SHARED
+        .get_or_init(|| {
+            let dir = tempfile::Builder::new()
+                .prefix("roeh-pg-")
+                .tempdir()
+                .expect("a temporary directory for the test cluster")
+                .keep();
+            let cluster = match Cluster::start(&dir) {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    panic!("starting the test cluster: {e:#}");
+                }
+            };
+            // On failure the cluster drops here, which stops it and removes its directory.
+            let watcher = cluster
+                .stop_when_process_ends(&dir)
+                .unwrap_or_else(|e| panic!("starting the test cluster's watcher: {e:#}"));
+            (cluster, watcher)
+        })
+        .0
 }
 
 /// The superuser of every test cluster (no password: the cluster trusts local connections).
@@ -116,14 +191,45 @@ impl Cluster {
     }
 
     fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
+        let argv = self.argv(program);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        cmd
+    }
+
+    /// The server's `program` as its user runs it (through `runuser` where the tests run as
+    /// root), as arguments.
+    fn argv(&self, program: &str) -> Vec<OsString> {
+        let mut argv: Vec<OsString> = Vec::new();
         if self.as_postgres {
-            let mut cmd = Command::new("runuser");
-            cmd.args(["-u", "postgres", "--"]).arg(path);
-            cmd
-        } else {
-            Command::new(path)
+            argv.extend(["runuser", "-u", "postgres", "--"].map(OsString::from));
         }
+        argv.push(self.bin.join(program).into_os_string());
+        argv
+    }
+
+    /// Starts the watcher of [`shared`]: once this process ends, it stops the server as
+    /// [`Cluster::kill`] does and removes `remove` (the cluster's parent directory). The watcher
+    /// runs as long as the returned child's standard input stays open.
+    fn stop_when_process_ends(&self, remove: &Path) -> anyhow::Result<Child> {
+        const SCRIPT: &str = r#"trap '' HUP INT QUIT TERM PIPE
+cat >/dev/null
+remove=$1
+shift
+"$@" >/dev/null 2>&1
+rm -rf -- "$remove""#;
+        let mut stop = self.argv("pg_ctl");
+        stop.extend(["-D".into(), self.dir.join("data").into_os_string()]);
+        stop.extend(["-m", "immediate", "-w", "stop"].map(OsString::from));
+        Command::new("sh")
+            .args(["-c", SCRIPT, "sh"])
+            .arg(remove)
+            .args(stop)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting sh")
     }
 
     fn pg_ctl_start(&self) -> anyhow::Result<()> {
@@ -189,6 +295,12 @@ impl Cluster {
         format!("postgres://{USER}@127.0.0.1:{}/{db}", self.port)
     }
 
+    /// The server's data directory (its databases' files under `base/`, its WAL under
+    /// `pg_wal/`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
@@ -240,5 +352,28 @@ mod tests {
             assert!(c.psql("t1", "SELECT * FROM nothing_here").is_err());
         }
         assert!(!root.exists(), "removed on drop");
+    }
+
+    #[test]
+    fn the_watcher_stops_and_removes_the_cluster_once_the_pipe_closes() {
+        if !have_postgres("the_watcher_stops_and_removes_the_cluster_once_the_pipe_closes") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("shared");
+        std::fs::create_dir(&top).unwrap();
+        let c = Cluster::start(&top).unwrap();
+        let mut watcher = c.stop_when_process_ends(&top).unwrap();
+        c.create_database("t1").unwrap();
+        assert_eq!(c.psql("t1", "SELECT 1").unwrap().trim(), "1");
+        assert!(
+            watcher.try_wait().unwrap().is_none(),
+            "waits while the pipe is open"
+        );
+        // What the end of the test process does to the pipe.
+        drop(watcher.stdin.take());
+        assert!(watcher.wait().unwrap().success());
+        assert!(c.psql("t1", "SELECT 1").is_err(), "stopped");
+        assert!(!top.exists(), "removed");
     }
 }

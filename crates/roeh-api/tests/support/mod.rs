@@ -1,8 +1,12 @@
-//! Shared by the API's integration tests: a test site (a real SQLite store with a credential
-//! key in a temporary directory, custody, alerts, an admin signed in with a bearer token) whose
+//! Shared by the API's integration tests: a test site (a real store with a credential key, its
+//! files in a temporary directory, custody, alerts, an admin signed in with a bearer token) whose
 //! [`AppState`] each test adjusts, a server for it on 127.0.0.1:0 that stops when dropped
 //! ([`HttpSite`], with fixtures added through the API), requests over HTTP or in process, and a
 //! router that sends the admin's token with every request that names no credentials itself.
+//!
+//! The store is a SQLite file in the site's directory, or, where
+//! `ROEH_STORE_TEST_POSTGRES=1`, a fresh database on the test binary's PostgreSQL cluster
+//! ([`roeh_testkit::postgres::test_database`]): the same tests run on both databases.
 //!
 //! Every test binary compiles this module on its own and uses only part of it, hence the
 //! `dead_code` allowance.
@@ -44,25 +48,31 @@ pub struct Site {
     pub store: Store,
     /// The store's credential key.
     pub key: CredentialKey,
-    /// The database file's path.
+    /// The database: what [`Store::open`] takes (see [`database`]).
     pub db: String,
     /// An unrestricted admin's API token.
     pub admin: String,
-    /// The site's directory (database, keys, exports, footage).
+    /// The site's directory (SQLite's database, keys, exports, footage).
     pub dir: tempfile::TempDir,
 }
 
-/// The API's state for a site in `dir` with no users yet: the store `roeh.db` with a fresh
-/// credential key (returned), custody, alerts on `clock` with `alerts`, [`NoCameras`], default
-/// ONVIF settings and no analytics.
+/// The database of a site in `dir`, as [`Store::open`] takes it: a new database on PostgreSQL
+/// where the tests run there, else the SQLite file `roeh.db` in `dir`.
+pub fn database(dir: &std::path::Path) -> String {
+    roeh_testkit::postgres::test_database()
+        .unwrap_or_else(|| dir.join("roeh.db").to_str().unwrap().to_string())
+}
+
+/// The API's state for a site in `dir` with no users yet: the store (a new [`database`]) with a
+/// fresh credential key (returned), custody, alerts on `clock` with `alerts`, [`NoCameras`],
+/// default ONVIF settings and no analytics; and the database.
 pub async fn bare_state(
     dir: &std::path::Path,
     clock: Arc<dyn Clock>,
     alerts: AlertsSettings,
-) -> (AppState, CredentialKey) {
-    let store = Store::open(dir.join("roeh.db").to_str().unwrap())
-        .await
-        .unwrap();
+) -> (AppState, CredentialKey, String) {
+    let db = database(dir);
+    let store = Store::open(&db).await.unwrap();
     let key = CredentialKey::generate().unwrap();
     store.set_credential_key(key.clone()).unwrap();
     let custody = custody(&store, clock.clone(), dir).await;
@@ -79,21 +89,21 @@ pub async fn bare_state(
         console: Arc::default(),
         metrics: roeh_api::metrics::Metrics::new(),
     };
-    (state, key)
+    (state, key, db)
 }
 
 /// A [`Site`] on `clock` whose alerts service runs with `alerts` (see [`bare_state`]), with an
 /// admin.
 pub async fn site(clock: Arc<dyn Clock>, alerts: AlertsSettings) -> Site {
     let dir = tempfile::tempdir().unwrap();
-    let (state, key) = bare_state(dir.path(), clock, alerts).await;
+    let (state, key, db) = bare_state(dir.path(), clock, alerts).await;
     let store = state.store.clone();
     let admin = admin_token(&store).await;
     Site {
         state,
         store,
         key,
-        db: dir.path().join("roeh.db").to_str().unwrap().to_string(),
+        db,
         admin,
         dir,
     }
@@ -146,7 +156,7 @@ pub struct HttpSite<C: ?Sized> {
     pub admin: String,
     /// The store's credential key.
     pub key: CredentialKey,
-    /// The database file's path.
+    /// The database, as [`Site::db`].
     pub db: String,
     /// The running server.
     pub served: Served,
@@ -441,4 +451,43 @@ pub async fn custody(
     )
     .await
     .unwrap()
+}
+
+/// Every byte the database `db` (a [`Site::db`]) has written to disk so far: SQLite's file and
+/// its WAL; on PostgreSQL, after a checkpoint, the database's own files and the cluster's WAL
+/// (shared with the other tests of the binary, which only adds bytes). For checks that a secret
+/// never reaches the disk in clear.
+pub fn database_bytes(db: &str) -> Vec<u8> {
+    let mut files = Vec::new();
+    if db.starts_with("postgres:") {
+        let name = db.rsplit('/').next().unwrap();
+        let cluster = roeh_testkit::postgres::shared();
+        cluster.psql(name, "CHECKPOINT").unwrap();
+        let oid = cluster
+            .psql(
+                name,
+                "SELECT oid FROM pg_database WHERE datname = current_database()",
+            )
+            .unwrap();
+        let data = cluster.data_dir();
+        for sub in [data.join("base").join(oid.trim()), data.join("pg_wal")] {
+            for e in std::fs::read_dir(&sub).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_file() {
+                    files.push(e.path());
+                }
+            }
+        }
+        assert!(files.len() > 1, "no files under {}", data.display());
+    } else {
+        files.push(std::path::PathBuf::from(db));
+        files.push(std::path::PathBuf::from(format!("{db}-wal")));
+    }
+    let mut all = Vec::new();
+    for f in files {
+        if let Ok(b) = std::fs::read(f) {
+            all.extend(b);
+        }
+    }
+    all
 }
