@@ -15,6 +15,10 @@
 //! unit run the full client check on each one (signature, expiry, replay, order), the others
 //! only unwrap it, since in the field that work is done on the clients' own devices.
 //!
+//! `--database sqlite|postgres|both`: the store on a SQLite file (the default) or on a local
+//! PostgreSQL cluster started for the run with `fsync` on; `both` measures SQLite, then
+//! PostgreSQL, in this one run.
+//!
 //! Invariants: every operator must receive every event (seq contiguous, none twice) and every
 //! unit exactly its dispatch; the run fails otherwise. Needs about 2 file descriptors per client
 //! (`ulimit -n`).
@@ -51,6 +55,9 @@ struct Args {
     /// Alerts raised per second; 0 raises them as fast as the service takes them.
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
+    /// `sqlite`, `postgres` or `both` (SQLite, then PostgreSQL, in this one run).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
 }
 
 struct NoCameras;
@@ -273,17 +280,35 @@ fn main() -> Result<()> {
     if args.units > args.alerts {
         bail!("--units must not exceed --alerts (each unit gets one alert)");
     }
+    let databases: &[&str] = match args.database.as_str() {
+        "sqlite" => &["sqlite"],
+        "postgres" => &["postgres"],
+        "both" => &["sqlite", "postgres"],
+        other => bail!("--database {other}: sqlite, postgres or both"),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run(args))
+    for db in databases {
+        println!("== database: {db} ==");
+        rt.block_on(run(&args, db))?;
+    }
+    Ok(())
 }
 
-async fn run(args: Args) -> Result<()> {
+async fn run(args: &Args, database: &str) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let db = dir.path().join("roeh.db");
-    let store = roeh_store::Store::open(db.to_str().context("temp path")?).await?;
+    // The cluster outlives every use of the store below (it is dropped last).
+    let (store, _cluster) = if database == "postgres" {
+        let c = roeh_testkit::postgres::Cluster::start_durable(dir.path())?;
+        let url = c.create_database("bench")?;
+        (roeh_store::Store::open(&url).await?, Some(c))
+    } else {
+        let db = dir.path().join("roeh.db");
+        let store = roeh_store::Store::open(db.to_str().context("temp path")?).await?;
+        (store, None)
+    };
     store.set_credential_key(roeh_store::CredentialKey::generate()?)?;
     let custody = roeh_custody::Custody::open(
         store.clone(),
@@ -555,5 +580,6 @@ async fn run(args: Args) -> Result<()> {
     signing_cost(&http, &base, &admin).await?;
     let _ = stop_server.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    store.close().await;
     Ok(())
 }

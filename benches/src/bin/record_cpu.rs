@@ -5,7 +5,12 @@
 //! cargo build --release -p roeh -p roeh-benches
 //! target/release/record_cpu --cameras 8 --secs 60                 # roeh vs ffmpeg
 //! target/release/record_cpu --cameras 64 --secs 120 --no-ffmpeg --footage .cache/roeh/footage/vtest_h264_small.mp4
+//! target/release/record_cpu --cameras 256 --secs 60 --no-ffmpeg --database both   # SQLite, then PostgreSQL
 //! ```
+//!
+//! `--database postgres` records into a local PostgreSQL cluster started for the run with `fsync`
+//! on (`[server] database_url`); its server processes' CPU time over the window is reported
+//! beside roeh's, since with SQLite that work runs inside roeh.
 
 use anyhow::Context;
 use clap::Parser;
@@ -33,6 +38,9 @@ struct Args {
     /// The roeh binary (default: next to this one).
     #[arg(long)]
     roeh: Option<PathBuf>,
+    /// `sqlite`, `postgres` or `both` (SQLite, then PostgreSQL, in this one run).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
 }
 
 struct Measured {
@@ -42,6 +50,8 @@ struct Measured {
     frames_received: Option<u64>,
     /// Gaps opened in the window, and reconnects since start, over all cameras.
     gaps: Option<(usize, u64)>,
+    /// CPU time of the PostgreSQL server's processes over the window, when recording into one.
+    db_cpu_s: Option<f64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,6 +60,12 @@ fn main() -> anyhow::Result<()> {
         .footage
         .clone()
         .unwrap_or_else(|| roeh_testkit::footage("vtest_h264.mp4"));
+    let databases: &[&str] = match args.database.as_str() {
+        "sqlite" => &["sqlite"],
+        "postgres" => &["postgres"],
+        "both" => &["sqlite", "postgres"],
+        other => anyhow::bail!("--database {other}: sqlite, postgres or both"),
+    };
     let roeh = match &args.roeh {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("roeh"),
@@ -69,18 +85,30 @@ fn main() -> anyhow::Result<()> {
         args.secs
     );
 
-    let r = measure_roeh(&roeh, &server, &args)?;
     let cam_min = args.cameras as f64 * args.secs as f64 / 60.0;
-    println!(
-        "roeh:   {:.3} CPU s per camera-minute, RSS {:.2} MB per stream, frames received/sent {}/{} ({:.4})",
-        r.cpu_s / cam_min,
-        r.rss_per_stream_mb,
-        r.frames_received.unwrap_or(0),
-        r.frames_sent,
-        r.frames_received.unwrap_or(0) as f64 / r.frames_sent.max(1) as f64
-    );
-    if let Some((gaps, reconnects)) = r.gaps {
-        println!("roeh:   gaps opened in the window {gaps}, reconnects since start {reconnects}");
+    let mut roeh_cpu = 0.0;
+    for db in databases {
+        let r = measure_roeh(&roeh, &server, &args, db)?;
+        roeh_cpu = r.cpu_s;
+        println!(
+            "roeh ({db}):   {:.3} CPU s per camera-minute, RSS {:.2} MB per stream, frames received/sent {}/{} ({:.4})",
+            r.cpu_s / cam_min,
+            r.rss_per_stream_mb,
+            r.frames_received.unwrap_or(0),
+            r.frames_sent,
+            r.frames_received.unwrap_or(0) as f64 / r.frames_sent.max(1) as f64
+        );
+        if let Some(db_cpu) = r.db_cpu_s {
+            println!(
+                "roeh ({db}):   PostgreSQL server {:.3} CPU s per camera-minute",
+                db_cpu / cam_min
+            );
+        }
+        if let Some((gaps, reconnects)) = r.gaps {
+            println!(
+                "roeh ({db}):   gaps opened in the window {gaps}, reconnects since start {reconnects}"
+            );
+        }
     }
     if !args.no_ffmpeg {
         let f = measure_ffmpeg(&server, &args)?;
@@ -89,7 +117,8 @@ fn main() -> anyhow::Result<()> {
             f.cpu_s / cam_min,
             f.rss_per_stream_mb
         );
-        println!("ratio roeh/ffmpeg CPU: {:.3}", r.cpu_s / f.cpu_s);
+        // Against the last database measured.
+        println!("ratio roeh/ffmpeg CPU: {:.3}", roeh_cpu / f.cpu_s);
     }
     server.stop();
     Ok(())
@@ -99,10 +128,21 @@ fn measure_roeh(
     bin: &std::path::Path,
     server: &TestCamServer,
     args: &Args,
+    database: &str,
 ) -> anyhow::Result<Measured> {
     let dir = tempfile::tempdir()?;
+    // Dropped after roeh has stopped (declared after `dir`, so dropped before it).
+    let cluster = if database == "postgres" {
+        Some(roeh_testkit::postgres::Cluster::start_durable(dir.path())?)
+    } else {
+        None
+    };
+    let database_url = match &cluster {
+        Some(c) => format!("database_url = \"{}\"\n", c.create_database("roeh")?),
+        None => String::new(),
+    };
     let mut toml = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[recording]\nsegment_secs = 10.0\nmin_free_bytes = 0\n",
+        "[server]\n{database_url}listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[recording]\nsegment_secs = 10.0\nmin_free_bytes = 0\n",
         dir.path().join("data").display()
     );
     for (i, u) in server.urls().iter().enumerate() {
@@ -145,10 +185,17 @@ fn measure_roeh(
     let (_, recv0) = frames(&base).context("health")?;
     let health: serde_json::Value = roeh_testkit::get(&format!("{base}/api/health"))?.json()?;
     let window_start = health["time"].as_str().context("health time")?.to_string();
+    // The PostgreSQL server: its postmaster and every backend under it.
+    let postmaster = match &cluster {
+        Some(_) => Some(postmaster_pid(&dir.path().join("pg/data"))?),
+        None => None,
+    };
+    let db0 = postmaster.map(tree_usage).transpose()?;
     let u0 = proc_usage(p.pid())?;
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(args.secs));
     let u1 = proc_usage(p.pid())?;
+    let db1 = postmaster.map(tree_usage).transpose()?;
     let sent1: u64 = (0..args.cameras).map(|i| server.frames_sent(i)).sum();
     let (_, recv1) = frames(&base).context("health")?;
     let wall = t0.elapsed().as_secs_f64();
@@ -165,14 +212,68 @@ fn measure_roeh(
         reconnects += c["health"]["reconnects"].as_u64().unwrap_or(0);
     }
     let _ = p.terminate(Duration::from_secs(20))?;
+    drop(cluster);
     let cpu = (u1.cpu - u0.cpu).as_secs_f64() * args.secs as f64 / wall;
+    let db_cpu_s = match (db0, db1) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a).as_secs_f64() * args.secs as f64 / wall),
+        _ => None,
+    };
     Ok(Measured {
         cpu_s: cpu,
         rss_per_stream_mb: u1.rss as f64 / args.cameras as f64 / 1e6,
         frames_sent: sent1 - sent0,
         frames_received: Some(recv1 - recv0),
         gaps: Some((gaps, reconnects)),
+        db_cpu_s,
     })
+}
+
+/// The PostgreSQL postmaster's process id, from the first line of `postmaster.pid`.
+fn postmaster_pid(data: &std::path::Path) -> anyhow::Result<u32> {
+    let text = std::fs::read_to_string(data.join("postmaster.pid"))?;
+    text.lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .context("postmaster.pid")
+}
+
+/// CPU time of `root` and every process under it, now (processes that ended are not counted;
+/// the store's pool keeps its backends).
+fn tree_usage(root: u32) -> anyhow::Result<Duration> {
+    let mut parent = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc")? {
+        let Ok(pid) = e?.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        if let Some(ppid) = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<u32>().ok())
+        {
+            parent.insert(pid, ppid);
+        }
+    }
+    let mut total = Duration::ZERO;
+    for &pid in parent.keys() {
+        let mut p = pid;
+        let under = loop {
+            if p == root {
+                break true;
+            }
+            match parent.get(&p) {
+                Some(&pp) if pp != 0 && pp != p => p = pp,
+                _ => break false,
+            }
+        };
+        if under && let Ok(u) = proc_usage(pid) {
+            total += u.cpu;
+        }
+    }
+    Ok(total)
 }
 
 fn measure_ffmpeg(server: &TestCamServer, args: &Args) -> anyhow::Result<Measured> {
@@ -233,5 +334,6 @@ fn measure_ffmpeg(server: &TestCamServer, args: &Args) -> anyhow::Result<Measure
         frames_sent: 0,
         frames_received: None,
         gaps: None,
+        db_cpu_s: None,
     })
 }
