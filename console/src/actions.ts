@@ -21,6 +21,15 @@ import {
   replaceAll,
 } from './lib/alerts';
 import { Api, ApiError, type HttpResponse, type PtzCommand, type PtzView, type RaiseBody } from './lib/api';
+import {
+  type CustodyLog,
+  type ExportView,
+  fieldOf,
+  type HoldView,
+  homeOf,
+  pagesFor,
+  takesPush,
+} from './lib/evidence';
 import { isolate } from './lib/format';
 import { PushClient, type SocketLike } from './lib/pushclient';
 import type { GapInfo, Seg } from './lib/playback';
@@ -234,10 +243,15 @@ function signedIn(): void {
   });
   namesLoadedAt = 0;
   void loadNames();
-  push.start();
+  // The alert stream is for those who handle alerts (and units); others have no queue.
+  if (me && takesPush(me.role)) push.start();
   if (me?.role === 'unit') {
     if (route.value !== 'unit') go('unit');
-  } else if (!['alerts', 'live', 'units', 'playback'].includes(route.value)) go('alerts');
+  } else if (me) {
+    const pages: string[] = pagesFor(me.role);
+    const home = homeOf(me.role);
+    if (!pages.includes(route.value) && home) go(home);
+  }
 }
 
 /** The session has ended (`explicit`: the operator signed out). */
@@ -611,6 +625,167 @@ export async function recordings(
       gaps,
       incidents: incidents.map((i) => ({ id: i.id, opened_us: i.opened_at_us, kind: i.kind })),
     };
+  } catch (e) {
+    return message(e);
+  }
+}
+
+// ----- the investigator's pages: search, exports, holds, custody -----
+
+/** A refusal of a form: the server's message, and the field it concerns (null: the form's). */
+export interface FormError<F extends string> {
+  message: string;
+  field: F | null;
+}
+
+function formError<F extends string>(e: unknown, fields: readonly F[]): FormError<F> {
+  const m = message(e);
+  return { message: m, field: e instanceof ApiError && e.kind !== 'network' ? fieldOf(m, fields) : null };
+}
+
+/** `IncidentView`, the parts the search shows. */
+export interface IncidentInfo {
+  id: string;
+  hotspot_id: string;
+  camera_id: string;
+  kind: string;
+  severity: string;
+  reason: string;
+  state: string;
+  opened_at: string;
+  opened_at_us: number;
+  evidence: { start: string; end: string | null; start_us: number; end_us: number | null; mp4_url: string };
+}
+
+/** The search's filters: camera, hotspot, range (µs), incident id. */
+export interface SearchQuery {
+  camera: string;
+  hotspot: string;
+  start: number;
+  end: number;
+  incident: string;
+}
+
+/** Incidents matching `q` (one incident when its id is given), newest first; the server's
+ * message on failure. */
+export async function searchIncidents(q: SearchQuery): Promise<IncidentInfo[] | string> {
+  try {
+    const id = q.incident.trim();
+    if (id !== '') {
+      return [await api.request<IncidentInfo>('GET', `/api/incidents/${encodeURIComponent(id)}`)];
+    }
+    const p = new URLSearchParams({
+      start: new Date(Math.floor(q.start / 1000)).toISOString(),
+      end: new Date(Math.floor(q.end / 1000)).toISOString(),
+      limit: '200',
+    });
+    if (q.camera) p.set('camera', q.camera);
+    if (q.hotspot) p.set('hotspot', q.hotspot);
+    return await api.request<IncidentInfo[]>('GET', `/api/incidents?${p.toString()}`);
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** The fields of the export and hold forms a refusal may point at. */
+export const EVIDENCE_FIELDS = ['case', 'reason', 'camera', 'start', 'end', 'incident'] as const;
+export type EvidenceField = (typeof EVIDENCE_FIELDS)[number];
+
+/** The body naming the footage: the incident, or the camera and range. */
+function targetBody(t: { incident: string | null; camera: string; start: string; end: string }) {
+  return t.incident ? { incident: t.incident } : { camera: t.camera, start: t.start, end: t.end };
+}
+
+/** Starts an export; the job as accepted, or the refusal. */
+export async function startExport(
+  target: { incident: string | null; camera: string; start: string; end: string },
+  reason: string,
+  caseRef: string,
+): Promise<ExportView | FormError<EvidenceField>> {
+  try {
+    const v = await api.request<ExportView>('POST', '/api/exports', {
+      ...targetBody(target),
+      reason,
+      case: caseRef,
+    });
+    announce(t.value('export.started'));
+    return v;
+  } catch (e) {
+    return formError(e, EVIDENCE_FIELDS);
+  }
+}
+
+/** One export job with its progress; the server's message on failure. */
+export async function exportJob(id: string): Promise<ExportView | string> {
+  try {
+    return await api.request<ExportView>('GET', `/api/exports/${encodeURIComponent(id)}`);
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** The latest export jobs the caller may see. */
+export async function exportList(): Promise<ExportView[] | string> {
+  try {
+    return await api.request<ExportView[]>('GET', '/api/exports?limit=200');
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Every hold the caller may see, lifted ones included. */
+export async function holdList(): Promise<HoldView[] | string> {
+  try {
+    return await api.request<HoldView[]>('GET', '/api/holds?all=true');
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Places a hold; the hold, or the refusal. */
+export async function placeHold(
+  target: { incident: string | null; camera: string; start: string; end: string },
+  reason: string,
+  caseRef: string,
+): Promise<HoldView | FormError<EvidenceField>> {
+  try {
+    const v = await api.request<HoldView>('POST', '/api/holds', {
+      ...targetBody(target),
+      reason,
+      case: caseRef,
+    });
+    announce(t.value('holds.placed'));
+    return v;
+  } catch (e) {
+    return formError(e, EVIDENCE_FIELDS);
+  }
+}
+
+/** Lifts a hold with a reason; null, or the refusal. */
+export async function liftHold(id: number, reason: string): Promise<FormError<'reason'> | null> {
+  try {
+    await api.request<unknown>('POST', `/api/holds/${id}/clear`, { reason });
+    announce(t.value('holds.liftedDone'));
+    return null;
+  } catch (e) {
+    return formError(e, ['reason'] as const);
+  }
+}
+
+/** The custody log at `path` (see `custodyPath`); the server's message on failure. */
+export async function custodyLog(path: string): Promise<CustodyLog | string> {
+  try {
+    return await api.request<CustodyLog>('GET', path);
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** The site's public keys (PEM), current first; the server's message on failure. */
+export async function siteKeys(): Promise<{ key_id: string; pem: string; retired_at: string | null }[] | string> {
+  try {
+    const keys = await api.request<{ key_id: string; pem: string; retired_at: string | null }[]>('GET', '/api/keys');
+    return [...keys].sort((a, b) => Number(a.retired_at !== null) - Number(b.retired_at !== null));
   } catch (e) {
     return message(e);
   }

@@ -61,7 +61,19 @@ export function setMuted(m: boolean): void {
 
 // ----- routing -----
 
-export type Route = 'setup' | 'login' | 'device' | 'alerts' | 'live' | 'unit' | 'units' | 'playback';
+export type Route =
+  | 'setup'
+  | 'login'
+  | 'device'
+  | 'alerts'
+  | 'live'
+  | 'unit'
+  | 'units'
+  | 'playback'
+  | 'search'
+  | 'exports'
+  | 'holds'
+  | 'custody';
 
 function parseHash(h: string): Route {
   if (h === '#/setup') return 'setup';
@@ -71,6 +83,10 @@ function parseHash(h: string): Route {
   if (h === '#/units') return 'units';
   if (h === '#/playback' || h.startsWith('#/playback/')) return 'playback';
   if (h === '#/live' || h.startsWith('#/live/')) return 'live';
+  if (h === '#/search') return 'search';
+  if (h === '#/exports') return 'exports';
+  if (h === '#/holds') return 'holds';
+  if (h === '#/custody' || h.startsWith('#/custody/')) return 'custody';
   return 'alerts';
 }
 
@@ -79,6 +95,16 @@ function parseLiveCamera(h: string): string | null {
   if (!h.startsWith('#/live/')) return null;
   try {
     return decodeURIComponent(h.slice('#/live/'.length)) || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The case of `#/custody/CASE`, or null. */
+function parseCase(h: string): string | null {
+  if (!h.startsWith('#/custody/')) return null;
+  try {
+    return decodeURIComponent(h.slice('#/custody/'.length)) || null;
   } catch {
     return null;
   }
@@ -101,6 +127,7 @@ export const route = signal<Route>(parseHash(location.hash));
 export const liveCamera = signal<string | null>(parseLiveCamera(location.hash));
 export const playbackCamera = signal<string | null>(parsePlayback(location.hash).camera);
 export const playbackAt = signal<number | null>(parsePlayback(location.hash).at);
+export const custodyCase = signal<string | null>(parseCase(location.hash));
 window.addEventListener('hashchange', () => {
   const p = parsePlayback(location.hash);
   batch(() => {
@@ -108,6 +135,7 @@ window.addEventListener('hashchange', () => {
     liveCamera.value = parseLiveCamera(location.hash);
     playbackCamera.value = p.camera;
     playbackAt.value = p.at;
+    custodyCase.value = parseCase(location.hash);
   });
 });
 
@@ -150,6 +178,20 @@ export const names = signal<Names>({ hotspots: new Map(), cameras: new Map(), ru
 
 /** User names of claimers, learned from claim events (summaries carry only the user id). */
 export const claimers = signal<Map<number, string>>(new Map());
+
+// ----- the investigator's pages -----
+
+/** What an export or a hold started from a search covers: an incident, or a camera's range. */
+export interface EvidenceTarget {
+  incident: string | null;
+  camera: string;
+  /** µs since 1970. */
+  start: number;
+  end: number;
+}
+
+/** The footage the export and hold forms are filled in with (from the search page). */
+export const evidenceTarget = signal<EvidenceTarget | null>(null);
 
 // ----- the patrol unit's phone -----
 

@@ -9,6 +9,8 @@ import { DevicePage, SetupPage, SignInPage } from './SignIn';
 import { UnitPage } from './Unit';
 import { UnitsPage } from './Units';
 import { PlaybackPage } from './Playback';
+import { CustodyPage, ExportsPage, HoldsPage, SearchPage } from './Evidence';
+import { homeOf, type Page, pagesFor } from '../lib/evidence';
 
 /** Moves focus to the page's main region (the hash stays the route's). */
 function skipToMain(e: Event) {
@@ -30,10 +32,26 @@ export function App() {
     );
   } else if (s === null || r === 'login') page = <SignInPage />;
   else if (s.role === 'unit') page = <UnitPage />;
-  else if (r === 'live') page = <LivePage />;
-  else if (r === 'units') page = <UnitsPage />;
-  else if (r === 'playback') page = <PlaybackPage />;
-  else page = <Queue />;
+  else {
+    // Each role sees only its own pages; another page's address shows the role's first.
+    const mine: string[] = pagesFor(s.role);
+    const p = (mine.includes(r) ? r : homeOf(s.role)) as Page | null;
+    if (p === 'live') page = <LivePage />;
+    else if (p === 'units') page = <UnitsPage />;
+    else if (p === 'playback') page = <PlaybackPage />;
+    else if (p === 'search') page = <SearchPage />;
+    else if (p === 'exports') page = <ExportsPage />;
+    else if (p === 'holds') page = <HoldsPage />;
+    else if (p === 'custody') page = <CustodyPage />;
+    else if (p === 'alerts') page = <Queue />;
+    else {
+      page = (
+        <main id="main" class="page-center" tabIndex={-1}>
+          <p class="muted">{t.value('app.noPages')}</p>
+        </main>
+      );
+    }
+  }
   return (
     <>
       <a class="skip-link" href="#main" onClick={skipToMain}>

@@ -2,6 +2,8 @@
 // sign-out. Every control is a labelled button; states are written out, not only coloured.
 
 import { signOut } from '../actions';
+import { type Page, pagesFor, takesPush } from '../lib/evidence';
+import type { MessageKey } from '../lib/i18n';
 import {
   clockSuspect,
   conn,
@@ -14,6 +16,18 @@ import {
   setMuted,
   t,
 } from '../store';
+
+/** The navigation's label of each page. */
+const NAV_LABELS: Record<Page, MessageKey> = {
+  alerts: 'nav.alerts',
+  live: 'nav.live',
+  playback: 'nav.playback',
+  units: 'nav.units',
+  search: 'nav.search',
+  exports: 'nav.exports',
+  holds: 'nav.holds',
+  custody: 'nav.custody',
+};
 
 function ConnBadge() {
   const s = conn.value;
@@ -48,20 +62,13 @@ export function Header() {
       <p class="brand">
         <span class="brand-name">{t.value('app.name')}</span>
       </p>
-      {me && me.role !== 'unit' && (
+      {me && me.role !== 'unit' && pagesFor(me.role).length > 0 && (
         <nav aria-label={t.value('nav.label')}>
-          <a href="#/alerts" aria-current={route.value === 'alerts' ? 'page' : undefined}>
-            {t.value('nav.alerts')}
-          </a>
-          <a href="#/live" aria-current={route.value === 'live' ? 'page' : undefined}>
-            {t.value('nav.live')}
-          </a>
-          <a href="#/playback" aria-current={route.value === 'playback' ? 'page' : undefined}>
-            {t.value('nav.playback')}
-          </a>
-          <a href="#/units" aria-current={route.value === 'units' ? 'page' : undefined}>
-            {t.value('nav.units')}
-          </a>
+          {pagesFor(me.role).map((p) => (
+            <a key={p} href={`#/${p}`} aria-current={route.value === p ? 'page' : undefined}>
+              {t.value(NAV_LABELS[p])}
+            </a>
+          ))}
         </nav>
       )}
       <ConnBadge />
@@ -80,14 +87,16 @@ export function Header() {
         >
           {t.value('header.otherLanguage')}
         </button>
-        <button
-          type="button"
-          class="btn btn-quiet btn-toggle"
-          aria-pressed={muted.value}
-          onClick={() => setMuted(!muted.value)}
-        >
-          {t.value('header.mute')}
-        </button>
+        {(!me || takesPush(me.role)) && (
+          <button
+            type="button"
+            class="btn btn-quiet btn-toggle"
+            aria-pressed={muted.value}
+            onClick={() => setMuted(!muted.value)}
+          >
+            {t.value('header.mute')}
+          </button>
+        )}
         {me && (
           <button type="button" class="btn btn-quiet" onClick={() => void signOut()}>
             {t.value('header.signOut')}

@@ -1,5 +1,5 @@
-//! Evidence routes: site keys, checkpoints, consistency proofs, legal holds and clip-bundle
-//! exports (docs/design/0005-evidence-format.md).
+//! Evidence routes: site keys, checkpoints, consistency proofs, legal holds, clip-bundle
+//! exports (docs/design/0005-evidence-format.md) and the custody log of a case.
 //!
 //! The actor of every custody event is the signed-in user ([`roeh_auth::Principal`], put in
 //! the request by the auth layer, which also checked the role: only investigators, supervisors
@@ -542,6 +542,162 @@ pub(crate) async fn download(
         .header("x-content-type-options", "nosniff")
         .body(Body::from_stream(stream))
         .map_err(|e| ApiError::new(roeh_domain::ErrorKind::Internal, e.to_string()))
+}
+
+/// Most events read per camera for a case's custody log (oldest first); a camera with more is
+/// marked `truncated`.
+const MAX_CASE_EVENTS: u32 = 100_000;
+
+/// One custody event of a case, as the evidence log holds it (`json`, byte for byte), with the
+/// fields people read pulled out.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct CustodyEventView {
+    /// The event's leaf in the evidence log.
+    log_index: u64,
+    time: String,
+    /// `footage_viewed`, `export_created`, `export_downloaded`, `hold_set`, `hold_cleared`, …
+    kind: String,
+    camera: Option<String>,
+    /// Who did it.
+    actor: Option<String>,
+    /// The export job concerned, if any.
+    export: Option<String>,
+    /// The hold concerned, if any.
+    hold: Option<i64>,
+    /// The footage concerned: its start and end (RFC 3339), where the event names them.
+    start: Option<String>,
+    end: Option<String>,
+    reason: Option<String>,
+    /// The event's JSON exactly as logged.
+    json: String,
+}
+
+/// The custody log of a case: every event that names the case (exports, downloads, holds) and
+/// every view of footage the case's exports and holds cover (a view names no case: it counts
+/// for a case when its range, or for live video its moment, overlaps one of the case's), in log
+/// order, on the cameras within the caller's scope.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct CustodyLogView {
+    case: String,
+    events: Vec<CustodyEventView>,
+    /// A camera of the case had more events than one answer reads: the oldest are shown.
+    truncated: bool,
+}
+
+fn text_at<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    v.get(key)
+        .or_else(|| v.get("detail").and_then(|d| d.get(key)))
+        .and_then(serde_json::Value::as_str)
+}
+
+/// The custody log of `case` on the cameras `reach` allows.
+async fn case_log(
+    st: &AppState,
+    reach: &crate::reach::Reach,
+    case: &str,
+) -> Result<CustodyLogView, ApiError> {
+    use std::collections::BTreeMap;
+    // The footage of the case, by camera: its exports' and holds' ranges.
+    let mut ranges: BTreeMap<roeh_domain::CameraId, Vec<(WallTime, WallTime)>> = BTreeMap::new();
+    for e in st.store.exports(MAX_CASE_EVENTS).await? {
+        if e.case_ref == case && reach.allows(e.camera) {
+            ranges.entry(e.camera).or_default().push((e.start, e.end));
+        }
+    }
+    for h in st.store.holds(false).await? {
+        if h.hold.case_ref == case && reach.allows(h.hold.camera) {
+            ranges
+                .entry(h.hold.camera)
+                .or_default()
+                .push((h.hold.start, h.hold.end));
+        }
+    }
+    let mut events = Vec::new();
+    let mut truncated = false;
+    for (camera, spans) in &ranges {
+        let rows = st.store.events(Some(*camera), MAX_CASE_EVENTS).await?;
+        truncated |= rows.len() >= MAX_CASE_EVENTS as usize;
+        for row in rows {
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&row.json) else {
+                continue;
+            };
+            let names_case = text_at(&v, "case") == Some(case);
+            let start = text_at(&v, "start").and_then(WallTime::parse);
+            let end = text_at(&v, "end").and_then(WallTime::parse);
+            // A view of the case's footage: its range (recordings) or its moment (live)
+            // overlaps a range of the case.
+            let (a, b) = match (start, end) {
+                (Some(a), Some(b)) => (a, b),
+                _ => (row.time, row.time),
+            };
+            let viewed =
+                row.kind == "footage_viewed" && spans.iter().any(|(s, e)| a <= *e && b >= *s);
+            if !(names_case || viewed) {
+                continue;
+            }
+            events.push(CustodyEventView {
+                log_index: row.log_index,
+                time: row.time.to_rfc3339(),
+                kind: row.kind.clone(),
+                camera: row.camera.map(|c| c.to_string()),
+                actor: text_at(&v, "actor").map(str::to_string),
+                export: text_at(&v, "export").map(str::to_string),
+                hold: v.get("hold").and_then(serde_json::Value::as_i64),
+                start: start.map(WallTime::to_rfc3339),
+                end: end.map(WallTime::to_rfc3339),
+                reason: text_at(&v, "reason").map(str::to_string),
+                json: String::from_utf8_lossy(&row.json).into_owned(),
+            });
+        }
+    }
+    events.sort_by_key(|e| e.log_index);
+    Ok(CustodyLogView {
+        case: case.to_string(),
+        events,
+        truncated,
+    })
+}
+
+/// `GET /api/exports/{id}/custody`: the custody log of the export's case.
+pub(crate) async fn export_custody(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<CustodyLogView>, ApiError> {
+    let id = job_id(&id)?;
+    let row = st
+        .store
+        .export(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such export"))?;
+    in_scope(&st, &p, row.camera)
+        .await
+        .map_err(|_| ApiError::not_found("no such export"))?;
+    let reach = crate::reach::reach(&st, &p.scope).await?;
+    Ok(Json(case_log(&st, &reach, &row.case_ref).await?))
+}
+
+/// `GET /api/holds/{id}/custody`: the custody log of the hold's case.
+pub(crate) async fn hold_custody(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<CustodyLogView>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::invalid("hold id must be an integer"))?;
+    let hold = st
+        .store
+        .holds(false)
+        .await?
+        .into_iter()
+        .find(|h| h.id == id)
+        .ok_or_else(|| ApiError::not_found("no such hold"))?;
+    in_scope(&st, &p, hold.hold.camera)
+        .await
+        .map_err(|_| ApiError::not_found("no such hold"))?;
+    let reach = crate::reach::reach(&st, &p.scope).await?;
+    Ok(Json(case_log(&st, &reach, &hold.hold.case_ref).await?))
 }
 
 #[cfg(test)]

@@ -683,6 +683,15 @@ pub(crate) fn entries() -> Vec<Entry> {
             needs(P::ManageHolds),
             json::<evidence::ClearedView>(),
         ),
+        // The custody log of a hold's or an export's case (reached through one of its objects,
+        // so the caller's scope decides as for the object itself).
+        route(
+            get.clone(),
+            "/api/holds/{id}/custody",
+            evidence::hold_custody,
+            needs(P::ViewEvidenceLog),
+            json::<evidence::CustodyLogView>(),
+        ),
         route(
             get.clone(),
             "/api/exports",
@@ -713,6 +722,13 @@ pub(crate) fn entries() -> Vec<Entry> {
             media("application/zip", "Evidence bundle."),
         )
         .footage(),
+        route(
+            get.clone(),
+            "/api/exports/{id}/custody",
+            evidence::export_custody,
+            needs(P::ViewEvidenceLog),
+            json::<evidence::CustodyLogView>(),
+        ),
         route(
             get.clone(),
             "/api/alerts",

@@ -1821,3 +1821,366 @@ fn ptz_story(site: &Site) {
     let st = proc_.terminate(Duration::from_secs(30)).unwrap();
     assert!(st.success(), "roeh exited with {st}");
 }
+
+/// Signs in on the console's sign-in page as `user` without waiting for a queue (roles without
+/// one land elsewhere).
+fn sign_in_as(b: &Browser, base: &str, user: &str, password: &str) {
+    b.goto(&format!("{base}/"));
+    b.until(
+        "the sign-in page",
+        "return document.getElementById('username')",
+    );
+    b.type_into("username", user);
+    b.type_into("password", password);
+    b.js("document.querySelector('form button[type=submit]').click(); return true");
+}
+
+/// Clicks the element `selector` (JavaScript's click, like a person's on a visible element).
+fn click(b: &Browser, selector: &str) {
+    let done = b.js(&format!(
+        "const e = document.querySelector({}); if (!e) return false; e.click(); return true",
+        json!(selector)
+    ));
+    assert_eq!(done, json!(true), "nothing to click at {selector}");
+}
+
+/// Fills the export form that the search opened (reason typed, case left out first), checks the
+/// server's refusal next to the case field with the reason kept, then gives the case and waits
+/// for the progress bar to finish; returns the job's download path.
+fn export_with_case(b: &Browser, lang: &str, reason: &str, case: &str) -> String {
+    b.until(
+        "the export form",
+        "return document.getElementById('export-reason')",
+    );
+    b.type_into("export-reason", reason);
+    click(b, "#export-form button[type=submit]");
+    let refusal = b.until(
+        "the refusal next to the case number",
+        "const e = document.getElementById('export-case-error'); return e && e.textContent",
+    );
+    assert!(
+        refusal.as_str().unwrap().contains("case"),
+        "the server's message: {refusal}"
+    );
+    assert_eq!(
+        b.js("return [document.getElementById('export-reason').value, \
+              document.getElementById('export-case').getAttribute('aria-invalid'), \
+              document.getElementById('export-case').getAttribute('aria-describedby')]"),
+        json!([reason, "true", "export-case-error export-case-hint"]),
+        "the typed reason is kept and the case field is marked"
+    );
+    b.shot(&format!("export-refused-{lang}"));
+    b.type_into("export-case", case);
+    click(b, "#export-form button[type=submit]");
+    b.until(
+        "the progress bar",
+        "return document.querySelector('progress#export-progress')",
+    );
+    b.shot(&format!("export-progress-{lang}"));
+    b.until(
+        "the progress bar finished",
+        "const p = document.querySelector('progress#export-progress'); \
+         return p && p.dataset.state === 'done' && p.value === 100 && \
+                document.querySelector('a.download-bundle') && \
+                document.querySelector('a.download-key')",
+    );
+    assert!(
+        b.js("return document.querySelector('.export-progress').textContent")
+            .as_str()
+            .unwrap()
+            .contains("100%")
+    );
+    b.js("document.querySelector('.verify').scrollIntoView({block: 'center'}); return true");
+    b.shot(&format!("export-done-{lang}"));
+    b.js("return document.querySelector('a.download-bundle').getAttribute('href')")
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn an_investigator_finds_an_incident_exports_it_for_a_case_verifies_the_zip_and_reads_its_custody_log()
+ {
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
+    let site = Site::new(4.0, &[("Gate".into(), server.url(0))]);
+    let (proc_, base) = site.serve();
+    let cams = wait_streaming(&base, Some(1)).unwrap();
+    let gate = cams[0]["id"].as_str().unwrap().to_string();
+    roeh_testkit::wait_for("three recorded segments", GUARD, || {
+        let (_, v) = call(
+            "GET",
+            &format!("{base}/api/cameras/{gate}/segments"),
+            Value::Null,
+        );
+        (v.as_array()?.len() >= 3).then_some(())
+    })
+    .unwrap();
+    // An incident on the gate camera: an alert raised by the control room at this moment.
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/hotspots"),
+        json!({"name": "Gate", "lat": 32.08, "lon": 34.77, "priority": 2,
+               "cameras": [gate], "zones": [],
+               "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/alerts"),
+        json!({"source": "camera", "camera": gate, "phenomenon": "fight", "severity": "high",
+               "description": "Two men pushing at the gate"}),
+    );
+    assert!(s == 200 || s == 201, "{v}");
+    let (_, incidents) = call("GET", &format!("{base}/api/incidents"), Value::Null);
+    let incident = incidents[0]["id"].as_str().unwrap().to_string();
+    let password = "a-long-investigator-Passw0rd";
+    user_with_password(&base, "noa", "investigator", password);
+    let token = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "noa", "password": password, "kind": "api"}))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Hebrew: the investigator lands on the footage search; the navigation holds the evidence
+    // pages and nothing of the control room's (no queue, no live video).
+    let b = Browser::open("investigator", "he", 1400, 900);
+    sign_in_as(&b, &base, "noa", password);
+    b.until(
+        "the footage search",
+        "return document.getElementById('search-title')",
+    );
+    assert_eq!(
+        b.js(
+            "return [...document.querySelectorAll('header nav a')].map(a => a.getAttribute('href'))"
+        ),
+        json!([
+            "#/playback",
+            "#/search",
+            "#/exports",
+            "#/holds",
+            "#/custody"
+        ])
+    );
+    assert_eq!(b.js("return document.documentElement.dir"), json!("rtl"));
+    b.js("location.hash = '#/alerts'; return true");
+    b.until(
+        "the search instead of a queue",
+        "return location.hash === '#/alerts' && document.getElementById('search-title') && \
+                !document.getElementById('queue-title')",
+    );
+
+    // The incident, found by its id, and watched (a view of its footage, logged for custody).
+    b.type_into("search-incident", &incident);
+    click(&b, ".search-form button[type=submit]");
+    let row = format!("#incident-{incident}");
+    b.until(
+        "the incident found",
+        &format!(
+            "return document.querySelectorAll('tr.incident-row').length === 1 && \
+                    document.querySelector('{row}')"
+        ),
+    );
+    click(&b, &format!("{row} .action-watch"));
+    b.until(
+        "the incident's footage playing",
+        "const v = document.querySelector('video.evidence-video'); return v && v.currentTime > 0.3",
+    );
+    b.shot("search-he");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    // Exported for a case: refused without a case number, then the progress bar runs to the end.
+    click(&b, &format!("{row} .action-export"));
+    let case = "PD-2026-4711";
+    let download = export_with_case(&b, "he", "assault reported at the gate", case);
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+    let bundle = b
+        .js("return document.querySelector('a.download-bundle').getAttribute('download')")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let export_id = download
+        .trim_start_matches("/api/exports/")
+        .trim_end_matches("/download")
+        .to_string();
+    assert_eq!(bundle, format!("roeh-evidence-{export_id}.zip"));
+
+    // The ZIP, downloaded as the investigator, and the site key from the page's own link.
+    let dir = tempfile::tempdir().unwrap();
+    let zip = reqwest::blocking::Client::new()
+        .get(format!("{base}{download}"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(zip.status().as_u16(), 200);
+    std::fs::write(dir.path().join(&bundle), zip.bytes().unwrap()).unwrap();
+    let pem = b.js(
+        "const h = document.querySelector('a.download-key').getAttribute('href'); \
+         return h.startsWith('data:application/x-pem-file;charset=utf-8,') && \
+                decodeURIComponent(h.slice(h.indexOf(',') + 1))",
+    );
+    let pem = pem.as_str().unwrap();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
+    assert_eq!(
+        b.js("return document.querySelector('a.download-key').getAttribute('download')"),
+        json!("site-key.pem")
+    );
+    std::fs::write(dir.path().join("site-key.pem"), pem).unwrap();
+
+    // The page's commands, run as written (the verifier is `roeh verify` here): all say OK.
+    let commands = b
+        .js("return document.querySelector('pre.commands').textContent")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lines: Vec<&str> = commands.lines().collect();
+    assert_eq!(lines.len(), 3, "{commands}");
+    assert_eq!(lines[0], format!("roeh-verify --key site-key.pem {bundle}"));
+    assert!(lines[2].starts_with("openssl pkeyutl -verify -pubin -inkey site-key.pem"));
+    for line in &lines {
+        let line = match line.strip_prefix("roeh-verify ") {
+            Some(rest) => format!("'{BIN}' verify {rest}"),
+            None => line.to_string(),
+        };
+        let out = std::process::Command::new("sh")
+            .args(["-c", &line])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{line}: {text}");
+        if line.contains(" verify --key ") {
+            assert!(text.starts_with("OK"), "{text}");
+        }
+        if line.starts_with("openssl") {
+            assert!(text.contains("Signature Verified Successfully"), "{text}");
+        }
+    }
+
+    // The case's custody log: the view, the export and the download, each by the investigator.
+    b.js(&format!(
+        "location.hash = '#/custody/' + encodeURIComponent({}); return true",
+        json!(case)
+    ));
+    let kinds = b.until(
+        "the custody log with the download",
+        "const k = [...document.querySelectorAll('table.custody-log tr[data-kind]')] \
+           .map(r => r.dataset.kind); \
+         return k.includes('export_downloaded') && k",
+    );
+    for kind in ["footage_viewed", "export_created", "export_downloaded"] {
+        assert!(
+            kinds.as_array().unwrap().contains(&json!(kind)),
+            "{kind} in {kinds}"
+        );
+    }
+    let log: Value = reqwest::blocking::Client::new()
+        .get(format!("{base}/api/exports/{export_id}/custody"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(log["case"], case);
+    for kind in ["footage_viewed", "export_created", "export_downloaded"] {
+        let e = log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind} in {log}"));
+        assert_eq!(e["actor"], "noa", "{e}");
+    }
+    b.shot("custody-he");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    // English: the same steps for a second case, and a hold placed and lifted with a reason.
+    b.js("document.querySelector('.header-tools button[lang=en]').click(); return true");
+    b.until(
+        "the English page",
+        "return document.documentElement.dir === 'ltr'",
+    );
+    b.js("location.hash = '#/search'; return true");
+    b.until(
+        "the incident in the search",
+        &format!("return document.querySelector('{row}')"),
+    );
+    b.shot("search-en");
+    click(&b, &format!("{row} .action-export"));
+    export_with_case(&b, "en", "copy for the prosecutor", "PD-2026-4712");
+
+    b.js("location.hash = '#/search'; return true");
+    b.until(
+        "the incident in the search",
+        &format!("return document.querySelector('{row} .action-hold')"),
+    );
+    click(&b, &format!("{row} .action-hold"));
+    b.until(
+        "the hold form",
+        "return document.getElementById('hold-case')",
+    );
+    b.type_into("hold-case", case);
+    b.type_into("hold-reason", "kept for the trial");
+    click(&b, "form.ev-form button[type=submit]");
+    b.until(
+        "the placed hold under its case",
+        "return document.querySelector('.case-card .hold:not(.lifted) .action-lift')",
+    );
+    click(&b, ".case-card .hold:not(.lifted) .action-lift");
+    let lift = b
+        .until(
+            "the lift form",
+            "const i = document.querySelector('.lift-form input'); return i && i.id",
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    click(&b, ".lift-form button[type=submit]");
+    b.until(
+        "the refusal of a lift without a reason",
+        &format!("return document.getElementById('{lift}-error')"),
+    );
+    b.type_into(&lift, "the court released it");
+    click(&b, ".lift-form button[type=submit]");
+    b.until(
+        "the lifted hold",
+        "return document.querySelector('.case-card .hold.lifted') && \
+                !document.querySelector('.lift-form')",
+    );
+    b.shot("holds-en");
+    b.js(&format!(
+        "location.hash = '#/custody/' + encodeURIComponent({}); return true",
+        json!(case)
+    ));
+    b.until(
+        "the hold in the custody log",
+        "return document.querySelector('table.custody-log tr[data-kind=hold_cleared]') && \
+                document.querySelector('table.custody-log tr[data-kind=hold_set]')",
+    );
+    b.shot("custody-en");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+    b.js("document.querySelector('.header-tools button[lang=he]').click(); return true");
+    b.until(
+        "the Hebrew page",
+        "return document.documentElement.dir === 'rtl'",
+    );
+    b.js("location.hash = '#/holds'; return true");
+    b.until(
+        "the holds page",
+        "return document.querySelector('.case-card .hold.lifted')",
+    );
+    b.shot("holds-he");
+
+    drop(b);
+    let st = proc_.terminate(Duration::from_secs(30)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    server.stop();
+}
