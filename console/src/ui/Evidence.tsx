@@ -307,16 +307,16 @@ export function SearchPage() {
       )}
       {list.length > 0 && (
         <table class="ev-table results">
-          <thead>
-            <tr>
-              <th scope="col">{t.value('search.col.time')}</th>
-              <th scope="col">{t.value('search.col.kind')}</th>
-              <th scope="col">{t.value('search.camera')}</th>
-              <th scope="col">{t.value('search.hotspot')}</th>
-              <th scope="col">{t.value('search.col.reason')}</th>
-              <th scope="col">{t.value('search.col.actions')}</th>
-            </tr>
-          </thead>
+          <Head
+            keys={[
+              'search.col.time',
+              'search.col.kind',
+              'search.camera',
+              'search.hotspot',
+              'search.col.reason',
+              'search.col.actions',
+            ]}
+          />
           <tbody>
             {list.map((i) => (
               <Fragment key={i.id}>
@@ -548,18 +548,33 @@ export function ExportsPage() {
   );
 }
 
+/** A table's header row: one column heading per message key. */
+function Head({ keys }: { keys: readonly MessageKey[] }) {
+  return (
+    <thead>
+      <tr>
+        {keys.map((k) => (
+          <th key={k} scope="col">
+            {t.value(k)}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
 function ExportTable({ list }: { list: readonly ExportView[] }) {
   return (
     <table class="ev-table">
-      <thead>
-        <tr>
-          <th scope="col">{t.value('evidence.case')}</th>
-          <th scope="col">{t.value('search.camera')}</th>
-          <th scope="col">{t.value('evidence.range')}</th>
-          <th scope="col">{t.value('evidence.by')}</th>
-          <th scope="col">{t.value('export.col.state')}</th>
-        </tr>
-      </thead>
+      <Head
+        keys={[
+          'evidence.case',
+          'search.camera',
+          'evidence.range',
+          'evidence.by',
+          'export.col.state',
+        ]}
+      />
       <tbody>
         {list.map((x) => (
           <tr key={x.id}>
@@ -845,16 +860,16 @@ export function CustodyPage() {
           </p>
           {log.truncated && <p class="error">{t.value('custody.truncated')}</p>}
           <table class="ev-table custody-log">
-            <thead>
-              <tr>
-                <th scope="col">{t.value('search.col.time')}</th>
-                <th scope="col">{t.value('custody.col.event')}</th>
-                <th scope="col">{t.value('evidence.by')}</th>
-                <th scope="col">{t.value('search.camera')}</th>
-                <th scope="col">{t.value('custody.col.details')}</th>
-                <th scope="col">{t.value('custody.col.leaf')}</th>
-              </tr>
-            </thead>
+            <Head
+              keys={[
+                'search.col.time',
+                'custody.col.event',
+                'evidence.by',
+                'search.camera',
+                'custody.col.details',
+                'custody.col.leaf',
+              ]}
+            />
             <tbody>
               {events.map((e) => (
                 <EventRow key={e.log_index} e={e} />

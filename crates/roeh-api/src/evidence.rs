@@ -472,20 +472,31 @@ fn uuid_text(id: &str) -> Option<String> {
     uuid::Uuid::try_parse(id).ok().map(|u| u.to_string())
 }
 
-pub(crate) async fn export(
-    State(st): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-) -> Result<Json<ExportView>, ApiError> {
-    let id = job_id(&id)?;
+/// The export job `id`, with the progress of a running one, if the caller's scope reaches its
+/// camera; "no such export" otherwise, so a job out of scope looks like none.
+async fn scoped_export(
+    st: &AppState,
+    p: &Principal,
+    id: &str,
+) -> Result<roeh_store::ExportRow, ApiError> {
+    let id = job_id(id)?;
     let row = st
         .custody
         .export_status(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such export"))?;
-    in_scope(&st, &p, row.camera)
+    in_scope(st, p, row.camera)
         .await
         .map_err(|_| ApiError::not_found("no such export"))?;
+    Ok(row)
+}
+
+pub(crate) async fn export(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<ExportView>, ApiError> {
+    let row = scoped_export(&st, &p, &id).await?;
     Ok(Json(row.into()))
 }
 
@@ -494,15 +505,7 @@ pub(crate) async fn download(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = job_id(&id)?;
-    let row = st
-        .custody
-        .export_status(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such export"))?;
-    in_scope(&st, &p, row.camera)
-        .await
-        .map_err(|_| ApiError::not_found("no such export"))?;
+    let row = scoped_export(&st, &p, &id).await?;
     let path = match (row.state, &row.path) {
         (roeh_store::ExportState::Done, Some(p)) if p.ends_with(".zip") => p.clone(),
         _ => {
@@ -664,15 +667,7 @@ pub(crate) async fn export_custody(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<CustodyLogView>, ApiError> {
-    let id = job_id(&id)?;
-    let row = st
-        .store
-        .export(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such export"))?;
-    in_scope(&st, &p, row.camera)
-        .await
-        .map_err(|_| ApiError::not_found("no such export"))?;
+    let row = scoped_export(&st, &p, &id).await?;
     let reach = crate::reach::reach(&st, &p.scope).await?;
     Ok(Json(case_log(&st, &reach, &row.case_ref).await?))
 }

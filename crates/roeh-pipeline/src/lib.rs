@@ -448,24 +448,6 @@ async fn recover_node(
 ) -> Result<RecoveryReport, Error> {
     let err =
         |e: roeh_store::Error| Error::with_source(e.kind(), "recovering footage after restart", e);
-    let listing = {
-        let root = root.to_path_buf();
-        tokio::task::spawn_blocking(move || camera_dirs(&root))
-            .await
-            .map_err(|e| {
-                Error::with_source(roeh_domain::ErrorKind::Internal, "footage listing task", e)
-            })?
-    };
-    let mut cameras = listing.map_err(|e| {
-        Error::with_source(
-            roeh_domain::ErrorKind::Unavailable,
-            format!("listing footage directory {}", root.display()),
-            e,
-        )
-    })?;
-    cameras.extend(store.cameras_with_segments().await.map_err(err)?);
-    cameras.sort();
-    cameras.dedup();
     let nodes: HashMap<CameraId, Option<String>> = store
         .camera_nodes()
         .await
@@ -473,48 +455,11 @@ async fn recover_node(
         .into_iter()
         .collect();
     // A directory of a camera the store does not know is this node's debris.
-    cameras.retain(|c| nodes.get(c).is_none_or(|n| n.as_deref() == store.node()));
-    let mut report = RecoveryReport::default();
-    for camera in cameras {
-        match roeh_recorder::recover_camera(root, store, camera, clock).await {
-            Ok(r) => {
-                report.recovered.extend(r.recovered);
-                report.quarantined.extend(r.quarantined);
-                report.removed.extend(r.removed);
-                report.crash_gaps.extend(r.crash_gaps);
-                report.missing_files.extend(r.missing_files);
-                report.errors.extend(r.errors);
-            }
-            Err(e) => {
-                tracing::error!(%camera, err = %e.chain(), "Recovery of camera failed.");
-                report.errors.push((camera, e.chain()));
-            }
-        }
-    }
-    Ok(report)
-}
-
-/// The cameras that have a directory under the footage root.
-fn camera_dirs(root: &Path) -> std::io::Result<Vec<CameraId>> {
-    let rd = match std::fs::read_dir(root) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut out = Vec::new();
-    for ent in rd {
-        let ent = ent?;
-        if !ent.file_type()?.is_dir() {
-            continue;
-        }
-        if let Some(name) = ent.file_name().to_str()
-            && let Ok(id) = CameraId::parse(name)
-            && id.to_string() == name
-        {
-            out.push(id);
-        }
-    }
-    Ok(out)
+    roeh_recorder::recover_where(root, store, clock, |c| {
+        nodes.get(&c).is_none_or(|n| n.as_deref() == store.node())
+    })
+    .await
+    .map_err(|e| Error::with_source(e.kind(), "recovering footage after restart", e))
 }
 
 /// Frees disk space as [`roeh_recorder::OldestFirst`] does, from the footage of this node's

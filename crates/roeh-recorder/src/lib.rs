@@ -63,7 +63,7 @@ mod writer;
 pub use layout::{journal_path, partial_path, segment_path};
 pub use read::{VerifyReport, read_segment, read_segment_frames, split_frames, verify_camera};
 pub use recorder::{RecorderConfig, RecorderStats, run_recorder};
-pub use recovery::{RecoveryReport, recover, recover_camera};
+pub use recovery::{RecoveryReport, recover, recover_camera, recover_where};
 pub use retention::{
     DiskSpace, LegalHolds, NoHolds, OldestFirst, RetentionReport, delete_segment, enforce_retention,
 };

@@ -65,6 +65,17 @@ impl RecoveryReport {
 /// recorder starts. A camera whose recovery fails is listed in [`RecoveryReport::errors`] and
 /// the others still recover.
 pub async fn recover(root: &Path, store: &Store, clock: &dyn Clock) -> Result<RecoveryReport> {
+    recover_where(root, store, clock, |_| true).await
+}
+
+/// As [`recover`], for the cameras `keep` chooses only (a node leaves other nodes' cameras
+/// alone: their footage lives on another disk).
+pub async fn recover_where(
+    root: &Path,
+    store: &Store,
+    clock: &dyn Clock,
+    keep: impl Fn(CameraId) -> bool,
+) -> Result<RecoveryReport> {
     let root_buf = root.to_path_buf();
     let mut cameras: Vec<CameraId> = blocking(move || -> std::io::Result<Vec<CameraId>> {
         let mut out = Vec::new();
@@ -92,6 +103,7 @@ pub async fn recover(root: &Path, store: &Store, clock: &dyn Clock) -> Result<Re
     cameras.extend(store.cameras_with_segments().await?);
     cameras.sort();
     cameras.dedup();
+    cameras.retain(|c| keep(*c));
     let mut report = RecoveryReport::default();
     for camera in cameras {
         match recover_camera(root, store, camera, clock).await {
