@@ -46,8 +46,10 @@ export function PlaybackPage() {
   // The site's hour holding the moment (zones with half-hour offsets included).
   const here = dayAndHour(at);
   const from = hourStart(here.date, here.hour) ?? Math.floor(at / HOUR_US) * HOUR_US;
-  const [hour, setHour] = useState<Hour | string | null>(null);
-  const [win, setWin] = useState<Seg[] | null>(null);
+  // The fetched hour and the window in it, each with the camera (and hour) it belongs to: after
+  // a switch of camera or hour, what is still held is another camera's and is not used.
+  const [fetched, setHour] = useState<{ key: string; hour: Hour | string } | null>(null);
+  const [chosen, setWin] = useState<{ key: string; segs: Seg[] | null } | null>(null);
   const [now, setNow] = useState<number | null>(null);
   const video = useRef<HTMLVideoElement>(null);
 
@@ -56,14 +58,17 @@ export function PlaybackPage() {
   }, []);
   const cams = typeof src === 'object' && src !== null ? src.cameras : [];
   const cam = camera ?? cams[0]?.id ?? null;
+  const key = `${cam}/${from}`;
+  const hour = fetched !== null && fetched.key === key ? fetched.hour : null;
+  const win = chosen !== null && chosen.key === key ? chosen.segs : null;
 
   // The hour's recordings.
   useEffect(() => {
     if (!cam) return;
     let live = true;
-    setHour(null);
+    const k = `${cam}/${from}`;
     void recordings(cam, from, from + HOUR_US).then((h) => {
-      if (live) setHour(h);
+      if (live) setHour({ key: k, hour: h });
     });
     return () => {
       live = false;
@@ -74,8 +79,8 @@ export function PlaybackPage() {
   const segs = typeof hour === 'object' && hour !== null ? hour.segs : [];
   useEffect(() => {
     if (!cam || typeof hour !== 'object' || hour === null) return;
-    setWin(windowAt(hour.segs, at));
-  }, [cam, hour, at]);
+    setWin({ key, segs: windowAt(hour.segs, at) });
+  }, [cam, key, hour, at]);
 
   const first = win?.[0];
   const last = win?.[win.length - 1];
