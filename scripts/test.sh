@@ -98,13 +98,16 @@ for t in "${ALONE[@]}"; do
   cargo test --workspace --locked --test "$target" -- --exact "$name" 2>&1 | tee -a "$log" || status=1
 done
 
-# The first `test result:` line after each test binary cargo runs (a test that re-runs its own
-# binary, in a network namespace for example, prints a second one), and the console's
-# `# pass` / `# fail` / `# skipped` / `# todo` lines, added up.
+# The last `test result:` line of each test binary cargo runs (a test that re-runs its own
+# binary, in a network namespace for example, makes that child print one of its own first,
+# while the binary still runs), and the console's `# pass` / `# fail` / `# skipped` / `# todo`
+# lines, added up.
 read -r passed failed ignored < <(
   {
-    awk '/^ +(Running|Doc-tests) / {want = 1; next}
-         want && /^test result: / {print; want = 0}' "$log" |
+    awk '/^ +(Running|Doc-tests) / {if (last != "") print last; last = ""; want = 1; next}
+         /^\[test\] / {if (last != "") print last; last = ""; want = 0; next}
+         want && /^test result: / {last = $0}
+         END {if (last != "") print last}' "$log" |
       sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored;.*/\1 \2 \3/p'
     sed -n 's/^# pass \([0-9]*\)$/\1 0 0/p; s/^# fail \([0-9]*\)$/0 \1 0/p; s/^# skipped \([0-9]*\)$/0 0 \1/p; s/^# todo \([0-9]*\)$/0 0 \1/p' "$log"
   } | awk '{p += $1; f += $2; i += $3} END {print p + 0, f + 0, i + 0}'
