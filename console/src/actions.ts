@@ -20,7 +20,15 @@ import {
   isLoud,
   replaceAll,
 } from './lib/alerts';
-import { Api, ApiError, type HttpResponse, type PtzCommand, type PtzView, type RaiseBody } from './lib/api';
+import {
+  Api,
+  ApiError,
+  type HttpResponse,
+  type PtzCommand,
+  type PtzView,
+  type PushKeyView,
+  type RaiseBody,
+} from './lib/api';
 import {
   type CustodyLog,
   type ExportView,
@@ -31,6 +39,19 @@ import {
   takesPush,
 } from './lib/evidence';
 import { isolate } from './lib/format';
+import {
+  type AuditView,
+  TOKEN_FIELDS,
+  type TokenField,
+  type TokenView,
+  USER_FIELDS,
+  type UserField,
+  type UserView,
+  type CameraRetention,
+  type ScopeIds,
+  type UnitField,
+  unitFieldOf,
+} from './lib/admin';
 import { PushClient, type SocketLike } from './lib/pushclient';
 import type { GapInfo, Seg } from './lib/playback';
 import { setSiteZone } from './lib/zone';
@@ -786,6 +807,124 @@ export async function siteKeys(): Promise<{ key_id: string; pem: string; retired
   try {
     const keys = await api.request<{ key_id: string; pem: string; retired_at: string | null }[]>('GET', '/api/keys');
     return [...keys].sort((a, b) => Number(a.retired_at !== null) - Number(b.retired_at !== null));
+  } catch (e) {
+    return message(e);
+  }
+}
+
+// ----- the admin's pages: users, tokens, audit log -----
+
+/** Every user (admins only); the server's message on failure. */
+export async function userList(): Promise<UserView[] | string> {
+  try {
+    return await api.request<UserView[]>('GET', '/api/users');
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Creates a user with a role and a scope (absent: unrestricted); the user, or the refusal. */
+export async function createUser(b: {
+  username: string;
+  password: string;
+  role: string;
+  scope: ScopeIds | undefined;
+}): Promise<UserView | FormError<UserField>> {
+  try {
+    const v = await api.request<UserView>('POST', '/api/users', {
+      username: b.username,
+      password: b.password,
+      role: b.role,
+      ...(b.scope ? { scope: b.scope } : {}),
+    });
+    announce(t.value('users.created', { name: v.username }));
+    return v;
+  } catch (e) {
+    return formError(e, USER_FIELDS);
+  }
+}
+
+/** Disables a user (their tokens are revoked); null, or the server's message. */
+export async function disableUser(id: number): Promise<string | null> {
+  try {
+    await api.request<unknown>('POST', `/api/users/${id}/disable`, {});
+    announce(t.value('users.disabledDone'));
+    return null;
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** A new API token for a user (a machine or a patrol unit), shown once; or the refusal. */
+export async function createToken(
+  id: number,
+  label: string,
+  days: string,
+): Promise<TokenView | FormError<TokenField>> {
+  try {
+    const d = days.trim();
+    const n = /^\d{1,4}$/.test(d) ? Number(d) : d === '' ? undefined : d;
+    return await api.request<TokenView>('POST', `/api/users/${id}/tokens`, {
+      label,
+      ...(n === undefined ? {} : { days: n }),
+    });
+  } catch (e) {
+    return formError(e, TOKEN_FIELDS);
+  }
+}
+
+/** One page of the audit log (`query` from `auditQuery`); the server's message on failure. */
+export async function auditPage(query: string): Promise<AuditView[] | string> {
+  try {
+    return await api.request<AuditView[]>('GET', `/api/audit?${query}`);
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** `CheckpointView`, the parts the keys page shows. */
+export interface CheckpointInfo {
+  text: string;
+  signature: string;
+  size: number;
+  root: string;
+  key_id: string;
+}
+
+/** The evidence log's latest signed checkpoint; the server's message on failure. */
+export async function latestCheckpoint(): Promise<CheckpointInfo | string> {
+  try {
+    return await api.request<CheckpointInfo>('GET', '/api/log/checkpoint');
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** `RegisteredView`: a new unit and its device token, shown once, with the push key it trusts. */
+export interface RegisteredUnit {
+  id: string;
+  name: string;
+  token: string;
+  expires_at: string;
+  push_key: PushKeyView;
+}
+
+/** Registers a patrol unit (its user is made with it); the unit, or the refusal. */
+export async function registerUnit(name: string, kind: string): Promise<RegisteredUnit | FormError<UnitField>> {
+  try {
+    const v = await api.request<RegisteredUnit>('POST', '/api/units', { name, kind });
+    announce(t.value('units.registered', { name: v.name }));
+    return v;
+  } catch (e) {
+    const m = message(e);
+    return { message: m, field: e instanceof ApiError && e.kind !== 'network' ? unitFieldOf(m) : null };
+  }
+}
+
+/** The cameras with their retention limits; the server's message on failure. */
+export async function cameraRetention(): Promise<CameraRetention[] | string> {
+  try {
+    return await api.request<CameraRetention[]>('GET', '/api/cameras');
   } catch (e) {
     return message(e);
   }

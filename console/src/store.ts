@@ -73,7 +73,10 @@ export type Route =
   | 'search'
   | 'exports'
   | 'holds'
-  | 'custody';
+  | 'custody'
+  | 'users'
+  | 'audit'
+  | 'keys';
 
 function parseHash(h: string): Route {
   if (h === '#/setup') return 'setup';
@@ -86,6 +89,9 @@ function parseHash(h: string): Route {
   if (h === '#/search') return 'search';
   if (h === '#/exports') return 'exports';
   if (h === '#/holds') return 'holds';
+  if (h === '#/users') return 'users';
+  if (h === '#/audit') return 'audit';
+  if (h === '#/keys') return 'keys';
   if (h === '#/custody' || h.startsWith('#/custody/')) return 'custody';
   return 'alerts';
 }

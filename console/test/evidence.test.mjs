@@ -12,9 +12,10 @@ test('each role is shown exactly the pages its permissions serve', () => {
   assert.deepEqual(ev.pagesFor('investigator'), ['playback', 'search', 'exports', 'holds', 'custody']);
   assert.deepEqual(ev.pagesFor('operator'), ['alerts', 'live', 'playback', 'units']);
   assert.deepEqual(ev.pagesFor('admin'), [
-    'alerts', 'live', 'playback', 'units', 'search', 'exports', 'holds', 'custody',
+    'alerts', 'live', 'playback', 'units', 'search', 'exports', 'holds', 'custody', 'users', 'audit', 'keys',
   ]);
-  assert.deepEqual(ev.pagesFor('supervisor'), ev.pagesFor('admin'));
+  // Supervisors read the audit log but manage no users.
+  assert.deepEqual(ev.pagesFor('supervisor'), ev.pagesFor('admin').filter((p) => p !== 'users'));
   // Integrators aim cameras live and see no recordings, alerts or evidence.
   assert.deepEqual(ev.pagesFor('integrator'), ['live']);
   assert.deepEqual(ev.pagesFor('unit'), []);

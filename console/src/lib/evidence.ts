@@ -23,7 +23,10 @@ export type Page =
   | 'search'
   | 'exports'
   | 'holds'
-  | 'custody';
+  | 'custody'
+  | 'users'
+  | 'audit'
+  | 'keys';
 
 /** The permissions the console's pages need (`roeh_auth::Permission`). */
 type Perm =
@@ -35,7 +38,9 @@ type Perm =
   | 'dispatch_units'
   | 'export_evidence'
   | 'manage_holds'
-  | 'view_evidence_log';
+  | 'view_evidence_log'
+  | 'manage_users'
+  | 'view_audit';
 
 /** Who holds which of those permissions (rows of `roeh_auth::MATRIX`). */
 const HOLDERS: Record<Perm, readonly string[]> = {
@@ -48,6 +53,8 @@ const HOLDERS: Record<Perm, readonly string[]> = {
   export_evidence: ['admin', 'supervisor', 'investigator'],
   manage_holds: ['admin', 'supervisor', 'investigator'],
   view_evidence_log: ['admin', 'supervisor', 'investigator'],
+  manage_users: ['admin'],
+  view_audit: ['admin', 'supervisor'],
 };
 
 /** Each page, in the navigation's order, with what its requests need. */
@@ -60,6 +67,9 @@ const PAGES: readonly (readonly [Page, readonly Perm[]])[] = [
   ['exports', ['export_evidence', 'view_evidence_log']],
   ['holds', ['manage_holds']],
   ['custody', ['view_evidence_log', 'export_evidence', 'manage_holds']],
+  ['users', ['manage_users', 'view_cameras']],
+  ['audit', ['view_audit']],
+  ['keys', ['view_audit', 'view_evidence_log']],
 ];
 
 /** Whether `role` holds `perm`. */

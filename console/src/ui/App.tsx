@@ -10,6 +10,7 @@ import { UnitPage } from './Unit';
 import { UnitsPage } from './Units';
 import { PlaybackPage } from './Playback';
 import { CustodyPage, ExportsPage, HoldsPage, SearchPage } from './Evidence';
+import { AuditPage, KeysPage, UsersPage } from './Admin';
 import { homeOf, type Page, pagesFor } from '../lib/evidence';
 
 /** Moves focus to the page's main region (the hash stays the route's). */
@@ -43,6 +44,9 @@ export function App() {
     else if (p === 'exports') page = <ExportsPage />;
     else if (p === 'holds') page = <HoldsPage />;
     else if (p === 'custody') page = <CustodyPage />;
+    else if (p === 'users') page = <UsersPage />;
+    else if (p === 'audit') page = <AuditPage />;
+    else if (p === 'keys') page = <KeysPage />;
     else if (p === 'alerts') page = <Queue />;
     else {
       page = (

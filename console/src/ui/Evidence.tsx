@@ -61,12 +61,12 @@ function hotspotName(id: string): string {
   return names.value.hotspots.get(id) ?? shortId(id);
 }
 
-function When({ at }: { at: string }) {
+export function When({ at }: { at: string }) {
   return <bdi class="mono">{formatDateTime(at)}</bdi>;
 }
 
 /** A labelled field with the server's refusal under it when it concerns this field. */
-function Field(props: {
+export function Field(props: {
   id: string;
   label: string;
   error: string | null;
@@ -549,7 +549,7 @@ export function ExportsPage() {
 }
 
 /** A table's header row: one column heading per message key. */
-function Head({ keys }: { keys: readonly MessageKey[] }) {
+export function Head({ keys }: { keys: readonly MessageKey[] }) {
   return (
     <thead>
       <tr>

@@ -27,6 +27,9 @@ const NAV_LABELS: Record<Page, MessageKey> = {
   exports: 'nav.exports',
   holds: 'nav.holds',
   custody: 'nav.custody',
+  users: 'nav.users',
+  audit: 'nav.audit',
+  keys: 'nav.keys',
 };
 
 function ConnBadge() {

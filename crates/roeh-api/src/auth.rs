@@ -897,6 +897,10 @@ pub(crate) struct AuditQuery {
     actor: Option<String>,
     /// Only entries of this action.
     action: Option<String>,
+    /// Only entries at or after this time (RFC 3339).
+    since: Option<String>,
+    /// Only entries before this time (RFC 3339).
+    until: Option<String>,
     /// Cursor: the last entry id of the previous page.
     before: Option<i64>,
     /// Older name of `before`.
@@ -942,14 +946,24 @@ pub(crate) async fn audit(
         }
         (b, id) => b.or(id),
     };
+    let time = |name: &str, v: Option<String>| -> Result<Option<WallTime>, ApiError> {
+        v.map(|s| {
+            WallTime::parse(&s)
+                .ok_or_else(|| ApiError::invalid(format!("{name} must be an RFC 3339 time")))
+        })
+        .transpose()
+    };
+    let since = time("since", q.since)?;
+    let until = time("until", q.until)?;
     let rows = st
         .store
         .audit(&AuditFilter {
             actor: q.actor,
             action: q.action,
+            since,
+            until,
             before_id: before,
             limit: crate::page_limit(q.limit)?,
-            ..AuditFilter::default()
         })
         .await?;
     Ok(Json(

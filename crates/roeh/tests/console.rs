@@ -2184,3 +2184,438 @@ fn an_investigator_finds_an_incident_exports_it_for_a_case_verifies_the_zip_and_
     assert!(st.success(), "roeh exited with {st}");
     server.stop();
 }
+
+/// A hotspot named `name` at (`lat`, 34.77) over `camera`, without zones or rules; its id.
+fn plain_hotspot(base: &str, name: &str, camera: &str, lat: f64) -> String {
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/hotspots"),
+        json!({"name": name, "lat": lat, "lon": 34.77, "priority": 2,
+               "cameras": [camera], "zones": [],
+               "schedule": {"tz": "Asia/Jerusalem", "always": true}}),
+    );
+    assert_eq!(s, 201, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+/// An alert raised by the control room on `camera` (as the test admin); the alert's id.
+fn raise_on(base: &str, camera: &str, text: &str) -> String {
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/alerts"),
+        json!({"source": "camera", "camera": camera, "phenomenon": "fight",
+               "severity": "high", "description": text}),
+    );
+    assert!(s == 200 || s == 201, "{v}");
+    v["alert"]["id"].as_str().unwrap().to_string()
+}
+
+/// Signs out from the header and waits for the sign-in page.
+fn sign_out(b: &Browser) {
+    b.js("[...document.querySelectorAll('.header-tools button')].pop().click(); return true");
+    b.until(
+        "the sign-in page after signing out",
+        "return document.getElementById('username') && !document.querySelector('header nav')",
+    );
+}
+
+#[test]
+fn an_admin_creates_an_operator_scoped_to_one_hotspot_who_sees_only_its_cameras_and_alerts() {
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 2)).unwrap();
+    let site = Site::new(
+        4.0,
+        &[
+            ("North gate cam".into(), server.url(0)),
+            ("Market cam".into(), server.url(1)),
+        ],
+    );
+    let (proc_, base) = site.serve();
+    let cams = wait_streaming(&base, Some(2)).unwrap();
+    let id_of = |name: &str| {
+        cams.iter().find(|c| c["name"] == name).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (north_cam, market_cam) = (id_of("North gate cam"), id_of("Market cam"));
+    let north = plain_hotspot(&base, "North gate", &north_cam, 32.08);
+    let market = plain_hotspot(&base, "Market square", &market_cam, 32.06);
+
+    // Hebrew: the admin's navigation holds the admin pages; the new-user form picks from the
+    // hotspots by name.
+    let b = Browser::open("scoped", "he", 1400, 900);
+    sign_in_as(&b, &base, TEST_ADMIN, TEST_ADMIN_PASSWORD);
+    b.until(
+        "the admin's navigation",
+        "return document.querySelector('header nav a[href=\"#/users\"]')",
+    );
+    let nav = b.js(
+        "return [...document.querySelectorAll('header nav a')].map(a => a.getAttribute('href'))",
+    );
+    for page in ["#/users", "#/audit", "#/keys"] {
+        assert!(nav.as_array().unwrap().contains(&json!(page)), "{nav}");
+    }
+    b.js("location.hash = '#/users'; return true");
+    b.until(
+        "both hotspots in the scope picker",
+        "return document.querySelectorAll('#user-scope-hotspots input[type=checkbox]').length === 2",
+    );
+
+    // A password the server refuses: its message next to the password, everything typed kept.
+    let pick = format!("#user-scope-hotspots input[value=\"{north}\"]");
+    b.type_into("user-username", "ori");
+    b.type_into("user-password", "short");
+    click(&b, &pick);
+    click(&b, "#user-form button[type=submit]");
+    let refusal = b.until(
+        "the refusal next to the password",
+        "const e = document.getElementById('user-password-error'); return e && e.textContent",
+    );
+    assert!(
+        refusal.as_str().unwrap().contains("password"),
+        "the server's message: {refusal}"
+    );
+    assert_eq!(
+        b.js(&format!(
+            "return [document.getElementById('user-username').value, \
+                     document.getElementById('user-password').value, \
+                     document.querySelector('{pick}').checked, \
+                     document.getElementById('user-role').value, \
+                     document.getElementById('user-password').getAttribute('aria-invalid')]"
+        )),
+        json!(["ori", "short", true, "operator", "true"]),
+        "what was typed and picked is kept and the password is marked"
+    );
+    // The form's lower half in view: the password's refusal above the kept hotspot pick.
+    b.js("window.scrollTo(0, 230); return true");
+    b.shot("admin-user-refused-he");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    // Corrected, the operator is created scoped to the north gate's hotspot.
+    let password = "short-and-now-long-enough-1";
+    b.type_into("user-password", &password["short".len()..]);
+    click(&b, "#user-form button[type=submit]");
+    let scope = b.until(
+        "the new operator in the list",
+        "const r = document.querySelector('tr.user-row[data-username=ori]'); \
+         return r && r.textContent",
+    );
+    assert!(scope.as_str().unwrap().contains("North gate"), "{scope}");
+    assert!(!scope.as_str().unwrap().contains("Market"), "{scope}");
+    let (s, users) = call("GET", &format!("{base}/api/users"), Value::Null);
+    assert_eq!(s, 200, "{users}");
+    let ori = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "ori")
+        .unwrap()
+        .clone();
+    assert_eq!(ori["role"], "operator", "{ori}");
+    assert_eq!(ori["scope"]["hotspots"], json!([north]), "{ori}");
+    b.js("window.scrollTo(0, 0); return true");
+    b.shot("admin-users-he");
+
+    // The audit log, filtered by action, names the creation by the admin.
+    b.js("location.hash = '#/audit'; return true");
+    b.until(
+        "the audit log",
+        "return document.getElementById('audit-action')",
+    );
+    b.type_into("audit-action", "POST /api/users");
+    click(&b, "#audit-form button[type=submit]");
+    b.until(
+        "the user's creation in the audit log",
+        &format!(
+            "const r = [...document.querySelectorAll('tr.audit-row')]; \
+             return r.length > 0 && r.every(x => x.dataset.action === 'POST /api/users') && \
+                    r.some(x => x.dataset.actor === {} && x.classList.contains('outcome-ok'))",
+            json!(TEST_ADMIN)
+        ),
+    );
+    b.shot("admin-audit-he");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    // Alerts on both hotspots; signed in as the operator, only the north gate's is there.
+    let north_alert = raise_on(&base, &north_cam, "A fight at the north gate");
+    let market_alert = raise_on(&base, &market_cam, "A fight at the market");
+    sign_out(&b);
+    sign_in_as(&b, &base, "ori", password);
+    b.until(
+        "the north gate's alert in the operator's queue",
+        &format!("return document.getElementById('alert-{north_alert}')"),
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('article.card.alert').length"),
+        json!(1)
+    );
+    assert_eq!(
+        b.js(&format!(
+            "return document.getElementById('alert-{market_alert}') === null"
+        )),
+        json!(true)
+    );
+    assert_eq!(
+        b.js(
+            "return [...document.querySelectorAll('header nav a')].map(a => a.getAttribute('href'))"
+        ),
+        json!(["#/alerts", "#/live", "#/playback", "#/units"])
+    );
+    // A new alert on the market is not pushed to the operator: the claim that follows it on the
+    // north gate's alert arrives, the market's alert never shows.
+    let market_again = raise_on(&base, &market_cam, "Again at the market");
+    let (s, v) = call(
+        "POST",
+        &format!("{base}/api/alerts/{north_alert}/claim"),
+        json!({}),
+    );
+    assert_eq!(s, 200, "{v}");
+    b.until(
+        "the admin's claim on the north gate's alert",
+        &format!(
+            "return document.getElementById('alert-{north_alert}').textContent.includes({})",
+            json!(TEST_ADMIN)
+        ),
+    );
+    let page = b.js(&format!(
+        "return [document.querySelectorAll('article.card.alert').length, \
+                 document.getElementById('alert-{market_again}') === null, \
+                 document.body.textContent.includes('Market')]"
+    ));
+    assert_eq!(page, json!([1, true, false]), "only the north gate's alert");
+    b.shot("operator-he");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    // Recordings and the map: the north gate's camera and hotspot, nothing of the market.
+    b.js("location.hash = '#/playback'; return true");
+    b.until(
+        "the recordings' camera list",
+        "return document.querySelectorAll('#playback-camera option').length > 0",
+    );
+    assert_eq!(
+        b.js("return [...document.querySelectorAll('#playback-camera option')].map(o => o.value)"),
+        json!([north_cam])
+    );
+    b.js("location.hash = '#/units'; return true");
+    b.until(
+        "the north gate's hotspot on the map",
+        "return document.getElementById('units-title') && \
+                document.body.textContent.includes('North gate')",
+    );
+    assert_eq!(
+        b.js("return document.body.textContent.includes('Market')"),
+        json!(false)
+    );
+
+    // The live grid: the north gate's camera only, and no hotspot or camera of the market.
+    b.js("location.hash = '#/live'; return true");
+    b.until(
+        "the operator's live grid",
+        "return document.querySelectorAll('.tile[data-camera]').length > 0",
+    );
+    assert_eq!(
+        b.js(
+            "return [...document.querySelectorAll('.tile[data-camera]')].map(t => t.dataset.camera)"
+        ),
+        json!([north_cam])
+    );
+    assert_eq!(
+        b.js(&format!(
+            "return [document.body.textContent.includes('Market'), \
+                     document.querySelector('option[value=\"h:{market}\"]') === null, \
+                     document.querySelector('option[value=\"h:{north}\"]') !== null]"
+        )),
+        json!([false, true, true]),
+        "the grid offers the north gate's hotspot and nothing of the market"
+    );
+    b.shot("operator-live-he");
+
+    // English: the same, mirrored back.
+    b.js("document.querySelector('.header-tools button[lang=en]').click(); return true");
+    b.until(
+        "the English page",
+        "return document.documentElement.dir === 'ltr'",
+    );
+    b.shot("operator-live-en");
+    b.js("location.hash = '#/alerts'; return true");
+    b.until(
+        "the operator's queue",
+        &format!("return document.getElementById('alert-{north_alert}')"),
+    );
+    assert_eq!(
+        b.js(
+            "return [document.querySelectorAll('article.card.alert').length, \
+                      document.body.textContent.includes('Market')]"
+        ),
+        json!([1, false])
+    );
+    b.shot("operator-en");
+    sign_out(&b);
+    sign_in_as(&b, &base, TEST_ADMIN, TEST_ADMIN_PASSWORD);
+    b.until(
+        "the admin's navigation",
+        "return document.querySelector('header nav a[href=\"#/users\"]')",
+    );
+    b.js("location.hash = '#/users'; return true");
+    b.until(
+        "the users list",
+        "return document.querySelector('tr.user-row[data-username=ori]')",
+    );
+    b.shot("admin-users-en");
+
+    let uid = ori["id"].as_i64().unwrap();
+    // A token for a machine acting as the operator: refused without a label (the message next
+    // to the label), then shown once; it works until the operator is disabled.
+    click(&b, &format!("#user-{uid} .action-token"));
+    b.until(
+        "the token form",
+        &format!("return document.getElementById('token-{uid}-label')"),
+    );
+    click(&b, ".token-form button[type=submit]");
+    let refusal = b.until(
+        "the refusal next to the label",
+        &format!(
+            "const e = document.getElementById('token-{uid}-label-error'); return e && e.textContent"
+        ),
+    );
+    assert!(refusal.as_str().unwrap().contains("label"), "{refusal}");
+    b.type_into(&format!("token-{uid}-label"), "north gate wall screen");
+    click(&b, ".token-form button[type=submit]");
+    let token = b
+        .until(
+            "the new token, shown once",
+            "const c = document.querySelector('code.new-token'); return c && c.textContent",
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(token.starts_with("roeh_"), "{token}");
+    b.shot("admin-token-en");
+    let me = |token: &str| {
+        reqwest::blocking::Client::new()
+            .get(format!("{base}/api/auth/me"))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    };
+    let r = me(&token);
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["username"], "ori");
+    // Disabling takes two presses; the row says disabled and the token is refused.
+    click(&b, &format!("#user-{uid} .action-disable"));
+    click(&b, &format!("#user-{uid} .action-disable"));
+    b.until(
+        "the operator disabled",
+        &format!("return document.querySelector('#user-{uid}.disabled')"),
+    );
+    assert_eq!(me(&token).status().as_u16(), 401);
+
+    // A patrol unit registered: a bad name is refused next to it with the kind kept; then the
+    // phone's sign-in link, its token once and the push key it must trust.
+    b.js("document.querySelector('.unit-register').scrollIntoView({block: 'start'}); return true");
+    b.type_into("unit-name", "Car 7");
+    b.js(
+        "const k = document.getElementById('unit-kind'); k.value = 'volunteer'; \
+          k.dispatchEvent(new Event('change', {bubbles: true})); return true",
+    );
+    click(&b, "#unit-form button[type=submit]");
+    let refusal = b.until(
+        "the refusal next to the unit's name",
+        "const e = document.getElementById('unit-name-error'); return e && e.textContent",
+    );
+    assert!(refusal.as_str().unwrap().contains("username"), "{refusal}");
+    assert_eq!(
+        b.js("return [document.getElementById('unit-name').value, \
+                      document.getElementById('unit-kind').value]"),
+        json!(["Car 7", "volunteer"])
+    );
+    b.js(
+        "const i = document.getElementById('unit-name'); i.value = ''; \
+          i.dispatchEvent(new Event('input', {bubbles: true})); return true",
+    );
+    b.type_into("unit-name", "car-7");
+    click(&b, "#unit-form button[type=submit]");
+    let link = b
+        .until(
+            "the unit's sign-in link",
+            "const c = document.querySelector('code.device-link'); return c && c.textContent",
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        link.starts_with(&format!("{base}/#/device/roeh_")),
+        "{link}"
+    );
+    let (_, key) = call("GET", &format!("{base}/api/push/key"), Value::Null);
+    assert_eq!(
+        b.js("return document.querySelector('code.push-key').dataset.keyId"),
+        key["key_id"]
+    );
+    b.js("document.querySelector('.unit-once').scrollIntoView({block: 'center'}); return true");
+    b.shot("admin-unit-en");
+    let (_, units) = call("GET", &format!("{base}/api/units"), Value::Null);
+    assert!(
+        units.to_string().contains("\"car-7\"") && units.to_string().contains("volunteer"),
+        "{units}"
+    );
+    b.js("location.hash = '#/audit'; return true");
+    b.until(
+        "the audit log",
+        "return document.querySelectorAll('tr.audit-row').length > 0",
+    );
+    b.shot("admin-audit-en");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+    // The time range the page sends: nothing of the creation after it, the creation before.
+    let soon = (std::time::SystemTime::now() + Duration::from_secs(3600))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let soon = roeh_domain::WallTime::from_secs(i64::try_from(soon).unwrap()).to_rfc3339();
+    for (range, n) in [("since", 0), ("until", 2)] {
+        let (s, v) = call(
+            "GET",
+            &format!("{base}/api/audit?action=POST%20/api/users&{range}={soon}"),
+            Value::Null,
+        );
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v.as_array().unwrap().len(), n, "{range}: {v}");
+    }
+
+    // The site's keys and the evidence log's latest checkpoint.
+    b.js("location.hash = '#/keys'; return true");
+    b.until(
+        "the site key and the checkpoint",
+        "return document.querySelector('table.site-keys a[download=\"site-key.pem\"]') && \
+                document.querySelector('.checkpoint-size')",
+    );
+    let (s, cp) = call("GET", &format!("{base}/api/log/checkpoint"), Value::Null);
+    assert_eq!(s, 200, "{cp}");
+    assert!(
+        b.js("return document.querySelector('.checkpoint').textContent")
+            .as_str()
+            .unwrap()
+            .contains(cp["key_id"].as_str().unwrap())
+    );
+    b.until(
+        "the retention of both cameras",
+        "return document.querySelectorAll('table.retention tbody tr[data-camera]').length === 2",
+    );
+    b.shot("admin-keys-en");
+    b.js("document.querySelector('.header-tools button[lang=he]').click(); return true");
+    b.until(
+        "the Hebrew page",
+        "return document.documentElement.dir === 'rtl'",
+    );
+    b.shot("admin-keys-he");
+    b.js(
+        "document.querySelector('table.retention').scrollIntoView({block: 'center'}); return true",
+    );
+    b.shot("admin-retention-he");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    drop(b);
+    let st = proc_.terminate(Duration::from_secs(30)).unwrap();
+    assert!(st.success(), "roeh exited with {st}");
+    server.stop();
+}
