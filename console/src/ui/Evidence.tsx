@@ -245,28 +245,20 @@ export function SearchPage() {
           void run();
         }}
       >
-        <div class="field">
-          <label for="search-camera">{t.value('search.camera')}</label>
-          <select id="search-camera" value={camera} onChange={(e) => setCamera((e.currentTarget as HTMLSelectElement).value)}>
-            <option value="">{t.value('search.any')}</option>
-            {[...names.value.cameras.entries()].map(([id, name]) => (
-              <option key={id} value={id}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="search-hotspot">{t.value('search.hotspot')}</label>
-          <select id="search-hotspot" value={hotspot} onChange={(e) => setHotspot((e.currentTarget as HTMLSelectElement).value)}>
-            <option value="">{t.value('search.any')}</option>
-            {[...names.value.hotspots.entries()].map(([id, name]) => (
-              <option key={id} value={id}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <AnyOf
+          id="search-camera"
+          label="search.camera"
+          items={names.value.cameras}
+          value={camera}
+          set={setCamera}
+        />
+        <AnyOf
+          id="search-hotspot"
+          label="search.hotspot"
+          items={names.value.hotspots}
+          value={hotspot}
+          set={setHotspot}
+        />
         <div class="field">
           <label for="search-since">{t.value('search.since')}</label>
           <input id="search-since" type="datetime-local" step={1} value={from} onInput={(e) => setFrom((e.currentTarget as HTMLInputElement).value)} />
@@ -545,6 +537,33 @@ export function ExportsPage() {
       {Array.isArray(list) && list.length === 0 && <p class="muted">{t.value('export.none')}</p>}
       {Array.isArray(list) && list.length > 0 && <ExportTable list={list} />}
     </main>
+  );
+}
+
+/** A labelled choice of one of `items` (id → name), or of any. */
+function AnyOf(props: {
+  id: string;
+  label: MessageKey;
+  items: ReadonlyMap<string, string>;
+  value: string;
+  set: (v: string) => void;
+}) {
+  return (
+    <div class="field">
+      <label for={props.id}>{t.value(props.label)}</label>
+      <select
+        id={props.id}
+        value={props.value}
+        onChange={(e) => props.set((e.currentTarget as HTMLSelectElement).value)}
+      >
+        <option value="">{t.value('search.any')}</option>
+        {[...props.items.entries()].map(([id, name]) => (
+          <option key={id} value={id}>
+            {name}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
 

@@ -290,16 +290,16 @@ pub(crate) struct ClearBody {
     reason: String,
 }
 
-pub(crate) async fn clear_hold(
-    State(st): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    body: Result<ApiJson<ClearBody>, ApiError>,
-) -> Result<Response, ApiError> {
+/// The hold `id` (lifted or not) if the caller's scope reaches its camera; "no such hold"
+/// otherwise, so a hold out of scope looks like none.
+async fn scoped_hold(
+    st: &AppState,
+    p: &Principal,
+    id: &str,
+) -> Result<roeh_store::HoldRow, ApiError> {
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::invalid("hold id must be an integer"))?;
-    let ApiJson(b) = body?;
     let hold = st
         .store
         .holds(false)
@@ -307,9 +307,20 @@ pub(crate) async fn clear_hold(
         .into_iter()
         .find(|h| h.id == id)
         .ok_or_else(|| ApiError::not_found("no such hold"))?;
-    in_scope(&st, &p, hold.hold.camera)
+    in_scope(st, p, hold.hold.camera)
         .await
         .map_err(|_| ApiError::not_found("no such hold"))?;
+    Ok(hold)
+}
+
+pub(crate) async fn clear_hold(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<ApiJson<ClearBody>, ApiError>,
+) -> Result<Response, ApiError> {
+    let ApiJson(b) = body?;
+    let id = scoped_hold(&st, &p, &id).await?.id;
     if !st.custody.clear_hold(id, &p.username, &b.reason).await? {
         // The shared error body, like every other refusal.
         return Err(ApiError::new(
@@ -678,19 +689,7 @@ pub(crate) async fn hold_custody(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<CustodyLogView>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::invalid("hold id must be an integer"))?;
-    let hold = st
-        .store
-        .holds(false)
-        .await?
-        .into_iter()
-        .find(|h| h.id == id)
-        .ok_or_else(|| ApiError::not_found("no such hold"))?;
-    in_scope(&st, &p, hold.hold.camera)
-        .await
-        .map_err(|_| ApiError::not_found("no such hold"))?;
+    let hold = scoped_hold(&st, &p, &id).await?;
     let reach = crate::reach::reach(&st, &p.scope).await?;
     Ok(Json(case_log(&st, &reach, &hold.hold.case_ref).await?))
 }
