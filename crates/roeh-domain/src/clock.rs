@@ -49,6 +49,35 @@ impl Clock for SystemClock {
     }
 }
 
+/// The real clock shifted by a fixed offset: the wall time of a node run for a drill or an
+/// acceptance test as if it were another hour (`[server] clock_offset_secs`). Monotonic time is
+/// the real one; the shift never changes while it runs, so nothing sees a clock step.
+#[derive(Debug)]
+pub struct OffsetClock {
+    real: SystemClock,
+    offset_micros: i64,
+}
+
+impl OffsetClock {
+    /// The real clock moved `offset_micros` ahead (behind, when negative).
+    pub fn new(offset_micros: i64) -> Self {
+        OffsetClock {
+            real: SystemClock::new(),
+            offset_micros,
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn wall(&self) -> WallTime {
+        WallTime(self.real.wall().0.saturating_add(self.offset_micros))
+    }
+
+    fn monotonic(&self) -> Duration {
+        self.real.monotonic()
+    }
+}
+
 /// A simulated clock for tests: time moves only when told to, and wall time can be stepped
 /// independently of monotonic time.
 #[derive(Debug)]
@@ -100,5 +129,15 @@ mod tests {
         c.step_wall(WallTime::from_secs(0));
         assert_eq!(c.wall(), WallTime(0));
         assert_eq!(c.monotonic(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn offset_clock_is_the_real_one_shifted() {
+        let real = SystemClock::new();
+        let ahead = OffsetClock::new(3_600_000_000);
+        let before = real.wall();
+        let shifted = ahead.wall();
+        let after = real.wall();
+        assert!(shifted.0 >= before.0 + 3_600_000_000 && shifted.0 <= after.0 + 3_600_000_000);
     }
 }

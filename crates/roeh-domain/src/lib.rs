@@ -19,7 +19,7 @@ pub mod token;
 pub use camera::{
     Camera, CameraId, CameraUrl, Credentials, Retention, Secret, SourceKind, Transport,
 };
-pub use clock::{Clock, SimClock, SystemClock};
+pub use clock::{Clock, OffsetClock, SimClock, SystemClock};
 pub use error::{Error, ErrorKind};
 pub use map::MapTiles;
 pub use media::{AccessUnit, CodecParams, IngestEvent, StreamHealth, StreamState, VideoCodec};

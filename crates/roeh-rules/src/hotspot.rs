@@ -137,11 +137,63 @@ fn check_part<'a>(
     Ok(())
 }
 
+/// When a hotspot document does not parse, the zone, line or schedule that refuses on its own,
+/// named as [`Hotspot::validate`] names fields (`hotspot "Square": zones[1].polygon: polygon is
+/// self-intersecting: …`), so the message can be shown next to the part it concerns; `None` when
+/// no single part is at fault.
+fn part_refused(v: &serde_json::Value) -> Option<String> {
+    let name = v
+        .get("name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    let why = |e: &dyn fmt::Display| {
+        let text = e.to_string();
+        let kind = format!("{}: ", ErrorKind::InvalidArgument.as_str());
+        text.strip_prefix(&kind).map(str::to_owned).unwrap_or(text)
+    };
+    let parts = |key: &str| {
+        v.get(key)
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    for (i, z) in parts("zones").into_iter().enumerate() {
+        if let Some(p) = z.get("polygon")
+            && let Err(e) = serde_json::from_value::<Polygon>(p.clone())
+        {
+            return Some(format!("hotspot {name:?}: zones[{i}].polygon: {}", why(&e)));
+        }
+        if let Err(e) = serde_json::from_value::<Zone>(z) {
+            return Some(format!("hotspot {name:?}: zones[{i}]: {}", why(&e)));
+        }
+    }
+    for (i, l) in parts("lines").into_iter().enumerate() {
+        if let Some(p) = l.get("line")
+            && let Err(e) = serde_json::from_value::<Line>(p.clone())
+        {
+            return Some(format!("hotspot {name:?}: lines[{i}].line: {}", why(&e)));
+        }
+        if let Err(e) = serde_json::from_value::<TripLine>(l) {
+            return Some(format!("hotspot {name:?}: lines[{i}]: {}", why(&e)));
+        }
+    }
+    if let Some(sch) = v.get("schedule")
+        && let Err(e) = Schedule::from_value(sch)
+    {
+        return Some(format!("hotspot {name:?}: schedule: {}", e.message()));
+    }
+    None
+}
+
 impl Hotspot {
     /// Parses and validates the JSON form.
     pub fn parse_json(s: &str) -> Result<Hotspot, Error> {
         let h: Hotspot = serde_json::from_str(s).map_err(|e| {
-            Error::with_source(ErrorKind::InvalidArgument, format!("hotspot: {e}"), e)
+            let named = serde_json::from_str::<serde_json::Value>(s)
+                .ok()
+                .and_then(|v| part_refused(&v));
+            let message = named.unwrap_or_else(|| format!("hotspot: {e}"));
+            Error::with_source(ErrorKind::InvalidArgument, message, e)
         })?;
         h.validate()?;
         Ok(h)
@@ -244,6 +296,38 @@ mod tests {
         assert_eq!(h.line("gate").unwrap().direction, Direction::AToB);
         let back: Hotspot = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
         assert_eq!(back, h);
+    }
+
+    #[test]
+    fn shapes_refused_while_parsing_name_their_zone_or_line() {
+        let crossed = "[[0.1,0.3],[0.9,0.8],[0.9,0.3],[0.1,0.8]]";
+        let e = Hotspot::parse_json(&json(CAM, crossed, 31.77)).unwrap_err();
+        assert!(
+            e.message().starts_with(
+                "hotspot \"North gate\": zones[0].polygon: polygon is self-intersecting"
+            ),
+            "{}",
+            e.message()
+        );
+        let e = Hotspot::parse_json(&json(CAM, "[[0.1,0.3]]", 31.77)).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("hotspot \"North gate\": zones[0].polygon: polygon has 1 point"),
+            "{}",
+            e.message()
+        );
+        let same =
+            json(CAM, SQUARE, 31.77).replace("[[0.5,0.2],[0.5,0.9]]", "[[0.5,0.2],[0.5,0.2]]");
+        let e = Hotspot::parse_json(&same).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("hotspot \"North gate\": lines[0].line: "),
+            "{}",
+            e.message()
+        );
+        // Not a shape: the parser's own message, as before.
+        let e = Hotspot::parse_json("{\"name\": 3}").unwrap_err();
+        assert!(e.message().starts_with("hotspot: "), "{}", e.message());
     }
 
     #[test]

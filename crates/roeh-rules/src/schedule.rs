@@ -12,6 +12,9 @@
 //!    empty; ranges include both ends) and inside none of `except`.
 //! 3. With `always`, the schedule is armed at every instant whose local date passes the same
 //!    `dates`/`except` test; windows then add nothing.
+//! 4. Whatever the windows and `dates` say, it is armed at every instant whose local date is in
+//!    one of `all_day` and in none of `except` ("every night 22:00–06:00 and all of August":
+//!    one window and one `all_day` range).
 //!
 //! Daylight-saving changes follow from comparing local wall-clock times: in a spring-forward gap
 //! the missing local times never occur, so a window covers only the local times that exist (a
@@ -23,7 +26,7 @@
 //! The JSON form (`Schedule::parse_json`, and serde) is:
 //! `{"tz": "Asia/Jerusalem", "always": false, "windows": [{"days": ["mon", "tue"], "from": "22:00",
 //! "to": "05:00"}], "dates": [{"from": "2026-07-01", "to": "2026-08-31", "label": "summer"}],
-//! "except": [...]}`. Only `tz` is required; days are English names or their three-letter forms,
+//! "except": [...], "all_day": [...]}`. Only `tz` is required; days are English names or their three-letter forms,
 //! any case; times are `HH:MM` or `HH:MM:SS`; dates are `YYYY-MM-DD`. Every refusal names the field,
 //! e.g. `schedule.windows[0].from: "25:00" is not a time of day (HH:MM or HH:MM:SS)`.
 
@@ -139,6 +142,8 @@ pub struct Schedule {
     pub dates: Vec<DateRange>,
     /// Occurrences starting on these dates never count.
     pub except: Vec<DateRange>,
+    /// Armed all day on these dates (unless in `except`), besides the windows.
+    pub all_day: Vec<DateRange>,
 }
 
 impl Schedule {
@@ -150,6 +155,7 @@ impl Schedule {
             windows: Vec::new(),
             dates: Vec::new(),
             except: Vec::new(),
+            all_day: Vec::new(),
         }
     }
 
@@ -173,7 +179,7 @@ impl Schedule {
         check_keys(
             obj,
             "schedule",
-            &["tz", "always", "windows", "dates", "except"],
+            &["tz", "always", "windows", "dates", "except", "all_day"],
         )?;
         let tz = match obj.get("tz") {
             None => return Err(bad("schedule.tz", "is missing (an IANA time zone name)")),
@@ -202,12 +208,17 @@ impl Schedule {
         for (i, d) in array(obj, "except")?.iter().enumerate() {
             except.push(parse_range(d, &format!("schedule.except[{i}]"))?);
         }
+        let mut all_day = Vec::new();
+        for (i, d) in array(obj, "all_day")?.iter().enumerate() {
+            all_day.push(parse_range(d, &format!("schedule.all_day[{i}]"))?);
+        }
         let s = Schedule {
             tz,
             always,
             windows,
             dates,
             except,
+            all_day,
         };
         s.validate()?;
         Ok(s)
@@ -256,6 +267,10 @@ impl Schedule {
         };
         m.insert("dates".into(), ranges(&self.dates));
         m.insert("except".into(), ranges(&self.except));
+        // Left out when empty, so documents written before it existed read back unchanged.
+        if !self.all_day.is_empty() {
+            m.insert("all_day".into(), ranges(&self.all_day));
+        }
         Value::Object(m)
     }
 
@@ -269,7 +284,11 @@ impl Schedule {
                 ));
             }
         }
-        for (name, rs) in [("dates", &self.dates), ("except", &self.except)] {
+        for (name, rs) in [
+            ("dates", &self.dates),
+            ("except", &self.except),
+            ("all_day", &self.all_day),
+        ] {
             for (i, r) in rs.iter().enumerate() {
                 if r.from > r.to {
                     return Err(bad(
@@ -297,6 +316,11 @@ impl Schedule {
         if self.always && self.date_counts(today) {
             return true;
         }
+        if self.all_day.iter().any(|r| r.contains(today))
+            && !self.except.iter().any(|r| r.contains(today))
+        {
+            return true;
+        }
         let Some(yesterday) = today.pred_opt() else {
             return false;
         };
@@ -320,6 +344,100 @@ impl Schedule {
             }
         }
         false
+    }
+
+    /// The moments after `after` at which the schedule turns armed (`true`) or disarmed
+    /// (`false`), in order, at most `max` of them, looking `horizon_days` ahead.
+    ///
+    /// Being armed depends only on the local wall-clock time, so it can change only where the
+    /// local time passes midnight or a window's `from` or `to`, or where the zone's offset
+    /// changes (daylight saving). Those candidate instants are listed and [`Schedule::is_armed`]
+    /// is asked at each: between two candidates the answer cannot change.
+    pub fn changes_after(
+        &self,
+        after: WallTime,
+        max: usize,
+        horizon_days: u32,
+    ) -> Vec<(WallTime, bool)> {
+        use chrono::LocalResult;
+        const DAY_US: i64 = 86_400_000_000;
+        let mut out = Vec::new();
+        let Some(start) = self.local_time(after) else {
+            return out;
+        };
+        let end = WallTime(
+            after
+                .0
+                .saturating_add(i64::from(horizon_days).saturating_mul(DAY_US)),
+        );
+        let utc = |t: WallTime| chrono::DateTime::from_timestamp_micros(t.as_micros());
+        let offset = |t: WallTime| {
+            utc(t).map(|u| {
+                chrono::Offset::fix(&self.tz.offset_from_utc_datetime(&u.naive_utc()))
+                    .local_minus_utc()
+            })
+        };
+        let mut candidates = Vec::new();
+        let mut times = vec![NaiveTime::MIN];
+        for w in &self.windows {
+            times.push(w.from);
+            times.push(w.to);
+        }
+        let mut day = start.date().pred_opt().unwrap_or(start.date());
+        for _ in 0..=horizon_days.saturating_add(2) {
+            for t in &times {
+                match self.tz.from_local_datetime(&day.and_time(*t)) {
+                    LocalResult::Single(x) => candidates.push(WallTime(x.timestamp_micros())),
+                    LocalResult::Ambiguous(a, b) => {
+                        candidates.push(WallTime(a.timestamp_micros()));
+                        candidates.push(WallTime(b.timestamp_micros()));
+                    }
+                    // A local time skipped in spring: the change happens at the jump, which is
+                    // a candidate below.
+                    LocalResult::None => {}
+                }
+            }
+            match day.succ_opt() {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
+        // Offset changes, found day by day and narrowed to the second.
+        let mut t = after;
+        while t < end {
+            let next = WallTime(t.0.saturating_add(DAY_US).min(end.0));
+            if let (Some(a), Some(b)) = (offset(t), offset(next))
+                && a != b
+            {
+                let (mut lo, mut hi) = (t.0, next.0);
+                while hi - lo > 1_000_000 {
+                    let mid = lo + (hi - lo) / 2;
+                    if offset(WallTime(mid)) == Some(a) {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                // Transitions fall on whole seconds.
+                candidates.push(WallTime(hi - hi.rem_euclid(1_000_000)));
+                candidates.push(WallTime(hi));
+            }
+            t = next;
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut armed = self.is_armed(after);
+        for c in candidates.into_iter().filter(|c| *c > after && *c <= end) {
+            let now = self.is_armed(c);
+            if now != armed {
+                out.push((c, now));
+                armed = now;
+                if out.len() >= max {
+                    break;
+                }
+            }
+        }
+        out
     }
 
     fn date_counts(&self, d: NaiveDate) -> bool {
@@ -585,5 +703,126 @@ mod tests {
         let never = Schedule::parse_json(r#"{"tz":"UTC"}"#).unwrap();
         assert!(!never.is_armed(at("2026-01-01T12:00:00Z")));
         assert!(!s.is_armed(WallTime(i64::MAX)));
+    }
+
+    /// "Every night 22:00–06:00 and all of August" in Asia/Jerusalem.
+    fn nights_and_august() -> Schedule {
+        Schedule::parse_json(
+            r#"{"tz":"Asia/Jerusalem","windows":[{"days":["mon","tue","wed","thu","fri","sat","sun"],
+                "from":"22:00","to":"06:00"}],
+                "all_day":[{"from":"2027-08-01","to":"2027-08-31","label":"August"}]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn all_day_ranges_add_whole_days_and_round_trip() {
+        let s = nights_and_august();
+        // A December noon: disarmed; an August noon: armed; August ends at 06:00 on 1 September
+        // (the night of 31 August is a window occurrence).
+        assert!(!s.is_armed(at("2026-12-07T10:00:00Z")));
+        assert!(s.is_armed(at("2027-08-15T09:00:00Z")));
+        assert!(s.is_armed(at("2027-09-01T02:59:59Z")));
+        assert!(!s.is_armed(at("2027-09-01T03:00:00Z")));
+        let back = Schedule::parse_json(&s.to_json_value().to_string()).unwrap();
+        assert_eq!(back, s);
+        // `except` wins over `all_day`; reversed ranges are refused by name.
+        let mut with_except = s.clone();
+        with_except.except.push(DateRange {
+            from: NaiveDate::from_ymd_opt(2027, 8, 15).unwrap(),
+            to: NaiveDate::from_ymd_opt(2027, 8, 15).unwrap(),
+            label: None,
+        });
+        assert!(!with_except.is_armed(at("2027-08-15T09:00:00Z")));
+        assert!(
+            err(r#"{"tz":"UTC","all_day":[{"from":"2027-08-31","to":"2027-08-01"}]}"#)
+                .starts_with("schedule.all_day[0]: from 2027-08-31 is after to 2027-08-01"),
+        );
+        // A document without the field reads back without it.
+        let plain = Schedule::parse_json(r#"{"tz":"UTC","always":true}"#).unwrap();
+        assert!(plain.to_json_value().get("all_day").is_none());
+    }
+
+    #[test]
+    fn the_next_changes_of_nights_and_august() {
+        let s = nights_and_august();
+        // Monday 7 December 2026, 11:00 in Jerusalem (UTC+2).
+        let c = s.changes_after(at("2026-12-07T09:00:00Z"), 3, 14);
+        assert_eq!(
+            c,
+            vec![
+                (at("2026-12-07T20:00:00Z"), true),
+                (at("2026-12-08T04:00:00Z"), false),
+                (at("2026-12-08T20:00:00Z"), true),
+            ]
+        );
+        // Across August the nights and the days join: armed from 22:00 on 31 July (UTC+3)
+        // until 06:00 on 1 September.
+        let c = s.changes_after(at("2027-07-31T09:00:00Z"), 2, 40);
+        assert_eq!(
+            c,
+            vec![
+                (at("2027-07-31T19:00:00Z"), true),
+                (at("2027-09-01T03:00:00Z"), false),
+            ]
+        );
+        // Nothing within the horizon: nothing listed.
+        let never = Schedule::parse_json(r#"{"tz":"UTC"}"#).unwrap();
+        assert!(
+            never
+                .changes_after(at("2026-12-07T09:00:00Z"), 5, 30)
+                .is_empty()
+        );
+    }
+
+    /// The changes found from the candidates are exactly those a scan minute by minute sees,
+    /// across daylight-saving changes in both directions and windows inside the skipped hour.
+    #[test]
+    fn changes_match_a_minute_by_minute_scan_across_daylight_saving() {
+        let cases = [
+            // Jerusalem: clocks go forward on Friday 27 March 2026 at 02:00, back on Sunday
+            // 25 October 2026 at 02:00.
+            (
+                r#"{"tz":"Asia/Jerusalem","windows":[{"days":["fri","sun"],"from":"01:00","to":"02:30"},
+                    {"days":["fri"],"from":"02:15","to":"02:45"},{"days":["sat","sun"],"from":"23:00","to":"01:30"}]}"#,
+                "2026-03-25T00:00:00Z",
+            ),
+            (
+                r#"{"tz":"Asia/Jerusalem","windows":[{"days":["sun"],"from":"01:30","to":"01:45"},
+                    {"days":["sat"],"from":"22:00","to":"06:00"}],
+                    "all_day":[{"from":"2026-10-27","to":"2026-10-27"}]}"#,
+                "2026-10-23T00:00:00Z",
+            ),
+            // Stockholm: forward on 29 March 2026 at 02:00, back on 25 October 2026 at 03:00.
+            (
+                r#"{"tz":"Europe/Stockholm","windows":[{"days":["sun"],"from":"02:00","to":"03:00"},
+                    {"days":["mon","tue","wed","thu","fri","sat","sun"],"from":"22:00","to":"06:00"}],
+                    "dates":[{"from":"2026-03-26","to":"2026-03-30"}]}"#,
+                "2026-03-26T00:00:00Z",
+            ),
+            (
+                r#"{"tz":"Europe/Stockholm","windows":[{"days":["sun"],"from":"02:30","to":"02:40"}],
+                    "except":[{"from":"2026-10-26","to":"2026-10-26"}]}"#,
+                "2026-10-22T00:00:00Z",
+            ),
+        ];
+        for (json, from) in cases {
+            let s = Schedule::parse_json(json).unwrap();
+            let start = at(from);
+            let days = 6;
+            let mut scanned = Vec::new();
+            let mut armed = s.is_armed(start);
+            for m in 1..=(days * 24 * 60) {
+                let t = WallTime(start.0 + m * 60_000_000);
+                let now = s.is_armed(t);
+                if now != armed {
+                    scanned.push((t, now));
+                    armed = now;
+                }
+            }
+            let found = s.changes_after(start, usize::MAX, days as u32);
+            assert!(!scanned.is_empty(), "{json}");
+            assert_eq!(found, scanned, "{json}");
+        }
     }
 }

@@ -201,6 +201,10 @@ pub struct Schedule {
     /// Occurrences starting on these dates never count.
     #[serde(default)]
     except: Vec<DateRange>,
+    /// Armed all day on these dates (unless in `except`), besides the windows: "every night
+    /// 22:00–06:00 and all of August" is one window and one range here. Left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    all_day: Vec<DateRange>,
 }
 
 /// A hotspot document (`roeh_rules::Hotspot`): a watched place with its cameras, zones,

@@ -98,6 +98,11 @@ pub struct ServerConfig {
     pub node: Option<String>,
     /// Graceful shutdown deadline, seconds.
     pub shutdown_grace_secs: f64,
+    /// Runs the node's wall clock this many seconds ahead of the system's (behind when
+    /// negative), for a drill or an acceptance test of schedules ("as if it were 23:00"). Every
+    /// time the node writes (footage, incidents, the log) is then shifted too: never set it on a
+    /// site whose footage is evidence. 0 (the default) is the system's clock.
+    pub clock_offset_secs: f64,
     /// Mark console session cookies `Secure` (needs HTTPS in front of roeh). Always on when
     /// roeh serves HTTPS itself.
     pub secure_cookie: bool,
@@ -123,6 +128,7 @@ impl Default for ServerConfig {
             database_url: String::new(),
             node: None,
             shutdown_grace_secs: 10.0,
+            clock_offset_secs: 0.0,
             secure_cookie: true,
             tls_cert: None,
             tls_key: None,
@@ -981,6 +987,11 @@ impl Config {
             "server.shutdown_grace_secs",
             self.server.shutdown_grace_secs,
         )?;
+        if !(self.server.clock_offset_secs.is_finite()
+            && self.server.clock_offset_secs.abs() <= 366.0 * 86_400.0)
+        {
+            bail!("server.clock_offset_secs must be a number of seconds within a year either way");
+        }
         if let Some(node) = &self.server.node
             && (node.is_empty()
                 || node.len() > 64

@@ -3,7 +3,9 @@
 
 use crate::config::{self, Config, secs};
 use anyhow::Context;
-use roeh_domain::{Camera, CameraId, CameraUrl, Clock, StreamHealth, StreamState, SystemClock};
+use roeh_domain::{
+    Camera, CameraId, CameraUrl, Clock, OffsetClock, StreamHealth, StreamState, SystemClock,
+};
 use roeh_pipeline::{Pipeline, PipelineConfig};
 use roeh_store::Store;
 use std::future::Future;
@@ -550,7 +552,18 @@ async fn run_until(
 
 /// `roeh serve`.
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let clock: Arc<dyn Clock> = if cfg.server.clock_offset_secs == 0.0 {
+        Arc::new(SystemClock::new())
+    } else {
+        tracing::warn!(
+            offset_secs = cfg.server.clock_offset_secs,
+            "The node's clock is shifted from the system's ([server] clock_offset_secs): every \
+             time it writes is shifted too."
+        );
+        Arc::new(OffsetClock::new(
+            (cfg.server.clock_offset_secs * 1e6) as i64,
+        ))
+    };
     let store = open_store(&cfg).await?;
     sync_config_cameras(&store, &cfg, clock.as_ref()).await?;
     if !cfg.server.listen.ip().is_loopback() && !store.has_admin().await? {
