@@ -87,6 +87,21 @@ import {
   toggleIn,
 } from './store';
 import { hotspotLabel, severityLabel } from './labels';
+import {
+  type AnalysisView,
+  type ApproveField,
+  approveFieldOf,
+  type CameraField,
+  type CameraInfo,
+  cameraFieldOf,
+  type DeliveryView,
+  type DeviceProfiles,
+  type DiscoveredDevice,
+  deliveriesQuery,
+  type WebhookField,
+  type WebhookView,
+  webhookFieldOf,
+} from './lib/integrate';
 
 /** How old a push message may be before this console refuses it (its own limit), µs. */
 const MAX_MESSAGE_AGE_US = 120_000_000;
@@ -927,5 +942,182 @@ export async function cameraRetention(): Promise<CameraRetention[] | string> {
     return await api.request<CameraRetention[]>('GET', '/api/cameras');
   } catch (e) {
     return message(e);
+  }
+}
+
+// ----- the integrator's pages: cameras, ONVIF, webhooks -----
+
+function refusal<F extends string>(e: unknown, of: (m: string) => F | null): FormError<F> {
+  const m = message(e);
+  return { message: m, field: e instanceof ApiError && e.kind !== 'network' ? of(m) : null };
+}
+
+/** The cameras with their stream health; the server's message on failure. */
+export async function cameraHealth(): Promise<CameraInfo[] | string> {
+  try {
+    return await api.request<CameraInfo[]>('GET', '/api/cameras');
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Adds a camera by its RTSP URL; the camera, or the refusal next to its field. */
+export async function addCamera(body: Record<string, string>): Promise<CameraInfo | FormError<CameraField>> {
+  try {
+    const v = await api.request<CameraInfo>('POST', '/api/cameras', body);
+    announce(t.value('cameras.added', { name: v.name }));
+    void loadNames();
+    return v;
+  } catch (e) {
+    return refusal(e, cameraFieldOf);
+  }
+}
+
+/** A camera's analysis setting; the server's message on failure. */
+export async function analysisOf(camera: string): Promise<AnalysisView | string> {
+  try {
+    return await api.request<AnalysisView>('GET', `/api/cameras/${encodeURIComponent(camera)}/analysis`);
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Turns a camera's analysis on or off (its rate kept); the setting, or the server's message. */
+export async function setAnalysis(camera: string, enabled: boolean): Promise<AnalysisView | string> {
+  try {
+    const v = await api.request<AnalysisView>('PUT', `/api/cameras/${encodeURIComponent(camera)}/analysis`, {
+      enabled,
+    });
+    announce(t.value(enabled ? 'cameras.analysisOnDone' : 'cameras.analysisOffDone'));
+    return v;
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** The devices awaiting approval; the server's message on failure. */
+export async function discoveredDevices(): Promise<DiscoveredDevice[] | string> {
+  try {
+    return await api.request<DiscoveredDevice[]>('GET', '/api/onvif/discovered');
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Runs a discovery probe; the devices that answered, or the server's message. */
+export async function discover(): Promise<DiscoveredDevice[] | string> {
+  try {
+    const v = await api.request<DiscoveredDevice[]>('POST', '/api/onvif/discover', {});
+    announce(t.value('onvif.found', { n: v.length }));
+    return v;
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** A device's profiles, probed with the login; or the refusal next to its field. */
+export async function deviceProfiles(
+  body: Record<string, string | number>,
+): Promise<DeviceProfiles | FormError<ApproveField>> {
+  try {
+    return await api.request<DeviceProfiles>('POST', '/api/onvif/profiles', body);
+  } catch (e) {
+    return refusal(e, approveFieldOf);
+  }
+}
+
+/** Approves a discovered device as a camera; its id, or the refusal next to its field. */
+export async function approveDevice(
+  body: Record<string, string | number>,
+): Promise<{ camera: { id: string; name: string } } | FormError<ApproveField>> {
+  try {
+    const v = await api.request<{ camera: { id: string; name: string } }>('POST', '/api/onvif/add', body);
+    announce(t.value('cameras.added', { name: v.camera.name }));
+    void loadNames();
+    return v;
+  } catch (e) {
+    return refusal(e, approveFieldOf);
+  }
+}
+
+/** Dismisses a discovered device; null, or the server's message. */
+export async function dismissDevice(id: number): Promise<string | null> {
+  try {
+    await api.request<unknown>('POST', `/api/onvif/discovered/${id}/dismiss`, {});
+    announce(t.value('onvif.dismissed'));
+    return null;
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** The webhook subscriptions; the server's message on failure. */
+export async function webhookList(): Promise<WebhookView[] | string> {
+  try {
+    return await api.request<WebhookView[]>('GET', '/api/webhooks');
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Creates a webhook subscription; it, or the refusal next to its field. */
+export async function createWebhook(body: Record<string, unknown>): Promise<WebhookView | FormError<WebhookField>> {
+  try {
+    const v = await api.request<WebhookView>('POST', '/api/webhooks', body);
+    announce(t.value('webhooks.created', { name: v.name }));
+    return v;
+  } catch (e) {
+    return refusal(e, webhookFieldOf);
+  }
+}
+
+/** Enables or disables a subscription; null, or the server's message. */
+export async function setWebhookEnabled(id: string, on: boolean): Promise<string | null> {
+  try {
+    await api.request<WebhookView>('POST', `/api/webhooks/${encodeURIComponent(id)}/${on ? 'enable' : 'disable'}`, {});
+    return null;
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** Deletes a subscription and its deliveries; null, or the server's message. */
+export async function deleteWebhook(id: string): Promise<string | null> {
+  try {
+    await api.request<unknown>('DELETE', `/api/webhooks/${encodeURIComponent(id)}`);
+    announce(t.value('webhooks.deletedDone'));
+    return null;
+  } catch (e) {
+    return message(e);
+  }
+}
+
+/** A page of a subscription's deliveries, newest first; the server's message on failure. */
+export async function webhookDeliveries(id: string, before: number | null): Promise<DeliveryView[] | string> {
+  try {
+    return await api.request<DeliveryView[]>(
+      'GET',
+      `/api/webhooks/${encodeURIComponent(id)}/deliveries?${deliveriesQuery(before)}`,
+    );
+  } catch (e) {
+    return message(e);
+  }
+}
+
+// ----- the supervisor's pages -----
+
+/** A request of the supervisor's pages (hotspots, schedules, rules): the answer, or the
+ * server's message. A change also refreshes the names other pages show. */
+export async function ask<T>(
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<{ ok: T } | { error: string }> {
+  try {
+    const v = await api.request<T>(method, path, body);
+    if (method !== 'GET' && !path.startsWith('/api/schedules/')) void loadNames();
+    return { ok: v };
+  } catch (e) {
+    return { error: message(e) };
   }
 }

@@ -76,7 +76,11 @@ export type Route =
   | 'custody'
   | 'users'
   | 'audit'
-  | 'keys';
+  | 'keys'
+  | 'cameras'
+  | 'onvif'
+  | 'webhooks'
+  | 'hotspots';
 
 function parseHash(h: string): Route {
   if (h === '#/setup') return 'setup';
@@ -92,6 +96,10 @@ function parseHash(h: string): Route {
   if (h === '#/users') return 'users';
   if (h === '#/audit') return 'audit';
   if (h === '#/keys') return 'keys';
+  if (h === '#/cameras') return 'cameras';
+  if (h === '#/onvif') return 'onvif';
+  if (h === '#/webhooks') return 'webhooks';
+  if (h === '#/hotspots' || h.startsWith('#/hotspots/')) return 'hotspots';
   if (h === '#/custody' || h.startsWith('#/custody/')) return 'custody';
   return 'alerts';
 }
@@ -101,6 +109,16 @@ function parseLiveCamera(h: string): string | null {
   if (!h.startsWith('#/live/')) return null;
   try {
     return decodeURIComponent(h.slice('#/live/'.length)) || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The hotspot of `#/hotspots/ID` (`new` for a new one), or null for the list. */
+function parseHotspot(h: string): string | null {
+  if (!h.startsWith('#/hotspots/')) return null;
+  try {
+    return decodeURIComponent(h.slice('#/hotspots/'.length)) || null;
   } catch {
     return null;
   }
@@ -134,6 +152,7 @@ export const liveCamera = signal<string | null>(parseLiveCamera(location.hash));
 export const playbackCamera = signal<string | null>(parsePlayback(location.hash).camera);
 export const playbackAt = signal<number | null>(parsePlayback(location.hash).at);
 export const custodyCase = signal<string | null>(parseCase(location.hash));
+export const hotspotOpen = signal<string | null>(parseHotspot(location.hash));
 window.addEventListener('hashchange', () => {
   const p = parsePlayback(location.hash);
   batch(() => {
@@ -142,6 +161,7 @@ window.addEventListener('hashchange', () => {
     playbackCamera.value = p.camera;
     playbackAt.value = p.at;
     custodyCase.value = parseCase(location.hash);
+    hotspotOpen.value = parseHotspot(location.hash);
   });
 });
 

@@ -12,16 +12,19 @@ test('each role is shown exactly the pages its permissions serve', () => {
   assert.deepEqual(ev.pagesFor('investigator'), ['playback', 'search', 'exports', 'holds', 'custody']);
   assert.deepEqual(ev.pagesFor('operator'), ['alerts', 'live', 'playback', 'units']);
   assert.deepEqual(ev.pagesFor('admin'), [
-    'alerts', 'live', 'playback', 'units', 'search', 'exports', 'holds', 'custody', 'users', 'audit', 'keys',
+    'alerts', 'live', 'hotspots', 'playback', 'units', 'search', 'exports', 'holds', 'custody', 'users', 'audit', 'keys',
+    'cameras', 'onvif', 'webhooks',
   ]);
-  // Supervisors read the audit log but manage no users.
-  assert.deepEqual(ev.pagesFor('supervisor'), ev.pagesFor('admin').filter((p) => p !== 'users'));
-  // Integrators aim cameras live and see no recordings, alerts or evidence.
-  assert.deepEqual(ev.pagesFor('integrator'), ['live']);
+  // Supervisors read the audit log but manage no users, cameras or webhooks.
+  const notSupervisors = ['users', 'cameras', 'onvif', 'webhooks'];
+  assert.deepEqual(ev.pagesFor('supervisor'), ev.pagesFor('admin').filter((p) => !notSupervisors.includes(p)));
+  // Integrators aim cameras live, set cameras up, and see no recordings, alerts or evidence
+  // (nor the hotspot editor: reading hotspots needs incidents).
+  assert.deepEqual(ev.pagesFor('integrator'), ['live', 'cameras', 'onvif']);
   assert.deepEqual(ev.pagesFor('unit'), []);
   assert.deepEqual(ev.pagesFor('nobody'), []);
   assert.equal(ev.homeOf('investigator'), 'search');
-  assert.equal(ev.homeOf('integrator'), 'live');
+  assert.equal(ev.homeOf('integrator'), 'cameras');
   assert.equal(ev.homeOf('operator'), 'alerts');
   assert.equal(ev.homeOf('unit'), null);
   // Investigators have no queue: no alert stream for them.

@@ -6,7 +6,7 @@
 //
 // Invariants:
 // - sign-in uses the cookie session (`kind: "session"`); the session token never reaches script,
-//   only its CSRF token, which is sent as `x-roeh-csrf` on every POST;
+//   only its CSRF token, which is sent as `x-roeh-csrf` on every POST, PUT and DELETE;
 // - every refusal becomes an `ApiError` carrying the server's `error.kind` and `error.message`
 //   as plain text (the UI renders it as text, never as HTML);
 // - a 401 from any signed-in request calls `onUnauthorized` once per request (the app returns to
@@ -222,14 +222,14 @@ export class Api {
 
   /** One request; JSON in, JSON (or nothing) out. */
   async request<T>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     body?: unknown,
     opts: { signedIn?: boolean } = {},
   ): Promise<T> {
     const signedIn = opts.signedIn ?? true;
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (method === 'POST') {
+    if (method !== 'GET') {
       headers['content-type'] = 'application/json';
       if (this.csrfToken) headers[CSRF_HEADER] = this.csrfToken;
     }

@@ -26,7 +26,11 @@ export type Page =
   | 'custody'
   | 'users'
   | 'audit'
-  | 'keys';
+  | 'keys'
+  | 'cameras'
+  | 'onvif'
+  | 'webhooks'
+  | 'hotspots';
 
 /** The permissions the console's pages need (`roeh_auth::Permission`). */
 type Perm =
@@ -40,7 +44,10 @@ type Perm =
   | 'manage_holds'
   | 'view_evidence_log'
   | 'manage_users'
-  | 'view_audit';
+  | 'view_audit'
+  | 'manage_cameras'
+  | 'onvif_onboard'
+  | 'manage_hotspots_rules';
 
 /** Who holds which of those permissions (rows of `roeh_auth::MATRIX`). */
 const HOLDERS: Record<Perm, readonly string[]> = {
@@ -55,12 +62,16 @@ const HOLDERS: Record<Perm, readonly string[]> = {
   view_evidence_log: ['admin', 'supervisor', 'investigator'],
   manage_users: ['admin'],
   view_audit: ['admin', 'supervisor'],
+  manage_cameras: ['admin', 'integrator'],
+  onvif_onboard: ['admin', 'integrator'],
+  manage_hotspots_rules: ['admin', 'supervisor', 'integrator'],
 };
 
 /** Each page, in the navigation's order, with what its requests need. */
 const PAGES: readonly (readonly [Page, readonly Perm[]])[] = [
   ['alerts', ['handle_alerts']],
   ['live', ['view_live', 'view_cameras']],
+  ['hotspots', ['manage_hotspots_rules', 'view_incidents', 'view_live', 'view_cameras']],
   ['playback', ['view_footage', 'view_cameras']],
   ['units', ['dispatch_units']],
   ['search', ['view_incidents', 'view_footage', 'export_evidence']],
@@ -70,6 +81,9 @@ const PAGES: readonly (readonly [Page, readonly Perm[]])[] = [
   ['users', ['manage_users', 'view_cameras']],
   ['audit', ['view_audit']],
   ['keys', ['view_audit', 'view_evidence_log']],
+  ['cameras', ['view_cameras', 'manage_cameras']],
+  ['onvif', ['onvif_onboard']],
+  ['webhooks', ['manage_users']],
 ];
 
 /** Whether `role` holds `perm`. */
@@ -88,8 +102,9 @@ export function takesPush(role: string): boolean {
   return role === 'unit' || mayDo(role, 'handle_alerts');
 }
 
-/** Where a role lands, in order of preference: the queue, else the footage search. */
-const HOMES: readonly Page[] = ['alerts', 'search'];
+/** Where a role lands, in order of preference: the queue, else the footage search, else the
+ * cameras with their health. */
+const HOMES: readonly Page[] = ['alerts', 'search', 'cameras'];
 
 /** Where `role` lands after signing in: the queue for those who handle alerts, the footage
  * search for investigators, else its first page (`null`: none, a unit or no role). */

@@ -11,7 +11,9 @@ import { UnitsPage } from './Units';
 import { PlaybackPage } from './Playback';
 import { CustodyPage, ExportsPage, HoldsPage, SearchPage } from './Evidence';
 import { AuditPage, KeysPage, UsersPage } from './Admin';
+import { CamerasPage, OnvifPage, WebhooksPage } from './Integrator';
 import { homeOf, type Page, pagesFor } from '../lib/evidence';
+import { HotspotsPage } from './Hotspots';
 
 /** Moves focus to the page's main region (the hash stays the route's). */
 function skipToMain(e: Event) {
@@ -38,6 +40,7 @@ export function App() {
     const mine: string[] = pagesFor(s.role);
     const p = (mine.includes(r) ? r : homeOf(s.role)) as Page | null;
     if (p === 'live') page = <LivePage />;
+    else if (p === 'hotspots') page = <HotspotsPage />;
     else if (p === 'units') page = <UnitsPage />;
     else if (p === 'playback') page = <PlaybackPage />;
     else if (p === 'search') page = <SearchPage />;
@@ -47,6 +50,9 @@ export function App() {
     else if (p === 'users') page = <UsersPage />;
     else if (p === 'audit') page = <AuditPage />;
     else if (p === 'keys') page = <KeysPage />;
+    else if (p === 'cameras') page = <CamerasPage />;
+    else if (p === 'onvif') page = <OnvifPage />;
+    else if (p === 'webhooks') page = <WebhooksPage />;
     else if (p === 'alerts') page = <Queue />;
     else {
       page = (

@@ -21,6 +21,7 @@ import {
 const NAV_LABELS: Record<Page, MessageKey> = {
   alerts: 'nav.alerts',
   live: 'nav.live',
+  hotspots: 'nav.hotspots',
   playback: 'nav.playback',
   units: 'nav.units',
   search: 'nav.search',
@@ -30,6 +31,9 @@ const NAV_LABELS: Record<Page, MessageKey> = {
   users: 'nav.users',
   audit: 'nav.audit',
   keys: 'nav.keys',
+  cameras: 'nav.cameras',
+  onvif: 'nav.onvif',
+  webhooks: 'nav.webhooks',
 };
 
 function ConnBadge() {

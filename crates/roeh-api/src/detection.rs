@@ -626,6 +626,80 @@ pub(crate) async fn put_analysis(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Schedules
+
+/// Most changes `POST /api/schedules/preview` lists.
+pub const MAX_PREVIEW_CHANGES: u32 = 20;
+/// How far ahead it looks, days.
+pub const PREVIEW_HORIZON_DAYS: u32 = 400;
+
+/// Body of `POST /api/schedules/preview`: a schedule being edited, before it is saved.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    /// The schedule, as in a hotspot document.
+    #[schemars(with = "roeh_rules::schema::Schedule")]
+    schedule: Value,
+    /// How many changes to list (default 6).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_PREVIEW_CHANGES))]
+    count: Option<u32>,
+}
+
+/// One moment a schedule turns armed or disarmed.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ScheduleChange {
+    /// RFC 3339, UTC.
+    at: String,
+    /// Armed from then on.
+    armed: bool,
+}
+
+/// Whether a schedule is armed now and when that changes next.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct PreviewView {
+    /// The server's time the preview was taken at (RFC 3339).
+    now: String,
+    /// Armed at `now`.
+    armed_now: bool,
+    /// The next changes, in order, within `horizon_days`.
+    changes: Vec<ScheduleChange>,
+    /// How far ahead it looked.
+    horizon_days: u32,
+}
+
+/// `POST /api/schedules/preview`: validates a schedule as a hotspot's would be (the refusal
+/// names the field, e.g. `schedule.windows[0].from: …`) and lists when it next arms and
+/// disarms, so a supervisor sees what a change means before saving it.
+pub(crate) async fn preview_schedule(
+    State(st): State<AppState>,
+    ApiJson(body): ApiJson<PreviewBody>,
+) -> Result<Json<PreviewView>, ApiError> {
+    let count = body.count.unwrap_or(6);
+    if !(1..=MAX_PREVIEW_CHANGES).contains(&count) {
+        return Err(ApiError::invalid(format!(
+            "count: {count} is out of range (1 to {MAX_PREVIEW_CHANGES})"
+        )));
+    }
+    let schedule = roeh_rules::Schedule::from_value(&body.schedule).map_err(invalid)?;
+    let now = st.clock.wall();
+    let changes = schedule
+        .changes_after(now, count as usize, PREVIEW_HORIZON_DAYS)
+        .into_iter()
+        .map(|(at, armed)| ScheduleChange {
+            at: time(at),
+            armed,
+        })
+        .collect();
+    Ok(Json(PreviewView {
+        now: time(now),
+        armed_now: schedule.is_armed(now),
+        changes,
+        horizon_days: PREVIEW_HORIZON_DAYS,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Incidents
 
 /// `?hotspot=&camera=&start=&end=&state=&limit=&before=`; times are RFC 3339 or microseconds;

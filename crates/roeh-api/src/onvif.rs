@@ -21,7 +21,8 @@ use roeh_store::{OnvifDeviceRow, OnvifProfileRow};
 use serde::{Deserialize, Serialize};
 
 pub use roeh_onvif::onboard::{
-    AddRequest, DiscoveredView, Onboarded, OnvifSettings, discover_and_record, onboard,
+    AddRequest, DeviceProfiles, DiscoveredView, Onboarded, OnvifSettings, ProbeRequest,
+    discover_and_record, onboard,
 };
 
 /// An onboarding error as answered: its kind and its message, which is complete.
@@ -203,6 +204,21 @@ pub(crate) async fn add(
             onvif: done.device.into(),
             discovered_id: done.discovered_id,
         }),
+    ))
+}
+
+/// `POST /api/onvif/profiles`: the profiles of a device (by address or a pending discovered
+/// entry), probed with the login, and the rule's choice of main and sub; stores nothing. The
+/// console offers them before approving a device.
+pub(crate) async fn profiles(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<ProbeRequest>,
+) -> Result<Json<DeviceProfiles>, ApiError> {
+    let clock = st.clock.clone();
+    Ok(Json(
+        roeh_onvif::onboard::profiles(&st.store, &st.onvif, clock, req)
+            .await
+            .map_err(onboarding_error)?,
     ))
 }
 

@@ -482,7 +482,7 @@ pub(crate) fn entries() -> Vec<Entry> {
             get.clone(),
             "/api/cameras/{id}/analysis",
             detection::get_analysis,
-            needs(P::ViewIncidents),
+            needs(P::ViewCameras),
             json::<detection::AnalysisView>(),
         ),
         route(
@@ -530,6 +530,13 @@ pub(crate) fn entries() -> Vec<Entry> {
             detection::delete_hotspot,
             needs(P::ManageHotspotsRules),
             Answer::NoContent,
+        ),
+        route(
+            post.clone(),
+            "/api/schedules/preview",
+            detection::preview_schedule,
+            needs(P::ManageHotspotsRules),
+            json::<detection::PreviewView>(),
         ),
         route(
             get.clone(),
@@ -633,6 +640,13 @@ pub(crate) fn entries() -> Vec<Entry> {
             onvif::add,
             needs(P::OnvifOnboard),
             json::<onvif::Added>(),
+        ),
+        route(
+            post.clone(),
+            "/api/onvif/profiles",
+            onvif::profiles,
+            needs(P::OnvifOnboard),
+            json::<onvif::DeviceProfiles>(),
         ),
         route(
             get.clone(),

@@ -722,3 +722,92 @@ async fn malformed_bodies_and_queries_are_answered_with_the_shared_error_body() 
         assert!(message(&v).contains("query string"), "{uri}: {v}");
     }
 }
+
+/// A schedule being edited is checked as a hotspot's would be and previewed: armed now or not,
+/// and the next moments it arms and disarms, on the server's clock.
+#[tokio::test]
+async fn a_schedule_preview_lists_the_next_armed_and_disarmed_moments() {
+    // Monday 7 December 2026, 11:00 in Jerusalem.
+    let clock = Arc::new(roeh_domain::SimClock::new(
+        WallTime::parse("2026-12-07T09:00:00Z").unwrap(),
+    ));
+    let site = support::site(clock, roeh_api::alerts::AlertsSettings::default()).await;
+    let operator = support::user_token(
+        &site.store,
+        "night operator",
+        roeh_auth::Role::Operator,
+        roeh_auth::Scope::default(),
+    )
+    .await;
+    let app = support::with_token(router(site.state.clone()), site.admin.clone());
+    let body = serde_json::json!({"count": 3, "schedule": {"tz": "Asia/Jerusalem",
+        "windows": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                     "from": "22:00", "to": "06:00"}],
+        "all_day": [{"from": "2027-08-01", "to": "2027-08-31", "label": "August"}]}});
+    let (status, v) = call(&app, send("POST", "/api/schedules/preview", &body)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["now"], "2026-12-07T09:00:00.000000Z");
+    assert_eq!(v["armed_now"], false);
+    let changes: Vec<(String, bool)> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["at"].as_str().unwrap().to_owned(),
+                c["armed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("2026-12-07T20:00:00.000000Z".to_owned(), true),
+            ("2026-12-08T04:00:00.000000Z".to_owned(), false),
+            ("2026-12-08T20:00:00.000000Z".to_owned(), true),
+        ]
+    );
+    // A bad schedule is refused naming the field, as a hotspot's would be.
+    for (schedule, want) in [
+        (
+            serde_json::json!({"tz": "Asia/Jerusalem",
+                "windows": [{"days": ["mon"], "from": "25:00", "to": "06:00"}]}),
+            "schedule.windows[0].from: \"25:00\" is not a time of day",
+        ),
+        (
+            serde_json::json!({"tz": "Asia/Jerusalem",
+                "all_day": [{"from": "2027-08-31", "to": "2027-08-01"}]}),
+            "schedule.all_day[0]: from 2027-08-31 is after to 2027-08-01",
+        ),
+        (
+            serde_json::json!({"tz": "Middle/Earth"}),
+            "schedule.tz: \"Middle/Earth\" is not a known IANA time zone",
+        ),
+    ] {
+        let (status, v) = call(
+            &app,
+            send(
+                "POST",
+                "/api/schedules/preview",
+                &serde_json::json!({ "schedule": schedule }),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        assert!(message(&v).starts_with(want), "{v}");
+    }
+    let (status, v) = call(
+        &app,
+        send(
+            "POST",
+            "/api/schedules/preview",
+            &serde_json::json!({"count": 0, "schedule": {"tz": "UTC"}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    // Operators do not edit schedules.
+    let as_operator = support::with_token(router(site.state), operator);
+    let (status, _) = call(&as_operator, send("POST", "/api/schedules/preview", &body)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

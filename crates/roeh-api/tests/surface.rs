@@ -761,6 +761,7 @@ const REQUEST_BODIES: &[(&str, &str, &str, bool)] = &[
     ("POST", "/api/users/{id}/tokens", "TokenBody", true),
     ("POST", "/api/cameras", "NewCamera", true),
     ("POST", "/api/onvif/add", "AddRequest", true),
+    ("POST", "/api/onvif/profiles", "ProbeRequest", true),
     ("POST", "/api/holds", "HoldBody", true),
     ("POST", "/api/holds/{id}/clear", "ClearBody", true),
     ("POST", "/api/exports", "ExportBody", true),
@@ -781,6 +782,7 @@ const REQUEST_BODIES: &[(&str, &str, &str, bool)] = &[
     ("PUT", "/api/hotspots/{id}", "Hotspot", true),
     ("POST", "/api/rules", "Rule", true),
     ("PUT", "/api/rules/{id}", "Rule", true),
+    ("POST", "/api/schedules/preview", "PreviewBody", true),
     ("POST", "/api/webhooks", "CreateBody", true),
 ];
 

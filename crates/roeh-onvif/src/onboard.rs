@@ -157,6 +157,13 @@ pub struct AddRequest {
         schemars(with = "Option<crate::schema::Transport>")
     )]
     pub transport: Option<Transport>,
+    /// Token of the profile to record; absent: the selection rule chooses.
+    #[serde(default)]
+    pub main_profile: Option<String>,
+    /// Token of the profile to analyse; absent: the selection rule chooses; empty: none (the
+    /// main profile is analysed).
+    #[serde(default)]
+    pub sub_profile: Option<String>,
 }
 
 impl std::fmt::Debug for AddRequest {
@@ -169,6 +176,8 @@ impl std::fmt::Debug for AddRequest {
             .field("username", &self.username)
             .field("has_password", &self.password.is_some())
             .field("transport", &self.transport)
+            .field("main_profile", &self.main_profile)
+            .field("sub_profile", &self.sub_profile)
             .finish()
     }
 }
@@ -285,18 +294,94 @@ fn profile_row(p: &MediaProfile) -> Result<OnvifProfileRow, Error> {
     })
 }
 
-/// Probes a device, chooses its main and sub profiles, checks every URL against the policy and
-/// stores the camera with its description (approving the discovered entry) in one transaction.
-/// Nothing is stored on any error. The caller starts recording.
-pub async fn onboard(
+/// What to probe before adding a device: exactly one of `address` and `discovered_id`, and the
+/// login (the body of `POST /api/onvif/profiles`).
+#[derive(Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProbeRequest {
+    /// Device service URL.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// A pending discovered device.
+    #[serde(default)]
+    pub discovered_id: Option<i64>,
+    /// User name on the device.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password; only sent to the device, never stored by a probe.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for ProbeRequest {
+    /// Everything but the password, which only shows whether there is one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeRequest")
+            .field("address", &self.address)
+            .field("discovered_id", &self.discovered_id)
+            .field("username", &self.username)
+            .field("has_password", &self.password.is_some())
+            .finish()
+    }
+}
+
+/// One media profile of a probed device, as offered for the choice of main and sub.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ProfileOption {
+    /// Profile token (what [`AddRequest::main_profile`] and `sub_profile` name).
+    pub token: String,
+    /// Profile name.
+    pub name: String,
+    /// Encoding (`H264`, `H265`, `JPEG`, …; empty when unknown).
+    pub encoding: String,
+    /// Width in pixels.
+    pub width: Option<u32>,
+    /// Height in pixels.
+    pub height: Option<u32>,
+    /// Frame rate limit.
+    pub fps: Option<f64>,
+    /// Whether roeh can record or analyse it (H.264 or H.265, a resolution, a stream URI).
+    pub usable: bool,
+}
+
+/// A probed device's profiles and the choice the selection rule would make (the reply of
+/// `POST /api/onvif/profiles`). Nothing is stored.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DeviceProfiles {
+    /// Manufacturer.
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// Every profile, in the device's order.
+    pub profiles: Vec<ProfileOption>,
+    /// Token of the profile the rule records.
+    pub main: Option<String>,
+    /// Token of the profile the rule analyses.
+    pub sub: Option<String>,
+}
+
+/// A device reached for onboarding.
+struct Reached {
+    discovered_id: Option<i64>,
+    endpoint_ref: Option<String>,
+    creds: Option<Credentials>,
+    summary: crate::DeviceSummary,
+}
+
+/// Resolves the device (by address or a pending discovered entry) and probes it with the login.
+async fn reach(
     store: &Store,
     settings: &OnvifSettings,
     clock: Arc<dyn Clock>,
-    req: AddRequest,
-) -> Result<Onboarded, Error> {
-    validate_name(&req.name).map_err(|e| Error::new(e.kind(), e.message()))?;
-    check_login(req.username.as_deref(), req.password.as_deref())?;
-    let (address, mut discovered_id, mut endpoint_ref) = match (&req.address, req.discovered_id) {
+    target: (Option<&str>, Option<i64>),
+    username: Option<&str>,
+    password: Option<&str>,
+) -> Result<Reached, Error> {
+    check_login(username, password)?;
+    let (address, mut discovered_id, mut endpoint_ref) = match target {
         (Some(_), Some(_)) | (None, None) => {
             return Err(invalid("give exactly one of address and discovered_id"));
         }
@@ -358,32 +443,147 @@ pub async fn onboard(
             endpoint_ref = Some(d.device.endpoint_ref);
         }
     }
-    let creds = req.username.clone().map(|username| Credentials {
-        username,
-        password: Secret::new(req.password.clone().unwrap_or_default()),
+    let creds = username.map(|username| Credentials {
+        username: username.to_owned(),
+        password: Secret::new(password.unwrap_or_default().to_owned()),
     });
-    let client = OnvifClient::new(
-        address.clone(),
-        creds.clone(),
-        &settings.policy,
-        clock.clone(),
-    )
-    .map_err(device_err)?
-    .with_selection_rule(settings.selection);
+    let client = OnvifClient::new(address.clone(), creds.clone(), &settings.policy, clock)
+        .map_err(device_err)?
+        .with_selection_rule(settings.selection);
     let summary = client.probe_device().await.map_err(device_err)?;
-    let Some(main) = summary.main_profile() else {
-        return Err(Error::new(
-            ErrorKind::FailedPrecondition,
-            "ONVIF device offers no H.264 or H.265 profile with a resolution and a stream URI; \
-             nothing to record",
-        ));
+    Ok(Reached {
+        discovered_id,
+        endpoint_ref,
+        creds,
+        summary,
+    })
+}
+
+/// Whether roeh can record or analyse `p`.
+fn usable(p: &MediaProfile) -> bool {
+    p.encoding.is_some_and(VideoEncoding::is_recordable)
+        && p.stream_uri.is_some()
+        && p.pixels().is_some()
+}
+
+/// Probes a device and lists its profiles with the rule's choice; stores nothing.
+pub async fn profiles(
+    store: &Store,
+    settings: &OnvifSettings,
+    clock: Arc<dyn Clock>,
+    req: ProbeRequest,
+) -> Result<DeviceProfiles, Error> {
+    let r = reach(
+        store,
+        settings,
+        clock,
+        (req.address.as_deref(), req.discovered_id),
+        req.username.as_deref(),
+        req.password.as_deref(),
+    )
+    .await?;
+    let s = &r.summary;
+    Ok(DeviceProfiles {
+        manufacturer: s.info.manufacturer.clone(),
+        model: s.info.model.clone(),
+        profiles: s
+            .profiles
+            .iter()
+            .map(|p| ProfileOption {
+                token: p.token.clone(),
+                name: p.name.clone(),
+                encoding: p.encoding.map_or_else(String::new, |e| e.to_string()),
+                width: p.width,
+                height: p.height,
+                fps: p.fps.map(f64::from),
+                usable: usable(p),
+            })
+            .collect(),
+        main: s.main_profile().map(|p| p.token.clone()),
+        sub: s.sub_profile().map(|p| p.token.clone()),
+    })
+}
+
+/// The profiles to record and analyse: those named (checked), else the rule's choice.
+fn choose<'a>(
+    summary: &'a crate::DeviceSummary,
+    main: Option<&str>,
+    sub: Option<&str>,
+) -> Result<(&'a MediaProfile, Option<&'a MediaProfile>), Error> {
+    let named = |field: &str, token: &str| {
+        let p = summary
+            .profiles
+            .iter()
+            .find(|p| p.token == token)
+            .ok_or_else(|| invalid(format!("{field} {token:?} is not a profile of the device")))?;
+        if usable(p) {
+            Ok(p)
+        } else {
+            Err(invalid(format!(
+                "{field} {token:?} cannot be used: roeh needs H.264 or H.265 with a resolution \
+                 and a stream URI"
+            )))
+        }
     };
+    let main = match main {
+        Some(token) => named("main_profile", token)?,
+        None => summary.main_profile().ok_or_else(|| {
+            Error::new(
+                ErrorKind::FailedPrecondition,
+                "ONVIF device offers no H.264 or H.265 profile with a resolution and a stream \
+                 URI; nothing to record",
+            )
+        })?,
+    };
+    let sub = match sub {
+        Some("") => None,
+        Some(token) if token == main.token => {
+            return Err(invalid(
+                "sub_profile is the main profile; leave it empty to analyse the main profile",
+            ));
+        }
+        Some(token) => Some(named("sub_profile", token)?),
+        None => summary.sub_profile().filter(|s| s.token != main.token),
+    };
+    Ok((main, sub))
+}
+
+/// Probes a device, chooses its main and sub profiles (those named in the request, else by the
+/// selection rule), checks every URL against the policy and stores the camera with its
+/// description (approving the discovered entry) in one transaction. Nothing is stored on any
+/// error. The caller starts recording.
+pub async fn onboard(
+    store: &Store,
+    settings: &OnvifSettings,
+    clock: Arc<dyn Clock>,
+    req: AddRequest,
+) -> Result<Onboarded, Error> {
+    validate_name(&req.name).map_err(|e| Error::new(e.kind(), e.message()))?;
+    let Reached {
+        discovered_id,
+        endpoint_ref,
+        creds,
+        summary,
+    } = reach(
+        store,
+        settings,
+        clock.clone(),
+        (req.address.as_deref(), req.discovered_id),
+        req.username.as_deref(),
+        req.password.as_deref(),
+    )
+    .await?;
+    let (main, sub) = choose(
+        &summary,
+        req.main_profile.as_deref(),
+        req.sub_profile.as_deref(),
+    )?;
     let main_row = profile_row(main)?;
-    let sub_row = summary.sub_profile().map(profile_row).transpose()?;
+    let sub_row = sub.map(profile_row).transpose()?;
     let snapshot_url = main
         .snapshot_uri
         .as_ref()
-        .or_else(|| summary.sub_profile().and_then(|s| s.snapshot_uri.as_ref()))
+        .or_else(|| sub.and_then(|s| s.snapshot_uri.as_ref()))
         .map(|u| u.to_string());
     let Some(camera_url) = main.stream_uri.clone() else {
         return Err(Error::new(
@@ -449,6 +649,64 @@ mod tests {
             (None, Some("pw"), "needs a username"),
         ] {
             let e = check_login(u, p).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert!(e.message().contains(text), "{}", e.message());
+        }
+    }
+
+    fn prof(token: &str, enc: VideoEncoding, w: u32, h: u32) -> MediaProfile {
+        MediaProfile {
+            token: token.into(),
+            name: token.into(),
+            encoding: Some(enc),
+            width: Some(w),
+            height: Some(h),
+            fps: None,
+            stream_uri: Some(
+                roeh_domain::CameraUrl::parse(&format!("rtsp://10.0.0.1/{token}")).unwrap(),
+            ),
+            stream_credentials_stripped: false,
+            snapshot_uri: None,
+        }
+    }
+
+    #[test]
+    fn profiles_named_in_the_request_are_checked_else_the_rule_chooses() {
+        let summary = crate::DeviceSummary {
+            device_url: url::Url::parse("http://10.0.0.1/onvif/device_service").unwrap(),
+            info: crate::DeviceInfo::default(),
+            clock_offset_micros: None,
+            media_url: url::Url::parse("http://10.0.0.1/onvif/media").unwrap(),
+            profiles: vec![
+                prof("main", VideoEncoding::H264, 1920, 1080),
+                prof("sub", VideoEncoding::H264, 640, 360),
+                prof("jpeg", VideoEncoding::Jpeg, 640, 360),
+            ],
+            main: Some(0),
+            sub: Some(1),
+        };
+        let tokens = |(m, s): (&MediaProfile, Option<&MediaProfile>)| {
+            (m.token.clone(), s.map(|s| s.token.clone()))
+        };
+        let pick = |m, s| choose(&summary, m, s).map(tokens);
+        assert_eq!(
+            pick(None, None).unwrap(),
+            ("main".into(), Some("sub".into()))
+        );
+        assert_eq!(
+            pick(Some("sub"), Some("main")).unwrap(),
+            ("sub".into(), Some("main".into()))
+        );
+        // The rule's sub is dropped when it was chosen as main; an empty sub is none.
+        assert_eq!(pick(Some("sub"), None).unwrap(), ("sub".into(), None));
+        assert_eq!(pick(None, Some("")).unwrap(), ("main".into(), None));
+        for (m, s, text) in [
+            (Some("nope"), None, "main_profile \"nope\" is not a profile"),
+            (Some("jpeg"), None, "main_profile \"jpeg\" cannot be used"),
+            (None, Some("jpeg"), "sub_profile \"jpeg\" cannot be used"),
+            (None, Some("main"), "sub_profile is the main profile"),
+        ] {
+            let e = pick(m, s).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument);
             assert!(e.message().contains(text), "{}", e.message());
         }

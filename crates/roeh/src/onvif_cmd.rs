@@ -181,6 +181,8 @@ pub async fn run(
                 transport: Some(
                     Transport::parse(&transport).context("transport must be tcp or udp")?,
                 ),
+                main_profile: None,
+                sub_profile: None,
             };
             let done = onboard(&store, &settings, clock, req).await?;
             println!("{}", done.camera.id);

@@ -27,6 +27,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "console/integrator.rs"]
+mod integrator;
 use common::{BIN, Site, wait_streaming};
 use roeh_testcam::{TestCamConfig, TestCamServer};
 use roeh_testkit::{RoehProcess, TEST_ADMIN, TEST_ADMIN_PASSWORD, footage};
@@ -2618,4 +2620,277 @@ fn an_admin_creates_an_operator_scoped_to_one_hotspot_who_sees_only_its_cameras_
     let st = proc_.terminate(Duration::from_secs(30)).unwrap();
     assert!(st.success(), "roeh exited with {st}");
     server.stop();
+}
+
+/// Empties the input `id` as a person selecting its text and deleting it would.
+fn clear_field(b: &Browser, id: &str) {
+    let done = b.js(&format!(
+        "const e = document.getElementById({}); if (!e) return false; e.value = ''; \
+         e.dispatchEvent(new Event('input', {{bubbles: true}})); return true",
+        json!(id)
+    ));
+    assert_eq!(done, json!(true), "no field {id}");
+}
+
+/// Clicks the zone editor's picture at the fractions `points` of its width and height.
+fn click_picture(b: &Browser, points: &[(f64, f64)]) {
+    let done = b.js(&format!(
+        "const s = document.querySelector('svg.picture-overlay'); if (!s) return false; \
+         const r = s.getBoundingClientRect(); \
+         for (const [x, y] of {}) s.dispatchEvent(new MouseEvent('click', {{bubbles: true, \
+           clientX: r.left + x * r.width, clientY: r.top + y * r.height}})); \
+         return true",
+        json!(points.iter().map(|(x, y)| [x, y]).collect::<Vec<_>>())
+    ));
+    assert_eq!(done, json!(true), "no picture to draw on");
+}
+
+/// A supervisor, in Hebrew, creates a hotspot over the test camera: places it, draws a zone on
+/// the camera's live picture (a crossed shape first, refused with the server's message next to
+/// the zone and kept), sets "every night 22:00–06:00 and all of August" in Asia/Jerusalem and
+/// reads when it next arms and disarms, saves it and adds an intrusion rule. The node runs with
+/// its clock moved into the night window (`[server] clock_offset_secs`), so a person incident
+/// follows from the walkway's footage.
+#[test]
+fn a_supervisor_draws_a_zone_sets_a_night_and_august_schedule_and_an_intrusion_rule_fires() {
+    // The node's clock: an hour after the night window next opens, or now when it is open.
+    let nights = roeh_rules::Schedule::parse_json(
+        r#"{"tz":"Asia/Jerusalem","windows":[{"days":["mon","tue","wed","thu","fri","sat","sun"],
+            "from":"22:00","to":"06:00"}]}"#,
+    )
+    .unwrap();
+    let real_now = roeh_domain::Clock::wall(&roeh_domain::SystemClock::new());
+    let offset_secs = if nights.is_armed(real_now) {
+        0
+    } else {
+        let (opens, _) = nights.changes_after(real_now, 1, 2)[0];
+        (opens.0 - real_now.0) / 1_000_000 + 3600
+    };
+    let (_server, site) = camera_site("Walkway cam", None);
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    std::fs::write(
+        &site.config,
+        text.replacen(
+            "[server]\n",
+            &format!("[server]\nclock_offset_secs = {offset_secs}.0\n"),
+            1,
+        ),
+    )
+    .unwrap();
+    let (proc_, base) = site.serve();
+    let cams = wait_streaming(&base, Some(1)).unwrap();
+    let cam = cams[0]["id"].as_str().unwrap().to_string();
+    user_with_password(&base, "dana", "supervisor", "supervisor-pass-2026");
+
+    let b = Browser::open("supervisor", "he", 1500, 1000);
+    sign_in_as(&b, &base, "dana", "supervisor-pass-2026");
+    b.until(
+        "the hotspots page in the supervisor's navigation",
+        "return document.querySelector('header nav a[href=\"#/hotspots\"]')",
+    );
+    b.js("location.hash = '#/hotspots'; return true");
+    b.until(
+        "the empty hotspot list",
+        "return document.getElementById('hotspot-new')",
+    );
+    click(&b, "#hotspot-new");
+    b.until(
+        "the new hotspot's form",
+        "return document.getElementById('hs-name')",
+    );
+    b.type_into("hs-name", "שביל הטיילת");
+    clear_field(&b, "hs-lat");
+    b.type_into("hs-lat", "32.0853");
+    clear_field(&b, "hs-lon");
+    b.type_into("hs-lon", "34.7818");
+    click(&b, &format!("#hs-cameras input[value=\"{cam}\"]"));
+    b.until(
+        "the camera's live picture",
+        "const f = document.querySelector('.picture'); return f && f.dataset.state === 'playing'",
+    );
+    // A crossed (self-intersecting) zone: the server's message next to the zone, points kept.
+    click(&b, "#zone-add");
+    click_picture(&b, &[(0.1, 0.3), (0.9, 0.8), (0.9, 0.3), (0.1, 0.8)]);
+    click(&b, "#zone-done");
+    // The schedule: the tz typed, August added as whole days; a window time the server refuses
+    // first, shown under the schedule with what was typed kept.
+    clear_field(&b, "sched-tz");
+    b.type_into("sched-tz", "Asia/Jerusalem");
+    clear_field(&b, "sched-window-0-from");
+    b.type_into("sched-window-0-from", "25:00");
+    let refused = b.until(
+        "the schedule's refusal",
+        "const e = document.getElementById('sched-error'); return e && e.textContent",
+    );
+    assert!(
+        refused
+            .as_str()
+            .unwrap()
+            .contains("schedule.windows[0].from")
+            && refused.as_str().unwrap().contains("25:00"),
+        "the server's message: {refused}"
+    );
+    clear_field(&b, "sched-window-0-from");
+    b.type_into("sched-window-0-from", "22:00");
+    click(&b, "#sched-allday-add");
+    b.type_into("sched-allday-0-from", "2027-08-01");
+    b.type_into("sched-allday-0-to", "2027-08-31");
+    b.type_into("sched-allday-0-label", "אוגוסט");
+    click(&b, "#hotspot-save");
+    let refusal = b.until(
+        "the zone's refusal next to it",
+        "const e = document.getElementById('zone-0-points-error'); return e && e.textContent",
+    );
+    assert!(
+        refusal.as_str().unwrap().contains("self-intersecting"),
+        "the server's message: {refusal}"
+    );
+    assert_eq!(
+        b.js("return [document.getElementById('hs-name').value, \
+                      document.getElementById('sched-allday-0-to').value, \
+                      document.getElementById('zone-0-points').getAttribute('aria-invalid')]"),
+        json!(["שביל הטיילת", "2027-08-31", "true"]),
+        "everything typed is kept and the zone is marked"
+    );
+    // The drawn points are kept, where they were clicked (to the pixel).
+    let kept = b.js("return document.getElementById('zone-0-points').value");
+    let kept: Vec<f64> = kept
+        .as_str()
+        .unwrap()
+        .split([' ', ','])
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let drawn = [0.1, 0.3, 0.9, 0.8, 0.9, 0.3, 0.1, 0.8];
+    assert_eq!(kept.len(), drawn.len(), "{kept:?}");
+    for (k, d) in kept.iter().zip(drawn) {
+        assert!((k - d).abs() < 0.005, "drawn {drawn:?}, kept {kept:?}");
+    }
+    b.js("document.getElementById('zone-0').scrollIntoView({block: 'center'}); return true");
+    b.shot("zone-editor-refused-he");
+
+    // Drawn again as the walkway: saved, and the preview says the node is inside the night.
+    click(&b, "#zone-0 .zone-tools .btn-quiet");
+    click(&b, "#zone-0 .zone-tools button");
+    click_picture(
+        &b,
+        &[(0.001, 0.3), (0.999, 0.2), (0.999, 0.8), (0.001, 0.5)],
+    );
+    click(&b, "#zone-done");
+    clear_field(&b, "zone-0-id");
+    b.type_into("zone-0-id", "walkway");
+    b.type_into("zone-0-name", "שביל");
+    let preview = b.until(
+        "the schedule's preview",
+        "const p = document.getElementById('sched-preview'); \
+         return p && !document.getElementById('sched-error') && p.textContent",
+    );
+    let preview = preview.as_str().unwrap().to_string();
+    assert!(preview.contains("דרוך עכשיו"), "armed now: {preview}");
+    assert!(preview.contains("06:00"), "disarms at 06:00: {preview}");
+    click(&b, "#hotspot-save");
+    b.until(
+        "the saved hotspot's own page",
+        "return location.hash.startsWith('#/hotspots/') && location.hash !== '#/hotspots/new' \
+         && document.getElementById('rule-form')",
+    );
+    let hotspot = b
+        .js("return decodeURIComponent(location.hash.slice('#/hotspots/'.length))")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = call(
+        "GET",
+        &format!("{base}/api/hotspots/{hotspot}"),
+        Value::Null,
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["hotspot"]["schedule"],
+        json!({"tz": "Asia/Jerusalem", "always": false,
+               "windows": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                            "from": "22:00", "to": "06:00"}],
+               "dates": [], "except": [],
+               "all_day": [{"from": "2027-08-01", "to": "2027-08-31", "label": "אוגוסט"}]}),
+        "{v}"
+    );
+    assert_eq!(v["hotspot"]["zones"][0]["id"], "walkway", "{v}");
+    assert_eq!(v["hotspot"]["zones"][0]["camera"], json!(cam), "{v}");
+    b.until(
+        "the picture on the saved hotspot",
+        "const f = document.querySelector('.picture'); return f && f.dataset.state === 'playing' \
+         && document.getElementById('sched-preview')",
+    );
+    b.js("window.scrollTo(0, 0); return true");
+    b.shot("zone-editor-he");
+    b.js("document.getElementById('schedule').scrollIntoView({block: 'start'}); return true");
+    b.shot("schedule-he");
+
+    // An intrusion rule on the walkway: a person incident follows (the node is in the night).
+    b.type_into("rule-name", "חדירה לשביל בלילה");
+    click(&b, "#rule-create");
+    b.until(
+        "the new rule in the list",
+        "return document.querySelector('table.rules tr[data-rule]')",
+    );
+    b.js("document.getElementById('rules-title').scrollIntoView({block: 'start'}); return true");
+    b.shot("rules-he");
+    let incident = roeh_testkit::wait_for(
+        "a person incident at the new hotspot",
+        Duration::from_secs(60),
+        || {
+            let (_, v) = call(
+                "GET",
+                &format!("{base}/api/incidents?hotspot={hotspot}"),
+                Value::Null,
+            );
+            v.as_array().and_then(|a| a.first().cloned())
+        },
+    )
+    .unwrap();
+    assert_eq!(incident["kind"], "intrusion", "{incident}");
+    assert_eq!(incident["camera_id"], json!(cam), "{incident}");
+    // People tracked in the zone, by a rule that counts people (the default label).
+    assert!(
+        !incident["track_ids"].as_array().unwrap().is_empty()
+            && incident["reason"].as_str().unwrap().contains("in zone"),
+        "{incident}"
+    );
+    let (_, rule) = call(
+        "GET",
+        &format!("{base}/api/rules/{}", incident["rule_id"].as_str().unwrap()),
+        Value::Null,
+    );
+    assert_eq!(rule["rule"]["labels"], json!(["person"]), "{rule}");
+    assert_eq!(rule["rule"]["zone"], "walkway", "{rule}");
+    // Opened on the node's clock, inside the night window.
+    let opened = roeh_domain::WallTime(incident["opened_at_us"].as_i64().unwrap());
+    assert!(
+        nights.is_armed(opened),
+        "opened at {opened}, outside the night"
+    );
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    // The same editor in English, left to right; the picture is the same way round.
+    let en = Browser::open("supervisor-en", "en", 1500, 1000);
+    sign_in_as(&en, &base, "dana", "supervisor-pass-2026");
+    en.until(
+        "the supervisor's navigation",
+        "return document.querySelector('header nav a[href=\"#/hotspots\"]')",
+    );
+    en.js(&format!(
+        "location.hash = '#/hotspots/{hotspot}'; return true"
+    ));
+    en.until(
+        "the hotspot in English with its picture",
+        "const f = document.querySelector('.picture'); return f && f.dataset.state === 'playing' \
+         && document.querySelector('table.rules tr[data-rule]')",
+    );
+    en.shot("zone-editor-en");
+    en.js("location.hash = '#/hotspots'; return true");
+    en.until(
+        "the hotspot list",
+        "return document.querySelector('table.hotspots tr[data-hotspot]')",
+    );
+    en.shot("hotspots-en");
+    drop(proc_);
 }
