@@ -44,6 +44,8 @@ export interface CameraInfo {
   username: string | null;
   has_password: boolean;
   health: StreamHealth | null;
+  /** Gaps in its recording that reach into the site's current day. */
+  gaps_today?: number;
 }
 
 /** `AnalysisView`. */

@@ -11,8 +11,10 @@
 // - the scope pickers list the cameras and hotspots the server lists (`names`), by name.
 
 import { useSignal } from '@preact/signals';
+import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import {
+  ask,
   auditPage,
   cameraRetention,
   type CheckpointInfo,
@@ -47,11 +49,11 @@ import {
   type UserField,
   type UserView,
 } from '../lib/admin';
-import { KEY_FILE, parseLocal } from '../lib/evidence';
-import { shortId } from '../lib/format';
+import { KEY_FILE, mayDo, parseLocal } from '../lib/evidence';
+import { isolate, shortId } from '../lib/format';
 import type { MessageKey } from '../lib/i18n';
 import { unitKindLabel } from '../labels';
-import { names, t } from '../store';
+import { names, session, t } from '../store';
 import { ErrorText, PendingPage } from './ErrorText';
 import { Field, Head, When } from './Evidence';
 
@@ -266,6 +268,8 @@ function UserRow({ u, reload }: { u: UserView; reload: () => void }) {
   const [tokenFor, setTokenFor] = useState(false);
   const [token, setToken] = useState<TokenView | null>(null);
   const [armed, setArmed] = useState(false);
+  const [open, setOpen] = useState<'access' | 'tokens' | null>(null);
+  const toggle = (w: 'access' | 'tokens') => setOpen(open === w ? null : w);
   const [error, setError] = useState<string | null>(null);
   return (
     <>
@@ -287,12 +291,18 @@ function UserRow({ u, reload }: { u: UserView; reload: () => void }) {
             </span>
           ) : (
             <div class="row-actions">
-              <button type="button" class="btn action-token" aria-expanded={tokenFor} onClick={() => setTokenFor(!tokenFor)}>
+              <button type="button" class="btn btn-small action-access" aria-expanded={open === 'access'} onClick={() => toggle('access')}>
+                {t.value('users.access')}
+              </button>
+              <button type="button" class="btn btn-small action-tokens" aria-expanded={open === 'tokens'} onClick={() => toggle('tokens')}>
+                {t.value('users.tokens')}
+              </button>
+              <button type="button" class="btn btn-small action-token" aria-expanded={tokenFor} onClick={() => setTokenFor(!tokenFor)}>
                 {t.value('users.token')}
               </button>
               <button
                 type="button"
-                class={armed ? 'btn btn-danger action-disable' : 'btn action-disable'}
+                class={armed ? 'btn btn-small btn-danger action-disable' : 'btn btn-small action-disable'}
                 onClick={async () => {
                   if (!armed) {
                     setArmed(true);
@@ -311,6 +321,26 @@ function UserRow({ u, reload }: { u: UserView; reload: () => void }) {
           <ErrorText message={error} />
         </td>
       </tr>
+      {open === 'access' && !u.disabled_at && (
+        <tr class="token-row">
+          <td colSpan={5}>
+            <AccessForm
+              u={u}
+              done={() => {
+                setOpen(null);
+                reload();
+              }}
+            />
+          </td>
+        </tr>
+      )}
+      {open === 'tokens' && (
+        <tr class="token-row">
+          <td colSpan={5}>
+            <TokenList u={u} />
+          </td>
+        </tr>
+      )}
       {(tokenFor || token) && (
         <tr class="token-row">
           <td colSpan={5}>
@@ -342,6 +372,131 @@ function UserRow({ u, reload }: { u: UserView; reload: () => void }) {
         </tr>
       )}
     </>
+  );
+}
+
+/** A user's role and scope, changed; the server's refusal (the last admin, a bad scope) next
+ * to what it concerns, the choice kept. */
+function AccessForm({ u, done }: { u: UserView; done: () => void }) {
+  const current = scopeOf(u.scope);
+  const [role, setRole] = useState(u.role);
+  const [hotspots, setHotspots] = useState<string[]>(current?.hotspots ?? []);
+  const [cameras, setCameras] = useState<string[]>(current?.cameras ?? []);
+  const [err, setErr] = useState<string | null>(null);
+  const p = `access-${u.id}`;
+  return (
+    <form
+      class="lift-form access-form"
+      id={p}
+      noValidate
+      onSubmit={async (ev) => {
+        ev.preventDefault();
+        const scope = scopeBody({ cameras, hotspots });
+        const r = await ask<UserView>('POST', `/api/users/${u.id}/access`, { role, ...(scope ? { scope } : {}) });
+        if ('ok' in r) done();
+        else setErr(r.error);
+      }}
+    >
+      <Field id={`${p}-role`} label={t.value('users.role')} error={null}>
+        {(a) => (
+          <select {...a} value={role} onChange={(x) => setRole((x.currentTarget as HTMLSelectElement).value)}>
+            {ROLES.map((r) => (
+              <option key={r} value={r}>
+                {roleLabel(r)}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <Picker id={`${p}-hotspots`} legend={t.value('users.hotspots')} items={[...names.value.hotspots.entries()]} picked={hotspots} set={setHotspots} />
+      <Picker id={`${p}-cameras`} legend={t.value('users.cameras')} items={[...names.value.cameras.entries()]} picked={cameras} set={setCameras} />
+      <p class="hint">{t.value('users.accessHint')}</p>
+      {err && (
+        <p class="error" role="alert" id={`${p}-error`}>
+          {err}
+        </p>
+      )}
+      <button type="submit" class="btn btn-primary">
+        {t.value('users.accessSave')}
+      </button>
+      <button type="button" class="btn btn-quiet" onClick={done}>
+        {t.value('users.cancel')}
+      </button>
+    </form>
+  );
+}
+
+interface TokenInfo {
+  id: string;
+  kind: string;
+  label: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  live: boolean;
+}
+
+/** A user's sign-ins and tokens (never the secret), each live one revocable on its own. */
+function TokenList({ u }: { u: UserView }) {
+  const [list, setList] = useState<TokenInfo[] | string | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  const load = () => {
+    void ask<TokenInfo[]>('GET', `/api/users/${u.id}/tokens`).then((r) => setList('ok' in r ? r.ok : r.error));
+  };
+  useEffect(load, [u.id]);
+  if (list === null) return <p class="muted">{t.value('app.loading')}</p>;
+  if (typeof list === 'string') return <ErrorText message={list} />;
+  if (list.length === 0) return <p class="muted">{t.value('users.noTokens')}</p>;
+  return (
+    <div class="token-list" id={`tokens-${u.id}`}>
+      <ErrorText message={err} />
+      <table class="ev-table tokens">
+        <Head keys={['users.tokenLabel', 'users.tokenKind', 'users.created_col', 'users.lastUsed', 'users.tokenState', 'search.col.actions']} />
+        <tbody>
+          {list.map((k) => (
+            <tr key={k.id} data-token={k.id} class={k.live ? 'live' : 'dead'}>
+              <td>
+                <bdi>{k.label}</bdi>
+              </td>
+              <td>{k.kind === 'session' ? t.value('users.kindSession') : t.value('users.kindApi')}</td>
+              <td>
+                <When at={k.created_at} />
+              </td>
+              <td>{k.last_used_at ? <When at={k.last_used_at} /> : <span class="muted">{t.value('users.never')}</span>}</td>
+              <td>
+                {k.live ? (
+                  <span>
+                    {t.value('users.liveUntil')} <When at={k.expires_at} />
+                  </span>
+                ) : k.revoked_at ? (
+                  <span class="muted">
+                    {t.value('users.revokedAt')} <When at={k.revoked_at} />
+                  </span>
+                ) : (
+                  <span class="muted">{t.value('users.expired')}</span>
+                )}
+              </td>
+              <td>
+                {k.live && (
+                  <button
+                    type="button"
+                    class="btn btn-small token-revoke"
+                    onClick={async () => {
+                      const r = await ask<unknown>('DELETE', `/api/users/${u.id}/tokens/${k.id}`);
+                      setErr('error' in r ? r.error : null);
+                      load();
+                    }}
+                  >
+                    {t.value('users.revoke')}
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -687,9 +842,9 @@ export function KeysPage() {
           </pre>
         </section>
       )}
-      <h2>{t.value('retention.title')}</h2>
+      {mayDo(session.value?.role ?? '', 'manage_cameras') ? <Storage /> : <h2>{t.value('retention.title')}</h2>}
       {typeof cams === 'string' && <ErrorText message={cams} />}
-      {Array.isArray(cams) && (
+      {Array.isArray(cams) && !mayDo(session.value?.role ?? '', 'manage_cameras') && (
         <table class="ev-table retention">
           <Head keys={['search.camera', 'retention.age', 'retention.bytes']} />
           <tbody>
@@ -715,7 +870,145 @@ export function KeysPage() {
           </tbody>
         </table>
       )}
-      <p class="hint">{t.value('retention.note')}</p>
     </main>
+  );
+}
+
+// ----- storage and retention per camera -----
+
+interface StorageView {
+  free_bytes: number;
+  total_bytes: number;
+  used_bytes: number;
+  cameras: {
+    camera: string;
+    name: string;
+    bytes: number;
+    retention_max_age_secs: number | null;
+    retention_max_bytes: number | null;
+  }[];
+}
+
+/** Footage per camera, the disk's free space, and each camera's retention, editable. */
+function Storage() {
+  const [view, setView] = useState<StorageView | string | null>(null);
+  const [editing, setEditing] = useState<string | null>(null);
+  const load = () => {
+    void ask<StorageView>('GET', '/api/storage').then((r) => setView('ok' in r ? r.ok : r.error));
+  };
+  useEffect(load, []);
+  return (
+    <section aria-labelledby="storage-title" class="storage">
+      <h2 id="storage-title">{t.value('storage.title')}</h2>
+      {view === null && <p class="muted">{t.value('app.loading')}</p>}
+      {typeof view === 'string' && <ErrorText message={view} />}
+      {view !== null && typeof view !== 'string' && (
+        <>
+          <p class="storage-free" id="storage-free">
+            <span class="storage-big">
+              <bdi class="mono">{sizeText(view.free_bytes)}</bdi>
+            </span>{' '}
+            {t.value('storage.free', { total: isolate(sizeText(view.total_bytes)) })}
+          </p>
+          <meter class="storage-meter" min={0} max={view.total_bytes} low={view.total_bytes * 0.8} high={view.total_bytes * 0.9} optimum={0} value={view.total_bytes - view.free_bytes} aria-label={t.value('storage.meter')} />
+          <table class="ev-table retention">
+            <Head keys={['search.camera', 'storage.used', 'retention.age', 'retention.bytes', 'search.col.actions']} />
+            <tbody>
+              {view.cameras.map((c) => {
+                const days = retentionDays(c.retention_max_age_secs);
+                const bytes = c.retention_max_bytes ?? null;
+                return (
+                  <Fragment key={c.camera}>
+                    <tr data-camera={c.camera}>
+                      <td>
+                        <bdi>{c.name}</bdi>
+                      </td>
+                      <td>
+                        <bdi class="mono">{sizeText(c.bytes)}</bdi>
+                      </td>
+                      <td>{days === null ? <span class="muted">{t.value('storage.siteDefault')}</span> : t.value('retention.days', { n: days })}</td>
+                      <td>
+                        {bytes === null || bytes <= 0 ? (
+                          <span class="muted">{t.value('storage.siteDefault')}</span>
+                        ) : (
+                          <bdi class="mono">{sizeText(bytes)}</bdi>
+                        )}
+                      </td>
+                      <td>
+                        <button type="button" class="btn btn-small retention-edit" aria-expanded={editing === c.camera} onClick={() => setEditing(editing === c.camera ? null : c.camera)}>
+                          {t.value('storage.edit')}
+                        </button>
+                      </td>
+                    </tr>
+                    {editing === c.camera && (
+                      <tr class="token-row">
+                        <td colSpan={5}>
+                          <RetentionForm
+                            camera={c.camera}
+                            days={days}
+                            bytes={bytes}
+                            done={() => {
+                              setEditing(null);
+                              load();
+                            }}
+                          />
+                        </td>
+                      </tr>
+                    )}
+                  </Fragment>
+                );
+              })}
+            </tbody>
+          </table>
+          <p class="hint">{t.value('storage.note')}</p>
+        </>
+      )}
+    </section>
+  );
+}
+
+const GIB = 1024 * 1024 * 1024;
+
+function RetentionForm(props: { camera: string; days: number | null; bytes: number | null; done: () => void }) {
+  const [days, setDays] = useState(props.days === null ? '' : String(props.days));
+  const [gib, setGib] = useState(props.bytes === null ? '' : String(Math.round((props.bytes / GIB) * 10) / 10));
+  const [err, setErr] = useState<{ message: string; field: 'days' | 'size' | null } | null>(null);
+  const p = `ret-${props.camera}`;
+  const send = async (body: Record<string, number | string>) => {
+    const r = await ask<unknown>('PUT', `/api/cameras/${encodeURIComponent(props.camera)}/retention`, body);
+    if ('ok' in r) props.done();
+    else setErr({ message: r.error, field: r.error.includes('max_age_days') ? 'days' : r.error.includes('max_bytes') ? 'size' : null });
+  };
+  const num = (v: string) => Number(v.trim().replace(',', '.'));
+  return (
+    <form
+      class="lift-form retention-form"
+      noValidate
+      onSubmit={(ev) => {
+        ev.preventDefault();
+        // What is not a number is sent as typed, for the server to refuse by name.
+        const body: Record<string, number | string> = {};
+        if (days.trim() !== '') body.max_age_days = Number.isFinite(num(days)) ? num(days) : days;
+        if (gib.trim() !== '') body.max_bytes = Number.isFinite(num(gib)) ? Math.round(num(gib) * GIB) : gib;
+        void send(body);
+      }}
+    >
+      <Field id={`${p}-days`} label={t.value('storage.days')} error={err?.field === 'days' ? err.message : null} hint={t.value('storage.emptyDefault')}>
+        {(a) => <input {...a} dir="ltr" inputMode="decimal" value={days} onInput={(x) => setDays((x.currentTarget as HTMLInputElement).value)} />}
+      </Field>
+      <Field id={`${p}-gib`} label={t.value('storage.gib')} error={err?.field === 'size' ? err.message : null}>
+        {(a) => <input {...a} dir="ltr" inputMode="decimal" value={gib} onInput={(x) => setGib((x.currentTarget as HTMLInputElement).value)} />}
+      </Field>
+      {err && err.field === null && <ErrorText message={err.message} />}
+      <button type="submit" class="btn btn-primary">
+        {t.value('storage.save')}
+      </button>
+      <button type="button" class="btn" onClick={() => void send({})}>
+        {t.value('storage.useDefault')}
+      </button>
+      <button type="button" class="btn btn-quiet" onClick={props.done}>
+        {t.value('users.cancel')}
+      </button>
+    </form>
   );
 }

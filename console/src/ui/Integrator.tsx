@@ -234,6 +234,9 @@ function CameraRow({ c, now }: { c: CameraInfo; now: number }) {
       <td class="num">
         <bdi class="mono reconnects">{h?.reconnects ?? 0}</bdi>
       </td>
+      <td class="num">
+        <bdi class={(c.gaps_today ?? 0) > 0 ? 'mono gaps-today has-gaps' : 'mono gaps-today'}>{c.gaps_today ?? 0}</bdi>
+      </td>
       <td>
         <AnalysisToggle camera={c.id} name={c.name} />
       </td>
@@ -276,6 +279,7 @@ export function CamerasPage() {
                     'cameras.col.bitrate',
                     'cameras.col.lastFrame',
                     'cameras.col.reconnects',
+                    'cameras.col.gapsToday',
                     'cameras.col.analysis',
                   ]}
                 />

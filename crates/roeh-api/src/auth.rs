@@ -881,6 +881,115 @@ pub(crate) async fn create_token(
         .into_response())
 }
 
+/// Body of `POST /api/users/{id}/access`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccessBody {
+    #[schemars(with = "roeh_auth::Role")]
+    role: String,
+    /// `{"cameras": [...], "hotspots": [...]}`; absent = unrestricted.
+    #[serde(default)]
+    #[schemars(with = "Option<roeh_auth::Scope>")]
+    scope: Option<serde_json::Value>,
+}
+
+/// `POST /api/users/{id}/access` (admin): a user's new role and scope. Their sessions and
+/// tokens carry it from their next request (each request reads the user's row); the last
+/// enabled admin cannot lose the role.
+pub(crate) async fn set_access(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AccessBody>,
+) -> Result<Json<UserView>, ApiError> {
+    let id = user_id(&id)?;
+    let role = Role::parse(&b.role).ok_or_else(|| {
+        ApiError::invalid(
+            "role must be one of admin, supervisor, operator, investigator, integrator, unit",
+        )
+    })?;
+    let scope = match &b.scope {
+        None => Scope::unrestricted(),
+        Some(v) => Scope::from_json(&v.to_string())?,
+    };
+    st.store
+        .set_user_access(id, role.as_str(), &scope.to_json()?)
+        .await?;
+    let u = st
+        .store
+        .user_by_id(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    Ok(Json(UserView::from(u)))
+}
+
+/// A user's token as `GET /api/users/{id}/tokens` lists it: never the token itself.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct TokenInfoView {
+    /// The SHA-256 of the token (hex): names it for revoking, and cannot be used in its place.
+    id: String,
+    /// `session` (a console sign-in) or `api` (a machine's or a patrol unit's token).
+    #[schemars(extend("enum" = ["session", "api"]))]
+    kind: &'static str,
+    label: String,
+    created_at: String,
+    expires_at: String,
+    revoked_at: Option<String>,
+    /// To the granularity the server records it.
+    last_used_at: Option<String>,
+    /// Neither revoked nor expired.
+    live: bool,
+}
+
+/// `GET /api/users/{id}/tokens` (admin): the user's tokens and sessions, newest first.
+pub(crate) async fn list_tokens(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<TokenInfoView>>, ApiError> {
+    let id = user_id(&id)?;
+    if st.store.user_by_id(id).await?.is_none() {
+        return Err(ApiError::not_found("no such user"));
+    }
+    let now = st.clock.wall();
+    let mut out: Vec<TokenInfoView> = st
+        .store
+        .list_tokens(id)
+        .await?
+        .into_iter()
+        .map(|r| TokenInfoView {
+            id: hex::encode(r.token.hash),
+            kind: r.token.kind.as_str(),
+            label: r.token.label,
+            created_at: r.token.created_at.to_rfc3339(),
+            expires_at: r.token.expires_at.to_rfc3339(),
+            live: r.revoked_at.is_none() && r.token.expires_at > now,
+            revoked_at: r.revoked_at.map(WallTime::to_rfc3339),
+            last_used_at: r.last_used_at.map(WallTime::to_rfc3339),
+        })
+        .collect();
+    out.reverse();
+    Ok(Json(out))
+}
+
+/// `DELETE /api/users/{id}/tokens/{token}` (admin): revokes one live token or session of the
+/// user, named by its id from the list.
+pub(crate) async fn revoke_token(
+    State(st): State<AppState>,
+    Path((id, token)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = user_id(&id)?;
+    let none = || ApiError::not_found("no such live token of this user");
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(&token, &mut hash).map_err(|_| none())?;
+    if !st
+        .store
+        .revoke_user_token(id, &hash, st.clock.wall())
+        .await?
+    {
+        return Err(none());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// A new API token, shown once (`POST /api/users/{id}/tokens`).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct TokenView {

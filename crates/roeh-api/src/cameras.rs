@@ -27,6 +27,8 @@ pub struct CameraView {
     retention_max_age_secs: Option<u64>,
     retention_max_bytes: Option<u64>,
     health: Option<StreamHealth>,
+    /// Gaps in its recording that reach into the site's current day (open ones included).
+    gaps_today: u64,
 }
 
 fn view(st: &AppState, c: Camera) -> CameraView {
@@ -44,7 +46,15 @@ fn view(st: &AppState, c: Camera) -> CameraView {
         username: c.credentials.map(|cr| cr.username),
         retention_max_age_secs: c.retention.max_age.map(|d| d.as_secs()),
         retention_max_bytes: c.retention.max_bytes,
+        gaps_today: 0,
     }
+}
+
+/// Gaps per camera that reach into the site's current day (in `[alerts] time_zone`).
+async fn gaps_today(st: &AppState) -> Result<std::collections::HashMap<CameraId, u64>, ApiError> {
+    let tz = st.alerts.settings().shifts.time_zone();
+    let since = roeh_rules::local_day_start(tz, st.clock.wall());
+    Ok(st.store.gap_counts_since(since).await?)
 }
 
 pub(crate) fn parse_id(s: &str) -> Result<CameraId, ApiError> {
@@ -66,10 +76,17 @@ pub(crate) async fn list(
 ) -> Result<Json<Vec<CameraView>>, ApiError> {
     let cams = st.store.list_cameras().await?;
     let reach = crate::reach::reach(&st, &p.scope).await?;
+    let gaps = gaps_today(&st).await?;
     Ok(Json(
         cams.into_iter()
             .filter(|c| reach.allows(c.id))
-            .map(|c| view(&st, c))
+            .map(|c| {
+                let n = gaps.get(&c.id).copied().unwrap_or(0);
+                CameraView {
+                    gaps_today: n,
+                    ..view(&st, c)
+                }
+            })
             .collect(),
     ))
 }
@@ -79,7 +96,134 @@ pub(crate) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<CameraView>, ApiError> {
     let cam = load(&st, &id).await?;
+    let n = gaps_today(&st).await?.get(&cam.id).copied().unwrap_or(0);
+    Ok(Json(CameraView {
+        gaps_today: n,
+        ..view(&st, cam)
+    }))
+}
+
+/// Body of `PUT /api/cameras/{id}/retention`: the camera's own retention; both absent (or
+/// null) returns it to the site's default (`[recording]`).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionBody {
+    /// Oldest footage kept, days (fractions allowed), at most ten years.
+    #[serde(default)]
+    #[schemars(extend("exclusiveMinimum" = 0.0), range(max = 3650.0))]
+    max_age_days: Option<f64>,
+    /// Most bytes of footage kept.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    max_bytes: Option<u64>,
+}
+
+/// `PUT /api/cameras/{id}/retention`: the next retention pass applies it; footage under a
+/// legal hold is kept whatever it says.
+pub(crate) async fn set_retention(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RetentionBody>,
+) -> Result<Json<CameraView>, ApiError> {
+    let mut cam = load(&st, &id).await?;
+    let max_age = match b.max_age_days {
+        None => None,
+        Some(d) if d.is_finite() && d > 0.0 && d <= 3650.0 => {
+            Some(Duration::from_secs_f64(d * 86_400.0))
+        }
+        Some(d) => {
+            return Err(ApiError::invalid(format!(
+                "max_age_days: {d} is out of range (above 0, at most 3650)"
+            )));
+        }
+    };
+    if b.max_bytes == Some(0) {
+        return Err(ApiError::invalid(
+            "max_bytes: must be above 0 (leave it out for no limit by size)",
+        ));
+    }
+    cam.retention = Retention {
+        max_age,
+        max_bytes: b.max_bytes,
+    };
+    st.store.update_camera(&cam).await?;
+    tracing::info!(camera = %cam.id, "Camera retention changed.");
     Ok(Json(view(&st, cam)))
+}
+
+/// What the footage takes, per camera, and what the disk has left.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StorageView {
+    /// Bytes free for roeh on the file system of the footage directory.
+    free_bytes: u64,
+    /// Size of that file system.
+    total_bytes: u64,
+    /// Bytes of committed footage of the cameras listed.
+    used_bytes: u64,
+    cameras: Vec<CameraStorageView>,
+}
+
+/// One camera's footage and retention.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CameraStorageView {
+    #[schemars(with = "uuid::Uuid")]
+    camera: CameraId,
+    name: String,
+    /// Bytes of its committed segments.
+    bytes: u64,
+    /// Its own limits; both null: the site's default.
+    retention_max_age_secs: Option<u64>,
+    retention_max_bytes: Option<u64>,
+}
+
+/// `GET /api/storage`: footage per camera (the caller's cameras) and the disk's free space.
+pub(crate) async fn storage(
+    State(st): State<AppState>,
+    axum::Extension(p): axum::Extension<roeh_auth::Principal>,
+) -> Result<Json<StorageView>, ApiError> {
+    let root = st.footage_root.clone();
+    let (free_bytes, total_bytes) = tokio::task::spawn_blocking(move || {
+        // Before the first segment the directory may not exist yet: its nearest existing
+        // parent is on the same file system.
+        let dir = root
+            .ancestors()
+            .find(|p| p.exists())
+            .unwrap_or(root.as_path());
+        let st = rustix::fs::statvfs(dir)?;
+        Ok::<_, std::io::Error>((
+            st.f_bavail.saturating_mul(st.f_frsize),
+            st.f_blocks.saturating_mul(st.f_frsize),
+        ))
+    })
+    .await
+    .map_err(|e| ApiError::new(roeh_domain::ErrorKind::Internal, e.to_string()))?
+    .map_err(|e| {
+        ApiError::new(
+            roeh_domain::ErrorKind::Unavailable,
+            format!("reading the footage directory's free space: {e}"),
+        )
+    })?;
+    let reach = crate::reach::reach(&st, &p.scope).await?;
+    let mut cameras = Vec::new();
+    for c in st.store.list_cameras().await? {
+        if !reach.allows(c.id) {
+            continue;
+        }
+        cameras.push(CameraStorageView {
+            bytes: st.store.camera_bytes(c.id).await?,
+            camera: c.id,
+            name: c.name,
+            retention_max_age_secs: c.retention.max_age.map(|d| d.as_secs()),
+            retention_max_bytes: c.retention.max_bytes,
+        });
+    }
+    cameras.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+    Ok(Json(StorageView {
+        free_bytes,
+        total_bytes,
+        used_bytes: cameras.iter().map(|c| c.bytes).sum(),
+        cameras,
+    }))
 }
 
 /// Body of `POST /api/cameras`.

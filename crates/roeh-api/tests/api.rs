@@ -465,3 +465,139 @@ async fn holds_and_exports_can_name_an_incident_instead_of_a_range() {
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+fn put(uri: &str, body: serde_json::Value) -> Request<Body> {
+    Request::put(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// Storage per camera with the disk's free space, a camera's retention changed and returned to
+/// the site's default (refusing what makes no sense, keeping the camera's password), and the
+/// gaps of the site's day in the camera's view.
+#[tokio::test]
+async fn storage_retention_and_gaps_today_per_camera() {
+    let (app, _started, store, dir) = app().await;
+    let body = serde_json::json!({"name": "Market", "url": "rtsp://127.0.0.1:8554/m",
+                                  "username": "viewer", "password": "kept-secret"});
+    let (status, v) = call(&app, post("/api/cameras", body.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let cam = CameraId::parse(&id).unwrap();
+    assert_eq!(v["gaps_today"], 0);
+
+    let (status, s) = call(
+        &app,
+        Request::get("/api/storage").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    let free = s["free_bytes"].as_u64().unwrap();
+    let total = s["total_bytes"].as_u64().unwrap();
+    assert!(free > 0 && free <= total, "{s}");
+    // The free space is the file system's, as statvfs reports it for the data directory.
+    let df = std::process::Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let df: u64 = String::from_utf8_lossy(&df.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(free.abs_diff(df) < 256 << 20, "statvfs {free}, df {df}");
+    assert_eq!(s["cameras"][0]["name"], "Market");
+    assert_eq!(s["cameras"][0]["bytes"], 0);
+    assert_eq!(s["used_bytes"], 0);
+    assert!(s["cameras"][0]["retention_max_age_secs"].is_null());
+
+    // A camera's own retention, then back to the site's default.
+    let uri = format!("/api/cameras/{id}/retention");
+    let (status, v) = call(
+        &app,
+        put(
+            &uri,
+            serde_json::json!({"max_age_days": 14, "max_bytes": 5_000_000_000u64}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["retention_max_age_secs"], 14 * 86_400);
+    assert_eq!(v["retention_max_bytes"], 5_000_000_000u64);
+    let stored = store.get_camera(cam).await.unwrap().unwrap();
+    assert_eq!(
+        stored.retention.max_age,
+        Some(std::time::Duration::from_secs(14 * 86_400))
+    );
+    assert_eq!(
+        stored.credentials.unwrap().password.expose(),
+        "kept-secret",
+        "the camera's password survives the change"
+    );
+    for (bad, field) in [
+        (serde_json::json!({"max_age_days": 0}), "max_age_days"),
+        (serde_json::json!({"max_age_days": 4000}), "max_age_days"),
+        (serde_json::json!({"max_bytes": 0}), "max_bytes"),
+        (serde_json::json!({"max_days": 3}), "max_days"),
+    ] {
+        let (status, v) = call(&app, put(&uri, bad.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(field),
+            "{v}"
+        );
+    }
+    let still = store.get_camera(cam).await.unwrap().unwrap();
+    assert_eq!(still.retention.max_bytes, Some(5_000_000_000));
+    let (status, v) = call(&app, put(&uri, serde_json::json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v["retention_max_age_secs"].is_null() && v["retention_max_bytes"].is_null());
+    let (status, _) = call(
+        &app,
+        put(
+            &format!("/api/cameras/{}/retention", CameraId::new_random()),
+            serde_json::json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Gaps today: one open now, one closed yesterday (not counted).
+    let now = roeh_domain::Clock::wall(&roeh_domain::SystemClock::new());
+    let day = 86_400_000_000;
+    let old = store
+        .open_gap(
+            cam,
+            roeh_domain::WallTime(now.0 - 3 * day),
+            roeh_domain::GapReason::CameraOffline,
+            "",
+        )
+        .await
+        .unwrap();
+    store
+        .close_gap(old, roeh_domain::WallTime(now.0 - 2 * day))
+        .await
+        .unwrap();
+    store
+        .open_gap(cam, now, roeh_domain::GapReason::Stall, "")
+        .await
+        .unwrap();
+    let (_, list) = call(
+        &app,
+        Request::get("/api/cameras").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(list[0]["gaps_today"], 1, "{list}");
+    let (_, one) = call(
+        &app,
+        Request::get(format!("/api/cameras/{id}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(one["gaps_today"], 1, "{one}");
+}

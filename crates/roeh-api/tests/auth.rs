@@ -681,6 +681,7 @@ fn list_is_scoped(path: &str) -> bool {
         | "/api/exports"
         | "/api/holds"
         | "/api/units"
+        | "/api/storage"
         | "/metrics" => true,
         // Site-wide by design, or the caller's own: who did what, the users, the evidence log and its keys, devices
         // found on the network before they are cameras, webhook endpoints.
@@ -1390,4 +1391,148 @@ async fn a_scoped_user_cannot_widen_a_hotspot_that_others_are_scoped_to() {
     assert_eq!(s, StatusCode::OK, "{v}");
     let (s, _) = call_as(&e.app, Some(&op), Method::GET, &uri_b, "").await;
     assert_eq!(s, StatusCode::OK);
+}
+
+/// An admin changes a user's role and scope (the user's token carries the change at once),
+/// cannot demote the last admin, lists a user's tokens (never the token itself) and revokes one
+/// of them; another user's token cannot be revoked through this user.
+#[tokio::test]
+async fn an_admin_changes_a_users_access_and_revokes_one_of_their_tokens() {
+    let e = env().await;
+    let op = support::user_token(&e.store, "mira", Role::Operator, Scope::default()).await;
+    let other = support::user_token(&e.store, "tal", Role::Operator, Scope::default()).await;
+    let (_, users) = call_as(&e.app, Some(&e.admin), Method::GET, "/api/users", "").await;
+    let id_of = |name: &str| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (mira, tal) = (id_of("mira"), id_of("tal"));
+    let admin_id = id_of("admin");
+    let (s, me) = call_as(&e.app, Some(&op), Method::GET, "/api/auth/me", "").await;
+    assert_eq!((s, me["role"].as_str()), (StatusCode::OK, Some("operator")));
+
+    // Supervisor of camera A only: the next request already has it.
+    let body = format!(
+        r#"{{"role":"supervisor","scope":{{"cameras":["{}"]}}}}"#,
+        e.cam_a
+    );
+    let (s, v) = call_as(
+        &e.app,
+        Some(&e.admin),
+        Method::POST,
+        &format!("/api/users/{mira}/access"),
+        &body,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["role"], "supervisor");
+    let (_, me) = call_as(&e.app, Some(&op), Method::GET, "/api/auth/me", "").await;
+    assert_eq!(me["role"], "supervisor", "{me}");
+    assert_eq!(me["scope"]["cameras"], serde_json::json!([e.cam_a]), "{me}");
+    let (_, cams) = call_as(&e.app, Some(&op), Method::GET, "/api/cameras", "").await;
+    assert_eq!(cams.as_array().unwrap().len(), 1, "{cams}");
+
+    // Refusals: an unknown role, a scope naming nothing real, the last admin, no such user.
+    for (who, body, status) in [
+        (
+            mira,
+            r#"{"role":"chief"}"#.to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            mira,
+            r#"{"role":"operator","scope":{"rooms":[]}}"#.to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            admin_id,
+            r#"{"role":"operator"}"#.to_string(),
+            StatusCode::CONFLICT,
+        ),
+        (
+            999_999,
+            r#"{"role":"operator"}"#.to_string(),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (s, v) = call_as(
+            &e.app,
+            Some(&e.admin),
+            Method::POST,
+            &format!("/api/users/{who}/access"),
+            &body,
+        )
+        .await;
+        assert_eq!(s, status, "{body}: {v}");
+    }
+    let (_, v) = call_as(&e.app, Some(&e.admin), Method::GET, "/api/users", "").await;
+    assert!(
+        v.to_string().contains("\"supervisor\""),
+        "mira kept her new role: {v}"
+    );
+
+    // Her tokens: listed without the secret, revoked one by one.
+    let (s, list) = call_as(
+        &e.app,
+        Some(&e.admin),
+        Method::GET,
+        &format!("/api/users/{mira}/tokens"),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let first = &list.as_array().unwrap()[0];
+    assert_eq!(first["live"], true, "{list}");
+    assert!(
+        !list.to_string().contains(&op),
+        "the token itself is never listed"
+    );
+    let token_id = first["id"].as_str().unwrap().to_string();
+    assert_eq!(token_id, hex::encode(roeh_auth::hash_token(&op)));
+    // Not through another user, not an id that is not one.
+    let (_, tal_list) = call_as(
+        &e.app,
+        Some(&e.admin),
+        Method::GET,
+        &format!("/api/users/{tal}/tokens"),
+        "",
+    )
+    .await;
+    let tal_token = tal_list[0]["id"].as_str().unwrap().to_string();
+    for uri in [
+        format!("/api/users/{mira}/tokens/{tal_token}"),
+        format!("/api/users/{mira}/tokens/not-hex"),
+    ] {
+        let (s, _) = call_as(&e.app, Some(&e.admin), Method::DELETE, &uri, "").await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let (s, _) = call_as(&e.app, Some(&other), Method::GET, "/api/auth/me", "").await;
+    assert_eq!(s, StatusCode::OK, "tal's token is untouched");
+    let uri = format!("/api/users/{mira}/tokens/{token_id}");
+    let (s, _) = call_as(&e.app, Some(&e.admin), Method::DELETE, &uri, "").await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = call_as(&e.app, Some(&op), Method::GET, "/api/auth/me", "").await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "the revoked token opens nothing"
+    );
+    let (s, _) = call_as(&e.app, Some(&e.admin), Method::DELETE, &uri, "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "revoked already");
+    let (_, list) = call_as(
+        &e.app,
+        Some(&e.admin),
+        Method::GET,
+        &format!("/api/users/{mira}/tokens"),
+        "",
+    )
+    .await;
+    assert_eq!(list[0]["live"], false, "{list}");
+    assert!(list[0]["revoked_at"].is_string(), "{list}");
 }

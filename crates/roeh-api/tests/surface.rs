@@ -759,6 +759,8 @@ const REQUEST_BODIES: &[(&str, &str, &str, bool)] = &[
     ("POST", "/api/alerts", "RaiseBody", true),
     ("POST", "/api/users", "NewUserBody", true),
     ("POST", "/api/users/{id}/tokens", "TokenBody", true),
+    ("POST", "/api/users/{id}/access", "AccessBody", true),
+    ("PUT", "/api/cameras/{id}/retention", "RetentionBody", true),
     ("POST", "/api/cameras", "NewCamera", true),
     ("POST", "/api/onvif/add", "AddRequest", true),
     ("POST", "/api/onvif/profiles", "ProbeRequest", true),
@@ -826,6 +828,7 @@ const NO_CONTENT: &[(&str, &str)] = &[
     ("DELETE", "/api/hotspots/{id}"),
     ("DELETE", "/api/rules/{id}"),
     ("DELETE", "/api/webhooks/{id}"),
+    ("DELETE", "/api/users/{id}/tokens/{token}"),
 ];
 
 #[tokio::test]
@@ -1135,7 +1138,9 @@ async fn request_schemas_refuse_what_the_server_refuses() {
         assert_eq!(object["type"], "object", "{p}");
         // Any id works for the others: they read their body before they look anything up.
         let id = match *p {
-            "/api/cameras/{id}/analysis" | "/api/cameras/{id}/ptz/move" => cam.as_str(),
+            "/api/cameras/{id}/analysis"
+            | "/api/cameras/{id}/ptz/move"
+            | "/api/cameras/{id}/retention" => cam.as_str(),
             "/api/hotspots/{id}" => hotspot.as_str(),
             "/api/rules/{id}" => rule.as_str(),
             _ => "1",

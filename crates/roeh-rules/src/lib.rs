@@ -28,7 +28,7 @@ pub use frame_stats::FrameStats;
 pub use geometry::{Crossing, Direction, Line, Point, Polygon};
 pub use hotspot::{Hotspot, HotspotId, TripLine, Zone};
 pub use rule::{Rule, RuleId, RuleKind, Severity};
-pub use schedule::{DateRange, Schedule, Weekdays, WeeklyWindow};
+pub use schedule::{DateRange, Schedule, Weekdays, WeeklyWindow, local_day_start};
 pub use tracker::{Detected, Track, Tracker, TrackerConfig};
 
 #[doc(no_inline)]

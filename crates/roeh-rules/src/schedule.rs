@@ -446,6 +446,22 @@ impl Schedule {
     }
 }
 
+/// The first instant of the local day of `at` in `tz` (local midnight; where a clock change
+/// skips midnight, the first local time that exists after it).
+pub fn local_day_start(tz: Tz, at: WallTime) -> WallTime {
+    let Some(utc) = chrono::DateTime::from_timestamp_micros(at.as_micros()) else {
+        return at;
+    };
+    let day = tz.from_utc_datetime(&utc.naive_utc()).date_naive();
+    let midnight = day.and_time(NaiveTime::MIN);
+    (0..=2)
+        .find_map(|h| {
+            tz.from_local_datetime(&(midnight + chrono::Duration::hours(h)))
+                .earliest()
+        })
+        .map_or(at, |t| WallTime(t.timestamp_micros()))
+}
+
 impl TryFrom<Value> for Schedule {
     type Error = Error;
     fn try_from(v: Value) -> Result<Schedule, Error> {
@@ -703,6 +719,29 @@ mod tests {
         let never = Schedule::parse_json(r#"{"tz":"UTC"}"#).unwrap();
         assert!(!never.is_armed(at("2026-01-01T12:00:00Z")));
         assert!(!s.is_armed(WallTime(i64::MAX)));
+    }
+
+    #[test]
+    fn a_local_day_starts_at_local_midnight() {
+        // 7 December 2026 in Jerusalem starts at 22:00 UTC the day before.
+        assert_eq!(
+            local_day_start(chrono_tz::Asia::Jerusalem, at("2026-12-07T09:00:00Z")),
+            at("2026-12-06T22:00:00Z")
+        );
+        assert_eq!(
+            local_day_start(chrono_tz::Asia::Jerusalem, at("2026-12-06T22:00:00Z")),
+            at("2026-12-06T22:00:00Z")
+        );
+        // In summer (UTC+3).
+        assert_eq!(
+            local_day_start(chrono_tz::Asia::Jerusalem, at("2027-08-15T09:00:00Z")),
+            at("2027-08-14T21:00:00Z")
+        );
+        // Havana skips midnight on 8 March 2026: the day starts at 01:00 local.
+        assert_eq!(
+            local_day_start(chrono_tz::America::Havana, at("2026-03-08T12:00:00Z")),
+            at("2026-03-08T05:00:00Z")
+        );
     }
 
     /// "Every night 22:00–06:00 and all of August" in Asia/Jerusalem.

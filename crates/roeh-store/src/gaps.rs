@@ -47,6 +47,9 @@ const GAPS_IN_RANGE_SQL: &str = "SELECT id, camera_id, start_wall, end_wall, rea
      FROM gaps WHERE camera_id = $1 AND start_wall < $2 AND (end_wall IS NULL OR end_wall > $3 \
      OR (end_wall = start_wall AND start_wall >= $4)) ORDER BY start_wall, id";
 
+const GAP_COUNTS_SINCE_SQL: &str = "SELECT camera_id, CAST(COUNT(*) AS BIGINT) FROM gaps \
+     WHERE end_wall IS NULL OR end_wall > $1 GROUP BY camera_id";
+
 const INSERT_TIME_EVENT_SQL: &str = "INSERT INTO time_events (camera_id, monotonic_micros, \
      wall_before, wall_after, delta_micros, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 
@@ -129,6 +132,27 @@ impl Store {
             .bind(start.0)
             .bind(start.0);
         fetch_all(&self.pool, q, "listing gaps", gap_from_row).await
+    }
+
+    /// How many gaps of each camera reach past `since` (open ones included): the gaps of a day
+    /// when `since` is its start. Cameras without one are left out.
+    #[tracing::instrument(skip_all)]
+    pub async fn gap_counts_since(
+        &self,
+        since: WallTime,
+    ) -> Result<std::collections::HashMap<CameraId, u64>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(GAP_COUNTS_SINCE_SQL)
+            .bind(since.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("counting gaps"))?;
+        let mut out = std::collections::HashMap::new();
+        for (cam, n) in rows {
+            let cam = CameraId::parse(&cam)
+                .map_err(|_| Error::new(ErrorKind::DataLoss, "bad camera id in gaps"))?;
+            out.insert(cam, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(out)
     }
 
     /// Records a clock step; returns its id.

@@ -433,6 +433,13 @@ async fn gaps_and_time_events() {
         .await
         .unwrap();
     assert_eq!(later.iter().map(|g| g.id).collect::<Vec<_>>(), vec![open]);
+    // Gaps reaching past a moment, per camera: the one closed at 200 and the open one after 150;
+    // only the open one after 600; none for a camera without gaps.
+    let counts = store.gap_counts_since(WallTime(150)).await.unwrap();
+    assert_eq!(counts.get(&cam.id), Some(&3), "{counts:?}");
+    let counts = store.gap_counts_since(WallTime(600)).await.unwrap();
+    assert_eq!(counts.get(&cam.id), Some(&1), "{counts:?}");
+    assert_eq!(counts.len(), 1);
     assert_eq!(
         store.open_gaps(Some(cam.id)).await.unwrap()[0].reason,
         GapReason::DiskFull
@@ -1492,6 +1499,20 @@ async fn users_tokens_and_the_setup_token() {
     assert!(store.revoke_token(&[8; 32], t(301)).await.unwrap());
     assert!(!store.revoke_token(&[8; 32], t(302)).await.unwrap());
     assert!(!store.revoke_token(&[99; 32], t(302)).await.unwrap());
+    // One token of one user: another user's token is not reached through it.
+    assert!(
+        !store
+            .revoke_user_token(olga, &[10; 32], t(302))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_user_token(olga, &[8; 32], t(302))
+            .await
+            .unwrap(),
+        "revoked already"
+    );
     assert!(
         store
             .user_for_token(&[8; 32], t(303))

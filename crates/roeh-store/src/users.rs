@@ -487,6 +487,24 @@ impl Store {
         Ok(execute(&self.pool, q, "revoking token").await? == 1)
     }
 
+    /// Revokes one token of a user. `Ok(false)` if the user has no live token with this hash.
+    #[tracing::instrument(skip_all)]
+    pub async fn revoke_user_token(
+        &self,
+        user_id: i64,
+        hash: &[u8; 32],
+        now: WallTime,
+    ) -> Result<bool> {
+        let q = sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND user_id = $3 \
+             AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(hash.as_slice())
+        .bind(user_id);
+        Ok(execute(&self.pool, q, "revoking token").await? == 1)
+    }
+
     /// Revokes every token of a user; returns how many were live.
     #[tracing::instrument(skip_all)]
     pub async fn revoke_user_tokens(&self, user_id: i64, now: WallTime) -> Result<u64> {

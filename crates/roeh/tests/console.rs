@@ -2894,3 +2894,169 @@ fn a_supervisor_draws_a_zone_sets_a_night_and_august_schedule_and_an_intrusion_r
     en.shot("hotspots-en");
     drop(proc_);
 }
+
+/// An admin, in Hebrew, changes an operator's role and scope, revokes one of her API tokens
+/// (the other keeps working), and sets a camera's retention on the storage page: a value the
+/// server refuses first, shown next to its field with what was typed kept.
+#[test]
+fn an_admin_changes_a_users_access_revokes_a_token_and_sets_a_cameras_retention() {
+    let server = TestCamServer::start(TestCamConfig::new(footage("vtest_h264.mp4"), 1)).unwrap();
+    let site = Site::new(2.0, &[("Harbour cam".into(), server.url(0))]);
+    let (proc_, base) = site.serve();
+    let cams = wait_streaming(&base, Some(1)).unwrap();
+    let cam = cams[0]["id"].as_str().unwrap().to_string();
+    let harbour = plain_hotspot(&base, "Harbour", &cam, 32.05);
+    user_with_password(&base, "noa", "operator", "operator-pass-2026-x");
+    let (_, users) = call("GET", &format!("{base}/api/users"), Value::Null);
+    let noa = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "noa")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let token = |label: &str| {
+        let (s, v) = call(
+            "POST",
+            &format!("{base}/api/users/{noa}/tokens"),
+            json!({"label": label, "days": 30}),
+        );
+        assert_eq!(s, 201, "{v}");
+        v["token"].as_str().unwrap().to_string()
+    };
+    let (old_laptop, new_laptop) = (token("old laptop"), token("new laptop"));
+    let me_as = |tok: &str| {
+        reqwest::blocking::Client::new()
+            .get(format!("{base}/api/auth/me"))
+            .bearer_auth(tok)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(me_as(&old_laptop).status().as_u16(), 200);
+
+    let b = Browser::open("admin-access", "he", 1400, 900);
+    sign_in_as(&b, &base, TEST_ADMIN, TEST_ADMIN_PASSWORD);
+    b.until(
+        "the admin's navigation",
+        "return document.querySelector('header nav a[href=\"#/users\"]')",
+    );
+    b.js("location.hash = '#/users'; return true");
+    b.until(
+        "noa's row",
+        "return document.querySelector('tr.user-row[data-username=noa] .action-access')",
+    );
+    // Role and scope: supervisor of the harbour.
+    click(&b, "tr.user-row[data-username=noa] .action-access");
+    let form = format!("#access-{noa}");
+    b.until(
+        "the access form",
+        &format!("return document.querySelector('{form} select')"),
+    );
+    b.js(&format!(
+        "const s = document.querySelector('{form} select'); s.value = 'supervisor'; \
+         s.dispatchEvent(new Event('change', {{bubbles: true}})); return true"
+    ));
+    click(
+        &b,
+        &format!("{form} input[type=checkbox][value=\"{harbour}\"]"),
+    );
+    b.shot("users-access-he");
+    click(&b, &format!("{form} button[type=submit]"));
+    b.until(
+        "noa as a supervisor of the harbour",
+        "const r = document.querySelector('tr.user-row[data-username=noa]'); \
+         return r && r.textContent.includes('Harbour') && !document.querySelector('.access-form') \
+         && r.textContent",
+    );
+    let (_, me) = {
+        let r = me_as(&new_laptop);
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    assert_eq!(me["role"], "supervisor", "{me}");
+    assert_eq!(me["scope"]["hotspots"], json!([harbour]), "{me}");
+
+    // Her tokens: the old laptop's revoked, the new one still works.
+    click(&b, "tr.user-row[data-username=noa] .action-tokens");
+    b.until(
+        "her tokens",
+        &format!("return document.querySelectorAll('#tokens-{noa} tr[data-token]').length === 2"),
+    );
+    let revoked = b.js(&format!(
+        "const r = [...document.querySelectorAll('#tokens-{noa} tr[data-token]')] \
+           .find(r => r.textContent.includes('old laptop')); \
+         r.querySelector('.token-revoke').click(); return r.dataset.token"
+    ));
+    b.until(
+        "the old laptop's token revoked",
+        &format!(
+            "const r = document.querySelector('#tokens-{noa} tr[data-token=\"{}\"]'); \
+             return r && r.classList.contains('dead') && !r.querySelector('.token-revoke')",
+            revoked.as_str().unwrap()
+        ),
+    );
+    assert_eq!(me_as(&old_laptop).status().as_u16(), 401, "revoked");
+    assert_eq!(me_as(&new_laptop).status().as_u16(), 200, "kept");
+    b.shot("users-tokens-he");
+    assert_eq!(axe_violations(&b), Vec::<String>::new());
+
+    // Storage and retention: the disk's free space, the camera's footage, its retention set.
+    b.js("location.hash = '#/keys'; return true");
+    b.until(
+        "the storage table",
+        &format!(
+            "return document.getElementById('storage-free') && \
+             document.querySelector('table.retention tr[data-camera=\"{cam}\"] .retention-edit')"
+        ),
+    );
+    click(
+        &b,
+        &format!("table.retention tr[data-camera=\"{cam}\"] .retention-edit"),
+    );
+    let days = format!("ret-{cam}-days");
+    b.until(
+        "the retention form",
+        &format!("return document.getElementById('{days}')"),
+    );
+    clear_field(&b, &days);
+    b.type_into(&days, "5000");
+    clear_field(&b, &format!("ret-{cam}-gib"));
+    b.type_into(&format!("ret-{cam}-gib"), "2");
+    click(&b, ".retention-form button[type=submit]");
+    let refusal = b.until(
+        "the refusal next to the days",
+        &format!("const e = document.getElementById('{days}-error'); return e && e.textContent"),
+    );
+    assert!(
+        refusal.as_str().unwrap().contains("max_age_days"),
+        "the server's message: {refusal}"
+    );
+    assert_eq!(
+        b.js(&format!(
+            "return [document.getElementById('{days}').value, \
+                     document.getElementById('ret-{cam}-gib').value]"
+        )),
+        json!(["5000", "2"])
+    );
+    b.js(&format!(
+        "document.getElementById('{days}').scrollIntoView({{block: 'center'}}); return true"
+    ));
+    b.shot("storage-retention-refused-he");
+    clear_field(&b, &days);
+    b.type_into(&days, "14");
+    click(&b, ".retention-form button[type=submit]");
+    b.until(
+        "the camera's new retention in the table",
+        &format!(
+            "const r = document.querySelector('table.retention tr[data-camera=\"{cam}\"]'); \
+             return r && !document.querySelector('.retention-form') && r.textContent.includes('14') \
+             && r.textContent"
+        ),
+    );
+    let (_, c) = call("GET", &format!("{base}/api/cameras/{cam}"), Value::Null);
+    assert_eq!(c["retention_max_age_secs"], 14 * 86_400, "{c}");
+    assert_eq!(c["retention_max_bytes"], 2u64 << 30, "{c}");
+    b.js("document.getElementById('storage-title').scrollIntoView({block: 'start'}); return true");
+    b.shot("storage-he");
+    drop(proc_);
+}
