@@ -92,3 +92,22 @@ test('new ids do not collide', () => {
   assert.equal(h.freeId('zone', []), 'zone-1');
   assert.equal(h.freeId('zone', ['zone-1', 'zone-2', 'line-1']), 'zone-3');
 });
+
+test('detections count in a zone by their feet, as the rule engine places them', () => {
+  const walkway = [
+    [0, 0.3],
+    [1, 0.2],
+    [1, 0.8],
+    [0, 0.5],
+  ];
+  assert.deepEqual(h.footOf([0.4, 0.2, 0.6, 0.7]), [0.5, 0.7]);
+  const objects = [
+    { label: 'person', score: 0.9, bbox: [0.4, 0.2, 0.6, 0.6] }, // feet at (0.5, 0.6): inside
+    { label: 'person', score: 0.7, bbox: [0.1, 0.0, 0.2, 0.9] }, // feet at (0.15, 0.9): below
+    { label: 'person', score: 0.6, bbox: [0.8, 0.0, 0.9, 0.1] }, // feet at (0.85, 0.1): above
+  ];
+  assert.equal(h.countIn(objects, walkway), 1);
+  assert.equal(h.countIn(objects, [[0, 0], [1, 0], [1, 1], [0, 1]]), 3);
+  assert.equal(h.countIn(objects, [[0, 0], [1, 1]]), 0, 'not a polygon');
+  assert.equal(h.inPolygon([0.5, 0.5], [[0, 0], [1, 0], [0, 1], [1, 1]]), false, 'crossed shapes: even-odd');
+});

@@ -272,3 +272,38 @@ export function ruleFieldOf(message: string): RuleField | null {
   const f = (/\):\s*([a-z_]+)\b/.exec(message) ?? /^([a-z_]+):/.exec(message))?.[1];
   return f !== undefined && (RULE_FIELDS as readonly string[]).includes(f) ? (f as RuleField) : null;
 }
+
+/** `DetectionsView` of `GET /api/cameras/{id}/detections`. */
+export interface DetectionsView {
+  analysis_on: boolean;
+  decoding: boolean;
+  at: string | null;
+  width: number | null;
+  height: number | null;
+  model_id: string;
+  objects: { label: string; score: number; bbox: [number, number, number, number] }[];
+  /** With `?frame=true`: the frame the objects were found in, as a JPEG `data:` URL. */
+  frame?: string;
+}
+
+/** Where the rule engine places a detection: the middle of its box's bottom edge (the feet). */
+export function footOf(bbox: readonly [number, number, number, number]): Pt {
+  return [(bbox[0] + bbox[2]) / 2, bbox[3]];
+}
+
+/** Whether `p` lies inside `polygon` (even-odd rule; fewer than three points hold nothing). */
+export function inPolygon(p: Pt, polygon: readonly Pt[]): boolean {
+  if (polygon.length < 3) return false;
+  let inside = false;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const [xi, yi] = polygon[i]!;
+    const [xj, yj] = polygon[j]!;
+    if (yi > p[1] !== yj > p[1] && p[0] < ((xj - xi) * (p[1] - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** How many of `objects` stand in `polygon` (by their feet). */
+export function countIn(objects: DetectionsView['objects'], polygon: readonly Pt[]): number {
+  return objects.filter((o) => inPolygon(footOf(o.bbox), polygon)).length;
+}

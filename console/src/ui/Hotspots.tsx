@@ -14,8 +14,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ask } from '../actions';
 import {
+  countIn,
   DAYS,
   type DateRangeDoc,
+  type DetectionsView,
   type Direction,
   everyNight,
   freeId,
@@ -386,6 +388,8 @@ function ZoneEditor(props: {
   const [camera, setCamera] = useState<string | null>(null);
   const [target, setTarget] = useState<Target>(null);
   const cam = camera && draft.cameras.includes(camera) ? camera : (draft.cameras[0] ?? null);
+  const [frozen, setFrozen] = useState(false);
+  const seen = useDetections(cam, frozen);
   const zones = draft.zones.map((z, i) => [z, i] as const).filter(([z]) => z.camera === cam);
   const lines = draft.lines.map((l, i) => [l, i] as const).filter(([l]) => l.camera === cam);
   const taken = [...draft.zones.map((z) => z.id), ...draft.lines.map((l) => l.id)];
@@ -418,7 +422,17 @@ function ZoneEditor(props: {
               </select>
             </div>
           )}
-          <Picture camera={cam} zones={zones.map(([z, i]) => ({ z, i }))} lines={lines.map(([l, i]) => ({ l, i }))} target={target} onPoint={addPoint} />
+          <Picture
+            camera={cam}
+            zones={zones.map(([z, i]) => ({ z, i }))}
+            lines={lines.map(([l, i]) => ({ l, i }))}
+            target={target}
+            onPoint={addPoint}
+            seen={seen}
+            frozen={frozen}
+            setFrozen={setFrozen}
+          />
+          <DetectorLine seen={seen} />
           <p class="hint" id="zone-hint">
             {target ? t.value('zone.drawing') : t.value('zone.hint')}
           </p>
@@ -464,6 +478,7 @@ function ZoneEditor(props: {
           name={z.name}
           points={z.polygon}
           camera={z.camera}
+          inZone={typeof seen === 'object' && seen !== null && z.camera === cam && seen.at !== null ? countIn(seen.objects, z.polygon) : null}
           drawing={target?.kind === 'zone' && target.index === i}
           error={errAt('zones', i)}
           onDraw={() => {
@@ -513,6 +528,8 @@ function ShapeRow(props: {
   points: Pt[];
   camera: string;
   direction?: Direction | undefined;
+  /** How many detections stand in the zone now; null when unknown (or a line). */
+  inZone?: number | null;
   drawing: boolean;
   error: string | null;
   onDraw: () => void;
@@ -576,6 +593,11 @@ function ShapeRow(props: {
           />
         )}
       </Field>
+      {props.inZone !== undefined && props.inZone !== null && (
+        <p class={props.inZone > 0 ? 'in-zone has-objects' : 'in-zone'} data-in-zone={props.inZone}>
+          {t.value('zone.inZoneNow', { n: props.inZone })}
+        </p>
+      )}
       <div class="zone-tools">
         <button type="button" class="btn btn-small" aria-pressed={props.drawing} onClick={props.onDraw}>
           {t.value('zone.draw')}
@@ -598,23 +620,29 @@ function Picture(props: {
   lines: { l: LineDoc; i: number }[];
   target: Target;
   onPoint: (p: Pt) => void;
+  seen: DetectionsView | string | null;
+  frozen: boolean;
+  setFrozen: (f: boolean) => void;
 }) {
   const video = useRef<HTMLVideoElement>(null);
   const [state, setState] = useState<PlayerState>('connecting');
-  const [frozen, setFrozen] = useState(false);
+  const { frozen, setFrozen } = props;
+  // The detector's own picture when there is one (its boxes belong to it); else live video.
+  const frame = typeof props.seen === 'object' && props.seen !== null ? (props.seen.frame ?? null) : null;
+  const showFrame = frame !== null;
   useEffect(() => {
     const v = video.current;
-    if (!v) return;
+    if (!v || showFrame) return;
     const p = new LivePlayer(v, props.camera, setState, 'main');
     p.start();
     return () => p.stop();
-  }, [props.camera]);
+  }, [props.camera, showFrame]);
   useEffect(() => {
     const v = video.current;
     if (!v) return;
     if (frozen) v.pause();
     else void v.play().catch(() => undefined);
-  }, [frozen]);
+  }, [frozen, showFrame]);
   const click = (e: MouseEvent) => {
     const p = pointIn(e.clientX, e.clientY, (e.currentTarget as SVGSVGElement).getBoundingClientRect());
     if (p) props.onPoint(p);
@@ -622,8 +650,12 @@ function Picture(props: {
   const pts = (ps: Pt[]) => ps.map(([x, y]) => `${x},${y}`).join(' ');
   return (
     <div class="picture-wrap" dir="ltr">
-      <div class="picture" data-state={state}>
-        <video ref={video} class="picture-video" muted playsInline aria-label={t.value('zone.pictureLabel')} />
+      <div class="picture" data-state={showFrame ? 'detector' : state}>
+        {showFrame ? (
+          <img class="picture-video" src={frame} alt={t.value('zone.frameLabel')} />
+        ) : (
+          <video ref={video} class="picture-video" muted playsInline aria-label={t.value('zone.pictureLabel')} />
+        )}
         <svg
           class={`picture-overlay${props.target ? ' picture-drawing' : ''}`}
           viewBox="0 0 1 1"
@@ -632,6 +664,19 @@ function Picture(props: {
           role="img"
           aria-label={t.value('zone.overlayLabel')}
         >
+          {typeof props.seen === 'object' &&
+            props.seen !== null &&
+            props.seen.objects.map((o, k) => (
+              <rect
+                key={`d${k}`}
+                class="det"
+                x={o.bbox[0]}
+                y={o.bbox[1]}
+                width={Math.max(0, o.bbox[2] - o.bbox[0])}
+                height={Math.max(0, o.bbox[3] - o.bbox[1])}
+                vector-effect="non-scaling-stroke"
+              />
+            ))}
           {props.zones.map(({ z, i }) => (
             <g key={`z${i}`} class={`shape zone${props.target?.kind === 'zone' && props.target.index === i ? ' active' : ''}`}>
               <polygon points={pts(z.polygon)} vector-effect="non-scaling-stroke" />
@@ -661,12 +706,70 @@ function Picture(props: {
             </g>
           ))}
         </svg>
-        <span class={`tile-state tile-state-${state} picture-state`}>{t.value(`live.state.${state}` as MessageKey)}</span>
+        {showFrame ? (
+          <span class="tile-state tile-state-playing picture-state">{t.value('zone.frameBadge')}</span>
+        ) : (
+          <span class={`tile-state tile-state-${state} picture-state`}>{t.value(`live.state.${state}` as MessageKey)}</span>
+        )}
       </div>
       <button type="button" class="btn btn-small" id="picture-freeze" aria-pressed={frozen} onClick={() => setFrozen(!frozen)}>
         {frozen ? t.value('zone.resume') : t.value('zone.freeze')}
       </button>
     </div>
+  );
+}
+
+/** What the detector sees on `camera` now, asked every second while shown (each look keeps the
+ * camera decoded for a minute on the server); a string is the server's refusal. */
+function useDetections(camera: string | null, frozen: boolean): DetectionsView | string | null {
+  const [seen, setSeen] = useState<DetectionsView | string | null>(null);
+  useEffect(() => {
+    if (camera === null) {
+      setSeen(null);
+      return;
+    }
+    // Frozen: the picture and its boxes stay as they are.
+    if (frozen) return;
+    let stopped = false;
+    let timer: number | undefined;
+    const look = async () => {
+      if (document.visibilityState === 'visible') {
+        const r = await ask<DetectionsView>('GET', `/api/cameras/${encodeURIComponent(camera)}/detections?frame=true`);
+        if (stopped) return;
+        setSeen('ok' in r ? r.ok : r.error);
+      }
+      timer = window.setTimeout(() => void look(), DETECTIONS_EVERY_MS);
+    };
+    void look();
+    return () => {
+      stopped = true;
+      window.clearTimeout(timer);
+    };
+  }, [camera, frozen]);
+  return seen;
+}
+
+/** How often the zone editor asks what the detector sees. */
+const DETECTIONS_EVERY_MS = 1000;
+
+/** One line under the picture: what the detector sees, or why it sees nothing. */
+function DetectorLine({ seen }: { seen: DetectionsView | string | null }) {
+  if (seen === null) return null;
+  if (typeof seen === 'string') {
+    return (
+      <p class="detector-line muted" id="detector-line">
+        {seen}
+      </p>
+    );
+  }
+  let text: string;
+  if (!seen.analysis_on) text = t.value('zone.detectorOff');
+  else if (seen.at === null) text = t.value('zone.detectorWaiting');
+  else text = t.value('zone.detectorSees', { n: seen.objects.length, at: moment(seen.at, siteZone() ?? 'UTC') });
+  return (
+    <p class="detector-line" id="detector-line" data-objects={seen.objects.length}>
+      {text}
+    </p>
   );
 }
 

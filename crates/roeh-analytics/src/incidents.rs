@@ -56,6 +56,9 @@ impl Loaded {
 pub(crate) enum Command {
     Load(Loaded, oneshot::Sender<()>),
     Tick(oneshot::Sender<()>),
+    /// Decode the camera until the given time whether or not a rule is armed on it (someone
+    /// is looking at what the detector sees); answers what it saw last.
+    Watch(CameraId, WallTime, oneshot::Sender<crate::Seen>),
 }
 
 /// Settings of the rule task.
@@ -92,6 +95,8 @@ pub(crate) struct RuleTask {
     tamper_cameras: HashSet<CameraId>,
     open: HashMap<IncidentKey, Open>,
     last: HashMap<CameraId, Analysed>,
+    /// Cameras decoded for someone watching the detector, until when.
+    watched: HashMap<CameraId, WallTime>,
 }
 
 impl RuleTask {
@@ -121,6 +126,7 @@ impl RuleTask {
             tamper_cameras: HashSet::new(),
             open: HashMap::new(),
             last: HashMap::new(),
+            watched: HashMap::new(),
         })
     }
 
@@ -145,6 +151,9 @@ impl RuleTask {
                     Some(Command::Tick(done)) => {
                         self.tick().await;
                         let _ = done.send(());
+                    }
+                    Some(Command::Watch(camera, until, done)) => {
+                        let _ = done.send(self.watch(camera, until));
                     }
                     None => break,
                 },
@@ -186,16 +195,55 @@ impl RuleTask {
 
     async fn tick(&mut self) {
         let now = self.clock.wall();
+        self.watched.retain(|_, until| *until > now);
         let events = self.engine.tick(now);
         self.handle(events).await;
         self.decoders.set_wanted(self.wanted(now));
         self.decoders.sample(self.clock.monotonic());
     }
 
+    /// Keeps `camera` decoded until `until` (if its analysis is on) and tells what the detector
+    /// saw on it last.
+    fn watch(&mut self, camera: CameraId, until: WallTime) -> crate::Seen {
+        let now = self.clock.wall();
+        let on = self.loaded.analysed(camera);
+        if on {
+            let e = self.watched.entry(camera).or_insert(until);
+            *e = (*e).max(until);
+            self.decoders.set_wanted(self.wanted(now));
+        }
+        crate::Seen {
+            analysis_on: on,
+            decoding: self.decoders.wanted().contains_key(&camera),
+            last: self.last.get(&camera).map(|a| crate::SeenFrame {
+                at: a.frame.received_at,
+                width: a.frame.width,
+                height: a.frame.height,
+                rgb: a.frame.data.clone(),
+                objects: a
+                    .detections
+                    .items
+                    .iter()
+                    .map(|d| crate::SeenObject {
+                        label: d.label.to_string(),
+                        score: d.score,
+                        bbox: d.bbox,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
     /// The cameras to decode at `now`, with their rates: analysis not switched off, and an
-    /// enabled rule armed on them.
+    /// enabled rule armed on them or someone watching what the detector sees on them.
     fn wanted(&self, now: WallTime) -> HashMap<CameraId, f64> {
         let mut out = HashMap::new();
+        for (&cam, &until) in &self.watched {
+            if until > now && self.loaded.analysed(cam) {
+                let s = self.loaded.settings.get(&cam);
+                out.insert(cam, s.map_or(self.settings.default_fps, |s| s.fps));
+            }
+        }
         for rule in self.rules.values().filter(|r| r.enabled) {
             let Some(h) = self.hotspots.get(&rule.hotspot) else {
                 continue;

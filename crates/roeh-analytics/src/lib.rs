@@ -46,7 +46,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use roeh_detect::Detector;
-use roeh_domain::{AccessUnit, Clock, ErrorKind};
+use roeh_domain::{AccessUnit, CameraId, Clock, ErrorKind, WallTime};
 use roeh_ingest::FrameTap;
 use roeh_rules::{Hotspot, Rule};
 use roeh_store::Store;
@@ -68,6 +68,43 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 const ANALYSED_CAPACITY: usize = 64;
 /// Capacity of the command channel to the rule task (policy `Block`).
 const COMMAND_CAPACITY: usize = 8;
+
+/// What the detector saw last on a camera, for someone drawing zones or checking a rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seen {
+    /// The camera's analysis is on (not switched off, not turned away from home).
+    pub analysis_on: bool,
+    /// The camera is being decoded now.
+    pub decoding: bool,
+    /// The last analysed frame, if any since the start.
+    pub last: Option<SeenFrame>,
+}
+
+/// One analysed frame's detections.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeenFrame {
+    /// When the frame arrived.
+    pub at: WallTime,
+    /// The decoded frame's width in pixels.
+    pub width: u32,
+    /// Its height.
+    pub height: u32,
+    /// The picture the detector looked at: packed RGB24, `width * height * 3` bytes.
+    pub rgb: Arc<[u8]>,
+    /// Everything the model found, whatever a rule would count.
+    pub objects: Vec<SeenObject>,
+}
+
+/// One detection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeenObject {
+    /// The model's label.
+    pub label: String,
+    /// Confidence, `0..=1`.
+    pub score: f32,
+    /// `[xmin, ymin, xmax, ymax]`, fractions of the frame.
+    pub bbox: [f32; 4],
+}
 
 /// The running analytics path. Shared as `Arc<Analytics>`; see the module docs.
 pub struct Analytics {
@@ -195,6 +232,19 @@ impl Analytics {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Command::Tick(tx))
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())
+    }
+
+    /// Keeps `camera` decoded for `how_long` whether or not a rule is armed on it (a camera
+    /// whose analysis is switched off stays off), and returns what the detector saw on it last.
+    /// Decoding for a watcher ends by itself at the first tick after `how_long`.
+    pub async fn watch(&self, camera: CameraId, how_long: Duration) -> Result<Seen> {
+        let until = self.clock.wall().plus(how_long);
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Watch(camera, until, tx))
             .await
             .map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())

@@ -424,6 +424,70 @@ async fn cameras_are_decoded_only_when_analysis_is_on_and_a_rule_is_armed() {
     assert_eq!(an.stats().cameras_analysed, 0);
 }
 
+/// Someone watching what the detector sees on a camera keeps it decoded for a while, though no
+/// rule is armed on it, and reads the last frame's detections; a camera whose analysis is
+/// switched off stays off; the watch ends by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_camera_is_decoded_for_a_while_and_shows_what_the_detector_sees() {
+    let s = site().await;
+    let monday = r#"{"tz":"UTC","windows":[{"days":["mon"],"from":"08:00","to":"09:00"}]}"#;
+    let hotspot = s.hotspot(LOWER_HALF, monday).await;
+    s.rule(hotspot, r#""kind":"intrusion","zone":"walkway""#, "")
+        .await;
+    let det = Arc::new(
+        ScriptedDetector::new("s", [vec![person(0.8, [0.4, 0.6, 0.5, 0.9])]]).repeat_last(),
+    );
+    let clock: Arc<dyn Clock> = s.clock.clone();
+    let an = Analytics::start(s.store.clone(), clock, det.clone(), s.config())
+        .await
+        .unwrap();
+    assert!(an.wanted_cameras().is_empty(), "no rule armed now");
+    let seen = an.watch(s.camera, Duration::from_secs(60)).await.unwrap();
+    assert!(
+        seen.analysis_on && seen.decoding && seen.last.is_none(),
+        "{seen:?}"
+    );
+    assert_eq!(an.wanted_cameras().get(&s.camera), Some(&5.0));
+    for au in footage("vtest_h264.mp4", s.camera, 40) {
+        an.offer(&au);
+    }
+    let last = wait_until("the detector's last frame", || async {
+        an.watch(s.camera, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .last
+    })
+    .await;
+    assert_eq!(last.objects.len(), 1, "{last:?}");
+    assert_eq!(last.objects[0].label, "person");
+    assert_eq!(last.objects[0].bbox, [0.4, 0.6, 0.5, 0.9]);
+    assert!(last.width > 0 && last.height > 0);
+    // No incident: watching arms nothing.
+    assert!(
+        s.store
+            .list_incidents(&IncidentFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The watch ends a minute later, at the next tick.
+    s.clock.advance(Duration::from_secs(61));
+    an.tick().await.unwrap();
+    assert!(an.wanted_cameras().is_empty(), "the watch ended");
+
+    // Analysis switched off: watching does not turn it on.
+    s.store
+        .set_camera_analysis(s.camera, false, 2.0, WallTime(5))
+        .await
+        .unwrap();
+    an.reload().await.unwrap();
+    let seen = an.watch(s.camera, Duration::from_secs(60)).await.unwrap();
+    assert!(!seen.analysis_on && !seen.decoding, "{seen:?}");
+    assert!(an.wanted_cameras().is_empty());
+    an.shutdown(Duration::from_secs(10)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loitering_and_crowding_and_shutdown_closes_what_is_open() {
     let s = site().await;

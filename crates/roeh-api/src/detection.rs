@@ -58,6 +58,83 @@ pub trait AnalyticsControl: Send + Sync + 'static {
     fn snapshot_dir(&self) -> PathBuf;
     /// The analysis rate of cameras without their own setting, frames per second.
     fn default_fps(&self) -> f64;
+    /// Keeps `camera` decoded for [`WATCH_SECS`] (unless its analysis is switched off) and
+    /// tells what the detector saw on it last.
+    /// With `frame`, the answer carries the detector's picture too.
+    fn watch(
+        &self,
+        camera: CameraId,
+        frame: bool,
+    ) -> Pin<Box<dyn Future<Output = Result<DetectionsView, String>> + Send + '_>> {
+        let _ = (camera, frame);
+        Box::pin(async { Err("this analytics shows no detections".to_string()) })
+    }
+}
+
+/// How long a look at a camera's detections keeps it decoded, seconds.
+pub const WATCH_SECS: u64 = 60;
+
+/// What the detector saw last on a camera (`GET /api/cameras/{id}/detections`).
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct DetectionsView {
+    /// The camera's analysis is on (not switched off, not turned away from its home position).
+    pub analysis_on: bool,
+    /// It is decoded now: a rule is armed on it, or someone looked at its detections in the
+    /// last minute.
+    pub decoding: bool,
+    /// When the last analysed frame arrived (RFC 3339); null before the first.
+    pub at: Option<String>,
+    /// That frame's size in pixels.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// The detection model.
+    pub model_id: String,
+    /// Everything the model found in that frame, whatever a rule would count.
+    pub objects: Vec<DetectedView>,
+    /// With `?frame=true`: that frame as a JPEG `data:` URL, the picture the boxes belong to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<String>,
+}
+
+/// `?frame=`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionsQuery {
+    /// Also send the frame the detections belong to (a JPEG `data:` URL).
+    #[serde(default)]
+    frame: bool,
+}
+
+/// One detection.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct DetectedView {
+    /// The model's label.
+    pub label: String,
+    /// Confidence, 0 to 1.
+    pub score: f32,
+    /// `[xmin, ymin, xmax, ymax]`, fractions of the frame from its top left.
+    pub bbox: [f32; 4],
+}
+
+/// `GET /api/cameras/{id}/detections`: what the detector sees on the camera now, for someone
+/// drawing zones or checking a rule. Keeps the camera decoded for [`WATCH_SECS`] (a look
+/// starts it; nothing is stored and no rule is armed by it).
+pub(crate) async fn detections(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DetectionsQuery>,
+) -> Result<Json<DetectionsView>, ApiError> {
+    let cam = cameras::load(&st, &id).await?;
+    let Some(a) = &st.analytics else {
+        return Err(ApiError::new(
+            ErrorKind::FailedPrecondition,
+            "analytics is not running on this node ([analytics] in the configuration)",
+        ));
+    };
+    a.watch(cam.id, q.frame)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::new(ErrorKind::Unavailable, e))
 }
 
 /// Lets the running analytics read hotspots, rules, camera settings and positions again; a

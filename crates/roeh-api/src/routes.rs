@@ -515,6 +515,13 @@ pub(crate) fn entries() -> Vec<Entry> {
         ),
         route(
             get.clone(),
+            "/api/cameras/{id}/detections",
+            detection::detections,
+            needs(P::ViewLive),
+            json::<detection::DetectionsView>(),
+        ),
+        route(
+            get.clone(),
             "/api/cameras/{id}/analysis",
             detection::get_analysis,
             needs(P::ViewCameras),

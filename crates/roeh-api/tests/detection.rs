@@ -27,6 +27,8 @@ struct FakeAnalytics {
     dir: PathBuf,
     /// Cameras with per-camera figures.
     cameras: Vec<CameraId>,
+    /// Cameras whose detections were looked at.
+    watches: std::sync::Mutex<Vec<CameraId>>,
 }
 
 impl AnalyticsControl for FakeAnalytics {
@@ -47,6 +49,32 @@ impl AnalyticsControl for FakeAnalytics {
     }
     fn default_fps(&self) -> f64 {
         4.0
+    }
+    fn watch(
+        &self,
+        camera: CameraId,
+        frame: bool,
+    ) -> Pin<
+        Box<dyn Future<Output = Result<roeh_api::detection::DetectionsView, String>> + Send + '_>,
+    > {
+        // Watched cameras are counted; the one of the env shows one person.
+        self.watches.lock().unwrap().push(camera);
+        Box::pin(async move {
+            Ok(roeh_api::detection::DetectionsView {
+                analysis_on: true,
+                decoding: true,
+                at: Some("2026-12-07T20:00:00.000000Z".into()),
+                width: Some(768),
+                height: Some(576),
+                model_id: "fake".into(),
+                objects: vec![roeh_api::detection::DetectedView {
+                    label: "person".into(),
+                    score: 0.9,
+                    bbox: [0.4, 0.6, 0.5, 0.9],
+                }],
+                frame: frame.then(|| "data:image/jpeg;base64,/9j/".to_string()),
+            })
+        })
     }
 }
 
@@ -91,6 +119,7 @@ async fn env() -> Env {
         reloads: AtomicUsize::new(0),
         dir: dir.path().join("snapshots"),
         cameras: vec![cam.id],
+        watches: std::sync::Mutex::new(Vec::new()),
     });
     let state = AppState {
         analytics: Some(analytics.clone()),
@@ -319,6 +348,52 @@ async fn hotspots_and_rules_are_managed_and_reload_analytics() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     // hotspot, rule, rule update, hotspot update, delete.
     assert_eq!(e.analytics.reloads.load(Ordering::SeqCst), 5);
+}
+
+/// A camera's detections now: what the analytics tells, for roles that watch live video; a node
+/// without analytics says so; an unknown camera is not found and starts nothing.
+#[tokio::test]
+async fn a_cameras_detections_now_come_from_the_analytics() {
+    let e = env().await;
+    let uri = format!("/api/cameras/{}/detections", e.camera);
+    let (status, v) = call(&e.app, get(&uri)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["objects"][0]["label"], "person", "{v}");
+    assert_eq!(v["objects"][0]["bbox"][3].as_f64().unwrap() as f32, 0.9);
+    assert_eq!(
+        (v["analysis_on"].as_bool(), v["decoding"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(*e.analytics.watches.lock().unwrap(), vec![e.camera]);
+    assert!(v.get("frame").is_none(), "no picture unless asked for: {v}");
+    let (status, v) = call(&e.app, get(&format!("{uri}?frame=true"))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(
+        v["frame"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/jpeg;base64,")
+    );
+    let (status, _) = call(&e.app, get(&format!("{uri}?frames=1"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    e.analytics.watches.lock().unwrap().pop();
+    let (status, v) = call(&e.bare, get(&uri)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert!(message(&v).contains("analytics is not running"), "{v}");
+    let (status, _) = call(
+        &e.app,
+        get(&format!(
+            "/api/cameras/{}/detections",
+            CameraId::new_random()
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        e.analytics.watches.lock().unwrap().len(),
+        1,
+        "nothing watched"
+    );
 }
 
 #[tokio::test]

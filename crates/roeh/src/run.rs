@@ -328,6 +328,9 @@ async fn load_detector(
     .map_err(|e| anyhow::anyhow!("analytics: {}", e.chain()))
 }
 
+/// JPEG quality of the detector's picture sent to the zone editor.
+const DETECTOR_FRAME_QUALITY: u8 = 75;
+
 /// The API's view of analytics.
 struct AnalyticsApi(Arc<roeh_analytics::Analytics>);
 
@@ -346,6 +349,65 @@ impl roeh_api::detection::AnalyticsControl for AnalyticsApi {
 
     fn default_fps(&self) -> f64 {
         self.0.default_fps()
+    }
+
+    fn watch(
+        &self,
+        camera: roeh_domain::CameraId,
+        frame: bool,
+    ) -> Pin<
+        Box<dyn Future<Output = Result<roeh_api::detection::DetectionsView, String>> + Send + '_>,
+    > {
+        Box::pin(async move {
+            let how_long = std::time::Duration::from_secs(roeh_api::detection::WATCH_SECS);
+            let seen = self
+                .0
+                .watch(camera, how_long)
+                .await
+                .map_err(|e| e.chain())?;
+            let last = seen.last;
+            let picture = match (&last, frame) {
+                (Some(f), true) => {
+                    let (rgb, w, h) = (f.rgb.clone(), f.width, f.height);
+                    let jpeg = tokio::task::spawn_blocking(move || {
+                        roeh_analytics::snapshot::render_jpeg(
+                            &rgb,
+                            w,
+                            h,
+                            &roeh_analytics::snapshot::Overlay::default(),
+                            DETECTOR_FRAME_QUALITY,
+                        )
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.chain())?;
+                    Some(format!(
+                        "data:image/jpeg;base64,{}",
+                        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, jpeg)
+                    ))
+                }
+                _ => None,
+            };
+            Ok(roeh_api::detection::DetectionsView {
+                frame: picture,
+                analysis_on: seen.analysis_on,
+                decoding: seen.decoding,
+                at: last.as_ref().map(|f| f.at.to_rfc3339()),
+                width: last.as_ref().map(|f| f.width),
+                height: last.as_ref().map(|f| f.height),
+                model_id: self.0.model_id().to_string(),
+                objects: last
+                    .map(|f| f.objects)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|o| roeh_api::detection::DetectedView {
+                        label: o.label,
+                        score: o.score,
+                        bbox: o.bbox,
+                    })
+                    .collect(),
+            })
+        })
     }
 }
 

@@ -2706,7 +2706,7 @@ fn a_supervisor_draws_a_zone_sets_a_night_and_august_schedule_and_an_intrusion_r
     click(&b, &format!("#hs-cameras input[value=\"{cam}\"]"));
     b.until(
         "the camera's live picture",
-        "const f = document.querySelector('.picture'); return f && f.dataset.state === 'playing'",
+        "const f = document.querySelector('.picture'); return f && (f.dataset.state === 'playing' || f.dataset.state === 'detector')",
     );
     // A crossed (self-intersecting) zone: the server's message next to the zone, points kept.
     click(&b, "#zone-add");
@@ -2817,9 +2817,18 @@ fn a_supervisor_draws_a_zone_sets_a_night_and_august_schedule_and_an_intrusion_r
     assert_eq!(v["hotspot"]["zones"][0]["camera"], json!(cam), "{v}");
     b.until(
         "the picture on the saved hotspot",
-        "const f = document.querySelector('.picture'); return f && f.dataset.state === 'playing' \
+        "const f = document.querySelector('.picture'); return f && (f.dataset.state === 'playing' || f.dataset.state === 'detector') \
          && document.getElementById('sched-preview')",
     );
+    // What the detector sees now: boxes on the picture, people counted in the walkway.
+    let in_zone = b.until(
+        "the detector's boxes and the people in the zone",
+        "const r = document.querySelector('#zone-0 .in-zone'); \
+         return r && Number(r.dataset.inZone) > 0 \
+           && document.querySelectorAll('svg.picture-overlay rect.det').length > 0 \
+           && r.dataset.inZone",
+    );
+    assert!(in_zone.as_str().unwrap().parse::<u32>().unwrap() >= 1);
     b.js("window.scrollTo(0, 0); return true");
     b.shot("zone-editor-he");
     b.js("document.getElementById('schedule').scrollIntoView({block: 'start'}); return true");
@@ -2882,7 +2891,7 @@ fn a_supervisor_draws_a_zone_sets_a_night_and_august_schedule_and_an_intrusion_r
     ));
     en.until(
         "the hotspot in English with its picture",
-        "const f = document.querySelector('.picture'); return f && f.dataset.state === 'playing' \
+        "const f = document.querySelector('.picture'); return f && (f.dataset.state === 'playing' || f.dataset.state === 'detector') \
          && document.querySelector('table.rules tr[data-rule]')",
     );
     en.shot("zone-editor-en");
