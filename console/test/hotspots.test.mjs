@@ -111,3 +111,18 @@ test('detections count in a zone by their feet, as the rule engine places them',
   assert.equal(h.countIn(objects, [[0, 0], [1, 1]]), 0, 'not a polygon');
   assert.equal(h.inPolygon([0.5, 0.5], [[0, 0], [1, 0], [0, 1], [1, 1]]), false, 'crossed shapes: even-odd');
 });
+
+test('a tamper rule names no zone and sends only the limits typed', () => {
+  const f = { ...h.newRule(), name: 'Cam 3 covered', kind: 'tamper', target: 'walkway', noFramesSecs: '', frozenSecs: '20', darkLumaMax: '12.5' };
+  assert.deepEqual(h.ruleDoc('H1', f), {
+    hotspot: 'H1',
+    name: 'Cam 3 covered',
+    kind: 'tamper',
+    severity: 'high',
+    cooldown_secs: 60,
+    min_confidence: 0.5,
+    frozen_secs: 20,
+    dark_luma_max: 12.5,
+  });
+  assert.equal(h.ruleFieldOf('rule "X" (1): frozen_secs: must be at least 1'), 'frozen_secs');
+});

@@ -200,7 +200,7 @@ export function partOf(message: string): Part | null {
 }
 
 /** The rule kinds the editor offers, with the fields each needs. */
-export const RULE_KINDS = ['intrusion', 'loitering', 'crowding', 'line_crossing'] as const;
+export const RULE_KINDS = ['intrusion', 'loitering', 'crowding', 'line_crossing', 'tamper'] as const;
 export type RuleKind = (typeof RULE_KINDS)[number];
 
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
@@ -214,6 +214,11 @@ export interface RuleForm {
   dwellSecs: string;
   minCount: string;
   forSecs: string;
+  /** Tamper: seconds without frames, seconds of a frozen picture, darkest mean luma (any of
+   * them; empty ones are left out). */
+  noFramesSecs: string;
+  frozenSecs: string;
+  darkLumaMax: string;
   severity: string;
   cooldownSecs: string;
   minConfidence: string;
@@ -227,6 +232,9 @@ export function newRule(): RuleForm {
     dwellSecs: '60',
     minCount: '5',
     forSecs: '10',
+    noFramesSecs: '30',
+    frozenSecs: '',
+    darkLumaMax: '',
     severity: 'high',
     cooldownSecs: '60',
     minConfidence: '0.5',
@@ -244,7 +252,12 @@ export function ruleDoc(hotspot: string, f: RuleForm): Record<string, unknown> {
     min_confidence: numberOf(f.minConfidence),
   };
   if (f.kind === 'line_crossing') doc.line = f.target;
-  else doc.zone = f.target;
+  else if (f.kind !== 'tamper') doc.zone = f.target;
+  if (f.kind === 'tamper') {
+    if (f.noFramesSecs.trim() !== '') doc.no_frames_secs = numberOf(f.noFramesSecs);
+    if (f.frozenSecs.trim() !== '') doc.frozen_secs = numberOf(f.frozenSecs);
+    if (f.darkLumaMax.trim() !== '') doc.dark_luma_max = numberOf(f.darkLumaMax);
+  }
   if (f.kind === 'loitering') doc.dwell_secs = numberOf(f.dwellSecs);
   if (f.kind === 'crowding') {
     doc.min_count = numberOf(f.minCount);
@@ -261,6 +274,9 @@ export const RULE_FIELDS = [
   'dwell_secs',
   'min_count',
   'for_secs',
+  'no_frames_secs',
+  'frozen_secs',
+  'dark_luma_max',
   'severity',
   'cooldown_secs',
   'min_confidence',

@@ -71,6 +71,7 @@ const KIND_KEYS: Record<RuleKind, MessageKey> = {
   loitering: 'rule.kind.loitering',
   crowding: 'rule.kind.crowding',
   line_crossing: 'rule.kind.line_crossing',
+  tamper: 'rule.kind.tamper',
 };
 
 const DIRECTION_KEYS: Record<Direction, MessageKey> = {
@@ -965,19 +966,31 @@ function RulesEditor({ hotspot }: { hotspot: HotspotView }) {
                 </select>
               )}
             </Field>
-            <Field id="rule-target" label={form.kind === 'line_crossing' ? t.value('zone.line') : t.value('zone.zone')} error={e('zone')}>
-              {(a) => (
-                <select {...a} value={target} onChange={(x) => upd({ target: (x.currentTarget as HTMLSelectElement).value })}>
-                  {targets.map(([tid, tname]) => (
-                    <option key={tid} value={tid}>
-                      {tname}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
+            {form.kind !== 'tamper' && (
+              <Field id="rule-target" label={form.kind === 'line_crossing' ? t.value('zone.line') : t.value('zone.zone')} error={e('zone')}>
+                {(a) => (
+                  <select {...a} value={target} onChange={(x) => upd({ target: (x.currentTarget as HTMLSelectElement).value })}>
+                    {targets.map(([tid, tname]) => (
+                      <option key={tid} value={tid}>
+                        {tname}
+                      </option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+            )}
           </div>
           {form.kind === 'loitering' && num('rule-dwell', t.value('rules.dwell'), 'dwell_secs', 'dwellSecs')}
+          {form.kind === 'tamper' && (
+            <>
+              <div class="field-row">
+                {num('rule-no-frames', t.value('rules.noFrames'), 'no_frames_secs', 'noFramesSecs')}
+                {num('rule-frozen', t.value('rules.frozen'), 'frozen_secs', 'frozenSecs')}
+                {num('rule-dark', t.value('rules.dark'), 'dark_luma_max', 'darkLumaMax')}
+              </div>
+              <p class="hint">{t.value('rules.tamperHint')}</p>
+            </>
+          )}
           {form.kind === 'crowding' && (
             <div class="field-row">
               {num('rule-min-count', t.value('rules.minCount'), 'min_count', 'minCount')}
@@ -1016,7 +1029,7 @@ function RulesEditor({ hotspot }: { hotspot: HotspotView }) {
             <p class="muted">{t.value('rules.none')}</p>
           ) : (
             <table class="ev-table rules">
-              <Head keys={['rules.name', 'rules.kind', 'rules.target', 'rules.severity', 'search.col.actions']} />
+              <Head keys={['rules.name', 'rules.kind', 'rules.target', 'rules.severity', 'rules.state', 'search.col.actions']} />
               <tbody>
                 {rules.map((r) => {
                   const kind = String(r.rule.kind ?? '');
@@ -1030,6 +1043,20 @@ function RulesEditor({ hotspot }: { hotspot: HotspotView }) {
                         <bdi>{String(r.rule.zone ?? r.rule.line ?? '')}</bdi>
                       </td>
                       <td>{severityLabel(String(r.rule.severity ?? ''))}</td>
+                      <td>
+                        <button
+                          type="button"
+                          class="btn btn-small btn-toggle rule-enabled"
+                          aria-pressed={r.enabled}
+                          onClick={async () => {
+                            const d = await ask<RuleView>('PUT', `/api/rules/${encodeURIComponent(r.id)}`, { ...r.rule, enabled: !r.enabled });
+                            setRowErr('error' in d ? d.error : null);
+                            reload();
+                          }}
+                        >
+                          {r.enabled ? t.value('rules.on') : t.value('rules.off')}
+                        </button>
+                      </td>
                       <td>
                         <button
                           type="button"

@@ -2877,6 +2877,19 @@ fn a_supervisor_draws_a_zone_sets_a_night_and_august_schedule_and_an_intrusion_r
         nights.is_armed(opened),
         "opened at {opened}, outside the night"
     );
+    // The rule switched off from its row, as the server stores it.
+    click(&b, "table.rules tr[data-rule] .rule-enabled");
+    b.until(
+        "the rule switched off",
+        "const t = document.querySelector('table.rules tr[data-rule] .rule-enabled'); \
+         return t && t.getAttribute('aria-pressed') === 'false'",
+    );
+    let (_, rule) = call(
+        "GET",
+        &format!("{base}/api/rules/{}", incident["rule_id"].as_str().unwrap()),
+        Value::Null,
+    );
+    assert_eq!(rule["enabled"], false, "{rule}");
     assert_eq!(axe_violations(&b), Vec::<String>::new());
 
     // The same editor in English, left to right; the picture is the same way round.
