@@ -37,3 +37,12 @@ test('a day and an hour of the site map to the instant and back, across DST', ()
   assert.equal(hourStart('2026-02-31', 1), null);
   setSiteZone(undefined);
 });
+
+test("fields in a schedule's own zone, whatever the site's; a name that is no zone falls back to the site's", async () => {
+  const z = await lib('zone');
+  assert.ok(z.setSiteZone('UTC'));
+  const ms = Date.UTC(2026, 11, 7, 20, 0, 0); // 22:00 in Jerusalem (UTC+2)
+  assert.deepEqual(z.fieldsIn(ms, 'Asia/Jerusalem'), { year: 2026, month: 12, day: 7, hour: 22, minute: 0, second: 0 });
+  assert.deepEqual(z.fieldsIn(Date.UTC(2027, 7, 1, 3, 0, 0), 'Asia/Jerusalem').hour, 6, 'summer: UTC+3');
+  assert.deepEqual(z.fieldsIn(ms, 'Middle/Earth'), z.fieldsOf(ms));
+});

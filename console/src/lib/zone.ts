@@ -52,7 +52,22 @@ export interface Fields {
 }
 
 export function fieldsOf(ms: number): Fields {
-  const f = (parts ??= formatter(zone));
+  return fieldsWith((parts ??= formatter(zone)), ms);
+}
+
+/** Calendar fields of the instant `ms` in the zone `z` (an IANA name; a schedule's own zone),
+ * or in the site's zone when `z` is not a zone. */
+export function fieldsIn(ms: number, z: string): Fields {
+  let f: Intl.DateTimeFormat;
+  try {
+    f = formatter(z);
+  } catch {
+    return fieldsOf(ms);
+  }
+  return fieldsWith(f, ms);
+}
+
+function fieldsWith(f: Intl.DateTimeFormat, ms: number): Fields {
   const out: Record<string, number> = {};
   for (const p of f.formatToParts(new Date(ms))) {
     if (p.type !== 'literal') out[p.type] = Number(p.value);

@@ -848,25 +848,14 @@ export function KeysPage() {
         <table class="ev-table retention">
           <Head keys={['search.camera', 'retention.age', 'retention.bytes']} />
           <tbody>
-            {cams.map((c) => {
-              const days = retentionDays(c.retention_max_age_secs);
-              const bytes = c.retention_max_bytes ?? null;
-              return (
-                <tr key={c.id} data-camera={c.id}>
-                  <td>
-                    <bdi>{c.name}</bdi>
-                  </td>
-                  <td>{days === null ? <span class="muted">{t.value('retention.noLimit')}</span> : t.value('retention.days', { n: days })}</td>
-                  <td>
-                    {bytes === null || bytes <= 0 ? (
-                      <span class="muted">{t.value('retention.noLimit')}</span>
-                    ) : (
-                      <bdi class="mono">{sizeText(bytes)}</bdi>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
+            {cams.map((c) => (
+              <tr key={c.id} data-camera={c.id}>
+                <td>
+                  <bdi>{c.name}</bdi>
+                </td>
+                <RetentionCells secs={c.retention_max_age_secs} bytes={c.retention_max_bytes} />
+              </tr>
+            ))}
           </tbody>
         </table>
       )}
@@ -926,14 +915,7 @@ function Storage() {
                       <td>
                         <bdi class="mono">{sizeText(c.bytes)}</bdi>
                       </td>
-                      <td>{days === null ? <span class="muted">{t.value('storage.siteDefault')}</span> : t.value('retention.days', { n: days })}</td>
-                      <td>
-                        {bytes === null || bytes <= 0 ? (
-                          <span class="muted">{t.value('storage.siteDefault')}</span>
-                        ) : (
-                          <bdi class="mono">{sizeText(bytes)}</bdi>
-                        )}
-                      </td>
+                      <RetentionCells secs={c.retention_max_age_secs} bytes={bytes} />
                       <td>
                         <button type="button" class="btn btn-small retention-edit" aria-expanded={editing === c.camera} onClick={() => setEditing(editing === c.camera ? null : c.camera)}>
                           {t.value('storage.edit')}
@@ -964,6 +946,19 @@ function Storage() {
         </>
       )}
     </section>
+  );
+}
+
+/** A camera's own retention by age and by size; neither: the site's default
+ * (`[recording]`). */
+function RetentionCells({ secs, bytes }: { secs: number | null | undefined; bytes: number | null | undefined }) {
+  const days = retentionDays(secs);
+  const fallback = <span class="muted">{t.value('storage.siteDefault')}</span>;
+  return (
+    <>
+      <td>{days === null ? fallback : t.value('retention.days', { n: days })}</td>
+      <td>{bytes === null || bytes === undefined || bytes <= 0 ? fallback : <bdi class="mono">{sizeText(bytes)}</bdi>}</td>
+    </>
   );
 }
 

@@ -48,7 +48,7 @@ import {
   type ZoneDoc,
 } from '../lib/hotspots';
 import type { MessageKey } from '../lib/i18n';
-import { fieldsOf, siteZone } from '../lib/zone';
+import { fieldsIn, siteZone } from '../lib/zone';
 import { severityLabel } from '../labels';
 import { hotspotOpen, names, t } from '../store';
 import { ErrorText, PendingPage } from './ErrorText';
@@ -85,22 +85,7 @@ const DIRECTION_KEYS: Record<Direction, MessageKey> = {
 function moment(at: string, tz: string): string {
   const ms = Date.parse(at);
   if (Number.isNaN(ms)) return at;
-  let f: { year: number; month: number; day: number; hour: number; minute: number };
-  try {
-    const parts = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-    }).formatToParts(new Date(ms));
-    const n = (k: string) => Number(parts.find((p) => p.type === k)?.value);
-    f = { year: n('year'), month: n('month'), day: n('day'), hour: n('hour'), minute: n('minute') };
-  } catch {
-    f = fieldsOf(ms);
-  }
+  const f = fieldsIn(ms, tz);
   // The weekday of the local calendar date (UTC noon of that date has the same weekday).
   const wd = new Date(Date.UTC(f.year, f.month - 1, f.day, 12)).getUTCDay();
   const day = t.value(DAY_KEYS[DAYS[wd] ?? 'sun']);

@@ -743,21 +743,30 @@ impl From<UserRow> for UserView {
     }
 }
 
+/// A role and a scope as a request names them (no scope: unrestricted).
+fn role_and_scope(
+    role: &str,
+    scope: Option<&serde_json::Value>,
+) -> Result<(Role, Scope), ApiError> {
+    let role = Role::parse(role).ok_or_else(|| {
+        ApiError::invalid(
+            "role must be one of admin, supervisor, operator, investigator, integrator, unit",
+        )
+    })?;
+    let scope = match scope {
+        None => Scope::unrestricted(),
+        Some(v) => Scope::from_json(&v.to_string())?,
+    };
+    Ok((role, scope))
+}
+
 /// `POST /api/users` (admin).
 pub(crate) async fn create_user(
     State(st): State<AppState>,
     ApiJson(b): ApiJson<NewUserBody>,
 ) -> Result<Response, ApiError> {
     roeh_auth::validate_username(&b.username)?;
-    let role = Role::parse(&b.role).ok_or_else(|| {
-        ApiError::invalid(
-            "role must be one of admin, supervisor, operator, investigator, integrator, unit",
-        )
-    })?;
-    let scope = match &b.scope {
-        None => Scope::unrestricted(),
-        Some(v) => Scope::from_json(&v.to_string())?,
-    };
+    let (role, scope) = role_and_scope(&b.role, b.scope.as_ref())?;
     roeh_auth::check_password_policy(&b.password, &b.username)?;
     let hash = st.auth.hasher.hash(&b.password)?;
     let id = st
@@ -902,15 +911,7 @@ pub(crate) async fn set_access(
     ApiJson(b): ApiJson<AccessBody>,
 ) -> Result<Json<UserView>, ApiError> {
     let id = user_id(&id)?;
-    let role = Role::parse(&b.role).ok_or_else(|| {
-        ApiError::invalid(
-            "role must be one of admin, supervisor, operator, investigator, integrator, unit",
-        )
-    })?;
-    let scope = match &b.scope {
-        None => Scope::unrestricted(),
-        Some(v) => Scope::from_json(&v.to_string())?,
-    };
+    let (role, scope) = role_and_scope(&b.role, b.scope.as_ref())?;
     st.store
         .set_user_access(id, role.as_str(), &scope.to_json()?)
         .await?;
