@@ -70,6 +70,8 @@ export interface HotspotView {
   created_at: string;
   updated_at: string;
   hotspot: HotspotDoc;
+  /** Armed by its schedule at the server's time of the answer. */
+  armed_now: boolean;
 }
 
 /** `RuleView`. */

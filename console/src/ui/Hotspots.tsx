@@ -137,7 +137,7 @@ function HotspotList() {
             <p class="muted">{t.value('hotspots.none')}</p>
           ) : (
             <table class="ev-table hotspots">
-              <Head keys={['hotspots.name', 'hotspots.priority', 'hotspots.cameras', 'hotspots.zones', 'hotspots.rules']} />
+              <Head keys={['hotspots.name', 'hotspots.armed', 'hotspots.priority', 'hotspots.cameras', 'hotspots.zones', 'hotspots.rules']} />
               <tbody>
                 {sorted.map((h) => (
                   <tr key={h.id} data-hotspot={h.id}>
@@ -145,6 +145,9 @@ function HotspotList() {
                       <a href={`#/hotspots/${encodeURIComponent(h.id)}`}>
                         <bdi>{h.name}</bdi>
                       </a>
+                    </td>
+                    <td>
+                      <span class={h.armed_now ? 'armed-cell is-armed' : 'armed-cell'}>{h.armed_now ? t.value('sched.armedNow') : t.value('sched.disarmedNow')}</span>
                     </td>
                     <td class="num">{h.hotspot.priority}</td>
                     <td>

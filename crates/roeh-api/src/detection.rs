@@ -249,12 +249,19 @@ pub struct HotspotView {
     /// The stored document.
     #[schemars(with = "roeh_rules::schema::Hotspot")]
     hotspot: Value,
+    /// Whether its schedule arms it at the server's time of the answer.
+    armed_now: bool,
 }
 
-fn hotspot_view(r: HotspotRow) -> Result<HotspotView, ApiError> {
-    let doc = serde_json::from_str(&r.document)
+fn hotspot_view(r: HotspotRow, now: WallTime) -> Result<HotspotView, ApiError> {
+    let doc: Value = serde_json::from_str(&r.document)
         .map_err(|e| ApiError::new(ErrorKind::DataLoss, format!("stored hotspot: {e}")))?;
+    let armed_now = doc
+        .get("schedule")
+        .and_then(|v| roeh_rules::Schedule::from_value(v).ok())
+        .is_some_and(|sch| sch.is_armed(now));
     Ok(HotspotView {
+        armed_now,
         id: r.id,
         name: r.name,
         created_at: time(r.created_at),
@@ -363,7 +370,7 @@ pub(crate) async fn list_hotspots(
     Ok(Json(
         rows.into_iter()
             .filter(|r| sees_hotspot(&who.scope, r.id, &hotspot_cameras(&r.document)))
-            .map(hotspot_view)
+            .map(|r| hotspot_view(r, st.clock.wall()))
             .collect::<Result<_, _>>()?,
     ))
 }
@@ -376,6 +383,7 @@ pub(crate) async fn get_hotspot(
     let id = path_id(&id, "hotspot")?;
     Ok(Json(hotspot_view(
         load_visible_hotspot(&st, &who, id).await?,
+        st.clock.wall(),
     )?))
 }
 
@@ -390,7 +398,7 @@ pub(crate) async fn add_hotspot(
         .insert_hotspot(id, &h.name, &document(&h)?, st.clock.wall())
         .await?;
     reload(&st).await;
-    let view = hotspot_view(load_hotspot(&st, id).await?)?;
+    let view = hotspot_view(load_hotspot(&st, id).await?, st.clock.wall())?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -422,7 +430,10 @@ pub(crate) async fn put_hotspot(
         .update_hotspot(id, &h.name, &document(&h)?, st.clock.wall())
         .await?;
     reload(&st).await;
-    Ok(Json(hotspot_view(load_hotspot(&st, id).await?)?))
+    Ok(Json(hotspot_view(
+        load_hotspot(&st, id).await?,
+        st.clock.wall(),
+    )?))
 }
 
 pub(crate) async fn delete_hotspot(

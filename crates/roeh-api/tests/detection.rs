@@ -264,7 +264,40 @@ async fn hotspots_and_rules_are_managed_and_reload_analytics() {
     let hid = v["id"].as_str().unwrap().to_owned();
     assert_eq!(v["hotspot"]["id"], hid.as_str());
     assert_eq!(v["hotspot"]["zones"][0]["id"], "walkway");
+    assert_eq!(v["armed_now"], true, "always armed");
     assert_eq!(e.analytics.reloads.load(Ordering::SeqCst), 1);
+    // One whose only window is 29 February of a year long past is not armed now.
+    let past = serde_json::json!({"tz": "UTC", "always": true,
+        "dates": [{"from": "2000-02-29", "to": "2000-02-29"}]});
+    let (status, v) = call(
+        &e.app,
+        send("POST", "/api/hotspots", &hotspot(e.camera, square(), past)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["armed_now"], false, "{v}");
+    let past_id = v["id"].as_str().unwrap().to_owned();
+    let (_, list) = call(&e.app, get("/api/hotspots")).await;
+    let armed: Vec<(String, bool)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["id"].as_str().unwrap().to_owned(),
+                h["armed_now"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(armed.contains(&(hid.clone(), true)) && armed.contains(&(past_id.clone(), false)));
+    let (status, _) = call(
+        &e.app,
+        Request::delete(format!("/api/hotspots/{past_id}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     // Rules: refused when the zone or hotspot is unknown or the document is bad.
     let rule = |zone: &str, hotspot: &str| {
@@ -346,8 +379,12 @@ async fn hotspots_and_rules_are_managed_and_reload_analytics() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = call(&e.app, get(&format!("/api/hotspots/{hid}"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    // hotspot, rule, rule update, hotspot update, delete.
-    assert_eq!(e.analytics.reloads.load(Ordering::SeqCst), 5);
+    // hotspot, another created and deleted, rule, rule update, hotspot update, delete.
+    assert_eq!(
+        e.analytics.reloads.load(Ordering::SeqCst),
+        7,
+        "two more for the hotspot armed in 2000"
+    );
 }
 
 /// A camera's detections now: what the analytics tells, for roles that watch live video; a node

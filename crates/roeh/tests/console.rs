@@ -2909,9 +2909,13 @@ fn a_supervisor_draws_a_zone_sets_a_night_and_august_schedule_and_an_intrusion_r
     );
     en.shot("zone-editor-en");
     en.js("location.hash = '#/hotspots'; return true");
-    en.until(
+    let row = en.until(
         "the hotspot list",
-        "return document.querySelector('table.hotspots tr[data-hotspot]')",
+        "const r = document.querySelector('table.hotspots tr[data-hotspot]'); return r && r.textContent",
+    );
+    assert!(
+        row.as_str().unwrap().contains("Armed now"),
+        "the node is in the night window: {row}"
     );
     en.shot("hotspots-en");
     drop(proc_);
