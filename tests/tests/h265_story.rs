@@ -111,6 +111,7 @@ async fn h265_camera_is_recorded_and_exported() {
         ),
         console: Arc::default(),
         metrics: roeh_api::metrics::Metrics::new(),
+        looks: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

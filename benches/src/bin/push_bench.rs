@@ -341,6 +341,7 @@ async fn run(args: &Args, database: &str) -> Result<()> {
         )?),
         console: Arc::default(),
         metrics: roeh_api::metrics::Metrics::new(),
+        looks: Arc::default(),
     };
     let admin = token_for(&store, "admin", Role::Admin).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

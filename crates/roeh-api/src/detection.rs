@@ -116,11 +116,31 @@ pub struct DetectedView {
     pub bbox: [f32; 4],
 }
 
+/// When each user last looked at each camera's detector picture (see [`detections`]).
+#[derive(Debug, Default)]
+pub struct Looks(std::sync::Mutex<std::collections::HashMap<(String, CameraId), WallTime>>);
+
+impl Looks {
+    /// Whether `who` looking at `camera` at `now` starts a new look: none within
+    /// [`WATCH_SECS`] before. Looks older than that are forgotten.
+    fn start(&self, who: &str, camera: CameraId, now: WallTime) -> bool {
+        let window = i64::try_from(WATCH_SECS * 1_000_000).unwrap_or(i64::MAX);
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, at| now.0.saturating_sub(at.0) < window);
+        let fresh = !m.contains_key(&(who.to_string(), camera));
+        m.insert((who.to_string(), camera), now);
+        fresh
+    }
+}
+
 /// `GET /api/cameras/{id}/detections`: what the detector sees on the camera now, for someone
 /// drawing zones or checking a rule. Keeps the camera decoded for [`WATCH_SECS`] (a look
-/// starts it; nothing is stored and no rule is armed by it).
+/// starts it; nothing is stored and no rule is armed by it). The picture (`?frame=true`) is a
+/// live picture of the camera: the first of a user's looks at it, and the first after a pause
+/// of [`WATCH_SECS`], is a `footage_viewed` custody event, as opening live video is.
 pub(crate) async fn detections(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<DetectionsQuery>,
 ) -> Result<Json<DetectionsView>, ApiError> {
@@ -131,10 +151,22 @@ pub(crate) async fn detections(
             "analytics is not running on this node ([analytics] in the configuration)",
         ));
     };
-    a.watch(cam.id, q.frame)
+    let view = a
+        .watch(cam.id, q.frame)
         .await
-        .map(Json)
-        .map_err(|e| ApiError::new(ErrorKind::Unavailable, e))
+        .map_err(|e| ApiError::new(ErrorKind::Unavailable, e))?;
+    let now = st.clock.wall();
+    if view.frame.is_some() && st.looks.start(&who.username, cam.id, now) {
+        st.custody
+            .record_access(
+                "footage_viewed",
+                &who.username,
+                Some(cam.id),
+                serde_json::json!({"start": now.to_rfc3339(), "route": "detections"}),
+            )
+            .await?;
+    }
+    Ok(Json(view))
 }
 
 /// Lets the running analytics read hotspots, rules, camera settings and positions again; a

@@ -101,6 +101,9 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// How the console is served (the site's map tile server).
     pub console: Arc<console::ConsoleSettings>,
+    /// Who looked at which camera's detector picture when, so a look is a custody event once
+    /// per watch, not once per refresh.
+    pub looks: Arc<detection::Looks>,
 }
 
 impl std::fmt::Debug for AppState {

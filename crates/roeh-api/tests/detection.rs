@@ -403,14 +403,37 @@ async fn a_cameras_detections_now_come_from_the_analytics() {
     );
     assert_eq!(*e.analytics.watches.lock().unwrap(), vec![e.camera]);
     assert!(v.get("frame").is_none(), "no picture unless asked for: {v}");
-    let (status, v) = call(&e.app, get(&format!("{uri}?frame=true"))).await;
-    assert_eq!(status, StatusCode::OK, "{v}");
-    assert!(
-        v["frame"]
-            .as_str()
+    let views = |store: Store, cam: CameraId| async move {
+        store
+            .events(Some(cam), 1000)
+            .await
             .unwrap()
-            .starts_with("data:image/jpeg;base64,")
+            .into_iter()
+            .filter(|ev| ev.kind == "footage_viewed")
+            .map(|ev| String::from_utf8(ev.json).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        views(e.store.clone(), e.camera).await.is_empty(),
+        "boxes alone are no view"
     );
+    for _ in 0..3 {
+        let (status, v) = call(&e.app, get(&format!("{uri}?frame=true"))).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert!(
+            v["frame"]
+                .as_str()
+                .unwrap()
+                .starts_with("data:image/jpeg;base64,")
+        );
+    }
+    // The picture is a live picture: one custody event for the look, not one per refresh.
+    let seen = views(e.store.clone(), e.camera).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].contains("\"route\":\"detections\""), "{seen:?}");
+    for _ in 0..2 {
+        e.analytics.watches.lock().unwrap().pop();
+    }
     let (status, _) = call(&e.app, get(&format!("{uri}?frames=1"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     e.analytics.watches.lock().unwrap().pop();

@@ -564,6 +564,7 @@ async fn run_until(
         console: Arc::new(roeh_api::console::ConsoleSettings {
             map_tiles: cfg.console.map_tiles.clone(),
         }),
+        looks: Arc::default(),
     };
     let app = roeh_api::router(state).layer(roeh_api::webhooks::layer(&webhooks));
     let api = match tls {

@@ -88,6 +88,7 @@ pub async fn bare_state(
         auth: auth_state(),
         console: Arc::default(),
         metrics: roeh_api::metrics::Metrics::new(),
+        looks: Arc::default(),
     };
     (state, key, db)
 }
