@@ -277,6 +277,8 @@ function HotspotEditor({ id }: { id: string | null }) {
     }
   };
   const title = id === null ? t.value('hotspot.newTitle') : (loaded?.name ?? '');
+  const [lat, lon] = [numberOf(draft.lat), numberOf(draft.lon)];
+  const place = Number.isFinite(lat) && Number.isFinite(lon) && Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? { lat, lon } : null;
   return (
     <main id="main" class="page evidence-page hotspot-page" tabIndex={-1} aria-labelledby="hotspot-title">
       <p class="crumbs">
@@ -311,12 +313,17 @@ function HotspotEditor({ id }: { id: string | null }) {
                   width={360}
                   height={200}
                   label={t.value('hotspot.mapPick')}
-                  spots={others
-                    .filter((o) => o.id !== id)
-                    .map((o) => ({ id: o.id, name: o.name, at: { lat: o.hotspot.lat, lon: o.hotspot.lon } }))}
+                  spots={[
+                    ...others
+                      .filter((o) => o.id !== id)
+                      .map((o) => ({ id: o.id, name: o.name, at: { lat: o.hotspot.lat, lon: o.hotspot.lon } })),
+                    // This hotspot's own place, unnamed (it is marked with the cross), so the map
+                    // shows it even when it is the only one.
+                    ...(place ? [{ id: 'this', name: '', at: place }] : []),
+                  ]}
                   alerts={[]}
                   units={[]}
-                  picked={Number.isFinite(numberOf(draft.lat)) && Number.isFinite(numberOf(draft.lon)) ? { lat: numberOf(draft.lat), lon: numberOf(draft.lon) } : null}
+                  picked={place}
                   onPick={(p) => set({ lat: p.lat.toFixed(6), lon: p.lon.toFixed(6) })}
                   minSpanM={400}
                 />
