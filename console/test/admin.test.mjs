@@ -15,7 +15,9 @@ test('a scope naming nothing is sent as absent (unrestricted), else exactly its 
 test('a scope as the server shows it: null when unrestricted', () => {
   assert.equal(admin.scopeOf(null), null);
   assert.equal(admin.scopeOf({}), null);
-  assert.equal(admin.scopeOf({ cameras: [], hotspots: [] }), null);
+  // The keys without ids grant nothing: never shown as the whole site.
+  assert.deepEqual(admin.scopeOf({ cameras: [], hotspots: [] }), { cameras: [], hotspots: [] });
+  assert.deepEqual(admin.scopeOf({ cameras: [] }), { cameras: [], hotspots: [] });
   assert.equal(admin.scopeOf([]), null);
   assert.deepEqual(admin.scopeOf({ hotspots: ['h1', 7] }), { cameras: [], hotspots: ['h1'] });
   assert.deepEqual(admin.scopeOf({ cameras: ['c1'] }), { cameras: ['c1'], hotspots: [] });

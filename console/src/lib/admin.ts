@@ -67,14 +67,16 @@ export function scopeBody(picked: ScopeIds): ScopeIds | undefined {
   return { cameras, hotspots };
 }
 
-/** A user's scope as the server shows it; null when unrestricted (absent, not an object, or
- * naming nothing). Ids that are not strings are left out. */
+/** A user's scope as the server shows it (`roeh_auth::Scope`); null when unrestricted: neither
+ * `cameras` nor `hotspots` present (or not an object). A scope with the keys but no ids grants
+ * nothing, and is shown as such, never as the whole site. Ids that are not strings are left
+ * out. */
 export function scopeOf(v: unknown): ScopeIds | null {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
   const o = v as Record<string, unknown>;
+  if (!('cameras' in o) && !('hotspots' in o)) return null;
   const ids = (x: unknown) => (Array.isArray(x) ? x.filter((i): i is string => typeof i === 'string') : []);
-  const s = { cameras: ids(o.cameras), hotspots: ids(o.hotspots) };
-  return s.cameras.length === 0 && s.hotspots.length === 0 ? null : s;
+  return { cameras: ids(o.cameras), hotspots: ids(o.hotspots) };
 }
 
 /** Adds `id` to `list` or removes it (a picker's checkbox). */

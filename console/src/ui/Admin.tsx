@@ -103,6 +103,7 @@ function Picker(props: {
 function ScopeText({ scope }: { scope: unknown }) {
   const s = scopeOf(scope);
   if (!s) return <span class="muted">{t.value('users.everything')}</span>;
+  if (s.cameras.length === 0 && s.hotspots.length === 0) return <span class="muted">{t.value('users.nothing')}</span>;
   const parts = [
     ...s.hotspots.map((h) => names.value.hotspots.get(h) ?? shortId(h)),
     ...s.cameras.map((c) => names.value.cameras.get(c) ?? shortId(c)),
@@ -380,6 +381,8 @@ function UserRow({ u, reload }: { u: UserView; reload: () => void }) {
 function AccessForm({ u, done }: { u: UserView; done: () => void }) {
   const current = scopeOf(u.scope);
   const [role, setRole] = useState(u.role);
+  // The whole site is said explicitly: nothing picked without it grants nothing.
+  const [whole, setWhole] = useState(current === null);
   const [hotspots, setHotspots] = useState<string[]>(current?.hotspots ?? []);
   const [cameras, setCameras] = useState<string[]>(current?.cameras ?? []);
   const [err, setErr] = useState<string | null>(null);
@@ -391,8 +394,8 @@ function AccessForm({ u, done }: { u: UserView; done: () => void }) {
       noValidate
       onSubmit={async (ev) => {
         ev.preventDefault();
-        const scope = scopeBody({ cameras, hotspots });
-        const r = await ask<UserView>('POST', `/api/users/${u.id}/access`, { role, ...(scope ? { scope } : {}) });
+        const picked = scopeBody({ cameras, hotspots }) ?? { cameras: [], hotspots: [] };
+        const r = await ask<UserView>('POST', `/api/users/${u.id}/access`, { role, ...(whole ? {} : { scope: picked }) });
         if ('ok' in r) done();
         else setErr(r.error);
       }}
@@ -408,8 +411,15 @@ function AccessForm({ u, done }: { u: UserView; done: () => void }) {
           </select>
         )}
       </Field>
-      <Picker id={`${p}-hotspots`} legend={t.value('users.hotspots')} items={[...names.value.hotspots.entries()]} picked={hotspots} set={setHotspots} />
-      <Picker id={`${p}-cameras`} legend={t.value('users.cameras')} items={[...names.value.cameras.entries()]} picked={cameras} set={setCameras} />
+      <label class="sched-always">
+        <input type="checkbox" class="access-whole" checked={whole} onChange={(x) => setWhole((x.currentTarget as HTMLInputElement).checked)} /> {t.value('users.wholeSite')}
+      </label>
+      {!whole && (
+        <>
+          <Picker id={`${p}-hotspots`} legend={t.value('users.hotspots')} items={[...names.value.hotspots.entries()]} picked={hotspots} set={setHotspots} />
+          <Picker id={`${p}-cameras`} legend={t.value('users.cameras')} items={[...names.value.cameras.entries()]} picked={cameras} set={setCameras} />
+        </>
+      )}
       <p class="hint">{t.value('users.accessHint')}</p>
       {err && (
         <p class="error" role="alert" id={`${p}-error`}>
@@ -882,6 +892,8 @@ interface StorageView {
 function Storage() {
   const [view, setView] = useState<StorageView | string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
+  // Shortening retention deletes footage: an admin's change (the route needs ManageUsers).
+  const canEdit = mayDo(session.value?.role ?? '', 'manage_users');
   const load = () => {
     void ask<StorageView>('GET', '/api/storage').then((r) => setView('ok' in r ? r.ok : r.error));
   };
@@ -917,9 +929,11 @@ function Storage() {
                       </td>
                       <RetentionCells secs={c.retention_max_age_secs} bytes={bytes} />
                       <td>
-                        <button type="button" class="btn btn-small retention-edit" aria-expanded={editing === c.camera} onClick={() => setEditing(editing === c.camera ? null : c.camera)}>
-                          {t.value('storage.edit')}
-                        </button>
+                        {canEdit && (
+                          <button type="button" class="btn btn-small retention-edit" aria-expanded={editing === c.camera} onClick={() => setEditing(editing === c.camera ? null : c.camera)}>
+                            {t.value('storage.edit')}
+                          </button>
+                        )}
                       </td>
                     </tr>
                     {editing === c.camera && (

@@ -339,7 +339,7 @@ function HotspotEditor({ id }: { id: string | null }) {
                       checked={draft.cameras.includes(cid)}
                       onChange={(e) => {
                         const on = (e.currentTarget as HTMLInputElement).checked;
-                        set({ cameras: on ? [...draft.cameras, cid] : draft.cameras.filter((c) => c !== cid) });
+                        set((d) => ({ cameras: on ? [...d.cameras.filter((c) => c !== cid), cid] : d.cameras.filter((c) => c !== cid) }));
                       }}
                     />{' '}
                     <bdi>{cname}</bdi>
@@ -397,8 +397,8 @@ function ZoneEditor(props: {
       set((d) => ({ lines: d.lines.map((l, i) => (i === target.index ? { ...l, line: l.line.length >= 2 ? [p] : [...l.line, p] } : l)) }));
     }
   };
-  const setZone = (i: number, z: Partial<ZoneDoc>) => set({ zones: draft.zones.map((x, j) => (j === i ? { ...x, ...z } : x)) });
-  const setLine = (i: number, l: Partial<LineDoc>) => set({ lines: draft.lines.map((x, j) => (j === i ? { ...x, ...l } : x)) });
+  const setZone = (i: number, z: Partial<ZoneDoc>) => set((d) => ({ zones: d.zones.map((x, j) => (j === i ? { ...x, ...z } : x)) }));
+  const setLine = (i: number, l: Partial<LineDoc>) => set((d) => ({ lines: d.lines.map((x, j) => (j === i ? { ...x, ...l } : x)) }));
   return (
     <section class="card ev-form zone-editor" aria-labelledby="zones-title">
       <h2 id="zones-title">{t.value('zone.title')}</h2>
@@ -719,22 +719,28 @@ function Picture(props: {
  * camera decoded for a minute on the server); a string is the server's refusal. */
 function useDetections(camera: string | null, frozen: boolean): DetectionsView | string | null {
   const [seen, setSeen] = useState<DetectionsView | string | null>(null);
+  // Another camera: nothing of the previous one stays on screen.
+  useEffect(() => setSeen(null), [camera]);
   useEffect(() => {
-    if (camera === null) {
-      setSeen(null);
-      return;
-    }
+    if (camera === null) return;
     // Frozen: the picture and its boxes stay as they are.
     if (frozen) return;
     let stopped = false;
     let timer: number | undefined;
     const look = async () => {
+      let wait = DETECTIONS_EVERY_MS;
       if (document.visibilityState === 'visible') {
         const r = await ask<DetectionsView>('GET', `/api/cameras/${encodeURIComponent(camera)}/detections?frame=true`);
         if (stopped) return;
-        setSeen('ok' in r ? r.ok : r.error);
+        if ('ok' in r) setSeen(r.ok);
+        else {
+          // A refusal is shown only while there is no picture yet (a passing failure keeps the
+          // last one), and asked again less often.
+          setSeen((old) => (typeof old === 'object' && old !== null ? old : r.error));
+          wait = DETECTIONS_RETRY_MS;
+        }
       }
-      timer = window.setTimeout(() => void look(), DETECTIONS_EVERY_MS);
+      timer = window.setTimeout(() => void look(), wait);
     };
     void look();
     return () => {
@@ -747,6 +753,8 @@ function useDetections(camera: string | null, frozen: boolean): DetectionsView |
 
 /** How often the zone editor asks what the detector sees. */
 const DETECTIONS_EVERY_MS = 1000;
+/** How often after a refusal. */
+const DETECTIONS_RETRY_MS = 10_000;
 
 /** One line under the picture: what the detector sees, or why it sees nothing. */
 function DetectorLine({ seen }: { seen: DetectionsView | string | null }) {
@@ -808,8 +816,11 @@ function ScheduleEditor(props: { form: ScheduleForm; set: (f: ScheduleForm) => v
   const [previewErr, setPreviewErr] = useState<string | null>(null);
   const doc = JSON.stringify(scheduleDoc(f));
   useEffect(() => {
+    // An answer for a schedule edited since is dropped.
+    let stale = false;
     const timer = window.setTimeout(() => {
       void ask<PreviewView>('POST', '/api/schedules/preview', { schedule: JSON.parse(doc), count: 6 }).then((r) => {
+        if (stale) return;
         if ('ok' in r) {
           setPreview(r.ok);
           setPreviewErr(null);
@@ -819,7 +830,10 @@ function ScheduleEditor(props: { form: ScheduleForm; set: (f: ScheduleForm) => v
         }
       });
     }, 300);
-    return () => window.clearTimeout(timer);
+    return () => {
+      stale = true;
+      window.clearTimeout(timer);
+    };
   }, [doc]);
   const setWindow = (i: number, w: Partial<ScheduleForm['windows'][number]>) =>
     props.set({ ...f, windows: f.windows.map((x, j) => (j === i ? { ...x, ...w } : x)) });

@@ -212,25 +212,31 @@ impl RuleTask {
             *e = (*e).max(until);
             self.decoders.set_wanted(self.wanted(now));
         }
+        let decoding = self.decoders.wanted().contains_key(&camera);
         crate::Seen {
             analysis_on: on,
-            decoding: self.decoders.wanted().contains_key(&camera),
-            last: self.last.get(&camera).map(|a| crate::SeenFrame {
-                at: a.frame.received_at,
-                width: a.frame.width,
-                height: a.frame.height,
-                rgb: a.frame.data.clone(),
-                objects: a
-                    .detections
-                    .items
-                    .iter()
-                    .map(|d| crate::SeenObject {
-                        label: d.label.to_string(),
-                        score: d.score,
-                        bbox: d.bbox,
-                    })
-                    .collect(),
-            }),
+            decoding,
+            // A frame from before decoding stopped is not what the detector sees now.
+            last: self
+                .last
+                .get(&camera)
+                .filter(|_| decoding)
+                .map(|a| crate::SeenFrame {
+                    at: a.frame.received_at,
+                    width: a.frame.width,
+                    height: a.frame.height,
+                    rgb: a.frame.data.clone(),
+                    objects: a
+                        .detections
+                        .items
+                        .iter()
+                        .map(|d| crate::SeenObject {
+                            label: d.label.to_string(),
+                            score: d.score,
+                            bbox: d.bbox,
+                        })
+                        .collect(),
+                }),
         }
     }
 

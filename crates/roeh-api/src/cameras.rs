@@ -103,23 +103,29 @@ pub(crate) async fn get(
     }))
 }
 
-/// Body of `PUT /api/cameras/{id}/retention`: the camera's own retention; both absent (or
-/// null) returns it to the site's default (`[recording]`).
+/// Least age a camera's own retention may keep footage for, days.
+pub const MIN_RETENTION_DAYS: f64 = 1.0;
+/// Least size a camera's own retention may keep, bytes.
+pub const MIN_RETENTION_BYTES: u64 = 1 << 30;
+
+/// Body of `PUT /api/cameras/{id}/retention`: the camera's own retention; a limit absent (or
+/// null) is the site's (`[recording]`), so both absent returns the camera to the default.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionBody {
-    /// Oldest footage kept, days (fractions allowed), at most ten years.
+    /// Oldest footage kept, days (fractions allowed), at least one day, at most ten years.
     #[serde(default)]
-    #[schemars(extend("exclusiveMinimum" = 0.0), range(max = 3650.0))]
+    #[schemars(range(min = MIN_RETENTION_DAYS, max = 3650.0))]
     max_age_days: Option<f64>,
-    /// Most bytes of footage kept.
+    /// Most bytes of footage kept, at least 1 GiB.
     #[serde(default)]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = MIN_RETENTION_BYTES))]
     max_bytes: Option<u64>,
 }
 
-/// `PUT /api/cameras/{id}/retention`: the next retention pass applies it; footage under a
-/// legal hold is kept whatever it says.
+/// `PUT /api/cameras/{id}/retention` (admins: shortening it deletes footage at the next
+/// retention pass, so it is not an integrator's change): footage under a legal hold is kept
+/// whatever it says, and a limit left out is the site's.
 pub(crate) async fn set_retention(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -128,19 +134,20 @@ pub(crate) async fn set_retention(
     let mut cam = load(&st, &id).await?;
     let max_age = match b.max_age_days {
         None => None,
-        Some(d) if d.is_finite() && d > 0.0 && d <= 3650.0 => {
+        Some(d) if d.is_finite() && (MIN_RETENTION_DAYS..=3650.0).contains(&d) => {
             Some(Duration::from_secs_f64(d * 86_400.0))
         }
         Some(d) => {
             return Err(ApiError::invalid(format!(
-                "max_age_days: {d} is out of range (above 0, at most 3650)"
+                "max_age_days: {d} is out of range (at least {MIN_RETENTION_DAYS}, at most 3650)"
             )));
         }
     };
-    if b.max_bytes == Some(0) {
-        return Err(ApiError::invalid(
-            "max_bytes: must be above 0 (leave it out for no limit by size)",
-        ));
+    if b.max_bytes.is_some_and(|n| n < MIN_RETENTION_BYTES) {
+        return Err(ApiError::invalid(format!(
+            "max_bytes: must be at least {MIN_RETENTION_BYTES} (1 GiB); leave it out for the \
+             site's limit"
+        )));
     }
     cam.retention = Retention {
         max_age,

@@ -131,6 +131,12 @@ impl Looks {
         m.insert((who.to_string(), camera), now);
         fresh
     }
+
+    /// Forgets `who`'s look at `camera` (its custody event could not be written).
+    fn forget(&self, who: &str, camera: CameraId) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.remove(&(who.to_string(), camera));
+    }
 }
 
 /// `GET /api/cameras/{id}/detections`: what the detector sees on the camera now, for someone
@@ -157,14 +163,20 @@ pub(crate) async fn detections(
         .map_err(|e| ApiError::new(ErrorKind::Unavailable, e))?;
     let now = st.clock.wall();
     if view.frame.is_some() && st.looks.start(&who.username, cam.id, now) {
-        st.custody
+        let recorded = st
+            .custody
             .record_access(
                 "footage_viewed",
                 &who.username,
                 Some(cam.id),
                 serde_json::json!({"start": now.to_rfc3339(), "route": "detections"}),
             )
-            .await?;
+            .await;
+        if let Err(e) = recorded {
+            // Not recorded: the next look starts again, and this one shows nothing.
+            st.looks.forget(&who.username, cam.id);
+            return Err(e.into());
+        }
     }
     Ok(Json(view))
 }

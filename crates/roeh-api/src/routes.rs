@@ -401,7 +401,7 @@ pub(crate) fn entries() -> Vec<Entry> {
             put.clone(),
             "/api/cameras/{id}/retention",
             cameras::set_retention,
-            needs(P::ManageCameras),
+            needs(P::ManageUsers),
             json::<cameras::CameraView>(),
         ),
         route(

@@ -540,8 +540,10 @@ async fn storage_retention_and_gaps_today_per_camera() {
     );
     for (bad, field) in [
         (serde_json::json!({"max_age_days": 0}), "max_age_days"),
+        (serde_json::json!({"max_age_days": 0.5}), "max_age_days"),
         (serde_json::json!({"max_age_days": 4000}), "max_age_days"),
         (serde_json::json!({"max_bytes": 0}), "max_bytes"),
+        (serde_json::json!({"max_bytes": 1_000_000}), "max_bytes"),
         (serde_json::json!({"max_days": 3}), "max_days"),
     ] {
         let (status, v) = call(&app, put(&uri, bad.clone())).await;

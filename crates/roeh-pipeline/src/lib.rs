@@ -340,10 +340,13 @@ impl Pipeline {
             }
         };
         for cam in cams {
-            let mut policy = cam.retention;
-            if policy.max_age.is_none() && policy.max_bytes.is_none() {
-                policy = inner.cfg.default_retention;
-            }
+            // Each limit the camera does not set is the site's: a camera limited by size
+            // alone still keeps footage no longer than the site's age limit.
+            let default = inner.cfg.default_retention;
+            let policy = roeh_domain::Retention {
+                max_age: cam.retention.max_age.or(default.max_age),
+                max_bytes: cam.retention.max_bytes.or(default.max_bytes),
+            };
             if let Err(e) = roeh_recorder::enforce_retention(
                 &inner.store,
                 &inner.cfg.footage_root,

@@ -276,6 +276,19 @@ impl Schedule {
 
     /// Checks what the public fields could break: non-empty weekday sets, ordered date ranges.
     pub fn validate(&self) -> Result<(), Error> {
+        for (name, n) in [
+            ("windows", self.windows.len()),
+            ("dates", self.dates.len()),
+            ("except", self.except.len()),
+            ("all_day", self.all_day.len()),
+        ] {
+            if n > MAX_PARTS {
+                return Err(bad(
+                    &format!("schedule.{name}"),
+                    format!("has {n} entries; at most {MAX_PARTS}"),
+                ));
+            }
+        }
         for (i, w) in self.windows.iter().enumerate() {
             if w.days.is_empty() {
                 return Err(bad(
@@ -446,6 +459,10 @@ impl Schedule {
     }
 }
 
+/// Most weekly windows, and most date ranges of each kind, a schedule holds (a real one needs a
+/// handful; the bound keeps evaluating it cheap).
+pub const MAX_PARTS: usize = 64;
+
 /// The first instant of the local day of `at` in `tz` (local midnight; where a clock change
 /// skips midnight, the first local time that exists after it).
 pub fn local_day_start(tz: Tz, at: WallTime) -> WallTime {
@@ -454,9 +471,10 @@ pub fn local_day_start(tz: Tz, at: WallTime) -> WallTime {
     };
     let day = tz.from_utc_datetime(&utc.naive_utc()).date_naive();
     let midnight = day.and_time(NaiveTime::MIN);
-    (0..=2)
-        .find_map(|h| {
-            tz.from_local_datetime(&(midnight + chrono::Duration::hours(h)))
+    // Clock changes skip at most a few hours, in steps of a quarter hour somewhere.
+    (0..=12)
+        .find_map(|q| {
+            tz.from_local_datetime(&(midnight + chrono::Duration::minutes(15 * q)))
                 .earliest()
         })
         .map_or(at, |t| WallTime(t.timestamp_micros()))
@@ -719,6 +737,25 @@ mod tests {
         let never = Schedule::parse_json(r#"{"tz":"UTC"}"#).unwrap();
         assert!(!never.is_armed(at("2026-01-01T12:00:00Z")));
         assert!(!s.is_armed(WallTime(i64::MAX)));
+    }
+
+    #[test]
+    fn a_schedule_holds_a_bounded_number_of_windows_and_ranges() {
+        let window = r#"{"days":["mon"],"from":"22:00","to":"06:00"}"#;
+        let many = |n: usize| {
+            format!(
+                r#"{{"tz":"UTC","windows":[{}]}}"#,
+                vec![window; n].join(",")
+            )
+        };
+        assert!(Schedule::parse_json(&many(MAX_PARTS)).is_ok());
+        assert_eq!(
+            err(&many(MAX_PARTS + 1)),
+            format!(
+                "schedule.windows: has {} entries; at most {MAX_PARTS}",
+                MAX_PARTS + 1
+            )
+        );
     }
 
     #[test]

@@ -433,8 +433,8 @@ async fn gaps_and_time_events() {
         .await
         .unwrap();
     assert_eq!(later.iter().map(|g| g.id).collect::<Vec<_>>(), vec![open]);
-    // Gaps reaching past a moment, per camera: the one closed at 200 and the open one after 150;
-    // only the open one after 600; none for a camera without gaps.
+    // Gaps reaching past a moment, per camera: after 150 the one closed at 200, the zero-length
+    // one at 500 and the open one; after 600 only the open one; no other camera listed.
     let counts = store.gap_counts_since(WallTime(150)).await.unwrap();
     assert_eq!(counts.get(&cam.id), Some(&3), "{counts:?}");
     let counts = store.gap_counts_since(WallTime(600)).await.unwrap();

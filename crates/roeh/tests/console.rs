@@ -2983,6 +2983,14 @@ fn an_admin_changes_a_users_access_revokes_a_token_and_sets_a_cameras_retention(
         "const s = document.querySelector('{form} select'); s.value = 'supervisor'; \
          s.dispatchEvent(new Event('change', {{bubbles: true}})); return true"
     ));
+    // Unscoped now: the whole site is ticked, and unticked to pick one hotspot.
+    assert_eq!(
+        b.js(&format!(
+            "return document.querySelector('{form} .access-whole').checked"
+        )),
+        json!(true)
+    );
+    click(&b, &format!("{form} .access-whole"));
     click(
         &b,
         &format!("{form} input[type=checkbox][value=\"{harbour}\"]"),
