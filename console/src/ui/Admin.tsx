@@ -100,6 +100,39 @@ function Picker(props: {
   );
 }
 
+/** A user's role, picked from the roles by name. */
+function RoleField(props: { id: string; role: string; set: (r: string) => void; error: string | null }) {
+  return (
+    <Field id={props.id} label={t.value('users.role')} error={props.error}>
+      {(a) => (
+        <select {...a} value={props.role} onChange={(x) => props.set((x.currentTarget as HTMLSelectElement).value)}>
+          {ROLES.map((r) => (
+            <option key={r} value={r}>
+              {roleLabel(r)}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
+/** A scope's hotspots and cameras, picked by name (`ID-hotspots`, `ID-cameras`). */
+function ScopePickers(props: {
+  id: string;
+  hotspots: string[];
+  cameras: string[];
+  setHotspots: (p: string[]) => void;
+  setCameras: (p: string[]) => void;
+}) {
+  return (
+    <>
+      <Picker id={`${props.id}-hotspots`} legend={t.value('users.hotspots')} items={[...names.value.hotspots.entries()]} picked={props.hotspots} set={props.setHotspots} />
+      <Picker id={`${props.id}-cameras`} legend={t.value('users.cameras')} items={[...names.value.cameras.entries()]} picked={props.cameras} set={props.setCameras} />
+    </>
+  );
+}
+
 function ScopeText({ scope }: { scope: unknown }) {
   const s = scopeOf(scope);
   if (!s) return <span class="muted">{t.value('users.everything')}</span>;
@@ -178,36 +211,13 @@ function NewUserForm({ created }: { created: (u: UserView) => void }) {
           />
         )}
       </Field>
-      <Field id="user-role" label={t.value('users.role')} error={e('role')}>
-        {(a) => (
-          <select {...a} value={role.value} onChange={(x) => (role.value = (x.currentTarget as HTMLSelectElement).value)}>
-            {ROLES.map((r) => (
-              <option key={r} value={r}>
-                {roleLabel(r)}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
+      <RoleField id="user-role" role={role.value} set={(r) => (role.value = r)} error={e('role')} />
       <div class={e('scope') ? 'field field-invalid' : 'field'}>
         <p class="label-like">{t.value('users.scope')}</p>
         <p class="hint" id="user-scope-hint">
           {t.value('users.scopeHint')}
         </p>
-        <Picker
-          id="user-scope-hotspots"
-          legend={t.value('users.hotspots')}
-          items={[...names.value.hotspots.entries()]}
-          picked={hotspots}
-          set={setHotspots}
-        />
-        <Picker
-          id="user-scope-cameras"
-          legend={t.value('users.cameras')}
-          items={[...names.value.cameras.entries()]}
-          picked={cameras}
-          set={setCameras}
-        />
+        <ScopePickers id="user-scope" hotspots={hotspots} cameras={cameras} setHotspots={setHotspots} setCameras={setCameras} />
         {e('scope') && (
           <p id="user-scope-error" class="error field-error" role="alert">
             {e('scope')}
@@ -400,25 +410,12 @@ function AccessForm({ u, done }: { u: UserView; done: () => void }) {
         else setErr(r.error);
       }}
     >
-      <Field id={`${p}-role`} label={t.value('users.role')} error={null}>
-        {(a) => (
-          <select {...a} value={role} onChange={(x) => setRole((x.currentTarget as HTMLSelectElement).value)}>
-            {ROLES.map((r) => (
-              <option key={r} value={r}>
-                {roleLabel(r)}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
+      <RoleField id={`${p}-role`} role={role} set={setRole} error={null} />
       <label class="sched-always">
         <input type="checkbox" class="access-whole" checked={whole} onChange={(x) => setWhole((x.currentTarget as HTMLInputElement).checked)} /> {t.value('users.wholeSite')}
       </label>
       {!whole && (
-        <>
-          <Picker id={`${p}-hotspots`} legend={t.value('users.hotspots')} items={[...names.value.hotspots.entries()]} picked={hotspots} set={setHotspots} />
-          <Picker id={`${p}-cameras`} legend={t.value('users.cameras')} items={[...names.value.cameras.entries()]} picked={cameras} set={setCameras} />
-        </>
+        <ScopePickers id={p} hotspots={hotspots} cameras={cameras} setHotspots={setHotspots} setCameras={setCameras} />
       )}
       <p class="hint">{t.value('users.accessHint')}</p>
       {err && (
