@@ -850,4 +850,9 @@ impl Hub {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<PushMessage>> {
         self.tx.subscribe()
     }
+
+    /// How many receivers listen now.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
 }

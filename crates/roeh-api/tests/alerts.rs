@@ -561,6 +561,15 @@ async fn a_lagging_subscriber_resyncs_from_the_store_and_misses_no_seq() {
     ));
     // Also a real WebSocket client from the same point, read only at the end.
     let mut slow = ws(&e, &e.admin, Some(first)).await;
+    // Both listen live before the events are written (else they would only read the store and
+    // never lag, which is what this test is about).
+    let listening = tokio::time::timeout(GUARD, async {
+        while e.svc.hub().subscribers() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(listening.is_ok(), "both subscribers listen to the hub");
     for i in 0..30 {
         let (s, _) = e
             .call(
