@@ -30,6 +30,7 @@ mod ptz;
 mod reports;
 mod secrets;
 mod segments;
+mod stats;
 mod transfer;
 mod tsa;
 mod users;
@@ -52,6 +53,10 @@ pub use onvif::{DiscoveredRow, DiscoveredState, NewDiscovered, OnvifDeviceRow, O
 pub use ptz::PtzState;
 pub use reports::{AlertTimesRow, MAX_REPORT_ALERTS};
 pub use secrets::{CREDENTIAL_KEY_LEN, CredentialKey, ENCRYPTED_PREFIX};
+pub use stats::{
+    AlertGroup, BucketCount, CountRow, HistoryIncident, ImportRow, IncidentGroup, MAX_STAT_GROUPS,
+    MinuteCount, OperationRow, PrecisionGroup, SourcedCount, StatsFilter, UnitLoad,
+};
 pub use transfer::{CopyProof, TableCopy};
 pub use users::{
     AuditFilter, AuditRow, LAST_USED_GRANULARITY, MAX_AUDIT_LIST, NewAudit, NewToken, NewUser,

@@ -13,9 +13,12 @@
 //! - [`tsa`]: a local RFC 3161 time-stamping authority, made with `openssl`, served over HTTP;
 //! - [`postgres`]: a throwaway PostgreSQL cluster, and a database on one per test process for
 //!   the suites that run on both stores;
+//! - [`history`]: a generated year of incidents with a known weekly pattern, seasonal bump and
+//!   operation, and the exact counts it was built from;
 //! - [`prerequisite_missing`]: a missing prerequisite fails the test unless a run opts out.
 
 pub mod cap;
+pub mod history;
 pub mod ipycam;
 pub mod mosquitto;
 pub mod pki;
