@@ -250,7 +250,7 @@ pub(crate) fn hotspot_cameras(document: &str) -> Vec<CameraId> {
 }
 
 /// Whether `scope` sees the hotspot `id` whose cameras are `cameras`.
-fn sees_hotspot(scope: &Scope, id: Uuid, cameras: &[CameraId]) -> bool {
+pub(crate) fn sees_hotspot(scope: &Scope, id: Uuid, cameras: &[CameraId]) -> bool {
     scope.allows_hotspot(id) || cameras.iter().any(|c| scope.allows_camera(*c, [id]))
 }
 

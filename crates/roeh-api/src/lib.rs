@@ -35,6 +35,7 @@ mod reach;
 mod recordings;
 pub mod reports;
 pub mod routes;
+pub mod stats;
 pub mod tls;
 pub mod webhooks;
 

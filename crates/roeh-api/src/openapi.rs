@@ -76,6 +76,13 @@ enum Body {
     Typed { schema: Value, required: bool },
     /// JSON built by hand in the handler: the generic `Json` schema, marked untyped.
     Untyped,
+    /// A text file of another media type.
+    Text {
+        /// The media type.
+        media: &'static str,
+        /// What it is.
+        what: &'static str,
+    },
     /// No body at all.
     Empty,
 }
@@ -147,6 +154,18 @@ fn request_object(body: &Body) -> Option<ReferenceOr<RequestBody>> {
             required: false,
             content: content(json!({ "$ref": "#/components/schemas/Json" })),
             extensions: IndexMap::from([("x-roeh-body".to_string(), json!("untyped"))]),
+            ..Default::default()
+        },
+        Body::Text { media, what } => RequestBody {
+            required: true,
+            description: Some((*what).to_string()),
+            content: IndexMap::from([(
+                (*media).to_string(),
+                MediaType {
+                    schema: Some(schema_object(json!({ "type": "string" }))),
+                    ..Default::default()
+                },
+            )]),
             ..Default::default()
         },
         Body::Empty => return None,
@@ -486,6 +505,7 @@ fn describe(routes: &[Route]) -> (Vec<Described<'_>>, Map<String, Value>) {
                     required,
                 },
                 Some(routes::Body::Untyped) => Body::Untyped,
+                Some(routes::Body::Text { media, what }) => Body::Text { media, what },
                 None => Body::Empty,
             };
             let answer = match route.answer {

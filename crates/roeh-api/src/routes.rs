@@ -16,7 +16,9 @@
 use crate::auth::Policy;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::{AppState, alerts, auth, cameras, detection, evidence, export};
-use crate::{live, metrics, onvif, openapi, ptz, push, raise, recordings, reports, webhooks};
+use crate::{
+    live, metrics, onvif, openapi, ptz, push, raise, recordings, reports, stats, webhooks,
+};
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::MethodRouter;
@@ -86,6 +88,13 @@ pub(crate) enum Body {
     Typed { schema: SchemaFn, required: bool },
     /// JSON of no stated shape (`serde_json::Value`): marked untyped.
     Untyped,
+    /// A required text body of another media type, read as bytes by the handler.
+    Text {
+        /// The media type.
+        media: &'static str,
+        /// What it is, for people.
+        what: &'static str,
+    },
 }
 
 /// What a handler's extractors say of a request: its query parameters (each with its schema,
@@ -235,6 +244,12 @@ impl Entry {
             schema: schema_of::<T>,
             required,
         });
+        self
+    }
+
+    /// The request body where the handler reads a text file of `media` (`what`: for people).
+    fn reads_text(mut self, media: &'static str, what: &'static str) -> Self {
+        self.route.inputs.body = Some(Body::Text { media, what });
         self
     }
 }
@@ -813,6 +828,77 @@ pub(crate) fn entries() -> Vec<Entry> {
             reports::response_times,
             needs(P::ViewIncidents),
             json::<reports::ResponseTimesReport>(),
+        ),
+        route(
+            get.clone(),
+            "/api/stats/incidents",
+            stats::incidents,
+            needs(P::ViewIncidents),
+            json::<stats::IncidentStats>(),
+        ),
+        route(
+            get.clone(),
+            "/api/stats/alerts",
+            stats::alerts,
+            needs(P::ViewIncidents),
+            json::<stats::AlertStats>(),
+        ),
+        route(
+            get.clone(),
+            "/api/stats/external",
+            stats::external_counts,
+            needs(P::ViewIncidents),
+            json::<stats::ExternalStats>(),
+        ),
+        route(
+            get.clone(),
+            "/api/stats/imports",
+            stats::list_imports,
+            needs(P::ViewIncidents),
+            json::<Vec<stats::ImportView>>(),
+        ),
+        route(
+            post.clone(),
+            "/api/stats/imports",
+            stats::import,
+            needs(P::ManageHotspotsRules),
+            json::<stats::ImportView>(),
+        )
+        .reads_text("text/csv", "Counts from another source: CSV with the columns area, period_start, period_end, category, count."),
+        route(
+            get.clone(),
+            "/api/stats/public",
+            stats::public,
+            needs(P::ViewIncidents),
+            json::<stats::PublicStats>(),
+        ),
+        route(
+            get.clone(),
+            "/api/operations",
+            stats::list_operations,
+            needs(P::ViewIncidents),
+            json::<Vec<stats::OperationView>>(),
+        ),
+        route(
+            post.clone(),
+            "/api/operations",
+            stats::add_operation,
+            needs(P::ManageHotspotsRules),
+            json::<stats::OperationView>(),
+        ),
+        route(
+            delete.clone(),
+            "/api/operations/{id}",
+            stats::delete_operation,
+            needs(P::ManageHotspotsRules),
+            Answer::NoContent,
+        ),
+        route(
+            get.clone(),
+            "/api/operations/{id}/effect",
+            stats::effect,
+            needs(P::ViewIncidents),
+            json::<stats::EffectView>(),
         ),
         route(
             get.clone(),

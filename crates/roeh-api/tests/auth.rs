@@ -636,6 +636,8 @@ enum Kind {
     Alert,
     Export,
     Hold,
+    /// An enforcement operation: bound to the hotspots it names.
+    Operation,
     /// Not bound to a camera or hotspot: users, webhooks, discovered (not yet added) ONVIF
     /// devices. A scope does not apply to them; their permissions do.
     Unbound,
@@ -644,7 +646,8 @@ enum Kind {
 /// The kind of object an `{id}` route reaches, by its path prefix. A prefix not listed fails the
 /// test: a new route must be classified (and, if camera-bound, checked) first.
 fn kind_of(template: &str) -> Kind {
-    const KINDS: [(&str, Kind); 11] = [
+    const KINDS: [(&str, Kind); 12] = [
+        ("/api/operations/{id}", Kind::Operation),
         ("/api/cameras/{id}", Kind::Camera),
         ("/api/incidents/{id}", Kind::Incident),
         ("/api/hotspots/{id}", Kind::Hotspot),
@@ -682,6 +685,11 @@ fn list_is_scoped(path: &str) -> bool {
         | "/api/holds"
         | "/api/units"
         | "/api/storage"
+        | "/api/stats/incidents"
+        | "/api/stats/alerts"
+        | "/api/stats/external"
+        | "/api/stats/public"
+        | "/api/operations"
         | "/metrics" => true,
         // Site-wide by design, or the caller's own: who did what, the users, the evidence log and its keys, devices
         // found on the network before they are cameras, webhook endpoints.
@@ -692,6 +700,8 @@ fn list_is_scoped(path: &str) -> bool {
         | "/api/log/consistency"
         | "/api/onvif/discovered"
         | "/api/webhooks"
+        // Which files of counts were imported, by whom (their counts are scoped, above).
+        | "/api/stats/imports"
         // The calling unit's own dispatches (units answer with their unit, nobody else has one).
         | "/api/units/me/alerts" => false,
         p => panic!("{p}: unclassified list route; add it to list_is_scoped"),
@@ -707,6 +717,7 @@ struct Objects {
     alert: String,
     export: String,
     hold: String,
+    operation: String,
 }
 
 impl Objects {
@@ -719,6 +730,7 @@ impl Objects {
             Kind::Alert => &self.alert,
             Kind::Export => &self.export,
             Kind::Hold => &self.hold,
+            Kind::Operation => &self.operation,
             Kind::Unbound => unreachable!("unbound routes name no camera's object"),
         }
     }
@@ -831,6 +843,14 @@ async fn objects_of(e: &Env, camera: &str, name: &str) -> Objects {
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{hold}");
+    let (s, op) = post(
+        "/api/operations",
+        serde_json::json!({"name": format!("nights at {name}"), "start": "2026-07-01",
+            "end": "2026-08-31", "hotspots": [hotspot]})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{op}");
     Objects {
         camera: camera.to_string(),
         hotspot,
@@ -839,6 +859,7 @@ async fn objects_of(e: &Env, camera: &str, name: &str) -> Objects {
         alert: String::new(),
         export,
         hold: hold["id"].as_i64().unwrap().to_string(),
+        operation: op["id"].as_str().unwrap().to_string(),
     }
 }
 
