@@ -1121,3 +1121,13 @@ export async function ask<T>(
     return { error: message(e) };
   }
 }
+
+/** `POST path` with `text` as the body of type `contentType` (a CSV file): the answer, or the
+ * server's message. */
+export async function upload<T>(path: string, text: string, contentType: string): Promise<{ ok: T } | { error: string }> {
+  try {
+    return { ok: await api.request<T>('POST', path, text, { contentType }) };
+  } catch (e) {
+    return { error: message(e) };
+  }
+}

@@ -80,7 +80,9 @@ export type Route =
   | 'cameras'
   | 'onvif'
   | 'webhooks'
-  | 'hotspots';
+  | 'hotspots'
+  | 'stats'
+  | 'operations';
 
 function parseHash(h: string): Route {
   if (h === '#/setup') return 'setup';
@@ -100,6 +102,8 @@ function parseHash(h: string): Route {
   if (h === '#/onvif') return 'onvif';
   if (h === '#/webhooks') return 'webhooks';
   if (h === '#/hotspots' || h.startsWith('#/hotspots/')) return 'hotspots';
+  if (h === '#/stats') return 'stats';
+  if (h === '#/operations') return 'operations';
   if (h === '#/custody' || h.startsWith('#/custody/')) return 'custody';
   return 'alerts';
 }

@@ -12,7 +12,7 @@ test('each role is shown exactly the pages its permissions serve', () => {
   assert.deepEqual(ev.pagesFor('investigator'), ['playback', 'search', 'exports', 'holds', 'custody']);
   assert.deepEqual(ev.pagesFor('operator'), ['alerts', 'live', 'playback', 'units']);
   assert.deepEqual(ev.pagesFor('admin'), [
-    'alerts', 'live', 'hotspots', 'playback', 'units', 'search', 'exports', 'holds', 'custody', 'users', 'audit', 'keys',
+    'alerts', 'live', 'hotspots', 'stats', 'operations', 'playback', 'units', 'search', 'exports', 'holds', 'custody', 'users', 'audit', 'keys',
     'cameras', 'onvif', 'webhooks',
   ]);
   // Supervisors read the audit log but manage no users, cameras or webhooks.

@@ -12,7 +12,7 @@ import * as esbuild from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LIB_OUT = join(root, 'node_modules', '.cache', 'roeh-console-test');
 
-const modules = ['alerts', 'api', 'bytes', 'format', 'i18n', 'labels', 'push', 'pushclient', 'resync', 'time', 'live', 'unit', 'map', 'playback', 'groups', 'zone', 'evidence', 'admin', 'integrate', 'hotspots'];
+const modules = ['alerts', 'api', 'bytes', 'format', 'i18n', 'labels', 'push', 'pushclient', 'resync', 'time', 'live', 'unit', 'map', 'playback', 'groups', 'zone', 'evidence', 'admin', 'integrate', 'hotspots', 'stats'];
 
 try {
   await esbuild.build({

@@ -225,12 +225,14 @@ export class Api {
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     body?: unknown,
-    opts: { signedIn?: boolean } = {},
+    opts: { signedIn?: boolean; contentType?: string } = {},
   ): Promise<T> {
     const signedIn = opts.signedIn ?? true;
     const headers: Record<string, string> = { accept: 'application/json' };
+    // With `contentType`, a string body is sent as it is (a CSV file), not as JSON.
+    const raw = opts.contentType !== undefined && typeof body === 'string';
     if (method !== 'GET') {
-      headers['content-type'] = 'application/json';
+      headers['content-type'] = raw ? (opts.contentType as string) : 'application/json';
       if (this.csrfToken) headers[CSRF_HEADER] = this.csrfToken;
     }
     let res: HttpResponse;
@@ -239,7 +241,7 @@ export class Api {
         method,
         headers,
         credentials: 'same-origin',
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined ? {} : { body: raw ? (body as string) : JSON.stringify(body) }),
       });
     } catch {
       throw new ApiError(0, 'network', 'network error');

@@ -30,7 +30,9 @@ export type Page =
   | 'cameras'
   | 'onvif'
   | 'webhooks'
-  | 'hotspots';
+  | 'hotspots'
+  | 'stats'
+  | 'operations';
 
 /** The permissions the console's pages need (`roeh_auth::Permission`). */
 type Perm =
@@ -72,6 +74,9 @@ const PAGES: readonly (readonly [Page, readonly Perm[]])[] = [
   ['alerts', ['handle_alerts']],
   ['live', ['view_live', 'view_cameras']],
   ['hotspots', ['manage_hotspots_rules', 'view_incidents', 'view_live', 'view_cameras']],
+  // The situational picture and operations: who reads incidents and sets the hotspots' priorities.
+  ['stats', ['manage_hotspots_rules', 'view_incidents']],
+  ['operations', ['manage_hotspots_rules', 'view_incidents']],
   ['playback', ['view_footage', 'view_cameras']],
   ['units', ['dispatch_units']],
   ['search', ['view_incidents', 'view_footage', 'export_evidence']],

@@ -14,6 +14,8 @@ import { AuditPage, KeysPage, UsersPage } from './Admin';
 import { CamerasPage, OnvifPage, WebhooksPage } from './Integrator';
 import { homeOf, type Page, pagesFor } from '../lib/evidence';
 import { HotspotsPage } from './Hotspots';
+import { StatsPage } from './Stats';
+import { OperationsPage } from './Operations';
 
 /** Moves focus to the page's main region (the hash stays the route's). */
 function skipToMain(e: Event) {
@@ -41,6 +43,8 @@ export function App() {
     const p = (mine.includes(r) ? r : homeOf(s.role)) as Page | null;
     if (p === 'live') page = <LivePage />;
     else if (p === 'hotspots') page = <HotspotsPage />;
+    else if (p === 'stats') page = <StatsPage />;
+    else if (p === 'operations') page = <OperationsPage />;
     else if (p === 'units') page = <UnitsPage />;
     else if (p === 'playback') page = <PlaybackPage />;
     else if (p === 'search') page = <SearchPage />;

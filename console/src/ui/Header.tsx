@@ -22,6 +22,8 @@ const NAV_LABELS: Record<Page, MessageKey> = {
   alerts: 'nav.alerts',
   live: 'nav.live',
   hotspots: 'nav.hotspots',
+  stats: 'nav.stats',
+  operations: 'nav.operations',
   playback: 'nav.playback',
   units: 'nav.units',
   search: 'nav.search',

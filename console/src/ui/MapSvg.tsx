@@ -13,6 +13,8 @@ export interface Spot {
   /** Drawn beside it; empty: not drawn (the caller names it elsewhere). */
   name: string;
   at: LatLon;
+  /** The circle's radius (default 14), e.g. by a count. */
+  r?: number;
 }
 
 export function MapSvg(props: {
@@ -73,9 +75,9 @@ export function MapSvg(props: {
         const p = project(v, s.at);
         return (
           <g key={s.id} class="map-hotspot" data-hotspot={s.id} transform={`translate(${p.x} ${p.y})`}>
-            <circle r="14" />
+            <circle r={s.r ?? 14} />
             {s.name !== '' && (
-              <text y="-20" text-anchor="middle">
+              <text y={-((s.r ?? 14) + 6)} text-anchor="middle">
                 {s.name}
               </text>
             )}
