@@ -26,7 +26,7 @@ APT_PACKAGES=(
   gstreamer1.0-rtsp libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev pkg-config ffmpeg
   postgresql sqlite3 unzip ca-certificates openssl python3-pip python3-venv iproute2 util-linux
-  qemu-user chromium chromium-driver fonts-noto-core mosquitto libxml2-utils
+  qemu-user chromium chromium-driver fonts-noto-core mosquitto libxml2-utils poppler-utils
 )
 
 install_apt() {
