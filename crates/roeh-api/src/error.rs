@@ -21,6 +21,11 @@ impl ApiError {
         }
     }
 
+    /// What went wrong, in words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// 400.
     pub fn invalid(message: impl Into<String>) -> Self {
         ApiError::new(ErrorKind::InvalidArgument, message)

@@ -38,6 +38,7 @@ pub mod routes;
 pub mod stats;
 pub mod tls;
 pub mod webhooks;
+pub mod weekly;
 
 pub use error::ApiError;
 pub use roeh_custody::{ExportPlan, MAX_EXPORT_RANGE, plan_export};

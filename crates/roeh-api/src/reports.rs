@@ -220,7 +220,7 @@ fn instant(name: &str, v: Option<&str>) -> Result<WallTime, ApiError> {
 }
 
 /// The hotspots `scope` lets a report read: `None` for all of them.
-fn hotspots_in_scope(scope: &Scope, asked: Option<Uuid>) -> Option<Vec<Uuid>> {
+pub(crate) fn hotspots_in_scope(scope: &Scope, asked: Option<Uuid>) -> Option<Vec<Uuid>> {
     match asked {
         Some(h) if scope.allows_hotspot(h) => Some(vec![h]),
         // Outside the scope: read as a hotspot without alerts.

@@ -17,7 +17,7 @@ use crate::auth::Policy;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::{AppState, alerts, auth, cameras, detection, evidence, export};
 use crate::{
-    live, metrics, onvif, openapi, ptz, push, raise, recordings, reports, stats, webhooks,
+    live, metrics, onvif, openapi, ptz, push, raise, recordings, reports, stats, webhooks, weekly,
 };
 use axum::handler::Handler;
 use axum::http::Method;
@@ -828,6 +828,30 @@ pub(crate) fn entries() -> Vec<Entry> {
             reports::response_times,
             needs(P::ViewIncidents),
             json::<reports::ResponseTimesReport>(),
+        ),
+        route(
+            get.clone(),
+            "/api/reports/weekly",
+            weekly::weekly_report,
+            needs(P::ViewIncidents),
+            media(
+                "application/pdf",
+                "The week's report for the enforcement forum: an A4 PDF, or with format=csv every table of it as CSV.",
+            ),
+        ),
+        route(
+            get.clone(),
+            "/api/reports",
+            weekly::list_reports,
+            needs(P::ViewIncidents),
+            json::<Vec<weekly::ReportFile>>(),
+        ),
+        route(
+            get.clone(),
+            "/api/reports/files/{id}",
+            weekly::report_file,
+            needs(P::ViewIncidents),
+            media("application/pdf", "A report made at the configured time each week (PDF or CSV)."),
         ),
         route(
             get.clone(),

@@ -52,19 +52,39 @@ impl From<roeh_stats::Error> for ApiError {
 /// The query of the statistics routes.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct StatsQuery {
+pub struct StatsQuery {
     /// Required: a local date `YYYY-MM-DD` (its start) or an RFC 3339 instant.
-    from: Option<String>,
+    pub from: Option<String>,
     /// Required: a local date (included) or an RFC 3339 instant (excluded).
-    to: Option<String>,
+    pub to: Option<String>,
     /// Only this hotspot (UUID).
-    hotspot: Option<String>,
+    pub hotspot: Option<String>,
     /// Only incidents of this kind.
-    kind: Option<String>,
+    pub kind: Option<String>,
     /// `day`, `week` (default) or `month`.
-    interval: Option<String>,
+    pub interval: Option<String>,
     /// An IANA time zone; the site's by default.
-    zone: Option<String>,
+    pub zone: Option<String>,
+}
+
+impl StatsQuery {
+    /// Its query string, as the API takes it.
+    pub fn to_query(&self) -> String {
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("hotspot", &self.hotspot),
+            ("kind", &self.kind),
+            ("interval", &self.interval),
+            ("zone", &self.zone),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{k}={v}"));
+            }
+        }
+        parts.join("&")
+    }
 }
 
 struct Ctx {
@@ -83,10 +103,42 @@ struct Place {
     cameras: Vec<roeh_domain::CameraId>,
 }
 
-fn site_zone(st: &AppState, asked: Option<&str>) -> Result<Tz, ApiError> {
+/// Where the figures come from: the store, the site's zone (`[alerts] time_zone`) and the
+/// time now. The API's handlers, the weekly report and `roeh report` read through it alike.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The store.
+    pub store: roeh_store::Store,
+    /// The site's zone.
+    pub zone: Tz,
+    /// Now.
+    pub now: roeh_domain::WallTime,
+    /// The control room's shifts (for response times).
+    pub shifts: roeh_alerts::Shifts,
+}
+
+impl Source {
+    /// The source of a running API.
+    pub(crate) fn of(st: &AppState) -> Source {
+        let shifts = st.alerts.settings().shifts.clone();
+        Source {
+            store: st.store.clone(),
+            zone: shifts.time_zone(),
+            now: st.clock.wall(),
+            shifts,
+        }
+    }
+}
+
+/// The local date of `t` in `tz`.
+pub(crate) fn local_date(tz: Tz, t: roeh_domain::WallTime) -> chrono::NaiveDate {
+    roeh_stats::local::local_of(tz, t).date
+}
+
+fn site_zone(src: &Source, asked: Option<&str>) -> Result<Tz, ApiError> {
     match asked {
         Some(z) => Ok(roeh_stats::zone(z)?),
-        None => Ok(st.alerts.settings().shifts.time_zone()),
+        None => Ok(src.zone),
     }
 }
 
@@ -103,9 +155,9 @@ fn scoped(scope: &Scope, f: &mut StatsFilter) {
     f.scope_hotspots = Some(scope.hotspots.iter().flatten().copied().collect());
 }
 
-async fn places(st: &AppState) -> Result<HashMap<Uuid, Place>, ApiError> {
+async fn places(src: &Source) -> Result<HashMap<Uuid, Place>, ApiError> {
     let mut out = HashMap::new();
-    for row in st.store.list_hotspots().await? {
+    for row in src.store.list_hotspots().await? {
         let (name, lat, lon) = match roeh_rules::Hotspot::parse_json(&row.document) {
             Ok(h) => (h.name, Some(h.lat), Some(h.lon)),
             Err(_) => (row.name.clone(), None, None),
@@ -124,8 +176,8 @@ async fn places(st: &AppState) -> Result<HashMap<Uuid, Place>, ApiError> {
     Ok(out)
 }
 
-async fn camera_names(st: &AppState) -> Result<HashMap<Uuid, String>, ApiError> {
-    Ok(st
+async fn camera_names(src: &Source) -> Result<HashMap<Uuid, String>, ApiError> {
+    Ok(src
         .store
         .list_cameras()
         .await?
@@ -134,8 +186,8 @@ async fn camera_names(st: &AppState) -> Result<HashMap<Uuid, String>, ApiError> 
         .collect())
 }
 
-async fn ctx(st: &AppState, who: &Principal, q: &StatsQuery) -> Result<Ctx, ApiError> {
-    let tz = site_zone(st, q.zone.as_deref())?;
+async fn ctx(src: &Source, scope: &Scope, q: &StatsQuery) -> Result<Ctx, ApiError> {
+    let tz = site_zone(src, q.zone.as_deref())?;
     let need = |n: &str, v: &Option<String>| {
         v.clone().ok_or_else(|| {
             ApiError::invalid(format!(
@@ -165,13 +217,13 @@ async fn ctx(st: &AppState, who: &Principal, q: &StatsQuery) -> Result<Ctx, ApiE
         kind: q.kind.clone(),
         ..StatsFilter::default()
     };
-    scoped(&who.scope, &mut filter);
+    scoped(scope, &mut filter);
     Ok(Ctx {
         tz,
         range,
         interval,
         filter,
-        places: places(st).await?,
+        places: places(src).await?,
     })
 }
 
@@ -386,14 +438,25 @@ pub(crate) async fn incidents(
     axum::Extension(who): axum::Extension<Principal>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Json<IncidentStats>, ApiError> {
-    let c = ctx(&st, &who, &q).await?;
-    let buckets = st
+    Ok(Json(
+        incident_stats(&Source::of(&st), &who.scope, &q).await?,
+    ))
+}
+
+/// The answer of `GET /api/stats/incidents?{q}` for a caller of `scope`.
+pub async fn incident_stats(
+    src: &Source,
+    scope: &Scope,
+    q: &StatsQuery,
+) -> Result<IncidentStats, ApiError> {
+    let c = ctx(src, scope, q).await?;
+    let buckets = src
         .store
         .incident_buckets(&c.filter, bucket_secs(c.tz, &c.range))
         .await?;
-    let groups = st.store.incident_groups(&c.filter).await?;
+    let groups = src.store.incident_groups(&c.filter).await?;
     let series = Series::build(&c, &buckets);
-    let cameras = camera_names(&st).await?;
+    let cameras = camera_names(src).await?;
     let (mut kind, mut severity, mut outcome, mut source) = (
         BTreeMap::new(),
         BTreeMap::new(),
@@ -419,7 +482,7 @@ pub(crate) async fn incidents(
         })
         .collect();
     by_camera.sort_by(|a, b| b.count.cmp(&a.count).then(a.camera.cmp(&b.camera)));
-    Ok(Json(IncidentStats {
+    Ok(IncidentStats {
         from: c.range.from.to_rfc3339(),
         to: c.range.to.to_rfc3339(),
         time_zone: c.tz.name().to_string(),
@@ -433,7 +496,7 @@ pub(crate) async fn incidents(
         by_source: sorted(source),
         heat: series.heat(),
         trend: series.trend(),
-    }))
+    })
 }
 
 /// Precision of one rule on one camera.
@@ -502,26 +565,35 @@ pub(crate) async fn alerts(
     axum::Extension(who): axum::Extension<Principal>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Json<AlertStats>, ApiError> {
+    Ok(Json(alert_stats(&Source::of(&st), &who.scope, &q).await?))
+}
+
+/// The answer of `GET /api/stats/alerts?{q}` for a caller of `scope`.
+pub async fn alert_stats(
+    src: &Source,
+    scope: &Scope,
+    q: &StatsQuery,
+) -> Result<AlertStats, ApiError> {
     if q.kind.is_some() {
         return Err(ApiError::invalid(
             "kind is a filter of incidents; alerts gather incidents of several kinds",
         ));
     }
-    let c = ctx(&st, &who, &q).await?;
-    let buckets = st
+    let c = ctx(src, scope, q).await?;
+    let buckets = src
         .store
         .alert_buckets(&c.filter, bucket_secs(c.tz, &c.range))
         .await?;
-    let groups = st.store.alert_groups(&c.filter).await?;
+    let groups = src.store.alert_groups(&c.filter).await?;
     let series = Series::build(&c, &buckets);
     let (mut outcome, mut severity) = (BTreeMap::new(), BTreeMap::new());
     for g in &groups {
         *outcome.entry(outcome_of(&g.state).to_string()).or_default() += g.count;
         *severity.entry(g.severity.clone()).or_default() += g.count;
     }
-    let cameras = camera_names(&st).await?;
+    let cameras = camera_names(src).await?;
     let mut prec: BTreeMap<(Uuid, Uuid, String), (u64, u64)> = BTreeMap::new();
-    for p in st.store.precision_groups(&c.filter).await? {
+    for p in src.store.precision_groups(&c.filter).await? {
         let e = prec.entry((p.rule, p.camera, p.kind)).or_default();
         if p.outcome == "false_alarm" {
             e.1 += p.count;
@@ -541,7 +613,7 @@ pub(crate) async fn alerts(
             precision: (ok + fa > 0).then(|| ok as f64 / (ok + fa) as f64),
         })
         .collect();
-    let units = st
+    let units = src
         .store
         .unit_loads(&c.filter)
         .await?
@@ -553,7 +625,7 @@ pub(crate) async fn alerts(
             arrived: u.arrived,
         })
         .collect();
-    Ok(Json(AlertStats {
+    Ok(AlertStats {
         from: c.range.from.to_rfc3339(),
         to: c.range.to.to_rfc3339(),
         time_zone: c.tz.name().to_string(),
@@ -565,7 +637,7 @@ pub(crate) async fn alerts(
         trend: series.trend(),
         precision,
         units,
-    }))
+    })
 }
 
 /// One imported series.
@@ -607,10 +679,21 @@ pub(crate) async fn external_counts(
     axum::Extension(who): axum::Extension<Principal>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Json<ExternalStats>, ApiError> {
-    let c = ctx(&st, &who, &q).await?;
+    Ok(Json(
+        external_stats(&Source::of(&st), &who.scope, &q).await?,
+    ))
+}
+
+/// The answer of `GET /api/stats/external?{q}` for a caller of `scope`.
+pub async fn external_stats(
+    src: &Source,
+    scope: &Scope,
+    q: &StatsQuery,
+) -> Result<ExternalStats, ApiError> {
+    let c = ctx(src, scope, q).await?;
     let (first, last) = c.range.local_days(c.tz);
     let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
-    let rows = st.store.counts_between(&day(first), &day(last)).await?;
+    let rows = src.store.counts_between(&day(first), &day(last)).await?;
     let tally = Tally::new(&c.range, c.tz, c.interval);
     let periods: Vec<String> = tally.periods.iter().map(|p| p.period.clone()).collect();
     let index: HashMap<&str, usize> = periods
@@ -621,7 +704,7 @@ pub(crate) async fn external_counts(
     let mut series: BTreeMap<(String, String, external::Area), Vec<u64>> = BTreeMap::new();
     for r in rows {
         let area = external::Area::from_key(&r.row.area);
-        if !area_visible(&who.scope, &area) {
+        if !area_visible(scope, &area) {
             continue;
         }
         if let external::Area::Hotspot(h) = &area
@@ -659,7 +742,7 @@ pub(crate) async fn external_counts(
             }
         })
         .collect();
-    Ok(Json(ExternalStats { periods, series }))
+    Ok(ExternalStats { periods, series })
 }
 
 /// An imported file.
@@ -751,7 +834,7 @@ pub(crate) async fn import(
         ));
     }
     let rows = external::parse(&body)?;
-    let places = places(&st).await?;
+    let places = places(&Source::of(&st)).await?;
     let mut counts = Vec::with_capacity(rows.len());
     let (mut first, mut last) = (rows[0].start, rows[0].end);
     for (i, r) in rows.iter().enumerate() {
@@ -842,15 +925,25 @@ pub(crate) async fn list_operations(
     State(st): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
 ) -> Result<Json<Vec<OperationView>>, ApiError> {
+    Ok(Json(
+        visible_operations(&Source::of(&st), &who.scope).await?,
+    ))
+}
+
+/// The answer of `GET /api/operations` for a caller of `scope`.
+pub async fn visible_operations(
+    src: &Source,
+    scope: &Scope,
+) -> Result<Vec<OperationView>, ApiError> {
     let mut out = Vec::new();
-    let places = places(&st).await?;
-    for r in st.store.list_operations().await? {
+    let places = places(src).await?;
+    for r in src.store.list_operations().await? {
         let (v, op) = operation_view(&r)?;
-        if operation_visible(&who.scope, &op, &places) {
+        if operation_visible(scope, &op, &places) {
             out.push(v);
         }
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 /// `POST /api/operations`: a new operation; its hotspots must exist and be in the caller's
@@ -861,7 +954,7 @@ pub(crate) async fn add_operation(
     ApiJson(doc): ApiJson<OperationDoc>,
 ) -> Result<Response, ApiError> {
     let op = Operation::parse(&doc)?;
-    let places = places(&st).await?;
+    let places = places(&Source::of(&st)).await?;
     for h in op.hotspots.iter().chain(op.comparison.iter()) {
         if !places.contains_key(h) {
             return Err(ApiError::invalid(format!("no such hotspot: {h}")));
@@ -884,15 +977,15 @@ pub(crate) async fn add_operation(
 }
 
 async fn visible_operation(
-    st: &AppState,
-    who: &Principal,
+    src: &Source,
+    scope: &Scope,
     id: &str,
 ) -> Result<(OperationView, Operation), ApiError> {
     let missing = || ApiError::not_found("no such operation");
     let id = Uuid::parse_str(id).map_err(|_| missing())?;
-    let row = st.store.get_operation(id).await?.ok_or_else(missing)?;
+    let row = src.store.get_operation(id).await?.ok_or_else(missing)?;
     let (v, op) = operation_view(&row)?;
-    if !operation_visible(&who.scope, &op, &places(st).await?) {
+    if !operation_visible(scope, &op, &places(src).await?) {
         return Err(missing());
     }
     Ok((v, op))
@@ -904,7 +997,7 @@ pub(crate) async fn delete_operation(
     axum::Extension(who): axum::Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (v, _) = visible_operation(&st, &who, &id).await?;
+    let (v, _) = visible_operation(&Source::of(&st), &who.scope, &id).await?;
     st.store.delete_operation(v.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -930,9 +1023,22 @@ pub(crate) async fn effect(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<EffectQuery>,
 ) -> Result<Json<EffectView>, ApiError> {
-    let (v, op) = visible_operation(&st, &who, &id).await?;
-    let tz = site_zone(&st, q.zone.as_deref())?;
-    let mut counter = EffectCounter::new(&op, tz, st.clock.wall());
+    let src = Source::of(&st);
+    Ok(Json(
+        operation_effect(&src, &who.scope, &id, q.zone.as_deref()).await?,
+    ))
+}
+
+/// The answer of `GET /api/operations/{id}/effect` for a caller of `scope`.
+pub async fn operation_effect(
+    src: &Source,
+    scope: &Scope,
+    id: &str,
+    zone: Option<&str>,
+) -> Result<EffectView, ApiError> {
+    let (v, op) = visible_operation(src, scope, id).await?;
+    let tz = site_zone(src, zone)?;
+    let mut counter = EffectCounter::new(&op, tz, src.now);
     if let Some((from, to)) = counter.periods().span(&op, tz) {
         let hotspots: Vec<Uuid> = op
             .hotspots
@@ -940,15 +1046,15 @@ pub(crate) async fn effect(
             .chain(op.comparison.iter())
             .copied()
             .collect();
-        for m in st.store.incident_minutes(from, to, &hotspots).await? {
+        for m in src.store.incident_minutes(from, to, &hotspots).await? {
             counter.add(m.hotspot, &m.kind, m.at, m.count);
         }
     }
-    Ok(Json(EffectView {
+    Ok(EffectView {
         operation: v,
         time_zone: tz.name().to_string(),
         effect: counter.finish(),
-    }))
+    })
 }
 
 /// `GET /api/operations/{id}/effect` query.
@@ -1031,7 +1137,7 @@ pub(crate) async fn public(
         interval: Some("week".into()),
         ..StatsQuery::default()
     };
-    let c = ctx(&st, &who, &sq).await?;
+    let c = ctx(&Source::of(&st), &who.scope, &sq).await?;
     let buckets = st
         .store
         .incident_buckets(&c.filter, bucket_secs(c.tz, &c.range))

@@ -646,8 +646,10 @@ enum Kind {
 /// The kind of object an `{id}` route reaches, by its path prefix. A prefix not listed fails the
 /// test: a new route must be classified (and, if camera-bound, checked) first.
 fn kind_of(template: &str) -> Kind {
-    const KINDS: [(&str, Kind); 12] = [
+    const KINDS: [(&str, Kind); 13] = [
         ("/api/operations/{id}", Kind::Operation),
+        // Reports made for the whole site: only an unrestricted caller reads them.
+        ("/api/reports/files/{id}", Kind::Unbound),
         ("/api/cameras/{id}", Kind::Camera),
         ("/api/incidents/{id}", Kind::Incident),
         ("/api/hotspots/{id}", Kind::Hotspot),
@@ -689,6 +691,8 @@ fn list_is_scoped(path: &str) -> bool {
         | "/api/stats/alerts"
         | "/api/stats/external"
         | "/api/stats/public"
+        | "/api/reports/weekly"
+        | "/api/reports"
         | "/api/operations"
         | "/metrics" => true,
         // Site-wide by design, or the caller's own: who did what, the users, the evidence log and its keys, devices

@@ -592,3 +592,234 @@ async fn ranges_that_make_no_sense_are_refused_naming_the_problem() {
     assert_eq!(s, 400, "{t}");
     assert!(t.contains("no such hotspot"), "{t}");
 }
+
+/// The rendered pages of `pdf` (`pdftoppm`), written beside it; the number rendered.
+fn render_pages(pdf: &std::path::Path) -> usize {
+    let prefix = pdf.with_extension("");
+    let out = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "70"])
+        .arg(pdf)
+        .arg(&prefix)
+        .output();
+    let Ok(out) = out else {
+        roeh_testkit::prerequisite_missing(
+            "the weekly report",
+            "pdftoppm (Debian's poppler-utils, installed by scripts/setup.sh)",
+        );
+        return 0;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stem = prefix.file_name().unwrap().to_string_lossy().to_string();
+    std::fs::read_dir(pdf.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.starts_with(&format!("{stem}-")) && n.ends_with(".png")
+        })
+        .count()
+}
+
+fn pdf_pages(pdf: &std::path::Path) -> usize {
+    let info = std::process::Command::new("pdfinfo")
+        .arg(pdf)
+        .output()
+        .unwrap();
+    let info = String::from_utf8(info.stdout).unwrap();
+    assert!(info.contains("(A4)"), "{info}");
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_weekly_report_opens_renders_every_page_and_its_totals_are_the_apis() {
+    let e = env().await;
+    let ids = load_year(&e).await;
+    let h = year();
+    let get = |path: String| {
+        let (http, addr, token) = (e.http.clone(), e.addr, e.admin.clone());
+        async move {
+            let r = http
+                .get(format!("http://{addr}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let s = r.status().as_u16();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (s, ct, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    // Week 45 of 2026: 2 to 8 November.
+    let (s, ct, csv) = get("/api/reports/weekly?week=2026-W45&format=csv".into()).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&csv));
+    assert!(ct.starts_with("text/csv"));
+    let csv = String::from_utf8(csv).unwrap();
+    let (_, api) = e
+        .get(
+            &e.admin,
+            "/api/stats/incidents?from=2026-11-02&to=2026-11-08&interval=day",
+        )
+        .await;
+    let total = api["total"].as_u64().unwrap();
+    let monday = day("2026-11-02");
+    assert_eq!(
+        total,
+        h.count(|_, d, _, _| monday <= d && d < monday + chrono::Duration::days(7))
+    );
+    assert!(
+        csv.contains(&format!("summary,2026-W45,incidents,{total}\n")),
+        "{csv}"
+    );
+    let (_, al) = e
+        .get(
+            &e.admin,
+            "/api/stats/alerts?from=2026-11-02&to=2026-11-08&interval=day",
+        )
+        .await;
+    assert!(
+        csv.contains(&format!("summary,2026-W45,alerts,{}\n", al["total"])),
+        "{csv}"
+    );
+    for (p, n) in api["trend"]["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(api["trend"]["total"].as_array().unwrap())
+    {
+        let d = day(p.as_str().unwrap());
+        assert!(
+            csv.contains(&format!("days,{},incidents,{n}\n", d.format("%d.%m"))),
+            "{p}"
+        );
+    }
+    assert!(csv.contains("/api/stats/incidents?from=2026-11-02&to=2026-11-08"));
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.starts_with("hour_weekday,"))
+            .count(),
+        168
+    );
+
+    // The PDF in Hebrew: it opens on A4, every page renders, page 1 is kept for people to see.
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/report-pages");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (lang, hotspot) in [("he", None), ("en", Some(ids[0]))] {
+        let q = match hotspot {
+            None => format!("/api/reports/weekly?week=2026-W45&lang={lang}"),
+            Some(h) => format!("/api/reports/weekly?week=2026-W45&lang={lang}&hotspot={h}"),
+        };
+        let (s, ct, pdf) = get(q).await;
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&pdf));
+        assert_eq!(ct, "application/pdf");
+        let path = dir.join(format!("api-weekly-2026-W45-{lang}.pdf"));
+        std::fs::write(&path, &pdf).unwrap();
+        let pages = pdf_pages(&path);
+        assert_eq!(render_pages(&path), pages, "every page renders");
+        let text = std::process::Command::new("pdftotext")
+            .arg(&path)
+            .arg("-")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&text.stdout);
+        let want = match hotspot {
+            None => total,
+            Some(_) => h.count(|hs, d, _, _| {
+                hs == 0 && monday <= d && d < monday + chrono::Duration::days(7)
+            }),
+        };
+        assert!(text.contains(&want.to_string()), "{lang}: {want} in {text}");
+    }
+
+    // A week without incidents is a valid report that says so.
+    let (s, _, pdf) = get("/api/reports/weekly?week=2027-W10&lang=en".into()).await;
+    assert_eq!(s, 200);
+    let path = dir.join("api-weekly-empty-en.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("No incidents were recorded this week.")
+    );
+    for bad in ["2026-45", "2026-W54", "x"] {
+        let (s, _, b) = get(format!("/api/reports/weekly?week={bad}")).await;
+        assert_eq!(s, 400, "{bad}: {}", String::from_utf8_lossy(&b));
+    }
+    let (s, _, _) = get("/api/reports/weekly?week=2026-W45&format=docx".into()).await;
+    assert_eq!(s, 400);
+
+    // A supervisor of one hotspot gets her hotspot's figures only, totals included.
+    let sup =
+        support::user_token(&e.store, "sup", Role::Supervisor, Scope::hotspots([ids[2]])).await;
+    let r = e
+        .http
+        .get(format!(
+            "http://{}/api/reports/weekly?week=2026-W45&format=csv",
+            e.addr
+        ))
+        .bearer_auth(&sup)
+        .send()
+        .await
+        .unwrap();
+    let csv = r.text().await.unwrap();
+    let mine =
+        h.count(|hs, d, _, _| hs == 2 && monday <= d && d < monday + chrono::Duration::days(7));
+    assert!(
+        csv.contains(&format!("summary,2026-W45,incidents,{mine}\n")),
+        "{csv}"
+    );
+    assert!(!csv.contains("H0"), "{csv}");
+
+    // The reports made each week: written once into the data directory and listed.
+    let src = roeh_api::stats::Source {
+        store: e.store.clone(),
+        zone: chrono_tz::Asia::Jerusalem,
+        now: WallTime::parse("2026-12-01T12:00:00Z").unwrap(),
+        shifts: Shifts::parse("Asia/Jerusalem", &[("day", "07:00")]).unwrap(),
+    };
+    let kept = e.dir.path().join("reports");
+    let langs = [roeh_report::Lang::He, roeh_report::Lang::En];
+    let made = roeh_api::weekly::make_weekly(&src, &kept, "2026-W48", &langs)
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 4, "a PDF and a CSV per language");
+    let again = roeh_api::weekly::make_weekly(&src, &kept, "2026-W48", &langs)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "made once");
+    for f in &made {
+        assert!(f.metadata().unwrap().len() > 100);
+    }
+    let (s, list) = e.get(&e.admin, "/api/reports").await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 4, "{list}");
+    assert_eq!(list[0]["week"], "2026-W48");
+    let (s, ct, pdf) = get("/api/reports/files/weekly-2026-W48-he.pdf".into()).await;
+    assert_eq!((s, ct.as_str()), (200, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF-"));
+    let (s, _, _) = get("/api/reports/files/..%2Froeh.db".into()).await;
+    assert_eq!(s, 404);
+    // Site-wide reports are not for a supervisor of one hotspot.
+    let (_, list) = e.get(&sup, "/api/reports").await;
+    assert_eq!(list, json!([]));
+    let (s, _) = e
+        .get(&sup, "/api/reports/files/weekly-2026-W48-he.pdf")
+        .await;
+    assert_eq!(s, 404);
+}

@@ -818,6 +818,8 @@ const NOT_JSON: &[(&str, &str, &str)] = &[
     ("GET", "/api/alerts/{id}/clip", "video/mp4"),
     ("GET", "/api/incidents/{id}/snapshot", "image/jpeg"),
     ("GET", "/api/exports/{id}/download", "application/zip"),
+    ("GET", "/api/reports/weekly", "application/pdf"),
+    ("GET", "/api/reports/files/{id}", "application/pdf"),
     ("GET", "/api/push/sse", "text/event-stream"),
     ("GET", "/api/push/ws", "101"),
     ("GET", "/api/cameras/{id}/live", "101"),

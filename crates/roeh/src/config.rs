@@ -46,6 +46,9 @@ pub struct Config {
     /// The database's connection pool.
     #[serde(default)]
     pub database: DatabaseConfig,
+    /// The weekly report made for the enforcement forum.
+    #[serde(default)]
+    pub reports: ReportsConfig,
     /// Cameras known at start.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
@@ -564,6 +567,57 @@ impl TryFrom<RawAlertsConfig> for AlertsConfig {
             shifts,
             push_ttl: std::time::Duration::from_secs_f64(r.push_ttl_secs),
         })
+    }
+}
+
+/// `[reports]`: when the weekly report for the enforcement forum is made, site-wide, into
+/// `reports/` of the data directory (listed by `GET /api/reports`): `weekly_at = "mon 06:00"`
+/// (a weekday and a local time in `[alerts] time_zone`; `"off"` for never) and `weekly_langs =
+/// ["he", "en"]`. It reports the ISO week before; a report missed while roeh was down is made
+/// at start.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "RawReportsConfig")]
+pub struct ReportsConfig {
+    /// The schedule; `None` when off.
+    pub weekly: Option<roeh_api::weekly::WeeklySchedule>,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        // The defaults parse.
+        RawReportsConfig::default()
+            .try_into()
+            .unwrap_or(ReportsConfig { weekly: None })
+    }
+}
+
+/// `[reports]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawReportsConfig {
+    weekly_at: String,
+    weekly_langs: Vec<String>,
+}
+
+impl Default for RawReportsConfig {
+    fn default() -> Self {
+        RawReportsConfig {
+            weekly_at: "mon 06:00".into(),
+            weekly_langs: vec!["he".into(), "en".into()],
+        }
+    }
+}
+
+impl TryFrom<RawReportsConfig> for ReportsConfig {
+    type Error = String;
+
+    fn try_from(r: RawReportsConfig) -> Result<Self, String> {
+        if r.weekly_at.trim() == "off" {
+            return Ok(ReportsConfig { weekly: None });
+        }
+        roeh_api::weekly::WeeklySchedule::parse(&r.weekly_at, &r.weekly_langs)
+            .map(|s| ReportsConfig { weekly: Some(s) })
+            .map_err(|e| format!("reports.{e}"))
     }
 }
 

@@ -139,6 +139,17 @@ enum Cmd {
         #[arg(long)]
         to: String,
     },
+    /// Reports for the enforcement forum.
+    Report {
+        #[command(subcommand)]
+        cmd: ReportCmd,
+        /// Configuration file, for the database and the site's time zone (`[alerts]`).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// Data directory, when no configuration file is given.
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
     /// ONVIF devices: discover, list, add as cameras (after approval), dismiss.
     Onvif {
         #[command(subcommand)]
@@ -149,6 +160,29 @@ enum Cmd {
         /// Data directory, when no configuration file is given.
         #[arg(long, global = true)]
         data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportCmd {
+    /// The weekly report of an ISO week for the whole site (or one hotspot): an A4 PDF, or
+    /// every table as CSV; the same figures `GET /api/reports/weekly` gives.
+    Weekly {
+        /// The ISO week, e.g. 2026-W49.
+        #[arg(long)]
+        week: String,
+        /// Only this hotspot (its id).
+        #[arg(long)]
+        hotspot: Option<String>,
+        /// `he` (Hebrew, right to left) or `en`.
+        #[arg(long, default_value = "he")]
+        lang: String,
+        /// `pdf` or `csv`.
+        #[arg(long, default_value = "pdf")]
+        format: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -382,7 +416,61 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             config,
             data_dir,
         } => onvif_cmd::run(cmd, config, data_dir).await,
+        Cmd::Report {
+            cmd,
+            config,
+            data_dir,
+        } => {
+            let cfg = Config::from_args(config, data_dir)?;
+            let store = run::open_store(&cfg).await?;
+            report_cmd(&cfg, store, cmd).await
+        }
     }
+}
+
+/// `roeh report weekly`: the week's report for the whole site, written to `--out`.
+async fn report_cmd(cfg: &Config, store: roeh_store::Store, cmd: ReportCmd) -> anyhow::Result<()> {
+    let ReportCmd::Weekly {
+        week,
+        hotspot,
+        lang,
+        format,
+        out,
+    } = cmd;
+    let lang = roeh_report::Lang::parse(&lang)
+        .with_context(|| format!("--lang must be he or en, got {lang:?}"))?;
+    let csv = match format.as_str() {
+        "pdf" => false,
+        "csv" => true,
+        f => anyhow::bail!("--format must be pdf or csv, got {f:?}"),
+    };
+    let src = roeh_api::stats::Source {
+        store,
+        zone: cfg.alerts.shifts.time_zone(),
+        now: roeh_domain::Clock::wall(&roeh_domain::SystemClock::new()),
+        shifts: cfg.alerts.shifts.clone(),
+    };
+    let w = roeh_api::weekly::weekly(
+        &src,
+        &roeh_auth::Scope::unrestricted(),
+        &week,
+        hotspot.as_deref(),
+        lang,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let (incidents, week) = (w.incidents, w.week.clone());
+    let bytes = roeh_api::weekly::render(w, csv)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    roeh_api::weekly::write_atomically(&out, &bytes)
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{}: week {week}, {incidents} incidents, {} bytes",
+        out.display(),
+        bytes.len()
+    );
+    Ok(())
 }
 
 async fn open_custody(

@@ -544,6 +544,46 @@ async fn run_until(
             Some(publisher.spawn(api_stop.clone().cancelled_owned()))
         }
     };
+    // The weekly report, made at its time for the week before (a missed one at start).
+    if let Some(schedule) = cfg.reports.weekly.clone() {
+        let dir = roeh_api::weekly::reports_dir(&footage_root);
+        let (store, shifts, clock, stopped) = (
+            store.clone(),
+            cfg.alerts.shifts.clone(),
+            clock.clone(),
+            api_stop.clone(),
+        );
+        tokio::spawn(async move {
+            let tz = shifts.time_zone();
+            let source = |now| roeh_api::stats::Source {
+                store: store.clone(),
+                zone: tz,
+                now,
+                shifts: shifts.clone(),
+            };
+            let make = async |week: String| {
+                let src = source(clock.wall());
+                match roeh_api::weekly::make_weekly(&src, &dir, &week, &schedule.langs).await {
+                    Ok(files) if !files.is_empty() => {
+                        tracing::info!(week, files = files.len(), "weekly report made");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(week, error = e.message(), "weekly report failed"),
+                }
+            };
+            make(schedule.last_due(tz, clock.wall()).1).await;
+            loop {
+                let now = clock.wall();
+                let (due, week) = schedule.next_due(tz, now);
+                let wait =
+                    std::time::Duration::from_micros(due.0.saturating_sub(now.0).max(0) as u64);
+                tokio::select! {
+                    () = stopped.cancelled() => break,
+                    () = tokio::time::sleep(wait) => make(week).await,
+                }
+            }
+        });
+    }
     let state = roeh_api::AppState {
         store: store.clone(),
         alerts,

@@ -280,3 +280,131 @@ fn serve_refuses_a_push_key_others_can_read_before_recording_anything() {
     let _ = child.wait();
     assert!(seen.contains("API at"), "{seen}");
 }
+
+/// `roeh report weekly`: a site's week as a PDF (it opens and every page renders) and as CSV
+/// whose totals are the generated history's, for the site's zone from the configuration; a bad
+/// week is refused by name.
+#[test]
+fn report_weekly_writes_the_weeks_pdf_and_csv_from_the_sites_database() {
+    use roeh_testkit::history::{History, Spec};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("data")).unwrap();
+    let cfg = d.join("roeh.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\ndata_dir = \"{}\"\n\n[alerts]\ntime_zone = \"Asia/Jerusalem\"\n",
+            d.join("data").display()
+        ),
+    )
+    .unwrap();
+    // Four weeks of history, loaded straight into the site's database.
+    let mut spec = Spec::year();
+    spec.first_day = chrono::NaiveDate::from_ymd_opt(2026, 11, 9).unwrap();
+    spec.days = 28;
+    spec.operation = None;
+    let h = History::generate(spec);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = roeh_store::Store::open(d.join("data/roeh.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let items: Vec<roeh_store::HistoryIncident> = h
+            .incidents
+            .iter()
+            .map(|i| roeh_store::HistoryIncident {
+                id: i.id,
+                rule: uuid::Uuid::from_u128(7),
+                camera: roeh_domain::CameraId(i.camera),
+                hotspot: h.hotspots[i.hotspot],
+                kind: i.kind.to_string(),
+                severity: i.severity.to_string(),
+                opened_at: roeh_domain::WallTime(i.at_micros),
+                model_id: "yolo".into(),
+                alert: i.alert.map(|(id, s)| (id, s.to_string())),
+            })
+            .collect();
+        store.insert_history(&items).await.unwrap();
+        store.close().await;
+    });
+    let c = cfg.to_str().unwrap();
+    let csv = d.join("w.csv");
+    let out = roeh(&[
+        "report",
+        "weekly",
+        "--config",
+        c,
+        "--week",
+        "2026-W48",
+        "--format",
+        "csv",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let monday = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let want = h.count(|_, day, _, _| monday <= day && day < monday + chrono::Duration::days(7));
+    assert!(want > 0);
+    assert!(
+        text.contains(&format!("summary,2026-W48,incidents,{want}\n")),
+        "{want}: {text}"
+    );
+    let before = h.count(|_, day, _, _| monday - chrono::Duration::days(7) <= day && day < monday);
+    assert!(text.contains(&format!(
+        "summary,2026-W48,incidents_week_before,{before}\n"
+    )));
+
+    let pdf = d.join("w.pdf");
+    let out = roeh(&[
+        "report",
+        "weekly",
+        "--config",
+        c,
+        "--week",
+        "2026-W48",
+        "--lang",
+        "en",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    match Command::new("pdftotext").arg(&pdf).arg("-").output() {
+        Ok(t) => {
+            let t = String::from_utf8_lossy(&t.stdout);
+            assert!(t.contains("Weekly situational picture"), "{t}");
+            assert!(t.contains(&want.to_string()), "{t}");
+        }
+        Err(_) => roeh_testkit::prerequisite_missing(
+            "report_weekly",
+            "pdftotext (Debian's poppler-utils, installed by scripts/setup.sh)",
+        ),
+    }
+    let out = roeh(&[
+        "report",
+        "weekly",
+        "--config",
+        c,
+        "--week",
+        "2026-48",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ISO week"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -29,6 +29,8 @@
 mod common;
 #[path = "console/integrator.rs"]
 mod integrator;
+#[path = "console/situation.rs"]
+mod situation;
 use common::{BIN, Site, wait_streaming};
 use roeh_testcam::{TestCamConfig, TestCamServer};
 use roeh_testkit::{RoehProcess, TEST_ADMIN, TEST_ADMIN_PASSWORD, footage};
