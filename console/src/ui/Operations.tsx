@@ -318,7 +318,7 @@ function EffectView({ id }: { id: string }) {
             return (
               <tr key={p}>
                 <th scope="row">{t.value(PHASE_KEYS[p])}</th>
-                <td>
+                <td class="ops-days">
                   <bdi>{f ? `${f.first_day} – ${f.last_day}` : NOTHING}</bdi>
                 </td>
                 <td class="num">{f ? Math.round(f.hours) : NOTHING}</td>
@@ -355,7 +355,7 @@ function Ratio({ what, r }: { what: MessageKey; r: RateRatio | null }) {
       {change !== null && (
         <>
           {' '}
-          <span class="muted">{`(${change > 0 ? '+' : ''}${change}%)`}</span>
+          <bdi class="muted ops-change" dir="ltr">{`(${change > 0 ? '+' : ''}${change}%)`}</bdi>
         </>
       )}
       {r && r.dispersion > 1 && (
