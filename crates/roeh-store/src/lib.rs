@@ -158,6 +158,32 @@ impl Store {
     async fn open_postgres(url: &str, settings: &PoolSettings) -> Result<Store> {
         let opts = AnyConnectOptions::from_str(url)
             .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, "bad database URL", e))?;
+        // One plain connection first, so a server that refuses, cannot be reached or refuses
+        // the password is named at once, rather than as the pool's "timed out" after its
+        // acquire timeout.
+        match tokio::time::timeout(
+            settings.acquire_timeout,
+            <sqlx::AnyConnection as sqlx::Connection>::connect_with(&opts),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "opening database: the server did not answer within {} s",
+                        settings.acquire_timeout.as_secs()
+                    ),
+                ));
+            }
+            Ok(Err(e)) => {
+                let what = format!("opening database: {e}");
+                return Err(Error::with_source(ErrorKind::Unavailable, what, e));
+            }
+            Ok(Ok(c)) => {
+                let _ = sqlx::Connection::close(c).await;
+            }
+        }
         let ms = |d: Duration| format!("{}ms", d.as_millis());
         let (statement, idle) = (
             ms(settings.statement_timeout),

@@ -109,6 +109,20 @@ pub(crate) fn next_segment(
 }
 
 #[tokio::test]
+async fn an_unreachable_postgresql_server_is_a_clear_error_at_once() {
+    // Nothing listens on port 1 of loopback: the connection is refused.
+    let e = Store::open("postgres://roeh@127.0.0.1:1/roeh")
+        .await
+        .err()
+        .expect("nothing listens there");
+    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    let text = format!("{e}");
+    assert!(text.contains("opening database"), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert!(!text.contains("timed out"), "{text}");
+}
+
+#[tokio::test]
 async fn a_database_from_a_newer_roeh_is_refused_by_name_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("newer.db");
