@@ -144,6 +144,60 @@ test('the weekly chart of an operation and its phases as runs', () => {
     ['after', 3, 3],
   ]);
   assert.deepEqual(s.phaseRuns([]), []);
+  // Against nine comparison hotspots, the comparison is the average hotspot's.
+  const avg = s.effectChart(
+    weeks.map((w) => ({ ...w, comparison_incidents: w.comparison_incidents * 9 })),
+    9,
+  );
+  assert.deepEqual(avg.comparison, [4, 5, 5, 4]);
+  assert.deepEqual(avg.target, [5, 6, 2, 3]);
+});
+
+test('per-member averages round to one decimal and keep gaps', () => {
+  assert.deepEqual(s.averageSeries([150, 10, null, 0], 9), [16.7, 1.1, null, 0]);
+  assert.deepEqual(s.averageSeries([3, null], 0), [null, null]);
+});
+
+test('the trend splits into total, hotspots and imported series', () => {
+  const c = {
+    periods: ['a', 'b'],
+    lines: [
+      { kind: 'total', name: '', values: [2000, 1800] },
+      { kind: 'hotspot', name: 'H1', values: [40, 50] },
+      { kind: 'hotspot', name: 'H2', values: [200, 250] },
+      { kind: 'external', name: 'D1', source: 'police', category: 'x', values: [7, null] },
+    ],
+  };
+  const p = s.splitChart(c);
+  assert.deepEqual(p.total.periods, ['a', 'b']);
+  assert.deepEqual(p.total.lines.map((l) => l.kind), ['total']);
+  assert.deepEqual(p.hotspots.lines.map((l) => l.name), ['H1', 'H2']);
+  assert.deepEqual(p.external.lines.map((l) => l.name), ['D1']);
+  assert.deepEqual(s.splitChart({ periods: [], lines: [] }).external.lines, []);
+});
+
+test('ISO weeks and the last full one', () => {
+  const d = (x) => new Date(`${x}T12:00:00Z`);
+  assert.equal(s.isoWeek(d('2026-12-07')), '2026-W50'); // a Monday
+  assert.equal(s.isoWeek(d('2026-12-06')), '2026-W49'); // a Sunday
+  assert.equal(s.isoWeek(d('2027-01-01')), '2026-W53'); // 2026 has 53 weeks
+  assert.equal(s.isoWeek(d('2025-12-29')), '2026-W01');
+  assert.equal(s.isoWeek(d('2021-01-03')), '2020-W53');
+  assert.equal(s.lastFullWeek(d('2026-12-07')), '2026-W49');
+  assert.equal(s.lastFullWeek(d('2026-12-13')), '2026-W49');
+  assert.equal(s.lastFullWeek(d('2026-01-05')), '2026-W01');
+  assert.equal(s.lastFullWeek(d('2026-01-04')), '2025-W52');
+  assert.ok(s.weekOk('2026-W49'));
+  assert.ok(!s.weekOk('2026-W54'));
+  assert.ok(!s.weekOk('2026-W00'));
+  assert.ok(!s.weekOk(''));
+});
+
+test('the weekly report paths', () => {
+  assert.equal(s.weeklyReportPath('2026-W49', 'he', 'pdf'), '/api/reports/weekly?week=2026-W49&lang=he&format=pdf');
+  assert.equal(s.weeklyReportPath('2026-W49', 'en', 'csv'), '/api/reports/weekly?week=2026-W49&lang=en&format=csv');
+  assert.equal(s.reportFilePath('weekly-2026-W48-he.pdf'), '/api/reports/files/weekly-2026-W48-he.pdf');
+  assert.equal(s.reportFilePath('a b/c'), '/api/reports/files/a%20b%2Fc');
 });
 
 test('the operation form: what it lacks, and the body it sends', () => {

@@ -414,15 +414,82 @@ export function plotData(c: Chart): [number[], ...(number | null)[][]] {
   return [c.periods.map((_, i) => i), ...c.lines.map((l) => l.values)];
 }
 
-/** The weekly chart of an operation: the target's and the comparison's counts per week, and
- * each week's phase. */
-export function effectChart(weeks: readonly EffectWeek[]): { periods: string[]; phases: Phase[]; target: number[]; comparison: number[] } {
+/** The trend chart split by what its lines count, each part with its own scale: the total, the
+ * hotspots, and the imported series (the periods are the same in all three). */
+export function splitChart(c: Chart): { total: Chart; hotspots: Chart; external: Chart } {
+  const of = (kind: Line['kind']): Chart => ({ periods: c.periods, lines: c.lines.filter((l) => l.kind === kind) });
+  return { total: of('total'), hotspots: of('hotspot'), external: of('external') };
+}
+
+/** Per-member averages of summed counts: each value divided by `members`, to one decimal
+ * (null where there is no value; all null when there are no members). */
+export function averageSeries(values: readonly (number | null)[], members: number): (number | null)[] {
+  return values.map((v) => (v === null || !(members > 0) ? null : Math.round((v / members) * 10) / 10));
+}
+
+/** The weekly chart of an operation: the target's counts per week, the comparison's as the
+ * average comparison hotspot (its sum over `comparisonHotspots`; null without any), and each
+ * week's phase. */
+export function effectChart(
+  weeks: readonly EffectWeek[],
+  comparisonHotspots = 1,
+): { periods: string[]; phases: Phase[]; target: number[]; comparison: (number | null)[] } {
   return {
     periods: weeks.map((w) => w.first_day),
     phases: weeks.map((w) => w.phase),
     target: weeks.map((w) => w.incidents),
-    comparison: weeks.map((w) => w.comparison_incidents),
+    comparison: averageSeries(
+      weeks.map((w) => w.comparison_incidents),
+      comparisonHotspots,
+    ),
   };
+}
+
+// ----- the weekly report -----
+
+/** The ISO week of a calendar date (its UTC fields), as `<input type="week">` writes it:
+ * `2026-W49`. */
+export function isoWeek(d: Date): string {
+  const day = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+  const weekday = (day.getUTCDay() + 6) % 7; // Monday 0 … Sunday 6
+  // The week's Thursday decides its year.
+  const thursday = new Date(day.getTime() + (3 - weekday) * 86_400_000);
+  const year = thursday.getUTCFullYear();
+  const jan1 = Date.UTC(year, 0, 1);
+  const week = Math.floor((thursday.getTime() - jan1) / (7 * 86_400_000)) + 1;
+  return `${year}-W${pad2(week)}`;
+}
+
+/** The last full ISO week before the one `d` lies in. */
+export function lastFullWeek(d: Date): string {
+  return isoWeek(new Date(d.getTime() - 7 * 86_400_000));
+}
+
+/** Whether `s` is an ISO week (`2026-W49`, weeks 01 to 53). */
+export function weekOk(s: string): boolean {
+  const m = /^(\d{4})-W(\d{2})$/.exec(s);
+  return m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 53;
+}
+
+export const REPORT_LANGS = ['he', 'en'] as const;
+export const REPORT_FORMATS = ['pdf', 'csv'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/** `GET /api/reports/weekly` of one week, language and format. */
+export function weeklyReportPath(week: string, lang: string, format: ReportFormat): string {
+  return `/api/reports/weekly?${query({ week, lang, format })}`;
+}
+
+/** A report made automatically (`GET /api/reports`). */
+export interface ReportFile {
+  name: string;
+  week: string;
+  bytes: number;
+}
+
+/** The download of a made report. */
+export function reportFilePath(name: string): string {
+  return `/api/reports/files/${encodeURIComponent(name)}`;
 }
 
 /** The runs of consecutive weeks in one phase: `[phase, first index, last index]`. */

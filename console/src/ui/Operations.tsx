@@ -371,10 +371,11 @@ function Ratio({ what, r }: { what: MessageKey; r: RateRatio | null }) {
 function WeekChart({ e }: { e: Effect }) {
   const l = lang.value;
   const data = useMemo(() => {
-    const c = effectChart(e.weeks);
-    const lines: PlotLine[] = [{ label: t.value('ops.chart.target'), values: c.target, colour: '#eef2f6' }];
+    // The comparison as its average hotspot, so that it shares the target's scale.
+    const c = effectChart(e.weeks, e.operation.comparison.length);
+    const lines: PlotLine[] = [{ label: t.value('ops.chart.target'), values: c.target, colour: '#eef2f6', bold: true }];
     if (e.operation.comparison.length > 0) {
-      lines.push({ label: t.value('ops.chart.comparison'), values: c.comparison, dashed: true, colour: '#ffc107' });
+      lines.push({ label: t.value('ops.chart.comparisonAverage'), values: c.comparison, dashed: true, colour: '#ffc107' });
     }
     const shade = phaseRuns(c.phases).flatMap(([p, a, b]) => {
       const fill = SHADE[p];

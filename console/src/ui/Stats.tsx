@@ -36,6 +36,12 @@ import {
   gridMax,
   heatClass,
   importPath,
+  lastFullWeek,
+  parseDate,
+  REPORT_FORMATS,
+  REPORT_LANGS,
+  type ReportFile,
+  reportFilePath,
   type ImportView,
   type IncidentStats,
   incidentsPath,
@@ -46,8 +52,11 @@ import {
   type ResponseTimes,
   responseTimesPath,
   SOURCES,
+  splitChart,
   type StatsQuery,
   trendChart,
+  weeklyReportPath,
+  weekOk,
 } from '../lib/stats';
 import { fieldsOf } from '../lib/zone';
 import { cameraLabel, hotspotLabel } from '../labels';
@@ -118,6 +127,8 @@ export interface PlotLine {
   values: (number | null)[];
   dashed?: boolean;
   colour?: string;
+  /** A thicker line (the chart's main one). */
+  bold?: boolean;
 }
 
 /** A uPlot chart of `lines` over `periods` (x: the period's index, labelled by the period),
@@ -157,7 +168,7 @@ export function Plot(props: {
         ...props.lines.map((l, i) => ({
           label: l.label,
           stroke: l.colour ?? COLOURS[i % COLOURS.length] ?? '#eef2f6',
-          width: i === 0 ? 3 : 2,
+          width: l.bold ? 3 : 2,
           spanGaps: false,
           points: { show: periods.length <= 60 },
           ...(l.dashed ? { dash: [8, 5] } : {}),
@@ -192,12 +203,16 @@ export function Plot(props: {
   return <div ref={box} class="plot" dir="ltr" role="img" aria-label={props.label} />;
 }
 
-/** The trend chart's lines in words. */
+/** The trend chart's lines in words; each hotspot keeps its colour whichever part it is drawn in. */
 function trendLines(c: Chart): PlotLine[] {
   let ext = 0;
+  let spot = 0;
   return c.lines.map((l) => {
-    if (l.kind === 'total') return { label: t.value('stats.trend.total'), values: l.values };
-    if (l.kind === 'hotspot') return { label: l.name, values: l.values };
+    if (l.kind === 'total') return { label: t.value('stats.trend.total'), values: l.values, colour: COLOURS[0] as string, bold: true };
+    if (l.kind === 'hotspot') {
+      const colour = COLOURS[1 + (spot++ % (COLOURS.length - 1))] as string;
+      return { label: l.name, values: l.values, colour };
+    }
     const colour = EXTERNAL_COLOURS[ext++ % EXTERNAL_COLOURS.length] as string;
     return {
       label: t.value('stats.trend.external', {
@@ -491,6 +506,7 @@ export function StatsPage() {
 
       <AlertTables alerts={alerts} />
       <ResponseTable times={times} />
+      <WeeklyReport />
       <Imports onImported={reloadExternal} />
     </main>
   );
@@ -521,9 +537,16 @@ function Totals({ inc, alerts }: { inc: Loaded<IncidentStats>; alerts: Loaded<Al
 function TrendSection({ inc, external }: { inc: IncidentStats; external: Loaded<ExternalStats> }) {
   const ext = external && typeof external === 'object' ? external : null;
   const l = lang.value;
-  const chart = useMemo(() => {
-    const c = trendChart(inc, ext);
-    return { periods: c.periods, lines: trendLines(c) };
+  // Three charts, each on its own scale: the total (hundreds to thousands) would flatten the
+  // hotspots (tens) and the imported series if they shared one.
+  const parts = useMemo(() => {
+    const p = splitChart(trendChart(inc, ext));
+    return {
+      periods: p.total.periods,
+      total: trendLines(p.total),
+      hotspots: trendLines(p.hotspots),
+      external: trendLines(p.external),
+    };
   }, [inc, ext, l]);
   return (
     <section class="card stats-card" aria-labelledby="stats-trend-title">
@@ -531,7 +554,39 @@ function TrendSection({ inc, external }: { inc: IncidentStats; external: Loaded<
       {inc.trend.periods.length === 0 ? (
         <p class="muted">{t.value('stats.nothing')}</p>
       ) : (
-        <Plot label={t.value('stats.trend.title')} xLabel={t.value('stats.period')} periods={chart.periods} lines={chart.lines} />
+        <>
+          <h3 class="trend-part">{t.value('stats.trend.totalTitle')}</h3>
+          <Plot
+            label={t.value('stats.trend.totalTitle')}
+            xLabel={t.value('stats.period')}
+            periods={parts.periods}
+            lines={parts.total}
+            height={180}
+          />
+          {parts.hotspots.length > 0 && (
+            <>
+              <h3 class="trend-part">{t.value('stats.trend.hotspotsTitle')}</h3>
+              <Plot
+                label={t.value('stats.trend.hotspotsTitle')}
+                xLabel={t.value('stats.period')}
+                periods={parts.periods}
+                lines={parts.hotspots}
+              />
+            </>
+          )}
+          {parts.external.length > 0 && (
+            <>
+              <h3 class="trend-part">{t.value('stats.trend.externalTitle')}</h3>
+              <Plot
+                label={t.value('stats.trend.externalTitle')}
+                xLabel={t.value('stats.period')}
+                periods={parts.periods}
+                lines={parts.external}
+                height={240}
+              />
+            </>
+          )}
+        </>
       )}
       {typeof external === 'string' && <ErrorText message={external} />}
       {ext && ext.series.length === 0 && <p class="hint">{t.value('stats.trend.noExternal')}</p>}
@@ -785,6 +840,81 @@ function Imports({ onImported }: { onImported: () => void }) {
               ))}
             </tbody>
           </table>
+        ))}
+    </section>
+  );
+}
+
+const REPORT_LANG_KEYS: Record<string, MessageKey> = {
+  he: 'stats.report.lang.he',
+  en: 'stats.report.lang.en',
+};
+
+const REPORT_FORMAT_KEYS: Record<string, MessageKey> = {
+  pdf: 'stats.report.pdf',
+  csv: 'stats.report.csv',
+};
+
+/** The weekly report of a picked week and language (PDF or CSV), and the reports made each week.
+ * The console signs in with a cookie session, so plain download links carry it. */
+function WeeklyReport() {
+  const [week, setWeek] = useState(() => lastFullWeek(parseDate(today()) ?? new Date()));
+  const [reportLang, setReportLang] = useState<string>(() => (lang.value === 'en' ? 'en' : 'he'));
+  const [made, setMade] = useState<Loaded<ReportFile[]>>(null);
+  useEffect(() => {
+    void ask<ReportFile[]>('GET', '/api/reports').then((r) => setMade(result(r)));
+  }, []);
+  const ok = weekOk(week);
+  return (
+    <section class="card stats-card stats-report" aria-labelledby="stats-report-title">
+      <h2 id="stats-report-title">{t.value('stats.report.title')}</h2>
+      <p class="hint">{t.value('stats.report.hint')}</p>
+      <div class="field-row">
+        <Field id="stats-report-week" label={t.value('stats.report.week')} error={ok ? null : t.value('stats.report.badWeek')}>
+          {(a) => <input {...a} type="week" value={week} onInput={(e) => setWeek((e.currentTarget as HTMLInputElement).value)} />}
+        </Field>
+        <Field id="stats-report-lang" label={t.value('stats.report.lang')} error={null}>
+          {(a) => (
+            <select {...a} value={reportLang} onChange={(e) => setReportLang((e.currentTarget as HTMLSelectElement).value)}>
+              {REPORT_LANGS.map((l) => (
+                <option key={l} value={l}>
+                  {t.value(REPORT_LANG_KEYS[l] as MessageKey)}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      </div>
+      {ok && (
+        <p class="stats-report-links">
+          {REPORT_FORMATS.map((f) => (
+            <a
+              key={f}
+              id={`stats-report-${f}`}
+              class="btn"
+              href={weeklyReportPath(week, reportLang, f)}
+              download={`weekly-${week}-${reportLang}.${f}`}
+            >
+              {t.value(REPORT_FORMAT_KEYS[f] as MessageKey)}
+            </a>
+          ))}
+        </p>
+      )}
+      <h3>{t.value('stats.report.made')}</h3>
+      {typeof made === 'string' && <ErrorText message={made} />}
+      {Array.isArray(made) &&
+        (made.length === 0 ? (
+          <p class="muted">{t.value('stats.report.none')}</p>
+        ) : (
+          <ul class="stats-report-files">
+            {made.map((r) => (
+              <li key={r.name}>
+                <a href={reportFilePath(r.name)} download={r.name}>
+                  <bdi>{t.value('stats.report.file', { name: r.name, size: Math.max(1, Math.round(r.bytes / 1024)) })}</bdi>
+                </a>
+              </li>
+            ))}
+          </ul>
         ))}
     </section>
   );

@@ -124,8 +124,8 @@ fn set_field(b: &Browser, id: &str, value: &str, event: &str) {
 }
 
 /// Opens the dashboard, asks for the seeded year by month and waits until the heat grid and the
-/// trend chart of that answer are drawn, the trend with `lines` lines (its legend has the
-/// period's row too).
+/// trend charts of that answer are drawn, with `lines` lines in all (each chart's legend has a
+/// period row besides).
 fn show_year(b: &Browser, lines: usize) {
     b.js("location.hash = '#/stats'; return true");
     b.until(
@@ -152,8 +152,8 @@ fn show_year(b: &Browser, lines: usize) {
     b.until(
         &format!("the trend's {lines} lines"),
         &format!(
-            "return document.querySelectorAll('.plot .u-legend tr.u-series').length === {}",
-            lines + 1
+            "return document.querySelectorAll('.plot .u-legend tr.u-series:not(:first-child)').length === {}",
+            lines
         ),
     );
 }
@@ -174,7 +174,7 @@ fn dashboard(b: &Browser) -> Value {
             cell_left: rows[0].querySelector('td').getBoundingClientRect().left, \
             canvases: document.querySelectorAll('.plot canvas').length, \
             plot_dir: document.querySelector('.plot').getAttribute('dir'), \
-            legend: [...document.querySelectorAll('.plot .u-legend tr.u-series .u-label')] \
+            legend: [...document.querySelectorAll('.plot .u-legend tr.u-series:not(:first-child) .u-label')] \
               .map(l => l.textContent) \
           }")
 }
@@ -221,8 +221,8 @@ fn check_dashboard(page: &Value, inc: &Value, external: &Value, police: &str) {
     assert_eq!(series.len(), 3, "{external}");
     assert_eq!(
         legend.len(),
-        2 + inc["trend"]["by_hotspot"].as_array().unwrap().len() + series.len(),
-        "the period, the total, each hotspot and each police series: {legend:?}"
+        1 + inc["trend"]["by_hotspot"].as_array().unwrap().len() + series.len(),
+        "the total, each hotspot and each police series (each chart's period row aside): {legend:?}"
     );
     for district in DISTRICTS {
         assert!(
@@ -305,6 +305,19 @@ fn the_dashboard_draws_the_heat_grid_and_trends_of_a_seeded_year_in_hebrew_and_e
     show_year(&b, lines);
     let page = dashboard(&b);
     check_dashboard(&page, &inc, &external, "משטרה");
+    // The weekly report card offers the week's PDF and CSV from the report route.
+    let links = b.js(
+        "return [document.querySelector('a#stats-report-pdf')?.getAttribute('href'), \
+                 document.querySelector('a#stats-report-csv')?.getAttribute('href')]",
+    );
+    let (pdf, csv) = (links[0].as_str().unwrap(), links[1].as_str().unwrap());
+    assert!(
+        pdf.starts_with("/api/reports/weekly?")
+            && pdf.contains("week=")
+            && pdf.contains("format=pdf"),
+        "{pdf}"
+    );
+    assert!(csv.contains("format=csv"), "{csv}");
     assert!(
         page["day_left"].as_f64().unwrap() > page["cell_left"].as_f64().unwrap(),
         "in Hebrew the weekdays stand on the right of the heat grid: {page}"
