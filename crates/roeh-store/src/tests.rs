@@ -111,10 +111,9 @@ pub(crate) fn next_segment(
 #[tokio::test]
 async fn an_unreachable_postgresql_server_is_a_clear_error_at_once() {
     // Nothing listens on port 1 of loopback: the connection is refused.
-    let e = Store::open("postgres://roeh@127.0.0.1:1/roeh")
-        .await
-        .err()
-        .expect("nothing listens there");
+    let Err(e) = Store::open("postgres://roeh@127.0.0.1:1/roeh").await else {
+        panic!("nothing listens there");
+    };
     assert_eq!(e.kind(), ErrorKind::Unavailable);
     let text = format!("{e}");
     assert!(text.contains("opening database"), "{text}");
