@@ -31,6 +31,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use roeh_auth::{Principal, Scope};
+use roeh_report::csv_field;
 use roeh_stats::local::{Interval, Localizer, Tally, bucket_secs};
 use roeh_stats::operation::{Effect, EffectCounter, Operation, OperationDoc};
 use roeh_stats::{Range, anon, external};
@@ -1190,21 +1191,6 @@ pub(crate) async fn public(
         rows,
     })
     .into_response())
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-` or
-/// `@` is prefixed with `'` so a spreadsheet never reads a name as a formula.
-pub(crate) fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 #[cfg(test)]

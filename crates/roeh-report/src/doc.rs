@@ -407,7 +407,9 @@ pub fn markup(w: &Weekly) -> String {
     s
 }
 
-fn csv_field(s: &str) -> String {
+/// A CSV field, quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-` or
+/// `@` is prefixed with `'` so a spreadsheet never reads a name as a formula.
+pub fn csv_field(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@']) {
         format!("'{s}")
     } else {

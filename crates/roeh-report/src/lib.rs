@@ -17,7 +17,7 @@
 mod doc;
 mod world;
 
-pub use doc::{Lang, Weekly, WeeklyRow, csv, markup};
+pub use doc::{Lang, Weekly, WeeklyRow, csv, csv_field, markup};
 
 /// What went wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
