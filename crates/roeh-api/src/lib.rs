@@ -54,6 +54,9 @@ use std::sync::Arc;
 
 /// Largest request body accepted, bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Cap of a text file a route takes as its body (a CSV of counts from another source: years of
+/// weekly counts for a city's districts), bytes.
+pub const MAX_TEXT_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// What the API needs from the running recorder: start and stop cameras, read their health.
 /// The pipeline implements it; the API never sees channels or tasks.

@@ -247,9 +247,13 @@ impl Entry {
         self
     }
 
-    /// The request body where the handler reads a text file of `media` (`what`: for people).
+    /// The request body where the handler reads a text file of `media` (`what`: for people),
+    /// up to [`crate::MAX_TEXT_BODY_BYTES`] rather than the JSON bodies' cap.
     fn reads_text(mut self, media: &'static str, what: &'static str) -> Self {
         self.route.inputs.body = Some(Body::Text { media, what });
+        self.handler = self.handler.layer(axum::extract::DefaultBodyLimit::max(
+            crate::MAX_TEXT_BODY_BYTES,
+        ));
         self
     }
 }

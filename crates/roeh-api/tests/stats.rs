@@ -533,6 +533,34 @@ async fn police_counts_of_three_districts_import_and_a_bad_file_imports_nothing(
         .await;
     assert_eq!(s, 400, "{v}");
 
+    // A city's daily counts for two years (more than the 64 KiB cap of JSON bodies) import
+    // whole; a file past the cap of text bodies is refused with 413 and imports nothing.
+    let mut daily = String::from("area,period_start,period_end,category,count\n");
+    let mut d = NaiveDate::from_ymd_opt(2028, 1, 1).unwrap();
+    for _ in 0..730 {
+        for district in ["North", "Harbour", "Old town"] {
+            daily.push_str(&format!("{district},{d},{d},calls,{}\n", d.ordinal() % 9));
+        }
+        d = d.succ_opt().unwrap();
+    }
+    assert!(daily.len() > roeh_api::MAX_BODY_BYTES, "{}", daily.len());
+    let (s, v) = e
+        .post_csv(
+            &e.admin,
+            "/api/stats/imports?source=city&file_name=city-daily.csv",
+            &daily,
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["rows"], 2190);
+    let huge = daily.repeat(roeh_api::MAX_TEXT_BODY_BYTES / daily.len() + 1);
+    let (s, v) = e
+        .post_csv(&e.admin, "/api/stats/imports?source=city", &huge)
+        .await;
+    assert_eq!(s, 413, "{v}");
+    let (_, list) = e.get(&e.admin, "/api/stats/imports").await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+
     // A supervisor of one hotspot sees no district's counts.
     let sup =
         support::user_token(&e.store, "sup", Role::Supervisor, Scope::hotspots([ids[0]])).await;
