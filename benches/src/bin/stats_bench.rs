@@ -6,6 +6,8 @@
 //! - `incidents/year/month`: `GET /api/stats/incidents` for the whole year by month;
 //! - `incidents/12w/week`: the same for the dashboard's default twelve weeks;
 //! - `incidents/12w/hotspot`: twelve weeks of one hotspot;
+//! - `incidents/12w/live`: thirteen weeks up to today, with an incident arriving before each
+//!   query (so the statistics first rebuild that day's tallies, as on a live site);
 //! - `alerts/12w/week`: `GET /api/stats/alerts` for twelve weeks;
 //! - `effect`: `GET /api/operations/{id}/effect` of a two-month night operation;
 //! - `weekly/figures`: the figures of one week's report; `weekly/pdf`: one week's report
@@ -80,6 +82,7 @@ fn api(e: roeh_api::ApiError) -> anyhow::Error {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    println!("{}", roeh_benches::machine());
     let databases: &[&str] = match args.database.as_str() {
         "sqlite" => &["sqlite"],
         "postgres" => &["postgres"],
@@ -165,6 +168,14 @@ async fn run(args: &Args, h: &History, database: &str) -> Result<()> {
     };
     store.insert_operation(&op).await?;
     let runs = args.runs;
+    let t = Instant::now();
+    roeh_api::stats::incident_stats(&src, &all, &q("2026-11-30", "2026-11-30", "day", None))
+        .await
+        .map_err(api)?;
+    println!(
+        "tallies built in {:.1} s (once, by the first statistics query after loading)",
+        t.elapsed().as_secs_f64()
+    );
     let hs = Some(h.hotspots[3].to_string());
     time("incidents/year/month", runs, || {
         let (src, all) = (&src, &all);
@@ -197,6 +208,30 @@ async fn run(args: &Args, h: &History, database: &str) -> Result<()> {
         let (src, all) = (&src, &all);
         async move {
             roeh_api::stats::alert_stats(src, all, &q("2026-09-07", "2026-11-29", "week", None))
+                .await
+                .map_err(api)
+        }
+    })
+    .await?;
+    // A live site: an incident arrives before every query, so its day is rebuilt first.
+    let mut seq = 0u128;
+    time("incidents/12w/live", runs, || {
+        let (src, all, store) = (&src, &all, &store);
+        seq += 1;
+        let one = HistoryIncident {
+            id: uuid::Uuid::from_u128(0xface_0000 + seq),
+            rule: uuid::Uuid::from_u128(0x700),
+            camera: CameraId(h.cameras[0][0]),
+            hotspot: h.hotspots[0],
+            kind: "violence".into(),
+            severity: "high".into(),
+            opened_at: WallTime(src.now.0 - 3_600_000_000),
+            model_id: "yolo".into(),
+            alert: Some((uuid::Uuid::from_u128(0xbeef_0000 + seq), "new".into())),
+        };
+        async move {
+            store.insert_history(&[one]).await?;
+            roeh_api::stats::incident_stats(src, all, &q("2026-09-07", "2026-12-06", "week", None))
                 .await
                 .map_err(api)
         }

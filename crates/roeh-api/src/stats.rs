@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use roeh_auth::{Principal, Scope};
 use roeh_report::csv_field;
-use roeh_stats::local::{Interval, Localizer, Tally, bucket_secs};
+use roeh_stats::local::{Interval, Localizer, Tally, bucket_secs, date_of_day, day_number};
 use roeh_stats::operation::{Effect, EffectCounter, Operation, OperationDoc};
 use roeh_stats::{Range, anon, external};
 use roeh_store::{CountRow, ImportRow, OperationRow, StatsFilter};
@@ -141,6 +141,44 @@ fn site_zone(src: &Source, asked: Option<&str>) -> Result<Tz, ApiError> {
         Some(z) => Ok(roeh_stats::zone(z)?),
         None => Ok(src.zone),
     }
+}
+
+/// The site's local days, as the store's tallies count them.
+struct SiteDays(Tz);
+
+impl roeh_store::LocalDays for SiteDays {
+    fn zone(&self) -> &str {
+        self.0.name()
+    }
+
+    fn local(&self, t: roeh_domain::WallTime) -> (i64, usize) {
+        let l = roeh_stats::local::local_of(self.0, t);
+        (day_number(l.date), l.hour as usize)
+    }
+
+    fn day_start(&self, day: i64) -> roeh_domain::WallTime {
+        roeh_stats::day_start(self.0, date_of_day(day))
+    }
+}
+
+/// Brings the store's tallies up to date in the site's zone.
+async fn refresh_tallies(src: &Source) -> Result<(), ApiError> {
+    src.store.refresh_tallies(&SiteDays(src.zone)).await?;
+    Ok(())
+}
+
+/// The local day numbers `[first, after)` of `c`'s range when the tallies answer it: a range
+/// of whole local days in the site's zone. Other ranges (instants, another zone) are counted
+/// from the incidents themselves, to the same figures.
+fn tallied_days(src: &Source, c: &Ctx) -> Option<(i64, i64)> {
+    if c.tz != src.zone {
+        return None;
+    }
+    let (first, last) = c.range.local_days(c.tz);
+    let after = last.succ_opt()?;
+    (roeh_stats::day_start(c.tz, first) == c.range.from
+        && roeh_stats::day_start(c.tz, after) == c.range.to)
+        .then(|| (day_number(first), day_number(after)))
 }
 
 fn uuid_param(name: &str, v: &str) -> Result<Uuid, ApiError> {
@@ -375,6 +413,45 @@ impl Series {
         Series { total, per }
     }
 
+    /// From the tallies: counts per local day and hotspot, and per weekday and hotspot by
+    /// local hour (`day` holding the weekday, Monday 0).
+    fn from_tallies(
+        c: &Ctx,
+        days: &[roeh_store::AlertTally],
+        weekdays: &[roeh_store::DayHours],
+    ) -> Series {
+        let mut s = Series::from_alert_days(c, days);
+        for r in weekdays {
+            let Some(wd) = usize::try_from(r.day).ok().filter(|d| *d < 7) else {
+                continue;
+            };
+            let per = s
+                .per
+                .entry(r.hotspot)
+                .or_insert_with(|| Tally::new(&c.range, c.tz, c.interval));
+            for (h, &n) in r.hours.iter().enumerate() {
+                s.total.grid[wd][h] += n;
+                per.grid[wd][h] += n;
+            }
+        }
+        s
+    }
+
+    /// From counts per local day and hotspot (no hours): alerts, or incidents where no grid is
+    /// shown.
+    fn from_alert_days(c: &Ctx, rows: &[roeh_store::AlertTally]) -> Series {
+        let mut total = Tally::new(&c.range, c.tz, c.interval);
+        let mut per: BTreeMap<Uuid, Tally> = BTreeMap::new();
+        for r in rows {
+            let date = date_of_day(r.day);
+            total.add_day(date, r.count);
+            per.entry(r.hotspot)
+                .or_insert_with(|| Tally::new(&c.range, c.tz, c.interval))
+                .add_day(date, r.count);
+        }
+        Series { total, per }
+    }
+
     fn by_hotspot(&self, places: &HashMap<Uuid, Place>) -> Vec<HotspotCount> {
         let mut v: Vec<HotspotCount> = self
             .per
@@ -451,13 +528,6 @@ pub async fn incident_stats(
     q: &StatsQuery,
 ) -> Result<IncidentStats, ApiError> {
     let c = ctx(src, scope, q).await?;
-    let buckets = src
-        .store
-        .incident_buckets(&c.filter, bucket_secs(c.tz, &c.range))
-        .await?;
-    let groups = src.store.incident_groups(&c.filter).await?;
-    let series = Series::build(&c, &buckets);
-    let cameras = camera_names(src).await?;
     let (mut kind, mut severity, mut outcome, mut source) = (
         BTreeMap::new(),
         BTreeMap::new(),
@@ -465,15 +535,50 @@ pub async fn incident_stats(
         BTreeMap::new(),
     );
     let mut per_camera: BTreeMap<Uuid, u64> = BTreeMap::new();
-    for g in &groups {
-        *kind.entry(g.kind.clone()).or_default() += g.count;
-        *severity.entry(g.severity.clone()).or_default() += g.count;
-        *outcome
-            .entry(outcome_of(&g.outcome).to_string())
-            .or_default() += g.count;
-        *source.entry(g.source.clone()).or_default() += g.count;
-        *per_camera.entry(g.camera).or_default() += g.count;
-    }
+    let add = |map: &mut BTreeMap<String, u64>, key: &str, n: u64| {
+        if n > 0 {
+            *map.entry(key.to_string()).or_default() += n;
+        }
+    };
+    let series = match tallied_days(src, &c) {
+        Some(days) => {
+            refresh_tallies(src).await?;
+            let totals = src.store.tally_day_totals(&c.filter, days).await?;
+            let weekdays = src.store.tally_weekday_hours(&c.filter, days).await?;
+            for g in src.store.tally_groups(&c.filter, days).await? {
+                add(&mut kind, &g.kind, g.count);
+                for (s, n) in roeh_store::SEVERITIES.iter().zip(g.severity) {
+                    add(&mut severity, s, n);
+                }
+                for (o, n) in roeh_store::OUTCOMES.iter().zip(g.outcome) {
+                    add(&mut outcome, o, n);
+                }
+                add(&mut source, "operator", g.by_operator);
+                add(
+                    &mut source,
+                    "detected",
+                    g.count - g.by_operator.min(g.count),
+                );
+                *per_camera.entry(g.camera).or_default() += g.count;
+            }
+            Series::from_tallies(&c, &totals, &weekdays)
+        }
+        None => {
+            let buckets = src
+                .store
+                .incident_buckets(&c.filter, bucket_secs(c.tz, &c.range))
+                .await?;
+            for g in &src.store.incident_groups(&c.filter).await? {
+                add(&mut kind, &g.kind, g.count);
+                add(&mut severity, &g.severity, g.count);
+                add(&mut outcome, outcome_of(&g.outcome), g.count);
+                add(&mut source, &g.source, g.count);
+                *per_camera.entry(g.camera).or_default() += g.count;
+            }
+            Series::build(&c, &buckets)
+        }
+    };
+    let cameras = camera_names(src).await?;
     let mut by_camera: Vec<CameraCount> = per_camera
         .into_iter()
         .map(|(camera, count)| CameraCount {
@@ -581,27 +686,44 @@ pub async fn alert_stats(
         ));
     }
     let c = ctx(src, scope, q).await?;
-    let buckets = src
-        .store
-        .alert_buckets(&c.filter, bucket_secs(c.tz, &c.range))
-        .await?;
-    let groups = src.store.alert_groups(&c.filter).await?;
-    let series = Series::build(&c, &buckets);
     let (mut outcome, mut severity) = (BTreeMap::new(), BTreeMap::new());
-    for g in &groups {
-        *outcome.entry(outcome_of(&g.state).to_string()).or_default() += g.count;
-        *severity.entry(g.severity.clone()).or_default() += g.count;
-    }
-    let cameras = camera_names(src).await?;
     let mut prec: BTreeMap<(Uuid, Uuid, String), (u64, u64)> = BTreeMap::new();
-    for p in src.store.precision_groups(&c.filter).await? {
-        let e = prec.entry((p.rule, p.camera, p.kind)).or_default();
-        if p.outcome == "false_alarm" {
-            e.1 += p.count;
-        } else {
-            e.0 += p.count;
+    let series = match tallied_days(src, &c) {
+        Some(days) => {
+            refresh_tallies(src).await?;
+            let rows = src.store.tally_alert_days(&c.filter, days).await?;
+            for g in src.store.tally_alert_groups(&c.filter, days).await? {
+                *outcome.entry(outcome_of(&g.state).to_string()).or_default() += g.count;
+                *severity.entry(g.severity.clone()).or_default() += g.count;
+            }
+            for p in src.store.tally_precision(&c.filter, days).await? {
+                let e = prec.entry((p.rule, p.camera, p.kind)).or_default();
+                e.0 += p.resolved + p.escalated;
+                e.1 += p.false_alarm;
+            }
+            Series::from_alert_days(&c, &rows)
         }
-    }
+        None => {
+            let buckets = src
+                .store
+                .alert_buckets(&c.filter, bucket_secs(c.tz, &c.range))
+                .await?;
+            for g in &src.store.alert_groups(&c.filter).await? {
+                *outcome.entry(outcome_of(&g.state).to_string()).or_default() += g.count;
+                *severity.entry(g.severity.clone()).or_default() += g.count;
+            }
+            for p in src.store.precision_groups(&c.filter).await? {
+                let e = prec.entry((p.rule, p.camera, p.kind)).or_default();
+                if p.outcome == "false_alarm" {
+                    e.1 += p.count;
+                } else {
+                    e.0 += p.count;
+                }
+            }
+            Series::build(&c, &buckets)
+        }
+    };
+    let cameras = camera_names(src).await?;
     let precision = prec
         .into_iter()
         .map(|((rule, camera, kind), (ok, fa))| PrecisionRow {
@@ -1047,8 +1169,20 @@ pub async fn operation_effect(
             .chain(op.comparison.iter())
             .copied()
             .collect();
-        for m in src.store.incident_minutes(from, to, &hotspots).await? {
-            counter.add(m.hotspot, &m.kind, m.at, m.count);
+        if tz == src.zone && op.on_whole_hours() {
+            // Whole hours in the site's zone: the tallies' hours count alike.
+            refresh_tallies(src).await?;
+            let days = (
+                day_number(local_date(tz, from)),
+                day_number(local_date(tz, roeh_domain::WallTime(to.0 - 1))) + 1,
+            );
+            for r in src.store.tally_kind_hours(days, &hotspots).await? {
+                counter.add_hours(r.hotspot, &r.kind, date_of_day(r.day), &r.hours);
+            }
+        } else {
+            for m in src.store.incident_minutes(from, to, &hotspots).await? {
+                counter.add(m.hotspot, &m.kind, m.at, m.count);
+            }
         }
     }
     Ok(EffectView {
@@ -1138,12 +1272,22 @@ pub(crate) async fn public(
         interval: Some("week".into()),
         ..StatsQuery::default()
     };
-    let c = ctx(&Source::of(&st), &who.scope, &sq).await?;
-    let buckets = st
-        .store
-        .incident_buckets(&c.filter, bucket_secs(c.tz, &c.range))
-        .await?;
-    let series = Series::build(&c, &buckets);
+    let src = Source::of(&st);
+    let c = ctx(&src, &who.scope, &sq).await?;
+    let series = match tallied_days(&src, &c) {
+        Some(days) => {
+            refresh_tallies(&src).await?;
+            let totals = st.store.tally_day_totals(&c.filter, days).await?;
+            Series::from_alert_days(&c, &totals)
+        }
+        None => {
+            let buckets = st
+                .store
+                .incident_buckets(&c.filter, bucket_secs(c.tz, &c.range))
+                .await?;
+            Series::build(&c, &buckets)
+        }
+    };
     let trend = series.trend();
     let mut rows: Vec<PublicRow> = c
         .places

@@ -851,3 +851,175 @@ async fn the_weekly_report_opens_renders_every_page_and_its_totals_are_the_apis(
         .await;
     assert_eq!(s, 404);
 }
+
+/// `a` and `b` with their zone's name set aside: the same figures asked in two names of one zone.
+fn same_figures(a: &Value, b: &Value, what: &str) {
+    let (mut a, mut b) = (a.clone(), b.clone());
+    a["time_zone"] = Value::Null;
+    b["time_zone"] = Value::Null;
+    assert_eq!(a, b, "{what}");
+}
+
+/// Each query as the tallies answer it (whole local days in the site's zone) and as the
+/// incidents themselves answer it (the same days asked in `Asia/Tel_Aviv`, another name of the
+/// site's zone): the same figures. Returns the tallies' answers.
+async fn both_ways(e: &Env, token: &str, queries: &[String]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for q in queries {
+        let (s, tallied) = e.get(token, q).await;
+        assert_eq!(s, 200, "{q}: {tallied}");
+        let (s, counted) = e.get(token, &format!("{q}&zone=Asia/Tel_Aviv")).await;
+        assert_eq!(s, 200, "{q}: {counted}");
+        assert_eq!(counted["time_zone"], "Asia/Tel_Aviv");
+        same_figures(&tallied, &counted, q);
+        out.push(tallied);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tallies_give_the_figures_the_incidents_give_and_follow_every_change() {
+    let e = env().await;
+    let ids = load_year(&e).await;
+    let queries: Vec<String> = [
+        "/api/stats/incidents?from=2025-12-01&to=2026-11-30&interval=month".to_string(),
+        format!(
+            "/api/stats/incidents?from=2026-03-20&to=2026-10-31&interval=day&hotspot={}",
+            ids[3]
+        ),
+        "/api/stats/incidents?from=2026-09-07&to=2026-11-29&interval=week&kind=violence"
+            .to_string(),
+        "/api/stats/alerts?from=2025-12-01&to=2026-11-30&interval=week".to_string(),
+        "/api/stats/incidents?from=2026-11-30&to=2026-12-01&interval=day".to_string(),
+        "/api/stats/alerts?from=2026-11-30&to=2026-12-01&interval=day".to_string(),
+    ]
+    .into();
+    both_ways(&e, &e.admin, &queries).await;
+
+    // Instants in place of dates read the incidents too, across both daylight-saving changes.
+    let (_, by_dates) = e.get(&e.admin, &queries[1]).await;
+    let (s, by_instants) = e
+        .get(
+            &e.admin,
+            &format!(
+                "/api/stats/incidents?from=2026-03-20T00:00:00%2B02:00\
+                 &to=2026-11-01T00:00:00%2B02:00&interval=day&hotspot={}",
+                ids[3]
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{by_instants}");
+    assert_eq!(by_dates, by_instants);
+
+    // A user scoped to two hotspots: the same figures both ways, and only theirs.
+    let scoped = support::user_token(
+        &e.store,
+        "forum",
+        Role::Supervisor,
+        Scope::hotspots([ids[2], ids[5]]),
+    )
+    .await;
+    let mine = both_ways(&e, &scoped, &queries[..4]).await;
+    let seen: Vec<&str> = mine[0]["by_hotspot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["hotspot"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+
+    // An operation whose window is whole hours is counted from the tallies' hours; asked in
+    // the other name of the zone, from the incidents' minutes: the same effect.
+    let body = json!({
+        "name": "nights", "start": "2026-07-01", "end": "2026-08-31",
+        "window": {"from": "22:00", "to": "04:00"},
+        "hotspots": [ids[0]], "kinds": ["violence"], "comparison": ids[1..].to_vec(),
+    });
+    let (s, t) = support::call(
+        &e.http,
+        e.addr,
+        Some(&e.admin),
+        "POST",
+        "/api/operations",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let op = support::json(&t)["id"].as_str().unwrap().to_string();
+    let (_, hours) = e
+        .get(&e.admin, &format!("/api/operations/{op}/effect"))
+        .await;
+    let (_, minutes) = e
+        .get(
+            &e.admin,
+            &format!("/api/operations/{op}/effect?zone=Asia/Tel_Aviv"),
+        )
+        .await;
+    assert!(
+        hours["during"]["incidents"].as_u64().unwrap() > 0,
+        "{hours}"
+    );
+    same_figures(&hours, &minutes, "effect");
+
+    // Changes reach the tallies: an alert raised by hand today (an incident, its alert), then
+    // its state; each time the figures equal the incidents' own.
+    let today = &queries[4..];
+    let before = both_ways(&e, &e.admin, today).await;
+    let cam = e.add_camera("kiosk").await;
+    e.add_hotspot("Kiosk", cam, (32.2, 34.9), "Asia/Jerusalem")
+        .await;
+    let (s, t) = support::call(
+        &e.http,
+        e.addr,
+        Some(&e.admin),
+        "POST",
+        "/api/alerts",
+        Some(
+            &json!({"source": "camera", "camera": cam.to_string(), "phenomenon": "fight",
+                     "severity": "high", "description": "two people fighting"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let alert = support::json(&t)["alert"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let raised = both_ways(&e, &e.admin, today).await;
+    let total = |v: &Value| v["total"].as_u64().unwrap();
+    assert_eq!(total(&raised[0]), total(&before[0]) + 1);
+    assert_eq!(total(&raised[1]), total(&before[1]) + 1);
+    assert_eq!(
+        count_of(&raised[0]["by_outcome"], "key", "open"),
+        count_of(&before[0]["by_outcome"], "key", "open") + 1
+    );
+    for (step, body) in [
+        ("claim", Value::Null),
+        ("acknowledge", json!({"note": "seen"})),
+        ("resolve", json!({"note": "handled"})),
+    ] {
+        let (s, t) = support::call(
+            &e.http,
+            e.addr,
+            Some(&e.admin),
+            "POST",
+            &format!("/api/alerts/{alert}/{step}"),
+            (!body.is_null()).then_some(&body),
+        )
+        .await;
+        assert_eq!(s, 200, "{step}: {t}");
+    }
+    let resolved = both_ways(&e, &e.admin, today).await;
+    assert_eq!(
+        count_of(&resolved[0]["by_outcome"], "key", "resolved"),
+        count_of(&before[0]["by_outcome"], "key", "resolved") + 1
+    );
+    assert_eq!(
+        count_of(&resolved[0]["by_outcome"], "key", "open"),
+        count_of(&before[0]["by_outcome"], "key", "open")
+    );
+    assert_eq!(
+        count_of(&resolved[1]["by_outcome"], "key", "resolved"),
+        count_of(&before[1]["by_outcome"], "key", "resolved") + 1
+    );
+}

@@ -184,6 +184,38 @@ impl Tally {
             self.periods[i].count += n;
         }
     }
+
+    /// Adds local day `date`'s counts per local hour.
+    pub fn add_hours(&mut self, date: NaiveDate, hours: &[u64; 24]) {
+        let n: u64 = hours.iter().sum();
+        if n == 0 {
+            return;
+        }
+        let weekday = date.weekday().num_days_from_monday() as usize;
+        for (h, v) in hours.iter().enumerate() {
+            self.grid[weekday][h] += v;
+        }
+        self.add_day(date, n);
+    }
+
+    /// Adds `n` events of local day `date` to the total and its period (not to the grid).
+    pub fn add_day(&mut self, date: NaiveDate, n: u64) {
+        self.total += n;
+        let p = self.interval.period_of(date);
+        if let Some(&i) = self.index.get(&p) {
+            self.periods[i].count += n;
+        }
+    }
+}
+
+/// Days since 1970-01-01 of local date `d`: how the store's tallies name a day.
+pub fn day_number(d: NaiveDate) -> i64 {
+    (d - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days()
+}
+
+/// The local date of day number `n` ([`day_number`]).
+pub fn date_of_day(n: i64) -> NaiveDate {
+    chrono::DateTime::UNIX_EPOCH.date_naive() + Duration::days(n)
 }
 
 /// The local moment of each bucket start, computed once per distinct bucket: many series share

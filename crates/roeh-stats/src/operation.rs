@@ -16,7 +16,7 @@
 use crate::local::{Local, at_minute, local_of};
 use crate::rate::{RateRatio, dispersion, rate_ratio, ratio_of_ratios};
 use crate::{Error, MAX_RANGE_DAYS, Result, day_start};
-use chrono::{Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate};
 use chrono_tz::Tz;
 use roeh_domain::WallTime;
 use serde::{Deserialize, Serialize};
@@ -160,6 +160,11 @@ impl Operation {
             kinds,
             comparison,
         })
+    }
+
+    /// Whether its daily window starts and ends on whole local hours (or it has none).
+    pub fn on_whole_hours(&self) -> bool {
+        self.window.is_none_or(|(f, t)| f % 60 == 0 && t % 60 == 0)
     }
 
     /// Its length in days.
@@ -407,6 +412,30 @@ impl<'a> EffectCounter<'a> {
 
     /// Adds `n` incidents of kind `kind` at `hotspot`, at `at` (a minute's start).
     pub fn add(&mut self, hotspot: Uuid, kind: &str, at: WallTime, n: u64) {
+        let l = local_of(self.tz, at);
+        self.add_local(hotspot, kind, l, n);
+    }
+
+    /// Adds local day `date`'s incidents of kind `kind` at `hotspot`, per local hour: exact
+    /// when the operation's window starts and ends on whole hours
+    /// ([`Operation::on_whole_hours`]), as every minute of an hour then counts alike.
+    pub fn add_hours(&mut self, hotspot: Uuid, kind: &str, date: NaiveDate, hours: &[u64; 24]) {
+        let weekday = date.weekday().num_days_from_monday() as usize;
+        for (h, &n) in (0u32..).zip(hours.iter()) {
+            if n > 0 {
+                let l = Local {
+                    date,
+                    weekday,
+                    hour: h,
+                    minute_of_day: h * 60,
+                };
+                self.add_local(hotspot, kind, l, n);
+            }
+        }
+    }
+
+    /// Adds `n` incidents of kind `kind` at `hotspot`, at local moment `l`.
+    pub fn add_local(&mut self, hotspot: Uuid, kind: &str, l: Local, n: u64) {
         if !self.op.kinds.is_empty() && !self.op.kinds.contains(kind) {
             return;
         }
@@ -417,7 +446,6 @@ impl<'a> EffectCounter<'a> {
         } else {
             return;
         };
-        let l = local_of(self.tz, at);
         let Some(day) = self.op.window_day(&l) else {
             return;
         };

@@ -538,6 +538,7 @@ async fn set_state(tx: &mut sqlx::AnyConnection, id: Uuid, c: &AlertChange) -> R
             "the alert changed meanwhile; reload and retry",
         ));
     }
+    crate::tally::mark_alert(&mut *tx, id).await?;
     Ok(())
 }
 
@@ -1278,6 +1279,7 @@ async fn raise_or_merge_in(
             .bind(opened_at.0)
             .bind(a.id.to_string());
             execute(&mut *conn, q, "merging into alert").await?;
+            crate::tally::mark_alert(&mut *conn, a.id).await?;
             Ok((a.id, a.state.clone(), "merged", true))
         }
         None => {
@@ -1297,6 +1299,7 @@ async fn raise_or_merge_in(
             .bind(new.created_at.0)
             .bind(opened_at.0);
             execute(&mut *conn, q, "raising alert").await?;
+            crate::tally::mark_day(&mut *conn, new.created_at.0).await?;
             Ok((new.id, "new".to_string(), "raised", false))
         }
     }
@@ -1314,6 +1317,7 @@ async fn link_incident(conn: &mut DbConn, alert: Uuid, incident: &AlertIncident)
     .bind(incident.camera.to_string())
     .bind(incident.opened_at.0);
     execute(&mut *conn, q, "linking incident").await?;
+    crate::tally::mark_day(&mut *conn, incident.opened_at.0).await?;
     Ok(())
 }
 

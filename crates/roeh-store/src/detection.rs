@@ -671,6 +671,7 @@ pub(crate) async fn insert_incident_in(
         .bind(&inc.model_id)
         .bind(inc.evidence_start.0);
     execute(&mut *conn, q, "inserting incident").await?;
+    crate::tally::mark_day(&mut *conn, inc.opened_at.0).await?;
     Ok(())
 }
 

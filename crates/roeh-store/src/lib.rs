@@ -31,6 +31,7 @@ mod reports;
 mod secrets;
 mod segments;
 mod stats;
+mod tally;
 mod transfer;
 mod tsa;
 mod users;
@@ -56,6 +57,10 @@ pub use secrets::{CREDENTIAL_KEY_LEN, CredentialKey, ENCRYPTED_PREFIX};
 pub use stats::{
     AlertGroup, BucketCount, CountRow, HistoryIncident, ImportRow, IncidentGroup, MAX_STAT_GROUPS,
     MinuteCount, OperationRow, PrecisionGroup, SourcedCount, StatsFilter, UnitLoad,
+};
+pub use tally::{
+    AlertTally, DayHours, LocalDays, OUTCOMES, PrecisionTally, SEVERITIES, TallyGroup,
+    TallyRefresh, US_PER_DAY,
 };
 pub use transfer::{CopyProof, TableCopy};
 pub use users::{

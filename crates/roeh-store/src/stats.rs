@@ -38,15 +38,15 @@ pub struct StatsFilter {
 }
 
 impl StatsFilter {
-    fn scoped(&self) -> Option<i64> {
+    pub(crate) fn scoped(&self) -> Option<i64> {
         (self.scope_cameras.is_some() || self.scope_hotspots.is_some()).then_some(1)
     }
 
-    fn cameras_json(&self) -> String {
+    pub(crate) fn cameras_json(&self) -> String {
         ids_json(self.scope_cameras.iter().flatten())
     }
 
-    fn hotspots_json(&self) -> String {
+    pub(crate) fn hotspots_json(&self) -> String {
         ids_json(self.scope_hotspots.iter().flatten())
     }
 }
@@ -725,7 +725,7 @@ pub struct HistoryIncident {
 /// Incidents per insert statement of [`Store::insert_history`] (20 parameters each).
 const HISTORY_PER_INSERT: usize = 100;
 
-fn placeholders(rows: usize, cols: usize) -> String {
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
     let mut s = String::new();
     for r in 0..rows {
         if r > 0 {
@@ -835,6 +835,13 @@ impl Store {
                     .bind(i.opened_at.0);
             }
             crate::execute(&mut *tx, q, what).await?;
+        }
+        let days: std::collections::BTreeSet<i64> = items
+            .iter()
+            .map(|i| i.opened_at.0.div_euclid(crate::US_PER_DAY))
+            .collect();
+        for d in days {
+            crate::tally::mark_day(&mut tx, d * crate::US_PER_DAY).await?;
         }
         tx.commit().await.map_err(db(what))?;
         Ok(())
