@@ -19,6 +19,46 @@ test('the default range is the last 12 full ISO weeks, Monday to Sunday', () => 
   assert.equal(new Date(`${r.to}T00:00:00Z`).getUTCDay(), 0);
 });
 
+test('the last 12 months end today and begin the day after the same date a year before', () => {
+  assert.deepEqual(s.lastMonths('2026-03-15'), { from: '2025-03-16', to: '2026-03-15' });
+  assert.deepEqual(s.lastMonths('2026-01-01'), { from: '2025-01-02', to: '2026-01-01' });
+  assert.deepEqual(s.lastMonths('2026-12-31'), { from: '2026-01-01', to: '2026-12-31' });
+  // A day the earlier month lacks is its last day.
+  assert.deepEqual(s.lastMonths('2028-02-29'), { from: '2027-03-01', to: '2028-02-29' });
+  assert.deepEqual(s.lastMonths('2026-05-31', 3), { from: '2026-03-01', to: '2026-05-31' });
+  assert.deepEqual(s.lastMonths('2026-03-31', 1), { from: '2026-03-01', to: '2026-03-31' });
+  const q = { ...s.lastMonths('2026-03-15'), interval: 'month' };
+  assert.equal(s.incidentsPath(q), '/api/stats/incidents?from=2025-03-16&to=2026-03-15&interval=month');
+});
+
+test('an operation offers the kinds that occurred, most first, then the rule kinds without any', () => {
+  const rules = ['intrusion', 'loitering', 'crowding', 'line_crossing', 'tamper'];
+  // Without statistics (not yet loaded, or refused): the rule kinds as they are.
+  assert.deepEqual(s.operationKinds(rules, null), rules);
+  assert.deepEqual(s.operationKinds(rules, undefined), rules);
+  assert.deepEqual(s.operationKinds(rules, []), rules);
+  const byKind = [
+    { key: 'loitering', count: 4 },
+    { key: 'violence', count: 9 },
+    { key: 'noise', count: 4 },
+    { key: 'intrusion', count: 2 },
+    { key: 'tamper', count: 0 },
+    { key: '', count: 3 },
+  ];
+  assert.deepEqual(s.operationKinds(rules, byKind), ['violence', 'loitering', 'noise', 'intrusion', 'crowding', 'line_crossing', 'tamper']);
+  // Each kind once: a repeated key adds up, a repeated rule kind is offered once.
+  assert.deepEqual(
+    s.operationKinds(['intrusion', 'intrusion', 'tamper'], [
+      { key: 'graffiti', count: 3 },
+      { key: 'tamper', count: 2 },
+      { key: 'tamper', count: 2 },
+    ]),
+    ['tamper', 'graffiti', 'intrusion'],
+  );
+  // No rule kinds at all: only what occurred.
+  assert.deepEqual(s.operationKinds([], [{ key: 'violence', count: 1 }]), ['violence']);
+});
+
 test('dates are checked as real dates in order', () => {
   assert.equal(s.parseDate('2026-02-30'), null);
   assert.equal(s.parseDate('2026-2-3'), null);

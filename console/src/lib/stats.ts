@@ -1,7 +1,7 @@
 // The situational picture and enforcement operations without DOM: the API's shapes
 // (crates/roeh-api/src/stats.rs, crates/roeh-stats; response times from
 // crates/roeh-api/src/reports.rs), the default range, query paths, the heat grid's classes, the
-// charts' data, and a rate ratio in words.
+// charts' data, a rate ratio in words, and the phenomena an operation offers.
 //
 // Invariants:
 // - dates are the site's local calendar dates (`YYYY-MM-DD`, `to` included), as the API reads
@@ -252,6 +252,17 @@ export function defaultRange(today: string, weeks = 12): DateRange {
   const weekday = (d.getUTCDay() + 6) % 7; // Monday 0 … Sunday 6
   const monday = dateText(new Date(d.getTime() - weekday * 86_400_000));
   return { from: addDays(monday, -7 * weeks), to: addDays(monday, -1) };
+}
+
+/** The last `months` months up to and including `today` (`YYYY-MM-DD`, local): from the day
+ * after the same date `months` months earlier (a day the shorter month lacks is its last day). */
+export function lastMonths(today: string, months = 12): DateRange {
+  const d = parseDate(today) ?? new Date(0);
+  const m = d.getUTCFullYear() * 12 + d.getUTCMonth() - months;
+  const [y, mo] = [Math.floor(m / 12), ((m % 12) + 12) % 12];
+  const lastDay = new Date(Date.UTC(y, mo + 1, 0)).getUTCDate();
+  const earlier = dateText(new Date(Date.UTC(y, mo, Math.min(d.getUTCDate(), lastDay))));
+  return { from: addDays(earlier, 1), to: dateText(d) };
 }
 
 /** Whether `r` is two real dates in order. */
@@ -585,6 +596,24 @@ export function operationFieldOf(message: string): OperationField | null {
   if (/\bend\b/.test(m)) return 'end';
   if (/\bstart\b/.test(m)) return 'start';
   return null;
+}
+
+/** The phenomena an operation offers: every kind that occurs in `byKind` (an incident
+ * breakdown, e.g. of the last 12 months; kinds raised by operators or imported count too), most
+ * incidents first (ties by name), then the rule kinds that have none, in their own order. A kind
+ * is offered once; empty keys and counts of zero are no occurrence. */
+export function operationKinds(ruleKinds: readonly string[], byKind?: readonly Counted[] | null): string[] {
+  const counts = new Map<string, number>();
+  for (const c of byKind ?? []) {
+    const n = Number(c.count);
+    if (typeof c.key !== 'string' || c.key === '' || !(n > 0)) continue;
+    counts.set(c.key, (counts.get(c.key) ?? 0) + n);
+  }
+  const seen = [...counts.entries()]
+    .sort(([a, m], [b, n]) => n - m || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k]) => k);
+  const rest = ruleKinds.filter((k, i) => !counts.has(k) && ruleKinds.indexOf(k) === i);
+  return [...seen, ...rest];
 }
 
 /** Toggles `v` in `list` (a new array). */

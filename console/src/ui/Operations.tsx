@@ -1,8 +1,10 @@
 // Enforcement operations (`#/operations`): the list, a form that creates one (name, first and
 // last day, an optional daily window, target hotspots, phenomena, comparison hotspots), and per
 // operation its effect: before / during / after figures, rate ratios with their 95 % interval
-// and a verdict in words, and a weekly chart with the operation's weeks shaded. Shapes, the
-// body and the verdict are in ../lib/stats.ts.
+// and a verdict in words, and a weekly chart with the operation's weeks shaded. The phenomena
+// offered are the kinds that occurred in the last 12 months, most first (operators' and imported
+// ones too), then the rule kinds without incidents. Shapes, the body, the verdict and the kinds'
+// order are in ../lib/stats.ts.
 //
 // Invariants:
 // - a refused create keeps what was typed and shows the server's message next to the part it
@@ -18,15 +20,20 @@ import type { MessageKey } from '../lib/i18n';
 import { kindKey } from '../lib/labels';
 import {
   changePercent,
+  type Counted,
   type Effect,
   effectChart,
   fixed,
+  type IncidentStats,
+  incidentsPath,
+  lastMonths,
   newOperationForm,
   type Operation,
   operationBody,
   type OperationField,
   operationFieldOf,
   type OperationForm,
+  operationKinds,
   operationPath,
   operationProblem,
   type Phase,
@@ -43,7 +50,7 @@ import { hotspotLabel } from '../labels';
 import { lang, t } from '../store';
 import { ErrorText, PendingPage } from './ErrorText';
 import { Field, Head } from './Evidence';
-import { Plot, type PlotLine } from './Stats';
+import { Plot, type PlotLine, today } from './Stats';
 
 const PHASE_KEYS: Record<Phase, MessageKey> = {
   before: 'ops.phase.before',
@@ -142,6 +149,14 @@ function NewOperation(props: { hotspots: HotspotView[]; onCreated: (o: Operation
   const [err, setErr] = useState<{ message: string; field: OperationField | null } | null>(null);
   const [pending, setPending] = useState(false);
   const [made, setMade] = useState<string | null>(null);
+  // The kinds that occurred in the last 12 months (operators' and imported ones too); until they
+  // come, or when they cannot, the rule kinds alone.
+  const [counted, setCounted] = useState<Counted[] | null>(null);
+  useEffect(() => {
+    const q = { ...lastMonths(today()), interval: 'month' as const };
+    void ask<IncidentStats>('GET', incidentsPath(q)).then((r) => 'ok' in r && setCounted(r.ok.by_kind));
+  }, []);
+  const kinds = useMemo(() => operationKinds(RULE_KINDS, counted), [counted]);
   const set = (p: Partial<OperationForm>) => {
     setMade(null);
     setF({ ...f, ...p });
@@ -201,7 +216,7 @@ function NewOperation(props: { hotspots: HotspotView[]; onCreated: (o: Operation
       <Picker
         id="ops-kinds"
         legend={t.value('ops.kinds')}
-        items={RULE_KINDS.map((k) => [k, kindLabel(k)] as [string, string])}
+        items={kinds.map((k) => [k, kindLabel(k)] as [string, string])}
         picked={f.kinds}
         set={(p) => set({ kinds: p })}
       />

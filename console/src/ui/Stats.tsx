@@ -110,7 +110,7 @@ const severityText = (s: string) => {
 };
 
 /** The site's date today (`YYYY-MM-DD`). */
-function today(): string {
+export function today(): string {
   const f = fieldsOf(Date.now());
   return `${f.year}-${String(f.month).padStart(2, '0')}-${String(f.day).padStart(2, '0')}`;
 }
