@@ -4,6 +4,45 @@
 
 use std::time::Duration;
 
+/// The machine a figure was measured on, for the first line a bench prints: the CPU model, the
+/// cores this process may use, and the vector extensions that change the figures (AVX2,
+/// AVX-512, VNNI): figures differ between, say, an AVX2-only EPYC and a Xeon with VNNI.
+pub fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let flags = field("flags");
+    let have: Vec<&str> = flags
+        .split_whitespace()
+        .filter(|f| {
+            matches!(
+                *f,
+                "avx2" | "fma" | "avx512f" | "avx512bw" | "avx512_vnni" | "avx_vnni" | "amx_int8"
+            )
+        })
+        .collect();
+    let model = field("model name");
+    format!(
+        "machine: {}, {} cores, {}",
+        if model.is_empty() {
+            "unknown CPU"
+        } else {
+            &model
+        },
+        std::thread::available_parallelism().map_or(0, usize::from),
+        if have.is_empty() {
+            "no AVX2".to_string()
+        } else {
+            have.join(" ")
+        }
+    )
+}
+
 /// CPU time (user + system) and resident memory of a process, from `/proc`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcUsage {

@@ -507,6 +507,7 @@ fn alert_to_row(base: &str, alerts: usize, browsers: usize) -> anyhow::Result<()
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("{}", roeh_benches::machine());
     let roeh = match &args.roeh {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("roeh"),
@@ -522,19 +523,7 @@ fn main() -> anyhow::Result<()> {
             "{bin} missing: bash scripts/setup.sh"
         );
     }
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_default();
-    println!(
-        "CPU {cpu}, {} cores; chromium headless; loopback",
-        std::thread::available_parallelism().map_or(0, usize::from)
-    );
+    println!("chromium headless; loopback");
     let footage = roeh_testkit::footage("vtest_h264.mp4");
     let server = TestCamServer::start(TestCamConfig::new(&footage, args.tiles.max(1)))?;
     let dir = tempfile::tempdir()?;

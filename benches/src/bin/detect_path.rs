@@ -281,6 +281,7 @@ fn cameras(per_cpu_s: f64) -> u64 {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("{}", roeh_benches::machine());
     let clip = args
         .footage
         .clone()

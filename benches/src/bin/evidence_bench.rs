@@ -50,6 +50,7 @@ fn time_cmd(cmd: &mut Command) -> anyhow::Result<f64> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("{}", roeh_benches::machine());
     let tmp = tempfile::tempdir()?;
     let work = args
         .work
@@ -187,6 +188,7 @@ async fn run(args: &Args, work: &Path) -> anyhow::Result<()> {
 
     let mut export_secs = Vec::new();
     let mut cp_secs = Vec::new();
+    let mut cp_sync_secs = Vec::new();
     let mut verify_secs = Vec::new();
     let mut openssl_secs = Vec::new();
     let mut sha256sum_secs = Vec::new();
@@ -234,6 +236,14 @@ async fn run(args: &Args, work: &Path) -> anyhow::Result<()> {
         let dest = work.join(format!("cp-{run}"));
         std::fs::create_dir_all(&dest)?;
         cp_secs.push(time_cmd(Command::new("cp").args(&seg_files).arg(&dest))?);
+        // The same with the durability a bundle has (its files and directory on disk before
+        // the export is done): cp, then `sync -f`, the file system's syncfs.
+        let dest = work.join(format!("cp-sync-{run}"));
+        std::fs::create_dir_all(&dest)?;
+        cp_sync_secs.push(
+            time_cmd(Command::new("cp").args(&seg_files).arg(&dest))?
+                + time_cmd(Command::new("sync").arg("-f").arg(&dest))?,
+        );
 
         // Verification vs the hardware SHA-256 limit.
         let t = Instant::now();
@@ -255,7 +265,7 @@ async fn run(args: &Args, work: &Path) -> anyhow::Result<()> {
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
-    let (e, c) = (median(export_secs), median(cp_secs));
+    let (e, c, cs) = (median(export_secs), median(cp_secs), median(cp_sync_secs));
     let (v, o, s) = (
         median(verify_secs),
         median(openssl_secs),
@@ -270,6 +280,10 @@ async fn run(args: &Args, work: &Path) -> anyhow::Result<()> {
         e,
         c,
         e / c
+    );
+    println!(
+        "cp + sync -f of the same bytes: {cs:.3} s; ratio export/(cp + sync) = {:.2}",
+        e / cs
     );
     println!(
         "verify {:.1} MB: roeh {:.3} s ({:.2} GB/s); openssl dgst -sha256 {:.3} s ({:.2} GB/s); sha256sum {:.3} s ({:.2} GB/s)",

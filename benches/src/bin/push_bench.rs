@@ -268,6 +268,7 @@ async fn signing_cost(http: &reqwest::Client, base: &str, token: &str) -> Result
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    println!("{}", roeh_benches::machine());
     let clients = args.operators + args.units;
     if let Some(limit) = open_files_limit() {
         let need = 2 * clients as u64 + 256;

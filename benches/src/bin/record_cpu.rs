@@ -56,6 +56,7 @@ struct Measured {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("{}", roeh_benches::machine());
     let footage = args
         .footage
         .clone()

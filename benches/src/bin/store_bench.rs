@@ -146,6 +146,7 @@ async fn run(database: &str, commits: u32, cameras: u32) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("{}", roeh_benches::machine());
     let databases: &[&str] = match args.database.as_str() {
         "sqlite" => &["sqlite"],
         "postgres" => &["postgres"],
