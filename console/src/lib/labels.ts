@@ -75,7 +75,22 @@ export const SHORTCUTS: Record<ActionName, { code: string; letter: string }> = {
 
 export const severityKey = (s: string): MessageKey | null => SEVERITY[s] ?? null;
 export const stateKey = (s: string): MessageKey | null => STATE[s] ?? null;
-export const kindKey = (s: string): MessageKey | null => KIND[s] ?? null;
+/** Phenomena people raise by hand (an incident's kind where no rule raised it; the API takes
+ * any short word, these have names). */
+export const PHENOMENON_KEYS = {
+  fight: 'phenomenon.fight',
+  violence: 'phenomenon.violence',
+  vandalism: 'phenomenon.vandalism',
+  drugs: 'phenomenon.drugs',
+  weapon: 'phenomenon.weapon',
+  gathering: 'phenomenon.gathering',
+  noise: 'phenomenon.noise',
+  other: 'phenomenon.other',
+} as const satisfies Record<string, MessageKey>;
+const PHENOMENON: Record<string, MessageKey> = PHENOMENON_KEYS;
+
+/** A kind's name: a rule kind's, else a phenomenon's. */
+export const kindKey = (s: string): MessageKey | null => KIND[s] ?? PHENOMENON[s] ?? null;
 export const eventKey = (s: string): MessageKey | null => EVENT[s] ?? null;
 export const actionKey = (a: ActionName): MessageKey => ACTION[a];
 
@@ -84,6 +99,7 @@ export const ALL_LABEL_KEYS: readonly MessageKey[] = [
   ...Object.values(SEVERITY),
   ...Object.values(STATE),
   ...Object.values(KIND),
+  ...Object.values(PHENOMENON),
   ...Object.values(EVENT),
   ...Object.values(ACTION),
 ];

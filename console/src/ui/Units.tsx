@@ -9,6 +9,7 @@ import { allUnits, liveSources, raiseAlert } from '../actions';
 import type { UnitsView } from '../lib/alerts';
 import { formatAge } from '../lib/format';
 import type { LatLon } from '../lib/map';
+import { PHENOMENON_KEYS } from '../lib/labels';
 import { MapSvg, type Spot } from './MapSvg';
 import { severityLabel, unitKindLabel } from '../labels';
 import { go, nowUs, queue, t } from '../store';
@@ -29,16 +30,6 @@ export const PHENOMENA = [
   'noise',
   'other',
 ] as const;
-const PHENOMENON_KEYS = {
-  fight: 'phenomenon.fight',
-  violence: 'phenomenon.violence',
-  vandalism: 'phenomenon.vandalism',
-  drugs: 'phenomenon.drugs',
-  weapon: 'phenomenon.weapon',
-  gathering: 'phenomenon.gathering',
-  noise: 'phenomenon.noise',
-  other: 'phenomenon.other',
-} as const;
 const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 
 
