@@ -417,10 +417,10 @@ impl Series {
     /// local hour (`day` holding the weekday, Monday 0).
     fn from_tallies(
         c: &Ctx,
-        days: &[roeh_store::AlertTally],
+        days: &[roeh_store::DayCount],
         weekdays: &[roeh_store::DayHours],
     ) -> Series {
-        let mut s = Series::from_alert_days(c, days);
+        let mut s = Series::from_days(c, days);
         for r in weekdays {
             let Some(wd) = usize::try_from(r.day).ok().filter(|d| *d < 7) else {
                 continue;
@@ -439,7 +439,7 @@ impl Series {
 
     /// From counts per local day and hotspot (no hours): alerts, or incidents where no grid is
     /// shown.
-    fn from_alert_days(c: &Ctx, rows: &[roeh_store::AlertTally]) -> Series {
+    fn from_days(c: &Ctx, rows: &[roeh_store::DayCount]) -> Series {
         let mut total = Tally::new(&c.range, c.tz, c.interval);
         let mut per: BTreeMap<Uuid, Tally> = BTreeMap::new();
         for r in rows {
@@ -701,7 +701,7 @@ pub async fn alert_stats(
                 e.0 += p.resolved + p.escalated;
                 e.1 += p.false_alarm;
             }
-            Series::from_alert_days(&c, &rows)
+            Series::from_days(&c, &rows)
         }
         None => {
             let buckets = src
@@ -1278,7 +1278,7 @@ pub(crate) async fn public(
         Some(days) => {
             refresh_tallies(&src).await?;
             let totals = st.store.tally_day_totals(&c.filter, days).await?;
-            Series::from_alert_days(&c, &totals)
+            Series::from_days(&c, &totals)
         }
         None => {
             let buckets = st

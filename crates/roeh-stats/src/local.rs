@@ -185,19 +185,6 @@ impl Tally {
         }
     }
 
-    /// Adds local day `date`'s counts per local hour.
-    pub fn add_hours(&mut self, date: NaiveDate, hours: &[u64; 24]) {
-        let n: u64 = hours.iter().sum();
-        if n == 0 {
-            return;
-        }
-        let weekday = date.weekday().num_days_from_monday() as usize;
-        for (h, v) in hours.iter().enumerate() {
-            self.grid[weekday][h] += v;
-        }
-        self.add_day(date, n);
-    }
-
     /// Adds `n` events of local day `date` to the total and its period (not to the grid).
     pub fn add_day(&mut self, date: NaiveDate, n: u64) {
         self.total += n;

@@ -59,7 +59,7 @@ pub use stats::{
     MinuteCount, OperationRow, PrecisionGroup, SourcedCount, StatsFilter, UnitLoad,
 };
 pub use tally::{
-    AlertTally, DayHours, LocalDays, OUTCOMES, PrecisionTally, SEVERITIES, TallyGroup,
+    AlertTally, DayCount, DayHours, LocalDays, OUTCOMES, PrecisionTally, SEVERITIES, TallyGroup,
     TallyRefresh, US_PER_DAY,
 };
 pub use transfer::{CopyProof, TableCopy};

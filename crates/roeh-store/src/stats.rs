@@ -201,16 +201,21 @@ pub struct SourcedCount {
     pub row: CountRow,
 }
 
-// The incident filter shared by the incident queries: $1 from, $2 to, $3/$4 hotspot,
-// $5/$6 kind, $7 scoped, $8 cameras, $9 hotspots (JSON arrays).
+// The incident filter shared by the incident queries and the incident tallies: $1 from,
+// $2 to (of column `$col`: `opened_at`, or a tally's `day`), $3/$4 hotspot, $5/$6 kind,
+// $7 scoped, $8 cameras, $9 hotspots (JSON arrays).
 macro_rules! incident_where {
-    ($d:ident, $t:literal) => {
+    ($d:ident, $t:literal, $col:literal) => {
         concat!(
             " WHERE ",
             $t,
-            ".opened_at >= $1 AND ",
+            ".",
+            $col,
+            " >= $1 AND ",
             $t,
-            ".opened_at < $2 AND ($3 IS NULL OR ",
+            ".",
+            $col,
+            " < $2 AND ($3 IS NULL OR ",
             $t,
             ".hotspot_id = $4) AND ($5 IS NULL OR ",
             $t,
@@ -226,12 +231,13 @@ macro_rules! incident_where {
         )
     };
 }
+pub(crate) use incident_where;
 
 macro_rules! incident_buckets_sql {
     ($d:ident) => {
         concat!(
             "SELECT i.hotspot_id, i.opened_at / $10 AS b, COUNT(*) AS n FROM incidents i",
-            incident_where!($d, "i"),
+            incident_where!($d, "i", "opened_at"),
             "GROUP BY i.hotspot_id, i.opened_at / $10 LIMIT $11"
         )
     };
@@ -245,7 +251,7 @@ macro_rules! incident_groups_sql {
             "COALESCE(a.state, '') AS outcome, COUNT(*) AS n FROM incidents i ",
             "LEFT JOIN alert_incidents ai ON ai.incident_id = i.id ",
             "LEFT JOIN alerts a ON a.id = ai.alert_id",
-            incident_where!($d, "i"),
+            incident_where!($d, "i", "opened_at"),
             "GROUP BY i.hotspot_id, i.camera_id, i.kind, i.severity, ",
             "CASE WHEN i.model_id = 'operator' THEN 'operator' ELSE 'detected' END, ",
             "COALESCE(a.state, '') LIMIT $10"
@@ -259,7 +265,7 @@ macro_rules! precision_sql {
             "SELECT i.rule_id, i.camera_id, i.kind, a.state, COUNT(*) AS n FROM incidents i ",
             "JOIN alert_incidents ai ON ai.incident_id = i.id ",
             "JOIN alerts a ON a.id = ai.alert_id",
-            incident_where!($d, "i"),
+            incident_where!($d, "i", "opened_at"),
             "AND a.state IN ('resolved', 'escalated', 'false_alarm') ",
             "GROUP BY i.rule_id, i.camera_id, i.kind, a.state LIMIT $10"
         )
@@ -277,7 +283,8 @@ macro_rules! minute_counts_sql {
     };
 }
 
-// Alerts: $1 from, $2 to, $3/$4 hotspot, $5 scoped, $6 hotspots (JSON array).
+// Alerts (`a`, or a table joined to `a`) and the alert tallies: $1 from, $2 to (of `$t.$col`),
+// $3/$4 hotspot, $5 scoped, $6 hotspots (JSON array).
 macro_rules! alert_where {
     ($d:ident, $t:literal, $col:literal) => {
         concat!(
@@ -295,6 +302,7 @@ macro_rules! alert_where {
         )
     };
 }
+pub(crate) use alert_where;
 
 macro_rules! alert_buckets_sql {
     ($d:ident) => {
@@ -404,32 +412,50 @@ fn import_from_row(r: &DbRow) -> Result<ImportRow> {
     })
 }
 
+/// `sql` (with [`incident_where`]) bound to filter `f` on `range` (`$1`, `$2`): instants, or a
+/// tally's local days.
+pub(crate) fn filter_query(
+    sql: &'static str,
+    f: &StatsFilter,
+    range: (i64, i64),
+) -> crate::Query<'static> {
+    let hotspot = f.hotspot.map(|h| h.to_string());
+    sqlx::query(sql)
+        .bind(range.0)
+        .bind(range.1)
+        .bind(hotspot.clone())
+        .bind(hotspot)
+        .bind(f.kind.clone())
+        .bind(f.kind.clone())
+        .bind(f.scoped())
+        .bind(f.cameras_json())
+        .bind(f.hotspots_json())
+}
+
+/// `sql` (with [`alert_where`]) bound to filter `f` on `range`. Alerts belong to hotspots: a
+/// restricted caller counts only granted hotspots.
+pub(crate) fn alert_filter_query(
+    sql: &'static str,
+    f: &StatsFilter,
+    range: (i64, i64),
+) -> crate::Query<'static> {
+    let hotspot = f.hotspot.map(|h| h.to_string());
+    sqlx::query(sql)
+        .bind(range.0)
+        .bind(range.1)
+        .bind(hotspot.clone())
+        .bind(hotspot)
+        .bind(f.scoped())
+        .bind(f.hotspots_json())
+}
+
 impl Store {
     fn incident_query(&self, sql: &'static str, f: &StatsFilter) -> crate::Query<'static> {
-        let hotspot = f.hotspot.map(|h| h.to_string());
-        sqlx::query(sql)
-            .bind(f.from.0)
-            .bind(f.to.0)
-            .bind(hotspot.clone())
-            .bind(hotspot)
-            .bind(f.kind.clone())
-            .bind(f.kind.clone())
-            .bind(f.scoped())
-            .bind(f.cameras_json())
-            .bind(f.hotspots_json())
+        filter_query(sql, f, (f.from.0, f.to.0))
     }
 
     fn alert_query(&self, sql: &'static str, f: &StatsFilter) -> crate::Query<'static> {
-        let hotspot = f.hotspot.map(|h| h.to_string());
-        // Alerts belong to hotspots: a restricted caller counts only granted hotspots.
-        let scoped = f.scoped();
-        sqlx::query(sql)
-            .bind(f.from.0)
-            .bind(f.to.0)
-            .bind(hotspot.clone())
-            .bind(hotspot)
-            .bind(scoped)
-            .bind(f.hotspots_json())
+        alert_filter_query(sql, f, (f.from.0, f.to.0))
     }
 
     /// Incidents opened in the filter's range, per hotspot and UTC bucket of `bucket_secs`.

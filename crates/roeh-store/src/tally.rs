@@ -99,16 +99,25 @@ pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 /// not yet closed.
 pub const OUTCOMES: [&str; 5] = ["no_alert", "open", "resolved", "false_alarm", "escalated"];
 
-/// Alerts of one local day or range, hotspot, severity and state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AlertTally {
-    /// The local day; 0 where the query summed the days.
+/// Incidents or alerts of one local day and hotspot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayCount {
+    /// The local day (days since 1970-01-01).
     pub day: i64,
     /// The hotspot.
     pub hotspot: Uuid,
-    /// Its severity; empty where the query did not split by it.
+    /// How many.
+    pub count: u64,
+}
+
+/// Alerts of one hotspot, severity and state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertTally {
+    /// The hotspot.
+    pub hotspot: Uuid,
+    /// Their severity.
     pub severity: String,
-    /// Its state now; empty where the query did not split by it.
+    /// Their state now.
     pub state: String,
     /// How many.
     pub count: u64,
@@ -152,27 +161,12 @@ const INCIDENT_TALLY_COLS: &str = "day, hotspot_id, camera_id, kind, n, sev_low,
      sev_high, sev_critical, by_operator, out_none, out_open, out_resolved, out_false_alarm, \
      out_escalated, h00, h01, h02, h03, h04, h05, h06, h07, h08, h09, h10, h11, h12, h13, h14, h15, h16, h17, h18, h19, h20, h21, h22, h23";
 
-// The tally filter: $1 first day, $2 day after, $3/$4 hotspot, $5/$6 kind, $7 scoped,
-// $8 cameras, $9 hotspots (JSON arrays): the incident filter's, on days.
-macro_rules! tally_where {
-    ($d:ident) => {
-        concat!(
-            " WHERE t.day >= $1 AND t.day < $2 AND ($3 IS NULL OR t.hotspot_id = $4) \
-             AND ($5 IS NULL OR t.kind = $6) AND ($7 IS NULL OR t.camera_id IN (",
-            crate::json_ids!($d, "$8"),
-            ") OR t.hotspot_id IN (",
-            crate::json_ids!($d, "$9"),
-            ")) "
-        )
-    };
-}
-
 macro_rules! day_totals_sql {
     ($d:ident) => {
         concat!(
-            "SELECT t.day, t.hotspot_id, '' AS severity, '' AS state, \
-             CAST(SUM(t.n) AS BIGINT) AS n FROM stat_incident_days t",
-            tally_where!($d),
+            "SELECT t.day, t.hotspot_id, CAST(SUM(t.n) AS BIGINT) AS n \
+             FROM stat_incident_days t",
+            crate::stats::incident_where!($d, "t", "day"),
             "GROUP BY t.day, t.hotspot_id"
         )
     };
@@ -184,7 +178,7 @@ macro_rules! weekday_hours_sql {
         concat!(
             "SELECT (t.day + 3) % 7 AS day, t.hotspot_id, '' AS kind, CAST(SUM(t.h00) AS BIGINT) AS h00, CAST(SUM(t.h01) AS BIGINT) AS h01, CAST(SUM(t.h02) AS BIGINT) AS h02, CAST(SUM(t.h03) AS BIGINT) AS h03, CAST(SUM(t.h04) AS BIGINT) AS h04, CAST(SUM(t.h05) AS BIGINT) AS h05, CAST(SUM(t.h06) AS BIGINT) AS h06, CAST(SUM(t.h07) AS BIGINT) AS h07, CAST(SUM(t.h08) AS BIGINT) AS h08, CAST(SUM(t.h09) AS BIGINT) AS h09, CAST(SUM(t.h10) AS BIGINT) AS h10, CAST(SUM(t.h11) AS BIGINT) AS h11, CAST(SUM(t.h12) AS BIGINT) AS h12, CAST(SUM(t.h13) AS BIGINT) AS h13, CAST(SUM(t.h14) AS BIGINT) AS h14, CAST(SUM(t.h15) AS BIGINT) AS h15, CAST(SUM(t.h16) AS BIGINT) AS h16, CAST(SUM(t.h17) AS BIGINT) AS h17, CAST(SUM(t.h18) AS BIGINT) AS h18, CAST(SUM(t.h19) AS BIGINT) AS h19, CAST(SUM(t.h20) AS BIGINT) AS h20, CAST(SUM(t.h21) AS BIGINT) AS h21, CAST(SUM(t.h22) AS BIGINT) AS h22, CAST(SUM(t.h23) AS BIGINT) AS h23 \
              FROM stat_incident_days t",
-            tally_where!($d),
+            crate::stats::incident_where!($d, "t", "day"),
             "GROUP BY (t.day + 3) % 7, t.hotspot_id"
         )
     };
@@ -205,7 +199,7 @@ macro_rules! tally_groups_sql {
              CAST(SUM(t.out_false_alarm) AS BIGINT) AS out_false_alarm, \
              CAST(SUM(t.out_escalated) AS BIGINT) AS out_escalated \
              FROM stat_incident_days t",
-            tally_where!($d),
+            crate::stats::incident_where!($d, "t", "day"),
             "GROUP BY t.hotspot_id, t.camera_id, t.kind"
         )
     };
@@ -218,7 +212,7 @@ macro_rules! precision_tally_sql {
              CAST(SUM(t.resolved) AS BIGINT) AS resolved, \
              CAST(SUM(t.false_alarm) AS BIGINT) AS false_alarm, \
              CAST(SUM(t.escalated) AS BIGINT) AS escalated FROM stat_precision_days t",
-            tally_where!($d),
+            crate::stats::incident_where!($d, "t", "day"),
             "GROUP BY t.rule_id, t.camera_id, t.kind"
         )
     };
@@ -235,25 +229,12 @@ macro_rules! kind_hours_sql {
     };
 }
 
-// Alerts: $1 first day, $2 day after, $3/$4 hotspot, $5 scoped, $6 hotspots (JSON array).
-macro_rules! alert_tally_where {
-    ($d:ident) => {
-        concat!(
-            " WHERE t.day >= $1 AND t.day < $2 AND ($3 IS NULL OR t.hotspot_id = $4) \
-             AND ($5 IS NULL OR t.hotspot_id IN (",
-            crate::json_ids!($d, "$6"),
-            ")) "
-        )
-    };
-}
-
 macro_rules! alert_days_sql {
     ($d:ident) => {
         concat!(
-            "SELECT t.day, t.hotspot_id, '' AS severity, '' AS state, \
-             CAST(SUM(t.n) AS BIGINT) AS n FROM stat_alert_days t",
-            alert_tally_where!($d),
-            "GROUP BY t.day, t.hotspot_id"
+            "SELECT a.day, a.hotspot_id, CAST(SUM(a.n) AS BIGINT) AS n FROM stat_alert_days a",
+            crate::stats::alert_where!($d, "a", "day"),
+            "GROUP BY a.day, a.hotspot_id"
         )
     };
 }
@@ -261,10 +242,10 @@ macro_rules! alert_days_sql {
 macro_rules! alert_kinds_sql {
     ($d:ident) => {
         concat!(
-            "SELECT CAST(0 AS BIGINT) AS day, t.hotspot_id, t.severity, t.state, \
-             CAST(SUM(t.n) AS BIGINT) AS n FROM stat_alert_days t",
-            alert_tally_where!($d),
-            "GROUP BY t.hotspot_id, t.severity, t.state"
+            "SELECT a.hotspot_id, a.severity, a.state, CAST(SUM(a.n) AS BIGINT) AS n \
+             FROM stat_alert_days a",
+            crate::stats::alert_where!($d, "a", "day"),
+            "GROUP BY a.hotspot_id, a.severity, a.state"
         )
     };
 }
@@ -393,41 +374,6 @@ impl Store {
         Ok(TallyRefresh { days: local.len() })
     }
 
-    fn tally_query(
-        &self,
-        sql: &'static str,
-        f: &StatsFilter,
-        days: (i64, i64),
-    ) -> crate::Query<'static> {
-        let hotspot = f.hotspot.map(|h| h.to_string());
-        sqlx::query(sql)
-            .bind(days.0)
-            .bind(days.1)
-            .bind(hotspot.clone())
-            .bind(hotspot)
-            .bind(f.kind.clone())
-            .bind(f.kind.clone())
-            .bind(f.scoped())
-            .bind(f.cameras_json())
-            .bind(f.hotspots_json())
-    }
-
-    fn alert_tally_query(
-        &self,
-        sql: &'static str,
-        f: &StatsFilter,
-        days: (i64, i64),
-    ) -> crate::Query<'static> {
-        let hotspot = f.hotspot.map(|h| h.to_string());
-        sqlx::query(sql)
-            .bind(days.0)
-            .bind(days.1)
-            .bind(hotspot.clone())
-            .bind(hotspot)
-            .bind(f.scoped())
-            .bind(f.hotspots_json())
-    }
-
     /// Incidents of local days `[days.0, days.1)` in the filter (its instants unused), per day
     /// and hotspot. Call [`Store::refresh_tallies`] first.
     #[tracing::instrument(skip_all)]
@@ -435,10 +381,10 @@ impl Store {
         &self,
         f: &StatsFilter,
         days: (i64, i64),
-    ) -> Result<Vec<AlertTally>> {
+    ) -> Result<Vec<DayCount>> {
         let sql = crate::in_dialect!(self.backend(), day_totals_sql);
-        let q = self.tally_query(sql, f, days);
-        crate::fetch_all(&self.pool, q, "reading statistics", alert_tally).await
+        let q = crate::stats::filter_query(sql, f, days);
+        crate::fetch_all(&self.pool, q, "reading statistics", day_count).await
     }
 
     /// Incidents of local days `[days.0, days.1)` in the filter, per weekday (in `day`: Monday
@@ -450,7 +396,7 @@ impl Store {
         days: (i64, i64),
     ) -> Result<Vec<DayHours>> {
         let sql = crate::in_dialect!(self.backend(), weekday_hours_sql);
-        let q = self.tally_query(sql, f, days);
+        let q = crate::stats::filter_query(sql, f, days);
         crate::fetch_all(&self.pool, q, "reading statistics", day_hours).await
     }
 
@@ -458,7 +404,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn tally_groups(&self, f: &StatsFilter, days: (i64, i64)) -> Result<Vec<TallyGroup>> {
         let sql = crate::in_dialect!(self.backend(), tally_groups_sql);
-        let q = self.tally_query(sql, f, days);
+        let q = crate::stats::filter_query(sql, f, days);
         let what = "reading statistics";
         crate::fetch_all(&self.pool, q, what, |r| {
             let mut severity = [0u64; 4];
@@ -501,7 +447,7 @@ impl Store {
         days: (i64, i64),
     ) -> Result<Vec<PrecisionTally>> {
         let sql = crate::in_dialect!(self.backend(), precision_tally_sql);
-        let q = self.tally_query(sql, f, days);
+        let q = crate::stats::filter_query(sql, f, days);
         let what = "reading statistics";
         crate::fetch_all(&self.pool, q, what, |r| {
             Ok(PrecisionTally {
@@ -539,10 +485,10 @@ impl Store {
         &self,
         f: &StatsFilter,
         days: (i64, i64),
-    ) -> Result<Vec<AlertTally>> {
+    ) -> Result<Vec<DayCount>> {
         let sql = crate::in_dialect!(self.backend(), alert_days_sql);
-        let q = self.alert_tally_query(sql, f, days);
-        crate::fetch_all(&self.pool, q, "reading statistics", alert_tally).await
+        let q = crate::stats::alert_filter_query(sql, f, days);
+        crate::fetch_all(&self.pool, q, "reading statistics", day_count).await
     }
 
     /// Alerts raised on local days `[days.0, days.1)` in the filter, per hotspot, severity
@@ -554,7 +500,7 @@ impl Store {
         days: (i64, i64),
     ) -> Result<Vec<AlertTally>> {
         let sql = crate::in_dialect!(self.backend(), alert_kinds_sql);
-        let q = self.alert_tally_query(sql, f, days);
+        let q = crate::stats::alert_filter_query(sql, f, days);
         crate::fetch_all(&self.pool, q, "reading statistics", alert_tally).await
     }
 }
@@ -583,10 +529,18 @@ fn day_hours(r: &DbRow) -> Result<DayHours> {
     })
 }
 
+fn day_count(r: &DbRow) -> Result<DayCount> {
+    let what = "reading statistics";
+    Ok(DayCount {
+        day: r.try_get("day").map_err(db(what))?,
+        hotspot: uuid_col(r, "hotspot_id", what)?,
+        count: count(r, "n", what)?,
+    })
+}
+
 fn alert_tally(r: &DbRow) -> Result<AlertTally> {
     let what = "reading statistics";
     Ok(AlertTally {
-        day: r.try_get("day").map_err(db(what))?,
         hotspot: uuid_col(r, "hotspot_id", what)?,
         severity: r.try_get("severity").map_err(db(what))?,
         state: r.try_get("state").map_err(db(what))?,
