@@ -13,6 +13,10 @@
 //! - `weekly/figures`: the figures of one week's report; `weekly/pdf`: one week's report
 //!   rendered to PDF; `weekly/year`: all 52 weeks' reports of the year, PDF.
 //!
+//! - `baseline/…`: the year by month and twelve weeks counted from the incidents themselves (in
+//!   `Asia/Tel_Aviv`, another name of the zone, which the tallies do not answer): the cost
+//!   before the tallies, measured in the same run.
+//!
 //! Prints p50 and p99 (nearest rank) per query. `--database sqlite|postgres|both`.
 
 use anyhow::{Context, Result, bail};
@@ -190,6 +194,33 @@ async fn run(args: &Args, h: &History, database: &str) -> Result<()> {
         let (src, all) = (&src, &all);
         async move {
             roeh_api::stats::incident_stats(src, all, &q("2026-09-07", "2026-11-29", "week", None))
+                .await
+                .map_err(api)
+        }
+    })
+    .await?;
+    // The baseline, in the same run: the same queries counted from the incidents themselves,
+    // as every query was before the tallies (asked in Asia/Tel_Aviv, another name of the
+    // site's zone, which the tallies do not answer).
+    let untallied = |from: &str, to: &str, interval: &str| StatsQuery {
+        zone: Some("Asia/Tel_Aviv".into()),
+        ..q(from, to, interval, None)
+    };
+    time("baseline/year/month", runs.min(3), || {
+        let (src, all) = (&src, &all);
+        let query = untallied("2025-12-01", "2026-11-30", "month");
+        async move {
+            roeh_api::stats::incident_stats(src, all, &query)
+                .await
+                .map_err(api)
+        }
+    })
+    .await?;
+    time("baseline/12w/week", runs.min(3), || {
+        let (src, all) = (&src, &all);
+        let query = untallied("2026-09-07", "2026-11-29", "week");
+        async move {
+            roeh_api::stats::incident_stats(src, all, &query)
                 .await
                 .map_err(api)
         }
