@@ -21,8 +21,8 @@ use crate::{
 use roeh_auth::{Permission, Principal, Role, Scope};
 use roeh_domain::{CameraId, Clock, ErrorKind, WallTime};
 use roeh_store::{
-    AlertChange, AlertEventRow, AlertIncident, AlertRow, MergeUpdate, NewAlert, NewAlertEvent,
-    Store,
+    AlertChange, AlertEventRow, AlertIncident, AlertRow, Change, MergeUpdate, NewAlert,
+    NewAlertEvent, Store,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -38,6 +38,9 @@ impl From<roeh_store::Error> for Error {
     }
 }
 
+/// How many pending incidents one look gathers before it looks again.
+const INGEST_PAGE: u32 = 100;
+
 /// Settings of the alert service.
 #[derive(Clone, Debug)]
 pub struct AlertsSettings {
@@ -46,7 +49,9 @@ pub struct AlertsSettings {
     /// How far a push subscriber may fall behind the live stream before it resyncs from the
     /// store.
     pub broadcast_capacity: usize,
-    /// How often new alerting incidents are gathered.
+    /// How often the store is also looked at for incidents and alerts this process did not
+    /// write (another node's on one database, a command's); this process's own reach the service
+    /// as they commit ([`roeh_store::Store::watch`]).
     pub poll_every: Duration,
     /// How old an incident may be and still raise an alert when first seen (at start-up).
     pub lookback: Duration,
@@ -66,7 +71,7 @@ impl Default for AlertsSettings {
         AlertsSettings {
             alerts: AlertsConfig::default(),
             broadcast_capacity: 1024,
-            poll_every: Duration::from_millis(50),
+            poll_every: Duration::from_secs(10),
             lookback: Duration::from_secs(600),
             suggestions: 5,
             unit_token_ttl: Duration::from_secs(365 * 86_400),
@@ -363,12 +368,21 @@ impl AlertsService {
 
     /// Gathers alerting incidents not yet in an alert; returns how many were gathered.
     pub async fn ingest_once(&self) -> Result<usize> {
+        let mut n = 0;
+        // A full page is followed by the next: nothing waits for another signal.
+        while self.ingest_page(&mut n).await? == INGEST_PAGE as usize {}
+        Ok(n)
+    }
+
+    /// Gathers one page of pending incidents, counting raised and merged alerts into `n`;
+    /// returns how many were pending.
+    async fn ingest_page(&self, n: &mut usize) -> Result<usize> {
         let now = self.clock.wall();
         let pending = self
             .store
-            .unalerted_incidents(now.minus(self.settings.lookback), 100)
+            .unalerted_incidents(now.minus(self.settings.lookback), INGEST_PAGE)
             .await?;
-        let mut n = 0;
+        let count = pending.len();
         for (id, _) in pending {
             let Some(inc) = self.store.get_incident(id).await? else {
                 continue;
@@ -392,11 +406,11 @@ impl AlertsService {
                 .raise_or_merge_alert(&link, &new, "system", join)
                 .await?;
             if let Some((_, ev, _)) = done {
-                n += 1;
+                *n += 1;
                 self.publish(&[ev]).await;
             }
         }
-        Ok(n)
+        Ok(count)
     }
 
     /// The alert incident `i` raises at `now` (at `location`, a new id), and the joiner
@@ -476,20 +490,33 @@ impl AlertsService {
 
     /// Escalates every alert past its deadline; returns how many.
     pub async fn escalate_once(&self) -> Result<usize> {
+        Ok(self.escalate_pass().await?.0)
+    }
+
+    /// Escalates every alert past its deadline: how many, and the earliest deadline still ahead
+    /// (`None` if no alert awaits acknowledgement).
+    async fn escalate_pass(&self) -> Result<(usize, Option<WallTime>)> {
         let now = self.clock.wall();
+        let limits = &self.settings.alerts.escalation;
         let mut n = 0;
+        let mut next: Option<WallTime> = None;
         for a in self.store.alerts_awaiting_acknowledgement().await? {
             let Ok(state) = AlertState::parse(&a.state) else {
                 continue;
             };
+            let severity = severity_of(&a.severity);
             if !crate::escalation_due(
-                &self.settings.alerts.escalation,
+                limits,
                 state,
-                severity_of(&a.severity),
+                severity,
                 a.created_at,
                 a.escalated_at.is_some(),
                 now,
             ) {
+                if a.escalated_at.is_none() {
+                    let at = crate::escalation_deadline(limits, severity, a.created_at);
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                }
                 continue;
             }
             let detail = serde_json::json!({ "reason": "deadline" });
@@ -498,37 +525,74 @@ impl AlertsService {
                 .await
             {
                 Ok(_) => n += 1,
-                // Most likely someone acted on it meanwhile: the next tick decides again.
+                // Most likely someone acted on it meanwhile: the next pass decides again.
                 Err(e) => tracing::debug!(alert = %a.id, error = ?e, "Escalation skipped."),
             }
         }
-        Ok(n)
+        Ok((n, next))
     }
 
-    /// Runs the incident poll and the escalation timer until `shutdown` resolves.
+    /// Gathers incidents into alerts and escalates alerts at their deadlines until `shutdown`
+    /// resolves. It wakes when this process commits an incident (gathering) or an alert event
+    /// (the deadlines may have changed), at the earliest deadline, and every
+    /// [`AlertsSettings::poll_every`] for rows another process wrote; otherwise it sleeps.
     pub fn spawn(
         self: Arc<Self>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut poll = tokio::time::interval(self.settings.poll_every);
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut incidents = self.store.watch(Change::Incidents);
+            let mut events = self.store.watch(Change::AlertEvents);
+            let fallback = self.settings.poll_every;
             tokio::pin!(shutdown);
+            let (mut gather, mut escalate) = (true, true);
+            let mut next_look = tokio::time::Instant::now() + fallback;
+            let mut deadline: Option<WallTime> = None;
             loop {
+                if gather {
+                    // Marked seen first: an incident committed during the pass wakes it again.
+                    incidents.borrow_and_update();
+                    if let Err(e) = self.ingest_once().await {
+                        tracing::warn!(error = ?e, "Gathering incidents into alerts failed.");
+                    }
+                }
+                if escalate {
+                    events.borrow_and_update();
+                    match self.escalate_pass().await {
+                        Ok((_, next)) => deadline = next,
+                        Err(e) => {
+                            deadline = None;
+                            tracing::warn!(error = ?e, "Escalating alerts failed.");
+                        }
+                    }
+                }
+                if gather && escalate {
+                    next_look = tokio::time::Instant::now() + fallback;
+                }
+                // The wall clock may step: a deadline is slept towards at most a look at a time.
+                let wake = match deadline {
+                    Some(d) => {
+                        let ahead = d.0.saturating_sub(self.clock.wall().0).max(0);
+                        let ahead = Duration::from_micros(u64::try_from(ahead).unwrap_or(0));
+                        next_look.min(tokio::time::Instant::now() + ahead)
+                    }
+                    None => next_look,
+                };
                 tokio::select! {
                     biased;
                     () = &mut shutdown => break,
-                    _ = poll.tick() => {
-                        if let Err(e) = self.ingest_once().await {
-                            tracing::warn!(error = ?e, "Gathering incidents into alerts failed.");
-                        }
+                    r = incidents.changed() => {
+                        if r.is_err() { break }
+                        (gather, escalate) = (true, false);
                     }
-                    _ = tick.tick() => {
-                        if let Err(e) = self.escalate_once().await {
-                            tracing::warn!(error = ?e, "Escalating alerts failed.");
-                        }
+                    r = events.changed() => {
+                        if r.is_err() { break }
+                        (gather, escalate) = (false, true);
+                    }
+                    () = tokio::time::sleep_until(wake) => {
+                        // A deadline, or the look for other processes' rows (then both).
+                        let look = tokio::time::Instant::now() >= next_look;
+                        (gather, escalate) = (look, true);
                     }
                 }
             }

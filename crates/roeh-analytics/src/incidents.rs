@@ -161,7 +161,9 @@ impl RuleTask {
                     Some(a) => self.observe(a).await,
                     None => break,
                 },
-                _ = tick.tick() => self.tick().await,
+                // Nothing armed, watched, open or decoding: nothing a tick could change, so the
+                // task sleeps until a command or a frame.
+                _ = tick.tick(), if self.needs_tick() => self.tick().await,
             }
         }
         let now = self.clock.wall();
@@ -191,6 +193,15 @@ impl RuleTask {
             .observe(camera, a.frame.received_at, &dets, stats);
         self.last.insert(camera, a);
         self.handle(events).await;
+    }
+
+    /// Whether time alone can change anything: an enabled rule (schedules arm and disarm it,
+    /// its timers fire), a camera watched, an incident open, or a camera still decoded.
+    fn needs_tick(&self) -> bool {
+        self.rules.values().any(|r| r.enabled)
+            || !self.watched.is_empty()
+            || !self.open.is_empty()
+            || !self.decoders.wanted().is_empty()
     }
 
     async fn tick(&mut self) {

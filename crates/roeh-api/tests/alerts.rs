@@ -605,6 +605,60 @@ async fn a_lagging_subscriber_resyncs_from_the_store_and_misses_no_seq() {
     assert!(e.store.alert_events_after(0, 1).await.unwrap()[0].time > WallTime(0));
 }
 
+/// The service as `roeh serve` runs it, with its look for other processes' rows an hour away:
+/// what reaches the clients was woken by the store's signals and the deadline alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_service_wakes_on_commits_and_deadlines_not_on_a_timer() {
+    let mut settings = AlertsSettings {
+        poll_every: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    settings.alerts.escalation.critical = Duration::from_secs(2);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let e = support::site(clock.clone(), settings)
+        .await
+        .serve(clock)
+        .await;
+    let cam = camera(&e, "gate").await;
+    let square = hotspot(&e, "Square", cam, 59.33, 18.06).await;
+    let sup = support::user_token(&e.store, "sup", Role::Supervisor, Scope::unrestricted()).await;
+    let mut sup_ws = ws(&e, &sup, None).await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = e.svc.clone().spawn(async move {
+        let _ = stop_rx.await;
+    });
+    // Let its first look pass (nothing to gather), so what follows is woken, not found.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // An incident committed: raised at once.
+    let inc = incident(&e, square, cam, "critical").await;
+    let raised = next(&mut sup_ws).await;
+    assert_eq!(raised["kind"], "raised");
+    assert_eq!(raised["summary"]["incidents"][0]["id"], inc.to_string());
+    let created =
+        chrono::DateTime::parse_from_rfc3339(raised["summary"]["created_at"].as_str().unwrap())
+            .unwrap();
+    // Nobody acknowledges it: escalated at its deadline, not before.
+    let escalated = next(&mut sup_ws).await;
+    assert_eq!(escalated["kind"], "escalate");
+    assert_eq!(escalated["alert"], raised["alert"]);
+    let at = chrono::DateTime::parse_from_rfc3339(escalated["time"].as_str().unwrap()).unwrap();
+    assert!(
+        at - created >= chrono::TimeDelta::seconds(2),
+        "escalated {} after its creation",
+        at - created
+    );
+    // A second incident of the hotspot merges, woken by its commit again.
+    incident(&e, square, cam, "high").await;
+    let merged = next(&mut sup_ws).await;
+    assert_eq!(
+        (merged["kind"].as_str(), merged["alert"].as_str()),
+        (Some("merged"), raised["alert"].as_str())
+    );
+    let _ = stop_tx.send(());
+    tokio::time::timeout(GUARD, task).await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unacknowledged_alerts_escalate_to_supervisors_by_their_severity_deadline() {
     let clock = Arc::new(SimClock::new(WallTime::from_secs(1_790_000_000)));

@@ -523,16 +523,22 @@ async fn filters_validation_secrets_and_admin_only() {
     assert_eq!(e.store.list_webhooks().await.unwrap().len(), 2);
 }
 
+/// The worker as `roeh serve` runs it, with its look for other processes' events an hour away:
+/// it delivers what it finds at start, then is woken by each committed event and by the retry
+/// falling due, and stops when told.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_spawned_worker_delivers_and_stops() {
+async fn the_spawned_worker_delivers_on_commits_and_retries_at_their_time_and_stops() {
     let e = env().await;
-    let (rx, url) = receiver(&[]).await;
+    // The second request fails once.
+    let (rx, url) = receiver(&[200, 500]).await;
     let id = e.subscribe(&url, json!({})).await;
-    let seq = e.raise(uuid::Uuid::new_v4()).await;
+    let hotspot = uuid::Uuid::new_v4();
+    let first = e.raise(hotspot).await;
     let w = e.worker(
         e.store.clone(),
         WebhookSettings {
-            poll_every: Duration::from_millis(20),
+            poll_every: Duration::from_secs(3600),
+            first_backoff: Duration::from_secs(1),
             ..local()
         },
     );
@@ -541,20 +547,42 @@ async fn the_spawned_worker_delivers_and_stops() {
         let _ = stopped.await;
     });
     // A guard against a hung test, not a timing assertion.
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while rx.got().is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .unwrap();
+    let until = |n: usize| {
+        let rx = rx.clone();
+        tokio::time::timeout(Duration::from_secs(30), async move {
+            while rx.got().len() < n {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    until(1).await.expect("the event found at start");
+    assert_eq!(rx.got()[0].key, format!("{id}-{first}"));
+    assert!(rx.got()[0].signed);
+    // Committed while the worker sleeps: delivered, and refused once.
+    let second = e.raise(hotspot).await;
+    until(2).await.expect("woken by the commit");
+    assert_eq!(rx.got()[1].key, format!("{id}-{second}"));
+    // Its retry is due a second later on the site's clock: not before.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.got().len(), 2, "retried before its time");
+    e.clock.advance(Duration::from_secs(1));
+    until(3).await.expect("woken when the retry fell due");
+    assert_eq!(rx.got()[2].key, format!("{id}-{second}"));
+    let d = e
+        .store
+        .webhook_deliveries(id.parse().unwrap(), 10)
+        .await
+        .unwrap();
+    assert!(
+        d.iter()
+            .all(|d| d.state == roeh_store::DeliveryState::Delivered),
+        "{d:?}"
+    );
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(30), task)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(rx.got()[0].key, format!("{id}-{seq}"));
-    assert!(rx.got()[0].signed);
 }
 
 /// The message of an error answer.

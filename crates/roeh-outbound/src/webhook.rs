@@ -141,7 +141,8 @@ fn url_form(s: &str) -> std::result::Result<url::Url, String> {
 /// Settings of the delivery worker, including where webhooks may go.
 #[derive(Clone)]
 pub struct WebhookSettings {
-    /// How often new events are enqueued and due deliveries attempted.
+    /// How often the store is also looked at for events another process wrote (this process's
+    /// own events, new subscriptions and retries falling due wake the worker at once).
     pub poll_every: Duration,
     /// Limit of one attempt (connect, send, answer), and of resolving a host at creation.
     pub timeout: Duration,
@@ -196,7 +197,7 @@ impl std::fmt::Debug for WebhookSettings {
 impl Default for WebhookSettings {
     fn default() -> Self {
         WebhookSettings {
-            poll_every: Duration::from_millis(500),
+            poll_every: Duration::from_secs(10),
             timeout: Duration::from_secs(10),
             first_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(600),
@@ -627,35 +628,67 @@ impl WebhookWorker {
         }))
     }
 
-    /// Enqueues and delivers every [`WebhookSettings::poll_every`] until `shutdown` resolves.
+    /// Enqueues new events and delivers what is due until `shutdown` resolves. It wakes when
+    /// this process commits an alert event or changes a subscription, when the earliest retry
+    /// falls due, and every [`WebhookSettings::poll_every`] for events another process wrote;
+    /// otherwise it sleeps.
     pub fn spawn(
         self: Arc<Self>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut poll = tokio::time::interval(self.settings.poll_every);
-            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut events = self.store.watch(roeh_store::Change::AlertEvents);
+            let mut subs = self.store.watch(roeh_store::Change::Webhooks);
+            let fallback = self.settings.poll_every;
             tokio::pin!(shutdown);
             loop {
+                // Marked seen first: whatever commits during the round wakes it again.
+                events.borrow_and_update();
+                subs.borrow_and_update();
+                let round = self.round();
+                let next_due = tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    r = round => r,
+                };
+                let look = tokio::time::Instant::now() + fallback;
+                let wake = match next_due {
+                    Ok(Some(due)) => {
+                        let ahead = due.0.saturating_sub(self.clock.wall().0).max(0);
+                        let ahead = Duration::from_micros(u64::try_from(ahead).unwrap_or(0));
+                        look.min(tokio::time::Instant::now() + ahead)
+                    }
+                    Ok(None) => look,
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "Delivering webhooks failed.");
+                        look
+                    }
+                };
                 tokio::select! {
                     biased;
                     () = &mut shutdown => break,
-                    _ = poll.tick() => {
-                        if let Err(e) = self.enqueue_once().await {
-                            tracing::warn!(error = ?e, "Enqueueing webhook deliveries failed.");
-                        }
-                        let round = self.deliver_once();
-                        tokio::select! {
-                            biased;
-                            () = &mut shutdown => break,
-                            r = round => if let Err(e) = r {
-                                tracing::warn!(error = ?e, "Delivering webhooks failed.");
-                            }
-                        }
-                    }
+                    r = events.changed() => if r.is_err() { break },
+                    r = subs.changed() => if r.is_err() { break },
+                    () = tokio::time::sleep_until(wake) => {}
                 }
             }
         })
+    }
+
+    /// Enqueues new events, delivers every delivery due now (batch after batch), and tells when
+    /// the next pending one falls due.
+    async fn round(&self) -> Result<Option<roeh_domain::WallTime>> {
+        if let Err(e) = self.enqueue_once().await {
+            tracing::warn!(error = ?e, "Enqueueing webhook deliveries failed.");
+        }
+        // A few batches at most, so a stop is never kept waiting long; more due means an
+        // immediate next round.
+        for _ in 0..10 {
+            if self.deliver_once().await? < DELIVERY_BATCH as usize {
+                break;
+            }
+        }
+        Ok(self.store.next_webhook_due().await?)
     }
 }
 

@@ -502,8 +502,13 @@ async fn append_event(
     })
 }
 
-async fn commit(tx: Transaction<'static, Db>) -> Result<()> {
-    tx.commit().await.map_err(db("committing alert change"))
+impl Store {
+    /// Commits a transaction that appended alert events, then tells their watchers.
+    async fn commit_events(&self, tx: Transaction<'static, Db>) -> Result<()> {
+        tx.commit().await.map_err(db("committing alert change"))?;
+        self.changed(crate::Change::AlertEvents);
+        Ok(())
+    }
 }
 
 /// Sets the state, claimer and the first-time stamps a state implies; compare-and-set.
@@ -621,7 +626,7 @@ impl Store {
         let alert = load_alert(&mut tx, alert_id)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::Internal, "alert vanished"))?;
-        commit(tx).await?;
+        self.commit_events(tx).await?;
         Ok(Some((alert, ev, merged)))
     }
 
@@ -688,7 +693,7 @@ impl Store {
         let alert = load_alert(&mut tx, alert_id)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::Internal, "alert vanished"))?;
-        commit(tx).await?;
+        self.commit_events(tx).await?;
         Ok((alert, ev, merged))
     }
 
@@ -788,7 +793,7 @@ impl Store {
         let alert = load_alert(&mut tx, id)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::Internal, "alert vanished"))?;
-        commit(tx).await?;
+        self.commit_events(tx).await?;
         Ok((alert, ev))
     }
 
@@ -875,7 +880,7 @@ impl Store {
         let alert = load_alert(&mut tx, id)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::Internal, "alert vanished"))?;
-        commit(tx).await?;
+        self.commit_events(tx).await?;
         Ok((alert, events))
     }
 
@@ -893,7 +898,7 @@ impl Store {
             .await?
             .ok_or_else(|| Error::new(ErrorKind::NotFound, "no such alert"))?;
         let ev = append_event(&mut tx, id, at, &alert.state, event).await?;
-        commit(tx).await?;
+        self.commit_events(tx).await?;
         Ok(ev)
     }
 
@@ -1033,7 +1038,7 @@ impl Store {
             .map_err(db("reading dispatch"))?;
         let dispatch = dispatch_from_row(&d)?;
         debug_assert_eq!(before.seq, dispatch.seq);
-        commit(tx).await?;
+        self.commit_events(tx).await?;
         Ok(ReceiptStored::Recorded {
             dispatch: Box::new(dispatch),
             event: event.map(Box::new),

@@ -335,6 +335,7 @@ mod tests {
             backend: store.backend,
             credential_key: store.credential_key.clone(),
             node: Default::default(),
+            changes: Default::default(),
         };
         if let Some(n) = node {
             other.set_node(n).unwrap();

@@ -528,7 +528,9 @@ impl Store {
             .acquire()
             .await
             .map_err(db("inserting incident"))?;
-        insert_incident_in(&mut conn, inc).await
+        insert_incident_in(&mut conn, inc).await?;
+        self.changed(crate::Change::Incidents);
+        Ok(())
     }
 
     /// Records an update of an incident: its peak score and tracks so far. `NotFound` if it does

@@ -20,6 +20,7 @@
 
 mod alerts;
 mod cameras;
+mod changes;
 mod detection;
 pub mod frame_index;
 mod gaps;
@@ -43,6 +44,7 @@ pub use alerts::{
     TERMINAL_ALERT_STATES, UnitRow,
 };
 pub use cameras::CameraRemoval;
+pub use changes::Change;
 pub use detection::{
     AnalysisSetting, HotspotRow, IncidentFilter, IncidentRow, IncidentState, MAX_INCIDENT_LIST,
     NewIncident, RuleRow, is_plain_file_name,
@@ -97,6 +99,8 @@ pub struct Store {
     credential_key: std::sync::Arc<std::sync::OnceLock<CredentialKey>>,
     /// The node this process records for, shared by every clone (see [`Store::set_node`]).
     node: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// What this process committed, for the services that wait on it (see [`changes`]).
+    changes: std::sync::Arc<changes::Changes>,
 }
 
 impl Store {
@@ -153,6 +157,7 @@ impl Store {
             backend: Backend::Sqlite,
             credential_key: Default::default(),
             node: Default::default(),
+            changes: Default::default(),
         })
     }
 
@@ -227,6 +232,7 @@ impl Store {
             backend: Backend::Postgres,
             credential_key: Default::default(),
             node: Default::default(),
+            changes: Default::default(),
         })
     }
 

@@ -1810,6 +1810,81 @@ fn new_alert(hotspot: uuid::Uuid, at: WallTime) -> NewAlert {
 }
 
 #[tokio::test]
+async fn commits_signal_their_watchers_and_only_theirs() {
+    use crate::Change;
+    let (_d, store) = open_tmp().await;
+    let mut incidents = store.watch(Change::Incidents);
+    let mut events = store.clone().watch(Change::AlertEvents);
+    let hooks = store.watch(Change::Webhooks);
+    let hotspot = uuid::Uuid::new_v4();
+    let t0 = WallTime::from_secs(1_800_000_000);
+    let i1 = alerting_incident(hotspot, CameraId::new_random(), t0);
+    let i2 = alerting_incident(hotspot, CameraId::new_random(), t0);
+    // Two incidents while nobody looked: one signal, and only to the incidents' watchers.
+    store.insert_incident(&i1).await.unwrap();
+    store.insert_incident(&i2).await.unwrap();
+    assert!(incidents.has_changed().unwrap());
+    incidents.borrow_and_update();
+    assert!(
+        !incidents.has_changed().unwrap(),
+        "two signals were kept apart"
+    );
+    assert!(!events.has_changed().unwrap() && !hooks.has_changed().unwrap());
+    // A failed write signals nothing.
+    assert!(store.insert_incident(&i1).await.is_err());
+    assert!(!incidents.has_changed().unwrap());
+
+    // An alert raised, then changed: its events' watchers wake, after the rows are readable.
+    let waiter = {
+        let (store, mut events) = (store.clone(), events.clone());
+        tokio::spawn(async move {
+            events.changed().await.unwrap();
+            store.alert_events_after(0, 10).await.unwrap().len()
+        })
+    };
+    let (alert, _, _) = store
+        .raise_or_merge_alert(&link(&i1), &new_alert(hotspot, t0), "system", |_| None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        waiter.await.unwrap(),
+        1,
+        "woken before the event could be read"
+    );
+    assert!(events.has_changed().unwrap());
+    events.borrow_and_update();
+    let change = AlertChange {
+        from_state: alert.state.clone(),
+        from_claimed_by: None,
+        to_state: "claimed".into(),
+        claimed_by: Some(1),
+        at: t0,
+    };
+    let ev = NewAlertEvent {
+        kind: "claim".into(),
+        actor: "op".into(),
+        unit_id: None,
+        detail: "{}".into(),
+    };
+    store
+        .alert_transition(alert.id, &change, &ev)
+        .await
+        .unwrap();
+    assert!(events.has_changed().unwrap());
+    events.borrow_and_update();
+    // The same change again fails its compare-and-set: nothing committed, nothing signalled.
+    assert!(
+        store
+            .alert_transition(alert.id, &change, &ev)
+            .await
+            .is_err()
+    );
+    assert!(!events.has_changed().unwrap());
+    assert!(!incidents.has_changed().unwrap() && !hooks.has_changed().unwrap());
+}
+
+#[tokio::test]
 async fn alerts_merge_change_state_by_compare_and_set_and_log_every_event() {
     let (_d, store) = open_tmp().await;
     let hotspot = uuid::Uuid::new_v4();
@@ -2261,6 +2336,7 @@ async fn webhooks_keep_secrets_encrypted_and_deliveries_once_per_event() {
 
     let due = store.due_webhook_deliveries(t, 10).await.unwrap();
     assert_eq!(due.iter().map(|d| d.seq).collect::<Vec<_>>(), vec![11, 12]);
+    assert_eq!(store.next_webhook_due().await.unwrap(), Some(t));
     assert_eq!(due[0].idempotency_key, format!("{}-11", new.id));
     assert_eq!(due[0].state, DeliveryState::Pending);
 
@@ -2291,6 +2367,14 @@ async fn webhooks_keep_secrets_encrypted_and_deliveries_once_per_event() {
             .unwrap()
             .is_empty()
     );
+    // The sender sleeps until the retry is due, and not at all for a disabled subscription.
+    assert_eq!(store.next_webhook_due().await.unwrap(), Some(later));
+    let hooks = store.watch(crate::Change::Webhooks);
+    store.set_webhook_enabled(new.id, false).await.unwrap();
+    assert!(hooks.has_changed().unwrap(), "the sender is told");
+    assert_eq!(store.next_webhook_due().await.unwrap(), None);
+    store.set_webhook_enabled(new.id, true).await.unwrap();
+    assert_eq!(store.next_webhook_due().await.unwrap(), Some(later));
     let again = store.due_webhook_deliveries(later, 10).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].attempts, again[0].last_status), (1, Some(500)));
@@ -2315,6 +2399,11 @@ async fn webhooks_keep_secrets_encrypted_and_deliveries_once_per_event() {
             .record_webhook_attempt(due[1].id, &retry, later)
             .await
             .unwrap()
+    );
+    assert_eq!(
+        store.next_webhook_due().await.unwrap(),
+        None,
+        "nothing pending"
     );
     let all = store.webhook_deliveries(new.id, 10).await.unwrap();
     assert_eq!(all.len(), 2);

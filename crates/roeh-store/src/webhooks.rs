@@ -351,6 +351,7 @@ impl Store {
         .bind(new.created_at.0)
         .bind(new.format.as_str());
         execute(&self.pool, q, "storing a webhook").await?;
+        self.changed(crate::Change::Webhooks);
         self.get_webhook(new.id)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::Internal, "a stored webhook cannot be read back"))
@@ -401,6 +402,7 @@ impl Store {
         };
         let q = sqlx::query(q).bind(id.to_string());
         execute(&self.pool, q, "enabling or disabling a webhook").await?;
+        self.changed(crate::Change::Webhooks);
         self.get_webhook(id).await
     }
 
@@ -534,6 +536,20 @@ impl Store {
             delivery_from_row,
         )
         .await
+    }
+
+    /// When the earliest pending delivery of an enabled subscription falls due; `None` if none
+    /// is pending.
+    #[tracing::instrument(skip_all)]
+    pub async fn next_webhook_due(&self) -> Result<Option<WallTime>> {
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM webhook_deliveries d WHERE state = 'pending' \
+             AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 1)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("reading the next webhook delivery"))?;
+        Ok(next.map(WallTime))
     }
 
     /// Records an attempt on a pending delivery at `now`. `false` if the delivery is gone or no
