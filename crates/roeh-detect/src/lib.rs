@@ -11,6 +11,7 @@
 //!   it on blocking threads. The crate has no async runtime and no media library.
 
 mod frame;
+mod lazy;
 pub mod manifest;
 mod ort_detector;
 mod postprocess;
@@ -19,6 +20,7 @@ mod runtime;
 mod scripted;
 
 pub use frame::{Detection, Detections, RgbFrame};
+pub use lazy::{LazyDetector, LoadDetector};
 pub use manifest::{
     Channels, InputDtype, InputSpec, ModelManifest, ModelSpec, OutputSpec, TensorLayout,
 };

@@ -303,11 +303,13 @@ pub async fn start_analytics(
     Ok(Some(analytics))
 }
 
-/// The configured model, checked (sha256, inputs and outputs) and loaded.
+/// The configured model, checked now (sha256, inputs and outputs, by loading it once), and
+/// loaded again when a camera's analysis first sends it a frame: a node with nothing armed does
+/// not hold the model's sessions in memory.
 async fn load_detector(
     a: &config::AnalyticsConfig,
     runtime: roeh_detect::OrtRuntime,
-) -> anyhow::Result<roeh_detect::OrtDetector> {
+) -> anyhow::Result<roeh_detect::LazyDetector> {
     let manifest_path = a.manifest_path()?;
     let manifest = roeh_detect::ModelManifest::load(&manifest_path)
         .map_err(|e| anyhow::anyhow!("analytics: {}", e.chain()))?;
@@ -321,11 +323,18 @@ async fn load_detector(
         ..roeh_detect::OrtDetectorOptions::default()
     };
     let model = a.model.clone();
-    tokio::task::spawn_blocking(move || {
+    let load = move || {
         roeh_detect::OrtDetector::load(&runtime, &manifest, &model, &options)
-    })
-    .await?
-    .map_err(|e| anyhow::anyhow!("analytics: {}", e.chain()))
+            .map(|d| Arc::new(d) as Arc<dyn roeh_detect::Detector>)
+    };
+    let checked = tokio::task::spawn_blocking(move || load().map(|d| (d, load)))
+        .await?
+        .map_err(|e| anyhow::anyhow!("analytics: {}", e.chain()))?;
+    let (detector, load) = checked;
+    let model_id = roeh_detect::Detector::model_id(detector.as_ref()).to_owned();
+    drop(detector);
+    tracing::info!(model = %model_id, "The detection model is checked; it is loaded when a camera's analysis first needs it.");
+    Ok(roeh_detect::LazyDetector::new(model_id, Box::new(load)))
 }
 
 /// JPEG quality of the detector's picture sent to the zone editor.
