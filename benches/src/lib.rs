@@ -43,6 +43,39 @@ pub fn machine() -> String {
     )
 }
 
+/// The roeh binary a bench runs: `given`, else the one next to the bench; an error naming the
+/// build command if it is not there.
+pub fn roeh_binary(given: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    let roeh = match given {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_exe()?.with_file_name("roeh"),
+    };
+    anyhow::ensure!(
+        roeh.is_file(),
+        "{} not found: cargo build --release -p roeh",
+        roeh.display()
+    );
+    Ok(roeh)
+}
+
+/// `roeh serve` from `bin` with the configuration `toml`, written into `dir` with its log: the
+/// process and its API's base URL once it answers.
+pub fn serve(
+    bin: &std::path::Path,
+    dir: &std::path::Path,
+    toml: &str,
+) -> anyhow::Result<(roeh_testkit::RoehProcess, String)> {
+    let cfg = dir.join("roeh.toml");
+    std::fs::write(&cfg, toml)?;
+    let log = dir.join("roeh.log");
+    let cfg = cfg
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("{} is not UTF-8", cfg.display()))?;
+    let p = roeh_testkit::RoehProcess::spawn(bin, &["serve", "--config", cfg], &log)?;
+    let base = roeh_testkit::wait_api_base(&log, 0)?;
+    Ok((p, base))
+}
+
 /// CPU time (user + system) and resident memory of a process, from `/proc`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcUsage {

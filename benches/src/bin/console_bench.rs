@@ -508,15 +508,7 @@ fn alert_to_row(base: &str, alerts: usize, browsers: usize) -> anyhow::Result<()
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     println!("{}", roeh_benches::machine());
-    let roeh = match &args.roeh {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("roeh"),
-    };
-    anyhow::ensure!(
-        roeh.is_file(),
-        "{} not found: cargo build --release -p roeh",
-        roeh.display()
-    );
+    let roeh = roeh_benches::roeh_binary(args.roeh.as_deref())?;
     for bin in [CHROMIUM, CHROMEDRIVER] {
         anyhow::ensure!(
             Path::new(bin).exists(),

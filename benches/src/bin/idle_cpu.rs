@@ -9,10 +9,8 @@
 //! target/release/idle_cpu --secs 60 --baseline /tmp/roeh-old  # an older build, same run
 //! ```
 
-use anyhow::Context;
 use clap::Parser;
 use roeh_benches::proc_usage;
-use roeh_testkit::RoehProcess;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -54,15 +52,7 @@ fn main() -> anyhow::Result<()> {
         "off" => false,
         other => anyhow::bail!("--analytics {other}: on or off"),
     };
-    let roeh = match &args.roeh {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("roeh"),
-    };
-    anyhow::ensure!(
-        roeh.is_file(),
-        "{} not found: cargo build --release -p roeh",
-        roeh.display()
-    );
+    let roeh = roeh_benches::roeh_binary(args.roeh.as_deref())?;
     println!(
         "roeh serve, no cameras, analytics {}, window {} s after {} s settling",
         args.analytics, args.secs, args.settle
@@ -94,15 +84,7 @@ fn measure(bin: &Path, args: &Args, analytics: bool) -> anyhow::Result<Idle> {
          [analytics]\nenabled = {analytics}\n",
         dir.path().join("data").display(),
     );
-    let cfg = dir.path().join("roeh.toml");
-    std::fs::write(&cfg, toml)?;
-    let log = dir.path().join("roeh.log");
-    let p = RoehProcess::spawn(
-        bin,
-        &["serve", "--config", cfg.to_str().context("path")?],
-        &log,
-    )?;
-    roeh_testkit::wait_api_base(&log, 0)?;
+    let (p, _) = roeh_benches::serve(bin, dir.path(), &toml)?;
     std::thread::sleep(Duration::from_secs(args.settle));
     let (u0, w0) = (proc_usage(p.pid())?, threads(p.pid())?);
     let t0 = Instant::now();

@@ -16,7 +16,7 @@ use anyhow::Context;
 use clap::Parser;
 use roeh_benches::proc_usage;
 use roeh_testcam::{TestCamConfig, TestCamServer};
-use roeh_testkit::{RoehProcess, wait_for};
+use roeh_testkit::wait_for;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,15 +67,7 @@ fn main() -> anyhow::Result<()> {
         "both" => &["sqlite", "postgres"],
         other => anyhow::bail!("--database {other}: sqlite, postgres or both"),
     };
-    let roeh = match &args.roeh {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("roeh"),
-    };
-    anyhow::ensure!(
-        roeh.is_file(),
-        "{} not found: cargo build --release -p roeh",
-        roeh.display()
-    );
+    let roeh = roeh_benches::roeh_binary(args.roeh.as_deref())?;
     let server = TestCamServer::start(TestCamConfig::new(&footage, args.cameras))?;
     println!(
         "footage {} ({}x{}), {} cameras, window {} s",
@@ -149,15 +141,7 @@ fn measure_roeh(
     for (i, u) in server.urls().iter().enumerate() {
         toml.push_str(&format!("[[camera]]\nname = \"cam{i}\"\nurl = \"{u}\"\n"));
     }
-    let cfg = dir.path().join("roeh.toml");
-    std::fs::write(&cfg, toml)?;
-    let log = dir.path().join("roeh.log");
-    let p = RoehProcess::spawn(
-        bin,
-        &["serve", "--config", cfg.to_str().context("path")?],
-        &log,
-    )?;
-    let base = roeh_testkit::wait_api_base(&log, 0)?;
+    let (p, base) = roeh_benches::serve(bin, dir.path(), &toml)?;
     let frames = |base: &str| -> Option<(usize, u64)> {
         let v: serde_json::Value = roeh_testkit::get(&format!("{base}/api/cameras"))
             .ok()?
