@@ -41,6 +41,9 @@ impl From<roeh_store::Error> for Error {
 /// How many pending incidents one look gathers before it looks again.
 const INGEST_PAGE: u32 = 100;
 
+/// How soon a look that failed (the database busy or unreachable) is tried again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 /// Settings of the alert service.
 #[derive(Clone, Debug)]
 pub struct AlertsSettings {
@@ -549,10 +552,12 @@ impl AlertsService {
             let mut next_look = tokio::time::Instant::now() + fallback;
             let mut deadline: Option<WallTime> = None;
             loop {
+                let mut failed = false;
                 if gather {
                     // Marked seen first: an incident committed during the pass wakes it again.
                     incidents.borrow_and_update();
                     if let Err(e) = self.ingest_once().await {
+                        failed = true;
                         tracing::warn!(error = ?e, "Gathering incidents into alerts failed.");
                     }
                 }
@@ -561,13 +566,18 @@ impl AlertsService {
                     match self.escalate_pass().await {
                         Ok((_, next)) => deadline = next,
                         Err(e) => {
-                            deadline = None;
+                            (failed, deadline) = (true, None);
                             tracing::warn!(error = ?e, "Escalating alerts failed.");
                         }
                     }
                 }
+                let now = tokio::time::Instant::now();
                 if gather && escalate {
-                    next_look = tokio::time::Instant::now() + fallback;
+                    next_look = now + fallback;
+                }
+                if failed {
+                    // A busy or unreachable database: both are tried again soon.
+                    next_look = next_look.min(now + RETRY_AFTER_FAILURE);
                 }
                 // The wall clock may step: a deadline is slept towards at most a look at a time.
                 let wake = match deadline {

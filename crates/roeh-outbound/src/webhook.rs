@@ -316,6 +316,9 @@ const EVENT_PAGE: u32 = 500;
 /// Due deliveries read per round.
 const DELIVERY_BATCH: u32 = 100;
 
+/// How soon a round that failed (the database busy or unreachable) is tried again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 /// The delivery worker: enqueues committed alert events and posts the outbox.
 pub struct WebhookWorker {
     store: Store,
@@ -661,7 +664,8 @@ impl WebhookWorker {
                     Ok(None) => look,
                     Err(e) => {
                         tracing::warn!(error = ?e, "Delivering webhooks failed.");
-                        look
+                        // A busy or unreachable database: tried again soon.
+                        look.min(tokio::time::Instant::now() + RETRY_AFTER_FAILURE)
                     }
                 };
                 tokio::select! {
