@@ -167,6 +167,15 @@ impl Decoders {
             .clone()
     }
 
+    /// Whether any camera is wanted now (without copying them).
+    pub fn any_wanted(&self) -> bool {
+        !self
+            .wanted
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
     /// Hands `au` to its camera's decoder if the camera is wanted (see the module docs).
     pub fn offer(&self, au: &AccessUnit) {
         let want = self

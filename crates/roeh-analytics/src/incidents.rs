@@ -201,7 +201,7 @@ impl RuleTask {
         self.rules.values().any(|r| r.enabled)
             || !self.watched.is_empty()
             || !self.open.is_empty()
-            || !self.decoders.wanted().is_empty()
+            || self.decoders.any_wanted()
     }
 
     async fn tick(&mut self) {
